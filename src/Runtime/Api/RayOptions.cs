@@ -1,0 +1,34 @@
+namespace RaySharp;
+
+/// <summary>Options of <see cref="Ray.Init"/>.</summary>
+public sealed record RayOptions
+{
+    /// <summary><c>host:port</c> of a running cluster's GCS to join as a driver. When null, <c>RAY_ADDRESS</c> is
+    /// used; when that is unset too, an embedded single-node cluster is started.</summary>
+    public string? Address { get; init; }
+
+    /// <summary>CPUs of the local node (embedded cluster or local mode); default: the machine's logical cores.</summary>
+    public double? NumCpus { get; init; }
+
+    /// <summary>GPUs of the local node (default 0).</summary>
+    public double? NumGpus { get; init; }
+
+    /// <summary>Custom resources of the local node.</summary>
+    public IReadOnlyDictionary<string, double>? Resources { get; init; }
+
+    /// <summary>Capacity of the local node's object store in bytes (default 30% of memory).</summary>
+    public long? ObjectStoreMemory { get; init; }
+
+    /// <summary>The job's namespace for named actors (default: a fresh anonymous namespace per job).</summary>
+    public string? Namespace { get; init; }
+
+    /// <summary>The job's runtime environment; tasks and actors merge their own over it.</summary>
+    public RuntimeEnv? RuntimeEnv { get; init; }
+
+    /// <summary>Run everything in this process (debugging and unit tests), still serializing every argument and
+    /// result exactly as on the wire.</summary>
+    public bool LocalMode { get; init; }
+
+    /// <summary>Root of the session directory (logs, spilled objects); default: the system temp directory.</summary>
+    public string? TempDir { get; init; }
+}

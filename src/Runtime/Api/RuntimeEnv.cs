@@ -1,0 +1,32 @@
+namespace RaySharp;
+
+/// <summary>
+/// The environment a task or actor runs in. <see cref="EnvVars"/> are set for the worker that runs it; workers
+/// are reused only for the same runtime environment. In local mode everything shares one process, so the
+/// variables are set process-wide while the task runs (see docs/local-mode.md).
+/// </summary>
+public sealed record RuntimeEnv
+{
+    /// <summary>Environment variables to set for the task or actor.</summary>
+    public IReadOnlyDictionary<string, string>? EnvVars { get; init; }
+
+    /// <summary>Working directory for the worker (relative paths resolve against it).</summary>
+    public string? WorkingDir { get; init; }
+
+    /// <summary>True when nothing is set.</summary>
+    internal bool IsEmpty => (EnvVars is null || EnvVars.Count == 0) && WorkingDir is null;
+
+    /// <summary>This environment with <paramref name="child"/>'s settings laid over it (Ray merges env vars per key).</summary>
+    internal RuntimeEnv MergedWith(RuntimeEnv? child)
+    {
+        if (child is null) return this;
+        Dictionary<string, string>? vars = null;
+        if (EnvVars is not null || child.EnvVars is not null)
+        {
+            vars = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (k, v) in EnvVars ?? new Dictionary<string, string>()) vars[k] = v;
+            foreach (var (k, v) in child.EnvVars ?? new Dictionary<string, string>()) vars[k] = v;
+        }
+        return new RuntimeEnv { EnvVars = vars, WorkingDir = child.WorkingDir ?? WorkingDir };
+    }
+}
