@@ -85,6 +85,13 @@ public readonly struct TaskId : IEquatable<TaskId>, ISpanFormattable
     /// <summary>A fresh ID for a task on <paramref name="actorId"/> (including its creation task).</summary>
     public static TaskId ForActorTask(ActorId actorId) => new(NextUnique(), actorId);
 
+    /// <summary>The creation task of <paramref name="actorId"/>: deterministic (zero unique bytes), so any worker
+    /// can name the actor's handle object.</summary>
+    public static TaskId ForActorCreation(ActorId actorId) => new(0, actorId);
+
+    /// <summary>True for the creation task of an actor.</summary>
+    internal bool IsActorCreation => _unique == 0 && !_actorId.IsNil && _actorId != ActorId.NilOf(_actorId.JobId);
+
     /// <summary>The pseudo-task of a driver, which owns the objects the driver puts.</summary>
     public static TaskId ForDriver(JobId jobId) => new(NextUnique(), ActorId.NilOf(jobId));
 

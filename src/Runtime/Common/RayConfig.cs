@@ -1,0 +1,40 @@
+using System.Globalization;
+
+namespace RaySharp.Core;
+
+/// <summary>
+/// Tunables of the runtime with Ray's defaults. Each can be overridden by an environment variable
+/// <c>RAY_&lt;name&gt;</c> (as Ray's <c>ray_config_def.h</c>), e.g. <c>RAY_max_direct_call_object_size</c>.
+/// </summary>
+internal sealed record RayConfig
+{
+    /// <summary>Objects up to this size are returned inline to the owner's in-process store.</summary>
+    public long MaxDirectCallObjectSize { get; init; } = 100 * 1024;
+
+    /// <summary>Critical utilization above which the hybrid policy stops packing a node.</summary>
+    public double SchedulerSpreadThreshold { get; init; } = 0.5;
+
+    /// <summary>Idle workers above the soft limit are stopped after this long.</summary>
+    public TimeSpan IdleWorkerKillingTime { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Default task retries after system failures.</summary>
+    public int TaskMaxRetries { get; init; } = 3;
+
+    public static RayConfig FromEnvironment()
+    {
+        var c = new RayConfig();
+        return c with
+        {
+            MaxDirectCallObjectSize = Env("max_direct_call_object_size", c.MaxDirectCallObjectSize),
+            SchedulerSpreadThreshold = Env("scheduler_spread_threshold", c.SchedulerSpreadThreshold),
+            IdleWorkerKillingTime = TimeSpan.FromMilliseconds(Env("idle_worker_killing_time_threshold_ms", (long)c.IdleWorkerKillingTime.TotalMilliseconds)),
+            TaskMaxRetries = (int)Env("task_max_retries", c.TaskMaxRetries),
+        };
+    }
+
+    private static long Env(string name, long fallback) =>
+        Environment.GetEnvironmentVariable("RAY_" + name) is { } s && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : fallback;
+
+    private static double Env(string name, double fallback) =>
+        Environment.GetEnvironmentVariable("RAY_" + name) is { } s && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : fallback;
+}

@@ -1,0 +1,209 @@
+namespace RaySharp.Core;
+
+/// <summary>
+/// Sends actor calls straight to the actor's worker (Ray's <c>ActorTaskSubmitter</c>). Calls from this worker
+/// to one actor carry increasing sequence numbers and are sent in that order once their arguments exist; while
+/// the actor is being created or restarted they wait here. When it restarts, calls that were in flight are
+/// retried up to MaxTaskRetries; when it dies, every pending call fails with the death cause.
+/// </summary>
+internal sealed class ActorTaskSubmitter
+{
+    private sealed class Call(TaskManager.Entry entry, int retriesLeft)
+    {
+        public TaskManager.Entry Entry { get; } = entry;
+        public int RetriesLeft { get; set; } = retriesLeft;
+    }
+
+    private sealed class ActorQueue(ActorId actorId)
+    {
+        public ActorId ActorId { get; } = actorId;
+        public ActorLifecycleState State { get; set; } = ActorLifecycleState.PendingCreation;
+        public int NumRestarts { get; set; }
+        public ICoreWorkerClient? Worker { get; set; }
+        public RayErrorInfo? DeathCause { get; set; }
+        public long NextSequenceNumber { get; set; }
+        public SortedList<long, Call> Waiting { get; } = [];
+        public HashSet<Call> InFlight { get; } = [];
+        public bool Pumping { get; set; }
+        public IDisposable? Subscription { get; set; }
+    }
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<ActorId, ActorQueue> _queues = [];
+    private readonly TaskManager _taskManager;
+    private readonly DependencyResolver _resolver;
+    private readonly IGcsActorClient _gcs;
+
+    public ActorTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IGcsActorClient gcs)
+    {
+        _taskManager = taskManager;
+        _resolver = resolver;
+        _gcs = gcs;
+    }
+
+    /// <summary>The next sequence number for a call from this worker to <paramref name="actorId"/>; also checks
+    /// the actor's MaxPendingCalls.</summary>
+    public long NextSequenceNumber(ActorId actorId, int maxPendingCalls, string methodName)
+    {
+        var q = GetOrCreateQueue(actorId);
+        lock (_lock)
+        {
+            if (maxPendingCalls > 0 && q.Waiting.Count + q.InFlight.Count >= maxPendingCalls)
+                throw new PendingCallsLimitExceededException(
+                    $"Calling {methodName} on actor {actorId} would exceed its MaxPendingCalls of {maxPendingCalls}. " +
+                    "Wait for earlier calls to finish, or raise ActorOptions.MaxPendingCalls.");
+            return q.NextSequenceNumber++;
+        }
+    }
+
+    public void Submit(TaskManager.Entry entry, int maxTaskRetries)
+    {
+        var q = GetOrCreateQueue(entry.Spec.ActorId);
+        RayErrorInfo? dead = null;
+        lock (_lock)
+        {
+            if (q.State == ActorLifecycleState.Dead) dead = q.DeathCause;
+            else q.Waiting.Add(entry.Spec.SequenceNumber, new Call(entry, maxTaskRetries));
+        }
+        if (dead is not null) _taskManager.FailTask(entry, dead);
+        else Pump(q);
+    }
+
+    private ActorQueue GetOrCreateQueue(ActorId actorId)
+    {
+        ActorQueue q;
+        lock (_lock)
+        {
+            if (_queues.TryGetValue(actorId, out var existing)) return existing;
+            _queues[actorId] = q = new ActorQueue(actorId);
+        }
+        q.Subscription = _gcs.SubscribeActor(actorId, u => OnActorStateChanged(q, u));
+        return q;
+    }
+
+    private void OnActorStateChanged(ActorQueue q, ActorStateUpdate update)
+    {
+        List<Call> failed = [];
+        lock (_lock)
+        {
+            if (q.State == ActorLifecycleState.Dead) return;
+            // Updates may arrive out of order; a restart count or state older than ours is stale.
+            if (update.NumRestarts < q.NumRestarts) return;
+            if (update.NumRestarts == q.NumRestarts && update.State < q.State && update.State != ActorLifecycleState.Restarting) return;
+            q.State = update.State;
+            q.NumRestarts = update.NumRestarts;
+            q.Worker = update.Worker;
+            if (update.State == ActorLifecycleState.Dead)
+            {
+                q.DeathCause = update.DeathCause ?? RayErrorInfo.ActorDied(q.ActorId, "the actor died");
+                failed.AddRange(q.Waiting.Values);
+                q.Waiting.Clear();
+            }
+        }
+        foreach (var c in failed) _taskManager.FailTask(c.Entry, q.DeathCause!);
+        if (update.State == ActorLifecycleState.Alive) Pump(q);
+    }
+
+    private void Pump(ActorQueue q)
+    {
+        lock (_lock)
+        {
+            if (q.Pumping || q.State != ActorLifecycleState.Alive || q.Waiting.Count == 0) return;
+            q.Pumping = true;
+        }
+        _ = PumpAsync(q);
+    }
+
+    private async Task PumpAsync(ActorQueue q)
+    {
+        while (true)
+        {
+            Call call;
+            ICoreWorkerClient worker;
+            lock (_lock)
+            {
+                if (q.State != ActorLifecycleState.Alive || q.Waiting.Count == 0 || q.Worker is null)
+                {
+                    q.Pumping = false;
+                    return;
+                }
+                call = q.Waiting.Values[0];
+                q.Waiting.RemoveAt(0);
+                q.InFlight.Add(call);
+                worker = q.Worker;
+            }
+            var entry = call.Entry;
+            if (entry.Status == TaskManager.Status.Finished) // cancelled while waiting
+            {
+                lock (_lock) q.InFlight.Remove(call);
+                continue;
+            }
+            TaskArg[] args;
+            RayErrorInfo? upstream;
+            try
+            {
+                (args, upstream) = await _resolver.ResolveAsync(entry.Spec.Args, entry.Cancellation.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                lock (_lock) q.InFlight.Remove(call);
+                continue; // cancelled: TaskManager failed it
+            }
+            if (upstream is not null)
+            {
+                lock (_lock) q.InFlight.Remove(call);
+                _taskManager.FailTask(entry, upstream);
+                continue;
+            }
+            entry.Status = TaskManager.Status.Running;
+            entry.RunningOn = worker;
+            // Sent in sequence order; the reply is handled whenever it comes.
+            var reply = worker.PushTaskAsync(NormalTaskSubmitter.With(entry.Spec, args), CancellationToken.None);
+            _ = reply.ContinueWith(t => OnReply(q, call, t.Result), TaskScheduler.Default);
+        }
+    }
+
+    private void OnReply(ActorQueue q, Call call, PushTaskReply reply)
+    {
+        var entry = call.Entry;
+        entry.RunningOn = null;
+        bool isWorkerDeath = reply.Error is { Kind: ErrorKind.WorkerCrashed };
+        if (!isWorkerDeath)
+        {
+            lock (_lock) q.InFlight.Remove(call);
+            if (_taskManager.HandleReply(entry, reply)) Requeue(q, call);
+            return;
+        }
+        // The actor's worker died under the call: retry it after a restart if allowed, else fail it with the cause.
+        RayErrorInfo? fail = null;
+        lock (_lock)
+        {
+            q.InFlight.Remove(call);
+            if (q.State is ActorLifecycleState.Restarting or ActorLifecycleState.PendingCreation && call.RetriesLeft != 0)
+            {
+                if (call.RetriesLeft > 0) call.RetriesLeft--;
+                q.Waiting[entry.Spec.SequenceNumber] = call;
+            }
+            else
+            {
+                fail = q.DeathCause ?? RayErrorInfo.ActorDied(q.ActorId, reply.Error!.Message);
+                if (q.State != ActorLifecycleState.Dead && q.State != ActorLifecycleState.Alive)
+                    fail = RayErrorInfo.ActorDied(q.ActorId, "the actor died while running the call and the call has no retries left (MaxTaskRetries)");
+            }
+        }
+        if (fail is not null) _taskManager.FailTask(entry, fail);
+        else Pump(q);
+    }
+
+    private void Requeue(ActorQueue q, Call call)
+    {
+        lock (_lock) q.Waiting[call.Entry.Spec.SequenceNumber] = call;
+        Pump(q);
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+            foreach (var q in _queues.Values) q.Subscription?.Dispose();
+    }
+}

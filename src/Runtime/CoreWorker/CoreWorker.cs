@@ -1,0 +1,456 @@
+using Microsoft.Extensions.Logging;
+using RaySharp.Internal;
+
+namespace RaySharp.Core;
+
+/// <summary>
+/// The per-process core of RaySharp (Ray's <c>CoreWorker</c>): owns the objects and tasks this process creates,
+/// counts their references, stores small objects in process, submits tasks and actor calls, and executes the
+/// tasks pushed to it. A driver and every worker have one. What it talks to — the raylet, the GCS and other
+/// workers — is behind <see cref="IRayletClient"/>, <see cref="IGcsActorClient"/> and <see cref="ICoreWorkerClient"/>:
+/// local mode plugs in in-process implementations, the cluster runtime RPC clients.
+/// </summary>
+internal sealed class CoreWorker : IDisposable
+{
+    private static CoreWorker? s_current;
+    private readonly TaskId _driverTaskId;
+    private readonly ILogger _logger;
+    private int _driverPutIndex;
+    private int _disposed;
+
+    public CoreWorker(JobId jobId, string @namespace, RuntimeEnv? jobRuntimeEnv, RayConfig config, ILogger logger,
+        Func<CoreWorker, (IRayletClient Raylet, IGcsActorClient Gcs)> connect)
+    {
+        RuntimeFormatters.EnsureRegistered();
+        JobId = jobId;
+        Namespace = @namespace;
+        JobRuntimeEnv = jobRuntimeEnv;
+        Config = config;
+        _logger = logger;
+        WorkerId = WorkerId.FromRandom();
+        _driverTaskId = TaskId.ForDriver(jobId);
+        ReferenceCounter = new ReferenceCounter(OnObjectOutOfScope);
+        MemoryStore = new CoreWorkerMemoryStore();
+        TaskManager = new TaskManager(this);
+        Resolver = new DependencyResolver(this);
+        Executor = new TaskExecutor(this, TaskManager);
+        ActorManager = new ActorManager(this);
+        (Raylet, Gcs) = connect(this);
+        Address = new Address(WorkerId, Raylet.NodeId, "inproc");
+        NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet);
+        ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs);
+    }
+
+    public static CoreWorker Current => Volatile.Read(ref s_current) ?? throw new InvalidOperationException(
+        "RaySharp is not initialized in this process: call Ray.Init() before using remote functions, actors or objects.");
+
+    public static CoreWorker? CurrentOrNull => Volatile.Read(ref s_current);
+
+    public static void SetCurrent(CoreWorker? worker) => Volatile.Write(ref s_current, worker);
+
+    public JobId JobId { get; }
+    public string Namespace { get; }
+    public WorkerId WorkerId { get; }
+    public Address Address { get; }
+    public RuntimeEnv? JobRuntimeEnv { get; }
+    public RayConfig Config { get; }
+    public ReferenceCounter ReferenceCounter { get; }
+    public CoreWorkerMemoryStore MemoryStore { get; }
+    public TaskManager TaskManager { get; }
+    public DependencyResolver Resolver { get; }
+    public TaskExecutor Executor { get; }
+    public ActorManager ActorManager { get; }
+    public IRayletClient Raylet { get; }
+    public IGcsActorClient Gcs { get; }
+    public NormalTaskSubmitter NormalTaskSubmitter { get; }
+    public ActorTaskSubmitter ActorTaskSubmitter { get; }
+
+    private void OnObjectOutOfScope(ObjectId id)
+    {
+        if (ActorManager.IsHandleObject(id, out var actorId)) ActorManager.OnHandleObjectOutOfScope(actorId);
+        else MemoryStore.Delete(id);
+    }
+
+    // ---- Objects ----
+
+    public ObjectRef<T> Put<T>(T value)
+    {
+        var serialized = ObjectSerializer.Serialize(value, this);
+        var context = TaskExecutionContext.Current;
+        var id = context is null
+            ? ObjectId.ForPut(_driverTaskId, Interlocked.Increment(ref _driverPutIndex))
+            : ObjectId.ForPut(context.Task.TaskId, context.NextPutIndex());
+        ReferenceCounter.AddOwnedObject(id, Address);
+        ReferenceCounter.AddNestedObjects(id, serialized.NestedIds);
+        MemoryStore.Put(id, RayObject.FromValue(serialized));
+        return new ObjectRef<T>(id, Address, this, addLocalReference: false);
+    }
+
+    /// <summary>A ref read out of a serialized value: a new local reference to an object owned by <paramref name="owner"/>.</summary>
+    public ObjectRef<T> BorrowRef<T>(ObjectId id, Address owner) => new(id, owner, this);
+
+    public ObjectRef BorrowUntypedRef(ObjectId id, Address owner) => new UntypedObjectRef(id, owner, this);
+
+    public RayObject GetObject(ObjectRef reference, TimeSpan? timeout)
+    {
+        reference.ThrowIfReleased();
+        if (MemoryStore.TryGet(reference.Id, out var ready)) return ready;
+        var pending = MemoryStore.WhenAvailable(reference.Id);
+        WaitBlocking(pending, timeout, () => TimeoutFor([reference.Id], timeout));
+        return pending.Result;
+    }
+
+    public async ValueTask<RayObject> GetObjectAsync(ObjectRef reference, TimeSpan? timeout, CancellationToken ct)
+    {
+        reference.ThrowIfReleased();
+        if (MemoryStore.TryGet(reference.Id, out var ready)) return ready;
+        var pending = MemoryStore.WhenAvailable(reference.Id);
+        await WaitReleasingCpuAsync(pending, timeout, ct, () => TimeoutFor([reference.Id], timeout)).ConfigureAwait(false);
+        GC.KeepAlive(reference);
+        return pending.Result;
+    }
+
+    public T[] GetValues<T>(IReadOnlyList<ObjectRef<T>> refs, TimeSpan? timeout)
+    {
+        var all = Task.WhenAll(refs.Select(r => { r.ThrowIfReleased(); return MemoryStore.WhenAvailable(r.Id); }));
+        if (!all.IsCompleted) WaitBlocking(all, timeout, () => TimeoutFor(NotReady(refs), timeout));
+        var values = new T[refs.Count];
+        for (int i = 0; i < values.Length; i++) values[i] = all.Result[i].GetValue<T>(this);
+        GC.KeepAlive(refs);
+        return values;
+    }
+
+    public async Task<T[]> GetValuesAsync<T>(ObjectRef<T>[] refs, TimeSpan? timeout, CancellationToken ct)
+    {
+        var all = Task.WhenAll(refs.Select(r => { r.ThrowIfReleased(); return MemoryStore.WhenAvailable(r.Id); }));
+        if (!all.IsCompleted)
+            await WaitReleasingCpuAsync(all, timeout, ct, () => TimeoutFor(NotReady(refs), timeout)).ConfigureAwait(false);
+        var values = new T[refs.Length];
+        for (int i = 0; i < values.Length; i++) values[i] = all.Result[i].GetValue<T>(this);
+        GC.KeepAlive(refs);
+        return values;
+    }
+
+    private List<ObjectId> NotReady<T>(IReadOnlyList<ObjectRef<T>> refs) =>
+        refs.Where(r => !MemoryStore.Contains(r.Id)).Select(r => r.Id).ToList();
+
+    private static GetTimeoutException TimeoutFor(IReadOnlyList<ObjectId> ids, TimeSpan? timeout)
+    {
+        string which = ids.Count == 1 ? $"object {ids[0]} is" : $"{ids.Count} objects are (first: {ids.FirstOrDefault()})";
+        return new GetTimeoutException(
+            $"Get timed out after {timeout?.TotalSeconds:0.###} s: {which} not ready. The task computing it may still be " +
+            "running or waiting for resources; raise the timeout or check Ray.AvailableResources().");
+    }
+
+    /// <summary>Blocks on <paramref name="pending"/>; a task blocked here releases its CPU meanwhile (Ray does the
+    /// same, so nested tasks cannot deadlock a full node).</summary>
+    private static void WaitBlocking(Task pending, TimeSpan? timeout, Func<Exception> onTimeout)
+    {
+        var worker = TaskExecutionContext.Current?.Worker;
+        worker?.NotifyBlocked();
+        try
+        {
+            if (!pending.Wait(timeout ?? Timeout.InfiniteTimeSpan)) throw onTimeout();
+        }
+        finally
+        {
+            worker?.NotifyUnblocked();
+        }
+    }
+
+    private static async Task WaitReleasingCpuAsync(Task pending, TimeSpan? timeout, CancellationToken ct, Func<Exception> onTimeout)
+    {
+        var worker = TaskExecutionContext.Current?.Worker;
+        worker?.NotifyBlocked();
+        try
+        {
+            await pending.WaitAsync(timeout ?? Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw onTimeout();
+        }
+        finally
+        {
+            worker?.NotifyUnblocked();
+        }
+    }
+
+    public async ValueTask<WaitResult<R>> Wait<R>(IReadOnlyList<R> refs, int numReturns, TimeSpan? timeout, bool fetchLocal,
+        CancellationToken ct) where R : ObjectRef
+    {
+        if (refs.Count == 0) return new WaitResult<R>([], []);
+        if (numReturns < 1 || numReturns > refs.Count)
+            throw new ArgumentException($"numReturns is {numReturns}, but it must be between 1 and the number of refs ({refs.Count}).", nameof(numReturns));
+        var seen = new HashSet<ObjectId>();
+        foreach (var r in refs)
+        {
+            if (r is null) throw new ArgumentException("The list of refs contains null.", nameof(refs));
+            if (!seen.Add(r.Id)) throw new ArgumentException($"The list of refs contains {r.Id} more than once; Wait takes distinct refs.", nameof(refs));
+            r.ThrowIfReleased();
+        }
+        var available = refs.Select(r => MemoryStore.WhenAvailable(r.Id)).ToArray();
+        int ready = available.Count(t => t.IsCompleted);
+        if (ready < numReturns && timeout != TimeSpan.Zero)
+        {
+            var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            foreach (var t in available)
+                if (!t.IsCompleted)
+                    _ = t.ContinueWith(_ => { if (Interlocked.Increment(ref ready) >= numReturns) enough.TrySetResult(); },
+                        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            if (Volatile.Read(ref ready) >= numReturns) enough.TrySetResult();
+            try
+            {
+                await WaitReleasingCpuAsync(enough.Task, timeout, ct, () => new TimeoutException()).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Timed out: report what is ready now.
+            }
+        }
+        var readyList = new List<R>(numReturns);
+        var notReady = new List<R>(refs.Count);
+        for (int i = 0; i < refs.Count; i++)
+        {
+            if (readyList.Count < numReturns && available[i].IsCompleted) readyList.Add(refs[i]);
+            else notReady.Add(refs[i]);
+        }
+        GC.KeepAlive(refs);
+        return new WaitResult<R>(readyList, notReady);
+    }
+
+    // ---- Tasks ----
+
+    public ObjectId[] SubmitTask(RemoteFunctionDescriptor function, TaskOptions? options, TaskArg[] args)
+    {
+        var (spec, maxRetries) = BuildTaskSpec(function, options, args);
+        var entry = TaskManager.AddPendingTask(spec, maxRetries);
+        NormalTaskSubmitter.Submit(entry);
+        return spec.ReturnIds();
+    }
+
+    public GeneratorStream SubmitStreamingTask(RemoteFunctionDescriptor function, TaskOptions? options, TaskArg[] args)
+    {
+        var (spec, maxRetries) = BuildTaskSpec(function, options, args);
+        var stream = new GeneratorStream(spec.TaskId, this);
+        var entry = TaskManager.AddPendingTask(spec, maxRetries, stream);
+        NormalTaskSubmitter.Submit(entry);
+        return stream;
+    }
+
+    private (TaskSpec Spec, int MaxRetries) BuildTaskSpec(RemoteFunctionDescriptor function, TaskOptions? callOptions, TaskArg[] args)
+    {
+        if (function.Kind != FunctionKind.NormalTask)
+            throw new ArgumentException($"{function.Name} is not a remote function (it is an {function.Kind}).", nameof(function));
+        var o = (function.Options ?? new TaskOptions()).MergedWith(callOptions);
+        var resources = ResourceRequest.ForTask(function.Name, o.NumCpus ?? 1, o.NumGpus ?? 0, o.Memory ?? 0, o.Resources);
+        if (o.MaxRetries is < -1)
+            throw new ArgumentException($"{function.Name}: MaxRetries is {o.MaxRetries}; use -1 (forever), 0 or a positive count.");
+        int maxRetries = o.MaxRetries ?? Config.TaskMaxRetries;
+        var spec = new TaskSpec
+        {
+            TaskId = TaskId.ForNormalTask(JobId),
+            Type = TaskType.NormalTask,
+            Function = function,
+            Args = args,
+            Owner = Address,
+            ParentTaskId = TaskExecutionContext.Current?.Task.TaskId,
+            Resources = resources,
+            Strategy = o.SchedulingStrategy ?? SchedulingStrategy.Default,
+            RuntimeEnv = MergeRuntimeEnv(o.RuntimeEnv),
+            MaxRetries = maxRetries,
+            RetryExceptions = o.RetryExceptions ?? false,
+            RetryExceptionTypes = o.RetryExceptionTypes,
+            Name = o.Name,
+        };
+        return (spec, maxRetries);
+    }
+
+    private RuntimeEnv? MergeRuntimeEnv(RuntimeEnv? own)
+    {
+        // Nested tasks inherit the environment of the task that submits them, as in Ray.
+        var parent = TaskExecutionContext.Current?.Task.RuntimeEnv ?? JobRuntimeEnv;
+        return parent is null ? own : parent.MergedWith(own);
+    }
+
+    public void CancelTask(ObjectId id, bool force, bool recursive) => TaskManager.Cancel(id.TaskId, force, recursive);
+
+    // ---- Actors ----
+
+    public (ActorId ActorId, string? Name) CreateActor(RemoteFunctionDescriptor constructor, ActorOptions? callOptions, TaskArg[] args)
+    {
+        if (constructor.Kind != FunctionKind.ActorCreation || constructor.ActorClass is null)
+            throw new ArgumentException($"{constructor.Name} is not an actor constructor.", nameof(constructor));
+        var cls = constructor.ActorClass;
+        var o = (cls.Options ?? new ActorOptions()).MergedWith(callOptions);
+        if (o.Name is { Length: 0 } || o.Name is not null && string.IsNullOrWhiteSpace(o.Name))
+            throw new ArgumentException($"Actor {cls.Name}: ActorOptions.Name must not be empty or blank.", nameof(callOptions));
+        if (o.GetIfExists && o.Name is null)
+            throw new ArgumentException($"Actor {cls.Name}: ActorOptions.GetIfExists needs a Name to look up.", nameof(callOptions));
+        if (o.MaxConcurrency is < 1)
+            throw new ArgumentException($"Actor {cls.Name}: MaxConcurrency is {o.MaxConcurrency}; it must be at least 1.", nameof(callOptions));
+        if (o.MaxRestarts is < -1 || o.MaxTaskRetries is < -1)
+            throw new ArgumentException($"Actor {cls.Name}: MaxRestarts and MaxTaskRetries must be -1 (forever), 0 or positive.", nameof(callOptions));
+        var actorId = ActorId.Of(JobId);
+        var resources = ResourceRequest.ForTask(cls.Name, o.NumCpus ?? 0, o.NumGpus ?? 0, o.Memory ?? 0, o.Resources);
+        var creation = new ActorCreationSpec
+        {
+            ActorId = actorId,
+            Class = cls,
+            Name = o.Name,
+            Namespace = o.Namespace ?? Namespace,
+            Lifetime = o.Lifetime ?? ActorLifetime.NonDetached,
+            MaxRestarts = o.MaxRestarts ?? 0,
+            MaxTaskRetries = o.MaxTaskRetries ?? 0,
+            MaxConcurrency = o.MaxConcurrency ?? (cls.HasAsyncMethods ? 1000 : 1),
+            MaxPendingCalls = o.MaxPendingCalls ?? -1,
+        };
+        var spec = new TaskSpec
+        {
+            TaskId = TaskId.ForActorCreation(actorId),
+            Type = TaskType.ActorCreationTask,
+            Function = constructor,
+            Args = args,
+            Owner = Address,
+            ParentTaskId = TaskExecutionContext.Current?.Task.TaskId,
+            Resources = resources,
+            Strategy = o.SchedulingStrategy ?? SchedulingStrategy.Default,
+            RuntimeEnv = MergeRuntimeEnv(o.RuntimeEnv),
+            ActorId = actorId,
+            ActorCreation = creation,
+        };
+        // The creation task's arguments stay alive for restarts as long as the actor can be restarted; they are
+        // pinned like a pending task's (released when the actor dies, see OnActorDied).
+        ReferenceCounter.AddSubmittedTaskReferences(spec.ArgumentReferenceIds());
+        ActorId registered;
+        try
+        {
+            registered = Gcs.RegisterActor(spec, o.GetIfExists);
+        }
+        catch
+        {
+            ReferenceCounter.RemoveSubmittedTaskReferences(spec.ArgumentReferenceIds());
+            throw;
+        }
+        if (registered != actorId)
+        {
+            ReferenceCounter.RemoveSubmittedTaskReferences(spec.ArgumentReferenceIds());
+            return (registered, o.Name);
+        }
+        ReferenceCounter.AddOwnedObject(ActorManager.HandleObjectId(actorId), Address, localRefs: 0);
+        var pinned = spec.ArgumentReferenceIds().ToArray();
+        if (pinned.Length > 0)
+        {
+            IDisposable? subscription = null;
+            int released = 0;
+            subscription = Gcs.SubscribeActor(actorId, u =>
+            {
+                if (u.State != ActorLifecycleState.Dead || Interlocked.Exchange(ref released, 1) != 0) return;
+                ReferenceCounter.RemoveSubmittedTaskReferences(pinned);
+                subscription?.Dispose();
+            });
+        }
+        return (actorId, o.Name);
+    }
+
+    public ObjectId[] SubmitActorTask(ActorHandle actor, RemoteFunctionDescriptor method, TaskArg[] args)
+    {
+        var (spec, entry, retries) = BuildActorTask(actor, method, args, stream: null);
+        ActorTaskSubmitter.Submit(entry, retries);
+        return spec.ReturnIds();
+    }
+
+    public GeneratorStream SubmitStreamingActorTask(ActorHandle actor, RemoteFunctionDescriptor method, TaskArg[] args)
+    {
+        var taskId = TaskId.ForActorTask(actor.Id);
+        var stream = new GeneratorStream(taskId, this);
+        var (_, entry, retries) = BuildActorTask(actor, method, args, stream, taskId);
+        ActorTaskSubmitter.Submit(entry, retries);
+        return stream;
+    }
+
+    private (TaskSpec, TaskManager.Entry, int) BuildActorTask(ActorHandle actor, RemoteFunctionDescriptor method, TaskArg[] args,
+        GeneratorStream? stream, TaskId? taskId = null)
+    {
+        if (method.Kind != FunctionKind.ActorMethod)
+            throw new ArgumentException($"{method.Name} is not an actor method.", nameof(method));
+        var info = Gcs.GetActorInfo(actor.Id);
+        int maxTaskRetries = method.MaxTaskRetries ?? info?.MaxTaskRetries ?? 0;
+        long sequence = ActorTaskSubmitter.NextSequenceNumber(actor.Id, info?.MaxPendingCalls ?? -1, method.Name);
+        var spec = new TaskSpec
+        {
+            TaskId = taskId ?? TaskId.ForActorTask(actor.Id),
+            Type = TaskType.ActorTask,
+            Function = method,
+            Args = args,
+            Owner = Address,
+            ParentTaskId = TaskExecutionContext.Current?.Task.TaskId,
+            ActorId = actor.Id,
+            SequenceNumber = sequence,
+            MaxRetries = maxTaskRetries,
+            RetryExceptions = method.RetryExceptions ?? false,
+        };
+        var entry = TaskManager.AddPendingTask(spec, maxTaskRetries, stream);
+        return (spec, entry, maxTaskRetries);
+    }
+
+    public void ExitActor()
+    {
+        var actor = TaskExecutionContext.Current?.Actor
+            ?? throw new InvalidOperationException("Ray.ExitActor() can only be called from inside an actor method.");
+        actor.ExitRequested = true;
+    }
+
+    // ---- Placement groups (cluster runtime only) ----
+
+    public PlacementGroup CreatePlacementGroup(IReadOnlyList<IReadOnlyDictionary<string, double>> bundles, PlacementStrategy strategy,
+        string? name, PlacementGroupLifetime lifetime)
+    {
+        ArgumentNullException.ThrowIfNull(bundles);
+        if (bundles.Count == 0) throw new ArgumentException("A placement group needs at least one bundle.", nameof(bundles));
+        throw PlacementGroupsNotSupported();
+    }
+
+    public void RemovePlacementGroup(PlacementGroup pg) => throw PlacementGroupsNotSupported();
+
+    public PlacementGroup GetPlacementGroup(string name) => throw PlacementGroupsNotSupported();
+
+    private static NotSupportedException PlacementGroupsNotSupported() =>
+        new("Placement groups are not supported in local mode: they reserve resources across nodes and need the cluster runtime.");
+
+    // ---- Cluster and context ----
+
+    public IReadOnlyList<NodeInfo> Nodes() => Raylet.GetNodes();
+
+    public IReadOnlyDictionary<string, double> ClusterResources() => Raylet.GetTotalResources();
+
+    public IReadOnlyDictionary<string, double> AvailableResources() => Raylet.GetAvailableResources();
+
+    public RuntimeContext GetRuntimeContext()
+    {
+        var context = TaskExecutionContext.Current;
+        return new RuntimeContext
+        {
+            JobId = JobId,
+            NodeId = Raylet.NodeId,
+            WorkerId = context?.Worker.WorkerId ?? WorkerId,
+            TaskId = context?.Task.TaskId,
+            ActorId = context?.Actor?.Spec.ActorId,
+            Namespace = Namespace,
+            WasCurrentActorReconstructed = context?.Actor?.WasReconstructed ?? false,
+            AssignedResources = context?.Worker.AssignedResources.ToDictionary() ?? new Dictionary<string, double>(),
+        };
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        var shutdown = new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = "RaySharp was shut down before the task finished." };
+        TaskManager.FailAll(shutdown);
+        ActorTaskSubmitter.Dispose();
+        (Gcs as IDisposable)?.Dispose();
+        Raylet.Dispose();
+        MemoryStore.FailAllWaiters(shutdown);
+        _logger.LogDebug("CoreWorker {WorkerId} of job {JobId} shut down", WorkerId, JobId);
+    }
+}

@@ -1,0 +1,100 @@
+namespace RaySharp.Core;
+
+/// <summary>A request for a worker lease (Ray's <c>RequestWorkerLease</c>).</summary>
+/// <param name="Resources">What the lease holds while it lives.</param>
+/// <param name="Strategy">Where it may run.</param>
+/// <param name="RuntimeEnvKey">Workers are reused only for the same runtime environment.</param>
+/// <param name="IsActorCreation">The lease is for an actor's worker.</param>
+/// <param name="Description">The task or actor, for messages.</param>
+/// <param name="PlacementResources">Resources that must be free to place the lease, when they differ from those it
+/// holds (an actor with default CPUs needs 1 CPU to be placed and holds 0 while it runs, as in Ray).</param>
+internal sealed record LeaseRequest(ResourceSet Resources, SchedulingStrategy Strategy, string RuntimeEnvKey,
+    bool IsActorCreation, string Description, ResourceSet? PlacementResources = null);
+
+/// <summary>A granted lease: a worker to push tasks to, holding <see cref="Resources"/> on <see cref="NodeId"/>.</summary>
+internal sealed class WorkerLease(long leaseId, ICoreWorkerClient worker, NodeId nodeId, ResourceSet resources)
+{
+    public long LeaseId { get; } = leaseId;
+    public ICoreWorkerClient Worker { get; } = worker;
+    public NodeId NodeId { get; } = nodeId;
+    public ResourceSet Resources { get; } = resources;
+}
+
+/// <summary>
+/// The raylet as a task owner sees it: grants worker leases against exact local resource accounting. Local
+/// mode implements it in process; the cluster runtime implements it over RPC.
+/// </summary>
+internal interface IRayletClient : IDisposable
+{
+    /// <summary>Waits until a worker with the resources is granted. Throws
+    /// <see cref="TaskUnschedulableException"/>/<see cref="ActorUnschedulableException"/> when the request is
+    /// canceled as never satisfiable (e.g. hard affinity to an unknown node).</summary>
+    ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct);
+
+    /// <summary>Returns the worker and its resources.</summary>
+    void ReturnWorker(WorkerLease lease, bool disconnectWorker);
+
+    /// <summary>A task holding <paramref name="lease"/> blocked in Get: its CPUs are released meanwhile.</summary>
+    void NotifyTaskBlocked(WorkerLease lease);
+
+    /// <summary>The blocked task resumed: its CPUs are taken back (even if that oversubscribes the node).</summary>
+    void NotifyTaskUnblocked(WorkerLease lease);
+
+    NodeId NodeId { get; }
+    IReadOnlyList<NodeInfo> GetNodes();
+    IReadOnlyDictionary<string, double> GetTotalResources();
+    IReadOnlyDictionary<string, double> GetAvailableResources();
+}
+
+/// <summary>The reply to a pushed task.</summary>
+internal sealed record PushTaskReply(RayObject[] Returns, RayErrorInfo? Error, bool IsApplicationError, ObjectId[][]? NestedPins = null)
+{
+    /// <summary>The worker died or left before the task finished (a system failure, retried per MaxRetries).</summary>
+    public static PushTaskReply WorkerDied(string message) =>
+        new([], new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = message }, false);
+}
+
+/// <summary>A worker as its task submitters see it (Ray's <c>CoreWorkerClient</c>).</summary>
+internal interface ICoreWorkerClient
+{
+    /// <summary>Runs the task on the worker and returns its results.</summary>
+    Task<PushTaskReply> PushTaskAsync(TaskSpec task, CancellationToken ct);
+
+    /// <summary>Signals a running task's cancellation token; false when the task is not running there.</summary>
+    bool CancelTask(TaskId taskId, bool force);
+}
+
+/// <summary>Where an executing task reports the items of a streaming generator (the owner's endpoint).</summary>
+internal interface IGeneratorItemSink
+{
+    void ReportGeneratorItem(TaskId taskId, int index, RayObject item);
+}
+
+/// <summary>Ray's actor states (GCS <c>ActorTableData.state</c>).</summary>
+internal enum ActorLifecycleState { PendingCreation, Alive, Restarting, Dead }
+
+/// <summary>What the GCS publishes to handle holders when an actor changes state.</summary>
+internal sealed record ActorStateUpdate(ActorId ActorId, ActorLifecycleState State, ICoreWorkerClient? Worker, int NumRestarts,
+    RayErrorInfo? DeathCause);
+
+/// <summary>The GCS actor manager as workers see it: registration (with named-actor uniqueness), lookup,
+/// kill, and pub/sub of actor state. Local mode implements it in process.</summary>
+internal interface IGcsActorClient
+{
+    /// <summary>Registers and schedules an actor. With <paramref name="getIfExists"/> and a live actor of the same
+    /// name, returns that actor instead. Throws <see cref="ArgumentException"/> when the name is taken.</summary>
+    ActorId RegisterActor(TaskSpec creationTask, bool getIfExists);
+
+    bool TryGetNamedActor(string name, string @namespace, out ActorId actorId);
+
+    void KillActor(ActorId actorId, bool noRestart, string reason);
+
+    /// <summary>Every handle of a non-detached actor is gone and its calls are done: exit it gracefully.</summary>
+    void ReportActorOutOfScope(ActorId actorId);
+
+    /// <summary>Calls <paramref name="onUpdate"/> with the current state now and with every later change.</summary>
+    IDisposable SubscribeActor(ActorId actorId, Action<ActorStateUpdate> onUpdate);
+
+    /// <summary>How the actor was created (name, limits), if the GCS knows it.</summary>
+    ActorCreationSpec? GetActorInfo(ActorId actorId);
+}

@@ -1,0 +1,157 @@
+using System.Buffers;
+using MemoryPack;
+
+namespace RaySharp.Core;
+
+/// <summary>A value serialized with MemoryPack, and the refs found inside it.</summary>
+internal readonly record struct SerializedObject(byte[] Data, ObjectId[] NestedIds);
+
+/// <summary>
+/// Serializes arguments, returns and put values with MemoryPack, exactly as they travel between processes.
+/// Refs and actor handles inside a value are written as IDs with their owner; the serializer records them so
+/// the owner can keep them alive while the containing object lives (Ray's nested references).
+/// </summary>
+internal static class ObjectSerializer
+{
+    [ThreadStatic] private static List<ObjectId>? t_nested;
+    [ThreadStatic] private static CoreWorker? t_deserializingWorker;
+
+    static ObjectSerializer() => RuntimeFormatters.EnsureRegistered();
+
+    public static SerializedObject Serialize<T>(T value, CoreWorker worker)
+    {
+        var outer = t_nested;
+        var nested = t_nested = [];
+        try
+        {
+            byte[] data;
+            try
+            {
+                data = MemoryPackSerializer.Serialize(value);
+            }
+            catch (Exception e) when (e is MemoryPackSerializationException or NotSupportedException or InvalidOperationException)
+            {
+                throw new ArgumentException(
+                    $"A value of type {typeof(T).FullName} cannot be serialized by MemoryPack, so it cannot cross the wire: {e.Message} " +
+                    "Mark the type [MemoryPackable] and partial, or pass a supported type (see RAY002).", e);
+            }
+            return new SerializedObject(data, nested.Count == 0 ? [] : [.. nested.Distinct()]);
+        }
+        finally
+        {
+            t_nested = outer;
+        }
+    }
+
+    public static T Deserialize<T>(byte[] data, CoreWorker worker)
+    {
+        var outer = t_deserializingWorker;
+        t_deserializingWorker = worker;
+        try
+        {
+            return MemoryPackSerializer.Deserialize<T>(data)!;
+        }
+        catch (MemoryPackSerializationException e)
+        {
+            throw new InvalidOperationException(
+                $"The stored object cannot be read as {typeof(T).FullName}: {e.Message} Read it as the type the task returns.", e);
+        }
+        finally
+        {
+            t_deserializingWorker = outer;
+        }
+    }
+
+    /// <summary>Called by the ref and handle formatters for every ref written.</summary>
+    internal static void RecordNested(ObjectId id) => t_nested?.Add(id);
+
+    /// <summary>The worker that refs being read belong to.</summary>
+    internal static CoreWorker DeserializingWorker =>
+        t_deserializingWorker ?? CoreWorker.CurrentOrNull ?? throw new InvalidOperationException(
+            "An ObjectRef or ActorHandle was deserialized outside RaySharp: call Ray.Init() first.");
+}
+
+/// <summary>MemoryPack formatters for the runtime's own types that may appear inside user values.</summary>
+internal static class RuntimeFormatters
+{
+    private static int s_registered;
+
+    public static void EnsureRegistered()
+    {
+        if (Interlocked.Exchange(ref s_registered, 1) != 0) return;
+        MemoryPackFormatterProvider.RegisterGenericType(typeof(ObjectRef<>), typeof(ObjectRefFormatter<>));
+        MemoryPackFormatterProvider.RegisterGenericType(typeof(ActorHandle<>), typeof(ActorHandleFormatter<>));
+        MemoryPackFormatterProvider.Register(new UntypedObjectRefFormatter());
+    }
+
+    internal static void WriteRef<TBufferWriter>(ref MemoryPackWriter<TBufferWriter> writer, ObjectRef value)
+        where TBufferWriter : IBufferWriter<byte>
+    {
+        value.ThrowIfReleased();
+        var id = value.Id;
+        writer.WriteUnmanaged(id);
+        writer.WritePackable(value.Owner);
+        ObjectSerializer.RecordNested(id);
+    }
+
+    internal static (ObjectId Id, Address Owner) ReadRef(ref MemoryPackReader reader)
+    {
+        reader.ReadUnmanaged(out ObjectId id);
+        var owner = reader.ReadPackable<Address>()!;
+        return (id, owner);
+    }
+}
+
+internal sealed class ObjectRefFormatter<T> : MemoryPackFormatter<ObjectRef<T>>
+{
+    public override void Serialize<TBufferWriter>(ref MemoryPackWriter<TBufferWriter> writer, scoped ref ObjectRef<T>? value)
+    {
+        if (value is null) { writer.WriteNullObjectHeader(); return; }
+        writer.WriteObjectHeader(2);
+        RuntimeFormatters.WriteRef(ref writer, value);
+    }
+
+    public override void Deserialize(ref MemoryPackReader reader, scoped ref ObjectRef<T>? value)
+    {
+        if (!reader.TryReadObjectHeader(out _)) { value = null; return; }
+        var (id, owner) = RuntimeFormatters.ReadRef(ref reader);
+        value = ObjectSerializer.DeserializingWorker.BorrowRef<T>(id, owner);
+    }
+}
+
+internal sealed class UntypedObjectRefFormatter : MemoryPackFormatter<ObjectRef>
+{
+    public override void Serialize<TBufferWriter>(ref MemoryPackWriter<TBufferWriter> writer, scoped ref ObjectRef? value)
+    {
+        if (value is null) { writer.WriteNullObjectHeader(); return; }
+        writer.WriteObjectHeader(2);
+        RuntimeFormatters.WriteRef(ref writer, value);
+    }
+
+    public override void Deserialize(ref MemoryPackReader reader, scoped ref ObjectRef? value)
+    {
+        if (!reader.TryReadObjectHeader(out _)) { value = null; return; }
+        var (id, owner) = RuntimeFormatters.ReadRef(ref reader);
+        value = ObjectSerializer.DeserializingWorker.BorrowUntypedRef(id, owner);
+    }
+}
+
+internal sealed class ActorHandleFormatter<T> : MemoryPackFormatter<ActorHandle<T>>
+{
+    public override void Serialize<TBufferWriter>(ref MemoryPackWriter<TBufferWriter> writer, scoped ref ActorHandle<T>? value)
+    {
+        if (value is null) { writer.WriteNullObjectHeader(); return; }
+        writer.WriteObjectHeader(2);
+        writer.WriteUnmanaged(value.Id);
+        writer.WriteString(value.Name);
+        ObjectSerializer.RecordNested(ActorManager.HandleObjectId(value.Id));
+    }
+
+    public override void Deserialize(ref MemoryPackReader reader, scoped ref ActorHandle<T>? value)
+    {
+        if (!reader.TryReadObjectHeader(out _)) { value = null; return; }
+        reader.ReadUnmanaged(out ActorId id);
+        string? name = reader.ReadString();
+        value = new ActorHandle<T>(id, name, ObjectSerializer.DeserializingWorker);
+    }
+}

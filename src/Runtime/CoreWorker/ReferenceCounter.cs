@@ -1,0 +1,136 @@
+namespace RaySharp.Core;
+
+/// <summary>
+/// The ownership table's reference counts (Ray's <c>ReferenceCounter</c>). For each object this worker knows
+/// about it counts: local refs (live <see cref="ObjectRef"/> instances in this process), submitted-task refs
+/// (pending tasks that take the object as an argument, directly or nested), and containing objects (other
+/// objects in scope whose value holds a ref to it). Borrowers — other workers that received the ref — are
+/// tracked by address. When every count is zero the object goes out of scope: its value is freed and the refs
+/// nested in it are released in turn.
+/// </summary>
+internal sealed class ReferenceCounter
+{
+    private sealed class Reference
+    {
+        public int Local;
+        public int Submitted;
+        public int ContainedIn;
+        public bool Owned;
+        public Address? Owner;
+        public ObjectId[] Contains = [];
+        public HashSet<Address>? Borrowers;
+
+        public bool InScope => Local > 0 || Submitted > 0 || ContainedIn > 0 || Borrowers is { Count: > 0 };
+    }
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<ObjectId, Reference> _refs = [];
+    private readonly Action<ObjectId> _onOutOfScope;
+
+    /// <param name="onOutOfScope">Called, outside the lock, for each object that goes out of scope.</param>
+    public ReferenceCounter(Action<ObjectId> onOutOfScope) => _onOutOfScope = onOutOfScope;
+
+    /// <summary>Registers an object this worker owns (a task return or a put), with <paramref name="localRefs"/>
+    /// references already taken for the refs about to be handed out.</summary>
+    public void AddOwnedObject(ObjectId id, Address owner, int localRefs = 1)
+    {
+        lock (_lock)
+        {
+            var r = GetOrAdd(id);
+            r.Owned = true;
+            r.Owner = owner;
+            r.Local += localRefs;
+        }
+    }
+
+    /// <summary>Records that <paramref name="outer"/>'s value holds refs to <paramref name="inner"/>: they live while it does.</summary>
+    public void AddNestedObjects(ObjectId outer, ObjectId[] inner)
+    {
+        if (inner.Length == 0) return;
+        lock (_lock)
+        {
+            if (!_refs.TryGetValue(outer, out var r)) return;
+            r.Contains = r.Contains.Length == 0 ? inner : [.. r.Contains, .. inner];
+            foreach (var id in inner) GetOrAdd(id).ContainedIn++;
+        }
+    }
+
+    public void AddLocalReference(ObjectId id)
+    {
+        lock (_lock) GetOrAdd(id).Local++;
+    }
+
+    public void RemoveLocalReference(ObjectId id) => Release(id, r => r.Local--);
+
+    public void AddSubmittedTaskReferences(IEnumerable<ObjectId> ids)
+    {
+        lock (_lock)
+            foreach (var id in ids) GetOrAdd(id).Submitted++;
+    }
+
+    public void RemoveSubmittedTaskReferences(IEnumerable<ObjectId> ids)
+    {
+        foreach (var id in ids) Release(id, r => r.Submitted--);
+    }
+
+    public void AddBorrower(ObjectId id, Address borrower)
+    {
+        lock (_lock) (GetOrAdd(id).Borrowers ??= []).Add(borrower);
+    }
+
+    public void RemoveBorrower(ObjectId id, Address borrower) => Release(id, r => r.Borrowers?.Remove(borrower));
+
+    public bool IsInScope(ObjectId id)
+    {
+        lock (_lock) return _refs.TryGetValue(id, out var r) && r.InScope;
+    }
+
+    public bool IsOwned(ObjectId id)
+    {
+        lock (_lock) return _refs.TryGetValue(id, out var r) && r.Owned;
+    }
+
+    /// <summary>Counts for tests and diagnostics: (local, submitted, contained-in).</summary>
+    public (int Local, int Submitted, int ContainedIn)? GetCounts(ObjectId id)
+    {
+        lock (_lock) return _refs.TryGetValue(id, out var r) ? (r.Local, r.Submitted, r.ContainedIn) : null;
+    }
+
+    /// <summary>Number of objects with a reference entry.</summary>
+    public int Count
+    {
+        get { lock (_lock) return _refs.Count; }
+    }
+
+    private Reference GetOrAdd(ObjectId id)
+    {
+        if (!_refs.TryGetValue(id, out var r)) _refs[id] = r = new Reference();
+        return r;
+    }
+
+    private void Release(ObjectId id, Action<Reference> decrement)
+    {
+        List<ObjectId>? freed = null;
+        lock (_lock)
+        {
+            if (!_refs.TryGetValue(id, out var r)) return;
+            decrement(r);
+            if (r.InScope) return;
+            // Free this object and, transitively, whatever only it kept alive.
+            var stack = new Stack<ObjectId>();
+            stack.Push(id);
+            while (stack.Count > 0)
+            {
+                var current = stack.Pop();
+                if (!_refs.Remove(current, out var cr)) continue;
+                (freed ??= []).Add(current);
+                foreach (var inner in cr.Contains)
+                {
+                    if (_refs.TryGetValue(inner, out var ir) && --ir.ContainedIn <= 0 && !ir.InScope) stack.Push(inner);
+                }
+            }
+        }
+        if (freed is null) return;
+        foreach (var f in freed) _onOutOfScope(f);
+    }
+}

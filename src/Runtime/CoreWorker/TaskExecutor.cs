@@ -1,0 +1,160 @@
+using RaySharp.Internal;
+
+namespace RaySharp.Core;
+
+/// <summary>
+/// Runs one task on the worker that received it (Ray's <c>TaskReceiver</c> + executor): deserializes
+/// arguments, runs the generated invoker with the task's context and runtime env, and serializes the results.
+/// User exceptions become error results; nothing escapes.
+/// </summary>
+internal sealed class TaskExecutor
+{
+    private readonly CoreWorker _worker;
+    private readonly IGeneratorItemSink _generatorSink;
+    private static readonly Lock s_envLock = new();
+
+    public TaskExecutor(CoreWorker worker, IGeneratorItemSink generatorSink)
+    {
+        _worker = worker;
+        _generatorSink = generatorSink;
+    }
+
+    public async Task<PushTaskReply> ExecuteAsync(TaskSpec task, IExecutingWorker executingWorker, ActorState? actor,
+        CancellationToken cancellationToken)
+    {
+        var invocation = new Invocation(task, _worker, _generatorSink, actor, cancellationToken);
+        var context = new TaskExecutionContext(task, executingWorker, cancellationToken, actor);
+        var previous = TaskExecutionContext.Current;
+        TaskExecutionContext.Current = context;
+        var restoreEnv = ApplyRuntimeEnv(task.RuntimeEnv);
+        try
+        {
+            await task.Function.Invoker(invocation).ConfigureAwait(false);
+            return new PushTaskReply(invocation.Returns(), null, false, invocation.NestedPins());
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            invocation.ReleasePins();
+            return new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false);
+        }
+        catch (Exception e)
+        {
+            invocation.ReleasePins();
+            return new PushTaskReply([], RayErrorInfo.FromUserException(e, task.DisplayName), true);
+        }
+        finally
+        {
+            restoreEnv?.Invoke();
+            TaskExecutionContext.Current = previous;
+        }
+    }
+
+    /// <summary>Local mode shares one process, so a task's env vars are set process-wide while it runs.</summary>
+    private static Action? ApplyRuntimeEnv(RuntimeEnv? env)
+    {
+        if (env?.EnvVars is not { Count: > 0 } vars) return null;
+        var saved = new Dictionary<string, string?>();
+        lock (s_envLock)
+        {
+            foreach (var (k, v) in vars)
+            {
+                saved[k] = Environment.GetEnvironmentVariable(k);
+                Environment.SetEnvironmentVariable(k, v);
+            }
+        }
+        return () =>
+        {
+            lock (s_envLock)
+                foreach (var (k, v) in saved) Environment.SetEnvironmentVariable(k, v);
+        };
+    }
+
+    private sealed class Invocation : TaskInvocation
+    {
+        private readonly TaskSpec _task;
+        private readonly CoreWorker _worker;
+        private readonly IGeneratorItemSink _sink;
+        private readonly ActorState? _actor;
+        private readonly CancellationToken _ct;
+        private readonly RayObject?[] _returns;
+        private readonly List<ObjectId> _pins = [];
+        private int _yielded;
+
+        public Invocation(TaskSpec task, CoreWorker worker, IGeneratorItemSink sink, ActorState? actor, CancellationToken ct)
+        {
+            _task = task;
+            _worker = worker;
+            _sink = sink;
+            _actor = actor;
+            _ct = ct;
+            _returns = new RayObject?[task.NumReturns];
+        }
+
+        public override CancellationToken CancellationToken => _ct;
+
+        public override T Arg<T>(int index)
+        {
+            var arg = _task.Args[index];
+            if (arg.IsRef)
+                throw new InvalidOperationException($"{_task.DisplayName}: argument {index} was not resolved before execution.");
+            return ObjectSerializer.Deserialize<T>(arg.Value.Data, _worker);
+        }
+
+        public override TActor Actor<TActor>() =>
+            _actor?.Instance as TActor ?? throw new InvalidOperationException(
+                $"{_task.DisplayName} runs on an actor of type {_actor?.Instance?.GetType().FullName ?? "<none>"}, not {typeof(TActor).FullName}.");
+
+        public override void SetActor(object instance)
+        {
+            if (_actor is null) throw new InvalidOperationException($"{_task.DisplayName} is not an actor creation task.");
+            _actor.Instance = instance;
+        }
+
+        public override void Return<T>(T value) => Return(0, value);
+
+        public override void Return<T>(int index, T value)
+        {
+            var serialized = ObjectSerializer.Serialize(value, _worker);
+            Pin(serialized.NestedIds);
+            _returns[index] = RayObject.FromValue(serialized);
+        }
+
+        public override ValueTask Yield<T>(T item)
+        {
+            _ct.ThrowIfCancellationRequested();
+            var serialized = ObjectSerializer.Serialize(item, _worker);
+            // The owner records the nesting when it stores the item, which happens synchronously here.
+            _sink.ReportGeneratorItem(_task.TaskId, _yielded++, RayObject.FromValue(serialized));
+            return ValueTask.CompletedTask;
+        }
+
+        // Refs nested in returns must outlive the task's own ObjectRef instances until the owner records them
+        // as contained in the return; the executor pins them with a local reference the owner releases.
+        private void Pin(ObjectId[] ids)
+        {
+            foreach (var id in ids) _worker.ReferenceCounter.AddLocalReference(id);
+            _pins.AddRange(ids);
+        }
+
+        public void ReleasePins()
+        {
+            foreach (var id in _pins) _worker.ReferenceCounter.RemoveLocalReference(id);
+            _pins.Clear();
+        }
+
+        public RayObject[] Returns()
+        {
+            var result = new RayObject[_returns.Length];
+            for (int i = 0; i < result.Length; i++) result[i] = _returns[i] ?? RayObject.Void;
+            return result;
+        }
+
+        public ObjectId[][]? NestedPins()
+        {
+            if (_pins.Count == 0) return null;
+            var result = new ObjectId[_returns.Length][];
+            for (int i = 0; i < result.Length; i++) result[i] = _returns[i]?.NestedIds ?? [];
+            return result;
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using RaySharp.Internal;
+
+namespace RaySharp.Core;
+
+internal enum TaskType : byte { NormalTask, ActorCreationTask, ActorTask }
+
+/// <summary>One argument of a task: an inline value, or a ref the owner resolves before the task runs.</summary>
+internal readonly struct TaskArg
+{
+    private TaskArg(SerializedObject value, ObjectId id, Address? owner, bool isRef)
+    {
+        Value = value;
+        Id = id;
+        Owner = owner;
+        IsRef = isRef;
+    }
+
+    public bool IsRef { get; }
+    public ObjectId Id { get; }
+    public Address? Owner { get; }
+    public SerializedObject Value { get; }
+
+    public static TaskArg ByReference(ObjectId id, Address owner) => new(default, id, owner, true);
+
+    public static TaskArg ByValue(SerializedObject value) => new(value, default, null, false);
+}
+
+/// <summary>What an actor creation task additionally carries.</summary>
+internal sealed record ActorCreationSpec
+{
+    public required ActorId ActorId { get; init; }
+    public required ActorClassDescriptor Class { get; init; }
+    public string? Name { get; init; }
+    public required string Namespace { get; init; }
+    public ActorLifetime Lifetime { get; init; }
+    public int MaxRestarts { get; init; }
+    public int MaxTaskRetries { get; init; }
+    public int MaxConcurrency { get; init; } = 1;
+    public int MaxPendingCalls { get; init; } = -1;
+}
+
+/// <summary>Ray's <c>TaskSpecification</c>: everything needed to run a task anywhere and to retry it.</summary>
+internal sealed class TaskSpec
+{
+    public required TaskId TaskId { get; init; }
+    public required TaskType Type { get; init; }
+    public required RemoteFunctionDescriptor Function { get; init; }
+    public required TaskArg[] Args { get; init; }
+    public required Address Owner { get; init; }
+    public TaskId? ParentTaskId { get; init; }
+    public ResourceSet Resources { get; init; } = ResourceSet.Empty;
+    public SchedulingStrategy Strategy { get; init; } = SchedulingStrategy.Default;
+    public RuntimeEnv? RuntimeEnv { get; init; }
+    public int MaxRetries { get; init; }
+    public bool RetryExceptions { get; init; }
+    public IReadOnlyList<Type>? RetryExceptionTypes { get; init; }
+    public string? Name { get; init; }
+
+    // Actor tasks
+    public ActorId ActorId { get; init; }
+    public long SequenceNumber { get; init; }
+
+    /// <summary>0 for the first run; for actor creation, how often the actor was restarted.</summary>
+    public int AttemptNumber { get; init; }
+
+    // Actor creation
+    public ActorCreationSpec? ActorCreation { get; init; }
+
+    public string DisplayName => Name ?? Function.Name;
+
+    public int NumReturns => Function.ReturnKind == ReturnKind.Streaming ? 0 : Function.NumReturns;
+
+    public bool IsStreaming => Function.ReturnKind == ReturnKind.Streaming;
+
+    public ObjectId ReturnId(int index) => ObjectId.ForReturn(TaskId, index + 1);
+
+    public ObjectId[] ReturnIds()
+    {
+        var ids = new ObjectId[NumReturns];
+        for (int i = 0; i < ids.Length; i++) ids[i] = ReturnId(i);
+        return ids;
+    }
+
+    /// <summary>IDs this task keeps alive while pending: ref arguments and refs nested in inline arguments.</summary>
+    public IEnumerable<ObjectId> ArgumentReferenceIds()
+    {
+        // A pending call keeps its actor alive (Ray: a non-detached actor exits only once its calls are done).
+        if (Type == TaskType.ActorTask) yield return ActorManager.HandleObjectId(ActorId);
+        foreach (var a in Args)
+        {
+            if (a.IsRef) yield return a.Id;
+            else foreach (var n in a.Value.NestedIds) yield return n;
+        }
+    }
+
+    /// <summary>Workers are reused only for the same job and runtime environment (Ray's worker pool key).</summary>
+    public string RuntimeEnvKey => RuntimeEnv is null || RuntimeEnv.IsEmpty
+        ? ""
+        : string.Join(";", (RuntimeEnv.EnvVars ?? new Dictionary<string, string>()).OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => kv.Key + "=" + kv.Value)) + "|" + RuntimeEnv.WorkingDir;
+}
