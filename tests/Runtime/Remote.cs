@@ -1,0 +1,252 @@
+using MemoryPack;
+
+namespace RaySharp.Tests;
+
+[MemoryPackable]
+public partial record Point(int X, int Y);
+
+/// <summary>Not [MemoryPackable]: cannot cross the wire.</summary>
+public sealed class NotSerializable
+{
+    public Func<int>? Callback { get; set; }
+}
+
+public class AppException(string message) : Exception(message);
+
+public sealed class SpecificAppException(string message) : AppException(message);
+
+public static partial class Tasks
+{
+    [RayRemote]
+    public static int Add(int a, int b) => a + b;
+
+    [RayRemote]
+    public static Point Move(Point p, int dx) => p with { X = p.X + dx };
+
+    [RayRemote]
+    public static async Task<string> Echo(string s)
+    {
+        await Task.Yield();
+        return s;
+    }
+
+    [RayRemote]
+    public static void Nothing() { }
+
+    [RayRemote(NumReturns = 2)]
+    public static (int Sum, string Text) Both(int a, int b) => (a + b, $"{a}+{b}");
+
+    [RayRemote]
+    public static int Fail(string message) => throw new SpecificAppException(message);
+
+    [RayRemote]
+    public static int FailWithArgument(string message) => throw new ArgumentOutOfRangeException(nameof(message), message);
+
+    [RayRemote]
+    public static int Describe(NotSerializable value) => value.Callback?.Invoke() ?? 0;
+
+    [RayRemote]
+    public static int SumOfRefs(List<ObjectRef<int>> refs) => refs.Sum(r => r.Get());
+
+    [RayRemote]
+    public static int ReadRef(ObjectRef<int> r) => r.Get() * 10;
+
+    [RayRemote]
+    public static async IAsyncEnumerable<int> Produce(int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            await Task.Yield();
+            yield return i * i;
+        }
+    }
+
+    [RayRemote]
+    public static async IAsyncEnumerable<int> ProduceThenFail(int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            await Task.Yield();
+            yield return i;
+        }
+        throw new AppException("generator broke");
+    }
+
+    [RayRemote]
+    public static async Task<int> WaitForCancel(CancellationToken ct)
+    {
+        await Task.Delay(System.Threading.Timeout.Infinite, ct);
+        return 1;
+    }
+
+    [RayRemote]
+    public static string? ReadEnv(string name) => Environment.GetEnvironmentVariable(name);
+
+    [RayRemote]
+    public static string RuntimeTaskId() => Ray.GetRuntimeContext().TaskId?.ToString() ?? "";
+
+    /// <summary>Submits a child task and blocks on it: needs the blocked parent to release its CPU.</summary>
+    [RayRemote]
+    public static int Nested(int depth) => depth == 0 ? 1 : 1 + Tasks.Remote.Nested(depth - 1).Get();
+
+    [RayRemote]
+    public static ObjectRef<int> PutInside(int v) => Ray.Put(v);
+
+    /// <summary>Holds its CPUs until the gate actor opens.</summary>
+    [RayRemote]
+    public static int Hold(ActorHandle<Gate> gate, ActorHandle<Tally> running)
+    {
+        running.Add(1).Get();
+        try { return gate.WaitOpen().Get(); }
+        finally { running.Add(-1).Get(); }
+    }
+
+    [RayRemote]
+    public static int CountAttempt(ActorHandle<Tally> attempts, int failUntil)
+    {
+        int attempt = attempts.Add(1).Get();
+        if (attempt <= failUntil) throw new SpecificAppException($"attempt {attempt} fails");
+        return attempt;
+    }
+
+    [RayRemote]
+    public static int CountAttemptThrowingArgument(ActorHandle<Tally> attempts)
+    {
+        attempts.Add(1).Get();
+        throw new ArgumentException("not retried");
+    }
+
+    [RayRemote]
+    public static int CallCounter(ActorHandle<Counter> counter) => counter.Increment().Get();
+
+    [RayRemote]
+    public static int Slow(int ms)
+    {
+        Thread.Sleep(ms);
+        return ms;
+    }
+}
+
+[RayRemote]
+public partial class Counter
+{
+    private int _count;
+
+    public Counter() { }
+
+    public Counter(int start) => _count = start;
+
+    public int Increment() => ++_count;
+
+    public int Read() => _count;
+
+    public void Reset() => _count = 0;
+
+    public string ContextActorId() => Ray.GetRuntimeContext().ActorId?.ToString() ?? "";
+}
+
+/// <summary>A counter shared by tasks: a value that lives in an actor, not in static state.</summary>
+[RayRemote]
+public partial class Tally
+{
+    private int _value;
+    private int _max;
+
+    public int Add(int delta)
+    {
+        _value += delta;
+        _max = Math.Max(_max, _value);
+        return _value;
+    }
+
+    public int Max() => _max;
+
+    public int Value() => _value;
+}
+
+/// <summary>An async actor whose callers wait until it is opened.</summary>
+[RayRemote]
+public partial class Gate
+{
+    private readonly TaskCompletionSource<int> _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _waiting;
+
+    public async Task<int> WaitOpen()
+    {
+        Interlocked.Increment(ref _waiting);
+        return await _open.Task;
+    }
+
+    public Task<int> Waiting() => Task.FromResult(Volatile.Read(ref _waiting));
+
+    public Task Open(int value)
+    {
+        _open.TrySetResult(value);
+        return Task.CompletedTask;
+    }
+}
+
+[RayRemote]
+public partial class Failing
+{
+    public Failing(string why) => throw new InvalidOperationException(why);
+
+    public int Never() => 0;
+}
+
+/// <summary>Records its own disposal in a detached witness actor.</summary>
+[RayRemote]
+public partial class Disposable : IDisposable
+{
+    private readonly ActorHandle<Tally> _disposals;
+
+    public Disposable(ActorHandle<Tally> disposals) => _disposals = disposals;
+
+    public int Ping() => 1;
+
+    public int Quit()
+    {
+        Ray.ExitActor();
+        return 2;
+    }
+
+    public void Dispose() => _disposals.Add(1).Get();
+}
+
+[RayRemote(MaxRestarts = 1)]
+public partial class Restartable
+{
+    private int _calls;
+
+    public int Call() => ++_calls;
+
+    public bool Reconstructed() => Ray.GetRuntimeContext().WasCurrentActorReconstructed;
+}
+
+[RayRemote(MaxConcurrency = 2)]
+public partial class TwoAtATime
+{
+    private readonly ActorHandle<Tally> _running;
+
+    public TwoAtATime(ActorHandle<Tally> running) => _running = running;
+
+    public async Task<int> Work(ActorHandle<Gate> gate)
+    {
+        await _running.Add(1);
+        try { return await gate.WaitOpen(); }
+        finally { await _running.Add(-1); }
+    }
+}
+
+[RayRemote]
+public partial class Streamer
+{
+    public async IAsyncEnumerable<string> Words(string text)
+    {
+        foreach (var w in text.Split(' '))
+        {
+            await Task.Yield();
+            yield return w;
+        }
+    }
+}
