@@ -92,13 +92,20 @@ public static partial class Tasks
     [RayRemote]
     public static ObjectRef<int> PutInside(int v) => Ray.Put(v);
 
-    /// <summary>Holds its CPUs until the gate actor opens.</summary>
+    /// <summary>Holds its resources until the gate actor opens. It polls instead of blocking in Get, because a
+    /// task blocked in Get releases its CPUs (as in Ray) and would not hold them.</summary>
     [RayRemote]
     public static int Hold(ActorHandle<Gate> gate, ActorHandle<Tally> running)
     {
-        running.Add(1).Get();
-        try { return gate.WaitOpen().Get(); }
-        finally { running.Add(-1).Get(); }
+        // Calls from one caller run in order, so these need not be awaited.
+        running.Add(1);
+        try
+        {
+            var opened = gate.WaitOpen();
+            while (Ray.Wait(new[] { opened }, timeout: TimeSpan.Zero).Ready.Count == 0) Thread.Sleep(2);
+            return opened.Get();
+        }
+        finally { running.Add(-1); }
     }
 
     [RayRemote]

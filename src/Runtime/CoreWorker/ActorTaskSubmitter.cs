@@ -87,9 +87,10 @@ internal sealed class ActorTaskSubmitter
         lock (_lock)
         {
             if (q.State == ActorLifecycleState.Dead) return;
-            // Updates may arrive out of order; a restart count or state older than ours is stale.
+            // Updates may arrive out of order: one with an older restart count, or an earlier state of the same
+            // incarnation (pending/restarting before alive before dead), is stale.
             if (update.NumRestarts < q.NumRestarts) return;
-            if (update.NumRestarts == q.NumRestarts && update.State < q.State && update.State != ActorLifecycleState.Restarting) return;
+            if (update.NumRestarts == q.NumRestarts && Rank(update.State) < Rank(q.State)) return;
             q.State = update.State;
             q.NumRestarts = update.NumRestarts;
             q.Worker = update.Worker;
@@ -103,6 +104,13 @@ internal sealed class ActorTaskSubmitter
         foreach (var c in failed) _taskManager.FailTask(c.Entry, q.DeathCause!);
         if (update.State == ActorLifecycleState.Alive) Pump(q);
     }
+
+    private static int Rank(ActorLifecycleState state) => state switch
+    {
+        ActorLifecycleState.PendingCreation or ActorLifecycleState.Restarting => 0,
+        ActorLifecycleState.Alive => 1,
+        _ => 2,
+    };
 
     private void Pump(ActorQueue q)
     {
