@@ -1,0 +1,38 @@
+using Quickstart;
+using RaySharp;
+
+// Start RaySharp in this process. (Until the cluster runtime lands, Ray.Init() runs everything in this
+// process, still serializing every argument and result as it would travel between machines.)
+using var ray = Ray.Init();
+
+// Tasks: fan out, then gather.
+var squares = Enumerable.Range(0, 8).Select(i => MathTasks.Remote.Square(i)).ToList();
+Console.WriteLine($"squares: {string.Join(", ", Ray.Get(squares))}");
+
+// Refs flow into other tasks without a round trip through the driver.
+var total = MathTasks.Remote.Add(squares[3], squares[4]);
+Console.WriteLine($"3^2 + 4^2 = {await total}");
+
+// An actor: state that lives in one place, updated in call order.
+var counter = Counter.Remote.WithOptions(new ActorOptions { Name = "visits" }).Create("home page");
+for (int i = 0; i < 5; i++)
+{
+    _ = counter.Increment();   // fire and forget: calls from one caller still run in order
+    Console.WriteLine(await counter.Describe());
+}
+
+// Anyone can find a named actor.
+var same = Ray.GetActor<Counter>("visits");
+Console.WriteLine($"via name: {await same.Describe()}");
+
+// Errors come back with what the remote code threw.
+try
+{
+    await MathTasks.Remote.Divide(1, 0);
+}
+catch (RayTaskException e) when (e.IsCausedBy<DivideByZeroException>())
+{
+    Console.WriteLine($"remote error: {e.RemoteExceptionType} in {e.FunctionName}");
+}
+
+Console.WriteLine($"cluster: {string.Join(", ", Ray.ClusterResources().Where(r => r.Key is "CPU" or "GPU").Select(r => $"{r.Key}={r.Value}"))}");

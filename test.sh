@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test project of RaySharp and ends with the line "N passed, M failed".
+# Usage: ./test.sh            (from the repository root; needs only the .NET 10 SDK)
+set -uo pipefail
+cd "$(dirname "$0")"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+dotnet build RaySharp.sln -c Release -nologo -v quiet 2>&1 | tee -a "$log"
+build=${PIPESTATUS[0]}
+if [ "$build" -ne 0 ]; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+# Test projects run one after another: runtime tests start processes and measure resources.
+dotnet test RaySharp.sln -c Release --no-build -nologo -m:1 2>&1 | tee -a "$log"
+status=${PIPESTATUS[0]}
+
+passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
+passed=${passed:-0}
+failed=${failed:-0}
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  echo "dotnet test exited with $status without reporting a failed test (a test host crashed?)"
+  failed=1
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
