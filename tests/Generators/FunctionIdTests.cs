@@ -46,6 +46,12 @@ public sealed partial class FunctionIdTests
                 public Counter(int start) { }
                 public int Add(int a, int b) => a + b;
             }
+            [RayRemote(Name = "Stable.Name")]
+            public partial class RenamedActor
+            {
+                [RayMethod(Name = "get")]
+                public int Get() => 1;
+            }
             """);
 
         var descriptors = result.Results.Single().GeneratedSources
@@ -61,10 +67,13 @@ public sealed partial class FunctionIdTests
                 "MyApp.MathTasks.Add(int,int)",
                 "MyApp.MathTasks.Sub(int,int)",
                 "MyApp.MathTasks.add_renamed(long,long)",
+                "Stable.Name..ctor()",
+                "Stable.Name.get()",
             ],
             descriptors.Select(d => d.Signature).Order(StringComparer.Ordinal));
         Assert.All(descriptors, d => Assert.Equal(FunctionIds.Compute(d.Signature), d.Id));
         Assert.Equal(descriptors.Count, descriptors.Select(d => d.Id).Distinct().Count());
+        Assert.Contains("Name = \"Stable.Name\",", result.Results.Single().GeneratedSources.Single(s => s.HintName == "RenamedActor.RaySharp.g.cs").SourceText.ToString());
     }
 
     [GeneratedRegex("""FunctionId = 0x(?<id>[0-9a-f]{16})UL,\s*Signature = "(?<sig>[^"]*)",""")]
