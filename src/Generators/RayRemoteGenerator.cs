@@ -18,7 +18,7 @@ namespace RaySharp.Generators;
 public sealed class RayRemoteGenerator : IIncrementalGenerator
 {
     /// <summary>Tracking names of the pipeline's steps, for incremental-caching tests.</summary>
-    public static class TrackingNames
+    internal static class TrackingNames
     {
         /// <summary>Static methods marked <c>[RayRemote]</c>, as models.</summary>
         public const string RemoteFunctions = nameof(RemoteFunctions);

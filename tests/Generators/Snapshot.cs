@@ -15,7 +15,7 @@ internal static class Snapshot
 
     public static void Verify(string testName, GeneratorDriverRunResult result, [CallerFilePath] string callerPath = "")
     {
-        string directory = Path.Combine(Path.GetDirectoryName(callerPath)!, "Snapshots");
+        string directory = Path.Combine(TestProjectDirectory(callerPath), "Snapshots");
         Directory.CreateDirectory(directory);
         var failures = new List<string>();
         var produced = new HashSet<string>(StringComparer.Ordinal);
@@ -55,6 +55,19 @@ internal static class Snapshot
 
         Assert.True(failures.Count == 0,
             string.Join("\n", failures) + "\nIf the change is intended, rerun with RAYSHARP_ACCEPT_SNAPSHOTS=1 to accept it.");
+    }
+
+    /// <summary>The test project's source directory: where this file was compiled from, or, when the build mapped
+    /// source paths (deterministic CI builds), the nearest directory above the test binaries holding the project.</summary>
+    private static string TestProjectDirectory(string callerPath)
+    {
+        string? fromCaller = Path.GetDirectoryName(callerPath);
+        if (fromCaller is not null && File.Exists(Path.Combine(fromCaller, "RaySharp.Generators.Tests.csproj"))) return fromCaller;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "RaySharp.Generators.Tests.csproj"))) return dir.FullName;
+        }
+        throw new InvalidOperationException($"Cannot find the test project directory from '{callerPath}' or '{AppContext.BaseDirectory}'.");
     }
 
     private static string Normalize(string text) => text.Replace("\r\n", "\n");

@@ -13,7 +13,7 @@ internal sealed class Emitter
 
     private readonly TypeFileModel _file;
     private readonly IndentedWriter _w = new();
-    private readonly Dictionary<FunctionModel, string> _fieldNames = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<FunctionModel, string> _fieldNames = new(FunctionReferenceComparer.Instance);
 
     private Emitter(TypeFileModel file)
     {
@@ -452,9 +452,9 @@ internal sealed class Emitter
 }
 
 /// <summary>Compares by reference: two equal models of different overloads still need different field names.</summary>
-internal sealed class ReferenceEqualityComparer : IEqualityComparer<FunctionModel>
+internal sealed class FunctionReferenceComparer : IEqualityComparer<FunctionModel>
 {
-    public static readonly ReferenceEqualityComparer Instance = new();
+    public static readonly FunctionReferenceComparer Instance = new();
 
     public bool Equals(FunctionModel? x, FunctionModel? y) => ReferenceEquals(x, y);
 
