@@ -166,7 +166,7 @@ internal sealed class ActorTaskSubmitter
             entry.Status = TaskManager.Status.Running;
             entry.RunningOn = worker;
             // Sent in sequence order; the reply is handled whenever it comes.
-            var reply = worker.PushTaskAsync(NormalTaskSubmitter.With(entry.Spec, args), CancellationToken.None);
+            var reply = worker.PushTaskAsync(entry.Spec.WithArgs(args), CancellationToken.None);
             _ = reply.ContinueWith(t => OnReply(q, call, t.Result), TaskScheduler.Default);
         }
     }

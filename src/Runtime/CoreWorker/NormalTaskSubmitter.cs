@@ -34,7 +34,7 @@ internal sealed class NormalTaskSubmitter
                     _taskManager.FailTask(entry, upstream);
                     return;
                 }
-                var resolved = With(spec, args);
+                var resolved = spec.WithArgs(args);
 
                 entry.Status = TaskManager.Status.WaitingForLease;
                 var lease = await _raylet.RequestWorkerLeaseAsync(
@@ -75,12 +75,4 @@ internal sealed class NormalTaskSubmitter
             });
         }
     }
-
-    internal static TaskSpec With(TaskSpec spec, TaskArg[] args) => ReferenceEquals(args, spec.Args) ? spec : new TaskSpec
-    {
-        TaskId = spec.TaskId, Type = spec.Type, Function = spec.Function, Args = args, Owner = spec.Owner,
-        ParentTaskId = spec.ParentTaskId, Resources = spec.Resources, Strategy = spec.Strategy, RuntimeEnv = spec.RuntimeEnv,
-        MaxRetries = spec.MaxRetries, RetryExceptions = spec.RetryExceptions, RetryExceptionTypes = spec.RetryExceptionTypes,
-        Name = spec.Name, ActorId = spec.ActorId, SequenceNumber = spec.SequenceNumber, AttemptNumber = spec.AttemptNumber, ActorCreation = spec.ActorCreation,
-    };
 }

@@ -68,6 +68,16 @@ internal sealed class TaskSpec
 
     public string DisplayName => Name ?? Function.Name;
 
+    /// <summary>This spec with resolved <paramref name="args"/> (and, for an actor restart, its attempt number).</summary>
+    public TaskSpec WithArgs(TaskArg[] args, int? attemptNumber = null) =>
+        ReferenceEquals(args, Args) && attemptNumber is null ? this : new TaskSpec
+        {
+            TaskId = TaskId, Type = Type, Function = Function, Args = args, Owner = Owner, ParentTaskId = ParentTaskId,
+            Resources = Resources, Strategy = Strategy, RuntimeEnv = RuntimeEnv, MaxRetries = MaxRetries,
+            RetryExceptions = RetryExceptions, RetryExceptionTypes = RetryExceptionTypes, Name = Name, ActorId = ActorId,
+            SequenceNumber = SequenceNumber, AttemptNumber = attemptNumber ?? AttemptNumber, ActorCreation = ActorCreation,
+        };
+
     public int NumReturns => Function.ReturnKind == ReturnKind.Streaming ? 0 : Function.NumReturns;
 
     public bool IsStreaming => Function.ReturnKind == ReturnKind.Streaming;

@@ -84,14 +84,7 @@ internal sealed class InProcessGcs : IGcsActorClient, IDisposable
             }
             int attempt;
             lock (_lock) attempt = record.NumRestarts;
-            var creation = NormalTaskSubmitter.With(task, args);
-            var reply = await worker.PushTaskAsync(new TaskSpec
-            {
-                TaskId = creation.TaskId, Type = creation.Type, Function = creation.Function, Args = creation.Args,
-                Owner = creation.Owner, Resources = creation.Resources, Strategy = creation.Strategy,
-                RuntimeEnv = creation.RuntimeEnv, Name = creation.Name, ActorId = creation.ActorId,
-                ActorCreation = creation.ActorCreation, AttemptNumber = attempt,
-            }, CancellationToken.None).ConfigureAwait(false);
+            var reply = await worker.PushTaskAsync(task.WithArgs(args, attempt), CancellationToken.None).ConfigureAwait(false);
             if (reply.Error is { } error)
             {
                 // Ray does not restart an actor whose constructor threw.
