@@ -205,3 +205,17 @@ public sealed class ActorTests : RayTest
         }
     }
 }
+
+public sealed class ActorPlacementTests : RayTest
+{
+    public ActorPlacementTests() : base(new RayOptions { LocalMode = true, NumCpus = 0 }) { }
+
+    [Fact]
+    public void An_actor_with_default_cpus_needs_a_cpu_to_be_placed_but_zero_cpus_can_be_asked_for()
+    {
+        var needsPlacementCpu = Counter.Remote.Create(0).Increment();
+        Assert.Empty(Ray.Wait(new[] { needsPlacementCpu }, timeout: TimeSpan.FromMilliseconds(200)).Ready);
+        var zero = Counter.Remote.WithOptions(new ActorOptions { NumCpus = 0 }).Create(0);
+        Assert.Equal(1, zero.Increment().Get(Timeout));
+    }
+}

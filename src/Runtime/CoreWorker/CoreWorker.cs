@@ -304,6 +304,7 @@ internal sealed class CoreWorker : IDisposable
             MaxTaskRetries = o.MaxTaskRetries ?? 0,
             MaxConcurrency = o.MaxConcurrency ?? (cls.HasAsyncMethods ? 1000 : 1),
             MaxPendingCalls = o.MaxPendingCalls ?? -1,
+            UsesDefaultCpus = o.NumCpus is null,
         };
         var spec = new TaskSpec
         {

@@ -37,6 +37,9 @@ internal sealed record ActorCreationSpec
     public int MaxTaskRetries { get; init; }
     public int MaxConcurrency { get; init; } = 1;
     public int MaxPendingCalls { get; init; } = -1;
+
+    /// <summary>NumCpus was not set: the actor needs 1 CPU to be placed and holds 0 while it runs (as in Ray).</summary>
+    public bool UsesDefaultCpus { get; init; }
 }
 
 /// <summary>Ray's <c>TaskSpecification</c>: everything needed to run a task anywhere and to retry it.</summary>

@@ -70,7 +70,7 @@ internal sealed class InProcessGcs : IGcsActorClient, IDisposable
                     $"an argument of its constructor failed: {upstream.ToException().Message}"));
                 return;
             }
-            var placement = spec.Class.Options?.NumCpus is null && task.Resources[ResourceSet.Cpu] == 0
+            var placement = spec.UsesDefaultCpus
                 ? task.Resources.Add(ResourceSet.Of((ResourceSet.Cpu, 1)))
                 : null;
             var lease = await _raylet.RequestWorkerLeaseAsync(new LeaseRequest(task.Resources, task.Strategy, task.RuntimeEnvKey,

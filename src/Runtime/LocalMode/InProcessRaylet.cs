@@ -9,9 +9,10 @@ namespace RaySharp.Core.LocalMode;
 /// </summary>
 internal sealed class InProcessRaylet : IRayletClient
 {
-    private sealed class PendingLease(LeaseRequest request, TaskCompletionSource<WorkerLease> granted)
+    private sealed class PendingLease(LeaseRequest request, TaskCompletionSource<WorkerLease> granted, bool infeasible)
     {
         public LeaseRequest Request { get; } = request;
+        public bool Infeasible { get; } = infeasible;
         public TaskCompletionSource<WorkerLease> Granted { get; } = granted;
     }
 
@@ -57,10 +58,13 @@ internal sealed class InProcessRaylet : IRayletClient
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             var placement = request.PlacementResources ?? request.Resources;
-            if (!placement.IsSubsetOf(_total)) ReportInfeasible(request, placement);
-            if (_queue.Count == 0 && placement.IsSubsetOf(_available))
+            bool infeasible = !placement.IsSubsetOf(_total);
+            if (infeasible) ReportInfeasible(request, placement);
+            // Feasible requests are granted in order; infeasible ones wait aside (Ray's infeasible queue) and never
+            // hold up the ones behind them.
+            else if (!_queue.Any(p => !p.Infeasible) && placement.IsSubsetOf(_available))
                 return ValueTask.FromResult(GrantLocked(request));
-            pending = new PendingLease(request, new TaskCompletionSource<WorkerLease>(TaskCreationOptions.RunContinuationsAsynchronously));
+            pending = new PendingLease(request, new TaskCompletionSource<WorkerLease>(TaskCreationOptions.RunContinuationsAsynchronously), infeasible);
             _queue.AddLast(pending);
         }
         return new ValueTask<WorkerLease>(WaitForGrantAsync(pending, ct));
