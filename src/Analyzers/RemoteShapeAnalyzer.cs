@@ -60,20 +60,20 @@ public sealed class RemoteShapeAnalyzer : DiagnosticAnalyzer
 
         if (type.IsAbstract)
         {
+            // Its constructors are protected by nature; saying so as well would only repeat the point.
             Report(context, SymbolLocations.Identifier(type), name,
                 "is abstract, but an actor class must be concrete so a worker can construct it; mark the concrete subclass [RayRemote] instead");
+        }
+        else if (!type.InstanceConstructors.Any(c => c.DeclaredAccessibility == Accessibility.Public))
+        {
+            Report(context, SymbolLocations.Identifier(type), name,
+                "has no public constructor, but actors are created through Remote.Create, one per public constructor; add a public constructor");
         }
 
         if (IsGenericOrNestedInGeneric(type))
         {
             Report(context, SymbolLocations.Identifier(type), name,
                 "is generic, but an actor class must be a non-generic type; declare a non-generic class (it may wrap the generic one)");
-        }
-
-        if (!type.InstanceConstructors.Any(c => c.DeclaredAccessibility == Accessibility.Public))
-        {
-            Report(context, SymbolLocations.Identifier(type), name,
-                "has no public constructor, but actors are created through Remote.Create, one per public constructor; add a public constructor");
         }
     }
 
