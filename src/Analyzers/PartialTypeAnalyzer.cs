@@ -1,7 +1,7 @@
+using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
-using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
@@ -38,49 +38,50 @@ public sealed class PartialTypeAnalyzer : DiagnosticAnalyzer
             return;
         }
 
-        var missing = new List<INamedTypeSymbol>();
-        for (var current = type; current is not null; current = current.ContainingType)
-        {
-            if (!IsPartial(current, context.CancellationToken))
-            {
-                missing.Add(current);
-            }
-        }
+        // Every declaration must be partial, as must the declarations around it: the generated part
+        // repeats the whole chain. Report the first declaration whose chain lacks it, so the fix can
+        // start from there.
+        var declarations = type.DeclaringSyntaxReferences
+            .Select(r => r.GetSyntax(context.CancellationToken))
+            .OfType<TypeDeclarationSyntax>()
+            .OrderBy(d => d.SyntaxTree.FilePath, StringComparer.Ordinal)
+            .ThenBy(d => d.SpanStart);
 
-        if (missing.Count == 0)
+        foreach (var declaration in declarations)
         {
+            var missing = new List<string>();
+            var symbol = type;
+            foreach (var node in declaration.AncestorsAndSelf().OfType<TypeDeclarationSyntax>())
+            {
+                if (symbol is null)
+                {
+                    break;
+                }
+
+                if (!node.Modifiers.Any(SyntaxKind.PartialKeyword))
+                {
+                    missing.Add("'" + WireTypes.Display(symbol) + "'");
+                }
+
+                symbol = symbol.ContainingType;
+            }
+
+            if (missing.Count == 0)
+            {
+                continue;
+            }
+
+            missing.Reverse();
+            var list = missing.Count == 1
+                ? missing[0]
+                : string.Join(", ", missing.Take(missing.Count - 1)) + " and " + missing[missing.Count - 1];
+
+            context.ReportDiagnostic(Diagnostic.Create(
+                DiagnosticDescriptors.TypeMustBePartial,
+                declaration.Identifier.GetLocation(),
+                WireTypes.Display(type),
+                list));
             return;
         }
-
-        missing.Reverse();
-        var names = missing.Select(t => "'" + WireTypes.Display(t) + "'").ToList();
-        var list = names.Count == 1
-            ? names[0]
-            : string.Join(", ", names.Take(names.Count - 1)) + " and " + names[names.Count - 1];
-
-        context.ReportDiagnostic(Diagnostic.Create(
-            DiagnosticDescriptors.TypeMustBePartial,
-            SymbolLocations.Identifier(type),
-            WireTypes.Display(type),
-            list));
-    }
-
-    private static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken)
-    {
-        if (type.DeclaringSyntaxReferences.Length == 0)
-        {
-            return true;
-        }
-
-        foreach (var reference in type.DeclaringSyntaxReferences)
-        {
-            if (reference.GetSyntax(cancellationToken) is TypeDeclarationSyntax syntax &&
-                syntax.Modifiers.Any(SyntaxKind.PartialKeyword))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

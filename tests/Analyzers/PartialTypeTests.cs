@@ -1,3 +1,4 @@
+using Microsoft.CodeAnalysis.Testing;
 using RaySharp.Analyzers.CodeFixes;
 using RaySharp.Analyzers.Tests.Verifiers;
 using Xunit;
@@ -61,6 +62,24 @@ public class PartialTypeTests
         """,
         Verify.Diagnostic("RAY001").WithLocation(0).WithMessage(
             "'Outer.Worker' declares [RayRemote] members, so the RaySharp generator has to add code to it: add 'partial' to 'Outer' and 'Outer.Worker'"));
+
+    [Fact]
+    public Task Every_declaration_of_the_type_must_be_partial() => Verify.VerifyAsync("""
+        [RayRemote]
+        public partial class Counter
+        {
+            public int Increment() => 1;
+        }
+
+        public class {|#0:Counter|}
+        {
+            public int Decrement() => -1;
+        }
+        """,
+        // The compiler's own CS0260 points at the same declaration; RAY001 says why it matters here.
+        DiagnosticResult.CompilerError("CS0260").WithLocation(0).WithArguments("Counter"),
+        Verify.Diagnostic("RAY001").WithLocation(0).WithMessage(
+            "'Counter' declares [RayRemote] members, so the RaySharp generator has to add code to it: add 'partial' to 'Counter'"));
 
     // ---- close look-alikes that must stay silent ----
 
