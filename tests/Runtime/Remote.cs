@@ -42,8 +42,11 @@ public static partial class Tasks
     [RayRemote]
     public static int FailWithArgument(string message) => throw new ArgumentOutOfRangeException(nameof(message), message);
 
+    // RAY002 rejects this at compile time; it is suppressed to test that the runtime rejects it too.
+#pragma warning disable RAY002
     [RayRemote]
     public static int Describe(NotSerializable value) => value.Callback?.Invoke() ?? 0;
+#pragma warning restore RAY002
 
     [RayRemote]
     public static int SumOfRefs(List<ObjectRef<int>> refs) => refs.Sum(r => r.Get());
