@@ -11,31 +11,14 @@ namespace RaySharp.Analyzers;
 /// (overloads that differ only in CancellationToken parameters or parameter modifiers).
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class FunctionIdAnalyzer : DiagnosticAnalyzer
+public sealed class FunctionIdAnalyzer : RemoteTypeAnalyzer
 {
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.FunctionIdCollision);
 
-    public override void Initialize(AnalysisContext context)
-    {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RaySymbols.TryCreate(start.Compilation) is { } symbols)
-            {
-                start.RegisterSymbolAction(c => Analyze(c, symbols), SymbolKind.NamedType);
-            }
-        });
-    }
 
-    private static void Analyze(SymbolAnalysisContext context, RaySymbols symbols)
+    private protected override void AnalyzeRemoteType(SymbolAnalysisContext context, INamedTypeSymbol type, RemoteType remote, RaySymbols symbols)
     {
-        if (RemoteType.TryCreate((INamedTypeSymbol)context.Symbol, symbols) is not { } remote)
-        {
-            return;
-        }
-
         var entries = remote.Members
             .Where(m => m.IsCallable)
             .Select(m => new Entry(m, symbols))

@@ -8,34 +8,16 @@ namespace RaySharp.Analyzers;
 
 /// <summary>RAY004: NumReturns disagrees with what the method returns.</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class NumReturnsAnalyzer : DiagnosticAnalyzer
+public sealed class NumReturnsAnalyzer : RemoteTypeAnalyzer
 {
     private const string NumReturns = "NumReturns";
 
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.NumReturnsMismatch);
 
-    public override void Initialize(AnalysisContext context)
-    {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RaySymbols.TryCreate(start.Compilation) is { } symbols)
-            {
-                start.RegisterSymbolAction(c => Analyze(c, symbols), SymbolKind.NamedType);
-            }
-        });
-    }
 
-    private static void Analyze(SymbolAnalysisContext context, RaySymbols symbols)
+    private protected override void AnalyzeRemoteType(SymbolAnalysisContext context, INamedTypeSymbol type, RemoteType remote, RaySymbols symbols)
     {
-        var type = (INamedTypeSymbol)context.Symbol;
-        if (RemoteType.TryCreate(type, symbols) is not { } remote)
-        {
-            return;
-        }
-
         if (remote.ActorAttribute is { } actorAttribute && TryGetNumReturns(actorAttribute, out var onClass))
         {
             context.ReportDiagnostic(Diagnostic.Create(

@@ -12,32 +12,14 @@ namespace RaySharp.Analyzers;
 
 /// <summary>RAY001: a type with [RayRemote] members, or a type containing it, is not partial.</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class PartialTypeAnalyzer : DiagnosticAnalyzer
+public sealed class PartialTypeAnalyzer : RemoteTypeAnalyzer
 {
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.TypeMustBePartial);
 
-    public override void Initialize(AnalysisContext context)
-    {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RaySymbols.TryCreate(start.Compilation) is { } symbols)
-            {
-                start.RegisterSymbolAction(c => Analyze(c, symbols), SymbolKind.NamedType);
-            }
-        });
-    }
 
-    private static void Analyze(SymbolAnalysisContext context, RaySymbols symbols)
+    private protected override void AnalyzeRemoteType(SymbolAnalysisContext context, INamedTypeSymbol type, RemoteType remote, RaySymbols symbols)
     {
-        var type = (INamedTypeSymbol)context.Symbol;
-        if (RemoteType.TryCreate(type, symbols) is null)
-        {
-            return;
-        }
-
         // Every declaration must be partial, as must the declarations around it: the generated part
         // repeats the whole chain. Report the first declaration whose chain lacks it, so the fix can
         // start from there.

@@ -11,32 +11,14 @@ namespace RaySharp.Analyzers;
 /// methods, [RayRemote] on instance methods of non-actors, and actor classes that cannot be constructed.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class RemoteShapeAnalyzer : DiagnosticAnalyzer
+public sealed class RemoteShapeAnalyzer : RemoteTypeAnalyzer
 {
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.UnsupportedShape);
 
-    public override void Initialize(AnalysisContext context)
-    {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RaySymbols.TryCreate(start.Compilation) is { } symbols)
-            {
-                start.RegisterSymbolAction(c => Analyze(c, symbols), SymbolKind.NamedType);
-            }
-        });
-    }
 
-    private static void Analyze(SymbolAnalysisContext context, RaySymbols symbols)
+    private protected override void AnalyzeRemoteType(SymbolAnalysisContext context, INamedTypeSymbol type, RemoteType remote, RaySymbols symbols)
     {
-        var type = (INamedTypeSymbol)context.Symbol;
-        if (RemoteType.TryCreate(type, symbols) is not { } remote)
-        {
-            return;
-        }
-
         if (remote.IsActor)
         {
             AnalyzeActorClass(context, type);

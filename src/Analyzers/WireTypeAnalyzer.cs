@@ -7,7 +7,7 @@ namespace RaySharp.Analyzers;
 
 /// <summary>RAY002: a parameter or result of a remote method cannot be serialized.</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class WireTypeAnalyzer : DiagnosticAnalyzer
+public sealed class WireTypeAnalyzer : RemoteTypeAnalyzer
 {
     /// <summary>Diagnostic property naming (by documentation ID) the user type the code fix makes [MemoryPackable].</summary>
     public const string FixableTypeProperty = "FixableType";
@@ -15,26 +15,9 @@ public sealed class WireTypeAnalyzer : DiagnosticAnalyzer
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.UnserializableType);
 
-    public override void Initialize(AnalysisContext context)
-    {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RaySymbols.TryCreate(start.Compilation) is { } symbols)
-            {
-                start.RegisterSymbolAction(c => Analyze(c, symbols), SymbolKind.NamedType);
-            }
-        });
-    }
 
-    private static void Analyze(SymbolAnalysisContext context, RaySymbols symbols)
+    private protected override void AnalyzeRemoteType(SymbolAnalysisContext context, INamedTypeSymbol type, RemoteType remote, RaySymbols symbols)
     {
-        if (RemoteType.TryCreate((INamedTypeSymbol)context.Symbol, symbols) is not { } remote)
-        {
-            return;
-        }
-
         foreach (var member in remote.Members)
         {
             if (!member.IsCallable)
