@@ -1,9 +1,14 @@
 using Quickstart;
 using RaySharp;
 
-// Start RaySharp in this process. (Until the cluster runtime lands, Ray.Init() runs everything in this
-// process, still serializing every argument and result as it would travel between machines.)
+// Start RaySharp: with no address, Ray.Init() starts a single-node cluster (GCS and raylet in this
+// process, workers in child processes) that stops with this program.
 using var ray = Ray.Init();
+Console.WriteLine($"driver pid: {Environment.ProcessId}");
+
+// Tasks run in worker processes: their PIDs are not the driver's.
+var pids = Ray.Get(Enumerable.Range(0, 4).Select(i => MathTasks.Remote.WhereAmI(i)).ToList());
+Console.WriteLine($"task pids: {string.Join(", ", pids.Distinct())}");
 
 // Tasks: fan out, then gather.
 var squares = Enumerable.Range(0, 8).Select(i => MathTasks.Remote.Square(i)).ToList();

@@ -12,6 +12,14 @@ public static partial class MathTasks
 
     [RayRemote]
     public static int Divide(int a, int b) => a / b;
+
+    /// <summary>Where a task runs: the worker process's ID.</summary>
+    [RayRemote]
+    public static int WhereAmI(int task)
+    {
+        Console.WriteLine($"task {task} running");
+        return Environment.ProcessId;
+    }
 }
 
 /// <summary>The Counter actor from Ray's walkthrough.</summary>

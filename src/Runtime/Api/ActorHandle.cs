@@ -11,13 +11,17 @@ public abstract class ActorHandle : IEquatable<ActorHandle>, IDisposable
 {
     private int _released;
 
-    private protected ActorHandle(ActorId id, string? name, CoreWorker worker)
+    private protected ActorHandle(ActorId id, string? name, CoreWorker worker, Address? owner)
     {
         Id = id;
         Name = name;
         Worker = worker;
-        worker.ActorManager.AddHandleReference(id);
+        Owner = owner ?? worker.Address;
+        worker.ActorManager.AddHandleReference(id, Owner);
     }
+
+    /// <summary>The worker that created the actor and counts its handles.</summary>
+    internal Address Owner { get; }
 
     /// <summary>The actor's ID.</summary>
     public ActorId Id { get; }
@@ -60,5 +64,5 @@ public abstract class ActorHandle : IEquatable<ActorHandle>, IDisposable
 /// <typeparamref name="T"/>.</summary>
 public sealed class ActorHandle<T> : ActorHandle
 {
-    internal ActorHandle(ActorId id, string? name, CoreWorker worker) : base(id, name, worker) { }
+    internal ActorHandle(ActorId id, string? name, CoreWorker worker, Address? owner = null) : base(id, name, worker, owner) { }
 }

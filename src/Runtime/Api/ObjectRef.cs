@@ -18,7 +18,7 @@ public abstract class ObjectRef : IEquatable<ObjectRef>, IDisposable
         Id = id;
         Owner = owner;
         Worker = worker;
-        if (addLocalReference) worker.ReferenceCounter.AddLocalReference(id);
+        if (addLocalReference) worker.ReferenceCounter.AddLocalReference(id, owner);
     }
 
     /// <summary>The object's ID.</summary>

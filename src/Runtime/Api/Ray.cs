@@ -104,9 +104,9 @@ public static class Ray
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         var worker = CoreWorker.Current;
-        if (worker.ActorManager.TryGetNamedActor(name, @namespace ?? worker.Namespace, typeof(T), out var actorId))
+        if (worker.ActorManager.TryGetNamedActor(name, @namespace ?? worker.Namespace, typeof(T), out var actorId, out var owner))
         {
-            handle = new ActorHandle<T>(actorId, name, worker);
+            handle = new ActorHandle<T>(actorId, name, worker, owner);
             return true;
         }
         handle = null;

@@ -20,6 +20,15 @@ internal sealed record RayConfig
     /// <summary>Default task retries after system failures.</summary>
     public int TaskMaxRetries { get; init; } = 3;
 
+    /// <summary>How long a new worker process may take to start and register with its raylet.</summary>
+    public TimeSpan WorkerRegisterTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often raylets report their resources to the GCS and pull the cluster view back.</summary>
+    public TimeSpan RayletReportPeriod { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A node that has not reported for this long is marked dead and its death broadcast.</summary>
+    public TimeSpan HealthCheckTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
     public static RayConfig FromEnvironment()
     {
         var c = new RayConfig();
@@ -29,6 +38,9 @@ internal sealed record RayConfig
             SchedulerSpreadThreshold = Env("scheduler_spread_threshold", c.SchedulerSpreadThreshold),
             IdleWorkerKillingTime = TimeSpan.FromMilliseconds(Env("idle_worker_killing_time_threshold_ms", (long)c.IdleWorkerKillingTime.TotalMilliseconds)),
             TaskMaxRetries = (int)Env("task_max_retries", c.TaskMaxRetries),
+            WorkerRegisterTimeout = TimeSpan.FromMilliseconds(Env("worker_register_timeout_ms", (long)c.WorkerRegisterTimeout.TotalMilliseconds)),
+            RayletReportPeriod = TimeSpan.FromMilliseconds(Env("raylet_report_resources_period_ms", (long)c.RayletReportPeriod.TotalMilliseconds)),
+            HealthCheckTimeout = TimeSpan.FromMilliseconds(Env("health_check_timeout_ms", (long)c.HealthCheckTimeout.TotalMilliseconds)),
         };
     }
 

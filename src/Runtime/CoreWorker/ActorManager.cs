@@ -23,14 +23,15 @@ internal sealed class ActorManager
         return id.TaskId.IsActorCreation && id.Index == 1 && !id.IsPut;
     }
 
-    public void AddHandleReference(ActorId id) => _worker.ReferenceCounter.AddLocalReference(HandleObjectId(id));
+    public void AddHandleReference(ActorId id, Address? owner) => _worker.ReferenceCounter.AddLocalReference(HandleObjectId(id), owner);
 
     public void RemoveHandleReference(ActorId id) => _worker.ReferenceCounter.RemoveLocalReference(HandleObjectId(id));
 
+    /// <summary>The owner's last handle is gone (borrowers included): a non-detached actor may exit.</summary>
     public void OnHandleObjectOutOfScope(ActorId actorId) => Gcs.ReportActorOutOfScope(actorId);
 
-    public bool TryGetNamedActor(string name, string @namespace, Type type, out ActorId actorId) =>
-        Gcs.TryGetNamedActor(name, @namespace, out actorId);
+    public bool TryGetNamedActor(string name, string @namespace, Type type, out ActorId actorId, out Address? owner) =>
+        Gcs.TryGetNamedActor(name, @namespace, out actorId, out owner);
 
     public void KillActor(ActorId actorId, bool noRestart, string reason) => Gcs.KillActor(actorId, noRestart, reason);
 }

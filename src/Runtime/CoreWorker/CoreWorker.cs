@@ -19,7 +19,7 @@ internal sealed class CoreWorker : IDisposable
     private int _disposed;
 
     public CoreWorker(JobId jobId, string @namespace, RuntimeEnv? jobRuntimeEnv, RayConfig config, ILogger logger,
-        Func<CoreWorker, (IRayletClient Raylet, IGcsActorClient Gcs)> connect)
+        Func<CoreWorker, WorkerConnections> connect, WorkerId? workerId = null)
     {
         RuntimeFormatters.EnsureRegistered();
         JobId = jobId;
@@ -27,19 +27,29 @@ internal sealed class CoreWorker : IDisposable
         JobRuntimeEnv = jobRuntimeEnv;
         Config = config;
         _logger = logger;
-        WorkerId = WorkerId.FromRandom();
+        WorkerId = workerId ?? WorkerId.FromRandom();
         _driverTaskId = TaskId.ForDriver(jobId);
-        ReferenceCounter = new ReferenceCounter(OnObjectOutOfScope);
+        ReferenceCounter = new ReferenceCounter(WorkerId, OnObjectOutOfScope, OnBorrowStarted);
         MemoryStore = new CoreWorkerMemoryStore();
         TaskManager = new TaskManager(this);
         Resolver = new DependencyResolver(this);
         Executor = new TaskExecutor(this, TaskManager);
         ActorManager = new ActorManager(this);
-        (Raylet, Gcs) = connect(this);
-        Address = new Address(WorkerId, Raylet.NodeId, "inproc");
+        var connections = connect(this);
+        (Raylet, Gcs, _ownership) = (connections.Raylet, connections.Gcs, connections.Ownership);
+        _onDispose = connections.OnDispose;
+        Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
         NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet);
         ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs);
     }
+
+    private readonly IOwnershipClient? _ownership;
+    private readonly Action? _onDispose;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ObjectId, Task> _borrowRegistrations = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ObjectId, Task> _fetches = new();
+
+    /// <summary>True when this worker runs in a cluster (objects may be owned by other processes).</summary>
+    public bool IsCluster => _ownership is not null;
 
     public static CoreWorker Current => Volatile.Read(ref s_current) ?? throw new InvalidOperationException(
         "RaySharp is not initialized in this process: call Ray.Init() before using remote functions, actors or objects.");
@@ -65,11 +75,80 @@ internal sealed class CoreWorker : IDisposable
     public NormalTaskSubmitter NormalTaskSubmitter { get; }
     public ActorTaskSubmitter ActorTaskSubmitter { get; }
 
-    private void OnObjectOutOfScope(ObjectId id)
+    private void OnObjectOutOfScope(ObjectId id, Address? borrowedFrom)
     {
-        if (ActorManager.IsHandleObject(id, out var actorId)) ActorManager.OnHandleObjectOutOfScope(actorId);
+        if (borrowedFrom is not null)
+        {
+            // This worker stops borrowing: drop the cached copy and tell the owner — after it has heard that we
+            // borrowed (the two calls may otherwise overtake each other).
+            MemoryStore.Delete(id);
+            _fetches.TryRemove(id, out _);
+            if (_ownership is { } ownership)
+            {
+                var registered = _borrowRegistrations.TryRemove(id, out var r) ? r : Task.CompletedTask;
+                _ = registered.ContinueWith(_ => ownership.RemoveBorrower(borrowedFrom, id, Address), TaskScheduler.Default);
+            }
+            return;
+        }
+        if (ActorManager.IsHandleObject(id, out var actorId))
+        {
+            if (ReferenceCounter.IsOwned(id) || !IsCluster) ActorManager.OnHandleObjectOutOfScope(actorId);
+        }
         else MemoryStore.Delete(id);
     }
+
+    private void OnBorrowStarted(ObjectId id, Address owner)
+    {
+        if (_ownership is null) return;
+        _borrowRegistrations[id] = _ownership.AddBorrowerAsync(owner, id, Address);
+    }
+
+    /// <summary>Completes once every owner this worker started borrowing from so far has recorded it (a task's reply
+    /// waits for this, so the owner cannot free an argument's nested objects under the borrower).</summary>
+    public Task BorrowRegistrationsSettled()
+    {
+        if (_borrowRegistrations.IsEmpty) return Task.CompletedTask;
+        var pending = _borrowRegistrations.Values.Where(t => !t.IsCompleted).ToArray();
+        return pending.Length == 0 ? Task.CompletedTask : Task.WhenAll(pending);
+    }
+
+    /// <summary>Waits for an object: from this worker's store, or fetched from its owner when it lives elsewhere.</summary>
+    public Task<RayObject> WhenObjectAvailable(ObjectId id, Address? owner)
+    {
+        var available = MemoryStore.WhenAvailable(id);
+        if (!available.IsCompleted && _ownership is { } ownership && owner is not null && owner.WorkerId != WorkerId)
+            _fetches.GetOrAdd(id, _ => FetchAsync(ownership, id, owner));
+        return available;
+    }
+
+    private async Task FetchAsync(IOwnershipClient ownership, ObjectId id, Address owner)
+    {
+        var obj = await ownership.GetObjectAsync(owner, id).ConfigureAwait(false);
+        MemoryStore.Put(id, obj);
+    }
+
+    /// <summary>Refs nested in a task's returns that another process sent: track them as borrowed from their
+    /// owners, then let the executor drop its pins once the owners know.</summary>
+    public void AdoptRemoteNested(Rpc.WireNestedRef[] nested, ICoreWorkerClient executor)
+    {
+        foreach (var n in nested) ReferenceCounter.EnsureBorrowed(n.Id, n.Owner);
+        var ids = Array.ConvertAll(nested, n => n.Id);
+        _ = BorrowRegistrationsSettled().ContinueWith(_ => executor.ReleasePins(ids), TaskScheduler.Default);
+    }
+
+    /// <summary>Serves an object this worker owns to a borrower: at once if ready, else when its task finishes.</summary>
+    public async Task<RayObject> ServeObjectAsync(ObjectId id, CancellationToken ct)
+    {
+        if (MemoryStore.TryGet(id, out var ready)) return ready;
+        if (!ReferenceCounter.IsInScope(id))
+            return RayObject.FromError(new RayErrorInfo
+            {
+                Kind = ErrorKind.ObjectLost, ObjectId = id,
+                Message = $"Object {id} is no longer available at its owner {WorkerId}: every reference the owner knew of was released.",
+            });
+        return await MemoryStore.WhenAvailable(id).WaitAsync(ct).ConfigureAwait(false);
+    }
+
 
     // ---- Objects ----
 
@@ -95,7 +174,7 @@ internal sealed class CoreWorker : IDisposable
     {
         reference.ThrowIfReleased();
         if (MemoryStore.TryGet(reference.Id, out var ready)) return ready;
-        var pending = MemoryStore.WhenAvailable(reference.Id);
+        var pending = WhenObjectAvailable(reference.Id, reference.Owner);
         WaitBlocking(pending, timeout, () => TimeoutFor([reference.Id], timeout));
         return pending.Result;
     }
@@ -104,7 +183,7 @@ internal sealed class CoreWorker : IDisposable
     {
         reference.ThrowIfReleased();
         if (MemoryStore.TryGet(reference.Id, out var ready)) return ready;
-        var pending = MemoryStore.WhenAvailable(reference.Id);
+        var pending = WhenObjectAvailable(reference.Id, reference.Owner);
         await WaitReleasingCpuAsync(pending, timeout, ct, () => TimeoutFor([reference.Id], timeout)).ConfigureAwait(false);
         GC.KeepAlive(reference);
         return pending.Result;
@@ -112,7 +191,7 @@ internal sealed class CoreWorker : IDisposable
 
     public T[] GetValues<T>(IReadOnlyList<ObjectRef<T>> refs, TimeSpan? timeout)
     {
-        var all = Task.WhenAll(refs.Select(r => { r.ThrowIfReleased(); return MemoryStore.WhenAvailable(r.Id); }));
+        var all = Task.WhenAll(refs.Select(r => { r.ThrowIfReleased(); return WhenObjectAvailable(r.Id, r.Owner); }));
         if (!all.IsCompleted) WaitBlocking(all, timeout, () => TimeoutFor(NotReady(refs), timeout));
         var values = new T[refs.Count];
         for (int i = 0; i < values.Length; i++) values[i] = all.Result[i].GetValue<T>(this);
@@ -122,7 +201,7 @@ internal sealed class CoreWorker : IDisposable
 
     public async Task<T[]> GetValuesAsync<T>(ObjectRef<T>[] refs, TimeSpan? timeout, CancellationToken ct)
     {
-        var all = Task.WhenAll(refs.Select(r => { r.ThrowIfReleased(); return MemoryStore.WhenAvailable(r.Id); }));
+        var all = Task.WhenAll(refs.Select(r => { r.ThrowIfReleased(); return WhenObjectAvailable(r.Id, r.Owner); }));
         if (!all.IsCompleted)
             await WaitReleasingCpuAsync(all, timeout, ct, () => TimeoutFor(NotReady(refs), timeout)).ConfigureAwait(false);
         var values = new T[refs.Length];
@@ -189,7 +268,7 @@ internal sealed class CoreWorker : IDisposable
             if (!seen.Add(r.Id)) throw new ArgumentException($"The list of refs contains {r.Id} more than once; Wait takes distinct refs.", nameof(refs));
             r.ThrowIfReleased();
         }
-        var available = refs.Select(r => MemoryStore.WhenAvailable(r.Id)).ToArray();
+        var available = refs.Select(r => WhenObjectAvailable(r.Id, r.Owner)).ToArray();
         int ready = available.Count(t => t.IsCompleted);
         if (ready < numReturns && timeout != TimeSpan.Zero)
         {
@@ -277,7 +356,7 @@ internal sealed class CoreWorker : IDisposable
 
     // ---- Actors ----
 
-    public (ActorId ActorId, string? Name) CreateActor(RemoteFunctionDescriptor constructor, ActorOptions? callOptions, TaskArg[] args)
+    public (ActorId ActorId, string? Name, Address Owner) CreateActor(RemoteFunctionDescriptor constructor, ActorOptions? callOptions, TaskArg[] args)
     {
         if (constructor.Kind != FunctionKind.ActorCreation || constructor.ActorClass is null)
             throw new ArgumentException($"{constructor.Name} is not an actor constructor.", nameof(constructor));
@@ -336,7 +415,9 @@ internal sealed class CoreWorker : IDisposable
         if (registered != actorId)
         {
             ReferenceCounter.RemoveSubmittedTaskReferences(spec.ArgumentReferenceIds());
-            return (registered, o.Name);
+            // GetIfExists found another creator's actor: that creator owns (counts) its handles.
+            Gcs.TryGetNamedActor(o.Name!, creation.Namespace, out _, out var existingOwner);
+            return (registered, o.Name, existingOwner ?? Address);
         }
         ReferenceCounter.AddOwnedObject(ActorManager.HandleObjectId(actorId), Address, localRefs: 0);
         var pinned = spec.ArgumentReferenceIds().ToArray();
@@ -351,7 +432,7 @@ internal sealed class CoreWorker : IDisposable
                 subscription?.Dispose();
             });
         }
-        return (actorId, o.Name);
+        return (actorId, o.Name, Address);
     }
 
     public ObjectId[] SubmitActorTask(ActorHandle actor, RemoteFunctionDescriptor method, TaskArg[] args)
@@ -452,6 +533,7 @@ internal sealed class CoreWorker : IDisposable
         (Gcs as IDisposable)?.Dispose();
         Raylet.Dispose();
         MemoryStore.FailAllWaiters(shutdown);
+        _onDispose?.Invoke();
         _logger.LogDebug("CoreWorker {WorkerId} of job {JobId} shut down", WorkerId, JobId);
     }
 }

@@ -11,10 +11,11 @@ internal static class CoreWorkerFactory
     public static CoreWorker StartDriver(RayOptions options)
     {
         string? address = options.Address ?? Environment.GetEnvironmentVariable("RAY_ADDRESS");
-        if (!options.LocalMode && !string.IsNullOrWhiteSpace(address))
-            throw new NotSupportedException(
-                $"Joining a running cluster at '{address}' is not available in this version of RaySharp yet. " +
-                "Remove RayOptions.Address and RAY_ADDRESS to run in this process.");
+        if (!options.LocalMode)
+        {
+            var clusterConfig = RayConfig.FromEnvironment();
+            return Worker.ClusterDriver.Start(options, string.IsNullOrWhiteSpace(address) ? null : address.Trim(), clusterConfig, new StderrLogger());
+        }
         var resources = NodeResources(options);
         var config = RayConfig.FromEnvironment();
         var logger = new StderrLogger();
@@ -26,7 +27,7 @@ internal static class CoreWorkerFactory
             var raylet = new InProcessRaylet(resources, nodeId,
                 (r, envKey) => new InProcessWorker(worker.Executor, r, envKey), logger);
             var gcs = new InProcessGcs(raylet, worker.Resolver);
-            return (raylet, gcs);
+            return new WorkerConnections(raylet, gcs, "inproc");
         });
     }
 

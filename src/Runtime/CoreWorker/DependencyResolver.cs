@@ -17,7 +17,7 @@ internal sealed class DependencyResolver
         for (int i = 0; i < args.Length; i++)
         {
             if (!args[i].IsRef) continue;
-            var obj = await _worker.MemoryStore.WhenAvailable(args[i].Id).WaitAsync(ct).ConfigureAwait(false);
+            var obj = await _worker.WhenObjectAvailable(args[i].Id, args[i].Owner).WaitAsync(ct).ConfigureAwait(false);
             if (obj.Error is { } error) return (args, error);
             resolved ??= (TaskArg[])args.Clone();
             resolved[i] = TaskArg.ByValue(new SerializedObject(obj.Data!, obj.NestedIds));

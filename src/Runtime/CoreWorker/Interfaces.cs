@@ -8,8 +8,9 @@ namespace RaySharp.Core;
 /// <param name="Description">The task or actor, for messages.</param>
 /// <param name="PlacementResources">Resources that must be free to place the lease, when they differ from those it
 /// holds (an actor with default CPUs needs 1 CPU to be placed and holds 0 while it runs, as in Ray).</param>
+/// <param name="EnvVars">The runtime env's variables, set on the worker process that serves the lease.</param>
 internal sealed record LeaseRequest(ResourceSet Resources, SchedulingStrategy Strategy, string RuntimeEnvKey,
-    bool IsActorCreation, string Description, ResourceSet? PlacementResources = null);
+    bool IsActorCreation, string Description, ResourceSet? PlacementResources = null, IReadOnlyDictionary<string, string>? EnvVars = null);
 
 /// <summary>A granted lease: a worker to push tasks to, holding <see cref="Resources"/> on <see cref="NodeId"/>.</summary>
 internal sealed class WorkerLease(long leaseId, ICoreWorkerClient worker, NodeId nodeId, ResourceSet resources)
@@ -18,6 +19,9 @@ internal sealed class WorkerLease(long leaseId, ICoreWorkerClient worker, NodeId
     public ICoreWorkerClient Worker { get; } = worker;
     public NodeId NodeId { get; } = nodeId;
     public ResourceSet Resources { get; } = resources;
+
+    /// <summary>The endpoint of the raylet that granted the lease (cluster runtime), to return it there.</summary>
+    public string? Raylet { get; init; }
 }
 
 /// <summary>
@@ -49,6 +53,13 @@ internal interface IRayletClient : IDisposable
 /// <summary>The reply to a pushed task.</summary>
 internal sealed record PushTaskReply(RayObject[] Returns, RayErrorInfo? Error, bool IsApplicationError, ObjectId[][]? NestedPins = null)
 {
+    /// <summary>Refs nested in the returns of a task that ran in another process, with their owners: the
+    /// submitter registers as their borrower, then asks <see cref="Executor"/> to drop its pins.</summary>
+    public Rpc.WireNestedRef[]? RemoteNested { get; init; }
+
+    /// <summary>The worker that ran the task, when it holds pins on <see cref="RemoteNested"/>.</summary>
+    public ICoreWorkerClient? Executor { get; init; }
+
     /// <summary>The worker died or left before the task finished (a system failure, retried per MaxRetries).</summary>
     public static PushTaskReply WorkerDied(string message) =>
         new([], new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = message }, false);
@@ -62,6 +73,9 @@ internal interface ICoreWorkerClient
 
     /// <summary>Signals a running task's cancellation token; false when the task is not running there.</summary>
     bool CancelTask(TaskId taskId, bool force);
+
+    /// <summary>Drops the executor's pins on refs nested in a task's returns (once the owner holds them).</summary>
+    void ReleasePins(ObjectId[] ids) { }
 }
 
 /// <summary>Where an executing task reports the items of a streaming generator (the owner's endpoint).</summary>
@@ -85,7 +99,8 @@ internal interface IGcsActorClient
     /// name, returns that actor instead. Throws <see cref="ArgumentException"/> when the name is taken.</summary>
     ActorId RegisterActor(TaskSpec creationTask, bool getIfExists);
 
-    bool TryGetNamedActor(string name, string @namespace, out ActorId actorId);
+    /// <summary>The live actor with that name, and the worker that owns it (counts its handles).</summary>
+    bool TryGetNamedActor(string name, string @namespace, out ActorId actorId, out Address? owner);
 
     void KillActor(ActorId actorId, bool noRestart, string reason);
 
@@ -95,6 +110,26 @@ internal interface IGcsActorClient
     /// <summary>Calls <paramref name="onUpdate"/> with the current state now and with every later change.</summary>
     IDisposable SubscribeActor(ActorId actorId, Action<ActorStateUpdate> onUpdate);
 
-    /// <summary>How the actor was created (name, limits), if the GCS knows it.</summary>
-    ActorCreationSpec? GetActorInfo(ActorId actorId);
+    /// <summary>The actor's call limits, if the GCS knows it.</summary>
+    ActorLimits? GetActorInfo(ActorId actorId);
+}
+
+/// <summary>What a caller needs to know about an actor to submit calls: its retry and backpressure limits.</summary>
+internal sealed record ActorLimits(int MaxTaskRetries, int MaxPendingCalls);
+
+/// <summary>What a core worker is connected to: its raylet and the GCS, its own RPC endpoint, and — in a cluster —
+/// the ownership protocol with other workers.</summary>
+internal sealed record WorkerConnections(IRayletClient Raylet, IGcsActorClient Gcs, string Endpoint, string? Socket = null,
+    IOwnershipClient? Ownership = null, Action? OnDispose = null);
+
+/// <summary>The ownership protocol as a borrower uses it (Ray's object status and borrower RPCs to owners).</summary>
+internal interface IOwnershipClient
+{
+    /// <summary>The object's value from its owner, waiting until it exists; an OwnerDied error when the owner is gone.</summary>
+    Task<RayObject> GetObjectAsync(Address owner, ObjectId id);
+
+    /// <summary>Tells the owner this worker borrows the object (completes when the owner has recorded it).</summary>
+    Task AddBorrowerAsync(Address owner, ObjectId id, Address borrower);
+
+    void RemoveBorrower(Address owner, ObjectId id, Address borrower);
 }

@@ -38,7 +38,7 @@ internal sealed class NormalTaskSubmitter
 
                 entry.Status = TaskManager.Status.WaitingForLease;
                 var lease = await _raylet.RequestWorkerLeaseAsync(
-                    new LeaseRequest(spec.Resources, spec.Strategy, spec.RuntimeEnvKey, false, spec.DisplayName), ct).ConfigureAwait(false);
+                    new LeaseRequest(spec.Resources, spec.Strategy, spec.RuntimeEnvKey, false, spec.DisplayName, EnvVars: spec.RuntimeEnv?.EnvVars), ct).ConfigureAwait(false);
                 PushTaskReply reply;
                 try
                 {

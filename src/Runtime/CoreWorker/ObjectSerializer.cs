@@ -141,9 +141,10 @@ internal sealed class ActorHandleFormatter<T> : MemoryPackFormatter<ActorHandle<
     public override void Serialize<TBufferWriter>(ref MemoryPackWriter<TBufferWriter> writer, scoped ref ActorHandle<T>? value)
     {
         if (value is null) { writer.WriteNullObjectHeader(); return; }
-        writer.WriteObjectHeader(2);
+        writer.WriteObjectHeader(3);
         writer.WriteUnmanaged(value.Id);
         writer.WriteString(value.Name);
+        writer.WritePackable(value.Owner);
         ObjectSerializer.RecordNested(ActorManager.HandleObjectId(value.Id));
     }
 
@@ -152,6 +153,7 @@ internal sealed class ActorHandleFormatter<T> : MemoryPackFormatter<ActorHandle<
         if (!reader.TryReadObjectHeader(out _)) { value = null; return; }
         reader.ReadUnmanaged(out ActorId id);
         string? name = reader.ReadString();
-        value = new ActorHandle<T>(id, name, ObjectSerializer.DeserializingWorker);
+        var owner = reader.ReadPackable<Address>();
+        value = new ActorHandle<T>(id, name, ObjectSerializer.DeserializingWorker, owner);
     }
 }

@@ -25,10 +25,21 @@ internal sealed class ReferenceCounter
 
     private readonly Lock _lock = new();
     private readonly Dictionary<ObjectId, Reference> _refs = [];
-    private readonly Action<ObjectId> _onOutOfScope;
+    private readonly WorkerId _self;
+    private readonly Action<ObjectId, Address?> _onOutOfScope;
+    private readonly Action<ObjectId, Address> _onBorrowStarted;
 
-    /// <param name="onOutOfScope">Called, outside the lock, for each object that goes out of scope.</param>
-    public ReferenceCounter(Action<ObjectId> onOutOfScope) => _onOutOfScope = onOutOfScope;
+    /// <param name="self">This worker: refs owned by anyone else are borrowed.</param>
+    /// <param name="onOutOfScope">Called, outside the lock, for each object that goes out of scope, with the owner
+    /// when the object was borrowed (the owner must learn this worker no longer borrows it).</param>
+    /// <param name="onBorrowStarted">Called, outside the lock, when this worker starts borrowing an object owned
+    /// elsewhere (the owner must count this worker as a borrower).</param>
+    public ReferenceCounter(WorkerId self, Action<ObjectId, Address?> onOutOfScope, Action<ObjectId, Address>? onBorrowStarted = null)
+    {
+        _self = self;
+        _onOutOfScope = onOutOfScope;
+        _onBorrowStarted = onBorrowStarted ?? ((_, _) => { });
+    }
 
     /// <summary>Registers an object this worker owns (a task return or a put), with <paramref name="localRefs"/>
     /// references already taken for the refs about to be handed out.</summary>
@@ -55,9 +66,30 @@ internal sealed class ReferenceCounter
         }
     }
 
-    public void AddLocalReference(ObjectId id)
+    public void AddLocalReference(ObjectId id, Address? owner = null)
     {
-        lock (_lock) GetOrAdd(id).Local++;
+        bool borrowStarted;
+        lock (_lock)
+        {
+            var r = GetOrAdd(id, owner, out borrowStarted);
+            r.Local++;
+        }
+        if (borrowStarted) _onBorrowStarted(id, owner!);
+    }
+
+    /// <summary>Makes sure this worker tracks <paramref name="id"/> as borrowed from <paramref name="owner"/> (a ref
+    /// nested in a value that arrived from another process), without adding a count.</summary>
+    public void EnsureBorrowed(ObjectId id, Address owner)
+    {
+        bool borrowStarted;
+        lock (_lock) GetOrAdd(id, owner, out borrowStarted);
+        if (borrowStarted) _onBorrowStarted(id, owner);
+    }
+
+    /// <summary>The owner of an object this worker references, if known.</summary>
+    public Address? GetOwner(ObjectId id)
+    {
+        lock (_lock) return _refs.TryGetValue(id, out var r) ? r.Owner : null;
     }
 
     public void RemoveLocalReference(ObjectId id) => Release(id, r => r.Local--);
@@ -108,9 +140,22 @@ internal sealed class ReferenceCounter
         return r;
     }
 
+    private Reference GetOrAdd(ObjectId id, Address? owner, out bool borrowStarted)
+    {
+        borrowStarted = false;
+        if (_refs.TryGetValue(id, out var r))
+        {
+            r.Owner ??= owner;
+            return r;
+        }
+        _refs[id] = r = new Reference { Owner = owner };
+        borrowStarted = owner is not null && owner.WorkerId != _self;
+        return r;
+    }
+
     private void Release(ObjectId id, Action<Reference> decrement)
     {
-        List<ObjectId>? freed = null;
+        List<(ObjectId, Address?)>? freed = null;
         lock (_lock)
         {
             if (!_refs.TryGetValue(id, out var r)) return;
@@ -123,7 +168,7 @@ internal sealed class ReferenceCounter
             {
                 var current = stack.Pop();
                 if (!_refs.Remove(current, out var cr)) continue;
-                (freed ??= []).Add(current);
+                (freed ??= []).Add((current, cr.Owned || cr.Owner is null || cr.Owner.WorkerId == _self ? null : cr.Owner));
                 foreach (var inner in cr.Contains)
                 {
                     if (_refs.TryGetValue(inner, out var ir) && --ir.ContainedIn <= 0 && !ir.InScope) stack.Push(inner);
@@ -131,6 +176,6 @@ internal sealed class ReferenceCounter
             }
         }
         if (freed is null) return;
-        foreach (var f in freed) _onOutOfScope(f);
+        foreach (var (f, borrowedFrom) in freed) _onOutOfScope(f, borrowedFrom);
     }
 }

@@ -26,7 +26,8 @@ internal sealed class TaskExecutor
         var context = new TaskExecutionContext(task, executingWorker, cancellationToken, actor);
         var previous = TaskExecutionContext.Current;
         TaskExecutionContext.Current = context;
-        var restoreEnv = ApplyRuntimeEnv(task.RuntimeEnv);
+        // A worker process was started with its runtime env's variables; local mode shares one process.
+        var restoreEnv = _worker.IsCluster ? null : ApplyRuntimeEnv(task.RuntimeEnv);
         try
         {
             await task.Function.Invoker(invocation).ConfigureAwait(false);
@@ -123,8 +124,14 @@ internal sealed class TaskExecutor
         {
             _ct.ThrowIfCancellationRequested();
             var serialized = ObjectSerializer.Serialize(item, _worker);
+            var obj = RayObject.FromValue(serialized);
+            int index = _yielded++;
+            // Items go to the owner one at a time, in order; a remote owner acknowledges each before the next.
+            if (_worker.IsCluster && _task.Owner.WorkerId != _worker.WorkerId)
+                return new ValueTask(Rpc.CoreWorkerConnection.For(_task.Owner, _worker.Raylet.NodeId)
+                    .CallAsync(Rpc.CoreWorkerService.ReportGeneratorItemMethod, new Rpc.GeneratorItemRequest(_task.TaskId, index, Rpc.WireFormat.ToWire(obj))));
             // The owner records the nesting when it stores the item, which happens synchronously here.
-            _sink.ReportGeneratorItem(_task.TaskId, _yielded++, RayObject.FromValue(serialized));
+            _sink.ReportGeneratorItem(_task.TaskId, index, obj);
             return ValueTask.CompletedTask;
         }
 

@@ -60,10 +60,12 @@ internal sealed class TaskManager : IGeneratorItemSink
         {
             // Already failed (force-cancelled, or its actor died): drop the late result.
             ReleasePins(reply.NestedPins);
+            if (reply.RemoteNested is { } nested) reply.Executor?.ReleasePins(Array.ConvertAll(nested, n => n.Id));
             return false;
         }
         if (reply.Error is null)
         {
+            if (reply.RemoteNested is { } nested && reply.Executor is { } executor) _worker.AdoptRemoteNested(nested, executor);
             CompleteTask(entry, reply.Returns, reply.NestedPins);
             return false;
         }

@@ -96,8 +96,8 @@ public struct RemoteCall
     public ActorHandle<TActor> CreateActor<TActor>()
     {
         CheckComplete();
-        var (actorId, name) = _worker.CreateActor(_function, _actorOptions, _args);
-        return new ActorHandle<TActor>(actorId, name, _worker);
+        var (actorId, name, owner) = _worker.CreateActor(_function, _actorOptions, _args);
+        return new ActorHandle<TActor>(actorId, name, _worker, owner);
     }
 
     private ObjectId[] Submit()

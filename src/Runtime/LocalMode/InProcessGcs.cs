@@ -127,14 +127,18 @@ internal sealed class InProcessGcs : IGcsActorClient, IDisposable
     private static ActorStateUpdate Snapshot(ActorRecord r) =>
         new(r.Spec.ActorId, r.State, r.State == ActorLifecycleState.Alive ? r.Worker : null, r.NumRestarts, r.DeathCause);
 
-    public bool TryGetNamedActor(string name, string @namespace, out ActorId actorId)
+    public bool TryGetNamedActor(string name, string @namespace, out ActorId actorId, out Address? owner)
     {
-        lock (_lock) return _named.TryGetValue((@namespace, name), out actorId);
+        lock (_lock)
+        {
+            owner = _named.TryGetValue((@namespace, name), out actorId) ? _actors[actorId].CreationTask.Owner : null;
+            return owner is not null;
+        }
     }
 
-    public ActorCreationSpec? GetActorInfo(ActorId actorId)
+    public ActorLimits? GetActorInfo(ActorId actorId)
     {
-        lock (_lock) return _actors.TryGetValue(actorId, out var r) ? r.Spec : null;
+        lock (_lock) return _actors.TryGetValue(actorId, out var r) ? new ActorLimits(r.Spec.MaxTaskRetries, r.Spec.MaxPendingCalls) : null;
     }
 
     public void KillActor(ActorId actorId, bool noRestart, string reason)

@@ -13,18 +13,18 @@ internal sealed class InProcessWorker : ICoreWorkerClient, IExecutingWorker, IDi
     private readonly BlockingCollection<Action> _queue = new();
     private readonly Thread _thread;
     private readonly TaskExecutor _executor;
-    private readonly InProcessRaylet _raylet;
+    private readonly IRayletClient _raylet;
     private readonly ConcurrentDictionary<TaskId, CancellationTokenSource> _running = new();
     private readonly CancellationTokenSource _dead = new();
     private SemaphoreSlim? _concurrency;
     private volatile string? _deathReason;
 
-    public InProcessWorker(TaskExecutor executor, InProcessRaylet raylet, string runtimeEnvKey)
+    public InProcessWorker(TaskExecutor executor, IRayletClient raylet, string runtimeEnvKey, WorkerId? workerId = null)
     {
         _executor = executor;
         _raylet = raylet;
         RuntimeEnvKey = runtimeEnvKey;
-        WorkerId = WorkerId.FromRandom();
+        WorkerId = workerId ?? WorkerId.FromRandom();
         _thread = new Thread(Run) { IsBackground = true, Name = $"RaySharp worker {WorkerId.ToString()[..8]}" };
         _thread.Start();
     }

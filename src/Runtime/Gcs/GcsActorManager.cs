@@ -1,0 +1,374 @@
+using Microsoft.Extensions.Logging;
+using RaySharp.Core.Rpc;
+
+namespace RaySharp.Core.Gcs;
+
+/// <summary>
+/// The actor table and its lifecycle (Ray's <c>GcsActorManager</c> + <c>GcsActorScheduler</c>): registration with
+/// named-actor uniqueness per namespace, creation through the raylets' lease protocol, restarts up to
+/// MaxRestarts when the actor's worker or node dies, death when its owner or job goes away (unless detached),
+/// and publication of every state change to the handle holders that subscribe.
+/// </summary>
+internal sealed class GcsActorManager : IDisposable
+{
+    private sealed class ActorRecord(WireTaskSpec creationTask)
+    {
+        public WireTaskSpec CreationTask { get; set; } = creationTask;
+        public WireActorCreation Spec => CreationTask.ActorCreation!;
+        public ActorLifecycleState State { get; set; } = ActorLifecycleState.PendingCreation;
+        public bool CreateRequested { get; set; }
+        public int NumRestarts { get; set; }
+        public Address? Worker { get; set; }
+        public NodeId NodeId { get; set; }
+        public string? LeaseRaylet { get; set; }
+        public long LeaseId { get; set; }
+        public RayErrorInfo? DeathCause { get; set; }
+        public List<Action<ActorInfo>> Subscribers { get; } = [];
+        public CancellationTokenSource Scheduling { get; set; } = new();
+    }
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<ActorId, ActorRecord> _actors = [];
+    private readonly Dictionary<(string Namespace, string Name), ActorId> _named = [];
+    private readonly GcsNodeManager _nodes;
+    private readonly IGcsTableStorage _storage;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+
+    public GcsActorManager(GcsNodeManager nodes, IGcsTableStorage storage, ILogger logger)
+    {
+        _nodes = nodes;
+        _storage = storage;
+        _logger = logger;
+    }
+
+    public RegisterActorReply Register(WireTaskSpec creationTask, bool getIfExists)
+    {
+        var spec = creationTask.ActorCreation ?? throw new ArgumentException("RegisterActor needs an actor creation task.");
+        lock (_lock)
+        {
+            if (_actors.ContainsKey(spec.ActorId)) return new RegisterActorReply(spec.ActorId, null);
+            if (spec.Name is { } name)
+            {
+                if (_named.TryGetValue((spec.Namespace, name), out var existing))
+                {
+                    if (getIfExists) return new RegisterActorReply(existing, null);
+                    return new RegisterActorReply(default,
+                        $"An actor named '{name}' already exists in namespace '{spec.Namespace}' (actor {existing}). " +
+                        "Use another name, kill the existing actor first, or set ActorOptions.GetIfExists to reuse it.");
+                }
+                _named[(spec.Namespace, name)] = spec.ActorId;
+            }
+            var record = new ActorRecord(creationTask);
+            _actors[spec.ActorId] = record;
+            Persist(record);
+        }
+        return new RegisterActorReply(spec.ActorId, null);
+    }
+
+    /// <summary>The owner resolved the constructor's arguments: schedule the creation task.</summary>
+    public void Create(WireTaskSpec resolved)
+    {
+        ActorRecord? record;
+        lock (_lock)
+        {
+            if (!_actors.TryGetValue(resolved.ActorId, out record) || record.CreateRequested || record.State == ActorLifecycleState.Dead) return;
+            record.CreationTask = resolved;
+            record.CreateRequested = true;
+        }
+        _ = ScheduleAsync(record);
+    }
+
+    private async Task ScheduleAsync(ActorRecord record)
+    {
+        var task = record.CreationTask;
+        var spec = record.Spec;
+        var ct = CancellationTokenSource.CreateLinkedTokenSource(record.Scheduling.Token, _stopping.Token).Token;
+        try
+        {
+            var resources = task.Resources;
+            Dictionary<string, double>? placement = null;
+            if (spec.UsesDefaultCpus)
+            {
+                placement = new Dictionary<string, double>(resources);
+                placement[ResourceSet.Cpu] = placement.GetValueOrDefault(ResourceSet.Cpu) + 1;
+            }
+            var request = new WireLeaseRequest
+            {
+                JobId = task.JobId,
+                Resources = resources,
+                PlacementResources = placement,
+                Strategy = task.Strategy,
+                RuntimeEnvKey = WireFormat.RuntimeEnvKey(task.EnvVars, task.WorkingDir),
+                EnvVars = task.EnvVars,
+                IsActorCreation = true,
+                Description = $"Actor {spec.ClassName}",
+            };
+            string start = _nodes.RayletFor(task.Strategy.Kind == WireStrategyKind.NodeAffinity ? task.Strategy.NodeId : task.Owner.NodeId)
+                ?? throw new ActorUnschedulableException($"Actor {spec.ClassName} cannot be scheduled: the cluster has no alive node.");
+            var (lease, raylet) = await RayletRpc.RequestLeaseAsync(start, request, ct).ConfigureAwait(false);
+            int attempt;
+            lock (_lock)
+            {
+                record.LeaseRaylet = raylet;
+                record.LeaseId = lease.LeaseId;
+                record.Worker = lease.Worker;
+                record.NodeId = lease.NodeId;
+                attempt = record.NumRestarts;
+            }
+            if (record.State == ActorLifecycleState.Dead)
+            {
+                ReleaseLease(record);
+                return;
+            }
+            var connection = CoreWorkerConnection.For(lease.Worker!, NodeId.Nil);
+            var reply = await connection.PushAsync(task with { AttemptNumber = attempt }, lease.LeaseId, lease.Resources ?? resources).ConfigureAwait(false);
+            if (reply.Error is { } error)
+            {
+                if (error.Kind == ErrorKind.WorkerCrashed)
+                {
+                    OnWorkerDied(lease.Worker!.WorkerId, error.Message);
+                    return;
+                }
+                // Ray does not restart an actor whose constructor threw.
+                string cause = error.Kind == ErrorKind.TaskException
+                    ? $"its constructor threw {error.TypeChain.FirstOrDefault()}: {error.RemoteMessage}"
+                    : error.Message;
+                MarkDead(record, RayErrorInfo.ActorDied(spec.ActorId, cause));
+                return;
+            }
+            Publish(record, ActorLifecycleState.Alive);
+        }
+        catch (OperationCanceledException)
+        {
+            // Killed or shut down while being scheduled: MarkDead already ran.
+        }
+        catch (ActorUnschedulableException e)
+        {
+            MarkDead(record, new RayErrorInfo { Kind = ErrorKind.ActorUnschedulable, Message = e.Message, ActorId = spec.ActorId });
+        }
+        catch (Exception e)
+        {
+            MarkDead(record, RayErrorInfo.ActorDied(spec.ActorId, $"it could not be scheduled: {e.Message}"));
+        }
+    }
+
+    private void Publish(ActorRecord record, ActorLifecycleState state)
+    {
+        ActorInfo update;
+        Action<ActorInfo>[] subscribers;
+        lock (_lock)
+        {
+            if (record.State == ActorLifecycleState.Dead) return;
+            record.State = state;
+            update = Snapshot(record);
+            subscribers = [.. record.Subscribers];
+            Persist(record);
+            // Delivered under the lock (subscribers only queue the update), so they see updates in order.
+            foreach (var s in subscribers) s(update);
+        }
+    }
+
+    private static ActorInfo Snapshot(ActorRecord r) => new()
+    {
+        ActorId = r.Spec.ActorId,
+        Creation = r.Spec,
+        State = r.State,
+        Worker = r.State == ActorLifecycleState.Alive ? r.Worker : null,
+        Owner = r.CreationTask.Owner,
+        JobId = r.CreationTask.JobId,
+        NumRestarts = r.NumRestarts,
+        DeathCause = r.DeathCause,
+        NodeId = r.NodeId,
+    };
+
+    private void Persist(ActorRecord r) => _storage.PutActor(Snapshot(r), r.CreationTask);
+
+    public ActorInfo? GetNamed(string name, string @namespace)
+    {
+        lock (_lock)
+            return _named.TryGetValue((@namespace, name), out var id) && _actors.TryGetValue(id, out var r) ? Snapshot(r) : null;
+    }
+
+    public ActorInfo? Get(ActorId id)
+    {
+        lock (_lock) return _actors.TryGetValue(id, out var r) ? Snapshot(r) : null;
+    }
+
+    public IReadOnlyList<ActorInfo> All()
+    {
+        lock (_lock) return [.. _actors.Values.Select(Snapshot)];
+    }
+
+    public void Kill(ActorId actorId, bool noRestart, string reason)
+    {
+        ActorRecord? record;
+        bool restart;
+        lock (_lock)
+        {
+            if (!_actors.TryGetValue(actorId, out record) || record.State == ActorLifecycleState.Dead) return;
+            var spec = record.Spec;
+            restart = !noRestart && record.CreateRequested && (spec.MaxRestarts == -1 || record.NumRestarts < spec.MaxRestarts);
+            if (restart)
+            {
+                record.NumRestarts++;
+                record.State = ActorLifecycleState.Restarting;
+            }
+        }
+        if (!restart)
+        {
+            MarkDead(record, RayErrorInfo.ActorDied(actorId, reason));
+            return;
+        }
+        // Handle holders learn the actor is restarting before its worker dies, so calls in flight are retried.
+        Publish(record, ActorLifecycleState.Restarting);
+        ReleaseLease(record);
+        try { record.Scheduling.Cancel(); } catch (ObjectDisposedException) { }
+        record.Scheduling = new CancellationTokenSource();
+        _ = ScheduleAsync(record);
+    }
+
+    /// <summary>Every handle of a non-detached actor is gone: it exits once the calls queued before are done.</summary>
+    public void OnOutOfScope(ActorId actorId)
+    {
+        ActorRecord? record;
+        lock (_lock)
+        {
+            if (!_actors.TryGetValue(actorId, out record) || record.Spec.Lifetime == ActorLifetime.Detached) return;
+        }
+        const string reason = "all references to the actor were removed";
+        var worker = record.Worker;
+        MarkDead(record, RayErrorInfo.ActorDied(actorId, reason), stopWorker: false);
+        if (worker is null)
+        {
+            ReleaseLease(record);
+            return;
+        }
+        _ = ExitGracefullyAsync(record, worker, reason);
+    }
+
+    private async Task ExitGracefullyAsync(ActorRecord record, Address worker, string reason)
+    {
+        await CoreWorkerConnection.For(worker, NodeId.Nil).CallAsync(CoreWorkerService.ExitMethod, new ExitRequest(false, reason)).ConfigureAwait(false);
+        ReleaseLease(record);
+    }
+
+    /// <summary>The actor called Ray.ExitActor(): it is dead, and its worker goes away.</summary>
+    public void OnActorExited(ActorId actorId, string reason)
+    {
+        ActorRecord? record;
+        lock (_lock) _actors.TryGetValue(actorId, out record);
+        if (record is null) return;
+        MarkDead(record, RayErrorInfo.ActorDied(actorId, reason));
+    }
+
+    /// <summary>A worker process died: the actor on it restarts or dies; non-detached actors it owned die.</summary>
+    public void OnWorkerDied(WorkerId workerId, string reason)
+    {
+        List<ActorRecord> onWorker, owned;
+        lock (_lock)
+        {
+            onWorker = [.. _actors.Values.Where(r => r.State != ActorLifecycleState.Dead && r.Worker?.WorkerId == workerId)];
+            owned = [.. _actors.Values.Where(r => r.State != ActorLifecycleState.Dead && r.CreationTask.Owner.WorkerId == workerId
+                && r.Spec.Lifetime != ActorLifetime.Detached)];
+        }
+        foreach (var r in onWorker) Kill(r.Spec.ActorId, noRestart: false, $"the actor's worker process died: {reason}");
+        foreach (var r in owned) MarkDead(r, RayErrorInfo.ActorDied(r.Spec.ActorId, "its owner (the worker or driver that created it) died"));
+    }
+
+    public void OnNodeDied(NodeId nodeId, string reason)
+    {
+        List<ActorRecord> onNode, owned;
+        lock (_lock)
+        {
+            onNode = [.. _actors.Values.Where(r => r.State != ActorLifecycleState.Dead && r.NodeId == nodeId && r.Worker is not null)];
+            owned = [.. _actors.Values.Where(r => r.State != ActorLifecycleState.Dead && r.CreationTask.Owner.NodeId == nodeId
+                && r.Spec.Lifetime != ActorLifetime.Detached)];
+        }
+        foreach (var r in onNode)
+        {
+            lock (_lock) r.LeaseRaylet = null;
+            Kill(r.Spec.ActorId, noRestart: false, $"the node {nodeId} it ran on died: {reason}");
+        }
+        foreach (var r in owned) MarkDead(r, RayErrorInfo.ActorDied(r.Spec.ActorId, $"its owner's node {nodeId} died"));
+    }
+
+    /// <summary>The job's driver finished: its non-detached actors die with it.</summary>
+    public void OnJobFinished(JobId jobId)
+    {
+        List<ActorRecord> actors;
+        lock (_lock)
+            actors = [.. _actors.Values.Where(r => r.State != ActorLifecycleState.Dead && r.CreationTask.JobId == jobId
+                && r.Spec.Lifetime != ActorLifetime.Detached)];
+        foreach (var r in actors) MarkDead(r, RayErrorInfo.ActorDied(r.Spec.ActorId, "the job that created it finished (its driver exited)"));
+    }
+
+    private void MarkDead(ActorRecord record, RayErrorInfo cause, bool stopWorker = true)
+    {
+        Action<ActorInfo>[] subscribers;
+        ActorInfo update;
+        lock (_lock)
+        {
+            if (record.State == ActorLifecycleState.Dead) return;
+            record.State = ActorLifecycleState.Dead;
+            record.DeathCause = cause;
+            if (record.Spec.Name is { } name && _named.TryGetValue((record.Spec.Namespace, name), out var id) && id == record.Spec.ActorId)
+                _named.Remove((record.Spec.Namespace, name));
+            update = Snapshot(record);
+            subscribers = [.. record.Subscribers];
+            record.Subscribers.Clear();
+            Persist(record);
+            foreach (var s in subscribers) s(update);
+        }
+        try { record.Scheduling.Cancel(); } catch (ObjectDisposedException) { }
+        if (stopWorker) ReleaseLease(record);
+        _logger.LogDebug("Actor {ActorId} died: {Cause}", record.Spec.ActorId, cause.Message);
+    }
+
+    private void ReleaseLease(ActorRecord record)
+    {
+        string? raylet;
+        long leaseId;
+        lock (_lock)
+        {
+            raylet = record.LeaseRaylet;
+            leaseId = record.LeaseId;
+            record.LeaseRaylet = null;
+            record.Worker = null;
+        }
+        // The actor's worker is not reused: the raylet kills its process.
+        if (raylet is not null) RayletRpc.ReturnWorker(raylet, leaseId, disconnect: true);
+    }
+
+    public IDisposable Subscribe(ActorId actorId, Action<ActorInfo> onUpdate)
+    {
+        ActorInfo current;
+        lock (_lock)
+        {
+            if (!_actors.TryGetValue(actorId, out var record))
+            {
+                current = new ActorInfo
+                {
+                    ActorId = actorId,
+                    Creation = new WireActorCreation { ActorId = actorId, ClassName = "?", Namespace = "" },
+                    State = ActorLifecycleState.Dead,
+                    DeathCause = RayErrorInfo.ActorDied(actorId, "the actor is unknown to this cluster (it was never created here)"),
+                };
+                onUpdate(current);
+                return new Unsubscriber(() => { });
+            }
+            current = Snapshot(record);
+            // Registered under the lock and delivered in order by the caller's channel: no update is missed.
+            onUpdate(current);
+            if (record.State != ActorLifecycleState.Dead) record.Subscribers.Add(onUpdate);
+            return new Unsubscriber(() => { lock (_lock) record.Subscribers.Remove(onUpdate); });
+        }
+    }
+
+    private sealed class Unsubscriber(Action dispose) : IDisposable
+    {
+        public void Dispose() => dispose();
+    }
+
+    public void Dispose() => _stopping.Cancel();
+}

@@ -1,0 +1,166 @@
+using Microsoft.Extensions.Logging;
+using RaySharp.Core.Rpc;
+
+namespace RaySharp.Core.Gcs;
+
+/// <summary>
+/// The cluster's control plane (Ray's GCS server): one per cluster, on the head node. It owns the node table and
+/// health checks, the job table, the actor table, the internal KV and log pub/sub, all kept in an
+/// <see cref="IGcsTableStorage"/>.
+/// </summary>
+internal sealed class GcsServer : IDisposable
+{
+    public GcsServer(RayConfig config, ILogger logger, IGcsTableStorage? storage = null)
+    {
+        Storage = storage ?? new InMemoryGcsTableStorage();
+        Nodes = new GcsNodeManager(Storage, config, logger);
+        Actors = new GcsActorManager(Nodes, Storage, logger);
+        Jobs = new GcsJobManager(Storage, Actors);
+        Logs = new LogPublisher();
+        Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);
+        Service = new GcsService(this);
+    }
+
+    public IGcsTableStorage Storage { get; }
+    public GcsNodeManager Nodes { get; }
+    public GcsJobManager Jobs { get; }
+    public GcsActorManager Actors { get; }
+    public LogPublisher Logs { get; }
+    public GcsService Service { get; }
+
+    public void OnWorkerFailure(WorkerId workerId, NodeId nodeId, string reason) => Actors.OnWorkerDied(workerId, reason);
+
+    public void Dispose()
+    {
+        Nodes.Dispose();
+        Actors.Dispose();
+    }
+}
+
+/// <summary>The node table and health checks (Ray's <c>GcsNodeManager</c> + <c>GcsHealthCheckManager</c>). Raylets
+/// report their available resources every ~100 ms and get the cluster view back; a node silent for longer than
+/// the health-check timeout is marked dead, and its death reaches every raylet with the next view.</summary>
+internal sealed class GcsNodeManager : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<NodeId, (NodeRecord Record, long LastReport)> _nodes = [];
+    private readonly IGcsTableStorage _storage;
+    private readonly RayConfig _config;
+    private readonly ILogger _logger;
+    private readonly Timer _healthCheck;
+
+    public GcsNodeManager(IGcsTableStorage storage, RayConfig config, ILogger logger)
+    {
+        _storage = storage;
+        _config = config;
+        _logger = logger;
+        _healthCheck = new Timer(_ => CheckHealth(), null, config.RayletReportPeriod, config.RayletReportPeriod);
+    }
+
+    public event Action<NodeId, string>? NodeDied;
+
+    public void Register(NodeRecord node)
+    {
+        lock (_lock) _nodes[node.NodeId] = (node with { Alive = true, Available = node.Available.Count == 0 ? node.Total : node.Available }, Environment.TickCount64);
+        _storage.PutNode(node);
+        _logger.LogDebug("Node {NodeId} registered at {Endpoint}", node.NodeId, node.RayletEndpoint);
+    }
+
+    public ClusterView Report(ResourceReport report)
+    {
+        lock (_lock)
+        {
+            if (_nodes.TryGetValue(report.NodeId, out var n) && n.Record.Alive)
+                _nodes[report.NodeId] = (n.Record with { Available = report.Available }, Environment.TickCount64);
+            return ViewLocked();
+        }
+    }
+
+    public ClusterView View()
+    {
+        lock (_lock) return ViewLocked();
+    }
+
+    private ClusterView ViewLocked() => new([.. _nodes.Values.Select(n => n.Record)]);
+
+    /// <summary>The raylet endpoint of <paramref name="preferred"/> if it is alive, else of any alive node (the head first).</summary>
+    public string? RayletFor(NodeId preferred)
+    {
+        lock (_lock)
+        {
+            if (_nodes.TryGetValue(preferred, out var n) && n.Record.Alive) return n.Record.RayletEndpoint;
+            return _nodes.Values.Where(x => x.Record.Alive).OrderByDescending(x => x.Record.IsHead).Select(x => x.Record.RayletEndpoint).FirstOrDefault();
+        }
+    }
+
+    public void MarkDead(NodeId nodeId, string reason)
+    {
+        lock (_lock)
+        {
+            if (!_nodes.TryGetValue(nodeId, out var n) || !n.Record.Alive) return;
+            var dead = n.Record with { Alive = false, DeathReason = reason, Available = [] };
+            _nodes[nodeId] = (dead, n.LastReport);
+            _storage.PutNode(dead);
+        }
+        _logger.LogWarning("Node {NodeId} is dead: {Reason}", nodeId, reason);
+        NodeDied?.Invoke(nodeId, reason);
+    }
+
+    private void CheckHealth()
+    {
+        List<NodeId> silent;
+        long deadline = Environment.TickCount64 - (long)_config.HealthCheckTimeout.TotalMilliseconds;
+        lock (_lock) silent = [.. _nodes.Where(n => n.Value.Record.Alive && n.Value.LastReport < deadline).Select(n => n.Key)];
+        foreach (var id in silent)
+            MarkDead(id, $"its raylet missed health checks for {_config.HealthCheckTimeout.TotalSeconds:0.#} s (the process died or the node is unreachable)");
+    }
+
+    public void Dispose() => _healthCheck.Dispose();
+}
+
+/// <summary>The job table (Ray's <c>GcsJobManager</c>): job IDs, each driver's namespace and code search path.</summary>
+internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager actors)
+{
+    private int _nextJobId;
+
+    public JobId NextJobId() => new((uint)Interlocked.Increment(ref _nextJobId));
+
+    public void Add(JobRecord job) => storage.PutJob(job with { StartTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
+
+    public void MarkFinished(JobId id)
+    {
+        if (storage.GetJob(id) is { IsDead: false } job)
+            storage.PutJob(job with { IsDead = true, EndTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
+        actors.OnJobFinished(id);
+    }
+
+    public JobRecord? Get(JobId id) => storage.GetJob(id);
+
+    public IReadOnlyList<JobRecord> All() => storage.GetJobs();
+}
+
+/// <summary>Worker output published by raylets and streamed to the drivers of the job (Ray's log monitor).</summary>
+internal sealed class LogPublisher
+{
+    private readonly Lock _lock = new();
+    private readonly List<(JobId Job, Action<LogBatch> Sink)> _subscribers = [];
+
+    public void Publish(LogBatch batch)
+    {
+        lock (_lock)
+            foreach (var (job, sink) in _subscribers)
+                if (job == batch.JobId) sink(batch);
+    }
+
+    public IDisposable Subscribe(JobId job, Action<LogBatch> sink)
+    {
+        var entry = (job, sink);
+        lock (_lock) _subscribers.Add(entry);
+        return new Unsubscribe(() => { lock (_lock) _subscribers.Remove(entry); });
+    }
+
+    private sealed class Unsubscribe(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+}

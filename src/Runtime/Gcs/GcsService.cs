@@ -1,0 +1,131 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using RaySharp.Core.Rpc;
+
+namespace RaySharp.Core.Gcs;
+
+/// <summary>The GCS's gRPC surface (Ray's node, job, actor, KV and pub/sub services in one).</summary>
+[BindServiceMethod(typeof(GcsService), nameof(BindService))]
+// Not sealed: ASP.NET Core gRPC binds handlers to virtual methods of the type that declares BindService.
+internal class GcsService : IRpcService
+{
+    public const string Name = "raysharp.GcsService";
+    public static readonly Method<NodeRecord, Empty> RegisterNodeMethod = RpcMarshaller.Unary<NodeRecord, Empty>(Name, nameof(RegisterNode));
+    public static readonly Method<ResourceReport, ClusterView> ReportResourcesMethod = RpcMarshaller.Unary<ResourceReport, ClusterView>(Name, nameof(ReportResources));
+    public static readonly Method<Empty, ClusterView> GetAllNodesMethod = RpcMarshaller.Unary<Empty, ClusterView>(Name, nameof(GetAllNodes));
+    public static readonly Method<NodeIdRequest, Empty> UnregisterNodeMethod = RpcMarshaller.Unary<NodeIdRequest, Empty>(Name, nameof(UnregisterNode));
+    public static readonly Method<Empty, JobIdRequest> GetNextJobIdMethod = RpcMarshaller.Unary<Empty, JobIdRequest>(Name, nameof(GetNextJobId));
+    public static readonly Method<JobRecord, Empty> AddJobMethod = RpcMarshaller.Unary<JobRecord, Empty>(Name, nameof(AddJob));
+    public static readonly Method<JobIdRequest, Empty> MarkJobFinishedMethod = RpcMarshaller.Unary<JobIdRequest, Empty>(Name, nameof(MarkJobFinished));
+    public static readonly Method<JobIdRequest, JobList> GetJobMethod = RpcMarshaller.Unary<JobIdRequest, JobList>(Name, nameof(GetJob));
+    public static readonly Method<Empty, JobList> GetAllJobsMethod = RpcMarshaller.Unary<Empty, JobList>(Name, nameof(GetAllJobs));
+    public static readonly Method<RegisterActorRequest, RegisterActorReply> RegisterActorMethod = RpcMarshaller.Unary<RegisterActorRequest, RegisterActorReply>(Name, nameof(RegisterActor));
+    public static readonly Method<WireTaskSpec, Empty> CreateActorMethod = RpcMarshaller.Unary<WireTaskSpec, Empty>(Name, nameof(CreateActor));
+    public static readonly Method<NamedActorRequest, ActorInfoReply> GetNamedActorMethod = RpcMarshaller.Unary<NamedActorRequest, ActorInfoReply>(Name, nameof(GetNamedActor));
+    public static readonly Method<ActorIdRequest, ActorInfoReply> GetActorInfoMethod = RpcMarshaller.Unary<ActorIdRequest, ActorInfoReply>(Name, nameof(GetActorInfo));
+    public static readonly Method<Empty, ActorList> GetAllActorsMethod = RpcMarshaller.Unary<Empty, ActorList>(Name, nameof(GetAllActors));
+    public static readonly Method<KillActorRequest, Empty> KillActorMethod = RpcMarshaller.Unary<KillActorRequest, Empty>(Name, nameof(KillActor));
+    public static readonly Method<ActorIdRequest, Empty> ReportActorOutOfScopeMethod = RpcMarshaller.Unary<ActorIdRequest, Empty>(Name, nameof(ReportActorOutOfScope));
+    public static readonly Method<ActorExitedRequest, Empty> ReportActorExitedMethod = RpcMarshaller.Unary<ActorExitedRequest, Empty>(Name, nameof(ReportActorExited));
+    public static readonly Method<WorkerFailureRequest, Empty> ReportWorkerFailureMethod = RpcMarshaller.Unary<WorkerFailureRequest, Empty>(Name, nameof(ReportWorkerFailure));
+    public static readonly Method<ActorIdRequest, ActorInfo> SubscribeActorMethod = RpcMarshaller.ServerStreaming<ActorIdRequest, ActorInfo>(Name, nameof(SubscribeActor));
+    public static readonly Method<KvRequest, BoolReply> KvPutMethod = RpcMarshaller.Unary<KvRequest, BoolReply>(Name, nameof(KvPut));
+    public static readonly Method<KvRequest, KvReply> KvGetMethod = RpcMarshaller.Unary<KvRequest, KvReply>(Name, nameof(KvGet));
+    public static readonly Method<KvRequest, BoolReply> KvDelMethod = RpcMarshaller.Unary<KvRequest, BoolReply>(Name, nameof(KvDel));
+    public static readonly Method<KvRequest, KvKeysReply> KvKeysMethod = RpcMarshaller.Unary<KvRequest, KvKeysReply>(Name, nameof(KvKeys));
+    public static readonly Method<LogBatch, Empty> PublishLogsMethod = RpcMarshaller.Unary<LogBatch, Empty>(Name, nameof(PublishLogs));
+    public static readonly Method<JobIdRequest, LogBatch> SubscribeLogsMethod = RpcMarshaller.ServerStreaming<JobIdRequest, LogBatch>(Name, nameof(SubscribeLogs));
+
+    private readonly GcsServer _gcs;
+
+    public GcsService(GcsServer gcs) => _gcs = gcs;
+
+    public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<GcsService>();
+
+    public static void BindService(ServiceBinderBase b, GcsService? s)
+    {
+        b.AddMethod(RegisterNodeMethod, s is null ? null : s.RegisterNode);
+        b.AddMethod(ReportResourcesMethod, s is null ? null : s.ReportResources);
+        b.AddMethod(GetAllNodesMethod, s is null ? null : s.GetAllNodes);
+        b.AddMethod(UnregisterNodeMethod, s is null ? null : s.UnregisterNode);
+        b.AddMethod(GetNextJobIdMethod, s is null ? null : s.GetNextJobId);
+        b.AddMethod(AddJobMethod, s is null ? null : s.AddJob);
+        b.AddMethod(MarkJobFinishedMethod, s is null ? null : s.MarkJobFinished);
+        b.AddMethod(GetJobMethod, s is null ? null : s.GetJob);
+        b.AddMethod(GetAllJobsMethod, s is null ? null : s.GetAllJobs);
+        b.AddMethod(RegisterActorMethod, s is null ? null : s.RegisterActor);
+        b.AddMethod(CreateActorMethod, s is null ? null : s.CreateActor);
+        b.AddMethod(GetNamedActorMethod, s is null ? null : s.GetNamedActor);
+        b.AddMethod(GetActorInfoMethod, s is null ? null : s.GetActorInfo);
+        b.AddMethod(GetAllActorsMethod, s is null ? null : s.GetAllActors);
+        b.AddMethod(KillActorMethod, s is null ? null : s.KillActor);
+        b.AddMethod(ReportActorOutOfScopeMethod, s is null ? null : s.ReportActorOutOfScope);
+        b.AddMethod(ReportActorExitedMethod, s is null ? null : s.ReportActorExited);
+        b.AddMethod(ReportWorkerFailureMethod, s is null ? null : s.ReportWorkerFailure);
+        b.AddMethod(SubscribeActorMethod, s is null ? null : s.SubscribeActor);
+        b.AddMethod(KvPutMethod, s is null ? null : s.KvPut);
+        b.AddMethod(KvGetMethod, s is null ? null : s.KvGet);
+        b.AddMethod(KvDelMethod, s is null ? null : s.KvDel);
+        b.AddMethod(KvKeysMethod, s is null ? null : s.KvKeys);
+        b.AddMethod(PublishLogsMethod, s is null ? null : s.PublishLogs);
+        b.AddMethod(SubscribeLogsMethod, s is null ? null : s.SubscribeLogs);
+    }
+
+    private static readonly Task<Empty> s_empty = Task.FromResult(Empty.Instance);
+
+    public virtual Task<Empty> RegisterNode(NodeRecord r, ServerCallContext c) { _gcs.Nodes.Register(r); return s_empty; }
+    public virtual Task<ClusterView> ReportResources(ResourceReport r, ServerCallContext c) => Task.FromResult(_gcs.Nodes.Report(r));
+    public virtual Task<ClusterView> GetAllNodes(Empty r, ServerCallContext c) => Task.FromResult(_gcs.Nodes.View());
+    public virtual Task<Empty> UnregisterNode(NodeIdRequest r, ServerCallContext c) { _gcs.Nodes.MarkDead(r.NodeId, r.Reason ?? "the node was stopped"); return s_empty; }
+    public virtual Task<JobIdRequest> GetNextJobId(Empty r, ServerCallContext c) => Task.FromResult(new JobIdRequest(_gcs.Jobs.NextJobId()));
+    public virtual Task<Empty> AddJob(JobRecord r, ServerCallContext c) { _gcs.Jobs.Add(r); return s_empty; }
+    public virtual Task<Empty> MarkJobFinished(JobIdRequest r, ServerCallContext c) { _gcs.Jobs.MarkFinished(r.JobId); return s_empty; }
+    public virtual Task<JobList> GetJob(JobIdRequest r, ServerCallContext c) => Task.FromResult(new JobList(_gcs.Jobs.Get(r.JobId) is { } j ? [j] : []));
+    public virtual Task<JobList> GetAllJobs(Empty r, ServerCallContext c) => Task.FromResult(new JobList([.. _gcs.Jobs.All()]));
+    public virtual Task<RegisterActorReply> RegisterActor(RegisterActorRequest r, ServerCallContext c) => Task.FromResult(_gcs.Actors.Register(r.CreationTask, r.GetIfExists));
+    public virtual Task<Empty> CreateActor(WireTaskSpec r, ServerCallContext c) { _gcs.Actors.Create(r); return s_empty; }
+    public virtual Task<ActorInfoReply> GetNamedActor(NamedActorRequest r, ServerCallContext c) => Task.FromResult(new ActorInfoReply(_gcs.Actors.GetNamed(r.Name, r.Namespace)));
+    public virtual Task<ActorInfoReply> GetActorInfo(ActorIdRequest r, ServerCallContext c) => Task.FromResult(new ActorInfoReply(_gcs.Actors.Get(r.ActorId)));
+    public virtual Task<ActorList> GetAllActors(Empty r, ServerCallContext c) => Task.FromResult(new ActorList([.. _gcs.Actors.All()]));
+    public virtual Task<Empty> KillActor(KillActorRequest r, ServerCallContext c) { _gcs.Actors.Kill(r.ActorId, r.NoRestart, r.Reason); return s_empty; }
+    public virtual Task<Empty> ReportActorOutOfScope(ActorIdRequest r, ServerCallContext c) { _gcs.Actors.OnOutOfScope(r.ActorId); return s_empty; }
+    public virtual Task<Empty> ReportActorExited(ActorExitedRequest r, ServerCallContext c) { _gcs.Actors.OnActorExited(r.ActorId, r.Reason); return s_empty; }
+    public virtual Task<Empty> ReportWorkerFailure(WorkerFailureRequest r, ServerCallContext c) { _gcs.OnWorkerFailure(r.WorkerId, r.NodeId, r.Reason); return s_empty; }
+    public virtual Task<BoolReply> KvPut(KvRequest r, ServerCallContext c) => Task.FromResult(new BoolReply(_gcs.Storage.KvPut(r.Namespace, r.Key, r.Value ?? [], r.Overwrite)));
+    public virtual Task<KvReply> KvGet(KvRequest r, ServerCallContext c) => Task.FromResult(_gcs.Storage.KvGet(r.Namespace, r.Key) is { } v ? new KvReply(true, v) : new KvReply(false, null));
+    public virtual Task<BoolReply> KvDel(KvRequest r, ServerCallContext c) => Task.FromResult(new BoolReply(_gcs.Storage.KvDelete(r.Namespace, r.Key)));
+    public virtual Task<KvKeysReply> KvKeys(KvRequest r, ServerCallContext c) => Task.FromResult(new KvKeysReply([.. _gcs.Storage.KvKeys(r.Namespace, r.Key)]));
+    public virtual Task<Empty> PublishLogs(LogBatch r, ServerCallContext c) { _gcs.Logs.Publish(r); return s_empty; }
+
+    public virtual async Task SubscribeActor(ActorIdRequest request, IServerStreamWriter<ActorInfo> stream, ServerCallContext context)
+    {
+        var updates = Channel.CreateUnbounded<ActorInfo>(new UnboundedChannelOptions { SingleReader = true });
+        using var subscription = _gcs.Actors.Subscribe(request.ActorId, info => updates.Writer.TryWrite(info));
+        await DrainAsync(updates.Reader, stream, context.CancellationToken, i => i.State == ActorLifecycleState.Dead).ConfigureAwait(false);
+    }
+
+    public virtual async Task SubscribeLogs(JobIdRequest request, IServerStreamWriter<LogBatch> stream, ServerCallContext context)
+    {
+        var lines = Channel.CreateUnbounded<LogBatch>(new UnboundedChannelOptions { SingleReader = true });
+        using var subscription = _gcs.Logs.Subscribe(request.JobId, b => lines.Writer.TryWrite(b));
+        await DrainAsync(lines.Reader, stream, context.CancellationToken, _ => false).ConfigureAwait(false);
+    }
+
+    private static async Task DrainAsync<T>(ChannelReader<T> reader, IServerStreamWriter<T> stream, CancellationToken ct, Func<T, bool> isLast)
+    {
+        try
+        {
+            await foreach (var item in reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                await stream.WriteAsync(item, ct).ConfigureAwait(false);
+                if (isLast(item)) return;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // The subscriber went away.
+        }
+    }
+}

@@ -1,0 +1,391 @@
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using RaySharp.Core.Rpc;
+
+namespace RaySharp.Core.Raylet;
+
+/// <summary>
+/// The raylet (Ray's <c>NodeManager</c> with its <c>LocalLeaseManager</c>): exact accounting of this node's
+/// resources, the worker lease protocol — Granted, Spillback to a better node, or Canceled with a reason — with
+/// the hybrid and spread policies over the cluster view the GCS sends back every report, a pool of worker
+/// processes, and CPU released while a task blocks in Get. Work no node can ever fit waits here and is
+/// reported; it is re-examined whenever the cluster changes.
+/// </summary>
+internal sealed class NodeManager : IDisposable
+{
+    private sealed class PendingLease(WireLeaseRequest request, ResourceSet resources, ResourceSet placement, CancellationToken ct)
+    {
+        public WireLeaseRequest Request { get; } = request;
+        public ResourceSet Resources { get; } = resources;
+        public ResourceSet Placement { get; } = placement;
+        public CancellationToken Cancellation { get; } = ct;
+        public bool Infeasible { get; set; }
+        public TaskCompletionSource<WireLeaseReply> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed class Lease(long id, WorkerProcess worker, ResourceSet resources)
+    {
+        public long Id { get; } = id;
+        public WorkerProcess Worker { get; } = worker;
+        public ResourceSet Resources { get; } = resources;
+        public bool Blocked { get; set; }
+    }
+
+    private readonly Lock _lock = new();
+    private readonly LinkedList<PendingLease> _queue = new();
+    private readonly Dictionary<long, Lease> _leases = [];
+    private readonly HashSet<string> _reportedInfeasible = [];
+    private readonly ClusterResourceScheduler _scheduler;
+    private readonly RayConfig _config;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private Dictionary<NodeId, NodeRecord> _view = [];
+    private ResourceSet _available;
+    private long _nextLeaseId;
+    private bool _disposed;
+    private Task? _reportLoop;
+
+    public NodeManager(NodeId nodeId, ResourceSet total, bool isHead, string sessionDir, RayConfig config, ILogger logger,
+        Action<LogBatch>? localLogSink = null)
+    {
+        NodeId = nodeId;
+        Total = total;
+        _available = total;
+        IsHead = isHead;
+        SessionDir = sessionDir;
+        _config = config;
+        _logger = logger;
+        _scheduler = new ClusterResourceScheduler(config.SchedulerSpreadThreshold);
+        Pool = new WorkerPool(nodeId, sessionDir, (int)Math.Ceiling(total[ResourceSet.Cpu]), config,
+            () => Socket is null ? Endpoint : "unix:" + Socket, () => GcsEndpoint, GetJobAsync, OnWorkerDied,
+            localLogSink ?? PublishLogs, logger);
+        Service = new NodeManagerService(this);
+    }
+
+    public NodeId NodeId { get; }
+    public ResourceSet Total { get; }
+    public bool IsHead { get; }
+    public string GcsEndpoint { get; private set; } = "";
+    public string SessionDir { get; }
+    public WorkerPool Pool { get; }
+    public NodeManagerService Service { get; }
+    public string Endpoint { get; private set; } = "";
+    public string? Socket { get; private set; }
+
+    /// <summary>Registers with the GCS at the endpoints the RPC server bound, and starts reporting resources.</summary>
+    public async Task StartAsync(string gcsEndpoint, string endpoint, string? socket, CancellationToken ct)
+    {
+        GcsEndpoint = gcsEndpoint;
+        Endpoint = endpoint;
+        Socket = socket;
+        var record = new NodeRecord
+        {
+            NodeId = NodeId, RayletEndpoint = endpoint, RayletSocket = socket, Total = Total.ToWire(), IsHead = IsHead,
+            ProcessId = Environment.ProcessId,
+        };
+        await RpcChannels.Invoker(GcsEndpoint).AsyncUnaryCall(Gcs.GcsService.RegisterNodeMethod, null, new CallOptions(cancellationToken: ct), record)
+            .ResponseAsync.ConfigureAwait(false);
+        _reportLoop = ReportLoopAsync();
+    }
+
+    private async Task ReportLoopAsync()
+    {
+        using var timer = new PeriodicTimer(_config.RayletReportPeriod);
+        bool warned = false;
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                Dictionary<string, double> available;
+                lock (_lock) available = _available.ToWire();
+                var view = await RpcChannels.Invoker(GcsEndpoint)
+                    .AsyncUnaryCall(Gcs.GcsService.ReportResourcesMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: _stopping.Token),
+                        new ResourceReport(NodeId, available)).ResponseAsync.ConfigureAwait(false);
+                OnClusterView(view);
+                warned = false;
+            }
+            catch (RpcException e) when (!_stopping.IsCancellationRequested)
+            {
+                if (!warned) _logger.LogWarning("Raylet {NodeId} cannot reach the GCS at {Gcs}: {Status}", NodeId, GcsEndpoint, e.StatusCode);
+                warned = true;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
+                if (!await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false)) return;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void OnClusterView(ClusterView view)
+    {
+        List<(PendingLease, WireLeaseReply)> replies;
+        lock (_lock)
+        {
+            _view = view.Nodes.ToDictionary(n => n.NodeId);
+            replies = RescheduleQueuedLocked();
+        }
+        foreach (var (p, r) in replies) p.Reply.TrySetResult(r);
+    }
+
+    private List<SchedulingNode> NodesLocked()
+    {
+        var nodes = new List<SchedulingNode> { new(NodeId, Endpoint, Total, _available) };
+        foreach (var n in _view.Values)
+            if (n.Alive && n.NodeId != NodeId) nodes.Add(new SchedulingNode(n.NodeId, n.RayletEndpoint, n.Total.FromWire(), n.Available.FromWire()));
+        return nodes;
+    }
+
+    // ---- The lease protocol ----
+
+    public Task<WireLeaseReply> RequestWorkerLeaseAsync(WireLeaseRequest request, CancellationToken ct)
+    {
+        var resources = request.Resources.FromWire();
+        var placement = request.PlacementResources?.FromWire() ?? resources;
+        var pending = new PendingLease(request, resources, placement, ct);
+        lock (_lock)
+        {
+            if (_disposed) return Task.FromResult(Canceled("the node is shutting down"));
+            if (Decide(pending) is { } immediate) return Task.FromResult(immediate);
+            _queue.AddLast(pending);
+            if (!pending.Infeasible && !_queue.Any(p => p != pending && !p.Infeasible) && placement.IsSubsetOf(_available))
+            {
+                _queue.Remove(pending);
+                GrantLocked(pending);
+            }
+        }
+        ct.Register(() =>
+        {
+            lock (_lock)
+            {
+                if (!_queue.Remove(pending)) return;
+            }
+            pending.Reply.TrySetCanceled(ct);
+        });
+        return pending.Reply.Task;
+    }
+
+    /// <summary>A reply to send at once (spillback or cancel), or null to queue the request here.</summary>
+    private WireLeaseReply? Decide(PendingLease p)
+    {
+        var strategy = p.Request.Strategy;
+        bool hardAffinity = strategy.Kind == WireStrategyKind.NodeAffinity && !strategy.Soft;
+        if (strategy.Kind == WireStrategyKind.NodeAffinity)
+        {
+            if (strategy.NodeId != NodeId)
+            {
+                if (_view.TryGetValue(strategy.NodeId, out var target) && target.Alive)
+                    return new WireLeaseReply { Kind = LeaseReplyKind.Spillback, NodeId = target.NodeId, SpillbackEndpoint = target.RayletEndpoint };
+                if (hardAffinity)
+                    return Canceled($"{p.Request.Description} has hard node affinity to node {strategy.NodeId}, which is " +
+                        (_view.ContainsKey(strategy.NodeId) ? "dead" : "not in the cluster") + ". Use Soft: true to fall back to other nodes.");
+            }
+            else if (p.Placement.IsSubsetOf(Total))
+            {
+                return null;
+            }
+            else if (hardAffinity)
+            {
+                return Canceled($"{p.Request.Description} requires {p.Placement}, but node {NodeId}, which it has hard affinity to, has only {Total}.");
+            }
+        }
+        if (p.Request.GrantOrReject)
+        {
+            p.Infeasible = !p.Placement.IsSubsetOf(Total);
+            if (p.Infeasible) ReportInfeasibleLocked(p);
+            return null;
+        }
+        var chosen = _scheduler.Choose(NodesLocked(), p.Placement, strategy.Kind == WireStrategyKind.Spread);
+        if (chosen is null)
+        {
+            p.Infeasible = true;
+            ReportInfeasibleLocked(p);
+            return null;
+        }
+        p.Infeasible = false;
+        return chosen.NodeId == NodeId ? null
+            : new WireLeaseReply { Kind = LeaseReplyKind.Spillback, NodeId = chosen.NodeId, SpillbackEndpoint = chosen.Endpoint };
+    }
+
+    private static WireLeaseReply Canceled(string message) => new() { Kind = LeaseReplyKind.Canceled, CancelMessage = message };
+
+    private void ReportInfeasibleLocked(PendingLease p)
+    {
+        if (!_reportedInfeasible.Add(p.Placement.ToString())) return;
+        _logger.LogWarning(
+            "{Work} requires {Required}, but no node in the cluster has that much (this node has {Total}): it cannot be scheduled " +
+            "and waits until a node that can fit it joins. Lower its resource request or add a node with those resources.",
+            p.Request.Description, p.Placement, Total);
+    }
+
+    /// <summary>Queued requests that another node can now serve move there (spillback); infeasible ones that
+    /// became feasible are scheduled.</summary>
+    private List<(PendingLease, WireLeaseReply)> RescheduleQueuedLocked()
+    {
+        var replies = new List<(PendingLease, WireLeaseReply)>();
+        for (var node = _queue.First; node is not null;)
+        {
+            var next = node.Next;
+            var p = node.Value;
+            bool fitsHere = p.Placement.IsSubsetOf(_available);
+            if (!p.Request.GrantOrReject && p.Request.Strategy.Kind != WireStrategyKind.NodeAffinity && !fitsHere)
+            {
+                var chosen = _scheduler.Choose(NodesLocked(), p.Placement, p.Request.Strategy.Kind == WireStrategyKind.Spread);
+                if (chosen is not null && chosen.NodeId != NodeId && p.Placement.IsSubsetOf(chosen.Available))
+                {
+                    _queue.Remove(node);
+                    replies.Add((p, new WireLeaseReply { Kind = LeaseReplyKind.Spillback, NodeId = chosen.NodeId, SpillbackEndpoint = chosen.Endpoint }));
+                }
+                else if (chosen is not null) p.Infeasible = false;
+            }
+            node = next;
+        }
+        GrantQueuedLocked();
+        return replies;
+    }
+
+    private void GrantQueuedLocked()
+    {
+        for (var node = _queue.First; node is not null;)
+        {
+            var next = node.Next;
+            var p = node.Value;
+            if (!p.Infeasible && p.Placement.IsSubsetOf(_available))
+            {
+                _queue.Remove(node);
+                GrantLocked(p);
+            }
+            node = next;
+        }
+    }
+
+    /// <summary>Reserves the resources now and hands over a worker once one is ready.</summary>
+    private void GrantLocked(PendingLease p)
+    {
+        _available = _available.Subtract(p.Resources);
+        long leaseId = ++_nextLeaseId;
+        _ = CompleteGrantAsync(p, leaseId);
+    }
+
+    private async Task CompleteGrantAsync(PendingLease p, long leaseId)
+    {
+        WorkerProcess worker;
+        try
+        {
+            worker = await Pool.PopWorkerAsync(p.Request.JobId, p.Request.RuntimeEnvKey, p.Request.EnvVars, p.Cancellation).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            ReleaseResources(p.Resources);
+            if (e is OperationCanceledException) p.Reply.TrySetCanceled();
+            else p.Reply.TrySetResult(Canceled($"{p.Request.Description} could not get a worker on node {NodeId}: {e.Message}"));
+            return;
+        }
+        var lease = new Lease(leaseId, worker, p.Resources);
+        worker.LeaseId = leaseId;
+        worker.IsActor = p.Request.IsActorCreation;
+        lock (_lock) _leases[leaseId] = lease;
+        var reply = new WireLeaseReply
+        {
+            Kind = LeaseReplyKind.Granted, LeaseId = leaseId, Worker = worker.Address, NodeId = NodeId, Resources = p.Resources.ToWire(),
+        };
+        if (!p.Reply.TrySetResult(reply) || p.Cancellation.IsCancellationRequested) ReturnWorker(leaseId, disconnect: false);
+    }
+
+    private void ReleaseResources(ResourceSet resources)
+    {
+        lock (_lock)
+        {
+            _available = _available.Add(resources);
+            GrantQueuedLocked();
+        }
+    }
+
+    public void ReturnWorker(long leaseId, bool disconnect)
+    {
+        Lease? lease;
+        lock (_lock)
+        {
+            if (!_leases.Remove(leaseId, out lease)) return;
+            // A blocked task's CPU is already back in the pool.
+            _available = _available.Add(lease.Blocked ? lease.Resources.Subtract(lease.Resources.Only(ResourceSet.Cpu)) : lease.Resources);
+            GrantQueuedLocked();
+        }
+        if (disconnect || lease.Worker.IsActor || lease.Worker.DeathReason is not null || _disposed)
+            Pool.Kill(lease.Worker, disconnect ? "its lease holder disconnected it" : "its actor is gone");
+        else
+            Pool.PushWorker(lease.Worker);
+    }
+
+    public void NotifyBlocked(long leaseId, bool blocked)
+    {
+        lock (_lock)
+        {
+            if (!_leases.TryGetValue(leaseId, out var lease) || lease.Blocked == blocked) return;
+            lease.Blocked = blocked;
+            var cpu = lease.Resources.Only(ResourceSet.Cpu);
+            if (cpu.IsEmpty) return;
+            if (blocked)
+            {
+                _available = _available.Add(cpu);
+                GrantQueuedLocked();
+            }
+            else
+            {
+                _available = _available.Subtract(cpu);
+            }
+        }
+    }
+
+    public bool RegisterWorker(RegisterWorkerRequest request) => Pool.OnWorkerRegistered(request);
+
+    public NodeStatsReply Stats()
+    {
+        lock (_lock)
+            return new NodeStatsReply(Total.ToWire(), _available.ToDictionary().ToDictionary(kv => kv.Key, kv => Math.Max(0, kv.Value)), Pool.NumWorkers);
+    }
+
+    private readonly Dictionary<JobId, JobRecord> _jobs = [];
+
+    private async Task<JobRecord> GetJobAsync(JobId jobId, CancellationToken ct)
+    {
+        lock (_jobs)
+            if (_jobs.TryGetValue(jobId, out var cached)) return cached;
+        var reply = await RpcChannels.Invoker(GcsEndpoint).AsyncUnaryCall(Gcs.GcsService.GetJobMethod, null, new CallOptions(cancellationToken: ct),
+            new JobIdRequest(jobId)).ResponseAsync.ConfigureAwait(false);
+        var job = reply.Jobs.FirstOrDefault() ?? throw new InvalidOperationException($"Job {jobId} is not registered with the GCS.");
+        lock (_jobs) _jobs[jobId] = job;
+        return job;
+    }
+
+    private void OnWorkerDied(WorkerProcess worker, string reason)
+    {
+        _logger.LogDebug("Worker {WorkerId} died: {Reason}", worker.WorkerId, reason);
+        _ = RayletRpc.CallAsync(GcsEndpoint, Gcs.GcsService.ReportWorkerFailureMethod, new WorkerFailureRequest(worker.WorkerId, NodeId, reason));
+    }
+
+    private void PublishLogs(LogBatch batch) =>
+        _ = RayletRpc.CallAsync(GcsEndpoint, Gcs.GcsService.PublishLogsMethod, batch);
+
+    public void Dispose()
+    {
+        List<PendingLease> queued;
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            queued = [.. _queue];
+            _queue.Clear();
+        }
+        _stopping.Cancel();
+        foreach (var p in queued) p.Reply.TrySetResult(Canceled("the node shut down"));
+        Pool.Dispose();
+    }
+}

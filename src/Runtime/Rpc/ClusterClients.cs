@@ -1,0 +1,253 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using RaySharp.Core.Gcs;
+using RaySharp.Core.Raylet;
+
+namespace RaySharp.Core.Rpc;
+
+/// <summary>The local raylet over RPC, as a core worker (driver or worker) uses it.</summary>
+internal sealed class RayletRpcClient : IRayletClient
+{
+    private readonly string _raylet;
+    private readonly string _gcs;
+    private readonly JobId _jobId;
+
+    /// <param name="raylet">The local raylet's endpoint (<c>unix:</c> socket or TCP).</param>
+    /// <param name="gcs">The GCS endpoint.</param>
+    /// <param name="nodeId">This node.</param>
+    /// <param name="jobId">The job whose workers are leased.</param>
+    public RayletRpcClient(string raylet, string gcs, NodeId nodeId, JobId jobId)
+    {
+        _raylet = raylet;
+        _gcs = gcs;
+        NodeId = nodeId;
+        _jobId = jobId;
+    }
+
+    public NodeId NodeId { get; }
+
+    public async ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct)
+    {
+        var envVars = request.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null;
+        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_raylet, request.ToWire(_jobId, envVars), ct).ConfigureAwait(false);
+        var resources = reply.Resources.FromWire();
+        var worker = new RemoteCoreWorkerClient(reply.Worker!, NodeId, _jobId, reply.LeaseId, resources);
+        return new WorkerLease(reply.LeaseId, worker, reply.NodeId, resources) { Raylet = raylet };
+    }
+
+    public void ReturnWorker(WorkerLease lease, bool disconnectWorker) =>
+        RayletRpc.ReturnWorker(lease.Raylet ?? _raylet, lease.LeaseId, disconnectWorker);
+
+    public void NotifyTaskBlocked(WorkerLease lease) =>
+        _ = RayletRpc.CallAsync(_raylet, NodeManagerService.NotifyBlockedMethod, new LeaseIdRequest(lease.LeaseId));
+
+    public void NotifyTaskUnblocked(WorkerLease lease) =>
+        _ = RayletRpc.CallAsync(_raylet, NodeManagerService.NotifyUnblockedMethod, new LeaseIdRequest(lease.LeaseId));
+
+    private ClusterView View() => Call(_gcs, GcsService.GetAllNodesMethod, Empty.Instance);
+
+    private static TResponse Call<TRequest, TResponse>(string endpoint, Method<TRequest, TResponse> method, TRequest request)
+        where TRequest : class where TResponse : class =>
+        RpcChannels.Invoker(endpoint).BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request);
+
+    public IReadOnlyList<NodeInfo> GetNodes() =>
+        [.. View().Nodes.Select(n => new NodeInfo(n.NodeId, n.Alive, n.RayletEndpoint, n.Total))];
+
+    public IReadOnlyDictionary<string, double> GetTotalResources() => Sum(View().Nodes.Where(n => n.Alive).Select(n => n.Total));
+
+    /// <summary>Exact for this node, the last broadcast for the others.</summary>
+    public IReadOnlyDictionary<string, double> GetAvailableResources()
+    {
+        var local = Call(_raylet, NodeManagerService.GetNodeStatsMethod, Empty.Instance);
+        return Sum(View().Nodes.Where(n => n.Alive).Select(n => n.NodeId == NodeId ? local.Available : n.Available));
+    }
+
+    private static Dictionary<string, double> Sum(IEnumerable<Dictionary<string, double>> sets)
+    {
+        var total = new Dictionary<string, double>();
+        foreach (var set in sets)
+            foreach (var (k, v) in set) total[k] = total.GetValueOrDefault(k) + v;
+        return total;
+    }
+
+    public void Dispose()
+    {
+    }
+}
+
+/// <summary>The GCS's actor manager over RPC. Registration is synchronous (named actors are unique at once); the
+/// creation task follows once its arguments are resolved, as in Ray's RegisterActor + CreateActor.</summary>
+internal sealed class GcsRpcClient : IGcsActorClient, IDisposable
+{
+    private readonly string _gcs;
+    private readonly CoreWorker _worker;
+    private readonly ConcurrentDictionary<ActorId, ActorLimits> _limits = new();
+    private readonly CancellationTokenSource _closing = new();
+
+    public GcsRpcClient(string gcs, CoreWorker worker)
+    {
+        _gcs = gcs;
+        _worker = worker;
+    }
+
+    private CallInvoker Invoker => RpcChannels.Invoker(_gcs);
+
+    private TResponse Call<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request)
+        where TRequest : class where TResponse : class
+    {
+        try
+        {
+            return Invoker.BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(60)), request);
+        }
+        catch (RpcException e)
+        {
+            throw new RayException($"The GCS at {_gcs} did not answer {method.Name}: {e.Status.Detail} ({e.StatusCode}).", e);
+        }
+    }
+
+    private void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
+        _ = RayletRpc.CallAsync(_gcs, method, request);
+
+    public ActorId RegisterActor(TaskSpec creationTask, bool getIfExists)
+    {
+        var wire = creationTask.ToWire(_worker.JobId);
+        var reply = Call(GcsService.RegisterActorMethod, new RegisterActorRequest(wire, getIfExists));
+        if (reply.Error is { } error) throw new ArgumentException(error);
+        var creation = creationTask.ActorCreation!;
+        _limits[reply.ActorId] = new ActorLimits(creation.MaxTaskRetries, creation.MaxPendingCalls);
+        if (reply.ActorId == creation.ActorId) _ = CreateAsync(creationTask);
+        return reply.ActorId;
+    }
+
+    private async Task CreateAsync(TaskSpec creationTask)
+    {
+        var (args, upstream) = await _worker.Resolver.ResolveAsync(creationTask.Args, _closing.Token).ConfigureAwait(false);
+        if (upstream is not null)
+        {
+            KillActor(creationTask.ActorId, true, $"an argument of its constructor failed: {upstream.ToException().Message}");
+            return;
+        }
+        Fire(GcsService.CreateActorMethod, creationTask.WithArgs(args).ToWire(_worker.JobId));
+    }
+
+    public bool TryGetNamedActor(string name, string @namespace, out ActorId actorId, out Address? owner)
+    {
+        var info = Call(GcsService.GetNamedActorMethod, new NamedActorRequest(name, @namespace)).Info;
+        actorId = info?.ActorId ?? default;
+        owner = info?.Owner;
+        if (info is not null) _limits.TryAdd(info.ActorId, new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls));
+        return info is not null;
+    }
+
+    public void KillActor(ActorId actorId, bool noRestart, string reason) =>
+        Call(GcsService.KillActorMethod, new KillActorRequest(actorId, noRestart, reason));
+
+    public void ReportActorOutOfScope(ActorId actorId) => Fire(GcsService.ReportActorOutOfScopeMethod, new ActorIdRequest(actorId));
+
+    public ActorLimits? GetActorInfo(ActorId actorId)
+    {
+        if (_limits.TryGetValue(actorId, out var cached)) return cached;
+        var info = Call(GcsService.GetActorInfoMethod, new ActorIdRequest(actorId)).Info;
+        if (info is null) return null;
+        return _limits[actorId] = new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls);
+    }
+
+    public IDisposable SubscribeActor(ActorId actorId, Action<ActorStateUpdate> onUpdate)
+    {
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
+        _ = ListenAsync(actorId, onUpdate, cts.Token);
+        return new Subscription(cts);
+    }
+
+    private async Task ListenAsync(ActorId actorId, Action<ActorStateUpdate> onUpdate, CancellationToken ct)
+    {
+        try
+        {
+            using var call = Invoker.AsyncServerStreamingCall(GcsService.SubscribeActorMethod, null, new CallOptions(cancellationToken: ct),
+                new ActorIdRequest(actorId));
+            while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
+            {
+                var info = call.ResponseStream.Current;
+                var worker = info.Worker is { } address ? new RemoteCoreWorkerClient(address, _worker.Raylet.NodeId, _worker.JobId, 0, ResourceSet.Empty) : null;
+                onUpdate(new ActorStateUpdate(info.ActorId, info.State, worker, info.NumRestarts, info.DeathCause));
+                if (info.State == ActorLifecycleState.Dead) return;
+            }
+        }
+        catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
+        {
+            if (ct.IsCancellationRequested) return;
+            onUpdate(new ActorStateUpdate(actorId, ActorLifecycleState.Dead, null, 0,
+                RayErrorInfo.ActorDied(actorId, $"the GCS at {_gcs} became unreachable, so the actor's state is unknown")));
+        }
+    }
+
+    private sealed class Subscription(CancellationTokenSource cts) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { cts.Cancel(); } catch (ObjectDisposedException) { }
+        }
+    }
+
+    public void Dispose() => _closing.Cancel();
+}
+
+/// <summary>The ownership protocol over RPC: fetch from owners, borrower registration.</summary>
+internal sealed class OwnershipRpcClient(NodeId localNode) : IOwnershipClient
+{
+    public async Task<RayObject> GetObjectAsync(Address owner, ObjectId id)
+    {
+        var reply = await CoreWorkerConnection.For(owner, localNode).CallAsync(CoreWorkerService.GetObjectMethod, new GetObjectRequest(id))
+            .ConfigureAwait(false);
+        return reply?.FromWire() ?? RayObject.FromError(new RayErrorInfo
+        {
+            Kind = ErrorKind.OwnerDied, ObjectId = id,
+            Message = $"The owner of object {id} (worker {owner.WorkerId} at {owner.Endpoint}) died, so the object is lost. " +
+                "Objects live as long as the process that created them; keep the owner alive while others read its objects.",
+        });
+    }
+
+    public Task AddBorrowerAsync(Address owner, ObjectId id, Address borrower) =>
+        CoreWorkerConnection.For(owner, localNode).CallAsync(CoreWorkerService.AddBorrowerMethod, new BorrowerRequest(id, borrower));
+
+    public void RemoveBorrower(Address owner, ObjectId id, Address borrower) =>
+        CoreWorkerConnection.For(owner, localNode).Fire(CoreWorkerService.RemoveBorrowerMethod, new BorrowerRequest(id, borrower));
+}
+
+/// <summary>Streams the job's worker output to this driver's console, prefixed with the worker's pid and node.</summary>
+internal static class DriverLogStream
+{
+    public static IDisposable Start(string gcs, JobId jobId)
+    {
+        var cts = new CancellationTokenSource();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                using var call = RpcChannels.Invoker(gcs).AsyncServerStreamingCall(GcsService.SubscribeLogsMethod, null,
+                    new CallOptions(cancellationToken: cts.Token), new JobIdRequest(jobId));
+                while (await call.ResponseStream.MoveNext(cts.Token).ConfigureAwait(false))
+                {
+                    var batch = call.ResponseStream.Current;
+                    var target = batch.IsError ? Console.Error : Console.Out;
+                    foreach (var line in batch.Lines) target.WriteLine($"{batch.Prefix} {line}");
+                }
+            }
+            catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
+            {
+                // The cluster or the driver is shutting down.
+            }
+        });
+        return new Stop(cts);
+    }
+
+    private sealed class Stop(CancellationTokenSource cts) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { cts.Cancel(); } catch (ObjectDisposedException) { }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Grpc.Core;
+
+namespace RaySharp.Core.Rpc;
+
+/// <summary>
+/// The connection to one remote worker (Ray's <c>CoreWorkerClient</c>): pushes ride one long-lived bidirectional
+/// stream, written in batches; replies are matched by call ID. When the stream breaks, every call in flight
+/// fails as WorkerDied (retried per MaxRetries), and the next push opens a new connection.
+/// </summary>
+internal sealed class CoreWorkerConnection
+{
+    private static readonly ConcurrentDictionary<WorkerId, CoreWorkerConnection> s_connections = new();
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<PushTaskResponse>> _inflight = new();
+    private readonly Lock _lock = new();
+    private readonly CallInvoker _invoker;
+    private Channel<PushTaskRequest>? _outbox;
+    private volatile string? _broken;
+    private long _nextCallId;
+
+    private CoreWorkerConnection(Address address, NodeId localNode)
+    {
+        Address = address;
+        _invoker = RpcChannels.Invoker(RpcChannels.EndpointFor(address, localNode));
+    }
+
+    public Address Address { get; }
+
+    public static CoreWorkerConnection For(Address address, NodeId localNode)
+    {
+        while (true)
+        {
+            var c = s_connections.GetOrAdd(address.WorkerId, _ => new CoreWorkerConnection(address, localNode));
+            if (c._broken is null) return c;
+            s_connections.TryRemove(new KeyValuePair<WorkerId, CoreWorkerConnection>(address.WorkerId, c));
+        }
+    }
+
+    public CallInvoker Invoker => _invoker;
+
+    public Task<PushTaskResponse> PushAsync(WireTaskSpec task, long leaseId, Dictionary<string, double> leaseResources)
+    {
+        var done = new TaskCompletionSource<PushTaskResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long id = Interlocked.Increment(ref _nextCallId);
+        _inflight[id] = done;
+        var outbox = EnsureStream();
+        if (_broken is { } reason || !outbox.Writer.TryWrite(new PushTaskRequest(id, task, leaseId, leaseResources)))
+        {
+            if (_inflight.TryRemove(id, out _)) done.TrySetResult(Died(id, _broken ?? "the connection closed"));
+        }
+        return done.Task;
+    }
+
+    private Channel<PushTaskRequest> EnsureStream()
+    {
+        if (_outbox is { } existing) return existing;
+        lock (_lock)
+        {
+            if (_outbox is not null) return _outbox;
+            var outbox = Channel.CreateUnbounded<PushTaskRequest>(new UnboundedChannelOptions { SingleReader = true });
+            var call = _invoker.AsyncDuplexStreamingCall(CoreWorkerService.PushTasksMethod, null, new CallOptions());
+            _ = BatchWriter.RunAsync(outbox.Reader, items => call.RequestStream.WriteAsync(new PushBatch(items)), CancellationToken.None)
+                .ContinueWith(_ => Break("the task stream to the worker closed"), TaskScheduler.Default);
+            _ = ReadRepliesAsync(call);
+            _outbox = outbox;
+            return outbox;
+        }
+    }
+
+    private async Task ReadRepliesAsync(AsyncDuplexStreamingCall<PushBatch, ReplyBatch> call)
+    {
+        string reason = "the worker closed the connection";
+        try
+        {
+            while (await call.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
+                foreach (var reply in call.ResponseStream.Current.Items)
+                    if (_inflight.TryRemove(reply.CallId, out var done)) done.TrySetResult(reply);
+        }
+        catch (RpcException e)
+        {
+            reason = $"the worker process at {Address.Endpoint} died or became unreachable ({e.StatusCode})";
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            reason = $"the connection to the worker at {Address.Endpoint} failed: {e.Message}";
+        }
+        Break(reason);
+        call.Dispose();
+    }
+
+    private void Break(string reason)
+    {
+        _broken ??= reason;
+        _outbox?.Writer.TryComplete();
+        s_connections.TryRemove(new KeyValuePair<WorkerId, CoreWorkerConnection>(Address.WorkerId, this));
+        foreach (var id in _inflight.Keys)
+            if (_inflight.TryRemove(id, out var done)) done.TrySetResult(Died(id, _broken));
+    }
+
+    private static PushTaskResponse Died(long id, string reason) =>
+        new(id, [], new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = $"The worker running the task died: {reason}." }, false, null);
+
+    /// <summary>A unary call to the worker; false when it is unreachable.</summary>
+    public async Task<TResponse?> CallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request,
+        CancellationToken ct = default) where TRequest : class where TResponse : class
+    {
+        try
+        {
+            return await _invoker.AsyncUnaryCall(method, null, new CallOptions(cancellationToken: ct), request).ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e) when (RpcChannels.IsUnavailable(e) || e.StatusCode == StatusCode.DeadlineExceeded)
+        {
+            return null;
+        }
+    }
+
+    public void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
+        _ = CallAsync(method, request);
+}
+
+/// <summary>
+/// A remote worker as a task submitter sees it: pushes carry the lease they run under; replies are turned back
+/// into the submitter's types. Refs nested in returns are adopted before the worker's pins are released.
+/// </summary>
+internal sealed class RemoteCoreWorkerClient : ICoreWorkerClient
+{
+    private readonly CoreWorkerConnection _connection;
+    private readonly JobId _jobId;
+    private readonly long _leaseId;
+    private readonly Dictionary<string, double> _leaseResources;
+
+    public RemoteCoreWorkerClient(Address address, NodeId localNode, JobId jobId, long leaseId, ResourceSet leaseResources)
+    {
+        _connection = CoreWorkerConnection.For(address, localNode);
+        _jobId = jobId;
+        _leaseId = leaseId;
+        _leaseResources = leaseResources.ToWire();
+        Address = address;
+    }
+
+    public Address Address { get; }
+
+    public async Task<PushTaskReply> PushTaskAsync(TaskSpec task, CancellationToken ct)
+    {
+        var reply = await _connection.PushAsync(task.ToWire(_jobId), _leaseId, _leaseResources).ConfigureAwait(false);
+        return new PushTaskReply(Array.ConvertAll(reply.Returns, r => r.FromWire()), reply.Error, reply.IsApplicationError)
+        {
+            RemoteNested = reply.NestedPins,
+            Executor = reply.NestedPins is null ? null : this,
+        };
+    }
+
+    public bool CancelTask(TaskId taskId, bool force)
+    {
+        _connection.Fire(CoreWorkerService.CancelTaskMethod, new CancelTaskRequest(taskId, force));
+        return true;
+    }
+
+    public void ReleasePins(ObjectId[] ids) => _connection.Fire(CoreWorkerService.ReleasePinsMethod, new ReleasePinsRequest(ids));
+}

@@ -1,0 +1,156 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+
+namespace RaySharp.Core.Rpc;
+
+/// <summary>
+/// The gRPC endpoint of a driver or worker (Ray's <c>CoreWorkerService</c>): task pushes on a long-lived
+/// bidirectional stream, and the ownership protocol — objects served to borrowers, borrower registration,
+/// streaming-generator items, cancellation and exit.
+/// </summary>
+[BindServiceMethod(typeof(CoreWorkerService), nameof(BindService))]
+// Not sealed: ASP.NET Core gRPC binds handlers to virtual methods of the type that declares BindService.
+internal class CoreWorkerService : IRpcService
+{
+    public const string Name = "raysharp.CoreWorkerService";
+    public static readonly Method<PushBatch, ReplyBatch> PushTasksMethod = RpcMarshaller.Duplex<PushBatch, ReplyBatch>(Name, nameof(PushTasks));
+    public static readonly Method<CancelTaskRequest, BoolReply> CancelTaskMethod = RpcMarshaller.Unary<CancelTaskRequest, BoolReply>(Name, nameof(CancelTask));
+    public static readonly Method<GetObjectRequest, WireObject> GetObjectMethod = RpcMarshaller.Unary<GetObjectRequest, WireObject>(Name, nameof(GetObject));
+    public static readonly Method<BorrowerRequest, Empty> AddBorrowerMethod = RpcMarshaller.Unary<BorrowerRequest, Empty>(Name, nameof(AddBorrower));
+    public static readonly Method<BorrowerRequest, Empty> RemoveBorrowerMethod = RpcMarshaller.Unary<BorrowerRequest, Empty>(Name, nameof(RemoveBorrower));
+    public static readonly Method<ReleasePinsRequest, Empty> ReleasePinsMethod = RpcMarshaller.Unary<ReleasePinsRequest, Empty>(Name, nameof(ReleasePins));
+    public static readonly Method<GeneratorItemRequest, Empty> ReportGeneratorItemMethod = RpcMarshaller.Unary<GeneratorItemRequest, Empty>(Name, nameof(ReportGeneratorItem));
+    public static readonly Method<ExitRequest, Empty> ExitMethod = RpcMarshaller.Unary<ExitRequest, Empty>(Name, nameof(Exit));
+
+    private readonly ICoreWorkerServiceHandler _handler;
+
+    public CoreWorkerService(ICoreWorkerServiceHandler handler) => _handler = handler;
+
+    public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<CoreWorkerService>();
+
+    public static void BindService(ServiceBinderBase binder, CoreWorkerService? service)
+    {
+        binder.AddMethod(PushTasksMethod, service is null ? null : service.PushTasks);
+        binder.AddMethod(CancelTaskMethod, service is null ? null : service.CancelTask);
+        binder.AddMethod(GetObjectMethod, service is null ? null : service.GetObject);
+        binder.AddMethod(AddBorrowerMethod, service is null ? null : service.AddBorrower);
+        binder.AddMethod(RemoveBorrowerMethod, service is null ? null : service.RemoveBorrower);
+        binder.AddMethod(ReleasePinsMethod, service is null ? null : service.ReleasePins);
+        binder.AddMethod(ReportGeneratorItemMethod, service is null ? null : service.ReportGeneratorItem);
+        binder.AddMethod(ExitMethod, service is null ? null : service.Exit);
+    }
+
+    /// <summary>Runs each pushed task as it arrives and streams the replies back, batching those that are ready together.</summary>
+    public virtual async Task PushTasks(IAsyncStreamReader<PushBatch> requests, IServerStreamWriter<ReplyBatch> responses, ServerCallContext context)
+    {
+        var outbox = Channel.CreateUnbounded<PushTaskResponse>(new UnboundedChannelOptions { SingleReader = true });
+        var writer = BatchWriter.RunAsync(outbox.Reader, async items =>
+        {
+            await responses.WriteAsync(new ReplyBatch(items)).ConfigureAwait(false);
+            _handler.OnRepliesWritten();
+        }, context.CancellationToken);
+        try
+        {
+            while (await requests.MoveNext(context.CancellationToken).ConfigureAwait(false))
+                foreach (var item in requests.Current.Items)
+                    _handler.HandlePushTask(item, reply => outbox.Writer.TryWrite(reply));
+        }
+        catch (OperationCanceledException)
+        {
+            // The caller went away.
+        }
+        catch (IOException)
+        {
+        }
+        finally
+        {
+            await _handler.WhenRepliesSettledAsync().ConfigureAwait(false);
+            outbox.Writer.TryComplete();
+        }
+        await writer.ConfigureAwait(false);
+    }
+
+    public virtual Task<BoolReply> CancelTask(CancelTaskRequest request, ServerCallContext context) =>
+        Task.FromResult(new BoolReply(_handler.HandleCancelTask(request.TaskId, request.Force)));
+
+    public virtual Task<WireObject> GetObject(GetObjectRequest request, ServerCallContext context) =>
+        _handler.HandleGetObjectAsync(request.ObjectId, context.CancellationToken);
+
+    public virtual Task<Empty> AddBorrower(BorrowerRequest request, ServerCallContext context)
+    {
+        _handler.HandleAddBorrower(request.ObjectId, request.Borrower);
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual Task<Empty> RemoveBorrower(BorrowerRequest request, ServerCallContext context)
+    {
+        _handler.HandleRemoveBorrower(request.ObjectId, request.Borrower);
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual Task<Empty> ReleasePins(ReleasePinsRequest request, ServerCallContext context)
+    {
+        _handler.HandleReleasePins(request.Ids);
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual Task<Empty> ReportGeneratorItem(GeneratorItemRequest request, ServerCallContext context)
+    {
+        _handler.HandleGeneratorItem(request.TaskId, request.Index, request.Item.FromWire());
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual async Task<Empty> Exit(ExitRequest request, ServerCallContext context)
+    {
+        await _handler.HandleExitAsync(request.Force, request.Reason).ConfigureAwait(false);
+        return Empty.Instance;
+    }
+}
+
+/// <summary>What a <see cref="CoreWorkerService"/> delegates to: the process's core worker.</summary>
+internal interface ICoreWorkerServiceHandler
+{
+    /// <summary>Starts the task; calls <paramref name="reply"/> once when it is done.</summary>
+    void HandlePushTask(PushTaskRequest request, Action<PushTaskResponse> reply);
+
+    /// <summary>Completes when the replies of tasks started so far have been handed over.</summary>
+    Task WhenRepliesSettledAsync();
+
+    /// <summary>A batch of replies reached the caller's stream.</summary>
+    void OnRepliesWritten();
+
+    bool HandleCancelTask(TaskId taskId, bool force);
+    Task<WireObject> HandleGetObjectAsync(ObjectId id, CancellationToken ct);
+    void HandleAddBorrower(ObjectId id, Address borrower);
+    void HandleRemoveBorrower(ObjectId id, Address borrower);
+    void HandleReleasePins(ObjectId[] ids);
+    void HandleGeneratorItem(TaskId taskId, int index, RayObject item);
+    Task HandleExitAsync(bool force, string reason);
+}
+
+/// <summary>Drains a channel into a stream, writing whatever is ready in one message (batching under load).</summary>
+internal static class BatchWriter
+{
+    private const int MaxBatch = 512;
+
+    public static async Task RunAsync<T>(ChannelReader<T> reader, Func<T[], Task> write, CancellationToken ct)
+    {
+        var batch = new List<T>(16);
+        try
+        {
+            while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            {
+                while (batch.Count < MaxBatch && reader.TryRead(out var item)) batch.Add(item);
+                if (batch.Count == 0) continue;
+                await write([.. batch]).ConfigureAwait(false);
+                batch.Clear();
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or RpcException or InvalidOperationException)
+        {
+            // The stream closed: whoever waits on unsent items learns it from the stream's end.
+        }
+    }
+}

@@ -1,0 +1,210 @@
+using MemoryPack;
+
+namespace RaySharp.Core.Rpc;
+
+// The messages of RaySharp's gRPC services, written with MemoryPack. Ray's protobuf messages of the same
+// purpose are named in the comments so a Ray engineer can map them.
+
+[MemoryPackable] internal sealed partial record Empty { public static readonly Empty Instance = new(); }
+
+[MemoryPackable] internal sealed partial record BoolReply(bool Value);
+
+// ---- Objects and tasks (common.proto: TaskSpec, ObjectReference) ----
+
+/// <summary>An object's value or error, with the refs nested in it.</summary>
+[MemoryPackable] internal sealed partial record WireObject(byte[]? Data, RayErrorInfo? Error, ObjectId[] NestedIds);
+
+/// <summary>A ref nested in a return, with its owner (so the receiver can register as its borrower).</summary>
+[MemoryPackable] internal sealed partial record WireNestedRef(ObjectId Id, Address Owner);
+
+[MemoryPackable] internal sealed partial record WireArg(bool IsRef, ObjectId Id, Address? Owner, byte[]? Data, ObjectId[] NestedIds);
+
+internal enum WireStrategyKind : byte { Default, Spread, NodeAffinity, PlacementGroup }
+
+[MemoryPackable] internal sealed partial record WireStrategy(WireStrategyKind Kind, NodeId NodeId, bool Soft);
+
+[MemoryPackable]
+internal sealed partial record WireActorCreation
+{
+    public required ActorId ActorId { get; init; }
+    public required string ClassName { get; init; }
+    public string? Name { get; init; }
+    public required string Namespace { get; init; }
+    public ActorLifetime Lifetime { get; init; }
+    public int MaxRestarts { get; init; }
+    public int MaxTaskRetries { get; init; }
+    public int MaxConcurrency { get; init; } = 1;
+    public int MaxPendingCalls { get; init; } = -1;
+    public bool UsesDefaultCpus { get; init; }
+}
+
+[MemoryPackable]
+internal sealed partial record WireTaskSpec
+{
+    public required TaskId TaskId { get; init; }
+    public required TaskType Type { get; init; }
+    public required JobId JobId { get; init; }
+    public required ulong FunctionId { get; init; }
+    public required string FunctionName { get; init; }
+    public required WireArg[] Args { get; init; }
+    public required Address Owner { get; init; }
+    public TaskId? ParentTaskId { get; init; }
+    public Dictionary<string, double> Resources { get; init; } = [];
+    public WireStrategy Strategy { get; init; } = new(WireStrategyKind.Default, default, false);
+    public Dictionary<string, string>? EnvVars { get; init; }
+    public string? WorkingDir { get; init; }
+    public int MaxRetries { get; init; }
+    public bool RetryExceptions { get; init; }
+    public string? Name { get; init; }
+    public ActorId ActorId { get; init; }
+    public long SequenceNumber { get; init; }
+    public int AttemptNumber { get; init; }
+    public WireActorCreation? ActorCreation { get; init; }
+
+    public string DisplayName => Name ?? FunctionName;
+}
+
+// ---- CoreWorkerService (core_worker.proto) ----
+
+[MemoryPackable] internal sealed partial record PushTaskRequest(long CallId, WireTaskSpec Task, long LeaseId, Dictionary<string, double> LeaseResources);
+
+[MemoryPackable] internal sealed partial record PushTaskResponse(long CallId, WireObject[] Returns, RayErrorInfo? Error, bool IsApplicationError,
+    WireNestedRef[]? NestedPins);
+
+/// <summary>Pushes batched on the long-lived task stream.</summary>
+[MemoryPackable] internal sealed partial record PushBatch(PushTaskRequest[] Items);
+
+[MemoryPackable] internal sealed partial record ReplyBatch(PushTaskResponse[] Items);
+
+[MemoryPackable] internal sealed partial record CancelTaskRequest(TaskId TaskId, bool Force);
+
+[MemoryPackable] internal sealed partial record GetObjectRequest(ObjectId ObjectId);
+
+[MemoryPackable] internal sealed partial record BorrowerRequest(ObjectId ObjectId, Address Borrower);
+
+[MemoryPackable] internal sealed partial record ReleasePinsRequest(ObjectId[] Ids);
+
+[MemoryPackable] internal sealed partial record GeneratorItemRequest(TaskId TaskId, int Index, WireObject Item);
+
+[MemoryPackable] internal sealed partial record ExitRequest(bool Force, string Reason);
+
+// ---- NodeManagerService (node_manager.proto) ----
+
+[MemoryPackable]
+internal sealed partial record WireLeaseRequest
+{
+    public required JobId JobId { get; init; }
+    public required Dictionary<string, double> Resources { get; init; }
+    public Dictionary<string, double>? PlacementResources { get; init; }
+    public required WireStrategy Strategy { get; init; }
+    public required string RuntimeEnvKey { get; init; }
+    public Dictionary<string, string>? EnvVars { get; init; }
+    public bool IsActorCreation { get; init; }
+    public required string Description { get; init; }
+    /// <summary>Set when another raylet already chose this node (no second spillback).</summary>
+    public bool GrantOrReject { get; init; }
+}
+
+internal enum LeaseReplyKind : byte { Granted, Spillback, Canceled }
+
+[MemoryPackable]
+internal sealed partial record WireLeaseReply
+{
+    public required LeaseReplyKind Kind { get; init; }
+    public long LeaseId { get; init; }
+    public Address? Worker { get; init; }
+    public NodeId NodeId { get; init; }
+    public Dictionary<string, double>? Resources { get; init; }
+    public string? SpillbackEndpoint { get; init; }
+    public string? CancelMessage { get; init; }
+}
+
+[MemoryPackable] internal sealed partial record ReturnWorkerRequest(long LeaseId, bool Disconnect);
+
+[MemoryPackable] internal sealed partial record LeaseIdRequest(long LeaseId);
+
+[MemoryPackable] internal sealed partial record RegisterWorkerRequest(WorkerId WorkerId, int ProcessId, Address Address);
+
+[MemoryPackable] internal sealed partial record NodeStatsReply(Dictionary<string, double> Total, Dictionary<string, double> Available, int NumWorkers);
+
+// ---- GCS (gcs_service.proto) ----
+
+[MemoryPackable]
+internal sealed partial record NodeRecord
+{
+    public required NodeId NodeId { get; init; }
+    public required string RayletEndpoint { get; init; }
+    public string? RayletSocket { get; init; }
+    public required Dictionary<string, double> Total { get; init; }
+    public Dictionary<string, double> Available { get; init; } = [];
+    public bool Alive { get; init; } = true;
+    public bool IsHead { get; init; }
+    public int ProcessId { get; init; }
+    public string? DeathReason { get; init; }
+}
+
+[MemoryPackable] internal sealed partial record ResourceReport(NodeId NodeId, Dictionary<string, double> Available);
+
+[MemoryPackable] internal sealed partial record ClusterView(NodeRecord[] Nodes);
+
+[MemoryPackable] internal sealed partial record NodeIdRequest(NodeId NodeId, string? Reason);
+
+[MemoryPackable]
+internal sealed partial record JobRecord
+{
+    public required JobId JobId { get; init; }
+    public required string Namespace { get; init; }
+    public required string CodeSearchPath { get; init; }
+    public Address? Driver { get; init; }
+    public int DriverProcessId { get; init; }
+    public Dictionary<string, string>? EnvVars { get; init; }
+    public bool IsDead { get; init; }
+    public long StartTimeMs { get; init; }
+    public long EndTimeMs { get; init; }
+}
+
+[MemoryPackable] internal sealed partial record JobIdRequest(JobId JobId);
+
+[MemoryPackable] internal sealed partial record JobList(JobRecord[] Jobs);
+
+[MemoryPackable] internal sealed partial record RegisterActorRequest(WireTaskSpec CreationTask, bool GetIfExists);
+
+[MemoryPackable] internal sealed partial record RegisterActorReply(ActorId ActorId, string? Error);
+
+[MemoryPackable] internal sealed partial record NamedActorRequest(string Name, string Namespace);
+
+[MemoryPackable] internal sealed partial record ActorIdReply(bool Found, ActorId ActorId);
+
+[MemoryPackable] internal sealed partial record ActorIdRequest(ActorId ActorId);
+
+[MemoryPackable] internal sealed partial record KillActorRequest(ActorId ActorId, bool NoRestart, string Reason);
+
+[MemoryPackable] internal sealed partial record ActorExitedRequest(ActorId ActorId, string Reason);
+
+[MemoryPackable] internal sealed partial record WorkerFailureRequest(WorkerId WorkerId, NodeId NodeId, string Reason);
+
+[MemoryPackable]
+internal sealed partial record ActorInfo
+{
+    public required ActorId ActorId { get; init; }
+    public required WireActorCreation Creation { get; init; }
+    public required ActorLifecycleState State { get; init; }
+    public Address? Worker { get; init; }
+    public Address? Owner { get; init; }
+    public JobId JobId { get; init; }
+    public int NumRestarts { get; init; }
+    public RayErrorInfo? DeathCause { get; init; }
+    public NodeId NodeId { get; init; }
+}
+
+[MemoryPackable] internal sealed partial record ActorInfoReply(ActorInfo? Info);
+
+[MemoryPackable] internal sealed partial record ActorList(ActorInfo[] Actors);
+
+[MemoryPackable] internal sealed partial record KvRequest(string Namespace, string Key, byte[]? Value, bool Overwrite);
+
+[MemoryPackable] internal sealed partial record KvReply(bool Found, byte[]? Value);
+
+[MemoryPackable] internal sealed partial record KvKeysReply(string[] Keys);
+
+[MemoryPackable] internal sealed partial record LogBatch(JobId JobId, string Prefix, string[] Lines, bool IsError);

@@ -1,0 +1,53 @@
+using Grpc.Core;
+using RaySharp.Core.Raylet;
+
+namespace RaySharp.Core.Rpc;
+
+/// <summary>Calls to raylets by endpoint: the lease protocol, following spillbacks to the node a raylet names.</summary>
+internal static class RayletRpc
+{
+    private const int MaxSpillbacks = 8;
+
+    /// <summary>Asks the raylet at <paramref name="endpoint"/> for a lease, following Reschedule replies. Returns
+    /// the granting raylet's endpoint with the reply; throws the unschedulable exception on Canceled.</summary>
+    public static async Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestLeaseAsync(string endpoint, WireLeaseRequest request,
+        CancellationToken ct)
+    {
+        for (int hop = 0; ; hop++)
+        {
+            var reply = await RpcChannels.Invoker(endpoint)
+                .AsyncUnaryCall(NodeManagerService.RequestWorkerLeaseMethod, null, new CallOptions(cancellationToken: ct), request)
+                .ResponseAsync.ConfigureAwait(false);
+            switch (reply.Kind)
+            {
+                case LeaseReplyKind.Granted:
+                    return (reply, endpoint);
+                case LeaseReplyKind.Spillback:
+                    endpoint = reply.SpillbackEndpoint!;
+                    // After a few hops, make the chosen node queue the request instead of passing it on again.
+                    request = request with { GrantOrReject = hop + 1 >= MaxSpillbacks / 2 };
+                    continue;
+                default:
+                    string message = reply.CancelMessage ?? $"{request.Description} cannot be scheduled.";
+                    throw request.IsActorCreation ? new ActorUnschedulableException(message) : new TaskUnschedulableException(message);
+            }
+        }
+    }
+
+    public static void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) =>
+        _ = CallAsync(rayletEndpoint, NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect));
+
+    public static async Task<TResponse?> CallAsync<TRequest, TResponse>(string endpoint, Method<TRequest, TResponse> method, TRequest request,
+        CancellationToken ct = default) where TRequest : class where TResponse : class
+    {
+        try
+        {
+            return await RpcChannels.Invoker(endpoint).AsyncUnaryCall(method, null, new CallOptions(cancellationToken: ct), request)
+                .ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e) when (RpcChannels.IsUnavailable(e))
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace RaySharp.Core.Rpc;
+
+/// <summary>
+/// One gRPC channel per remote endpoint, shared by every client in the process. An endpoint is <c>host:port</c>
+/// (TCP) or <c>unix:/path</c> (a Unix domain socket on this node).
+/// </summary>
+internal static class RpcChannels
+{
+    private static readonly ConcurrentDictionary<string, Lazy<GrpcChannel>> s_channels = new();
+
+    public static CallInvoker Invoker(string endpoint) => Channel(endpoint).CreateCallInvoker();
+
+    public static GrpcChannel Channel(string endpoint) =>
+        s_channels.GetOrAdd(endpoint, e => new Lazy<GrpcChannel>(() => Create(e))).Value;
+
+    /// <summary>The endpoint to reach <paramref name="address"/> from a process on <paramref name="localNode"/>:
+    /// its socket when it is on the same node, else TCP.</summary>
+    public static string EndpointFor(Address address, NodeId localNode) =>
+        address.Socket is { } socket && address.NodeId == localNode && File.Exists(socket) ? "unix:" + socket : address.Endpoint;
+
+    private static GrpcChannel Create(string endpoint)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            KeepAlivePingDelay = TimeSpan.FromSeconds(20),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
+            InitialHttp2StreamWindowSize = 8 * 1024 * 1024,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+        };
+        string target;
+        if (endpoint.StartsWith("unix:", StringComparison.Ordinal))
+        {
+            string path = endpoint["unix:".Length..];
+            handler.ConnectCallback = async (_, ct) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+            target = "http://localhost";
+        }
+        else
+        {
+            target = "http://" + endpoint;
+        }
+        return GrpcChannel.ForAddress(target, new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            MaxReceiveMessageSize = null,
+            MaxSendMessageSize = null,
+        });
+    }
+
+    /// <summary>Drops the channel to an endpoint that went away, so a later process on the same address gets a fresh one.</summary>
+    public static void Forget(string endpoint)
+    {
+        if (s_channels.TryRemove(endpoint, out var lazy) && lazy.IsValueCreated) lazy.Value.Dispose();
+    }
+
+    /// <summary>True for the status codes that mean the peer is gone (not an application error).</summary>
+    public static bool IsUnavailable(RpcException e) =>
+        e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled or StatusCode.Aborted;
+}

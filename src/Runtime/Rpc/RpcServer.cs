@@ -1,0 +1,101 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace RaySharp.Core.Rpc;
+
+/// <summary>
+/// A Kestrel HTTP/2 server hosting RaySharp's gRPC services: on a TCP port (other nodes) and, when given, a Unix
+/// domain socket (processes of the same node). Each process that serves RPCs — GCS, raylet, worker, driver — runs
+/// exactly one; the services it hosts are singletons passed in.
+/// </summary>
+internal sealed class RpcServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RpcServer(WebApplication app, string host, int port, string? socketPath)
+    {
+        _app = app;
+        Host = host;
+        Port = port;
+        SocketPath = socketPath;
+    }
+
+    public string Host { get; }
+    public int Port { get; }
+    public string? SocketPath { get; }
+
+    /// <summary>The TCP endpoint, <c>host:port</c>.</summary>
+    public string Endpoint => $"{Host}:{Port}";
+
+    /// <param name="host">The address to listen on (and to advertise).</param>
+    /// <param name="port">The TCP port, 0 for any free one.</param>
+    /// <param name="socketPath">A Unix domain socket path for same-node clients, or null.</param>
+    /// <param name="services">The service instances; each is registered as a singleton and mapped.</param>
+    /// <param name="ct">Cancels the start.</param>
+    public static async Task<RpcServer> StartAsync(string host, int port, string? socketPath, IReadOnlyList<IRpcService> services,
+        CancellationToken ct = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "RaySharp" });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(options =>
+        {
+            options.Limits.Http2.MaxStreamsPerConnection = 100_000;
+            options.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
+            options.Limits.Http2.InitialStreamWindowSize = 8 * 1024 * 1024;
+            options.Limits.MaxRequestBodySize = null;
+            options.Listen(IPAddress.Parse(host), port, l => l.Protocols = HttpProtocols.Http2);
+            if (socketPath is not null)
+            {
+                if (File.Exists(socketPath)) File.Delete(socketPath);
+                options.ListenUnixSocket(socketPath, l => l.Protocols = HttpProtocols.Http2);
+            }
+        });
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = null;
+            o.MaxSendMessageSize = null;
+            o.EnableDetailedErrors = true;
+        });
+        foreach (var service in services) builder.Services.AddSingleton(service.GetType(), service);
+        var app = builder.Build();
+        foreach (var service in services) service.Map(app);
+        await app.StartAsync(ct).ConfigureAwait(false);
+        int bound = port;
+        var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>();
+        foreach (var a in addresses?.Addresses ?? [])
+        {
+            if (a.StartsWith("http://unix:", StringComparison.Ordinal)) continue;
+            if (Uri.TryCreate(a, UriKind.Absolute, out var uri)) bound = uri.Port;
+        }
+        return new RpcServer(app, host, bound, socketPath);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _app.StopAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Streams still open (long polls, subscriptions) are cut: their clients see the server go away.
+        }
+        await _app.DisposeAsync().ConfigureAwait(false);
+        if (SocketPath is not null) try { File.Delete(SocketPath); } catch (IOException) { }
+    }
+}
+
+/// <summary>A gRPC service a <see cref="RpcServer"/> hosts.</summary>
+internal interface IRpcService
+{
+    /// <summary>Maps the service's endpoints (<c>app.MapGrpcService&lt;T&gt;()</c>).</summary>
+    void Map(IEndpointRouteBuilder app);
+}

@@ -1,0 +1,129 @@
+using RaySharp.Internal;
+
+namespace RaySharp.Core.Rpc;
+
+/// <summary>Converts the core worker's in-memory types to and from their wire messages.</summary>
+internal static class WireFormat
+{
+    public static WireObject ToWire(this RayObject obj) => new(obj.Data, obj.Error, obj.NestedIds);
+
+    public static RayObject FromWire(this WireObject obj) =>
+        obj.Error is { } error ? RayObject.FromError(error) : RayObject.FromValue(new SerializedObject(obj.Data ?? [], obj.NestedIds));
+
+    public static Dictionary<string, double> ToWire(this ResourceSet resources) => new(resources.ToDictionary());
+
+    public static ResourceSet FromWire(this Dictionary<string, double>? resources) =>
+        resources is null || resources.Count == 0 ? ResourceSet.Empty : ResourceSet.From(resources);
+
+    public static WireStrategy ToWire(this SchedulingStrategy strategy) => strategy switch
+    {
+        SpreadSchedulingStrategy => new(WireStrategyKind.Spread, default, false),
+        NodeAffinitySchedulingStrategy a => new(WireStrategyKind.NodeAffinity, a.NodeId, a.Soft),
+        PlacementGroupSchedulingStrategy => throw new NotSupportedException(
+            "Placement groups are not available in this version of RaySharp's cluster runtime yet."),
+        _ => new(WireStrategyKind.Default, default, false),
+    };
+
+    public static SchedulingStrategy FromWire(this WireStrategy strategy) => strategy.Kind switch
+    {
+        WireStrategyKind.Spread => SchedulingStrategy.Spread,
+        WireStrategyKind.NodeAffinity => new NodeAffinitySchedulingStrategy(strategy.NodeId, strategy.Soft),
+        _ => SchedulingStrategy.Default,
+    };
+
+    public static WireTaskSpec ToWire(this TaskSpec spec, JobId jobId) => new()
+    {
+        TaskId = spec.TaskId,
+        Type = spec.Type,
+        JobId = jobId,
+        FunctionId = spec.Function.FunctionId,
+        FunctionName = spec.Function.Name,
+        Args = Array.ConvertAll(spec.Args, a => a.IsRef
+            ? new WireArg(true, a.Id, a.Owner, null, [])
+            : new WireArg(false, default, null, a.Value.Data, a.Value.NestedIds)),
+        Owner = spec.Owner,
+        ParentTaskId = spec.ParentTaskId,
+        Resources = spec.Resources.ToWire(),
+        Strategy = spec.Strategy.ToWire(),
+        EnvVars = spec.RuntimeEnv?.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null,
+        WorkingDir = spec.RuntimeEnv?.WorkingDir,
+        MaxRetries = spec.MaxRetries,
+        RetryExceptions = spec.RetryExceptions,
+        Name = spec.Name,
+        ActorId = spec.ActorId,
+        SequenceNumber = spec.SequenceNumber,
+        AttemptNumber = spec.AttemptNumber,
+        ActorCreation = spec.ActorCreation is { } c ? new WireActorCreation
+        {
+            ActorId = c.ActorId,
+            ClassName = c.Class.Name,
+            Name = c.Name,
+            Namespace = c.Namespace,
+            Lifetime = c.Lifetime,
+            MaxRestarts = c.MaxRestarts,
+            MaxTaskRetries = c.MaxTaskRetries,
+            MaxConcurrency = c.MaxConcurrency,
+            MaxPendingCalls = c.MaxPendingCalls,
+            UsesDefaultCpus = c.UsesDefaultCpus,
+        } : null,
+    };
+
+    /// <summary>The task as the worker that runs it needs it: the function resolved in this process's registry.</summary>
+    public static TaskSpec FromWire(this WireTaskSpec w)
+    {
+        var function = FunctionRegistry.Get(w.FunctionId, w.FunctionName);
+        return new TaskSpec
+        {
+            TaskId = w.TaskId,
+            Type = w.Type,
+            Function = function,
+            Args = Array.ConvertAll(w.Args, a => a.IsRef
+                ? TaskArg.ByReference(a.Id, a.Owner!)
+                : TaskArg.ByValue(new SerializedObject(a.Data ?? [], a.NestedIds))),
+            Owner = w.Owner,
+            ParentTaskId = w.ParentTaskId,
+            Resources = w.Resources.FromWire(),
+            Strategy = w.Strategy.FromWire(),
+            RuntimeEnv = w.EnvVars is null && w.WorkingDir is null ? null : new RuntimeEnv { EnvVars = w.EnvVars, WorkingDir = w.WorkingDir },
+            MaxRetries = w.MaxRetries,
+            RetryExceptions = w.RetryExceptions,
+            Name = w.Name,
+            ActorId = w.ActorId,
+            SequenceNumber = w.SequenceNumber,
+            AttemptNumber = w.AttemptNumber,
+            ActorCreation = w.ActorCreation is { } c ? FromWire(c, function) : null,
+        };
+    }
+
+    public static ActorCreationSpec FromWire(WireActorCreation c, RemoteFunctionDescriptor constructor) => new()
+    {
+        ActorId = c.ActorId,
+        Class = constructor.ActorClass ?? throw new InvalidOperationException($"{constructor.Name} is not an actor constructor."),
+        Name = c.Name,
+        Namespace = c.Namespace,
+        Lifetime = c.Lifetime,
+        MaxRestarts = c.MaxRestarts,
+        MaxTaskRetries = c.MaxTaskRetries,
+        MaxConcurrency = c.MaxConcurrency,
+        MaxPendingCalls = c.MaxPendingCalls,
+        UsesDefaultCpus = c.UsesDefaultCpus,
+    };
+
+    public static WireLeaseRequest ToWire(this LeaseRequest r, JobId jobId, Dictionary<string, string>? envVars) => new()
+    {
+        JobId = jobId,
+        Resources = r.Resources.ToWire(),
+        PlacementResources = r.PlacementResources?.ToWire(),
+        Strategy = r.Strategy.ToWire(),
+        RuntimeEnvKey = r.RuntimeEnvKey,
+        EnvVars = envVars,
+        IsActorCreation = r.IsActorCreation,
+        Description = r.Description,
+    };
+
+    /// <summary>The pool key of a task's runtime env, computed from its wire form (the GCS has no TaskSpec).</summary>
+    public static string RuntimeEnvKey(Dictionary<string, string>? envVars, string? workingDir) =>
+        (envVars is null || envVars.Count == 0) && workingDir is null
+            ? ""
+            : string.Join(";", (envVars ?? []).OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + kv.Value)) + "|" + workingDir;
+}

@@ -1,0 +1,126 @@
+using RaySharp.Core.LocalMode;
+using RaySharp.Core.Rpc;
+
+namespace RaySharp.Core.Worker;
+
+/// <summary>
+/// Serves a core worker's RPC endpoint: in a worker process it runs pushed tasks on the process's task receiver;
+/// in every process it serves owned objects to borrowers and keeps the borrower counts.
+/// </summary>
+internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
+{
+    private readonly NodeId _nodeId;
+    private string? _exitReason;
+    private int _running;
+
+    public CoreWorkerServiceHandler(NodeId nodeId) => _nodeId = nodeId;
+
+    public CoreWorker? Worker { get; set; }
+
+    /// <summary>Runs the tasks pushed to a worker process; null in a driver (drivers do not execute tasks).</summary>
+    public InProcessWorker? Receiver { get; set; }
+
+    /// <summary>Called once the actor on this worker exited and its last reply is out.</summary>
+    public Action<string>? OnActorExitedAndFlushed { get; set; }
+
+    /// <summary>Set when the process should end (Exit RPC, actor exit).</summary>
+    public TaskCompletionSource Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private CoreWorker Core => Worker ?? throw new InvalidOperationException("The worker is still starting.");
+
+    public void HandlePushTask(PushTaskRequest request, Action<PushTaskResponse> reply)
+    {
+        var receiver = Receiver;
+        if (receiver is null)
+        {
+            reply(new PushTaskResponse(request.CallId, [], new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = "A driver cannot execute tasks." }, false, null));
+            return;
+        }
+        TaskSpec spec;
+        try
+        {
+            spec = request.Task.FromWire();
+        }
+        catch (Exception e)
+        {
+            reply(new PushTaskResponse(request.CallId, [], RayErrorInfo.FromUserException(e, request.Task.DisplayName), true, null));
+            return;
+        }
+        if (request.LeaseId != 0)
+            receiver.Lease = new WorkerLease(request.LeaseId, receiver, _nodeId, request.LeaseResources.FromWire());
+        Interlocked.Increment(ref _running);
+        _ = RunAsync(receiver, spec, request.CallId, reply);
+    }
+
+    private async Task RunAsync(InProcessWorker receiver, TaskSpec spec, long callId, Action<PushTaskResponse> reply)
+    {
+        PushTaskReply result;
+        try
+        {
+            result = await receiver.PushTaskAsync(spec, CancellationToken.None).ConfigureAwait(false);
+            // Owners of refs this task started borrowing must know before the caller may release them.
+            await Core.BorrowRegistrationsSettled().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            result = new PushTaskReply([], new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = $"The worker failed running the task: {e.Message}" }, false);
+        }
+        WireNestedRef[]? nested = null;
+        if (result.NestedPins is { } pins)
+        {
+            var ids = pins.SelectMany(p => p).Distinct().ToArray();
+            if (ids.Length > 0) nested = Array.ConvertAll(ids, id => new WireNestedRef(id, Core.ReferenceCounter.GetOwner(id) ?? Core.Address));
+        }
+        Interlocked.Decrement(ref _running);
+        reply(new PushTaskResponse(callId, Array.ConvertAll(result.Returns, r => r.ToWire()), result.Error, result.IsApplicationError, nested));
+    }
+
+    public Task WhenRepliesSettledAsync() => Task.CompletedTask;
+
+    /// <summary>The actor exited (Ray.ExitActor): report it once the reply of the call that exited is out.</summary>
+    public void OnActorExit(string reason) => Volatile.Write(ref _exitReason, reason);
+
+    public void OnRepliesWritten()
+    {
+        if (Volatile.Read(ref _running) == 0 && Interlocked.Exchange(ref _exitReason, null) is { } reason)
+            OnActorExitedAndFlushed?.Invoke(reason);
+    }
+
+    public bool HandleCancelTask(TaskId taskId, bool force)
+    {
+        if (force)
+        {
+            // Ray's force cancel kills the worker: a running .NET thread cannot be stopped any other way.
+            Exited.TrySetResult();
+            return true;
+        }
+        return Receiver?.CancelTask(taskId, force) ?? false;
+    }
+
+    public async Task<WireObject> HandleGetObjectAsync(ObjectId id, CancellationToken ct) =>
+        (await Core.ServeObjectAsync(id, ct).ConfigureAwait(false)).ToWire();
+
+    public void HandleAddBorrower(ObjectId id, Address borrower) => Core.ReferenceCounter.AddBorrower(id, borrower);
+
+    public void HandleRemoveBorrower(ObjectId id, Address borrower) => Core.ReferenceCounter.RemoveBorrower(id, borrower);
+
+    public void HandleReleasePins(ObjectId[] ids)
+    {
+        foreach (var id in ids) Core.ReferenceCounter.RemoveLocalReference(id);
+    }
+
+    public void HandleGeneratorItem(TaskId taskId, int index, RayObject item) => Core.TaskManager.ReportGeneratorItem(taskId, index, item);
+
+    public Task HandleExitAsync(bool force, string reason)
+    {
+        var receiver = Receiver;
+        if (force || receiver is null)
+        {
+            Exited.TrySetResult();
+            return Task.CompletedTask;
+        }
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.ExitGracefully(reason, () => done.TrySetResult());
+        return done.Task.ContinueWith(_ => Exited.TrySetResult(), TaskScheduler.Default);
+    }
+}

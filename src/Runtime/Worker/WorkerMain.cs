@@ -1,0 +1,162 @@
+using System.Reflection;
+using System.Reflection.Metadata;
+using System.Reflection.PortableExecutable;
+using System.Runtime.CompilerServices;
+using System.Runtime.Loader;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using RaySharp.Core.LocalMode;
+using RaySharp.Core.Raylet;
+using RaySharp.Core.Rpc;
+
+namespace RaySharp.Core.Worker;
+
+/// <summary>
+/// The worker process (Ray's <c>default_worker</c>): started by a raylet as
+/// <c>dotnet exec RaySharp.Runtime.dll worker ...</c> from the job's code search path. It loads the job's
+/// assemblies (their generated module initializers register the remote functions), serves its core worker over
+/// RPC, registers with the raylet, and runs the tasks pushed to it until it is told to exit or its raylet goes away.
+/// </summary>
+internal static class WorkerMain
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] != "worker")
+        {
+            Console.Error.WriteLine("RaySharp.Runtime.dll runs as a RaySharp worker process, started by a raylet (`worker --worker-id ...`). " +
+                "Start a cluster with Ray.Init() or the raysharp command instead.");
+            return 2;
+        }
+        var o = ParseOptions(args);
+        try
+        {
+            return RunAsync(o).GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"[RaySharp worker {o["worker-id"]}] failed to start: {e}");
+            return 1;
+        }
+    }
+
+    private static Dictionary<string, string> ParseOptions(string[] args)
+    {
+        var o = new Dictionary<string, string>();
+        for (int i = 1; i + 1 < args.Length; i += 2) o[args[i].TrimStart('-')] = args[i + 1];
+        return o;
+    }
+
+    private static async Task<int> RunAsync(Dictionary<string, string> o)
+    {
+        var workerId = WorkerId.Parse(o["worker-id"]);
+        var nodeId = NodeId.Parse(o["node-id"]);
+        var jobId = JobId.Parse(o["job-id"]);
+        string raylet = o["raylet"], gcs = o["gcs"], sessionDir = o["session-dir"];
+        string host = o.GetValueOrDefault("node-ip", "127.0.0.1");
+        StartLifeline();
+        CodeSearchPath.Load(o["code-search-path"]);
+
+        var handler = new CoreWorkerServiceHandler(nodeId);
+        string socket = Path.Combine(sessionDir, "sockets", "w-" + workerId.ToString()[..12] + ".sock");
+        await using var server = await RpcServer.StartAsync(host, 0, socket, [new CoreWorkerService(handler)]).ConfigureAwait(false);
+        var config = RayConfig.FromEnvironment();
+        var logger = new ConsoleErrorLogger();
+        var core = new CoreWorker(jobId, o["namespace"], null, config, logger, w => new WorkerConnections(
+            new RayletRpcClient(raylet, gcs, nodeId, jobId), new GcsRpcClient(gcs, w), server.Endpoint, socket, new OwnershipRpcClient(nodeId)),
+            workerId);
+        CoreWorker.SetCurrent(core);
+        var receiver = new InProcessWorker(core.Executor, core.Raylet, "", workerId);
+        receiver.OnActorExit = handler.OnActorExit;
+        handler.OnActorExitedAndFlushed = reason =>
+        {
+            if (receiver.Actor is { } actor)
+                _ = RayletRpc.CallAsync(gcs, Gcs.GcsService.ReportActorExitedMethod, new ActorExitedRequest(actor.Spec.ActorId, reason));
+        };
+        handler.Worker = core;
+        handler.Receiver = receiver;
+        var registered = await RpcChannels.Invoker(raylet).AsyncUnaryCall(NodeManagerService.RegisterWorkerMethod, null, new CallOptions(),
+            new RegisterWorkerRequest(workerId, Environment.ProcessId, core.Address)).ResponseAsync.ConfigureAwait(false);
+        if (!registered.Value) return 3;
+        await handler.Exited.Task.ConfigureAwait(false);
+        // Exit without waiting for user threads: a force-cancelled task may still be running.
+        Console.Out.Flush();
+        Environment.Exit(0);
+        return 0;
+    }
+
+    /// <summary>Stdin is a pipe from the raylet: end-of-file means the raylet is gone, and so is this worker.</summary>
+    private static void StartLifeline() =>
+        new Thread(() =>
+        {
+            try
+            {
+                var stdin = Console.OpenStandardInput();
+                var buffer = new byte[64];
+                while (stdin.Read(buffer, 0, buffer.Length) > 0) { }
+            }
+            catch (IOException)
+            {
+            }
+            Environment.Exit(0);
+        }) { IsBackground = true, Name = "RaySharp raylet lifeline" }.Start();
+
+    private sealed class ConsoleErrorLogger : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel)) Console.Error.WriteLine($"[RaySharp] {logLevel}: {formatter(state, exception)}");
+        }
+    }
+}
+
+/// <summary>Loads the job's code search path into the worker: every assembly there that references RaySharp is
+/// loaded and its module initializer run, which registers its remote functions; the others resolve on demand.</summary>
+internal static class CodeSearchPath
+{
+    public static void Load(string directory)
+    {
+        AssemblyLoadContext.Default.Resolving += (context, name) =>
+        {
+            string candidate = Path.Combine(directory, name.Name + ".dll");
+            return File.Exists(candidate) ? context.LoadFromAssemblyPath(candidate) : null;
+        };
+        string runtimeName = typeof(CodeSearchPath).Assembly.GetName().Name!;
+        foreach (var path in Directory.EnumerateFiles(directory, "*.dll"))
+        {
+            if (!ReferencesRuntime(path, runtimeName)) continue;
+            Assembly assembly;
+            try
+            {
+                var name = AssemblyName.GetAssemblyName(path);
+                assembly = AssemblyLoadContext.Default.LoadFromAssemblyName(name);
+            }
+            catch (Exception e) when (e is FileLoadException or BadImageFormatException or FileNotFoundException)
+            {
+                continue;
+            }
+            RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+        }
+    }
+
+    /// <summary>Reads the assembly's references from its metadata without loading it.</summary>
+    private static bool ReferencesRuntime(string path, string runtimeName)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            using var pe = new PEReader(stream);
+            if (!pe.HasMetadata) return false;
+            var md = pe.GetMetadataReader();
+            foreach (var handle in md.AssemblyReferences)
+                if (md.GetString(md.GetAssemblyReference(handle).Name) == runtimeName) return true;
+            return false;
+        }
+        catch (BadImageFormatException)
+        {
+            return false;
+        }
+    }
+}
