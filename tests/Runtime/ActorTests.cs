@@ -208,7 +208,7 @@ public sealed class ActorTests : RayTest
 
 public sealed class ActorPlacementTests : RayTest
 {
-    public ActorPlacementTests() : base(new RayOptions { LocalMode = true, NumCpus = 0 }) { }
+    public ActorPlacementTests() : base(new RayOptions { LocalMode = TestMode.Local, NumCpus = 0 }) { }
 
     [Fact]
     public void An_actor_with_default_cpus_needs_a_cpu_to_be_placed_but_zero_cpus_can_be_asked_for()

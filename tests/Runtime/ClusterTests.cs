@@ -6,7 +6,7 @@ public sealed class ResourceTests : RayTest
 {
     public ResourceTests() : base(new RayOptions
     {
-        LocalMode = true, NumCpus = 2, NumGpus = 1, Resources = new Dictionary<string, double> { ["accelerator"] = 1 },
+        LocalMode = TestMode.Local, NumCpus = 2, NumGpus = 1, Resources = new Dictionary<string, double> { ["accelerator"] = 1 },
     }) { }
 
     [Fact]
@@ -26,6 +26,10 @@ public sealed class ResourceTests : RayTest
     {
         var gate = Gate.Remote.Create();
         var running = Tally.Remote.Create();
+        // The actors need a CPU to be placed: let them start before the tasks take every CPU (in a cluster their
+        // creation goes through the GCS and may be overtaken by the tasks' leases).
+        Assert.Equal(0, gate.Waiting().Get(Timeout));
+        Assert.Equal(0, running.Value().Get(Timeout));
         var twoCpus = new TaskOptions { NumCpus = 2 };
         var first = Tasks.Remote.WithOptions(twoCpus).Hold(gate, running);
         var second = Tasks.Remote.WithOptions(twoCpus).Hold(gate, running);
@@ -86,14 +90,14 @@ public sealed class InitTests
     [Fact]
     public void Init_twice_throws_and_shutdown_allows_init_again()
     {
-        using (var ray = Ray.Init(new RayOptions { LocalMode = true, NumCpus = 1, Namespace = "ns1" }))
+        using (var ray = Ray.Init(new RayOptions { LocalMode = TestMode.Local, NumCpus = 1, Namespace = "ns1" }))
         {
             Assert.True(Ray.IsInitialized);
             Assert.Equal("ns1", ray.Namespace);
-            Assert.Throws<InvalidOperationException>(() => Ray.Init(new RayOptions { LocalMode = true }));
+            Assert.Throws<InvalidOperationException>(() => Ray.Init(new RayOptions { LocalMode = TestMode.Local }));
         }
         Assert.False(Ray.IsInitialized);
-        Ray.Init(new RayOptions { LocalMode = true, NumCpus = 1 });
+        Ray.Init(new RayOptions { LocalMode = TestMode.Local, NumCpus = 1 });
         Assert.Equal(2, Tasks.Remote.Add(1, 1).Get(TimeSpan.FromSeconds(30)));
         Ray.Shutdown();
         Assert.False(Ray.IsInitialized);
@@ -109,7 +113,7 @@ public sealed class InitTests
     [Fact]
     public void Shutdown_fails_work_still_in_flight()
     {
-        var ray = Ray.Init(new RayOptions { LocalMode = true, NumCpus = 1 });
+        var ray = Ray.Init(new RayOptions { LocalMode = TestMode.Local, NumCpus = 1 });
         var gate = Gate.Remote.Create();
         var waiting = gate.WaitOpen();
         ray.Dispose();

@@ -9,7 +9,7 @@ public abstract class RayTest : IDisposable
 {
     protected static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    protected RayTest() : this(new RayOptions { LocalMode = true, NumCpus = 4 }) { }
+    protected RayTest() : this(new RayOptions { LocalMode = TestMode.Local, NumCpus = 4 }) { }
 
     protected RayTest(RayOptions options) => Context = Ray.Init(options);
 

@@ -45,7 +45,7 @@ public sealed class StreamingTests : RayTest
 
 public sealed class CancelTests : RayTest
 {
-    public CancelTests() : base(new RayOptions { LocalMode = true, NumCpus = 1 }) { }
+    public CancelTests() : base(new RayOptions { LocalMode = TestMode.Local, NumCpus = 1 }) { }
 
     [Fact]
     public void Cancelling_a_running_task_signals_its_token()

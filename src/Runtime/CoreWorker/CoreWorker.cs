@@ -90,10 +90,8 @@ internal sealed class CoreWorker : IDisposable
             }
             return;
         }
-        if (ActorManager.IsHandleObject(id, out var actorId))
-        {
-            if (ReferenceCounter.IsOwned(id) || !IsCluster) ActorManager.OnHandleObjectOutOfScope(actorId);
-        }
+        // Only the owner gets here for a handle object (borrowers returned above): the actor's last handle is gone.
+        if (ActorManager.IsHandleObject(id, out var actorId)) ActorManager.OnHandleObjectOutOfScope(actorId);
         else MemoryStore.Delete(id);
     }
 

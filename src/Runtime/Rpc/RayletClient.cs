@@ -15,9 +15,17 @@ internal static class RayletRpc
     {
         for (int hop = 0; ; hop++)
         {
-            var reply = await RpcChannels.Invoker(endpoint)
-                .AsyncUnaryCall(NodeManagerService.RequestWorkerLeaseMethod, null, new CallOptions(cancellationToken: ct), request)
-                .ResponseAsync.ConfigureAwait(false);
+            WireLeaseReply reply;
+            try
+            {
+                reply = await RpcChannels.Invoker(endpoint)
+                    .AsyncUnaryCall(NodeManagerService.RequestWorkerLeaseMethod, null, new CallOptions(cancellationToken: ct), request)
+                    .ResponseAsync.ConfigureAwait(false);
+            }
+            catch (RpcException) when (ct.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(ct);
+            }
             switch (reply.Kind)
             {
                 case LeaseReplyKind.Granted:
