@@ -62,9 +62,13 @@ public sealed class CancelTests : RayTest
     {
         var gate = Gate.Remote.Create();
         var running = Tally.Remote.Create();
+        var attempts = Tally.Remote.Create();
+        // Actors need the CPU to be placed: start them before the holder takes it.
+        Assert.Equal(0, gate.Waiting().Get(Timeout));
+        Assert.Equal(0, running.Value().Get(Timeout));
+        Assert.Equal(0, attempts.Value().Get(Timeout));
         var holder = Tasks.Remote.Hold(gate, running);                  // takes the only CPU
         ActorTests.WaitUntil(() => running.Value().Get(Timeout) == 1);
-        var attempts = Tally.Remote.Create();
         var pending = Tasks.Remote.CountAttempt(attempts, 0);          // waits for a CPU
         Ray.Cancel(pending);
         Assert.Throws<TaskCancelledException>(() => pending.Get(Timeout));
