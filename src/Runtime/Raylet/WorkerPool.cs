@@ -175,7 +175,7 @@ internal sealed class WorkerPool : IDisposable
     }
 
     /// <summary>The runtime config workers start with: this process's .NET version, with ASP.NET Core (Kestrel).</summary>
-    private static string WriteWorkerRuntimeConfig(string sessionDir)
+    internal static string WriteWorkerRuntimeConfig(string sessionDir)
     {
         string path = Path.Combine(sessionDir, "worker.runtimeconfig.json");
         var v = Environment.Version;

@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace RaySharp.Core.Worker;
+
+/// <summary>
+/// A node process: <c>RaySharp.Runtime.dll node [--head] [--address GCS] ...</c> hosts a raylet (and, on the head
+/// node, the GCS) until it is stopped (SIGTERM/SIGINT), or — with <c>--lifeline</c> — until its parent closes its
+/// stdin. Used by <c>raysharp start</c> and <c>TestCluster</c>. When ready it prints one line:
+/// <c>RAYSHARP_NODE_READY gcs=HOST:PORT node=NODE_ID raylet=HOST:PORT</c>.
+/// </summary>
+internal static class NodeMain
+{
+    public const string ReadyMarker = "RAYSHARP_NODE_READY";
+
+    public static int Run(string[] args)
+    {
+        var o = new Dictionary<string, string>();
+        var flags = new HashSet<string>();
+        for (int i = 1; i < args.Length; i++)
+        {
+            string key = args[i].TrimStart('-');
+            if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) o[key] = args[++i];
+            else flags.Add(key);
+        }
+        try
+        {
+            return RunAsync(o, flags).GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"[RaySharp node] failed: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunAsync(Dictionary<string, string> o, HashSet<string> flags)
+    {
+        bool head = flags.Contains("head");
+        string? address = o.GetValueOrDefault("address");
+        if (!head && address is null) throw new ArgumentException("A node needs --head or --address GCS_HOST:PORT.");
+        var options = new RayOptions
+        {
+            NumCpus = o.TryGetValue("num-cpus", out var c) ? double.Parse(c, CultureInfo.InvariantCulture) : null,
+            NumGpus = o.TryGetValue("num-gpus", out var g) ? double.Parse(g, CultureInfo.InvariantCulture) : null,
+            ObjectStoreMemory = o.TryGetValue("object-store-memory", out var m) ? long.Parse(m, CultureInfo.InvariantCulture) : null,
+            Resources = o.TryGetValue("resources", out var r) ? ParseResources(r) : null,
+        };
+        int port = o.TryGetValue("port", out var p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
+        string sessionDir = o.GetValueOrDefault("session-dir") ?? NodeHost.NewSessionDir(o.GetValueOrDefault("temp-dir"));
+        var config = RayConfig.FromEnvironment();
+        var logger = new ConsoleLogger();
+        await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), head ? null : address, port, sessionDir,
+            config, logger, host: o.GetValueOrDefault("node-ip", "127.0.0.1")).ConfigureAwait(false);
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
+        if (flags.Contains("lifeline"))
+            new Thread(() =>
+            {
+                try
+                {
+                    var stdin = Console.OpenStandardInput();
+                    var buffer = new byte[64];
+                    while (stdin.Read(buffer, 0, buffer.Length) > 0) { }
+                }
+                catch (IOException)
+                {
+                }
+                stop.TrySetResult();
+            }) { IsBackground = true, Name = "RaySharp node lifeline" }.Start();
+        Console.WriteLine($"{ReadyMarker} gcs={node.GcsEndpoint} node={node.Raylet.NodeId} raylet={node.Raylet.Endpoint} session={sessionDir}");
+        Console.Out.Flush();
+        await stop.Task.ConfigureAwait(false);
+        if (!head && address is not null)
+            await Rpc.RayletRpc.CallAsync(address, Gcs.GcsService.UnregisterNodeMethod,
+                new Rpc.NodeIdRequest(node.Raylet.NodeId, "the node was stopped")).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>Parses <c>{"name": amount, ...}</c>.</summary>
+    internal static Dictionary<string, double> ParseResources(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<Dictionary<string, double>>(json) ?? [];
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"--resources must be a JSON object of names to amounts, like '{{\"gpu_a\": 1}}': {e.Message}", e);
+        }
+    }
+
+    private sealed class ConsoleLogger : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel)) Console.Error.WriteLine($"[RaySharp node] {logLevel}: {formatter(state, exception)}");
+        }
+    }
+}

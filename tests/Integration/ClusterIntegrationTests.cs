@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using RaySharp.Integration.Driver;
+using RaySharp.Testing;
+using Xunit;
+
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace RaySharp.Integration;
+
+/// <summary>A 3-node cluster shared by the tests that do not change its shape: the head with 1 CPU, node A with 2
+/// CPUs and the custom resource "a", node B with 2 CPUs.</summary>
+public sealed class ThreeNodeCluster : IDisposable
+{
+    public ThreeNodeCluster()
+    {
+        Cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 1 });
+        try
+        {
+            A = Cluster.AddNode(numCpus: 2, resources: new Dictionary<string, double> { ["a"] = 1 });
+            B = Cluster.AddNode(numCpus: 2);
+            Cluster.WaitForNodes(3, TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
+            Cluster.Dispose();
+            throw;
+        }
+    }
+
+    public TestCluster Cluster { get; }
+    public TestNode A { get; }
+    public TestNode B { get; }
+
+    public void Dispose() => Cluster.Dispose();
+}
+
+public sealed class ThreeNodeTests : IClassFixture<ThreeNodeCluster>, IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private readonly ThreeNodeCluster _fixture;
+    private readonly RayContext _ray;
+
+    public ThreeNodeTests(ThreeNodeCluster fixture)
+    {
+        _fixture = fixture;
+        _ray = Ray.Init(new RayOptions { Address = fixture.Cluster.Address });
+    }
+
+    public void Dispose() => _ray.Dispose();
+
+    [Fact]
+    public void The_driver_sees_every_node_and_their_resources()
+    {
+        Assert.Equal(3, Ray.Nodes().Count(n => n.Alive));
+        Assert.Equal(5, Ray.ClusterResources()["CPU"]);
+        Assert.Equal(1, Ray.ClusterResources()["a"]);
+    }
+
+    [Fact]
+    public void Work_the_head_cannot_fit_spills_back_to_nodes_with_free_resources()
+    {
+        var gate = Gate.Remote.Create();
+        Assert.Equal(0, gate.Waiting().Get(Timeout));
+        var held = Enumerable.Range(0, 3).Select(_ => Probe.Remote.NodeWhenOpen(gate)).ToList();
+        WaitUntil(() => gate.Waiting().Get(Timeout) == 3);
+        _ = gate.Open();
+        var nodes = Ray.Get(held, Timeout);
+        // Three 1-CPU tasks at once on a 1-CPU head: at least two of them ran elsewhere.
+        Assert.True(nodes.Count(n => n != _fixture.Cluster.Head.NodeId.ToString()) >= 2, string.Join(", ", nodes));
+    }
+
+    [Fact]
+    public void A_custom_resource_only_one_node_has_places_work_on_that_node()
+    {
+        var needsA = new TaskOptions { NumCpus = 0, Resources = new Dictionary<string, double> { ["a"] = 1 } };
+        var nodes = Ray.Get(Enumerable.Range(0, 4).Select(_ => Probe.Remote.WithOptions(needsA).Node()).ToList(), Timeout);
+        Assert.All(nodes, n => Assert.Equal(_fixture.A.NodeId.ToString(), n));
+        var actor = Where.Remote.WithOptions(new ActorOptions { Resources = new Dictionary<string, double> { ["a"] = 1 } }).Create();
+        Assert.Equal(_fixture.A.NodeId.ToString(), actor.Node().Get(Timeout));
+    }
+
+    [Fact]
+    public void Node_affinity_places_work_on_the_named_node()
+    {
+        var onB = new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(_fixture.B.NodeId) };
+        Assert.Equal(_fixture.B.NodeId.ToString(), Probe.Remote.WithOptions(onB).Node().Get(Timeout));
+    }
+
+    [Fact]
+    public void Env_vars_are_set_per_task_and_workers_are_not_shared_across_envs()
+    {
+        TaskOptions With(string value) => new() { RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["RAYSHARP_IT_VAR"] = value } } };
+        var one = Probe.Remote.WithOptions(With("one")).Env("RAYSHARP_IT_VAR").Get(Timeout);
+        var two = Probe.Remote.WithOptions(With("two")).Env("RAYSHARP_IT_VAR").Get(Timeout);
+        var none = Probe.Remote.Env("RAYSHARP_IT_VAR").Get(Timeout);
+        var oneAgain = Probe.Remote.WithOptions(With("one")).Env("RAYSHARP_IT_VAR").Get(Timeout);
+        Assert.Equal("one", one.Value);
+        Assert.Equal("two", two.Value);
+        Assert.Null(none.Value);
+        Assert.Equal("one", oneAgain.Value);
+        Assert.NotEqual(one.Pid, two.Pid);
+        Assert.NotEqual(one.Pid, none.Pid);
+    }
+
+    [Fact]
+    public void A_detached_actor_outlives_the_driver_that_created_it()
+    {
+        string name = "keeper-" + Guid.NewGuid().ToString("N")[..8];
+        string driver = Path.Combine(AppContext.BaseDirectory, "RaySharp.Integration.Driver.dll");
+        var psi = new ProcessStartInfo(Core.Raylet.WorkerPool.DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])["exec", driver, _fixture.Cluster.Address, "create-detached", name]) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail("The first driver did not finish within 120 s.");
+        }
+        Assert.True(process.ExitCode == 0, $"first driver failed ({process.ExitCode}): {stdout.Result} {stderr.Result}");
+        Assert.Contains($"created {name}: 1", stdout.Result);
+
+        var keeper = Ray.GetActor<Keeper>(name, "integration");
+        Assert.Equal(2, keeper.Increment().Get(Timeout));
+        Ray.Kill(keeper);
+    }
+
+    internal static void WaitUntil(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("The condition did not hold within the timeout.");
+            Thread.Sleep(20); // polling actor state from outside: there is no event to wait on
+        }
+    }
+}
+
+/// <summary>Tests that change the cluster's shape start their own.</summary>
+public sealed class NodeFailureTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public void A_task_and_an_actor_on_a_removed_node_fail_with_system_errors()
+    {
+        using var cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 1 });
+        var doomed = cluster.AddNode(numCpus: 2, resources: new Dictionary<string, double> { ["c"] = 2 });
+        cluster.WaitForNodes(2, TimeSpan.FromSeconds(30));
+        using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
+
+        var onC = new Dictionary<string, double> { ["c"] = 1 };
+        var gate = Gate.Remote.Create();
+        Assert.Equal(0, gate.Waiting().Get(Timeout));
+        var task = Probe.Remote.WithOptions(new TaskOptions { Resources = onC, MaxRetries = 0 }).NodeWhenOpen(gate);
+        var actor = Where.Remote.WithOptions(new ActorOptions { Resources = onC, NumCpus = 0 }).Create();
+        Assert.Equal(doomed.NodeId.ToString(), actor.Node().Get(Timeout));
+        ThreeNodeTests.WaitUntil(() => gate.Waiting().Get(Timeout) == 1);
+
+        cluster.RemoveNode(doomed, graceful: false);
+
+        Assert.Throws<WorkerCrashedException>(() => task.Get(Timeout));
+        Assert.Throws<ActorDiedException>(() => actor.Node().Get(Timeout));
+    }
+
+    [Fact]
+    public void One_hundred_blocking_gets_inside_a_task_do_not_deadlock_a_one_cpu_cluster()
+    {
+        using var cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 1 });
+        using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
+        Assert.Equal(Enumerable.Range(0, 100).Sum(), Probe.Remote.BlockingFanOut(100).Get(TimeSpan.FromMinutes(3)));
+    }
+}
