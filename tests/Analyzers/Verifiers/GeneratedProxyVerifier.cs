@@ -1,0 +1,65 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CodeFixes;
+using Microsoft.CodeAnalysis.CSharp.Testing;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Testing;
+using RaySharp.Generators;
+
+namespace RaySharp.Analyzers.Tests.Verifiers;
+
+/// <summary>
+/// Runs an analyzer (and optionally its code fix) over a snippet compiled with the RaySharp generator, so the
+/// snippet can call <c>X.Remote.F(...)</c> and actor methods on handles as user code does. The generated
+/// proxies are not compared, only the diagnostics in the snippet.
+/// </summary>
+public static class GeneratedProxyVerifier<TAnalyzer>
+    where TAnalyzer : DiagnosticAnalyzer, new()
+{
+    public static DiagnosticResult Warning(string id) => new(id, DiagnosticSeverity.Warning);
+
+    public static Task VerifyAsync(string source, params DiagnosticResult[] expected)
+    {
+        var test = new Test { TestCode = source };
+        test.ExpectedDiagnostics.AddRange(expected);
+        return test.RunAsync();
+    }
+
+    public static Task VerifyFixAsync<TCodeFix>(string source, string fixedSource, int? iterations = null)
+        where TCodeFix : CodeFixProvider, new()
+    {
+        var test = new FixTest<TCodeFix> { TestCode = source, FixedCode = fixedSource };
+        if (iterations is { } n)
+        {
+            test.NumberOfIncrementalIterations = n;
+            test.NumberOfFixAllIterations = 1;
+        }
+
+        return test.RunAsync();
+    }
+
+    public sealed class Test : CSharpAnalyzerTest<TAnalyzer, DefaultVerifier>
+    {
+        public Test()
+        {
+            ReferenceAssemblies = TestEnvironment.Net10;
+            TestEnvironment.Configure(TestState);
+            TestBehaviors |= TestBehaviors.SkipGeneratedSourcesCheck;
+        }
+
+        protected override IEnumerable<Type> GetSourceGenerators() => [typeof(RayRemoteGenerator)];
+    }
+
+    public sealed class FixTest<TCodeFix> : CSharpCodeFixTest<TAnalyzer, TCodeFix, DefaultVerifier>
+        where TCodeFix : CodeFixProvider, new()
+    {
+        public FixTest()
+        {
+            ReferenceAssemblies = TestEnvironment.Net10;
+            TestEnvironment.Configure(TestState);
+            TestEnvironment.Configure(FixedState);
+            TestBehaviors |= TestBehaviors.SkipGeneratedSourcesCheck;
+        }
+
+        protected override IEnumerable<Type> GetSourceGenerators() => [typeof(RayRemoteGenerator)];
+    }
+}
