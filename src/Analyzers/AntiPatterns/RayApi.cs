@@ -130,8 +130,19 @@ internal sealed class RayApi
     }
 
     private bool IsProxyMemberCall(IMethodSymbol method) =>
-        !method.IsStatic && method.ContainingType is { TypeKind: TypeKind.Struct, ContainingType: { } owner } &&
-        GetRemoteType(owner) is not null && ReturnsRemoteResult(method.ReturnType);
+        !method.IsStatic && IsProxy(method.ContainingType) && ReturnsRemoteResult(method.ReturnType);
+
+    /// <summary>The generated proxy struct of a remote type (what <c>X.Remote</c> and <c>WithOptions</c> return).</summary>
+    public bool IsProxy(ITypeSymbol? type) =>
+        type is INamedTypeSymbol { TypeKind: TypeKind.Struct, ContainingType: { } owner } && GetRemoteType(owner) is not null;
+
+    /// <summary><c>X.Remote</c>, <c>X.Remote.WithOptions(...)</c> and the calls through them: generated, and harmless.</summary>
+    public bool IsProxyMember(ISymbol member) => member switch
+    {
+        IPropertySymbol property => IsProxy(property.Type),
+        IMethodSymbol method => IsProxy(method.ContainingType) || IsRemoteCall(method),
+        _ => false,
+    };
 
     private bool ReturnsRemoteResult(ITypeSymbol type) =>
         IsObjectRef(type) || RaySymbols.IsConstructedFrom(type, Symbols.ActorHandleOfT) ||

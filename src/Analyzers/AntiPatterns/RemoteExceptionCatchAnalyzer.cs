@@ -147,7 +147,8 @@ public sealed class RemoteExceptionCatchAnalyzer : DiagnosticAnalyzer
                 case IObjectCreationOperation { Constructor: { } constructor } when MayThrow(constructor, userException, api):
                     return true;
 
-                case IPropertyReferenceOperation property when MayThrow(property.Property.GetMethod ?? property.Property.SetMethod, userException, api):
+                case IPropertyReferenceOperation property when !api.IsProxyMember(property.Property) &&
+                    MayThrow(property.Property.GetMethod ?? property.Property.SetMethod, userException, api):
                     return true;
 
                 case IForEachLoopOperation loop when !userException || IsInSource(RayApi.Unwrap(loop.Collection).Type, api):
@@ -186,7 +187,7 @@ public sealed class RemoteExceptionCatchAnalyzer : DiagnosticAnalyzer
 
     private static bool MayThrow(IMethodSymbol? method, bool userException, RayApi api)
     {
-        if (method is null || api.IsFromRaySharp(method) || api.IsRemoteCall(method))
+        if (method is null || api.IsFromRaySharp(method) || api.IsProxyMember(method))
         {
             return false;
         }

@@ -91,7 +91,7 @@ public sealed class PutOnceBeforeLoopCodeFixProvider : CodeFixProvider
             {
                 if (model.GetOperation(argument, ct) is IArgumentOperation operation &&
                     RepeatedArgument.TryCreate(operation, api) is { } found &&
-                    SymbolEqualityComparer.Default.Equals(found.Symbol, first.Symbol) && found.Loop.Syntax == loop)
+                    SymbolEqualityComparer.Default.Equals(found.Symbol, first.Symbol) && found.Loop.Syntax.Span == loop.Span)
                 {
                     editor.ReplaceNode(found.Value.Syntax, IdentifierName(name).WithTriviaFrom(found.Value.Syntax));
                 }
@@ -130,9 +130,14 @@ public sealed class PutOnceBeforeLoopCodeFixProvider : CodeFixProvider
             VariableDeclaration(
                 IdentifierName("var"),
                 SingletonSeparatedList(VariableDeclarator(Identifier(name)).WithInitializer(EqualsValueClause(call)))));
-        return anchor.Parent is GlobalStatementSyntax
-            ? GlobalStatement(statement).WithAdditionalAnnotations(Formatter.Annotation)
-            : statement.WithAdditionalAnnotations(Formatter.Annotation);
+        if (anchor.Parent is not GlobalStatementSyntax)
+        {
+            return statement.WithAdditionalAnnotations(Formatter.Annotation);
+        }
+
+        // The formatter spaces top-level statements apart like members; write this one out as a plain line.
+        var endOfLine = anchor.GetTrailingTrivia().FirstOrDefault(t => t.IsKind(SyntaxKind.EndOfLineTrivia));
+        return GlobalStatement(statement.NormalizeWhitespace().WithTrailingTrivia(endOfLine.IsKind(SyntaxKind.EndOfLineTrivia) ? endOfLine : LineFeed));
     }
 
     /// <summary>The statement the Put goes before: the loop itself, or the statement holding the LINQ call.</summary>

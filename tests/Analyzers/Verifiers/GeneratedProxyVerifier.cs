@@ -15,7 +15,12 @@ namespace RaySharp.Analyzers.Tests.Verifiers;
 public static class GeneratedProxyVerifier<TAnalyzer>
     where TAnalyzer : DiagnosticAnalyzer, new()
 {
-    public static DiagnosticResult Warning(string id) => new(id, DiagnosticSeverity.Warning);
+    /// <summary>Snippets here aggregate results with LINQ as user code does.</summary>
+    private const string LinqUsing = "global using System.Linq;";
+
+    /// <summary>A warning at a marked span; the additional locations some rules attach for their fix are not compared.</summary>
+    public static DiagnosticResult Warning(string id) =>
+        new DiagnosticResult(id, DiagnosticSeverity.Warning).WithOptions(DiagnosticOptions.IgnoreAdditionalLocations);
 
     public static Task VerifyAsync(string source, params DiagnosticResult[] expected)
     {
@@ -24,10 +29,16 @@ public static class GeneratedProxyVerifier<TAnalyzer>
         return test.RunAsync();
     }
 
-    public static Task VerifyFixAsync<TCodeFix>(string source, string fixedSource, int? iterations = null)
+    public static Task VerifyFixAsync<TCodeFix>(string source, string fixedSource, int? iterations = null, bool topLevelProgram = false)
         where TCodeFix : CodeFixProvider, new()
     {
         var test = new FixTest<TCodeFix> { TestCode = source, FixedCode = fixedSource };
+        if (topLevelProgram)
+        {
+            test.TestState.OutputKind = OutputKind.ConsoleApplication;
+            test.FixedState.OutputKind = OutputKind.ConsoleApplication;
+        }
+
         if (iterations is { } n)
         {
             test.NumberOfIncrementalIterations = n;
@@ -43,6 +54,7 @@ public static class GeneratedProxyVerifier<TAnalyzer>
         {
             ReferenceAssemblies = TestEnvironment.Net10;
             TestEnvironment.Configure(TestState);
+            TestState.Sources.Add(("LinqUsing.cs", LinqUsing));
             TestBehaviors |= TestBehaviors.SkipGeneratedSourcesCheck;
         }
 
@@ -57,9 +69,27 @@ public static class GeneratedProxyVerifier<TAnalyzer>
             ReferenceAssemblies = TestEnvironment.Net10;
             TestEnvironment.Configure(TestState);
             TestEnvironment.Configure(FixedState);
-            TestBehaviors |= TestBehaviors.SkipGeneratedSourcesCheck;
+            TestState.Sources.Add(("LinqUsing.cs", LinqUsing));
+            FixedState.Sources.Add(("LinqUsing.cs", LinqUsing));
+
+            // A code fix reads the document's own semantic model, which only knows the generated proxies when
+            // the project itself carries the generator (as a user's project does), not when the test harness
+            // runs it on the side.
+            SolutionTransforms.Add((solution, projectId) => solution.AddAnalyzerReference(
+                projectId,
+                new AnalyzerFileReference(typeof(RayRemoteGenerator).Assembly.Location, LoadedAssemblyLoader.Instance)));
+        }
+    }
+
+    /// <summary>Hands the workspace the generator assembly this test process has already loaded.</summary>
+    private sealed class LoadedAssemblyLoader : IAnalyzerAssemblyLoader
+    {
+        public static readonly LoadedAssemblyLoader Instance = new();
+
+        public void AddDependencyLocation(string fullPath)
+        {
         }
 
-        protected override IEnumerable<Type> GetSourceGenerators() => [typeof(RayRemoteGenerator)];
+        public System.Reflection.Assembly LoadFromPath(string fullPath) => System.Reflection.Assembly.LoadFrom(fullPath);
     }
 }
