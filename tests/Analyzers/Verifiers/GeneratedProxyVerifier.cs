@@ -80,16 +80,4 @@ public static class GeneratedProxyVerifier<TAnalyzer>
                 new AnalyzerFileReference(typeof(RayRemoteGenerator).Assembly.Location, LoadedAssemblyLoader.Instance)));
         }
     }
-
-    /// <summary>Hands the workspace the generator assembly this test process has already loaded.</summary>
-    private sealed class LoadedAssemblyLoader : IAnalyzerAssemblyLoader
-    {
-        public static readonly LoadedAssemblyLoader Instance = new();
-
-        public void AddDependencyLocation(string fullPath)
-        {
-        }
-
-        public System.Reflection.Assembly LoadFromPath(string fullPath) => System.Reflection.Assembly.LoadFrom(fullPath);
-    }
 }
