@@ -11,7 +11,7 @@ namespace RaySharp.Analyzers.AntiPatterns;
 /// made through a handle to its own class.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class BlockingGetAnalyzer : DiagnosticAnalyzer
+public sealed class BlockingGetAnalyzer : RayApiAnalyzer
 {
     /// <summary>Diagnostic property: the code fix may replace the call with an await.</summary>
     internal const string CanAwaitProperty = "CanAwait";
@@ -19,23 +19,8 @@ public sealed class BlockingGetAnalyzer : DiagnosticAnalyzer
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.BlockingGetInAsyncCode, DiagnosticDescriptors.BlockingCallToSelf);
 
-    public override void Initialize(AnalysisContext context)
-    {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RayApi.TryCreate(start.Compilation) is not { } api)
-            {
-                return;
-            }
-
-            start.RegisterOperationAction(
-                c => Analyze(c, api),
-                OperationKind.Invocation,
-                OperationKind.PropertyReference);
-        });
-    }
+    private protected override void Register(CompilationStartAnalysisContext context, RayApi api) =>
+        context.RegisterOperationAction(c => Analyze(c, api), OperationKind.Invocation, OperationKind.PropertyReference);
 
     private static void Analyze(OperationAnalysisContext context, RayApi api)
     {

@@ -13,7 +13,7 @@ namespace RaySharp.Analyzers.AntiPatterns;
 /// method or an actor constructor (with the lambdas and local functions in it).
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class RemoteCodeAnalyzer : DiagnosticAnalyzer
+public sealed class RemoteCodeAnalyzer : RayApiAnalyzer
 {
     // Collection methods that change the collection: a remote call doing this to a static readonly collection
     // writes global state as surely as assigning a static field does.
@@ -25,29 +25,17 @@ public sealed class RemoteCodeAnalyzer : DiagnosticAnalyzer
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.GlobalStateInRemoteCode, DiagnosticDescriptors.NestedRuntimeInRemoteCode);
 
-    public override void Initialize(AnalysisContext context)
-    {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
+    private protected override void Register(CompilationStartAnalysisContext context, RayApi api) =>
+        context.RegisterOperationBlockStartAction(block =>
         {
-            if (RayApi.TryCreate(start.Compilation) is not { } api)
+            if (api.GetRemoteCodeOwner(block.OwningSymbol) is not { } owner)
             {
                 return;
             }
 
-            start.RegisterOperationBlockStartAction(block =>
-            {
-                if (api.GetRemoteCodeOwner(block.OwningSymbol) is not { } owner)
-                {
-                    return;
-                }
-
-                block.RegisterOperationAction(c => AnalyzeMemberReference(c, owner, api), OperationKind.FieldReference, OperationKind.PropertyReference);
-                block.RegisterOperationAction(c => AnalyzeInvocation(c, owner, api), OperationKind.Invocation);
-            });
+            block.RegisterOperationAction(c => AnalyzeMemberReference(c, owner, api), OperationKind.FieldReference, OperationKind.PropertyReference);
+            block.RegisterOperationAction(c => AnalyzeInvocation(c, owner, api), OperationKind.Invocation);
         });
-    }
 
     private static void AnalyzeMemberReference(OperationAnalysisContext context, RemoteMember owner, RayApi api)
     {

@@ -19,7 +19,7 @@ namespace RaySharp.Analyzers.AntiPatterns;
 /// the user's own code, a delegate, a throw; for BCL exception types, any call, cast, division or indexing).
 /// </remarks>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class RemoteExceptionCatchAnalyzer : DiagnosticAnalyzer
+public sealed class RemoteExceptionCatchAnalyzer : RayApiAnalyzer
 {
     /// <summary>Exceptions RaySharp's own API can throw in the caller's process; catching them (or a base) is meaningful.</summary>
     private static readonly string[] LocallyThrownExceptions =
@@ -37,25 +37,20 @@ public sealed class RemoteExceptionCatchAnalyzer : DiagnosticAnalyzer
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.UserExceptionCaughtAroundGet);
 
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext context, RayApi api)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
+        if (api.Exception is null)
         {
-            if (RayApi.TryCreate(start.Compilation) is not { } api || api.Exception is null)
-            {
-                return;
-            }
+            return;
+        }
 
-            var locallyThrown = LocallyThrownExceptions
-                .Select(name => start.Compilation.GetTypeByMetadataName(name))
-                .Where(type => type is not null)
-                .Select(type => type!)
-                .ToImmutableArray();
+        var locallyThrown = LocallyThrownExceptions
+            .Select(name => context.Compilation.GetTypeByMetadataName(name))
+            .Where(type => type is not null)
+            .Select(type => type!)
+            .ToImmutableArray();
 
-            start.RegisterOperationAction(c => AnalyzeTry(c, api, locallyThrown), OperationKind.Try);
-        });
+        context.RegisterOperationAction(c => AnalyzeTry(c, api, locallyThrown), OperationKind.Try);
     }
 
     private static void AnalyzeTry(OperationAnalysisContext context, RayApi api, ImmutableArray<INamedTypeSymbol> locallyThrown)

@@ -10,24 +10,17 @@ namespace RaySharp.Analyzers.AntiPatterns;
 /// on the argument; its additional location is the loop (or per-element lambda), where the fix puts the value.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class RepeatedLargeArgumentAnalyzer : DiagnosticAnalyzer
+public sealed class RepeatedLargeArgumentAnalyzer : RayApiAnalyzer
 {
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.RepeatedLargeArgument);
 
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext context, RayApi api)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
+        if (api.Arg is not null)
         {
-            if (RayApi.TryCreate(start.Compilation) is not { } api || api.Arg is null)
-            {
-                return;
-            }
-
-            start.RegisterOperationAction(c => Analyze(c, api), OperationKind.Argument);
-        });
+            context.RegisterOperationAction(c => Analyze(c, api), OperationKind.Argument);
+        }
     }
 
     private static void Analyze(OperationAnalysisContext context, RayApi api)
