@@ -46,10 +46,26 @@ public class RepositoryCodeTests
         var references = (await FrameworkReferencesAsync())
             .Add(MetadataReference.CreateFromFile(typeof(MemoryPack.MemoryPackableAttribute).Assembly.Location))
             .Add(MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.Logging.ILogger).Assembly.Location));
+        references = references.AddRange(ClusterRuntimeReferences(references));
         Compilation compilation = Compile("RaySharp.Runtime", OutputKind.DynamicallyLinkedLibrary, SourcesUnder("src/Runtime"), references);
         compilation = RunGenerators(compilation, LoadMemoryPackGenerators());
 
         await AssertNoRaySharpDiagnosticsAsync(compilation);
+    }
+
+    /// <summary>What the cluster runtime's RPC layer compiles against: gRPC (copied next to the runtime) and the
+    /// ASP.NET Core shared framework (Kestrel), skipping assemblies already referenced.</summary>
+    private static IEnumerable<MetadataReference> ClusterRuntimeReferences(ImmutableArray<MetadataReference> existing)
+    {
+        var have = existing.Select(r => Path.GetFileName(r.Display ?? "")).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        string runtimeDir = Path.GetDirectoryName(typeof(RayRemoteAttribute).Assembly.Location)!;
+        var grpc = Directory.EnumerateFiles(runtimeDir, "Grpc.*.dll");
+        string netCoreDir = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
+        string aspNetRoot = Path.GetFullPath(Path.Combine(netCoreDir, "..", "..", "Microsoft.AspNetCore.App"));
+        string aspNetDir = Directory.EnumerateDirectories(aspNetRoot).OrderBy(d => d, StringComparer.Ordinal).Last();
+        var aspNet = Directory.EnumerateFiles(aspNetDir, "*.dll");
+        foreach (var path in grpc.Concat(aspNet))
+            if (have.Add(Path.GetFileName(path))) yield return MetadataReference.CreateFromFile(path);
     }
 
     [Fact]
