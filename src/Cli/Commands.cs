@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Grpc.Core;
+using RaySharp.Core.Gcs;
+using RaySharp.Core.Raylet;
+using RaySharp.Core.Rpc;
+using RaySharp.Core.Worker;
+
+namespace RaySharp.Cli;
+
+/// <summary>The <c>raysharp</c> command (API.md §8).</summary>
+internal static class Commands
+{
+    private const string Usage = """
+        usage: raysharp <command> [options]
+
+          start --head [--port 6379] [--num-cpus N] [--num-gpus N] [--resources '{"name":1}'] [--object-store-memory BYTES] [--block]
+          start --address HOST:PORT [same resource options] [--block]
+          stop                       stop every node started on this machine with `raysharp start`
+          status [--address A]       nodes and resource usage of the cluster
+          list nodes|actors|jobs [--address A] [--format json]
+          microbenchmark             run bench/RaySharp.Benchmarks (dotnet run -c Release --project bench/RaySharp.Benchmarks)
+
+        RAY_ADDRESS is used when --address is not given.
+        """;
+
+    /// <summary>Where `start` records the nodes it started, for `stop` and `status`.</summary>
+    private static string NodesDir => Path.Combine(Path.GetTempPath(), "raysharp", "nodes");
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            output.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        try
+        {
+            var (options, flags, positional) = Parse(args.Skip(1));
+            return args[0] switch
+            {
+                "start" => await StartAsync(options, flags, output).ConfigureAwait(false),
+                "stop" => Stop(output),
+                "status" => Status(options, output),
+                "list" => List(positional.FirstOrDefault(), options, output),
+                "microbenchmark" => Microbenchmark(output),
+                _ => throw new ArgumentException($"Unknown command '{args[0]}'.\n{Usage}"),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            error.WriteLine(e.Message);
+            return 2;
+        }
+        catch (Exception e) when (e is InvalidOperationException or RpcException or IOException)
+        {
+            error.WriteLine($"raysharp {args[0]}: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static (Dictionary<string, string> Options, HashSet<string> Flags, List<string> Positional) Parse(IEnumerable<string> args)
+    {
+        var options = new Dictionary<string, string>();
+        var flags = new HashSet<string>();
+        var positional = new List<string>();
+        var list = args.ToList();
+        for (int i = 0; i < list.Count; i++)
+        {
+            if (!list[i].StartsWith("--", StringComparison.Ordinal)) { positional.Add(list[i]); continue; }
+            string key = list[i][2..];
+            if (key is "head" or "block") flags.Add(key);
+            else if (i + 1 < list.Count) options[key] = list[++i];
+            else throw new ArgumentException($"--{key} needs a value.");
+        }
+        return (options, flags, positional);
+    }
+
+    private static async Task<int> StartAsync(Dictionary<string, string> options, HashSet<string> flags, TextWriter output)
+    {
+        bool head = flags.Contains("head");
+        string? address = options.GetValueOrDefault("address") ?? (head ? null : Environment.GetEnvironmentVariable("RAY_ADDRESS"));
+        if (head == (address is not null && options.ContainsKey("address")))
+            throw new ArgumentException("raysharp start needs exactly one of --head or --address HOST:PORT.");
+        if (!head && address is null) throw new ArgumentException("raysharp start needs --head, or --address HOST:PORT of a running head node.");
+        if (options.TryGetValue("resources", out var json)) NodeMain.ParseResources(json); // fail here, not in the background
+        var nodeArgs = new List<string> { "node" };
+        if (head) nodeArgs.Add("--head");
+        else nodeArgs.AddRange(["--address", address!]);
+        nodeArgs.AddRange(["--port", options.GetValueOrDefault("port", head ? "6379" : "0")]);
+        foreach (var key in (string[])["num-cpus", "num-gpus", "resources", "object-store-memory", "node-ip", "temp-dir"])
+            if (options.TryGetValue(key, out var v)) nodeArgs.AddRange(["--" + key, v]);
+
+        if (flags.Contains("block")) return NodeMain.Run([.. nodeArgs]);
+
+        string sessionDir = NodeHost.NewSessionDir(options.GetValueOrDefault("temp-dir"));
+        nodeArgs.AddRange(["--session-dir", sessionDir]);
+        string log = Path.Combine(sessionDir, "node.log");
+        string runtimeDll = Path.Combine(AppContext.BaseDirectory, "RaySharp.Runtime.dll");
+        string runtimeConfig = WorkerPool.WriteWorkerRuntimeConfig(sessionDir);
+        // The node runs in the background after this command returns: its output goes to the session log.
+        string command = "exec " + Quote(WorkerPool.DotnetHost()) + " exec --runtimeconfig " + Quote(runtimeConfig) + " " + Quote(runtimeDll) + " " +
+            string.Join(' ', nodeArgs.Select(Quote)) + " > " + Quote(log) + " 2>&1 < /dev/null";
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(command);
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start the node process.");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        string? ready = null;
+        while (ready is null)
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException($"The node exited with code {process.ExitCode}: {ReadShared(log)}");
+            if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"The node did not start within 60 s; see {log}.");
+            ready = ReadShared(log).Split('\n').FirstOrDefault(l => l.StartsWith(NodeMain.ReadyMarker, StringComparison.Ordinal));
+            if (ready is null) await Task.Delay(100).ConfigureAwait(false); // polling the node's log for its ready line
+        }
+        var fields = ready.Trim().Split(' ').Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
+        Directory.CreateDirectory(NodesDir);
+        File.WriteAllText(Path.Combine(NodesDir, process.Id.ToString(CultureInfo.InvariantCulture) + ".json"), JsonSerializer.Serialize(
+            new Dictionary<string, string> { ["pid"] = process.Id.ToString(CultureInfo.InvariantCulture), ["gcs"] = fields["gcs"], ["node"] = fields["node"],
+                ["head"] = head.ToString(), ["session"] = sessionDir }));
+        output.WriteLine($"Started a {(head ? "head" : "worker")} node {fields["node"][..8]} (pid {process.Id}); logs in {sessionDir}.");
+        if (head)
+        {
+            output.WriteLine($"Connect drivers with RayOptions.Address = \"{fields["gcs"]}\" or RAY_ADDRESS={fields["gcs"]};");
+            output.WriteLine($"add nodes with: raysharp start --address {fields["gcs"]}");
+        }
+        return 0;
+    }
+
+    private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static string ReadShared(string path)
+    {
+        if (!File.Exists(path)) return "";
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    private static IEnumerable<Dictionary<string, string>> RecordedNodes()
+    {
+        if (!Directory.Exists(NodesDir)) yield break;
+        foreach (var file in Directory.EnumerateFiles(NodesDir, "*.json"))
+        {
+            Dictionary<string, string>? record = null;
+            try { record = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(file)); }
+            catch (JsonException) { }
+            if (record is null) { File.Delete(file); continue; }
+            record["file"] = file;
+            yield return record;
+        }
+    }
+
+    private static int Stop(TextWriter output)
+    {
+        int stopped = 0;
+        // Worker nodes first, then the head (it hosts the GCS the others report to).
+        foreach (var record in RecordedNodes().OrderBy(r => r["head"] == bool.TrueString).ToList())
+        {
+            int pid = int.Parse(record["pid"], CultureInfo.InvariantCulture);
+            try
+            {
+                using var process = Process.GetProcessById(pid);
+                // SIGTERM: the node unregisters and stops its workers; SIGKILL the tree if it does not.
+                using (var kill = Process.Start("kill", ["-TERM", pid.ToString(CultureInfo.InvariantCulture)])) kill?.WaitForExit();
+                if (!process.WaitForExit(10_000)) process.Kill(entireProcessTree: true);
+                stopped++;
+            }
+            catch (ArgumentException)
+            {
+                // Already gone.
+            }
+            File.Delete(record["file"]);
+        }
+        output.WriteLine(stopped == 0 ? "No RaySharp nodes were running." : $"Stopped {stopped} RaySharp node(s).");
+        return 0;
+    }
+
+    private static string ResolveAddress(Dictionary<string, string> options) =>
+        options.GetValueOrDefault("address") ?? Environment.GetEnvironmentVariable("RAY_ADDRESS")
+        ?? RecordedNodes().FirstOrDefault(r => r["head"] == bool.TrueString)?["gcs"]
+        ?? throw new InvalidOperationException("No cluster address: pass --address HOST:PORT, set RAY_ADDRESS, or start one with `raysharp start --head`.");
+
+    private static TResponse Call<TRequest, TResponse>(string gcs, Method<TRequest, TResponse> method, TRequest request)
+        where TRequest : class where TResponse : class
+    {
+        try
+        {
+            return RpcChannels.Invoker(gcs).BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(10)), request);
+        }
+        catch (RpcException e)
+        {
+            throw new InvalidOperationException($"cannot reach the GCS at {gcs} ({e.StatusCode}). Is the head node running?", e);
+        }
+    }
+
+    private static int Status(Dictionary<string, string> options, TextWriter output)
+    {
+        string gcs = ResolveAddress(options);
+        var nodes = Call(gcs, GcsService.GetAllNodesMethod, Empty.Instance).Nodes;
+        output.WriteLine($"======== Cluster status ({gcs}) ========");
+        output.WriteLine($"Alive nodes: {nodes.Count(n => n.Alive)}  Dead nodes: {nodes.Count(n => !n.Alive)}");
+        foreach (var n in nodes.OrderByDescending(n => n.IsHead))
+            output.WriteLine($"  {n.NodeId} {(n.IsHead ? "head  " : "worker")} {(n.Alive ? "ALIVE" : "DEAD ")} {n.RayletEndpoint}" +
+                (n.DeathReason is { } why ? $" ({why})" : ""));
+        output.WriteLine("Resources (used/total):");
+        var alive = nodes.Where(n => n.Alive).ToList();
+        foreach (var name in alive.SelectMany(n => n.Total.Keys).Distinct().Order(StringComparer.Ordinal))
+        {
+            double total = alive.Sum(n => n.Total.GetValueOrDefault(name));
+            double available = alive.Sum(n => n.Available.GetValueOrDefault(name));
+            output.WriteLine($"  {total - available:0.##}/{total:0.##} {name}");
+        }
+        return 0;
+    }
+
+    private static int List(string? what, Dictionary<string, string> options, TextWriter output)
+    {
+        string gcs = ResolveAddress(options);
+        bool json = options.GetValueOrDefault("format") == "json";
+        IEnumerable<Dictionary<string, object?>> rows = what switch
+        {
+            "nodes" => Call(gcs, GcsService.GetAllNodesMethod, Empty.Instance).Nodes.Select(n => new Dictionary<string, object?>
+            {
+                ["node_id"] = n.NodeId.ToString(), ["state"] = n.Alive ? "ALIVE" : "DEAD", ["is_head"] = n.IsHead,
+                ["address"] = n.RayletEndpoint, ["resources"] = n.Total,
+            }),
+            "actors" => Call(gcs, GcsService.GetAllActorsMethod, Empty.Instance).Actors.Select(a => new Dictionary<string, object?>
+            {
+                ["actor_id"] = a.ActorId.ToString(), ["class_name"] = a.Creation.ClassName, ["name"] = a.Creation.Name,
+                ["namespace"] = a.Creation.Namespace, ["state"] = a.State.ToString().ToUpperInvariant(), ["node_id"] = a.NodeId.ToString(),
+                ["num_restarts"] = a.NumRestarts, ["death_cause"] = a.DeathCause?.Message,
+            }),
+            "jobs" => Call(gcs, GcsService.GetAllJobsMethod, Empty.Instance).Jobs.Select(j => new Dictionary<string, object?>
+            {
+                ["job_id"] = j.JobId.ToString(), ["status"] = j.IsDead ? "FINISHED" : "RUNNING", ["namespace"] = j.Namespace,
+                ["driver_pid"] = j.DriverProcessId, ["code_search_path"] = j.CodeSearchPath,
+            }),
+            "tasks" or "objects" or "placement-groups" => throw new InvalidOperationException(
+                $"`raysharp list {what}` is not available yet: the GCS does not keep a {what} table in this version."),
+            _ => throw new ArgumentException("raysharp list needs one of: nodes, actors, jobs, tasks, objects, placement-groups."),
+        };
+        var list = rows.ToList();
+        if (json)
+        {
+            output.WriteLine(JsonSerializer.Serialize(list, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        foreach (var row in list)
+            output.WriteLine(string.Join("  ", row.Where(kv => kv.Value is not IDictionary<string, double>).Select(kv => $"{kv.Key}={kv.Value}")));
+        if (list.Count == 0) output.WriteLine($"No {what}.");
+        return 0;
+    }
+
+    private static int Microbenchmark(TextWriter output)
+    {
+        output.WriteLine("Run the microbenchmarks with: dotnet run -c Release --project bench/RaySharp.Benchmarks");
+        return 0;
+    }
+}

@@ -1,0 +1,3 @@
+using RaySharp.Cli;
+
+return await Commands.RunAsync(args, Console.Out, Console.Error);
