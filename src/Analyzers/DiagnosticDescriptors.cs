@@ -3,7 +3,7 @@ using Microsoft.CodeAnalysis;
 namespace RaySharp.Analyzers;
 
 /// <summary>Every diagnostic RaySharp's analyzers report. IDs are a contract: outside code and docs rely on them.</summary>
-internal static class DiagnosticDescriptors
+internal static partial class DiagnosticDescriptors
 {
     /// <summary>Base of the help links; each rule's page is <c>RAYnnn.md</c> under it.</summary>
     public const string HelpLinkBase = "https://github.com/raysharp/raysharp/blob/main/docs/analyzers/";
