@@ -92,7 +92,7 @@ internal static class RemoteStubs
         test.TestState.Sources.Add(("Remote.cs", Source));
         test.FixedState.Sources.Add(("Remote.cs", Source));
         test.NumberOfIncrementalIterations = iterations;
-        test.NumberOfFixAllIterations = 1;
+        test.NumberOfFixAllIterations = iterations == 0 ? 0 : 1;
         return test.RunAsync();
     }
 }
