@@ -85,7 +85,7 @@ public sealed class ReferenceLeakAnalyzer : DiagnosticAnalyzer
 
                 break;
             case IInvocationOperation invocation when StoringMethods.Contains(invocation.TargetMethod.Name) &&
-                StaticMember(invocation.Instance) is { } collection:
+                StaticMember(invocation.Instance) is { } collection && IsCollection(MemberType(collection)):
                 foreach (var argument in invocation.Arguments)
                 {
                     Report(collection, argument.Value);
@@ -116,6 +116,10 @@ public sealed class ReferenceLeakAnalyzer : DiagnosticAnalyzer
         IPropertyReferenceOperation { Property: { IsStatic: true, IsIndexer: false } property } => property,
         _ => null,
     };
+
+    /// <summary>Only collections keep what is added to them; a static proxy's <c>Remote.Add(x)</c> submits a task.</summary>
+    private static bool IsCollection(ITypeSymbol? type) =>
+        type is not null && type.AllInterfaces.Any(i => i.SpecialType == SpecialType.System_Collections_IEnumerable);
 
     private static ITypeSymbol? MemberType(ISymbol member) => member switch
     {

@@ -96,6 +96,7 @@ public class ReferenceLeakTests
             public static bool Check(ObjectRef<int> r)
             {
                 s_ids.Add(r.Id);
+                Tasks.Remote.Add(r, 1);
                 return s_seen.Contains(r) || s_seen.IndexOf(r) >= 0;
             }
         }
