@@ -13,7 +13,7 @@ namespace RaySharp.Analyzers;
 /// order (RAY105), and one get of a list that grows without bound (RAY106).
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class GetPatternAnalyzer : DiagnosticAnalyzer
+public sealed class GetPatternAnalyzer : RayFlowAnalyzer
 {
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
         DiagnosticDescriptors.GetInLoop,
@@ -21,18 +21,10 @@ public sealed class GetPatternAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.SubmissionOrder,
         DiagnosticDescriptors.GetTooMany);
 
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext context, RayApi api)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RayApi.TryCreate(start.Compilation) is { } api)
-            {
-                start.RegisterOperationAction(c => AnalyzeFetch(c, api), OperationKind.Invocation, OperationKind.Await);
-                start.RegisterOperationAction(c => AnalyzeGetOfMany(c, api), OperationKind.Invocation);
-            }
-        });
+        context.RegisterOperationAction(c => AnalyzeFetch(c, api), OperationKind.Invocation, OperationKind.Await);
+        context.RegisterOperationAction(c => AnalyzeGetOfMany(c, api), OperationKind.Invocation);
     }
 
     /// <summary>One ref's value is fetched: the rules are tried from the most specific, and at most one reports.</summary>

@@ -14,7 +14,7 @@ namespace RaySharp.Analyzers;
 /// or the text of its ID (RAY012).
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class ReferenceLeakAnalyzer : DiagnosticAnalyzer
+public sealed class ReferenceLeakAnalyzer : RayFlowAnalyzer
 {
     private static readonly SymbolDisplayFormat MemberFormat = SymbolDisplayFormat.CSharpShortErrorMessageFormat;
 
@@ -23,24 +23,14 @@ public sealed class ReferenceLeakAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.RefCapturedByLongLivedCallback,
         DiagnosticDescriptors.RefSerializedOutOfBand);
 
-    public override void Initialize(AnalysisContext context)
+    private protected override void Register(CompilationStartAnalysisContext context, RayApi api)
     {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RayApi.TryCreate(start.Compilation) is not { } api)
-            {
-                return;
-            }
-
-            var sinks = new OutOfBandSinks(start.Compilation);
-            start.RegisterSymbolAction(c => AnalyzeStaticMember(c, api), SymbolKind.Field, SymbolKind.Property);
-            start.RegisterOperationAction(c => AnalyzeStaticStore(c, api), OperationKind.Invocation, OperationKind.SimpleAssignment);
-            start.RegisterOperationAction(c => AnalyzeCallbackSink(c, api), OperationKind.SimpleAssignment, OperationKind.EventAssignment,
-                OperationKind.ObjectCreation, OperationKind.Invocation);
-            start.RegisterOperationAction(c => AnalyzeOutOfBand(c, api, sinks), OperationKind.Invocation, OperationKind.SimpleAssignment);
-        });
+        var sinks = new OutOfBandSinks(context.Compilation);
+        context.RegisterSymbolAction(c => AnalyzeStaticMember(c, api), SymbolKind.Field, SymbolKind.Property);
+        context.RegisterOperationAction(c => AnalyzeStaticStore(c, api), OperationKind.Invocation, OperationKind.SimpleAssignment);
+        context.RegisterOperationAction(c => AnalyzeCallbackSink(c, api), OperationKind.SimpleAssignment, OperationKind.EventAssignment,
+            OperationKind.ObjectCreation, OperationKind.Invocation);
+        context.RegisterOperationAction(c => AnalyzeOutOfBand(c, api, sinks), OperationKind.Invocation, OperationKind.SimpleAssignment);
     }
 
     // ---- RAY010: static state ----

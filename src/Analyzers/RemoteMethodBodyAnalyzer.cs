@@ -13,7 +13,7 @@ namespace RaySharp.Analyzers;
 /// created with <c>Ray.Put</c> (RAY101), nor take a collection of refs only to get them all (RAY102).
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class RemoteMethodBodyAnalyzer : DiagnosticAnalyzer
+public sealed class RemoteMethodBodyAnalyzer : RayFlowAnalyzer
 {
     private static readonly SymbolDisplayFormat NameFormat = SymbolDisplayFormat.CSharpShortErrorMessageFormat;
 
@@ -21,18 +21,8 @@ public sealed class RemoteMethodBodyAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.RemoteMethodReturnsPut,
         DiagnosticDescriptors.GetOfTaskArguments);
 
-    public override void Initialize(AnalysisContext context)
-    {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RayApi.TryCreate(start.Compilation) is { } api)
-            {
-                start.RegisterOperationAction(c => AnalyzeBody(c, api), OperationKind.MethodBody);
-            }
-        });
-    }
+    private protected override void Register(CompilationStartAnalysisContext context, RayApi api) =>
+        context.RegisterOperationAction(c => AnalyzeBody(c, api), OperationKind.MethodBody);
 
     private static void AnalyzeBody(OperationAnalysisContext context, RayApi api)
     {

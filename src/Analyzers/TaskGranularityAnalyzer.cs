@@ -15,23 +15,13 @@ namespace RaySharp.Analyzers;
 /// whose whole body is one expression without calls, and only loops not provably short.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
-public sealed class TaskGranularityAnalyzer : DiagnosticAnalyzer
+public sealed class TaskGranularityAnalyzer : RayFlowAnalyzer
 {
     public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } =
         ImmutableArray.Create(DiagnosticDescriptors.TooFineGrained);
 
-    public override void Initialize(AnalysisContext context)
-    {
-        context.EnableConcurrentExecution();
-        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterCompilationStartAction(start =>
-        {
-            if (RayApi.TryCreate(start.Compilation) is { } api)
-            {
-                start.RegisterOperationAction(c => AnalyzeCall(c, api), OperationKind.Invocation);
-            }
-        });
-    }
+    private protected override void Register(CompilationStartAnalysisContext context, RayApi api) =>
+        context.RegisterOperationAction(c => AnalyzeCall(c, api), OperationKind.Invocation);
 
     private static void AnalyzeCall(OperationAnalysisContext context, RayApi api)
     {

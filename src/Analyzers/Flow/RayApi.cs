@@ -1,6 +1,7 @@
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
+using RaySharp.Analyzers.Model;
 
 namespace RaySharp.Analyzers.Flow;
 
@@ -12,45 +13,34 @@ namespace RaySharp.Analyzers.Flow;
 /// </summary>
 internal sealed class RayApi
 {
-    private RayApi(Compilation compilation, INamedTypeSymbol ray, INamedTypeSymbol rayRemoteAttribute)
+    private readonly RaySymbols _symbols;
+
+    private RayApi(Compilation compilation, RaySymbols symbols, INamedTypeSymbol ray)
     {
+        _symbols = symbols;
         Ray = ray;
-        RayRemoteAttribute = rayRemoteAttribute;
-        ObjectRef = compilation.GetTypeByMetadataName("RaySharp.ObjectRef");
-        ObjectRefOfT = compilation.GetTypeByMetadataName("RaySharp.ObjectRef`1");
-        ActorHandle = compilation.GetTypeByMetadataName("RaySharp.ActorHandle");
         ObjectId = compilation.GetTypeByMetadataName("RaySharp.ObjectId");
         Arg = compilation.GetTypeByMetadataName("RaySharp.Arg`1");
-        CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
-        Enumerable = compilation.GetTypeByMetadataName("System.Linq.Enumerable");
     }
 
     public INamedTypeSymbol Ray { get; }
-    public INamedTypeSymbol RayRemoteAttribute { get; }
-    public INamedTypeSymbol? ObjectRef { get; }
-    public INamedTypeSymbol? ObjectRefOfT { get; }
-    public INamedTypeSymbol? ActorHandle { get; }
     public INamedTypeSymbol? ObjectId { get; }
     public INamedTypeSymbol? Arg { get; }
-    public INamedTypeSymbol? CancellationToken { get; }
-    public INamedTypeSymbol? Enumerable { get; }
+    private INamedTypeSymbol RayRemoteAttribute => _symbols.RayRemoteAttribute;
 
     /// <summary>Null when the compilation does not reference RaySharp.</summary>
-    public static RayApi? TryCreate(Compilation compilation)
-    {
-        var ray = compilation.GetTypeByMetadataName("RaySharp.Ray");
-        var attribute = compilation.GetTypeByMetadataName("RaySharp.RayRemoteAttribute");
-        return ray is null || attribute is null ? null : new RayApi(compilation, ray, attribute);
-    }
+    public static RayApi? TryCreate(Compilation compilation) =>
+        RaySymbols.TryCreate(compilation) is { } symbols && compilation.GetTypeByMetadataName("RaySharp.Ray") is { } ray
+            ? new RayApi(compilation, symbols, ray)
+            : null;
 
     // ---- types ----
 
-    public bool IsObjectRef(ITypeSymbol? type) => DerivesFrom(type, ObjectRef);
+    public bool IsObjectRef(ITypeSymbol? type) => DerivesFrom(type, _symbols.ObjectRef);
 
-    public bool IsActorHandle(ITypeSymbol? type) => DerivesFrom(type, ActorHandle);
+    public bool IsActorHandle(ITypeSymbol? type) => DerivesFrom(type, _symbols.ActorHandle);
 
-    public bool IsTypedObjectRef(ITypeSymbol? type) =>
-        type is INamedTypeSymbol { IsGenericType: true } named && Same(named.OriginalDefinition, ObjectRefOfT);
+    public bool IsTypedObjectRef(ITypeSymbol? type) => RaySymbols.IsConstructedFrom(type, _symbols.ObjectRefOfT);
 
     /// <summary>
     /// True when a value of <paramref name="type"/> keeps references alive: a ref itself (or a handle, when
@@ -147,7 +137,7 @@ internal sealed class RayApi
             return false;
         }
 
-        if (invocation.Instance is { } instance && Same(invocation.TargetMethod.ContainingType.OriginalDefinition, ObjectRefOfT))
+        if (invocation.Instance is { } instance && Same(invocation.TargetMethod.ContainingType.OriginalDefinition, _symbols.ObjectRefOfT))
         {
             reference = Operations.Unwrap(instance);
         }
@@ -229,7 +219,7 @@ internal sealed class RayApi
         var candidates = declaringType.GetMembers(proxy.Name).OfType<IMethodSymbol>()
             .Where(m => m.MethodKind == MethodKind.Ordinary && m.IsStatic != isActorCall &&
                 (isActorCall || HasAttribute(m, RayRemoteAttribute)) &&
-                m.Parameters.Count(p => !Same(p.Type, CancellationToken)) == proxyParameters)
+                m.Parameters.Count(p => !_symbols.IsCancellationToken(p.Type)) == proxyParameters)
             .ToList();
         return candidates.Count == 1 ? candidates[0] : null;
     }
@@ -240,8 +230,8 @@ internal sealed class RayApi
 
     /// <summary>True when the parameter of a proxy accepts an <c>ObjectRef&lt;T&gt;</c> of <paramref name="valueType"/> (an <c>Arg&lt;T&gt;</c>).</summary>
     public bool AcceptsRefOf(IParameterSymbol parameter, ITypeSymbol valueType) =>
-        parameter.Type is INamedTypeSymbol { IsGenericType: true } named && Same(named.OriginalDefinition, Arg) &&
-        SymbolEqualityComparer.Default.Equals(named.TypeArguments[0], valueType);
+        RaySymbols.IsConstructedFrom(parameter.Type, Arg) &&
+        SymbolEqualityComparer.Default.Equals(((INamedTypeSymbol)parameter.Type).TypeArguments[0], valueType);
 
     /// <summary>A remote method: a static [RayRemote] method, or a public instance method of an actor class.</summary>
     public bool IsRemoteMethod(IMethodSymbol method)
@@ -264,8 +254,7 @@ internal sealed class RayApi
     private bool HasRemoteMembers(INamedTypeSymbol type) =>
         HasAttribute(type, RayRemoteAttribute) || type.GetMembers().Any(m => m is IMethodSymbol && HasAttribute(m, RayRemoteAttribute));
 
-    public static bool HasAttribute(ISymbol symbol, INamedTypeSymbol attribute) =>
-        symbol.GetAttributes().Any(a => Same(a.AttributeClass, attribute));
+    private bool HasAttribute(ISymbol symbol, INamedTypeSymbol attribute) => _symbols.FindAttribute(symbol, attribute) is not null;
 
     public static IOperation? ArgumentFor(IInvocationOperation invocation, IParameterSymbol parameter) =>
         invocation.Arguments.FirstOrDefault(a => SymbolEqualityComparer.Default.Equals(a.Parameter?.OriginalDefinition, parameter.OriginalDefinition))?.Value;
