@@ -248,29 +248,36 @@ public class GetPatternTests
         """, iterations: 2);
 
     [Fact]
-    public Task No_fix_when_the_consumer_uses_the_iteration_variable() => VerifyFixAsync("""
-        public static class Driver
-        {
-            public static void Run(int[] xs)
+    public Task No_fix_when_the_rewrite_could_change_behaviour()
+    {
+        // The consumer uses the iteration variable; a per-value timeout; a consumer that leaves the loop.
+        const string Source = """
+            public static class Driver
             {
-                foreach (var x in xs)
+                public static int Run(int[] xs)
                 {
-                    Console.WriteLine($"{x}: {{|RAY103:Tasks.Remote.Square(x).Get()|}}");
+                    foreach (var x in xs)
+                    {
+                        Console.WriteLine($"{x}: {{|RAY103:Tasks.Remote.Square(x).Get()|}}");
+                    }
+
+                    var total = 0;
+                    foreach (var x in xs)
+                    {
+                        total += {|RAY103:Tasks.Remote.Square(x).Get(TimeSpan.FromSeconds(1))|};
+                    }
+
+                    foreach (var x in xs)
+                    {
+                        if ({|RAY103:RaySharp.Ray.Get(Tasks.Remote.Square(x))|} > 100) return x;
+                    }
+
+                    return total;
                 }
             }
-        }
-        """, """
-        public static class Driver
-        {
-            public static void Run(int[] xs)
-            {
-                foreach (var x in xs)
-                {
-                    Console.WriteLine($"{x}: {{|RAY103:Tasks.Remote.Square(x).Get()|}}");
-                }
-            }
-        }
-        """, iterations: 0);
+            """;
+        return VerifyFixAsync(Source, Source, iterations: 0);
+    }
 
     // ---- RAY104: raises ----
 

@@ -179,7 +179,7 @@ public sealed class SubmitAllThenGetCodeFixProvider : CodeFixProvider
 
             var body = loop is ForStatementSyntax f ? f.Statement : ((ForEachStatementSyntax)loop).Statement;
             var statements = body is BlockSyntax block ? block.Statements.ToList() : new List<StatementSyntax> { body };
-            var reference = RefOperand(get);
+            var reference = RefOperand(model, get, cancellationToken);
             if (reference is null || statements.Count is 0 or > 2)
             {
                 return null;
@@ -215,14 +215,22 @@ public sealed class SubmitAllThenGetCodeFixProvider : CodeFixProvider
             return new Plan(loop, body, consumer, get, submission, refType.ToMinimalDisplayString(model, loop.SpanStart));
         }
 
-        /// <summary>The ref a get waits for: the receiver of <c>r.Get()</c> or the argument of <c>Ray.Get(r)</c>.</summary>
-        private static ExpressionSyntax? RefOperand(InvocationExpressionSyntax get) => get.Expression switch
+        /// <summary>
+        /// The ref a get waits for: the receiver of <c>r.Get()</c> or the argument of <c>Ray.Get(r)</c>. Null
+        /// when the get passes a timeout: one timeout per value does not mean the same as one for the list.
+        /// </summary>
+        private static ExpressionSyntax? RefOperand(SemanticModel model, InvocationExpressionSyntax get, CancellationToken cancellationToken)
         {
-            MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Get", Expression: IdentifierNameSyntax { Identifier.ValueText: "Ray" } } =>
-                get.ArgumentList.Arguments.FirstOrDefault()?.Expression,
-            MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Get" } access => access.Expression,
-            _ => null,
-        };
+            if (model.GetSymbolInfo(get, cancellationToken).Symbol is not IMethodSymbol method || get.Expression is not MemberAccessExpressionSyntax access)
+            {
+                return null;
+            }
+
+            var arguments = get.ArgumentList.Arguments;
+            return method.IsStatic
+                ? arguments.Count == 1 ? arguments[0].Expression : null
+                : arguments.Count == 0 ? access.Expression : null;
+        }
 
         private static bool Jumps(StatementSyntax consumer) =>
             consumer.DescendantNodesAndSelf(n => n is not (LambdaExpressionSyntax or AnonymousMethodExpressionSyntax or LocalFunctionStatementSyntax))
