@@ -157,8 +157,8 @@ public sealed class GetPatternAnalyzer : RayFlowAnalyzer
 
     /// <summary>
     /// The list whose refs a foreach fetches one by one and then processes, when that list was filled by
-    /// remote calls in this method; null otherwise. A loop that only accumulates (no call besides the get)
-    /// is left alone: there is nothing to speed up by processing in completion order.
+    /// remote calls in this method; null otherwise. A loop that only accumulates (a sum, or adding the values
+    /// to a collection) is left alone: there is nothing to overlap, and Ray.Get(list) says it better.
     /// </summary>
     private static string? ProcessedInSubmissionOrder(IOperation fetch, IOperation reference, RayApi api)
     {
@@ -176,9 +176,12 @@ public sealed class GetPatternAnalyzer : RayFlowAnalyzer
         }
 
         var processes = loop.Body.Descendants().OfType<IInvocationOperation>()
-            .Any(call => !Operations.IsWithin(call, fetch) && !api.IsValueFetch(call, out _));
+            .Any(call => !Operations.IsWithin(call, fetch) && !api.IsValueFetch(call, out _) && !IsCollecting(call));
         return processes && IsFilledByRemoteCalls(list.Local, Operations.Root(fetch), api) ? list.Local.Name : null;
     }
+
+    private static bool IsCollecting(IInvocationOperation call) =>
+        call.TargetMethod.Name is "Add" or "Append" or "Insert" or "Enqueue" or "Push" or "TryAdd";
 
     private static bool IsFilledByRemoteCalls(ILocalSymbol list, IOperation root, RayApi api)
     {

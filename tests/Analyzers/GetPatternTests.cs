@@ -410,7 +410,9 @@ public class GetPatternTests
                 for (var i = 0; i < n; i++) refs.Add(Tasks.Remote.Square(i));
                 var total = 0;
                 foreach (var r in refs) total += r.Get();
-                return total;
+                var values = new List<int>();
+                foreach (var r in refs) values.Add(r.Get());
+                return total + values.Count;
             }
         }
         """);
@@ -498,7 +500,10 @@ public class GetPatternTests
                 for (var i = 0; i < n; i++) refs.Add(Tasks.Remote.Square(i));
                 var loads = new List<ObjectRef<byte[]>>();
                 foreach (var path in paths) loads.Add(Tasks.Remote.Load(path));
-                return Ray.Get(refs).Length + Ray.Get(loads).Length;
+                var counted = new List<ObjectRef<int>>();
+                var j = 0;
+                while (j < n) { counted.Add(Tasks.Remote.Square(j)); j++; }
+                return Ray.Get(refs).Length + Ray.Get(loads).Length + Ray.Get(counted).Length;
             }
         }
         """);

@@ -11,13 +11,14 @@ internal static class Loops
     public const int SmallCount = 1000;
 
     /// <summary>
-    /// True when nothing bounds the loop before it starts: a while or do loop, a for loop without a
-    /// condition, or a foreach over a lazy sequence (one that is not an array or a collection with a count).
-    /// A for loop up to a variable, or a foreach over a list, has a known length and is not counted.
+    /// True when nothing bounds the loop before it starts: a while or do loop that does not count a
+    /// variable up to a bound, a for loop without a condition, or a foreach over a lazy sequence (one that
+    /// is not an array or a collection with a count). A loop up to a variable, or a foreach over a list, has
+    /// a known length and is not counted.
     /// </summary>
     public static bool IsUnbounded(ILoopOperation loop) => loop switch
     {
-        IWhileLoopOperation => true,
+        IWhileLoopOperation whileLoop => !IsCountingCondition(whileLoop.Condition),
         IForLoopOperation forLoop => forLoop.Condition is null,
         IForEachLoopOperation forEach => forEach.IsAsynchronous || IsLazySequence(Operations.Unwrap(forEach.Collection)?.Type),
         _ => false,
@@ -49,6 +50,18 @@ internal static class Loops
                 return false;
         }
     }
+
+    /// <summary><c>i &lt; n</c> and the like: a variable compared with a bound.</summary>
+    private static bool IsCountingCondition(IOperation? condition) =>
+        condition is IBinaryOperation
+        {
+            OperatorKind: BinaryOperatorKind.LessThan or BinaryOperatorKind.LessThanOrEqual or
+                BinaryOperatorKind.GreaterThan or BinaryOperatorKind.GreaterThanOrEqual,
+        } comparison &&
+        (IsVariable(comparison.LeftOperand) || IsVariable(comparison.RightOperand));
+
+    private static bool IsVariable(IOperation operand) =>
+        Operations.Unwrap(operand) is ILocalReferenceOperation or IParameterReferenceOperation;
 
     private static bool IsSmallBound(IBinaryOperation condition)
     {
