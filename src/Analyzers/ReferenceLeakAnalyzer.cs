@@ -255,7 +255,12 @@ public sealed class ReferenceLeakAnalyzer : RayFlowAnalyzer
             return null;
         }
 
-        if (api.IsObjectRef(type) || api.HoldsReferences(type, includeHandles: false))
+        if (api.IsObjectRef(type))
+        {
+            return $"ObjectRef '{name}'";
+        }
+
+        if (api.HoldsReferences(type, includeHandles: false))
         {
             return $"'{name}', which holds '{type.ToDisplayString(MemberFormat)}',";
         }

@@ -235,7 +235,7 @@ public class ReferenceLeakTests
         }
         """,
         new DiagnosticResult(DiagnosticDescriptors.RefSerializedOutOfBand).WithLocation(0).WithMessage(
-            "JsonSerializer.Serialize writes 'r', which holds 'ObjectRef<int>', outside RaySharp's serializer: the runtime cannot count that copy of the reference, and the object may be freed while it is still in use; pass refs through task arguments, return values or objects RaySharp serializes"),
+            "JsonSerializer.Serialize writes ObjectRef 'r' outside RaySharp's serializer: the runtime cannot count that copy of the reference, and the object may be freed while it is still in use; pass refs through task arguments, return values or objects RaySharp serializes"),
         new DiagnosticResult(DiagnosticDescriptors.RefSerializedOutOfBand).WithLocation(1).WithArguments("JsonSerializer.Serialize writes", "'job', whose member 'Job.Input' holds an ObjectRef,"));
 
     [Fact]

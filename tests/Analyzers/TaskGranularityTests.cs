@@ -54,6 +54,40 @@ public class TaskGranularityTests
         }
         """);
 
+    [Fact]
+    public Task Overloads_are_told_apart_by_parameter_types() => VerifyAsync("""
+        using System.Linq;
+
+        public static partial class Scale
+        {
+            [RayRemote]
+            public static int By(int x, int factor) => x * factor;
+
+            [RayRemote]
+            public static string By(string text, int times) => string.Concat(Enumerable.Repeat(text, times));
+
+            public static RemoteProxy Remote => default;
+
+            public readonly struct RemoteProxy
+            {
+                public ObjectRef<int> By(Arg<int> x, Arg<int> factor) => throw null!;
+                public ObjectRef<string> By(Arg<string> text, Arg<int> times) => throw null!;
+            }
+        }
+
+        public static class Driver
+        {
+            public static void Run(int[] values)
+            {
+                foreach (var v in values)
+                {
+                    {|RAY107:Scale.Remote.By(v, 2)|};
+                    Scale.Remote.By(v.ToString(), 2);
+                }
+            }
+        }
+        """);
+
     // ---- RAY107: silent ----
 
     [Fact]

@@ -211,18 +211,25 @@ internal sealed class RayApi
         return false;
     }
 
-    /// <summary>The user's method a proxy call runs, matched by name and parameter count; null when unsure.</summary>
+    /// <summary>
+    /// The user's method a proxy call runs: same name, and the proxy's parameters (<c>Arg&lt;T&gt;</c> or the
+    /// type itself) match the method's, leaving out the runtime-supplied CancellationToken. Null when unsure.
+    /// </summary>
     public IMethodSymbol? RemoteTarget(IMethodSymbol proxy, INamedTypeSymbol declaringType)
     {
         var isActorCall = proxy.IsExtensionMethod;
-        var proxyParameters = isActorCall ? proxy.Parameters.Length - 1 : proxy.Parameters.Length;
+        var proxyParameters = proxy.Parameters.Skip(isActorCall ? 1 : 0).Select(p => ArgValueType(p.Type)).ToList();
         var candidates = declaringType.GetMembers(proxy.Name).OfType<IMethodSymbol>()
             .Where(m => m.MethodKind == MethodKind.Ordinary && m.IsStatic != isActorCall &&
                 (isActorCall || HasAttribute(m, RayRemoteAttribute)) &&
-                m.Parameters.Count(p => !_symbols.IsCancellationToken(p.Type)) == proxyParameters)
+                m.Parameters.Where(p => !_symbols.IsCancellationToken(p.Type)).Select(p => p.Type)
+                    .SequenceEqual(proxyParameters, SymbolEqualityComparer.Default))
             .ToList();
         return candidates.Count == 1 ? candidates[0] : null;
     }
+
+    private ITypeSymbol ArgValueType(ITypeSymbol type) =>
+        RaySymbols.IsConstructedFrom(type, Arg) ? ((INamedTypeSymbol)type).TypeArguments[0] : type;
 
     /// <summary>"Type.Method" of the remote method a proxy call runs.</summary>
     public static string RemoteName(IMethodSymbol proxy, INamedTypeSymbol declaringType) =>
