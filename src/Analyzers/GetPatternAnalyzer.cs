@@ -58,7 +58,7 @@ public sealed class GetPatternAnalyzer : RayFlowAnalyzer
     /// assigned once from the call. Null when the next submission may depend on this result (an argument of
     /// the call is a variable the loop body assigns), because then the calls cannot run in parallel anyway.
     /// </summary>
-    internal static string? SubmittedInSameIteration(IOperation reference, RayApi api)
+    private static string? SubmittedInSameIteration(IOperation reference, RayApi api)
     {
         if (Operations.EnclosingLoop(reference) is not { } loop)
         {

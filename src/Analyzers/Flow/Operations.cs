@@ -8,7 +8,7 @@ namespace RaySharp.Analyzers.Flow;
 /// <summary>Small, reusable walks over the IOperation tree of one method body.</summary>
 internal static class Operations
 {
-    /// <summary>The operation under any implicit or explicit conversions and parentheses.</summary>
+    /// <summary>The operation under any implicit or explicit conversions.</summary>
     public static IOperation? Unwrap(IOperation? operation)
     {
         while (operation is IConversionOperation conversion)
