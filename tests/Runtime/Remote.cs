@@ -92,8 +92,11 @@ public static partial class Tasks
     [RayRemote]
     public static int Nested(int depth) => depth == 0 ? 1 : 1 + Tasks.Remote.Nested(depth - 1).Get();
 
+    // RAY101 on purpose: the test checks that a ref put inside a task and returned from it still resolves.
+#pragma warning disable RAY101
     [RayRemote]
     public static ObjectRef<int> PutInside(int v) => Ray.Put(v);
+#pragma warning restore RAY101
 
     /// <summary>Holds its resources until the gate actor opens. It polls instead of blocking in Get, because a
     /// task blocked in Get releases its CPUs (as in Ray) and would not hold them.</summary>
