@@ -21,9 +21,12 @@ for (int i = 0; i < args.Length; i++)
         Console.WriteLine("workloads: " + string.Join(", ", Microbenchmarks.WorkloadNames));
         return 0;
     }
-    if (i + 1 >= args.Length || arg is not ("--duration" or "--warmup" or "--filter" or "--json"))
+    string? problem = arg is not ("--duration" or "--warmup" or "--filter" or "--json") ? $"unknown argument: {arg}"
+        : i + 1 >= args.Length ? $"{arg} needs a value"
+        : null;
+    if (problem is not null)
     {
-        Console.Error.WriteLine(i + 1 >= args.Length && arg.StartsWith("--", StringComparison.Ordinal) ? $"{arg} needs a value" : $"unknown argument: {arg}");
+        Console.Error.WriteLine(problem);
         Console.Error.WriteLine(Usage);
         return 2;
     }
