@@ -1,0 +1,53 @@
+using Grpc.Core;
+using MemoryPack;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using RaySharp.Core.Rpc;
+
+namespace RaySharp.Benchmarks;
+
+/// <summary>The message of the raw baseline: about the size of a small task reply (Ray's <c>b"ok"</c>).</summary>
+[MemoryPackable]
+internal sealed partial record EchoMessage(long Sequence, byte[] Payload);
+
+/// <summary>
+/// The baseline's server: returns each message unchanged, as a unary call and on a bidirectional stream. It
+/// goes through exactly the stack the runtime uses (Kestrel HTTP/2, <see cref="RpcMarshaller"/>,
+/// <see cref="RpcServer"/>), with no work behind it, so it measures what the wire alone costs.
+/// </summary>
+[BindServiceMethod(typeof(EchoService), nameof(BindService))]
+// Not sealed: ASP.NET Core gRPC binds handlers to virtual methods of the type that declares BindService.
+internal class EchoService : IRpcService
+{
+    public const string Name = "raysharp.bench.EchoService";
+    public static readonly Method<EchoMessage, EchoMessage> EchoMethod = RpcMarshaller.Unary<EchoMessage, EchoMessage>(Name, nameof(Echo));
+    public static readonly Method<EchoMessage, EchoMessage> EchoStreamMethod = RpcMarshaller.Duplex<EchoMessage, EchoMessage>(Name, nameof(EchoStream));
+
+    public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<EchoService>();
+
+    public static void BindService(ServiceBinderBase binder, EchoService? service)
+    {
+        binder.AddMethod(EchoMethod, service is null ? null : service.Echo);
+        binder.AddMethod(EchoStreamMethod, service is null ? null : service.EchoStream);
+    }
+
+    public virtual Task<EchoMessage> Echo(EchoMessage request, ServerCallContext context) => Task.FromResult(request);
+
+    /// <summary>Writes each message back as it arrives: one reply per request, no batching.</summary>
+    public virtual async Task EchoStream(IAsyncStreamReader<EchoMessage> requests, IServerStreamWriter<EchoMessage> responses,
+        ServerCallContext context)
+    {
+        try
+        {
+            while (await requests.MoveNext(context.CancellationToken).ConfigureAwait(false))
+                await responses.WriteAsync(requests.Current, context.CancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client ended the benchmark by going away.
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

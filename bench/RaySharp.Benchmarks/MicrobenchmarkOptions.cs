@@ -1,0 +1,23 @@
+namespace RaySharp.Benchmarks;
+
+/// <summary>Options of <see cref="Microbenchmarks.RunAsync"/>.</summary>
+public sealed record MicrobenchmarkOptions
+{
+    /// <summary>How long each benchmark is measured, after its warm-up. A call that is still running when
+    /// the time is up is finished and counted, so a benchmark may run a little longer.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(2.5);
+
+    /// <summary>How long each benchmark runs before it is measured (workers start, code is jitted).</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Runs only the workloads whose name contains this text (case-insensitive), as Ray's
+    /// <c>TESTS_TO_RUN</c>; null runs all. The raw gRPC baselines always run: every ratio needs them.</summary>
+    public string? Filter { get; init; }
+
+    /// <summary>When set, the results are also written to this file as JSON.</summary>
+    public string? JsonPath { get; init; }
+
+    /// <summary>How RaySharp is started for the workloads; null starts an embedded single-node cluster (or
+    /// joins <c>RAY_ADDRESS</c>), as <see cref="Ray.Init"/> with no options does.</summary>
+    public RayOptions? RayOptions { get; init; }
+}

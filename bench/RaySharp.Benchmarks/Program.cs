@@ -1,0 +1,71 @@
+using System.Globalization;
+using RaySharp.Benchmarks;
+
+// `dotnet run -c Release --project bench/RaySharp.Benchmarks -- [--duration S] [--warmup S] [--filter TEXT] [--json PATH]`
+
+const string Usage = """
+    usage: RaySharp.Benchmarks [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH]
+      --duration  seconds each benchmark is measured (default 2.5)
+      --warmup    seconds each benchmark runs before it is measured (default 1)
+      --filter    run only the workloads whose name contains TEXT (the raw gRPC baselines always run)
+      --json      also write the results to PATH as JSON
+    """;
+
+var options = new MicrobenchmarkOptions();
+for (int i = 0; i < args.Length; i++)
+{
+    string arg = args[i];
+    if (arg is "-h" or "--help")
+    {
+        Console.WriteLine(Usage);
+        Console.WriteLine("workloads: " + string.Join(", ", Microbenchmarks.WorkloadNames));
+        return 0;
+    }
+    string? problem = arg is not ("--duration" or "--warmup" or "--filter" or "--json") ? $"unknown argument: {arg}"
+        : i + 1 >= args.Length ? $"{arg} needs a value"
+        : null;
+    if (problem is not null)
+    {
+        Console.Error.WriteLine(problem);
+        Console.Error.WriteLine(Usage);
+        return 2;
+    }
+    string value = args[++i];
+    switch (arg)
+    {
+        case "--duration" or "--warmup":
+            if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || seconds < 0 ||
+                (arg == "--duration" && seconds == 0))
+            {
+                Console.Error.WriteLine($"{arg} takes a number of seconds, not '{value}'");
+                return 2;
+            }
+            options = arg == "--duration"
+                ? options with { Duration = TimeSpan.FromSeconds(seconds) }
+                : options with { Warmup = TimeSpan.FromSeconds(seconds) };
+            break;
+        case "--filter":
+            options = options with { Filter = value };
+            break;
+        case "--json":
+            options = options with { JsonPath = value };
+            break;
+    }
+}
+
+using var cts = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cts.Cancel();
+};
+try
+{
+    await Microbenchmarks.RunAsync(Console.Out, options, cts.Token);
+    return 0;
+}
+catch (OperationCanceledException) when (cts.IsCancellationRequested)
+{
+    Console.Error.WriteLine("cancelled");
+    return 130;
+}

@@ -1,0 +1,60 @@
+namespace RaySharp.Benchmarks;
+
+// The remote code of the workloads, shaped as Ray's `ray microbenchmark` shapes it: every call returns a
+// two-byte value, so what is measured is the system's per-call cost, not user work.
+
+/// <summary>The benchmark tasks.</summary>
+internal static partial class BenchTasks
+{
+    internal static readonly byte[] Ok = "ok"u8.ToArray();
+
+    /// <summary>The empty task: returns two bytes.</summary>
+    [RayRemote]
+    public static byte[] SmallValue() => Ok;
+
+    /// <summary>A task that is itself a caller: <paramref name="n"/> calls spread round-robin over
+    /// <paramref name="actors"/>, then waits for all of them ("n:n actor calls").</summary>
+    [RayRemote]
+    public static int CallActors(ActorHandle<BenchActor>[] actors, int n)
+    {
+        var refs = new List<ObjectRef<byte[]>>(n);
+        for (int i = 0; i < n; i++) refs.Add(actors[i % actors.Length].SmallValue());
+        return Calls.GetAndRelease(refs);
+    }
+}
+
+/// <summary>The server actor: one method that returns two bytes. Created with no CPUs, as Ray's is.</summary>
+[RayRemote]
+internal partial class BenchActor
+{
+    public byte[] SmallValue() => BenchTasks.Ok;
+}
+
+/// <summary>An actor that calls other actors ("1:n actor calls"): the calls come from a worker, not the driver.</summary>
+[RayRemote]
+internal partial class BenchClient(ActorHandle<BenchActor>[] servers)
+{
+    /// <summary><paramref name="n"/> calls to each server, submitted before any is awaited.</summary>
+    public int SmallValueBatch(int n)
+    {
+        var refs = new List<ObjectRef<byte[]>>(n * servers.Length);
+        foreach (var server in servers)
+            for (int i = 0; i < n; i++) refs.Add(server.SmallValue());
+        return Calls.GetAndRelease(refs);
+    }
+}
+
+/// <summary>Helpers shared by the driver and the remote code.</summary>
+internal static class Calls
+{
+    /// <summary>Waits for every ref, then releases them at once (as Python drops a list of refs) instead of
+    /// leaving thousands to the finalizer; returns how many there were.</summary>
+    public static int GetAndRelease<T>(List<ObjectRef<T>> refs)
+    {
+        Ray.Get(refs);
+        foreach (var r in refs) r.Dispose();
+        int count = refs.Count;
+        refs.Clear();
+        return count;
+    }
+}
