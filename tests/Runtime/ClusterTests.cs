@@ -39,7 +39,7 @@ public sealed class ResourceTests : RayTest
         gate.Open(1);
         Assert.Equal([1, 1], Ray.Get(new[] { first, second }, Timeout));
         Assert.Equal(1, running.Max().Get(Timeout));
-        ActorTests.WaitUntil(() => Ray.AvailableResources()["CPU"] == 2);
+        ActorTests.WaitUntil(() => Ray.AvailableResources().GetValueOrDefault("CPU") == 2);
     }
 
     [Fact]

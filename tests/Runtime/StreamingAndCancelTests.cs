@@ -29,7 +29,7 @@ public sealed class StreamingTests : RayTest
     {
         var streamer = Streamer.Remote.Create();
         var words = new List<string>();
-        await foreach (var w in streamer.Words("to be or not")) words.Add(w.Get(Timeout));
+        await foreach (var w in streamer.Words("to be or not")) words.Add(await w);
         Assert.Equal(["to", "be", "or", "not"], words);
     }
 

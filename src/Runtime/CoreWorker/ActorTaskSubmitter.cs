@@ -167,7 +167,8 @@ internal sealed class ActorTaskSubmitter
             entry.RunningOn = worker;
             // Sent in sequence order; the reply is handled whenever it comes.
             var reply = worker.PushTaskAsync(entry.Spec.WithArgs(args), CancellationToken.None);
-            _ = reply.ContinueWith(t => OnReply(q, call, t.Result), TaskScheduler.Default);
+            _ = reply.ContinueWith(t => OnReply(q, call, t.Result), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
         }
     }
 

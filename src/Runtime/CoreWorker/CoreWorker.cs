@@ -527,6 +527,7 @@ internal sealed class CoreWorker : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         var shutdown = new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = "RaySharp was shut down before the task finished." };
         TaskManager.FailAll(shutdown);
+        NormalTaskSubmitter.Dispose();
         ActorTaskSubmitter.Dispose();
         (Gcs as IDisposable)?.Dispose();
         Raylet.Dispose();

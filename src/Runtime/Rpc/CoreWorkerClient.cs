@@ -41,7 +41,9 @@ internal sealed class CoreWorkerConnection
 
     public Task<PushTaskResponse> PushAsync(WireTaskSpec task, long leaseId, Dictionary<string, double> leaseResources)
     {
-        var done = new TaskCompletionSource<PushTaskResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Replies complete in stream order with their continuations inline: a caller that sees a later reply has
+        // already stored the earlier ones (calls of one caller finish in submission order, as they ran).
+        var done = new TaskCompletionSource<PushTaskResponse>();
         long id = Interlocked.Increment(ref _nextCallId);
         _inflight[id] = done;
         var outbox = EnsureStream();
