@@ -20,7 +20,8 @@ internal static class Commands
           stop                       stop every node started on this machine with `raysharp start`
           status [--address A]       nodes and resource usage of the cluster
           list nodes|actors|jobs [--address A] [--format json]
-          microbenchmark             run bench/RaySharp.Benchmarks (dotnet run -c Release --project bench/RaySharp.Benchmarks)
+          microbenchmark [--filter TEXT] [--duration SECONDS] [--json PATH]
+                                     Ray's microbenchmarks on an embedded cluster, with raw gRPC baselines
 
         RAY_ADDRESS is used when --address is not given.
         """;
@@ -44,7 +45,7 @@ internal static class Commands
                 "stop" => Stop(output),
                 "status" => Status(options, output),
                 "list" => List(positional.FirstOrDefault(), options, output),
-                "microbenchmark" => Microbenchmark(output),
+                "microbenchmark" => await MicrobenchmarkAsync(options, output).ConfigureAwait(false),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'.\n{Usage}"),
             };
         }
@@ -254,9 +255,16 @@ internal static class Commands
         return 0;
     }
 
-    private static int Microbenchmark(TextWriter output)
+    private static async Task<int> MicrobenchmarkAsync(Dictionary<string, string> options, TextWriter output)
     {
-        output.WriteLine("Run the microbenchmarks with: dotnet run -c Release --project bench/RaySharp.Benchmarks");
+        var o = new Benchmarks.MicrobenchmarkOptions { Filter = options.GetValueOrDefault("filter"), JsonPath = options.GetValueOrDefault("json") };
+        if (options.TryGetValue("duration", out var d))
+        {
+            if (!double.TryParse(d, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
+                throw new ArgumentException($"--duration takes a positive number of seconds, not '{d}'.");
+            o = o with { Duration = TimeSpan.FromSeconds(seconds) };
+        }
+        await Benchmarks.Microbenchmarks.RunAsync(output, o).ConfigureAwait(false);
         return 0;
     }
 }
