@@ -96,10 +96,35 @@ internal sealed class TaskManager : IGeneratorItemSink
     public void CompleteTask(Entry entry, RayObject[] returns, ObjectId[][]? nestedPins)
     {
         var spec = entry.Spec;
-        for (int i = 0; i < spec.NumReturns && i < returns.Length; i++) StoreOwned(spec.ReturnId(i), returns[i]);
+        if (!TryMarkFinished(entry)) return;
+        // First the returns take hold of the refs nested in them, then the arguments are released, then the returns
+        // become visible: whoever sees a result sees the arguments freed, and nothing a return holds was freed.
+        int count = Math.Min(spec.NumReturns, returns.Length);
+        var kept = new bool[count];
+        for (int i = 0; i < count; i++)
+        {
+            var id = spec.ReturnId(i);
+            kept[i] = _worker.ReferenceCounter.IsInScope(id);
+            if (kept[i]) _worker.ReferenceCounter.AddNestedObjects(id, returns[i].NestedIds);
+        }
+        _worker.ReferenceCounter.RemoveSubmittedTaskReferences(spec.ArgumentReferenceIds());
+        for (int i = 0; i < count; i++)
+            if (kept[i]) _worker.MemoryStore.Put(spec.ReturnId(i), returns[i]);
         // The executor pinned refs nested in the returns; now that the returns hold them, drop the pins.
         ReleasePins(nestedPins);
-        Finish(entry);
+        _yieldedCounts.TryRemove(spec.TaskId, out _);
+        entry.Stream?.Complete();
+    }
+
+    private bool TryMarkFinished(Entry entry)
+    {
+        lock (_lock)
+        {
+            if (entry.Status == Status.Finished) return false;
+            entry.Status = Status.Finished;
+            _pending.Remove(entry.Spec.TaskId);
+            return true;
+        }
     }
 
     private void ReleasePins(ObjectId[][]? nestedPins)
@@ -149,12 +174,7 @@ internal sealed class TaskManager : IGeneratorItemSink
 
     private void Finish(Entry entry)
     {
-        lock (_lock)
-        {
-            if (entry.Status == Status.Finished) return;
-            entry.Status = Status.Finished;
-            _pending.Remove(entry.Spec.TaskId);
-        }
+        if (!TryMarkFinished(entry)) return;
         _yieldedCounts.TryRemove(entry.Spec.TaskId, out _);
         entry.Stream?.Complete();
         _worker.ReferenceCounter.RemoveSubmittedTaskReferences(entry.Spec.ArgumentReferenceIds());

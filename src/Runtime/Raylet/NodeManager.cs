@@ -150,6 +150,8 @@ internal sealed class NodeManager : IDisposable
         var resources = request.Resources.FromWire();
         var placement = request.PlacementResources?.FromWire() ?? resources;
         var pending = new PendingLease(request, resources, placement, ct);
+        // The job's first lease here: warm up workers up to the CPU count, less the one this lease starts.
+        Pool.PrestartForJob(request.JobId, (int)Math.Ceiling(Total[ResourceSet.Cpu]) - 1);
         lock (_lock)
         {
             if (_disposed) return Task.FromResult(Canceled("the node is shutting down"));

@@ -35,6 +35,8 @@ internal sealed class WorkerPool : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<(JobId, string), Stack<WorkerProcess>> _idle = [];
     private readonly Dictionary<WorkerId, WorkerProcess> _all = [];
+    private readonly Dictionary<(JobId, string), List<WorkerProcess>> _prestarting = [];
+    private readonly HashSet<JobId> _prestartedJobs = [];
     private readonly NodeId _nodeId;
     private readonly string _sessionDir;
     private readonly Func<string> _rayletSocket;
@@ -87,8 +89,18 @@ internal sealed class WorkerPool : IDisposable
                     if (w.DeathReason is null) return w;
                 }
         }
+        WorkerProcess? worker = null;
+        lock (_lock)
+        {
+            // A prestarted worker still starting up is claimed rather than starting another one.
+            if (_prestarting.TryGetValue((jobId, envKey), out var starting) && starting.Count > 0)
+            {
+                worker = starting[^1];
+                starting.RemoveAt(starting.Count - 1);
+            }
+        }
         var job = await _getJob(jobId, ct).ConfigureAwait(false);
-        var worker = Start(job, envKey, envVars);
+        worker ??= Start(job, envKey, envVars);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_config.WorkerRegisterTimeout);
         try
@@ -108,6 +120,54 @@ internal sealed class WorkerPool : IDisposable
             _ = worker.Registered.Task.ContinueWith(t => { if (t.IsCompletedSuccessfully) PushWorker(t.Result); },
                 CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             throw;
+        }
+    }
+
+    /// <summary>The first time a job leases a worker on this node, start workers up to the node's CPU count in the
+    /// background (Ray prestarts workers for a new driver), so a burst of tasks does not wait for process starts.</summary>
+    public void PrestartForJob(JobId jobId, int count)
+    {
+        lock (_lock)
+        {
+            if (_disposed || count <= 0 || !_prestartedJobs.Add(jobId)) return;
+        }
+        _ = PrestartAsync(jobId, count);
+    }
+
+    private async Task PrestartAsync(JobId jobId, int count)
+    {
+        JobRecord job;
+        try
+        {
+            job = await _getJob(jobId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is InvalidOperationException or Grpc.Core.RpcException)
+        {
+            return;
+        }
+        for (int i = 0; i < count; i++)
+        {
+            WorkerProcess worker;
+            try
+            {
+                worker = Start(job, "", null);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                _logger.LogWarning("Could not prestart a worker for job {JobId}: {Message}", jobId, e.Message);
+                return;
+            }
+            lock (_lock)
+            {
+                if (!_prestarting.TryGetValue((jobId, ""), out var list)) _prestarting[(jobId, "")] = list = [];
+                list.Add(worker);
+            }
+            _ = worker.Registered.Task.ContinueWith(t =>
+            {
+                bool unclaimed;
+                lock (_lock) unclaimed = _prestarting.TryGetValue((jobId, ""), out var list) && list.Remove(worker);
+                if (unclaimed && t.IsCompletedSuccessfully) PushWorker(worker);
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
