@@ -12,3 +12,29 @@ public partial class Keeper
 
     public int ProcessId() => Environment.ProcessId;
 }
+
+/// <summary>Keeps a ref it borrowed from a driver, to read it after that driver (its owner) is gone.</summary>
+[RayRemote]
+public partial class Holder
+{
+    private ObjectRef<int>? _kept;
+
+    public bool Keep(ObjectRef<int> value)
+    {
+        _kept = value;
+        return true;
+    }
+
+    public int Read() => _kept!.Get(TimeSpan.FromSeconds(30));
+}
+
+public static partial class Printer
+{
+    /// <summary>Writes to the worker's stdout, which the driver shows prefixed with the worker's pid and node.</summary>
+    [RayRemote]
+    public static int Print(string marker)
+    {
+        Console.WriteLine(marker);
+        return Environment.ProcessId;
+    }
+}

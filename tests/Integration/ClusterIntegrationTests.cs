@@ -106,23 +106,51 @@ public sealed class ThreeNodeTests : IClassFixture<ThreeNodeCluster>, IDisposabl
     public void A_detached_actor_outlives_the_driver_that_created_it()
     {
         string name = "keeper-" + Guid.NewGuid().ToString("N")[..8];
+        string stdout = RunDriver("create-detached", name);
+        Assert.Contains($"created {name}: 1", stdout);
+
+        var keeper = Ray.GetActor<Keeper>(name, "integration");
+        Assert.Equal(2, keeper.Increment().Get(Timeout));
+        Ray.Kill(keeper);
+    }
+
+    [Fact]
+    public void Reading_an_object_whose_owner_exited_raises_OwnerDiedException()
+    {
+        string name = "holder-" + Guid.NewGuid().ToString("N")[..8];
+        Assert.Contains("lent: True", RunDriver("lend-and-exit", name));
+        var holder = Ray.GetActor<Holder>(name, "integration");
+        Assert.Throws<OwnerDiedException>(() => holder.Read().Get(Timeout));
+        Ray.Kill(holder);
+    }
+
+    [Fact]
+    public void Worker_output_reaches_the_driver_prefixed_with_its_pid_and_node()
+    {
+        string marker = "marker-" + Guid.NewGuid().ToString("N")[..8];
+        string stdout = RunDriver("print", marker);
+        var pid = stdout.Split('\n').Single(l => l.StartsWith("printed by pid ", StringComparison.Ordinal))["printed by pid ".Length..].Trim();
+        Assert.Contains($"(pid={pid}, node=", stdout);
+        Assert.Matches($@"\(pid={pid}, node=[0-9a-f]{{8}}\) {marker}", stdout);
+    }
+
+    /// <summary>Runs the second driver program against the cluster and returns its output.</summary>
+    private string RunDriver(string command, string argument)
+    {
         string driver = Path.Combine(AppContext.BaseDirectory, "RaySharp.Integration.Driver.dll");
         var psi = new ProcessStartInfo(Core.Raylet.WorkerPool.DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])["exec", driver, _fixture.Cluster.Address, "create-detached", name]) psi.ArgumentList.Add(a);
+        foreach (var a in (string[])["exec", driver, _fixture.Cluster.Address, command, argument]) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(120_000))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail("The first driver did not finish within 120 s.");
+            Assert.Fail($"The driver ({command}) did not finish within 120 s.");
         }
-        Assert.True(process.ExitCode == 0, $"first driver failed ({process.ExitCode}): {stdout.Result} {stderr.Result}");
-        Assert.Contains($"created {name}: 1", stdout.Result);
-
-        var keeper = Ray.GetActor<Keeper>(name, "integration");
-        Assert.Equal(2, keeper.Increment().Get(Timeout));
-        Ray.Kill(keeper);
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"the driver ({command}) failed with {process.ExitCode}: {stdout.Result} {stderr.Result}");
+        return stdout.Result;
     }
 
     internal static void WaitUntil(Func<bool> condition)
@@ -161,6 +189,43 @@ public sealed class NodeFailureTests
 
         Assert.Throws<WorkerCrashedException>(() => task.Get(Timeout));
         Assert.Throws<ActorDiedException>(() => actor.Node().Get(Timeout));
+    }
+
+    [Fact]
+    public void Workers_are_prestarted_up_to_the_cpu_count_and_idle_extras_are_stopped()
+    {
+        using var cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 2 });
+        using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
+        Assert.Equal(1, Probe.Remote.Leaf(1).Get(Timeout));
+        ThreeNodeTests.WaitUntil(() => NumWorkers(cluster.Head) == 2);
+        // Four tasks at once with half a CPU each need four workers; once idle, the pool shrinks back to the CPU count.
+        var gate = Gate.Remote.Create();
+        var halfCpu = new TaskOptions { NumCpus = 0.5 };
+        var held = Enumerable.Range(0, 4).Select(_ => Probe.Remote.WithOptions(halfCpu).NodeWhenOpen(gate)).ToList();
+        ThreeNodeTests.WaitUntil(() => gate.Waiting().Get(Timeout) == 4);
+        Assert.True(NumWorkers(cluster.Head) >= 5); // four task workers and the gate actor's
+        _ = gate.Open();
+        Ray.Get(held, Timeout);
+        Ray.Kill(gate);
+        ThreeNodeTests.WaitUntil(() => NumWorkers(cluster.Head) == 2);
+    }
+
+    private static int NumWorkers(TestNode node) =>
+        Core.Rpc.RpcChannels.Invoker(node.RayletEndpoint).BlockingUnaryCall(Core.Raylet.NodeManagerService.GetNodeStatsMethod, null,
+            new Grpc.Core.CallOptions(), Core.Rpc.Empty.Instance).NumWorkers;
+
+    [Fact]
+    public void The_internal_kv_stores_values_by_namespace()
+    {
+        using var cluster = TestCluster.Start();
+        var gcs = Core.Rpc.RpcChannels.Invoker(cluster.Address);
+        var options = new Grpc.Core.CallOptions();
+        Assert.True(gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvPutMethod, null, options, new Core.Rpc.KvRequest("ns", "k", [1, 2], false)).Value);
+        Assert.False(gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvPutMethod, null, options, new Core.Rpc.KvRequest("ns", "k", [3], false)).Value);
+        Assert.Equal([1, 2], gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvGetMethod, null, options, new Core.Rpc.KvRequest("ns", "k", null, false)).Value);
+        Assert.False(gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvGetMethod, null, options, new Core.Rpc.KvRequest("other", "k", null, false)).Found);
+        Assert.Equal(["k"], gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvKeysMethod, null, options, new Core.Rpc.KvRequest("ns", "", null, false)).Keys);
+        Assert.True(gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvDelMethod, null, options, new Core.Rpc.KvRequest("ns", "k", null, false)).Value);
     }
 
     [Fact]

@@ -24,6 +24,7 @@ internal sealed class RayletRpcClient : IRayletClient
         _gcs = gcs;
         NodeId = nodeId;
         _jobId = jobId;
+        _ = Task.Run(SendBlockNoticesAsync);
     }
 
     public NodeId NodeId { get; }
@@ -40,11 +41,26 @@ internal sealed class RayletRpcClient : IRayletClient
     public void ReturnWorker(WorkerLease lease, bool disconnectWorker) =>
         RayletRpc.ReturnWorker(lease.Raylet ?? _raylet, lease.LeaseId, disconnectWorker);
 
-    public void NotifyTaskBlocked(WorkerLease lease) =>
-        _ = RayletRpc.CallAsync(_raylet, NodeManagerService.NotifyBlockedMethod, new LeaseIdRequest(lease.LeaseId));
+    // Blocked/unblocked notices must reach the raylet in the order they happened (an unblock overtaken by the next
+    // block would leave the raylet counting a blocked task's CPU): one sender sends them one at a time.
+    private readonly Channel<(long LeaseId, bool Blocked)> _blockNotices = Channel.CreateUnbounded<(long, bool)>(
+        new UnboundedChannelOptions { SingleReader = true });
 
-    public void NotifyTaskUnblocked(WorkerLease lease) =>
-        _ = RayletRpc.CallAsync(_raylet, NodeManagerService.NotifyUnblockedMethod, new LeaseIdRequest(lease.LeaseId));
+    public void NotifyTaskBlocked(WorkerLease lease) => Notify(lease.LeaseId, blocked: true);
+
+    public void NotifyTaskUnblocked(WorkerLease lease) => Notify(lease.LeaseId, blocked: false);
+
+    private void Notify(long leaseId, bool blocked)
+    {
+        _blockNotices.Writer.TryWrite((leaseId, blocked));
+    }
+
+    private async Task SendBlockNoticesAsync()
+    {
+        await foreach (var (leaseId, blocked) in _blockNotices.Reader.ReadAllAsync().ConfigureAwait(false))
+            await RayletRpc.CallAsync(_raylet, blocked ? NodeManagerService.NotifyBlockedMethod : NodeManagerService.NotifyUnblockedMethod,
+                new LeaseIdRequest(leaseId)).ConfigureAwait(false);
+    }
 
     private ClusterView View() => Call(_gcs, GcsService.GetAllNodesMethod, Empty.Instance);
 
@@ -72,9 +88,7 @@ internal sealed class RayletRpcClient : IRayletClient
         return total;
     }
 
-    public void Dispose()
-    {
-    }
+    public void Dispose() => _blockNotices.Writer.TryComplete();
 }
 
 /// <summary>The GCS's actor manager over RPC. Registration is synchronous (named actors are unique at once); the
