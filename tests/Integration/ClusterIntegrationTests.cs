@@ -174,7 +174,8 @@ public sealed class NodeFailureTests
     {
         using var cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 1 });
         var doomed = cluster.AddNode(numCpus: 2, resources: new Dictionary<string, double> { ["c"] = 2 });
-        cluster.WaitForNodes(2, TimeSpan.FromSeconds(30));
+        cluster.AddNode(numCpus: 1);
+        cluster.WaitForNodes(3, TimeSpan.FromSeconds(30));
         using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
 
         var onC = new Dictionary<string, double> { ["c"] = 1 };
@@ -189,6 +190,9 @@ public sealed class NodeFailureTests
 
         Assert.Throws<WorkerCrashedException>(() => task.Get(Timeout));
         Assert.Throws<ActorDiedException>(() => actor.Node().Get(Timeout));
+        // The GCS notices the silent raylet and marks the node dead for everyone.
+        ThreeNodeTests.WaitUntil(() => Ray.Nodes().Any(n => n.Id == doomed.NodeId && !n.Alive));
+        Assert.Equal(2, Ray.Nodes().Count(n => n.Alive));
     }
 
     [Fact]
