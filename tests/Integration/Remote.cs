@@ -19,15 +19,17 @@ public static partial class Probe
     [RayRemote]
     public static int Leaf(int i) => i;
 
-    /// <summary>One task that blocks in Get on 100 children in turn: with 1 CPU, it must release its CPU each time.</summary>
+    /// <summary>One task that blocks in Get on <paramref name="n"/> children in turn, all pinned to one node: with
+    /// 1 CPU there, it must release its CPU each time.</summary>
     [RayRemote]
-    public static int BlockingFanOut(int n)
+    public static int BlockingFanOut(int n, string node)
     {
+        var here = new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(NodeId.Parse(node)) };
         int sum = 0;
-        for (int i = 0; i < n; i++) sum += Leaf(i).Get();
+#pragma warning disable RAY103 // blocking on each child in turn is the point: it must not deadlock the node
+        for (int i = 0; i < n; i++) sum += Probe.Remote.WithOptions(here).Leaf(i).Get();
+#pragma warning restore RAY103
         return sum;
-
-        static ObjectRef<int> Leaf(int i) => Probe.Remote.Leaf(i);
     }
 
     [RayRemote]
