@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Xunit;
+
+namespace RaySharp.Integration;
+
+/// <summary>The `raysharp` command as a user runs it: start a head and a worker node in the background, join them
+/// from a driver, check status, stop them. Each test uses its own temp dir, so `stop` only sees its own nodes.</summary>
+public sealed partial class CliTests : IDisposable
+{
+    private readonly string _temp = Path.Combine(Path.GetTempPath(), "rs-cli-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public CliTests() => Directory.CreateDirectory(_temp);
+
+    private (int ExitCode, string Output) Raysharp(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Core.Raylet.WorkerPool.DotnetHost())
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        psi.Environment["TMPDIR"] = _temp;
+        psi.Environment.Remove("RAY_ADDRESS");
+        foreach (var a in (string[])["exec", Path.Combine(AppContext.BaseDirectory, "RaySharp.Cli.dll"), .. args]) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"raysharp {string.Join(' ', args)} did not finish within 120 s.");
+        }
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    [Fact]
+    public void Start_join_status_and_stop_a_two_node_cluster()
+    {
+        var head = Raysharp("start", "--head", "--port", "0", "--num-cpus", "1");
+        Assert.True(head.ExitCode == 0, head.Output);
+        string address = AddressPattern().Match(head.Output).Groups[1].Value;
+        try
+        {
+            var worker = Raysharp("start", "--address", address, "--num-cpus", "2", "--resources", """{"gpu_a": 1}""");
+            Assert.True(worker.ExitCode == 0, worker.Output);
+
+            var status = Raysharp("status", "--address", address);
+            Assert.True(status.ExitCode == 0, status.Output);
+            Assert.Contains("Alive nodes: 2", status.Output);
+            Assert.Contains("0/3 CPU", status.Output);
+            Assert.Contains("0/1 gpu_a", status.Output);
+
+            using (Ray.Init(new RayOptions { Address = address }))
+            {
+                var needsGpuA = new TaskOptions { Resources = new Dictionary<string, double> { ["gpu_a"] = 1 } };
+                Assert.Equal(7, Probe.Remote.WithOptions(needsGpuA).Leaf(7).Get(TimeSpan.FromSeconds(60)));
+            }
+            var jobs = Raysharp("list", "jobs", "--address", address, "--format", "json");
+            Assert.Contains("\"FINISHED\"", jobs.Output);
+        }
+        finally
+        {
+            var stop = Raysharp("stop");
+            Assert.True(stop.ExitCode == 0, stop.Output);
+            Assert.Contains("Stopped 2 RaySharp node(s).", stop.Output);
+        }
+        var after = Raysharp("status", "--address", address);
+        Assert.Equal(1, after.ExitCode);
+        Assert.Contains("cannot reach the GCS", after.Output);
+    }
+
+    [Fact]
+    public void Bad_input_is_named_and_exits_with_2()
+    {
+        var neither = Raysharp("start");
+        Assert.Equal(2, neither.ExitCode);
+        Assert.Contains("--head", neither.Output);
+        var badResources = Raysharp("start", "--head", "--resources", "{oops");
+        Assert.Equal(2, badResources.ExitCode);
+        Assert.Contains("--resources must be a JSON object", badResources.Output);
+        var unknown = Raysharp("frobnicate");
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("Unknown command 'frobnicate'", unknown.Output);
+    }
+
+    [GeneratedRegex("RAY_ADDRESS=([0-9.]+:[0-9]+)")]
+    private static partial Regex AddressPattern();
+
+    public void Dispose()
+    {
+        Raysharp("stop");
+        try { Directory.Delete(_temp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
