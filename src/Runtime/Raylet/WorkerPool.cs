@@ -298,15 +298,14 @@ internal sealed class WorkerPool : IDisposable
             foreach (var stack in _idle.Values)
             {
                 if (idleCount <= _maxIdle) break;
-                var keep = stack.Where(w => w.IdleSinceTicks > threshold).Reverse().ToList();
-                var old = stack.Where(w => w.IdleSinceTicks <= threshold).Take(idleCount - _maxIdle).ToList();
+                // The longest idle go first.
+                var old = stack.Where(w => w.IdleSinceTicks <= threshold).OrderBy(w => w.IdleSinceTicks).Take(idleCount - _maxIdle).ToList();
                 if (old.Count == 0) continue;
                 var rest = stack.Except(old).Reverse().ToList();
                 stack.Clear();
                 foreach (var w in rest) stack.Push(w);
                 idleCount -= old.Count;
                 kill.AddRange(old);
-                _ = keep;
             }
         }
         foreach (var w in kill) Kill(w, "it was idle and the pool has enough workers");
@@ -333,6 +332,13 @@ internal sealed class WorkerPool : IDisposable
         {
             _all.Remove(worker.WorkerId);
             wasDisposed = _disposed;
+            // A worker that died while idle must not be handed out or counted as idle.
+            if (_idle.TryGetValue((worker.JobId, worker.RuntimeEnvKey), out var stack) && stack.Contains(worker))
+            {
+                var alive = stack.Where(w => w != worker).Reverse().ToList();
+                stack.Clear();
+                foreach (var w in alive) stack.Push(w);
+            }
         }
         string reason = worker.DeathReason ?? $"the worker process (pid {worker.ProcessId}) exited unexpectedly with code {SafeExitCode(worker.Process)}";
         worker.DeathReason ??= reason;
