@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using RaySharp.Core.LocalMode;
 
 namespace RaySharp.Core;
@@ -52,18 +51,5 @@ internal static class CoreWorkerFactory
             amounts.Add(new(name, amount));
         }
         return ResourceSet.From(amounts);
-    }
-
-    /// <summary>Warnings a user must see (infeasible work) go to stderr until logging is configurable.</summary>
-    private sealed class StderrLogger : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel)) Console.Error.WriteLine($"[RaySharp] {logLevel}: {formatter(state, exception)}");
-        }
     }
 }

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using Microsoft.Extensions.Logging;
 
 namespace RaySharp.Core.Worker;
 
@@ -51,26 +50,13 @@ internal static class NodeMain
         int port = o.TryGetValue("port", out var p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
         string sessionDir = o.GetValueOrDefault("session-dir") ?? NodeHost.NewSessionDir(o.GetValueOrDefault("temp-dir"));
         var config = RayConfig.FromEnvironment();
-        var logger = new ConsoleLogger();
+        var logger = new StderrLogger("[RaySharp node]");
         await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), head ? null : address, port, sessionDir,
             config, logger, host: o.GetValueOrDefault("node-ip", "127.0.0.1")).ConfigureAwait(false);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
-        if (flags.Contains("lifeline"))
-            new Thread(() =>
-            {
-                try
-                {
-                    var stdin = Console.OpenStandardInput();
-                    var buffer = new byte[64];
-                    while (stdin.Read(buffer, 0, buffer.Length) > 0) { }
-                }
-                catch (IOException)
-                {
-                }
-                stop.TrySetResult();
-            }) { IsBackground = true, Name = "RaySharp node lifeline" }.Start();
+        if (flags.Contains("lifeline")) Lifeline.Start(() => stop.TrySetResult());
         Console.WriteLine($"{ReadyMarker} gcs={node.GcsEndpoint} node={node.Raylet.NodeId} raylet={node.Raylet.Endpoint} session={sessionDir}");
         Console.Out.Flush();
         await stop.Task.ConfigureAwait(false);
@@ -90,17 +76,6 @@ internal static class NodeMain
         catch (JsonException e)
         {
             throw new ArgumentException($"--resources must be a JSON object of names to amounts, like '{{\"gpu_a\": 1}}': {e.Message}", e);
-        }
-    }
-
-    private sealed class ConsoleLogger : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel)) Console.Error.WriteLine($"[RaySharp node] {logLevel}: {formatter(state, exception)}");
         }
     }
 }

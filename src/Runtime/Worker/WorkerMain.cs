@@ -4,7 +4,6 @@ using System.Reflection.PortableExecutable;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 using Grpc.Core;
-using Microsoft.Extensions.Logging;
 using RaySharp.Core.LocalMode;
 using RaySharp.Core.Raylet;
 using RaySharp.Core.Rpc;
@@ -54,14 +53,15 @@ internal static class WorkerMain
         var jobId = JobId.Parse(o["job-id"]);
         string raylet = o["raylet"], gcs = o["gcs"], sessionDir = o["session-dir"];
         string host = o.GetValueOrDefault("node-ip", "127.0.0.1");
-        StartLifeline();
+        // The raylet gone means this worker has no one to serve.
+        Lifeline.Start(() => Environment.Exit(0));
         CodeSearchPath.Load(o["code-search-path"]);
 
         var handler = new CoreWorkerServiceHandler(nodeId);
         string socket = Path.Combine(sessionDir, "sockets", "w-" + workerId.ToString()[..12] + ".sock");
         await using var server = await RpcServer.StartAsync(host, 0, socket, [new CoreWorkerService(handler)]).ConfigureAwait(false);
         var config = RayConfig.FromEnvironment();
-        var logger = new ConsoleErrorLogger();
+        var logger = new StderrLogger();
         var core = new CoreWorker(jobId, o["namespace"], null, config, logger, w => new WorkerConnections(
             new RayletRpcClient(raylet, gcs, nodeId, jobId), new GcsRpcClient(gcs, w), server.Endpoint, socket, new OwnershipRpcClient(nodeId)),
             workerId);
@@ -83,33 +83,6 @@ internal static class WorkerMain
         Console.Out.Flush();
         Environment.Exit(0);
         return 0;
-    }
-
-    /// <summary>Stdin is a pipe from the raylet: end-of-file means the raylet is gone, and so is this worker.</summary>
-    private static void StartLifeline() =>
-        new Thread(() =>
-        {
-            try
-            {
-                var stdin = Console.OpenStandardInput();
-                var buffer = new byte[64];
-                while (stdin.Read(buffer, 0, buffer.Length) > 0) { }
-            }
-            catch (IOException)
-            {
-            }
-            Environment.Exit(0);
-        }) { IsBackground = true, Name = "RaySharp raylet lifeline" }.Start();
-
-    private sealed class ConsoleErrorLogger : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (IsEnabled(logLevel)) Console.Error.WriteLine($"[RaySharp] {logLevel}: {formatter(state, exception)}");
-        }
     }
 }
 
