@@ -103,19 +103,10 @@ internal sealed class CoreWorkerConnection
     private static PushTaskResponse Died(long id, string reason) =>
         new(id, [], new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = $"The worker running the task died: {reason}." }, false, null);
 
-    /// <summary>A unary call to the worker; false when it is unreachable.</summary>
-    public async Task<TResponse?> CallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request,
-        CancellationToken ct = default) where TRequest : class where TResponse : class
-    {
-        try
-        {
-            return await _invoker.AsyncUnaryCall(method, null, new CallOptions(cancellationToken: ct), request).ResponseAsync.ConfigureAwait(false);
-        }
-        catch (RpcException e) when (RpcChannels.IsUnavailable(e) || e.StatusCode == StatusCode.DeadlineExceeded)
-        {
-            return null;
-        }
-    }
+    /// <summary>A unary call to the worker; null when it is unreachable.</summary>
+    public Task<TResponse?> CallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request,
+        CancellationToken ct = default) where TRequest : class where TResponse : class =>
+        RpcChannels.TryCallAsync(_invoker, method, request, ct);
 
     public void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
         _ = CallAsync(method, request);

@@ -66,7 +66,6 @@ internal class CoreWorkerService : IRpcService
         }
         finally
         {
-            await _handler.WhenRepliesSettledAsync().ConfigureAwait(false);
             outbox.Writer.TryComplete();
         }
         await writer.ConfigureAwait(false);
@@ -114,9 +113,6 @@ internal interface ICoreWorkerServiceHandler
 {
     /// <summary>Starts the task; calls <paramref name="reply"/> once when it is done.</summary>
     void HandlePushTask(PushTaskRequest request, Action<PushTaskResponse> reply);
-
-    /// <summary>Completes when the replies of tasks started so far have been handed over.</summary>
-    Task WhenRepliesSettledAsync();
 
     /// <summary>A batch of replies reached the caller's stream.</summary>
     void OnRepliesWritten();

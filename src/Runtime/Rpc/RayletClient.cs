@@ -45,17 +45,7 @@ internal static class RayletRpc
     public static void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) =>
         _ = CallAsync(rayletEndpoint, NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect));
 
-    public static async Task<TResponse?> CallAsync<TRequest, TResponse>(string endpoint, Method<TRequest, TResponse> method, TRequest request,
-        CancellationToken ct = default) where TRequest : class where TResponse : class
-    {
-        try
-        {
-            return await RpcChannels.Invoker(endpoint).AsyncUnaryCall(method, null, new CallOptions(cancellationToken: ct), request)
-                .ResponseAsync.ConfigureAwait(false);
-        }
-        catch (RpcException e) when (RpcChannels.IsUnavailable(e))
-        {
-            return null;
-        }
-    }
+    public static Task<TResponse?> CallAsync<TRequest, TResponse>(string endpoint, Method<TRequest, TResponse> method, TRequest request,
+        CancellationToken ct = default) where TRequest : class where TResponse : class =>
+        RpcChannels.TryCallAsync(RpcChannels.Invoker(endpoint), method, request, ct);
 }

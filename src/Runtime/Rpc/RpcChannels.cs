@@ -72,6 +72,20 @@ internal static class RpcChannels
         if (s_channels.TryRemove(endpoint, out var lazy) && lazy.IsValueCreated) lazy.Value.Dispose();
     }
 
+    /// <summary>A unary call whose peer may be gone: null when it is unreachable (any other failure throws).</summary>
+    public static async Task<TResponse?> TryCallAsync<TRequest, TResponse>(CallInvoker invoker, Method<TRequest, TResponse> method,
+        TRequest request, CancellationToken ct = default) where TRequest : class where TResponse : class
+    {
+        try
+        {
+            return await invoker.AsyncUnaryCall(method, null, new CallOptions(cancellationToken: ct), request).ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e) when (IsUnavailable(e))
+        {
+            return null;
+        }
+    }
+
     /// <summary>True for the status codes that mean the peer is gone (not an application error).</summary>
     public static bool IsUnavailable(RpcException e) =>
         e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled or StatusCode.Aborted;

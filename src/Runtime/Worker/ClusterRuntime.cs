@@ -39,30 +39,20 @@ internal sealed class NodeHost : IAsyncDisposable
         if (gcs is not null) services.Add(gcs.Service);
         services.AddRange(extraServices ?? []);
         string socket = Path.Combine(sessionDir, "sockets", "raylet-" + nodeId.ToString()[..8] + ".sock");
-        RpcServer server;
+        RpcServer? server = null;
         try
         {
             server = await RpcServer.StartAsync(host, gcs is not null ? port : 0, socket, services, ct).ConfigureAwait(false);
+            await raylet.StartAsync(gcsAddress ?? server.Endpoint, server.Endpoint, socket, ct).ConfigureAwait(false);
         }
         catch
         {
             raylet.Dispose();
             gcs?.Dispose();
+            if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        string gcsEndpoint = gcsAddress ?? server.Endpoint;
-        try
-        {
-            await raylet.StartAsync(gcsEndpoint, server.Endpoint, socket, ct).ConfigureAwait(false);
-        }
-        catch
-        {
-            raylet.Dispose();
-            gcs?.Dispose();
-            await server.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-        return new NodeHost(server, raylet, gcs, gcsEndpoint, sessionDir);
+        return new NodeHost(server, raylet, gcs, raylet.GcsEndpoint, sessionDir);
     }
 
     /// <summary>A new session directory (logs, sockets) under <paramref name="tempDir"/> (default: the system temp dir).</summary>

@@ -75,8 +75,6 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         reply(new PushTaskResponse(callId, Array.ConvertAll(result.Returns, r => r.ToWire()), result.Error, result.IsApplicationError, nested));
     }
 
-    public Task WhenRepliesSettledAsync() => Task.CompletedTask;
-
     /// <summary>The actor exited (Ray.ExitActor): report it once the reply of the call that exited is out.</summary>
     public void OnActorExit(string reason) => Volatile.Write(ref _exitReason, reason);
 
