@@ -25,6 +25,8 @@ internal class EchoService : IRpcService
 
     public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<EchoService>();
 
+    public void Bind(ServiceBinderBase binder) => BindService(binder, this);
+
     public static void BindService(ServiceBinderBase binder, EchoService? service)
     {
         binder.AddMethod(EchoMethod, service is null ? null : service.Echo);

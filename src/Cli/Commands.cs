@@ -99,9 +99,9 @@ internal static class Commands
         nodeArgs.AddRange(["--session-dir", sessionDir]);
         string log = Path.Combine(sessionDir, "node.log");
         string runtimeDll = Path.Combine(AppContext.BaseDirectory, "RaySharp.Runtime.dll");
-        string runtimeConfig = WorkerPool.WriteWorkerRuntimeConfig(sessionDir);
+        string runtimeConfig = ProcessWorkerLauncher.WriteWorkerRuntimeConfig(sessionDir);
         // The node runs in the background after this command returns: its output goes to the session log.
-        string command = "exec " + Quote(WorkerPool.DotnetHost()) + " exec --runtimeconfig " + Quote(runtimeConfig) + " " + Quote(runtimeDll) + " " +
+        string command = "exec " + Quote(ProcessWorkerLauncher.DotnetHost()) + " exec --runtimeconfig " + Quote(runtimeConfig) + " " + Quote(runtimeDll) + " " +
             string.Join(' ', nodeArgs.Select(Quote)) + " > " + Quote(log) + " 2>&1 < /dev/null";
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         psi.ArgumentList.Add("-c");

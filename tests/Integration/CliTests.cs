@@ -14,7 +14,7 @@ public sealed partial class CliTests : IDisposable
 
     private (int ExitCode, string Output) Raysharp(params string[] args)
     {
-        var psi = new ProcessStartInfo(Core.Raylet.WorkerPool.DotnetHost())
+        var psi = new ProcessStartInfo(Core.Raylet.ProcessWorkerLauncher.DotnetHost())
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };

@@ -146,7 +146,7 @@ public sealed class ThreeNodeTests : IClassFixture<ThreeNodeCluster>, IDisposabl
     private string RunDriver(string command, string argument)
     {
         string driver = Path.Combine(AppContext.BaseDirectory, "RaySharp.Integration.Driver.dll");
-        var psi = new ProcessStartInfo(Core.Raylet.WorkerPool.DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo(Core.Raylet.ProcessWorkerLauncher.DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in (string[])["exec", driver, _fixture.Cluster.Address, command, argument]) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -1,4 +1,5 @@
 using RaySharp.Core;
+using RaySharp.Core.Worker;
 
 namespace RaySharp;
 

@@ -37,6 +37,7 @@ internal sealed class CoreWorker : IDisposable
         ActorManager = new ActorManager(this);
         var connections = connect(this);
         (Raylet, Gcs, _ownership) = (connections.Raylet, connections.Gcs, connections.Ownership);
+        WorkersShareProcess = connections.WorkersShareProcess;
         _onDispose = connections.OnDispose;
         Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
         NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet);
@@ -50,6 +51,12 @@ internal sealed class CoreWorker : IDisposable
 
     /// <summary>True when this worker runs in a cluster (objects may be owned by other processes).</summary>
     public bool IsCluster => _ownership is not null;
+
+    /// <summary>Local mode: tasks run on threads of this process.</summary>
+    public bool WorkersShareProcess { get; }
+
+    /// <summary>The ownership protocol with other workers; null when every object is owned in this process.</summary>
+    public IOwnershipClient? Ownership => _ownership;
 
     public static CoreWorker Current => Volatile.Read(ref s_current) ?? throw new InvalidOperationException(
         "RaySharp is not initialized in this process: call Ray.Init() before using remote functions, actors or objects.");
@@ -127,7 +134,7 @@ internal sealed class CoreWorker : IDisposable
 
     /// <summary>Refs nested in a task's returns that another process sent: track them as borrowed from their
     /// owners, then let the executor drop its pins once the owners know.</summary>
-    public void AdoptRemoteNested(Rpc.WireNestedRef[] nested, ICoreWorkerClient executor)
+    public void AdoptRemoteNested(NestedRef[] nested, ICoreWorkerClient executor)
     {
         foreach (var n in nested) ReferenceCounter.EnsureBorrowed(n.Id, n.Owner);
         var ids = Array.ConvertAll(nested, n => n.Id);

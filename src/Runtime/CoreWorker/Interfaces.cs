@@ -55,7 +55,7 @@ internal sealed record PushTaskReply(RayObject[] Returns, RayErrorInfo? Error, b
 {
     /// <summary>Refs nested in the returns of a task that ran in another process, with their owners: the
     /// submitter registers as their borrower, then asks <see cref="Executor"/> to drop its pins.</summary>
-    public Rpc.WireNestedRef[]? RemoteNested { get; init; }
+    public NestedRef[]? RemoteNested { get; init; }
 
     /// <summary>The worker that ran the task, when it holds pins on <see cref="RemoteNested"/>.</summary>
     public ICoreWorkerClient? Executor { get; init; }
@@ -64,6 +64,9 @@ internal sealed record PushTaskReply(RayObject[] Returns, RayErrorInfo? Error, b
     public static PushTaskReply WorkerDied(string message) =>
         new([], new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = message }, false);
 }
+
+/// <summary>A ref nested in a task's return, with its owner (so the receiver can register as its borrower).</summary>
+internal readonly record struct NestedRef(ObjectId Id, Address Owner);
 
 /// <summary>A worker as its task submitters see it (Ray's <c>CoreWorkerClient</c>).</summary>
 internal interface ICoreWorkerClient
@@ -119,8 +122,16 @@ internal sealed record ActorLimits(int MaxTaskRetries, int MaxPendingCalls);
 
 /// <summary>What a core worker is connected to: its raylet and the GCS, its own RPC endpoint, and — in a cluster —
 /// the ownership protocol with other workers.</summary>
+/// <param name="Raylet">The local raylet.</param>
+/// <param name="Gcs">The GCS's actor manager.</param>
+/// <param name="Endpoint">Where this worker serves its RPCs.</param>
+/// <param name="Socket">Its Unix socket for same-node callers, if any.</param>
+/// <param name="Ownership">The ownership protocol with other workers; null when every object is owned here.</param>
+/// <param name="OnDispose">Run when the core worker shuts down (closes what the composition root opened).</param>
+/// <param name="WorkersShareProcess">Local mode: the workers are threads of this process, so a task's env vars are
+/// set process-wide while it runs (a worker process is started with them instead).</param>
 internal sealed record WorkerConnections(IRayletClient Raylet, IGcsActorClient Gcs, string Endpoint, string? Socket = null,
-    IOwnershipClient? Ownership = null, Action? OnDispose = null);
+    IOwnershipClient? Ownership = null, bool WorkersShareProcess = false, Action? OnDispose = null);
 
 /// <summary>The ownership protocol as a borrower uses it (Ray's object status and borrower RPCs to owners).</summary>
 internal interface IOwnershipClient
@@ -132,4 +143,7 @@ internal interface IOwnershipClient
     Task AddBorrowerAsync(Address owner, ObjectId id, Address borrower);
 
     void RemoveBorrower(Address owner, ObjectId id, Address borrower);
+
+    /// <summary>Sends one item of a streaming task to the task's owner; completes once the owner has it.</summary>
+    Task ReportGeneratorItemAsync(Address owner, TaskId taskId, int index, RayObject item);
 }

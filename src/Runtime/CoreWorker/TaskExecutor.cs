@@ -27,7 +27,7 @@ internal sealed class TaskExecutor
         var previous = TaskExecutionContext.Current;
         TaskExecutionContext.Current = context;
         // A worker process was started with its runtime env's variables; local mode shares one process.
-        var restoreEnv = _worker.IsCluster ? null : ApplyRuntimeEnv(task.RuntimeEnv);
+        var restoreEnv = _worker.WorkersShareProcess ? ApplyRuntimeEnv(task.RuntimeEnv) : null;
         try
         {
             await task.Function.Invoker(invocation).ConfigureAwait(false);
@@ -127,9 +127,8 @@ internal sealed class TaskExecutor
             var obj = RayObject.FromValue(serialized);
             int index = _yielded++;
             // Items go to the owner one at a time, in order; a remote owner acknowledges each before the next.
-            if (_worker.IsCluster && _task.Owner.WorkerId != _worker.WorkerId)
-                return new ValueTask(Rpc.CoreWorkerConnection.For(_task.Owner, _worker.Raylet.NodeId)
-                    .CallAsync(Rpc.CoreWorkerService.ReportGeneratorItemMethod, new Rpc.GeneratorItemRequest(_task.TaskId, index, Rpc.WireFormat.ToWire(obj))));
+            if (_worker.Ownership is { } ownership && _task.Owner.WorkerId != _worker.WorkerId)
+                return new ValueTask(ownership.ReportGeneratorItemAsync(_task.Owner, _task.TaskId, index, obj));
             // The owner records the nesting when it stores the item, which happens synchronously here.
             _sink.ReportGeneratorItem(_task.TaskId, index, obj);
             return ValueTask.CompletedTask;

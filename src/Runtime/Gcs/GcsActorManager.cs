@@ -30,15 +30,26 @@ internal sealed class GcsActorManager : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<ActorId, ActorRecord> _actors = [];
     private readonly Dictionary<(string Namespace, string Name), ActorId> _named = [];
-    private readonly GcsNodeManager _nodes;
+    private readonly Func<NodeId, string?> _rayletFor;
     private readonly IGcsTableStorage _storage;
+    private readonly IRayletClientPool _raylets;
+    private readonly ICoreWorkerClientPool _workers;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
 
-    public GcsActorManager(GcsNodeManager nodes, IGcsTableStorage storage, ILogger logger)
+    /// <param name="rayletFor">The endpoint of the raylet to start scheduling at: the given node's if it is alive,
+    /// else any alive node's; null when no node is alive.</param>
+    /// <param name="storage">Where actor records are kept.</param>
+    /// <param name="raylets">Leases workers for creation tasks.</param>
+    /// <param name="workers">Pushes creation tasks and exits.</param>
+    /// <param name="logger">The GCS's log.</param>
+    public GcsActorManager(Func<NodeId, string?> rayletFor, IGcsTableStorage storage, IRayletClientPool raylets, ICoreWorkerClientPool workers,
+        ILogger logger)
     {
-        _nodes = nodes;
+        _rayletFor = rayletFor;
         _storage = storage;
+        _raylets = raylets;
+        _workers = workers;
         _logger = logger;
     }
 
@@ -104,9 +115,9 @@ internal sealed class GcsActorManager : IDisposable
                 IsActorCreation = true,
                 Description = $"Actor {spec.ClassName}",
             };
-            string start = _nodes.RayletFor(task.Strategy.Kind == WireStrategyKind.NodeAffinity ? task.Strategy.NodeId : task.Owner.NodeId)
+            string start = _rayletFor(task.Strategy.Kind == WireStrategyKind.NodeAffinity ? task.Strategy.NodeId : task.Owner.NodeId)
                 ?? throw new ActorUnschedulableException($"Actor {spec.ClassName} cannot be scheduled: the cluster has no alive node.");
-            var (lease, raylet) = await RayletRpc.RequestLeaseAsync(start, request, ct).ConfigureAwait(false);
+            var (lease, raylet) = await _raylets.RequestWorkerLeaseAsync(start, request, ct).ConfigureAwait(false);
             int attempt;
             lock (_lock)
             {
@@ -121,8 +132,8 @@ internal sealed class GcsActorManager : IDisposable
                 ReleaseLease(record);
                 return;
             }
-            var connection = CoreWorkerConnection.For(lease.Worker!, NodeId.Nil);
-            var reply = await connection.PushAsync(task with { AttemptNumber = attempt }, lease.LeaseId, lease.Resources ?? resources).ConfigureAwait(false);
+            var reply = await _workers.PushCreationTaskAsync(lease.Worker!, task with { AttemptNumber = attempt }, lease.LeaseId, lease.Resources ?? resources)
+                .ConfigureAwait(false);
             if (reply.Error is { } error)
             {
                 if (error.Kind == ErrorKind.WorkerCrashed)
@@ -249,7 +260,14 @@ internal sealed class GcsActorManager : IDisposable
 
     private async Task ExitGracefullyAsync(ActorRecord record, Address worker, string reason)
     {
-        await CoreWorkerConnection.For(worker, NodeId.Nil).CallAsync(CoreWorkerService.ExitMethod, new ExitRequest(false, reason)).ConfigureAwait(false);
+        try
+        {
+            await _workers.ExitAsync(worker, reason).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Actor {ActorId}'s worker did not exit cleanly", record.Spec.ActorId);
+        }
         ReleaseLease(record);
     }
 
@@ -337,7 +355,7 @@ internal sealed class GcsActorManager : IDisposable
             record.Worker = null;
         }
         // The actor's worker is not reused: the raylet kills its process.
-        if (raylet is not null) RayletRpc.ReturnWorker(raylet, leaseId, disconnect: true);
+        if (raylet is not null) _raylets.ReturnWorker(raylet, leaseId, disconnect: true);
     }
 
     public IDisposable Subscribe(ActorId actorId, Action<ActorInfo> onUpdate)

@@ -10,11 +10,17 @@ namespace RaySharp.Core.Gcs;
 /// </summary>
 internal sealed class GcsServer : IDisposable
 {
-    public GcsServer(RayConfig config, ILogger logger, IGcsTableStorage? storage = null)
+    /// <param name="config">Tunables.</param>
+    /// <param name="logger">The GCS's log.</param>
+    /// <param name="storage">Table storage (in memory by default).</param>
+    /// <param name="raylets">How the GCS reaches raylets (RPC by default).</param>
+    /// <param name="workers">How the GCS reaches workers (RPC by default).</param>
+    public GcsServer(RayConfig config, ILogger logger, IGcsTableStorage? storage = null, IRayletClientPool? raylets = null,
+        ICoreWorkerClientPool? workers = null)
     {
         Storage = storage ?? new InMemoryGcsTableStorage();
         Nodes = new GcsNodeManager(Storage, config, logger);
-        Actors = new GcsActorManager(Nodes, Storage, logger);
+        Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(), workers ?? new CoreWorkerRpcClientPool(), logger);
         Jobs = new GcsJobManager(Storage, Actors);
         Logs = new LogPublisher();
         Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);

@@ -44,6 +44,8 @@ internal class GcsService : IRpcService
 
     public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<GcsService>();
 
+    public void Bind(ServiceBinderBase binder) => BindService(binder, this);
+
     public static void BindService(ServiceBinderBase b, GcsService? s)
     {
         b.AddMethod(RegisterNodeMethod, s is null ? null : s.RegisterNode);

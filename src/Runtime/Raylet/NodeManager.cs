@@ -1,4 +1,3 @@
-using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Rpc;
 
@@ -45,28 +44,32 @@ internal sealed class NodeManager : IDisposable
     private bool _disposed;
     private Task? _reportLoop;
 
-    public NodeManager(NodeId nodeId, ResourceSet total, bool isHead, string sessionDir, RayConfig config, ILogger logger,
-        Action<LogBatch>? localLogSink = null)
+    /// <param name="nodeId">This node.</param>
+    /// <param name="total">The node's resources.</param>
+    /// <param name="isHead">The node hosts the GCS.</param>
+    /// <param name="config">Tunables.</param>
+    /// <param name="logger">The raylet's log.</param>
+    /// <param name="launcher">Starts this node's workers (processes, or threads in local mode).</param>
+    public NodeManager(NodeId nodeId, ResourceSet total, bool isHead, RayConfig config, ILogger logger, IWorkerLauncher launcher)
     {
         NodeId = nodeId;
         Total = total;
         _available = total;
         IsHead = isHead;
-        SessionDir = sessionDir;
         _config = config;
         _logger = logger;
         _scheduler = new ClusterResourceScheduler(config.SchedulerSpreadThreshold);
-        Pool = new WorkerPool(nodeId, sessionDir, (int)Math.Ceiling(total[ResourceSet.Cpu]), config,
-            () => Socket is null ? Endpoint : "unix:" + Socket, () => GcsEndpoint, GetJobAsync, OnWorkerDied,
-            localLogSink ?? PublishLogs, logger);
+        Pool = new WorkerPool(nodeId, (int)Math.Ceiling(total[ResourceSet.Cpu]), config, launcher,
+            () => Socket is null ? Endpoint : "unix:" + Socket, () => GcsEndpoint, GetJobAsync, OnWorkerDied, logger);
         Service = new NodeManagerService(this);
     }
 
     public NodeId NodeId { get; }
     public ResourceSet Total { get; }
     public bool IsHead { get; }
-    public string GcsEndpoint { get; private set; } = "";
-    public string SessionDir { get; }
+    public string GcsEndpoint => _gcs?.Endpoint ?? "";
+    private GcsClient? _gcs;
+    private GcsClient Gcs => _gcs ?? throw new InvalidOperationException("The raylet has not started.");
     public WorkerPool Pool { get; }
     public NodeManagerService Service { get; }
     public string Endpoint { get; private set; } = "";
@@ -75,7 +78,7 @@ internal sealed class NodeManager : IDisposable
     /// <summary>Registers with the GCS at the endpoints the RPC server bound, and starts reporting resources.</summary>
     public async Task StartAsync(string gcsEndpoint, string endpoint, string? socket, CancellationToken ct)
     {
-        GcsEndpoint = gcsEndpoint;
+        _gcs = new GcsClient(gcsEndpoint);
         Endpoint = endpoint;
         Socket = socket;
         var record = new NodeRecord
@@ -83,8 +86,7 @@ internal sealed class NodeManager : IDisposable
             NodeId = NodeId, RayletEndpoint = endpoint, RayletSocket = socket, Total = Total.ToWire(), IsHead = IsHead,
             ProcessId = Environment.ProcessId,
         };
-        await RpcChannels.Invoker(GcsEndpoint).AsyncUnaryCall(Gcs.GcsService.RegisterNodeMethod, null, new CallOptions(cancellationToken: ct), record)
-            .ResponseAsync.ConfigureAwait(false);
+        await Gcs.RegisterNodeAsync(record, ct).ConfigureAwait(false);
         _reportLoop = ReportLoopAsync();
     }
 
@@ -98,16 +100,19 @@ internal sealed class NodeManager : IDisposable
             {
                 Dictionary<string, double> available;
                 lock (_lock) available = _available.ToWire();
-                var view = await RpcChannels.Invoker(GcsEndpoint)
-                    .AsyncUnaryCall(Gcs.GcsService.ReportResourcesMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: _stopping.Token),
-                        new ResourceReport(NodeId, available)).ResponseAsync.ConfigureAwait(false);
+                var view = await Gcs.ReportResourcesAsync(new ResourceReport(NodeId, available), _stopping.Token).ConfigureAwait(false);
                 OnClusterView(view);
                 warned = false;
             }
-            catch (RpcException e) when (!_stopping.IsCancellationRequested)
+            catch (RayException e) when (!_stopping.IsCancellationRequested)
             {
-                if (!warned) _logger.LogWarning("Raylet {NodeId} cannot reach the GCS at {Gcs}: {Status}", NodeId, GcsEndpoint, e.StatusCode);
+                if (!warned) _logger.LogWarning("Raylet {NodeId} cannot reach the GCS: {Message}", NodeId, e.Message);
                 warned = true;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One bad view must not stop the node from reporting.
+                _logger.LogError(e, "Raylet {NodeId} failed to apply the cluster view", NodeId);
             }
             catch (OperationCanceledException)
             {
@@ -360,9 +365,8 @@ internal sealed class NodeManager : IDisposable
     {
         lock (_jobs)
             if (_jobs.TryGetValue(jobId, out var cached)) return cached;
-        var reply = await RpcChannels.Invoker(GcsEndpoint).AsyncUnaryCall(Gcs.GcsService.GetJobMethod, null, new CallOptions(cancellationToken: ct),
-            new JobIdRequest(jobId)).ResponseAsync.ConfigureAwait(false);
-        var job = reply.Jobs.FirstOrDefault() ?? throw new InvalidOperationException($"Job {jobId} is not registered with the GCS.");
+        var job = await Gcs.GetJobAsync(jobId, ct).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Job {jobId} is not registered with the GCS.");
         lock (_jobs) _jobs[jobId] = job;
         return job;
     }
@@ -370,11 +374,11 @@ internal sealed class NodeManager : IDisposable
     private void OnWorkerDied(WorkerProcess worker, string reason)
     {
         _logger.LogDebug("Worker {WorkerId} died: {Reason}", worker.WorkerId, reason);
-        _ = RayletRpc.CallAsync(GcsEndpoint, Gcs.GcsService.ReportWorkerFailureMethod, new WorkerFailureRequest(worker.WorkerId, NodeId, reason));
+        Gcs.ReportWorkerFailure(worker.WorkerId, NodeId, reason);
     }
 
-    private void PublishLogs(LogBatch batch) =>
-        _ = RayletRpc.CallAsync(GcsEndpoint, Gcs.GcsService.PublishLogsMethod, batch);
+    /// <summary>Worker output for the job's driver (through the GCS's log channel).</summary>
+    public void PublishLogs(LogBatch batch) => _gcs?.PublishLogs(batch);
 
     public void Dispose()
     {

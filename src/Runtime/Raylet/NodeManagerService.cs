@@ -24,6 +24,8 @@ internal class NodeManagerService : IRpcService
 
     public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<NodeManagerService>();
 
+    public void Bind(ServiceBinderBase binder) => BindService(binder, this);
+
     public static void BindService(ServiceBinderBase b, NodeManagerService? s)
     {
         b.AddMethod(RequestWorkerLeaseMethod, s is null ? null : s.RequestWorkerLease);

@@ -1,30 +1,27 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Rpc;
 
 namespace RaySharp.Core.Raylet;
 
-/// <summary>A worker process this raylet started.</summary>
+/// <summary>A worker this raylet started: a process, or in local mode a thread of this process.</summary>
 internal sealed class WorkerProcess
 {
     public required WorkerId WorkerId { get; init; }
     public required JobId JobId { get; init; }
     public required string RuntimeEnvKey { get; init; }
-    public required Process Process { get; init; }
-    public int ProcessId { get; set; }
+    /// <summary>Set once the launcher started it (a worker is in the pool's table from just before).</summary>
+    public IWorkerHandle? Handle { get; set; }
+    public int ProcessId => Handle?.ProcessId ?? 0;
     public Address? Address { get; set; }
     public TaskCompletionSource<WorkerProcess> Registered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public volatile string? DeathReason;
     public long LeaseId { get; set; }
     public bool IsActor { get; set; }
     public long IdleSinceTicks { get; set; }
-    public StreamWriter? Log { get; set; }
 }
 
 /// <summary>
-/// Starts, reuses and stops worker processes (Ray's <c>WorkerPool</c>). Workers are keyed by job and runtime
+/// Starts, reuses and stops workers (Ray's <c>WorkerPool</c>) through an <see cref="IWorkerLauncher"/>. Workers are keyed by job and runtime
 /// environment: a task only runs on a worker started for its job (the job's code search path) with its env vars
 /// set on the process. Idle workers are kept up to the node's CPU count; extras are stopped after they idle
 /// <see cref="RayConfig.IdleWorkerKillingTime"/>. Each worker's stdin is a pipe from this process: when the raylet
@@ -38,36 +35,38 @@ internal sealed class WorkerPool : IDisposable
     private readonly Dictionary<(JobId, string), List<WorkerProcess>> _prestarting = [];
     private readonly HashSet<JobId> _prestartedJobs = [];
     private readonly NodeId _nodeId;
-    private readonly string _sessionDir;
-    private readonly Func<string> _rayletSocket;
+    private readonly IWorkerLauncher _launcher;
+    private readonly Func<string> _rayletEndpoint;
     private readonly Func<string> _gcsEndpoint;
     private readonly Func<JobId, CancellationToken, Task<JobRecord>> _getJob;
     private readonly Action<WorkerProcess, string> _onWorkerDied;
-    private readonly Action<LogBatch> _publishLogs;
     private readonly ILogger _logger;
     private readonly RayConfig _config;
     private readonly int _maxIdle;
     private readonly Timer _idleKiller;
-    private readonly string _runtimeConfig;
     private bool _disposed;
 
-    public WorkerPool(NodeId nodeId, string sessionDir, int maxIdle, RayConfig config, Func<string> rayletSocket, Func<string> gcsEndpoint,
-        Func<JobId, CancellationToken, Task<JobRecord>> getJob, Action<WorkerProcess, string> onWorkerDied, Action<LogBatch> publishLogs,
-        ILogger logger)
+    /// <param name="nodeId">This node.</param>
+    /// <param name="maxIdle">Idle workers kept beyond the idle timeout (the node's CPU count).</param>
+    /// <param name="config">Timeouts.</param>
+    /// <param name="launcher">Starts workers: processes, or threads in local mode.</param>
+    /// <param name="rayletEndpoint">Where a new worker reaches this raylet (known once the raylet serves).</param>
+    /// <param name="gcsEndpoint">Where a new worker reaches the GCS.</param>
+    /// <param name="getJob">The job's record (code search path, namespace, env vars) from the GCS.</param>
+    /// <param name="onWorkerDied">Called once for each worker that ends while the pool runs.</param>
+    /// <param name="logger">The raylet's log.</param>
+    public WorkerPool(NodeId nodeId, int maxIdle, RayConfig config, IWorkerLauncher launcher, Func<string> rayletEndpoint, Func<string> gcsEndpoint,
+        Func<JobId, CancellationToken, Task<JobRecord>> getJob, Action<WorkerProcess, string> onWorkerDied, ILogger logger)
     {
         _nodeId = nodeId;
-        _sessionDir = sessionDir;
         _maxIdle = Math.Max(1, maxIdle);
         _config = config;
-        _rayletSocket = rayletSocket;
+        _launcher = launcher;
+        _rayletEndpoint = rayletEndpoint;
         _gcsEndpoint = gcsEndpoint;
         _getJob = getJob;
         _onWorkerDied = onWorkerDied;
-        _publishLogs = publishLogs;
         _logger = logger;
-        Directory.CreateDirectory(Path.Combine(sessionDir, "logs"));
-        Directory.CreateDirectory(Path.Combine(sessionDir, "sockets"));
-        _runtimeConfig = WriteWorkerRuntimeConfig(sessionDir);
         _idleKiller = new Timer(_ => KillIdleExtras(), null, config.IdleWorkerKillingTime, config.IdleWorkerKillingTime);
     }
 
@@ -111,8 +110,8 @@ internal sealed class WorkerPool : IDisposable
         {
             Kill(worker, "it did not register in time");
             throw new InvalidOperationException(
-                $"A worker process for job {jobId} did not start within {_config.WorkerRegisterTimeout.TotalSeconds:0} s; " +
-                $"see {Path.Combine(_sessionDir, "logs", $"worker-{worker.WorkerId}.err")}.");
+                $"A worker for job {jobId} did not start within {_config.WorkerRegisterTimeout.TotalSeconds:0} s; " +
+                $"see {_launcher.LogPath(worker.WorkerId) ?? "the node's output"}.");
         }
         catch (OperationCanceledException)
         {
@@ -141,7 +140,7 @@ internal sealed class WorkerPool : IDisposable
         {
             job = await _getJob(jobId, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidOperationException or Grpc.Core.RpcException)
+        catch (Exception e) when (e is InvalidOperationException or RayException or Grpc.Core.RpcException)
         {
             return;
         }
@@ -152,7 +151,7 @@ internal sealed class WorkerPool : IDisposable
             {
                 worker = Start(job, "", null);
             }
-            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or IOException)
             {
                 _logger.LogWarning("Could not prestart a worker for job {JobId}: {Message}", jobId, e.Message);
                 return;
@@ -173,88 +172,20 @@ internal sealed class WorkerPool : IDisposable
 
     private WorkerProcess Start(JobRecord job, string envKey, Dictionary<string, string>? envVars)
     {
-        string runtimeDll = Path.Combine(job.CodeSearchPath, "RaySharp.Runtime.dll");
-        if (!File.Exists(runtimeDll))
-            throw new InvalidOperationException(
-                $"The job's code search path {job.CodeSearchPath} has no RaySharp.Runtime.dll, so no worker can run its code there. " +
-                "Run the driver from its build output directory (dotnet run / dotnet test do this).");
-        var workerId = WorkerId.FromRandom();
-        var psi = new ProcessStartInfo(DotnetHost())
+        var worker = new WorkerProcess { WorkerId = WorkerId.FromRandom(), JobId = job.JobId, RuntimeEnvKey = envKey };
+        lock (_lock) _all[worker.WorkerId] = worker;
+        try
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = job.CodeSearchPath,
-        };
-        foreach (var a in (string[])["exec", "--runtimeconfig", _runtimeConfig, runtimeDll, "worker",
-            "--worker-id", workerId.ToString(), "--node-id", _nodeId.ToString(), "--job-id", job.JobId.ToString(),
-            "--raylet", _rayletSocket(), "--gcs", _gcsEndpoint(), "--session-dir", _sessionDir, "--namespace", job.Namespace,
-            "--code-search-path", job.CodeSearchPath])
-            psi.ArgumentList.Add(a);
-        // Job-level env vars first, then the task's own (a task's runtime env overrides its job's).
-        foreach (var (k, v) in job.EnvVars ?? []) psi.Environment[k] = v;
-        foreach (var (k, v) in envVars ?? []) psi.Environment[k] = v;
-        psi.Environment["DOTNET_gcServer"] = "0";
-        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var worker = new WorkerProcess { WorkerId = workerId, JobId = job.JobId, RuntimeEnvKey = envKey, Process = process };
-        lock (_lock) _all[workerId] = worker;
-        process.Exited += (_, _) => OnExited(worker);
-        process.Start();
-        worker.ProcessId = process.Id;
-        worker.Log = new StreamWriter(Path.Combine(_sessionDir, "logs", $"worker-{workerId}.log"), append: true, Encoding.UTF8) { AutoFlush = true };
-        string prefix = $"(pid={process.Id}, node={_nodeId.ToString()[..8]})";
-        process.OutputDataReceived += (_, e) => OnOutput(worker, job.JobId, prefix, e.Data, isError: false);
-        process.ErrorDataReceived += (_, e) => OnOutput(worker, job.JobId, prefix, e.Data, isError: true);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _logger.LogDebug("Started worker {WorkerId} (pid {Pid}) for job {JobId}", workerId, process.Id, job.JobId);
+            worker.Handle = _launcher.Start(new WorkerStartInfo(worker.WorkerId, _nodeId, job, envVars, _rayletEndpoint(), _gcsEndpoint()),
+                () => OnExited(worker));
+        }
+        catch
+        {
+            lock (_lock) _all.Remove(worker.WorkerId);
+            throw;
+        }
+        _logger.LogDebug("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
         return worker;
-    }
-
-    private void OnOutput(WorkerProcess worker, JobId jobId, string prefix, string? line, bool isError)
-    {
-        if (line is null) return;
-        try { worker.Log?.WriteLine(line); } catch (ObjectDisposedException) { }
-        _publishLogs(new LogBatch(jobId, prefix, [line], isError));
-    }
-
-    private static string? s_dotnet;
-
-    /// <summary>The <c>dotnet</c> host that runs this process's runtime.</summary>
-    internal static string DotnetHost()
-    {
-        if (s_dotnet is not null) return s_dotnet;
-        string exe = OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet";
-        // .../shared/Microsoft.NETCore.App/<version>/ -> the dotnet root three levels up.
-        var root = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
-        string candidate = Path.Combine(root, exe);
-        if (!File.Exists(candidate) && Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { } hostPath && File.Exists(hostPath))
-            candidate = hostPath;
-        return s_dotnet = File.Exists(candidate) ? candidate : exe;
-    }
-
-    /// <summary>The runtime config workers start with: this process's .NET version, with ASP.NET Core (Kestrel).</summary>
-    internal static string WriteWorkerRuntimeConfig(string sessionDir)
-    {
-        string path = Path.Combine(sessionDir, "worker.runtimeconfig.json");
-        var v = Environment.Version;
-        string json = $$"""
-            {
-              "runtimeOptions": {
-                "tfm": "net{{v.Major}}.{{v.Minor}}",
-                "frameworks": [
-                  { "name": "Microsoft.NETCore.App", "version": "{{v.Major}}.{{v.Minor}}.0" },
-                  { "name": "Microsoft.AspNetCore.App", "version": "{{v.Major}}.{{v.Minor}}.0" }
-                ],
-                "configProperties": { "System.GC.Server": false, "System.GC.Concurrent": false }
-              }
-            }
-            """;
-        string tmp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        File.WriteAllText(tmp, json);
-        File.Move(tmp, path, overwrite: true);
-        return path;
     }
 
     /// <summary>A started worker reports its endpoint; false when this pool did not start it.</summary>
@@ -311,18 +242,11 @@ internal sealed class WorkerPool : IDisposable
         foreach (var w in kill) Kill(w, "it was idle and the pool has enough workers");
     }
 
-    /// <summary>Stops the worker's process (SIGKILL: a worker holds no state its owners still need).</summary>
+    /// <summary>Stops the worker at once (SIGKILL for a process: a worker holds no state its owners still need).</summary>
     public void Kill(WorkerProcess worker, string reason)
     {
         worker.DeathReason ??= reason;
-        try
-        {
-            if (!worker.Process.HasExited) worker.Process.Kill(entireProcessTree: true);
-        }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-            // Already gone.
-        }
+        worker.Handle?.Kill(reason);
     }
 
     private void OnExited(WorkerProcess worker)
@@ -340,18 +264,11 @@ internal sealed class WorkerPool : IDisposable
                 foreach (var w in alive) stack.Push(w);
             }
         }
-        string reason = worker.DeathReason ?? $"the worker process (pid {worker.ProcessId}) exited unexpectedly with code {SafeExitCode(worker.Process)}";
+        string reason = worker.DeathReason ?? worker.Handle?.ExitDescription ?? "the worker ended";
         worker.DeathReason ??= reason;
-        worker.Registered.TrySetException(new InvalidOperationException($"The worker process exited before it registered: {reason}."));
+        worker.Registered.TrySetException(new InvalidOperationException($"The worker exited before it registered: {reason}."));
         if (worker.Address is { } a) RpcChannels.Forget(a.Endpoint);
-        try { worker.Log?.Dispose(); } catch (ObjectDisposedException) { }
         if (!wasDisposed) _onWorkerDied(worker, reason);
-    }
-
-    private static string SafeExitCode(Process p)
-    {
-        try { return p.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture); }
-        catch (InvalidOperationException) { return "unknown"; }
     }
 
     public void Dispose()
@@ -366,9 +283,6 @@ internal sealed class WorkerPool : IDisposable
         }
         _idleKiller.Dispose();
         foreach (var w in all) Kill(w, "the raylet shut down");
-        foreach (var w in all)
-        {
-            try { w.Process.WaitForExit(2000); } catch (InvalidOperationException) { }
-        }
+        foreach (var w in all) w.Handle?.WaitForExit(TimeSpan.FromSeconds(2));
     }
 }

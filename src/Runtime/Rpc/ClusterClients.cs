@@ -11,14 +11,14 @@ namespace RaySharp.Core.Rpc;
 internal sealed class RayletRpcClient : IRayletClient
 {
     private readonly string _raylet;
-    private readonly string _gcs;
+    private readonly GcsClient _gcs;
     private readonly JobId _jobId;
 
-    /// <param name="raylet">The local raylet's endpoint (<c>unix:</c> socket or TCP).</param>
-    /// <param name="gcs">The GCS endpoint.</param>
+    /// <param name="raylet">The local raylet's endpoint (<c>unix:</c> socket, TCP or in process).</param>
+    /// <param name="gcs">The GCS.</param>
     /// <param name="nodeId">This node.</param>
     /// <param name="jobId">The job whose workers are leased.</param>
-    public RayletRpcClient(string raylet, string gcs, NodeId nodeId, JobId jobId)
+    public RayletRpcClient(string raylet, GcsClient gcs, NodeId nodeId, JobId jobId)
     {
         _raylet = raylet;
         _gcs = gcs;
@@ -62,11 +62,7 @@ internal sealed class RayletRpcClient : IRayletClient
                 new LeaseIdRequest(leaseId)).ConfigureAwait(false);
     }
 
-    private ClusterView View() => Call(_gcs, GcsService.GetAllNodesMethod, Empty.Instance);
-
-    private static TResponse Call<TRequest, TResponse>(string endpoint, Method<TRequest, TResponse> method, TRequest request)
-        where TRequest : class where TResponse : class =>
-        RpcChannels.Invoker(endpoint).BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request);
+    private ClusterView View() => _gcs.GetAllNodes();
 
     public IReadOnlyList<NodeInfo> GetNodes() =>
         [.. View().Nodes.Select(n => new NodeInfo(n.NodeId, n.Alive, n.RayletEndpoint, n.Total))];
@@ -76,7 +72,8 @@ internal sealed class RayletRpcClient : IRayletClient
     /// <summary>Exact for this node, the last broadcast for the others.</summary>
     public IReadOnlyDictionary<string, double> GetAvailableResources()
     {
-        var local = Call(_raylet, NodeManagerService.GetNodeStatsMethod, Empty.Instance);
+        var local = RpcChannels.Invoker(_raylet).BlockingUnaryCall(NodeManagerService.GetNodeStatsMethod, null,
+            new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), Empty.Instance);
         return Sum(View().Nodes.Where(n => n.Alive).Select(n => n.NodeId == NodeId ? local.Available : n.Available));
     }
 
@@ -91,43 +88,25 @@ internal sealed class RayletRpcClient : IRayletClient
     public void Dispose() => _blockNotices.Writer.TryComplete();
 }
 
-/// <summary>The GCS's actor manager over RPC. Registration is synchronous (named actors are unique at once); the
-/// creation task follows once its arguments are resolved, as in Ray's RegisterActor + CreateActor.</summary>
-internal sealed class GcsRpcClient : IGcsActorClient, IDisposable
+/// <summary>The GCS's actor manager as a core worker uses it. Registration is synchronous (named actors are unique at
+/// once); the creation task follows once its arguments are resolved, as in Ray's RegisterActor + CreateActor.</summary>
+internal sealed class GcsActorClient : IGcsActorClient, IDisposable
 {
-    private readonly string _gcs;
+    private readonly GcsClient _gcs;
     private readonly CoreWorker _worker;
     private readonly ConcurrentDictionary<ActorId, ActorLimits> _limits = new();
     private readonly CancellationTokenSource _closing = new();
 
-    public GcsRpcClient(string gcs, CoreWorker worker)
+    public GcsActorClient(GcsClient gcs, CoreWorker worker)
     {
         _gcs = gcs;
         _worker = worker;
     }
 
-    private CallInvoker Invoker => RpcChannels.Invoker(_gcs);
-
-    private TResponse Call<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request)
-        where TRequest : class where TResponse : class
-    {
-        try
-        {
-            return Invoker.BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(60)), request);
-        }
-        catch (RpcException e)
-        {
-            throw new RayException($"The GCS at {_gcs} did not answer {method.Name}: {e.Status.Detail} ({e.StatusCode}).", e);
-        }
-    }
-
-    private void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
-        _ = RayletRpc.CallAsync(_gcs, method, request);
-
     public ActorId RegisterActor(TaskSpec creationTask, bool getIfExists)
     {
         var wire = creationTask.ToWire(_worker.JobId);
-        var reply = Call(GcsService.RegisterActorMethod, new RegisterActorRequest(wire, getIfExists));
+        var reply = _gcs.RegisterActor(wire, getIfExists);
         if (reply.Error is { } error) throw new ArgumentException(error);
         var creation = creationTask.ActorCreation!;
         _limits[reply.ActorId] = new ActorLimits(creation.MaxTaskRetries, creation.MaxPendingCalls);
@@ -137,33 +116,45 @@ internal sealed class GcsRpcClient : IGcsActorClient, IDisposable
 
     private async Task CreateAsync(TaskSpec creationTask)
     {
-        var (args, upstream) = await _worker.Resolver.ResolveAsync(creationTask.Args, _closing.Token).ConfigureAwait(false);
-        if (upstream is not null)
+        try
         {
-            KillActor(creationTask.ActorId, true, $"an argument of its constructor failed: {upstream.ToException().Message}");
-            return;
+            var (args, upstream) = await _worker.Resolver.ResolveAsync(creationTask.Args, _closing.Token).ConfigureAwait(false);
+            if (upstream is not null)
+            {
+                KillActor(creationTask.ActorId, true, $"an argument of its constructor failed: {upstream.ToException().Message}");
+                return;
+            }
+            _gcs.CreateActor(creationTask.WithArgs(args).ToWire(_worker.JobId));
         }
-        Fire(GcsService.CreateActorMethod, creationTask.WithArgs(args).ToWire(_worker.JobId));
+        catch (OperationCanceledException)
+        {
+            // The worker shut down before the constructor's arguments were ready.
+        }
+        catch (Exception e)
+        {
+            // Nothing may be lost in the background: an actor that cannot be created is dead, and its handles learn why.
+            try { KillActor(creationTask.ActorId, true, $"its creation could not be submitted: {e.Message}"); }
+            catch (RayException) { }
+        }
     }
 
     public bool TryGetNamedActor(string name, string @namespace, out ActorId actorId, out Address? owner)
     {
-        var info = Call(GcsService.GetNamedActorMethod, new NamedActorRequest(name, @namespace)).Info;
+        var info = _gcs.GetNamedActor(name, @namespace);
         actorId = info?.ActorId ?? default;
         owner = info?.Owner;
         if (info is not null) _limits.TryAdd(info.ActorId, new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls));
         return info is not null;
     }
 
-    public void KillActor(ActorId actorId, bool noRestart, string reason) =>
-        Call(GcsService.KillActorMethod, new KillActorRequest(actorId, noRestart, reason));
+    public void KillActor(ActorId actorId, bool noRestart, string reason) => _gcs.KillActor(actorId, noRestart, reason);
 
-    public void ReportActorOutOfScope(ActorId actorId) => Fire(GcsService.ReportActorOutOfScopeMethod, new ActorIdRequest(actorId));
+    public void ReportActorOutOfScope(ActorId actorId) => _gcs.ReportActorOutOfScope(actorId);
 
     public ActorLimits? GetActorInfo(ActorId actorId)
     {
         if (_limits.TryGetValue(actorId, out var cached)) return cached;
-        var info = Call(GcsService.GetActorInfoMethod, new ActorIdRequest(actorId)).Info;
+        var info = _gcs.GetActorInfo(actorId);
         if (info is null) return null;
         return _limits[actorId] = new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls);
     }
@@ -179,11 +170,8 @@ internal sealed class GcsRpcClient : IGcsActorClient, IDisposable
     {
         try
         {
-            using var call = Invoker.AsyncServerStreamingCall(GcsService.SubscribeActorMethod, null, new CallOptions(cancellationToken: ct),
-                new ActorIdRequest(actorId));
-            while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
+            await foreach (var info in _gcs.SubscribeActor(actorId, ct).ConfigureAwait(false))
             {
-                var info = call.ResponseStream.Current;
                 var worker = info.Worker is { } address ? new RemoteCoreWorkerClient(address, _worker.Raylet.NodeId, _worker.JobId, 0, ResourceSet.Empty) : null;
                 onUpdate(new ActorStateUpdate(info.ActorId, info.State, worker, info.NumRestarts, info.DeathCause));
                 if (info.State == ActorLifecycleState.Dead) return;
@@ -193,7 +181,7 @@ internal sealed class GcsRpcClient : IGcsActorClient, IDisposable
         {
             if (ct.IsCancellationRequested) return;
             onUpdate(new ActorStateUpdate(actorId, ActorLifecycleState.Dead, null, 0,
-                RayErrorInfo.ActorDied(actorId, $"the GCS at {_gcs} became unreachable, so the actor's state is unknown")));
+                RayErrorInfo.ActorDied(actorId, $"the GCS at {_gcs.Endpoint} became unreachable, so the actor's state is unknown")));
         }
     }
 
@@ -228,23 +216,24 @@ internal sealed class OwnershipRpcClient(NodeId localNode) : IOwnershipClient
 
     public void RemoveBorrower(Address owner, ObjectId id, Address borrower) =>
         CoreWorkerConnection.For(owner, localNode).Fire(CoreWorkerService.RemoveBorrowerMethod, new BorrowerRequest(id, borrower));
+
+    public Task ReportGeneratorItemAsync(Address owner, TaskId taskId, int index, RayObject item) =>
+        CoreWorkerConnection.For(owner, localNode).CallAsync(CoreWorkerService.ReportGeneratorItemMethod,
+            new GeneratorItemRequest(taskId, index, item.ToWire()));
 }
 
 /// <summary>Streams the job's worker output to this driver's console, prefixed with the worker's pid and node.</summary>
 internal static class DriverLogStream
 {
-    public static IDisposable Start(string gcs, JobId jobId)
+    public static IDisposable Start(GcsClient gcs, JobId jobId)
     {
         var cts = new CancellationTokenSource();
         _ = Task.Run(async () =>
         {
             try
             {
-                using var call = RpcChannels.Invoker(gcs).AsyncServerStreamingCall(GcsService.SubscribeLogsMethod, null,
-                    new CallOptions(cancellationToken: cts.Token), new JobIdRequest(jobId));
-                while (await call.ResponseStream.MoveNext(cts.Token).ConfigureAwait(false))
+                await foreach (var batch in gcs.SubscribeLogs(jobId, cts.Token).ConfigureAwait(false))
                 {
-                    var batch = call.ResponseStream.Current;
                     var target = batch.IsError ? Console.Error : Console.Out;
                     foreach (var line in batch.Lines) target.WriteLine($"{batch.Prefix} {line}");
                 }

@@ -139,7 +139,7 @@ internal sealed class RemoteCoreWorkerClient : ICoreWorkerClient
         var reply = await _connection.PushAsync(task.ToWire(_jobId), _leaseId, _leaseResources).ConfigureAwait(false);
         return new PushTaskReply(Array.ConvertAll(reply.Returns, r => r.FromWire()), reply.Error, reply.IsApplicationError)
         {
-            RemoteNested = reply.NestedPins,
+            RemoteNested = reply.NestedPins is { } pins ? Array.ConvertAll(pins, p => new NestedRef(p.Id, p.Owner)) : null,
             Executor = reply.NestedPins is null ? null : this,
         };
     }

@@ -30,6 +30,8 @@ internal class CoreWorkerService : IRpcService
 
     public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<CoreWorkerService>();
 
+    public void Bind(ServiceBinderBase binder) => BindService(binder, this);
+
     public static void BindService(ServiceBinderBase binder, CoreWorkerService? service)
     {
         binder.AddMethod(PushTasksMethod, service is null ? null : service.PushTasks);

@@ -42,6 +42,11 @@ internal static class RayletRpc
         }
     }
 
+    /// <summary>A started worker tells its raylet where it serves; false when the raylet did not start it.</summary>
+    public static async Task<bool> RegisterWorkerAsync(string rayletEndpoint, RegisterWorkerRequest request, CancellationToken ct = default) =>
+        (await RpcChannels.Invoker(rayletEndpoint).AsyncUnaryCall(NodeManagerService.RegisterWorkerMethod, null,
+            new CallOptions(deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: ct), request).ResponseAsync.ConfigureAwait(false)).Value;
+
     public static void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) =>
         _ = CallAsync(rayletEndpoint, NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect));
 

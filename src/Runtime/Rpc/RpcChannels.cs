@@ -13,7 +13,8 @@ internal static class RpcChannels
 {
     private static readonly ConcurrentDictionary<string, Lazy<GrpcChannel>> s_channels = new();
 
-    public static CallInvoker Invoker(string endpoint) => Channel(endpoint).CreateCallInvoker();
+    public static CallInvoker Invoker(string endpoint) =>
+        InProcessTransport.IsInProcess(endpoint) ? InProcessTransport.Invoker(endpoint) : Channel(endpoint).CreateCallInvoker();
 
     public static GrpcChannel Channel(string endpoint) =>
         s_channels.GetOrAdd(endpoint, e => new Lazy<GrpcChannel>(() => Create(e))).Value;

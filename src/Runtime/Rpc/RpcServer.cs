@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Grpc.Core;
 
 namespace RaySharp.Core.Rpc;
 
@@ -15,7 +16,7 @@ namespace RaySharp.Core.Rpc;
 /// domain socket (processes of the same node). Each process that serves RPCs — GCS, raylet, worker, driver — runs
 /// exactly one; the services it hosts are singletons passed in.
 /// </summary>
-internal sealed class RpcServer : IAsyncDisposable
+internal sealed class RpcServer : IRpcHost
 {
     private readonly WebApplication _app;
 
@@ -30,6 +31,8 @@ internal sealed class RpcServer : IAsyncDisposable
     public string Host { get; }
     public int Port { get; }
     public string? SocketPath { get; }
+
+    string? IRpcHost.Socket => SocketPath;
 
     /// <summary>The TCP endpoint, <c>host:port</c>.</summary>
     public string Endpoint => $"{Host}:{Port}";
@@ -93,9 +96,24 @@ internal sealed class RpcServer : IAsyncDisposable
     }
 }
 
+/// <summary>Where a process serves its RPC services: a <see cref="RpcServer"/> (TCP and a Unix socket), or an
+/// <see cref="InProcessServer"/> in local mode.</summary>
+internal interface IRpcHost : IAsyncDisposable
+{
+    /// <summary>The endpoint other processes (or, in process, other components) call.</summary>
+    string Endpoint { get; }
+
+    /// <summary>The Unix domain socket of same-node callers, if any.</summary>
+    string? Socket { get; }
+}
+
 /// <summary>A gRPC service a <see cref="RpcServer"/> hosts.</summary>
 internal interface IRpcService
 {
     /// <summary>Maps the service's endpoints (<c>app.MapGrpcService&lt;T&gt;()</c>).</summary>
     void Map(IEndpointRouteBuilder app);
+
+    /// <summary>Binds the service's handlers to <paramref name="binder"/> (its static <c>BindService</c> with this instance),
+    /// as the in-process transport serves them.</summary>
+    void Bind(ServiceBinderBase binder);
 }

@@ -70,7 +70,7 @@ public sealed class TestCluster : IDisposable
     private TestCluster(string sessionDir)
     {
         _sessionDir = sessionDir;
-        _runtimeConfig = WorkerPool.WriteWorkerRuntimeConfig(sessionDir);
+        _runtimeConfig = ProcessWorkerLauncher.WriteWorkerRuntimeConfig(sessionDir);
     }
 
     /// <summary>The GCS address (<c>127.0.0.1:port</c>) for <see cref="RayOptions.Address"/>.</summary>
@@ -122,7 +122,7 @@ public sealed class TestCluster : IDisposable
         long? objectStoreMemory)
     {
         string runtimeDll = typeof(TestCluster).Assembly.Location;
-        var psi = new ProcessStartInfo(WorkerPool.DotnetHost())
+        var psi = new ProcessStartInfo(ProcessWorkerLauncher.DotnetHost())
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

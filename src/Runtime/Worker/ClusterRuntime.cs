@@ -1,49 +1,65 @@
-using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Gcs;
+using RaySharp.Core.LocalMode;
 using RaySharp.Core.Raylet;
 using RaySharp.Core.Rpc;
 
 namespace RaySharp.Core.Worker;
 
-/// <summary>A node's components hosted in this process: the GCS (head node only), the raylet, and one RPC server
-/// for both (plus, in an embedded cluster, the driver's own core worker service).</summary>
+/// <summary>How a node's components are reached: over gRPC (TCP and a Unix socket), or in process (local mode).</summary>
+/// <param name="Serve">Starts the node's RPC host for the given services.</param>
+/// <param name="Launcher">Starts the node's workers, given how to publish their output.</param>
+internal sealed record NodeTransport(Func<IReadOnlyList<IRpcService>, string, Task<IRpcHost>> Serve,
+    Func<Action<LogBatch>, IWorkerLauncher> Launcher)
+{
+    /// <summary>gRPC on <paramref name="host"/> (port <paramref name="port"/> for the head's GCS, 0 for any), a Unix
+    /// socket in the session directory, and worker processes.</summary>
+    public static NodeTransport Grpc(string sessionDir, string host, int port) => new(
+        async (services, name) =>
+        {
+            Directory.CreateDirectory(Path.Combine(sessionDir, "sockets"));
+            string socket = Path.Combine(sessionDir, "sockets", name + ".sock");
+            return await RpcServer.StartAsync(host, port, socket, services).ConfigureAwait(false);
+        },
+        publishLogs => new ProcessWorkerLauncher(sessionDir, publishLogs));
+}
+
+/// <summary>A node's components hosted in this process: the GCS (head node only), the raylet, and one RPC host for
+/// both (plus, for a driver on the node, the driver's own core worker service).</summary>
 internal sealed class NodeHost : IAsyncDisposable
 {
-    private NodeHost(RpcServer server, NodeManager raylet, GcsServer? gcs, string gcsEndpoint, string sessionDir)
+    private NodeHost(IRpcHost server, NodeManager raylet, GcsServer? gcs, string gcsEndpoint)
     {
         Server = server;
         Raylet = raylet;
         Gcs = gcs;
         GcsEndpoint = gcsEndpoint;
-        SessionDir = sessionDir;
     }
 
-    public RpcServer Server { get; }
+    public IRpcHost Server { get; }
     public NodeManager Raylet { get; }
     public GcsServer? Gcs { get; }
     public string GcsEndpoint { get; }
-    public string SessionDir { get; }
     public string RayletLocalEndpoint => Raylet.Socket is { } s ? "unix:" + s : Raylet.Endpoint;
 
-    /// <summary>Starts a node. With <paramref name="gcsAddress"/> null it is a head node hosting the GCS on
-    /// <paramref name="port"/> (0: any free port); otherwise it joins the GCS at that address.</summary>
-    public static async Task<NodeHost> StartAsync(ResourceSet resources, string? gcsAddress, int port, string sessionDir, RayConfig config,
-        ILogger logger, IReadOnlyList<IRpcService>? extraServices = null, string host = "127.0.0.1", CancellationToken ct = default)
+    /// <summary>Starts a node. With <paramref name="gcsAddress"/> null it is a head node hosting the GCS; otherwise it
+    /// joins the GCS at that address.</summary>
+    public static async Task<NodeHost> StartAsync(ResourceSet resources, string? gcsAddress, NodeTransport transport, RayConfig config,
+        ILogger logger, IReadOnlyList<IRpcService>? extraServices = null, CancellationToken ct = default)
     {
-        Directory.CreateDirectory(Path.Combine(sessionDir, "sockets"));
         var nodeId = NodeId.FromRandom();
         var gcs = gcsAddress is null ? new GcsServer(config, logger) : null;
-        var raylet = new NodeManager(nodeId, resources, isHead: gcs is not null, sessionDir, config, logger);
+        NodeManager? raylet = null;
+        var launcher = transport.Launcher(batch => raylet?.PublishLogs(batch));
+        raylet = new NodeManager(nodeId, resources, isHead: gcs is not null, config, logger, launcher);
         var services = new List<IRpcService> { raylet.Service };
         if (gcs is not null) services.Add(gcs.Service);
         services.AddRange(extraServices ?? []);
-        string socket = Path.Combine(sessionDir, "sockets", "raylet-" + nodeId.ToString()[..8] + ".sock");
-        RpcServer? server = null;
+        IRpcHost? server = null;
         try
         {
-            server = await RpcServer.StartAsync(host, gcs is not null ? port : 0, socket, services, ct).ConfigureAwait(false);
-            await raylet.StartAsync(gcsAddress ?? server.Endpoint, server.Endpoint, socket, ct).ConfigureAwait(false);
+            server = await transport.Serve(services, "raylet-" + nodeId.ToString()[..8]).ConfigureAwait(false);
+            await raylet.StartAsync(gcsAddress ?? server.Endpoint, server.Endpoint, server.Socket, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -52,7 +68,7 @@ internal sealed class NodeHost : IAsyncDisposable
             if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        return new NodeHost(server, raylet, gcs, raylet.GcsEndpoint, sessionDir);
+        return new NodeHost(server, raylet, gcs, raylet.GcsEndpoint);
     }
 
     /// <summary>A new session directory (logs, sockets) under <paramref name="tempDir"/> (default: the system temp dir).</summary>
@@ -72,7 +88,8 @@ internal sealed class NodeHost : IAsyncDisposable
     }
 }
 
-/// <summary>Starts a driver's core worker in a cluster: the embedded single-node cluster of <c>Ray.Init()</c>, or a
+/// <summary>Starts a driver's core worker: on a node of its own in this process (the embedded cluster of
+/// <c>Ray.Init()</c>, or local mode, where the node is reached in process and its workers are threads), or on a
 /// running cluster named by an address.</summary>
 internal static class ClusterDriver
 {
@@ -81,17 +98,28 @@ internal static class ClusterDriver
         var handler = new CoreWorkerServiceHandler(default);
         var driverService = new CoreWorkerService(handler);
         NodeHost? embedded = null;
-        RpcServer? ownServer = null;
-        string gcs, raylet, endpoint;
+        IRpcHost? ownServer = null;
+        string raylet, endpoint;
         string? socket;
         NodeId nodeId;
-        string sessionDir;
-        if (address is null)
+        GcsClient gcs;
+        ThreadWorkerLauncher? threads = null;
+        var resources = CoreWorkerFactory.NodeResources(options);
+        if (options.LocalMode)
         {
-            sessionDir = NodeHost.NewSessionDir(options.TempDir);
-            embedded = NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), null, 0, sessionDir, config, logger, [driverService])
+            var transport = new NodeTransport((services, name) => Task.FromResult<IRpcHost>(InProcessTransport.Start(name, services)),
+                _ => threads = new ThreadWorkerLauncher());
+            embedded = NodeHost.StartAsync(resources, null, transport, config, logger, [driverService]).GetAwaiter().GetResult();
+        }
+        else if (address is null)
+        {
+            string sessionDir = NodeHost.NewSessionDir(options.TempDir);
+            embedded = NodeHost.StartAsync(resources, null, NodeTransport.Grpc(sessionDir, "127.0.0.1", 0), config, logger, [driverService])
                 .GetAwaiter().GetResult();
-            gcs = embedded.GcsEndpoint;
+        }
+        if (embedded is not null)
+        {
+            gcs = new GcsClient(embedded.GcsEndpoint);
             raylet = embedded.RayletLocalEndpoint;
             nodeId = embedded.Raylet.NodeId;
             endpoint = embedded.Server.Endpoint;
@@ -99,35 +127,40 @@ internal static class ClusterDriver
         }
         else
         {
-            gcs = address.StartsWith("ray://", StringComparison.Ordinal) ? address["ray://".Length..] : address;
-            var view = Call(gcs, GcsService.GetAllNodesMethod, Empty.Instance, address);
-            var node = view.Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead).FirstOrDefault()
+            gcs = new GcsClient(address!.StartsWith("ray://", StringComparison.Ordinal) ? address["ray://".Length..] : address);
+            var node = Reach(gcs, address, g => g.GetAllNodes()).Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead).FirstOrDefault()
                 ?? throw new InvalidOperationException($"The cluster at {address} has no alive node to run a driver on.");
             nodeId = node.NodeId;
             raylet = node.RayletSocket is { } s && File.Exists(s) ? "unix:" + s : node.RayletEndpoint;
-            sessionDir = NodeHost.NewSessionDir(options.TempDir);
+            string sessionDir = NodeHost.NewSessionDir(options.TempDir);
             socket = Path.Combine(sessionDir, "driver.sock");
             ownServer = RpcServer.StartAsync("127.0.0.1", 0, socket, [driverService]).GetAwaiter().GetResult();
             endpoint = ownServer.Endpoint;
         }
-        var jobId = Call(gcs, GcsService.GetNextJobIdMethod, Empty.Instance, address).JobId;
+        var jobId = Reach(gcs, address, g => g.GetNextJobId());
         string ns = options.Namespace ?? Guid.NewGuid().ToString("N");
         IDisposable? logs = null;
         var worker = new CoreWorker(jobId, ns, options.RuntimeEnv, config, logger, w =>
         {
-            Call(gcs, GcsService.AddJobMethod, new JobRecord
+            threads?.Attach(w, gcs);
+            Reach(gcs, address, g =>
             {
-                JobId = jobId, Namespace = ns, CodeSearchPath = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar),
-                Driver = new Address(w.WorkerId, nodeId, endpoint) { Socket = socket }, DriverProcessId = Environment.ProcessId,
-                EnvVars = options.RuntimeEnv?.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null,
-            }, address);
-            logs = DriverLogStream.Start(gcs, jobId);
-            return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId), new GcsRpcClient(gcs, w), endpoint, socket,
-                new OwnershipRpcClient(nodeId), OnDispose: () =>
+                g.AddJob(new JobRecord
                 {
-                    _ = RayletRpc.CallAsync(gcs, GcsService.MarkJobFinishedMethod, new JobIdRequest(jobId)).Wait(TimeSpan.FromSeconds(5));
+                    JobId = jobId, Namespace = ns, CodeSearchPath = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar),
+                    Driver = new Address(w.WorkerId, nodeId, endpoint) { Socket = socket }, DriverProcessId = Environment.ProcessId,
+                    EnvVars = options.RuntimeEnv?.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null,
+                });
+                return true;
+            });
+            // Local mode's workers are threads of this process: their output is already on this console.
+            if (!options.LocalMode) logs = DriverLogStream.Start(gcs, jobId);
+            return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId), new GcsActorClient(gcs, w), endpoint, socket,
+                new OwnershipRpcClient(nodeId), WorkersShareProcess: options.LocalMode, OnDispose: () =>
+                {
+                    gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
                     logs?.Dispose();
-                    if (embedded is not null) embedded.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
+                    embedded?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
                     ownServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
                 });
         });
@@ -135,17 +168,17 @@ internal static class ClusterDriver
         return worker;
     }
 
-    private static TResponse Call<TRequest, TResponse>(string gcs, Method<TRequest, TResponse> method, TRequest request, string? address)
-        where TRequest : class where TResponse : class
+    /// <summary>A first call to the cluster, turning an unreachable GCS into an error that says what to check.</summary>
+    private static T Reach<T>(GcsClient gcs, string? address, Func<GcsClient, T> call)
     {
         try
         {
-            return RpcChannels.Invoker(gcs).BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), request);
+            return call(gcs);
         }
-        catch (RpcException e)
+        catch (RayException e) when (address is not null)
         {
             throw new InvalidOperationException(
-                $"Cannot reach the RaySharp cluster at '{address ?? gcs}': {e.Status.Detail} ({e.StatusCode}). " +
+                $"Cannot reach the RaySharp cluster at '{address}': {e.Message} " +
                 "Check that `raysharp start --head` is running there and that the address (RayOptions.Address or RAY_ADDRESS) is host:port.", e);
         }
     }

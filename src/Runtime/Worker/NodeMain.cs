@@ -51,8 +51,9 @@ internal static class NodeMain
         string sessionDir = o.GetValueOrDefault("session-dir") ?? NodeHost.NewSessionDir(o.GetValueOrDefault("temp-dir"));
         var config = RayConfig.FromEnvironment();
         var logger = new StderrLogger("[RaySharp node]");
-        await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), head ? null : address, port, sessionDir,
-            config, logger, host: o.GetValueOrDefault("node-ip", "127.0.0.1")).ConfigureAwait(false);
+        var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), head ? port : 0);
+        await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), head ? null : address, transport, config, logger)
+            .ConfigureAwait(false);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
@@ -61,8 +62,7 @@ internal static class NodeMain
         Console.Out.Flush();
         await stop.Task.ConfigureAwait(false);
         if (!head && address is not null)
-            await Rpc.RayletRpc.CallAsync(address, Gcs.GcsService.UnregisterNodeMethod,
-                new Rpc.NodeIdRequest(node.Raylet.NodeId, "the node was stopped")).ConfigureAwait(false);
+            await new Rpc.GcsClient(address).UnregisterNodeAsync(node.Raylet.NodeId, "the node was stopped").ConfigureAwait(false);
         return 0;
     }
 

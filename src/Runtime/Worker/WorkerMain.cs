@@ -3,9 +3,6 @@ using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
-using Grpc.Core;
-using RaySharp.Core.LocalMode;
-using RaySharp.Core.Raylet;
 using RaySharp.Core.Rpc;
 
 namespace RaySharp.Core.Worker;
@@ -62,22 +59,14 @@ internal static class WorkerMain
         await using var server = await RpcServer.StartAsync(host, 0, socket, [new CoreWorkerService(handler)]).ConfigureAwait(false);
         var config = RayConfig.FromEnvironment();
         var logger = new StderrLogger();
+        var gcsClient = new GcsClient(gcs);
         var core = new CoreWorker(jobId, o["namespace"], null, config, logger, w => new WorkerConnections(
-            new RayletRpcClient(raylet, gcs, nodeId, jobId), new GcsRpcClient(gcs, w), server.Endpoint, socket, new OwnershipRpcClient(nodeId)),
+            new RayletRpcClient(raylet, gcsClient, nodeId, jobId), new GcsActorClient(gcsClient, w), server.Endpoint, socket, new OwnershipRpcClient(nodeId)),
             workerId);
         CoreWorker.SetCurrent(core);
-        var receiver = new InProcessWorker(core.Executor, core.Raylet, "", workerId);
-        receiver.OnActorExit = handler.OnActorExit;
-        handler.OnActorExitedAndFlushed = reason =>
-        {
-            if (receiver.Actor is { } actor)
-                _ = RayletRpc.CallAsync(gcs, Gcs.GcsService.ReportActorExitedMethod, new ActorExitedRequest(actor.Spec.ActorId, reason));
-        };
-        handler.Worker = core;
-        handler.Receiver = receiver;
-        var registered = await RpcChannels.Invoker(raylet).AsyncUnaryCall(NodeManagerService.RegisterWorkerMethod, null, new CallOptions(),
-            new RegisterWorkerRequest(workerId, Environment.ProcessId, core.Address)).ResponseAsync.ConfigureAwait(false);
-        if (!registered.Value) return 3;
+        handler.Serve(core, new TaskReceiver(core.Executor, core.Raylet, workerId), gcsClient);
+        if (!await RayletRpc.RegisterWorkerAsync(raylet, new RegisterWorkerRequest(workerId, Environment.ProcessId, core.Address)).ConfigureAwait(false))
+            return 3;
         await handler.Exited.Task.ConfigureAwait(false);
         // Exit without waiting for user threads: a force-cancelled task may still be running.
         Console.Out.Flush();

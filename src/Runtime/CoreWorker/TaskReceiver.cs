@@ -1,14 +1,14 @@
 using System.Collections.Concurrent;
 
-namespace RaySharp.Core.LocalMode;
+namespace RaySharp.Core;
 
 /// <summary>
-/// Local mode's stand-in for a worker process: a dedicated thread that runs the tasks pushed to it, one at a
-/// time, exactly where a worker process would. A worker that receives an actor creation task becomes that
-/// actor's worker for the rest of its life: sync single-threaded actors run every call on this thread in
-/// arrival order; async and threaded actors run up to MaxConcurrency calls at once.
+/// A worker's task receiver (Ray's <c>TaskReceiver</c>): runs the tasks pushed to the worker on a dedicated thread,
+/// one at a time. A worker that receives an actor creation task becomes that actor's worker for the rest of its
+/// life: sync single-threaded actors run every call on this thread in arrival order; async and threaded actors run
+/// up to MaxConcurrency calls at once. A worker process has one; in local mode each worker thread is one.
 /// </summary>
-internal sealed class InProcessWorker : ICoreWorkerClient, IExecutingWorker, IDisposable
+internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDisposable
 {
     private readonly BlockingCollection<Action> _queue = new();
     private readonly Thread _thread;
@@ -19,12 +19,11 @@ internal sealed class InProcessWorker : ICoreWorkerClient, IExecutingWorker, IDi
     private SemaphoreSlim? _concurrency;
     private volatile string? _deathReason;
 
-    public InProcessWorker(TaskExecutor executor, IRayletClient raylet, string runtimeEnvKey, WorkerId? workerId = null)
+    public TaskReceiver(TaskExecutor executor, IRayletClient raylet, WorkerId workerId)
     {
         _executor = executor;
         _raylet = raylet;
-        RuntimeEnvKey = runtimeEnvKey;
-        WorkerId = workerId ?? WorkerId.FromRandom();
+        WorkerId = workerId;
         _thread = new Thread(Run) { IsBackground = true, Name = $"RaySharp worker {WorkerId.ToString()[..8]}" };
         _thread.Start();
     }
@@ -33,7 +32,6 @@ internal sealed class InProcessWorker : ICoreWorkerClient, IExecutingWorker, IDi
 
     /// <summary>Called when the actor on this worker exits by itself (Ray.ExitActor).</summary>
     public Action<string>? OnActorExit { get; set; }
-    public string RuntimeEnvKey { get; }
     public WorkerLease? Lease { get; set; }
     public ActorState? Actor { get; private set; }
     public ResourceSet AssignedResources => Lease?.Resources ?? ResourceSet.Empty;
@@ -181,8 +179,8 @@ internal sealed class InProcessWorker : ICoreWorkerClient, IExecutingWorker, IDi
         return true;
     }
 
-    /// <summary>The worker dies: queued and running tasks report WorkerDied (their threads cannot be killed in
-    /// local mode; their results are ignored).</summary>
+    /// <summary>The worker dies: queued and running tasks report WorkerDied (a running .NET thread cannot be
+    /// stopped; its result is ignored).</summary>
     public void Kill(string reason)
     {
         if (_deathReason is not null) return;

@@ -1,7 +1,4 @@
-using RaySharp.Core.LocalMode;
-using RaySharp.Core.Rpc;
-
-namespace RaySharp.Core.Worker;
+namespace RaySharp.Core.Rpc;
 
 /// <summary>
 /// Serves a core worker's RPC endpoint: in a worker process it runs pushed tasks on the process's task receiver;
@@ -18,7 +15,7 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
     public CoreWorker? Worker { get; set; }
 
     /// <summary>Runs the tasks pushed to a worker process; null in a driver (drivers do not execute tasks).</summary>
-    public InProcessWorker? Receiver { get; set; }
+    public TaskReceiver? Receiver { get; set; }
 
     /// <summary>Called once the actor on this worker exited and its last reply is out.</summary>
     public Action<string>? OnActorExitedAndFlushed { get; set; }
@@ -27,6 +24,19 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
     public TaskCompletionSource Exited { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private CoreWorker Core => Worker ?? throw new InvalidOperationException("The worker is still starting.");
+
+    /// <summary>Makes this the endpoint of a worker that runs tasks on <paramref name="receiver"/>: an actor that exits
+    /// is reported to the GCS once the reply of the call that exited is out.</summary>
+    public void Serve(CoreWorker core, TaskReceiver receiver, GcsClient gcs)
+    {
+        Worker = core;
+        receiver.OnActorExit = OnActorExit;
+        OnActorExitedAndFlushed = reason =>
+        {
+            if (receiver.Actor is { } actor) gcs.ReportActorExited(actor.Spec.ActorId, reason);
+        };
+        Receiver = receiver;
+    }
 
     public void HandlePushTask(PushTaskRequest request, Action<PushTaskResponse> reply)
     {
@@ -52,7 +62,7 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         _ = RunAsync(receiver, spec, request.CallId, reply);
     }
 
-    private async Task RunAsync(InProcessWorker receiver, TaskSpec spec, long callId, Action<PushTaskResponse> reply)
+    private async Task RunAsync(TaskReceiver receiver, TaskSpec spec, long callId, Action<PushTaskResponse> reply)
     {
         PushTaskReply result;
         try

@@ -1,33 +1,14 @@
-using RaySharp.Core.LocalMode;
+namespace RaySharp.Core.Worker;
 
-namespace RaySharp.Core;
-
-/// <summary>Builds the driver's CoreWorker for <see cref="Ray.Init"/>.</summary>
+/// <summary>Builds the driver's CoreWorker for <see cref="Ray.Init"/>: local mode, the embedded cluster, or a
+/// cluster at an address all run the same components (DESIGN.md §9).</summary>
 internal static class CoreWorkerFactory
 {
-    private static uint s_nextJob;
-
     public static CoreWorker StartDriver(RayOptions options)
     {
-        string? address = options.Address ?? Environment.GetEnvironmentVariable("RAY_ADDRESS");
-        if (!options.LocalMode)
-        {
-            var clusterConfig = RayConfig.FromEnvironment();
-            return Worker.ClusterDriver.Start(options, string.IsNullOrWhiteSpace(address) ? null : address.Trim(), clusterConfig, new StderrLogger());
-        }
-        var resources = NodeResources(options);
+        string? address = options.LocalMode ? null : options.Address ?? Environment.GetEnvironmentVariable("RAY_ADDRESS");
         var config = RayConfig.FromEnvironment();
-        var logger = new StderrLogger();
-        var jobId = new JobId(Interlocked.Increment(ref s_nextJob));
-        string ns = options.Namespace ?? Guid.NewGuid().ToString("N");
-        var nodeId = NodeId.FromRandom();
-        return new CoreWorker(jobId, ns, options.RuntimeEnv, config, logger, worker =>
-        {
-            var raylet = new InProcessRaylet(resources, nodeId,
-                (r, envKey) => new InProcessWorker(worker.Executor, r, envKey), logger);
-            var gcs = new InProcessGcs(raylet, worker.Resolver);
-            return new WorkerConnections(raylet, gcs, "inproc");
-        });
+        return ClusterDriver.Start(options, string.IsNullOrWhiteSpace(address) ? null : address.Trim(), config, new StderrLogger());
     }
 
     internal static ResourceSet NodeResources(RayOptions options)

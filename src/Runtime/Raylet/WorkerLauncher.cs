@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using RaySharp.Core.Rpc;
+
+namespace RaySharp.Core.Raylet;
+
+/// <summary>What a launcher needs to start one worker for a job.</summary>
+/// <param name="WorkerId">The worker's ID; it registers with the raylet under it.</param>
+/// <param name="NodeId">The node it runs on.</param>
+/// <param name="Job">The job (code search path, namespace, job env vars).</param>
+/// <param name="EnvVars">The runtime env's variables for this worker, over the job's.</param>
+/// <param name="RayletEndpoint">Where the worker registers.</param>
+/// <param name="GcsEndpoint">Where the worker reaches the GCS.</param>
+internal sealed record WorkerStartInfo(WorkerId WorkerId, NodeId NodeId, JobRecord Job, Dictionary<string, string>? EnvVars,
+    string RayletEndpoint, string GcsEndpoint);
+
+/// <summary>A started worker as its pool controls it.</summary>
+internal interface IWorkerHandle
+{
+    /// <summary>The worker's process ID (this process's own for a thread worker).</summary>
+    int ProcessId { get; }
+
+    /// <summary>Why the worker ended, when nobody asked it to (e.g. its exit code).</summary>
+    string ExitDescription { get; }
+
+    /// <summary>Ends the worker at once.</summary>
+    void Kill(string reason);
+
+    void WaitForExit(TimeSpan timeout);
+}
+
+/// <summary>Starts workers for a raylet's <see cref="WorkerPool"/>: processes on a node, threads in local mode
+/// (DESIGN.md §9: what a worker is is the one thing the modes may differ in). A started worker registers with the
+/// raylet over RPC once it serves, exactly as a worker process does.</summary>
+internal interface IWorkerLauncher
+{
+    /// <summary>Starts a worker; <paramref name="onExited"/> is called once when it ends, however it ends.</summary>
+    IWorkerHandle Start(WorkerStartInfo info, Action onExited);
+
+    /// <summary>Where the worker's output is kept, for error messages; null when it has none of its own.</summary>
+    string? LogPath(WorkerId workerId);
+}
+
+/// <summary>
+/// Starts each worker as <c>dotnet exec RaySharp.Runtime.dll worker ...</c> from the job's code search path, with its
+/// output written to <c>logs/worker-&lt;id&gt;.log</c> in the session directory and published to the job's driver.
+/// Each worker's stdin is a pipe from this process: when the raylet goes away, the worker reads end-of-file and
+/// exits, so a crashed raylet leaves no orphans.
+/// </summary>
+internal sealed class ProcessWorkerLauncher : IWorkerLauncher
+{
+    private readonly string _sessionDir;
+    private readonly string _runtimeConfig;
+    private readonly Action<LogBatch> _publishLogs;
+
+    public ProcessWorkerLauncher(string sessionDir, Action<LogBatch> publishLogs)
+    {
+        _sessionDir = sessionDir;
+        _publishLogs = publishLogs;
+        Directory.CreateDirectory(Path.Combine(sessionDir, "logs"));
+        Directory.CreateDirectory(Path.Combine(sessionDir, "sockets"));
+        _runtimeConfig = WriteWorkerRuntimeConfig(sessionDir);
+    }
+
+    public string? LogPath(WorkerId workerId) => Path.Combine(_sessionDir, "logs", $"worker-{workerId}.log");
+
+    public IWorkerHandle Start(WorkerStartInfo info, Action onExited)
+    {
+        var job = info.Job;
+        string runtimeDll = Path.Combine(job.CodeSearchPath, "RaySharp.Runtime.dll");
+        if (!File.Exists(runtimeDll))
+            throw new InvalidOperationException(
+                $"The job's code search path {job.CodeSearchPath} has no RaySharp.Runtime.dll, so no worker can run its code there. " +
+                "Run the driver from its build output directory (dotnet run / dotnet test do this).");
+        var psi = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = job.CodeSearchPath,
+        };
+        foreach (var a in (string[])["exec", "--runtimeconfig", _runtimeConfig, runtimeDll, "worker",
+            "--worker-id", info.WorkerId.ToString(), "--node-id", info.NodeId.ToString(), "--job-id", job.JobId.ToString(),
+            "--raylet", info.RayletEndpoint, "--gcs", info.GcsEndpoint, "--session-dir", _sessionDir, "--namespace", job.Namespace,
+            "--code-search-path", job.CodeSearchPath])
+            psi.ArgumentList.Add(a);
+        // Job-level env vars first, then the task's own (a task's runtime env overrides its job's).
+        foreach (var (k, v) in job.EnvVars ?? []) psi.Environment[k] = v;
+        foreach (var (k, v) in info.EnvVars ?? []) psi.Environment[k] = v;
+        psi.Environment["DOTNET_gcServer"] = "0";
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var handle = new ProcessHandle(process, new StreamWriter(LogPath(info.WorkerId)!, append: true, Encoding.UTF8) { AutoFlush = true });
+        process.Exited += (_, _) =>
+        {
+            handle.CloseLog();
+            onExited();
+        };
+        process.Start();
+        string prefix = $"(pid={process.Id}, node={info.NodeId.ToString()[..8]})";
+        process.OutputDataReceived += (_, e) => OnOutput(handle, job.JobId, prefix, e.Data, isError: false);
+        process.ErrorDataReceived += (_, e) => OnOutput(handle, job.JobId, prefix, e.Data, isError: true);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return handle;
+    }
+
+    private void OnOutput(ProcessHandle worker, JobId jobId, string prefix, string? line, bool isError)
+    {
+        if (line is null) return;
+        worker.WriteLog(line);
+        _publishLogs(new LogBatch(jobId, prefix, [line], isError));
+    }
+
+    private sealed class ProcessHandle(Process process, StreamWriter log) : IWorkerHandle
+    {
+        public int ProcessId { get; } = SafeId(process);
+
+        public string ExitDescription
+        {
+            get
+            {
+                string code;
+                try { code = process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture); }
+                catch (InvalidOperationException) { code = "unknown"; }
+                return $"the worker process (pid {ProcessId}) exited unexpectedly with code {code}";
+            }
+        }
+
+        public void Kill(string reason)
+        {
+            try
+            {
+                if (!process.HasExited) process.Kill(entireProcessTree: true);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Already gone.
+            }
+        }
+
+        public void WaitForExit(TimeSpan timeout)
+        {
+            try { process.WaitForExit(timeout); } catch (InvalidOperationException) { }
+        }
+
+        public void WriteLog(string line)
+        {
+            lock (log)
+            {
+                try { log.WriteLine(line); } catch (ObjectDisposedException) { }
+            }
+        }
+
+        public void CloseLog()
+        {
+            lock (log)
+            {
+                try { log.Dispose(); } catch (ObjectDisposedException) { }
+            }
+        }
+
+        private static int SafeId(Process p)
+        {
+            try { return p.Id; } catch (InvalidOperationException) { return 0; }
+        }
+    }
+
+    private static string? s_dotnet;
+
+    /// <summary>The <c>dotnet</c> host that runs this process's runtime.</summary>
+    internal static string DotnetHost()
+    {
+        if (s_dotnet is not null) return s_dotnet;
+        string exe = OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet";
+        // .../shared/Microsoft.NETCore.App/<version>/ -> the dotnet root three levels up.
+        var root = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+        string candidate = Path.Combine(root, exe);
+        if (!File.Exists(candidate) && Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { } hostPath && File.Exists(hostPath))
+            candidate = hostPath;
+        return s_dotnet = File.Exists(candidate) ? candidate : exe;
+    }
+
+    /// <summary>The runtime config workers start with: this process's .NET version, with ASP.NET Core (Kestrel).</summary>
+    internal static string WriteWorkerRuntimeConfig(string sessionDir)
+    {
+        string path = Path.Combine(sessionDir, "worker.runtimeconfig.json");
+        var v = Environment.Version;
+        string json = $$"""
+            {
+              "runtimeOptions": {
+                "tfm": "net{{v.Major}}.{{v.Minor}}",
+                "frameworks": [
+                  { "name": "Microsoft.NETCore.App", "version": "{{v.Major}}.{{v.Minor}}.0" },
+                  { "name": "Microsoft.AspNetCore.App", "version": "{{v.Major}}.{{v.Minor}}.0" }
+                ],
+                "configProperties": { "System.GC.Server": false, "System.GC.Concurrent": false }
+              }
+            }
+            """;
+        string tmp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        File.WriteAllText(tmp, json);
+        File.Move(tmp, path, overwrite: true);
+        return path;
+    }
+}

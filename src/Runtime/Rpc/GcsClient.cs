@@ -1,0 +1,139 @@
+using Grpc.Core;
+using RaySharp.Core.Gcs;
+
+namespace RaySharp.Core.Rpc;
+
+/// <summary>
+/// Every call to the GCS, for every process that makes one (Ray's <c>GcsClient</c> with its node, job, actor, KV and
+/// log accessors): raylets, drivers, workers and the <c>raysharp</c> CLI. The endpoint is <c>host:port</c>, a
+/// <c>unix:</c> socket, or an in-process <c>inproc:</c> endpoint in local mode: the calls are the same.
+/// </summary>
+internal sealed class GcsClient(string endpoint)
+{
+    private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(60);
+
+    public string Endpoint { get; } = endpoint;
+
+    private CallInvoker Invoker => RpcChannels.Invoker(Endpoint);
+
+    /// <summary>A call the caller waits for; an unreachable GCS is a <see cref="RayException"/> that names it.</summary>
+    private TResponse Call<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, TimeSpan? deadline = null)
+        where TRequest : class where TResponse : class
+    {
+        try
+        {
+            return Invoker.BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? s_deadline)), request);
+        }
+        catch (RpcException e)
+        {
+            throw Unreachable(method, e);
+        }
+    }
+
+    private async Task<TResponse> CallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, CancellationToken ct,
+        TimeSpan? deadline = null) where TRequest : class where TResponse : class
+    {
+        try
+        {
+            return await Invoker.AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? s_deadline), cancellationToken: ct),
+                request).ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e) when (!ct.IsCancellationRequested)
+        {
+            throw Unreachable(method, e);
+        }
+    }
+
+    private RayException Unreachable(IMethod method, RpcException e) =>
+        new($"The GCS at {Endpoint} did not answer {method.Name}: {e.Status.Detail} ({e.StatusCode}). " +
+            "Check that the cluster's head node is running and reachable.", e);
+
+    /// <summary>A notice nobody waits for; a GCS that is gone is ignored (its restart re-learns the state).</summary>
+    private void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
+        _ = RpcChannels.TryCallAsync(Invoker, method, request).ContinueWith(static t => _ = t.Exception,
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    // ---- Nodes ----
+
+    public Task RegisterNodeAsync(NodeRecord node, CancellationToken ct) => CallAsync(GcsService.RegisterNodeMethod, node, ct);
+
+    /// <summary>Reports this node's available resources; the reply is the cluster view.</summary>
+    public Task<ClusterView> ReportResourcesAsync(ResourceReport report, CancellationToken ct) =>
+        CallAsync(GcsService.ReportResourcesMethod, report, ct, TimeSpan.FromSeconds(5));
+
+    public ClusterView GetAllNodes() => Call(GcsService.GetAllNodesMethod, Empty.Instance);
+
+    public Task<ClusterView> GetAllNodesAsync(CancellationToken ct = default) => CallAsync(GcsService.GetAllNodesMethod, Empty.Instance, ct);
+
+    public Task UnregisterNodeAsync(NodeId nodeId, string reason) =>
+        RpcChannels.TryCallAsync(Invoker, GcsService.UnregisterNodeMethod, new NodeIdRequest(nodeId, reason));
+
+    public void ReportWorkerFailure(WorkerId workerId, NodeId nodeId, string reason) =>
+        Fire(GcsService.ReportWorkerFailureMethod, new WorkerFailureRequest(workerId, nodeId, reason));
+
+    // ---- Jobs ----
+
+    public JobId GetNextJobId() => Call(GcsService.GetNextJobIdMethod, Empty.Instance).JobId;
+
+    public void AddJob(JobRecord job) => Call(GcsService.AddJobMethod, job);
+
+    /// <summary>Marks the job finished, waiting up to <paramref name="timeout"/> (a driver shutting down must not hang).</summary>
+    public void MarkJobFinished(JobId jobId, TimeSpan timeout) =>
+        RpcChannels.TryCallAsync(Invoker, GcsService.MarkJobFinishedMethod, new JobIdRequest(jobId)).Wait(timeout);
+
+    public async Task<JobRecord?> GetJobAsync(JobId jobId, CancellationToken ct) =>
+        (await CallAsync(GcsService.GetJobMethod, new JobIdRequest(jobId), ct).ConfigureAwait(false)).Jobs.FirstOrDefault();
+
+    public JobRecord[] GetAllJobs() => Call(GcsService.GetAllJobsMethod, Empty.Instance).Jobs;
+
+    // ---- Actors ----
+
+    public RegisterActorReply RegisterActor(WireTaskSpec creationTask, bool getIfExists) =>
+        Call(GcsService.RegisterActorMethod, new RegisterActorRequest(creationTask, getIfExists));
+
+    /// <summary>The creation task with its arguments resolved: the GCS schedules it.</summary>
+    public void CreateActor(WireTaskSpec resolved) => Fire(GcsService.CreateActorMethod, resolved);
+
+    public ActorInfo? GetNamedActor(string name, string @namespace) =>
+        Call(GcsService.GetNamedActorMethod, new NamedActorRequest(name, @namespace)).Info;
+
+    public ActorInfo? GetActorInfo(ActorId actorId) => Call(GcsService.GetActorInfoMethod, new ActorIdRequest(actorId)).Info;
+
+    public ActorInfo[] GetAllActors() => Call(GcsService.GetAllActorsMethod, Empty.Instance).Actors;
+
+    public void KillActor(ActorId actorId, bool noRestart, string reason) =>
+        Call(GcsService.KillActorMethod, new KillActorRequest(actorId, noRestart, reason));
+
+    public void ReportActorOutOfScope(ActorId actorId) => Fire(GcsService.ReportActorOutOfScopeMethod, new ActorIdRequest(actorId));
+
+    public void ReportActorExited(ActorId actorId, string reason) => Fire(GcsService.ReportActorExitedMethod, new ActorExitedRequest(actorId, reason));
+
+    /// <summary>The actor's state now and every later change, until it is dead or <paramref name="ct"/> is cancelled.</summary>
+    public IAsyncEnumerable<ActorInfo> SubscribeActor(ActorId actorId, CancellationToken ct) =>
+        Stream(GcsService.SubscribeActorMethod, new ActorIdRequest(actorId), ct);
+
+    // ---- Internal KV ----
+
+    public bool KvPut(string @namespace, string key, byte[] value, bool overwrite) =>
+        Call(GcsService.KvPutMethod, new KvRequest(@namespace, key, value, overwrite)).Value;
+
+    public byte[]? KvGet(string @namespace, string key) => Call(GcsService.KvGetMethod, new KvRequest(@namespace, key, null, false)).Value;
+
+    public bool KvDelete(string @namespace, string key) => Call(GcsService.KvDelMethod, new KvRequest(@namespace, key, null, false)).Value;
+
+    public string[] KvKeys(string @namespace, string prefix) => Call(GcsService.KvKeysMethod, new KvRequest(@namespace, prefix, null, false)).Keys;
+
+    // ---- Logs ----
+
+    public void PublishLogs(LogBatch batch) => Fire(GcsService.PublishLogsMethod, batch);
+
+    /// <summary>The job's worker output as it is published, until <paramref name="ct"/> is cancelled.</summary>
+    public IAsyncEnumerable<LogBatch> SubscribeLogs(JobId jobId, CancellationToken ct) => Stream(GcsService.SubscribeLogsMethod, new JobIdRequest(jobId), ct);
+
+    private async IAsyncEnumerable<TResponse> Stream<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where TRequest : class where TResponse : class
+    {
+        using var call = Invoker.AsyncServerStreamingCall(method, null, new CallOptions(cancellationToken: ct), request);
+        while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false)) yield return call.ResponseStream.Current;
+    }
+}
