@@ -39,6 +39,8 @@ public sealed class ObjectTests : RayTest
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
+            // The finalizer only enqueues the release; apply what it enqueued.
+            Worker.ReferenceCounter.FlushDeferredReleases();
         }
         Assert.False(Worker.ReferenceCounter.IsInScope(id));
         Assert.False(Worker.MemoryStore.Contains(id));

@@ -49,7 +49,12 @@ public abstract class ObjectRef : IEquatable<ObjectRef>, IDisposable
     }
 
     /// <summary>Releases the reference when the ref was never disposed.</summary>
-    ~ObjectRef() => Release();
+    ~ObjectRef()
+    {
+        // Only enqueue: freeing the object (and telling its owner over RPC) must not run on the finalizer thread.
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+            Worker.ReferenceCounter.RemoveLocalReferenceDeferred(Id);
+    }
 
     private void Release()
     {

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace RaySharp.Core;
 
 /// <summary>
@@ -33,12 +35,14 @@ internal sealed class ActorTaskSubmitter
     private readonly TaskManager _taskManager;
     private readonly DependencyResolver _resolver;
     private readonly IGcsActorClient _gcs;
+    private readonly ILogger _logger;
 
-    public ActorTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IGcsActorClient gcs)
+    public ActorTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IGcsActorClient gcs, ILogger? logger = null)
     {
         _taskManager = taskManager;
         _resolver = resolver;
         _gcs = gcs;
+        _logger = logger ?? new StderrLogger();
     }
 
     /// <summary>The next sequence number for a call from this worker to <paramref name="actorId"/>; also checks
@@ -119,7 +123,16 @@ internal sealed class ActorTaskSubmitter
             if (q.Pumping || q.State != ActorLifecycleState.Alive || q.Waiting.Count == 0) return;
             q.Pumping = true;
         }
-        _ = PumpAsync(q);
+        var pump = PumpAsync(q);
+        if (pump.IsCompletedSuccessfully) return;
+        // PumpAsync handles its own errors; a fault escaping it is a RaySharp bug. Log it and let the next Pump start
+        // over rather than leave the queue stuck behind a pump that is gone.
+        _ = pump.ContinueWith(t =>
+            {
+                _logger.LogError(t.Exception!.GetBaseException(), "Sending calls to actor {ActorId} failed inside RaySharp", q.ActorId);
+                lock (_lock) q.Pumping = false;
+            }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
     }
 
     private async Task PumpAsync(ActorQueue q)
@@ -157,6 +170,17 @@ internal sealed class ActorTaskSubmitter
                 lock (_lock) q.InFlight.Remove(call);
                 continue; // cancelled: TaskManager failed it
             }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Resolving the arguments of {Task} failed inside RaySharp", entry.Spec.DisplayName);
+                lock (_lock) q.InFlight.Remove(call);
+                _taskManager.FailTask(entry, new RayErrorInfo
+                {
+                    Kind = ErrorKind.WorkerCrashed,
+                    Message = $"Resolving the arguments of {entry.Spec.DisplayName} failed inside RaySharp: {e.GetType().Name}: {e.Message}",
+                });
+                continue;
+            }
             if (upstream is not null)
             {
                 lock (_lock) q.InFlight.Remove(call);
@@ -166,13 +190,51 @@ internal sealed class ActorTaskSubmitter
             entry.Status = TaskManager.Status.Running;
             entry.RunningOn = worker;
             // Sent in sequence order; the reply is handled whenever it comes.
-            var reply = worker.PushTaskAsync(entry.Spec.WithArgs(args), CancellationToken.None);
-            _ = reply.ContinueWith(t => OnReply(q, call, t.Result), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
+            Task<PushTaskReply> reply;
+            try
+            {
+                reply = worker.PushTaskAsync(entry.Spec.WithArgs(args), CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                reply = Task.FromException<PushTaskReply>(e);
+            }
+            _ = reply.ContinueWith(t => OnReply(q, call, ReplyOf(t, q, entry)), CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
+    /// <summary>The push's reply; a push that threw instead of replying (the actor's connection broke, the RPC
+    /// failed) counts as the actor's worker dying under the call, so the call is retried or failed as for a death.</summary>
+    private PushTaskReply ReplyOf(Task<PushTaskReply> push, ActorQueue q, TaskManager.Entry entry)
+    {
+        if (push.IsCompletedSuccessfully) return push.Result;
+        var e = push.Exception?.GetBaseException() ?? new OperationCanceledException("The push was canceled.");
+        _logger.LogWarning(e, "Pushing {Task} ({TaskId}) to actor {ActorId} failed; treating the actor's worker as dead",
+            entry.Spec.DisplayName, entry.Spec.TaskId, q.ActorId);
+        return PushTaskReply.WorkerDied($"Pushing {entry.Spec.DisplayName} to actor {q.ActorId} failed: {e.GetType().Name}: {e.Message}");
+    }
+
     private void OnReply(ActorQueue q, Call call, PushTaskReply reply)
+    {
+        try
+        {
+            HandleReply(q, call, reply);
+        }
+        catch (Exception e)
+        {
+            // A failure inside RaySharp while handling the reply: fail the call rather than leave it in flight.
+            _logger.LogError(e, "Handling the reply of {Task} from actor {ActorId} failed inside RaySharp", call.Entry.Spec.DisplayName, q.ActorId);
+            lock (_lock) q.InFlight.Remove(call);
+            _taskManager.FailTask(call.Entry, new RayErrorInfo
+            {
+                Kind = ErrorKind.WorkerCrashed,
+                Message = $"Handling the reply of {call.Entry.Spec.DisplayName} failed inside RaySharp: {e.GetType().Name}: {e.Message}",
+            });
+        }
+    }
+
+    private void HandleReply(ActorQueue q, Call call, PushTaskReply reply)
     {
         var entry = call.Entry;
         entry.RunningOn = null;

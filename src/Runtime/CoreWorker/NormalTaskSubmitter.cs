@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace RaySharp.Core;
 
 /// <summary>
@@ -24,16 +26,31 @@ internal sealed class NormalTaskSubmitter : IDisposable
     private readonly TaskManager _taskManager;
     private readonly DependencyResolver _resolver;
     private readonly IRayletClient _raylet;
+    private readonly ILogger _logger;
     private readonly CancellationTokenSource _disposed = new();
 
-    public NormalTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IRayletClient raylet)
+    public NormalTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IRayletClient raylet, ILogger? logger = null)
     {
         _taskManager = taskManager;
         _resolver = resolver;
         _raylet = raylet;
+        _logger = logger ?? new StderrLogger();
     }
 
-    public void Submit(TaskManager.Entry entry) => _ = ResolveAndQueueAsync(entry);
+    public void Submit(TaskManager.Entry entry) => Observe(ResolveAndQueueAsync(entry), entry.Spec.DisplayName);
+
+    /// <summary>Background work must not fail unseen: the async methods handle their own errors, so a fault that
+    /// still escapes is a RaySharp bug, logged here rather than lost as an unobserved task exception.</summary>
+    private void Observe(Task task, string what)
+    {
+        if (task.IsCompletedSuccessfully) return;
+        _ = task.ContinueWith(static (t, state) =>
+            {
+                var (logger, what) = ((ILogger, string))state!;
+                logger.LogError(t.Exception!.GetBaseException(), "Submitting {Task} failed inside RaySharp", what);
+            }, (_logger, what), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
 
     private async Task ResolveAndQueueAsync(TaskManager.Entry entry)
     {
@@ -83,7 +100,7 @@ internal sealed class NormalTaskSubmitter : IDisposable
         while (cls.PendingLeaseRequests < Math.Min(cls.Ready.Count, MaxPendingLeaseRequestsPerClass))
         {
             cls.PendingLeaseRequests++;
-            _ = LeaseAndRunAsync(cls);
+            Observe(LeaseAndRunAsync(cls), cls.Request.Description);
         }
     }
 
@@ -105,29 +122,24 @@ internal sealed class NormalTaskSubmitter : IDisposable
             }
             // The request was canceled as never satisfiable (or the lease protocol failed): every task of the class fails.
             var error = e is RayException ray && RayErrorInfo.FromRayException(ray) is { } info ? info : InternalError(cls.Request.Description, e);
+            if (failed.Count > 0 && e is not RayException)
+                _logger.LogWarning(e, "Requesting a worker lease for {Task} failed; failing {Count} queued tasks", cls.Request.Description, failed.Count);
             foreach (var (entry, _) in failed) _taskManager.FailTask(entry, error);
             return;
         }
         lock (_lock) cls.PendingLeaseRequests--;
 
         bool disconnect = false;
+        TaskManager.Entry? current = null;
         try
         {
             while (TryDequeue(cls, out var entry, out var resolved))
             {
-                PushTaskReply reply;
-                try
-                {
-                    entry.RunningOn = lease.Worker;
-                    entry.Status = TaskManager.Status.Running;
-                    reply = await lease.Worker.PushTaskAsync(resolved, CancellationToken.None).ConfigureAwait(false);
-                }
-                finally
-                {
-                    entry.RunningOn = null;
-                }
+                current = entry;
+                var reply = await PushAsync(lease, entry, resolved).ConfigureAwait(false);
                 bool workerDied = reply.Error is { Kind: ErrorKind.WorkerCrashed } && !reply.IsApplicationError;
                 if (_taskManager.HandleReply(entry, reply)) Queue(entry, resolved);
+                current = null;
                 if (workerDied)
                 {
                     // Do not push more work to a dead worker; the class asks for a new lease for what is left.
@@ -136,17 +148,49 @@ internal sealed class NormalTaskSubmitter : IDisposable
                 }
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            // A failure inside RaySharp while pushing: the task's entry is failed by HandleReply's caller paths or
-            // shutdown; the worker is not trusted with more work.
+            // A failure inside RaySharp while handling a reply: the task fails rather than hang, and the worker is not
+            // trusted with more work.
             disconnect = true;
+            _logger.LogError(e, "Handling the reply of {Task} failed inside RaySharp", current?.Spec.DisplayName);
+            if (current is not null) _taskManager.FailTask(current, InternalError(current.Spec, e));
         }
         finally
         {
-            _raylet.ReturnWorker(lease, disconnect);
+            try
+            {
+                _raylet.ReturnWorker(lease, disconnect);
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "Returning the lease {LeaseId} of {Task} to the raylet failed", lease.LeaseId, cls.Request.Description);
+            }
         }
         lock (_lock) RequestLeasesLocked(cls);
+    }
+
+    /// <summary>Pushes one task to the leased worker. A push that throws instead of replying (the worker's connection
+    /// broke, the RPC failed) counts as the worker dying under the task: a system failure, retried per MaxRetries.</summary>
+    private async Task<PushTaskReply> PushAsync(WorkerLease lease, TaskManager.Entry entry, TaskSpec resolved)
+    {
+        try
+        {
+            entry.RunningOn = lease.Worker;
+            entry.Status = TaskManager.Status.Running;
+            return await lease.Worker.PushTaskAsync(resolved, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Pushing {Task} ({TaskId}) to the worker leased on node {NodeId} failed; treating the worker as dead",
+                resolved.DisplayName, resolved.TaskId, lease.NodeId);
+            return PushTaskReply.WorkerDied(
+                $"Pushing {resolved.DisplayName} to its worker on node {lease.NodeId} failed: {e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            entry.RunningOn = null;
+        }
     }
 
     private bool TryDequeue(SchedulingClass cls, out TaskManager.Entry entry, out TaskSpec resolved)

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
 namespace RaySharp.Core;
 
 /// <summary>
@@ -28,17 +31,24 @@ internal sealed class ReferenceCounter
     private readonly WorkerId _self;
     private readonly Action<ObjectId, Address?> _onOutOfScope;
     private readonly Action<ObjectId, Address> _onBorrowStarted;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<ObjectId> _deferredReleases = new();
+    private readonly Lock _drainLock = new();
+    private int _drainScheduled;
 
     /// <param name="self">This worker: refs owned by anyone else are borrowed.</param>
     /// <param name="onOutOfScope">Called, outside the lock, for each object that goes out of scope, with the owner
     /// when the object was borrowed (the owner must learn this worker no longer borrows it).</param>
     /// <param name="onBorrowStarted">Called, outside the lock, when this worker starts borrowing an object owned
     /// elsewhere (the owner must count this worker as a borrower).</param>
-    public ReferenceCounter(WorkerId self, Action<ObjectId, Address?> onOutOfScope, Action<ObjectId, Address>? onBorrowStarted = null)
+    /// <param name="logger">Where failures of deferred releases go (they run on the thread pool, with no caller to throw to).</param>
+    public ReferenceCounter(WorkerId self, Action<ObjectId, Address?> onOutOfScope, Action<ObjectId, Address>? onBorrowStarted = null,
+        ILogger? logger = null)
     {
         _self = self;
         _onOutOfScope = onOutOfScope;
         _onBorrowStarted = onBorrowStarted ?? ((_, _) => { });
+        _logger = logger ?? new StderrLogger();
     }
 
     /// <summary>Registers an object this worker owns (a task return or a put), with <paramref name="localRefs"/>
@@ -93,6 +103,50 @@ internal sealed class ReferenceCounter
     }
 
     public void RemoveLocalReference(ObjectId id) => Release(id, r => r.Local--);
+
+    /// <summary>
+    /// <see cref="RemoveLocalReference"/> for a finalizer: only enqueues the release, which a thread-pool work item
+    /// applies soon after. Releasing may free objects and tell owners over RPC; none of that may run on the
+    /// finalizer thread, where a slow or blocked call stalls every finalizer in the process.
+    /// </summary>
+    public void RemoveLocalReferenceDeferred(ObjectId id)
+    {
+        _deferredReleases.Enqueue(id);
+        if (Interlocked.Exchange(ref _drainScheduled, 1) == 0)
+            ThreadPool.UnsafeQueueUserWorkItem(static rc => rc.DrainDeferredReleases(), this, preferLocal: false);
+    }
+
+    private void DrainDeferredReleases()
+    {
+        while (true)
+        {
+            FlushDeferredReleases();
+            Volatile.Write(ref _drainScheduled, 0);
+            // A release enqueued after the flush but before the flag was cleared saw the flag set and scheduled nothing.
+            if (_deferredReleases.IsEmpty || Interlocked.Exchange(ref _drainScheduled, 1) != 0) return;
+        }
+    }
+
+    /// <summary>Applies every release deferred so far, on the calling thread; when it returns, each of them has taken
+    /// effect (also those a concurrent drain had already dequeued).</summary>
+    public void FlushDeferredReleases()
+    {
+        lock (_drainLock)
+        {
+            while (_deferredReleases.TryDequeue(out var id))
+            {
+                try
+                {
+                    RemoveLocalReference(id);
+                }
+                catch (Exception e)
+                {
+                    // One failed release must not stop the others (nor crash the process from a thread-pool item).
+                    _logger.LogError(e, "Releasing a reference to {ObjectId} failed", id);
+                }
+            }
+        }
+    }
 
     public void AddSubmittedTaskReferences(IEnumerable<ObjectId> ids)
     {
