@@ -39,7 +39,12 @@ public abstract class ActorHandle : IEquatable<ActorHandle>, IDisposable
     }
 
     /// <summary>Releases the handle when it was never disposed.</summary>
-    ~ActorHandle() => Release();
+    ~ActorHandle()
+    {
+        // Only enqueue: the last handle going away tells the GCS over RPC, which must not run on the finalizer thread.
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+            Worker.ReferenceCounter.RemoveLocalReferenceDeferred(ActorManager.HandleObjectId(Id));
+    }
 
     private void Release()
     {

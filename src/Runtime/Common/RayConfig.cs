@@ -29,6 +29,10 @@ internal sealed record RayConfig
     /// <summary>A node that has not reported for this long is marked dead and its death broadcast.</summary>
     public TimeSpan HealthCheckTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>How long an actor call whose worker died waits for the GCS's notice of what became of the actor
+    /// (restarted: retry; dead: fail with the cause) before it fails with the worker's death.</summary>
+    public TimeSpan TaskWaitForDeathInfo { get; init; } = TimeSpan.FromSeconds(1);
+
     public static RayConfig FromEnvironment()
     {
         var c = new RayConfig();
@@ -41,6 +45,7 @@ internal sealed record RayConfig
             WorkerRegisterTimeout = TimeSpan.FromMilliseconds(Env("worker_register_timeout_ms", (long)c.WorkerRegisterTimeout.TotalMilliseconds)),
             RayletReportPeriod = TimeSpan.FromMilliseconds(Env("raylet_report_resources_period_ms", (long)c.RayletReportPeriod.TotalMilliseconds)),
             HealthCheckTimeout = TimeSpan.FromMilliseconds(Env("health_check_timeout_ms", (long)c.HealthCheckTimeout.TotalMilliseconds)),
+            TaskWaitForDeathInfo = TimeSpan.FromMilliseconds(Env("timeout_ms_task_wait_for_death_info", (long)c.TaskWaitForDeathInfo.TotalMilliseconds)),
         };
     }
 

@@ -33,5 +33,10 @@ internal sealed class ActorManager
     public bool TryGetNamedActor(string name, string @namespace, Type type, out ActorId actorId, out Address? owner) =>
         Gcs.TryGetNamedActor(name, @namespace, out actorId, out owner);
 
-    public void KillActor(ActorId actorId, bool noRestart, string reason) => Gcs.KillActor(actorId, noRestart, reason);
+    public void KillActor(ActorId actorId, bool noRestart, string reason)
+    {
+        int incarnation = _worker.ActorTaskSubmitter.Incarnation(actorId);
+        Gcs.KillActor(actorId, noRestart, reason);
+        _worker.ActorTaskSubmitter.OnActorKilled(actorId, incarnation);
+    }
 }

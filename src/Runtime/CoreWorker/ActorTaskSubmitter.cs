@@ -14,6 +14,12 @@ internal sealed class ActorTaskSubmitter
     {
         public TaskManager.Entry Entry { get; } = entry;
         public int RetriesLeft { get; set; } = retriesLeft;
+
+        /// <summary>The actor's restart count when the call was sent (which incarnation ran it).</summary>
+        public int SentToIncarnation { get; set; }
+
+        /// <summary>Why the worker died under the call, while the GCS has not yet said what became of the actor.</summary>
+        public string? DiedUnder { get; set; }
     }
 
     private sealed class ActorQueue(ActorId actorId)
@@ -26,6 +32,10 @@ internal sealed class ActorTaskSubmitter
         public long NextSequenceNumber { get; set; }
         public SortedList<long, Call> Waiting { get; } = [];
         public HashSet<Call> InFlight { get; } = [];
+
+        /// <summary>Calls whose worker died while the actor still looked alive: they wait for the GCS's notice of
+        /// the death (Ray's wait for death info) to learn whether to retry on the restarted actor or fail with the cause.</summary>
+        public List<Call> AwaitingDeathNotice { get; } = [];
         public bool Pumping { get; set; }
         public IDisposable? Subscription { get; set; }
     }
@@ -36,13 +46,22 @@ internal sealed class ActorTaskSubmitter
     private readonly DependencyResolver _resolver;
     private readonly IGcsActorClient _gcs;
     private readonly ILogger _logger;
+    private readonly TimeSpan _waitForDeathInfo;
 
-    public ActorTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IGcsActorClient gcs, ILogger? logger = null)
+    /// <param name="taskManager">Tracks the calls and their retries.</param>
+    /// <param name="resolver">Resolves ref arguments before a call is sent.</param>
+    /// <param name="gcs">Publishes the actor's state.</param>
+    /// <param name="logger">Where failures inside the submitter go.</param>
+    /// <param name="waitForDeathInfo">How long a call whose worker died waits for the GCS to say what became of the
+    /// actor before it fails with the worker's death (Ray's <c>timeout_ms_task_wait_for_death_info</c>).</param>
+    public ActorTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IGcsActorClient gcs, ILogger? logger = null,
+        TimeSpan? waitForDeathInfo = null)
     {
         _taskManager = taskManager;
         _resolver = resolver;
         _gcs = gcs;
         _logger = logger ?? new StderrLogger();
+        _waitForDeathInfo = waitForDeathInfo ?? TimeSpan.FromSeconds(1);
     }
 
     /// <summary>The next sequence number for a call from this worker to <paramref name="actorId"/>; also checks
@@ -93,7 +112,7 @@ internal sealed class ActorTaskSubmitter
             if (q.State == ActorLifecycleState.Dead) return;
             // Updates may arrive out of order: one with an older restart count, or an earlier state of the same
             // incarnation (pending/restarting before alive before dead), is stale.
-            if (update.NumRestarts < q.NumRestarts) return;
+            if (update.State != ActorLifecycleState.Dead && update.NumRestarts < q.NumRestarts) return;
             if (update.NumRestarts == q.NumRestarts && Rank(update.State) < Rank(q.State)) return;
             q.State = update.State;
             q.NumRestarts = update.NumRestarts;
@@ -106,7 +125,63 @@ internal sealed class ActorTaskSubmitter
             }
         }
         foreach (var c in failed) _taskManager.FailTask(c.Entry, q.DeathCause!);
+        ResolveDeathNotices(q, timedOut: null);
         if (update.State == ActorLifecycleState.Alive) Pump(q);
+    }
+
+    /// <summary>Calls that wait for news of their worker's death: retried once the actor restarted, failed with the
+    /// cause once it is dead, failed with the worker's death when <paramref name="timedOut"/> waited too long.</summary>
+    private void ResolveDeathNotices(ActorQueue q, Call? timedOut)
+    {
+        List<(Call Call, RayErrorInfo Error)> fail = [];
+        bool retried = false;
+        lock (_lock)
+        {
+            for (int i = q.AwaitingDeathNotice.Count - 1; i >= 0; i--)
+            {
+                var call = q.AwaitingDeathNotice[i];
+                bool restarted = q.State is ActorLifecycleState.Restarting or ActorLifecycleState.PendingCreation || q.NumRestarts > call.SentToIncarnation;
+                if (q.State == ActorLifecycleState.Dead)
+                    fail.Add((call, q.DeathCause!));
+                else if (restarted && call.RetriesLeft != 0)
+                {
+                    if (call.RetriesLeft > 0) call.RetriesLeft--;
+                    q.Waiting[call.Entry.Spec.SequenceNumber] = call;
+                    retried = true;
+                }
+                else if (restarted)
+                    fail.Add((call, RayErrorInfo.ActorDied(q.ActorId, "the actor died while running the call and the call has no retries left (MaxTaskRetries)")));
+                else if (call == timedOut)
+                    fail.Add((call, RayErrorInfo.ActorDied(q.ActorId, call.DiedUnder!)));
+                else
+                    continue;
+                q.AwaitingDeathNotice.RemoveAt(i);
+            }
+        }
+        foreach (var (call, error) in fail) _taskManager.FailTask(call.Entry, error);
+        if (retried) Pump(q);
+    }
+
+    /// <summary>This worker killed the actor and the GCS has taken it down: calls submitted from now on wait for the
+    /// restarted actor (or fail when the GCS reports it dead) instead of racing the GCS's notice to the old worker.</summary>
+    /// <param name="actorId">The actor.</param>
+    /// <param name="incarnation">Its restart count when the kill was sent (<see cref="Incarnation"/>): a restarted
+    /// incarnation this worker already heard of is not the one killed.</param>
+    public void OnActorKilled(ActorId actorId, int incarnation)
+    {
+        lock (_lock)
+        {
+            if (!_queues.TryGetValue(actorId, out var q) || q.State != ActorLifecycleState.Alive || q.NumRestarts != incarnation) return;
+            q.State = ActorLifecycleState.Restarting;
+            q.NumRestarts++;
+            q.Worker = null;
+        }
+    }
+
+    /// <summary>The actor's restart count as this worker knows it.</summary>
+    public int Incarnation(ActorId actorId)
+    {
+        lock (_lock) return _queues.TryGetValue(actorId, out var q) ? q.NumRestarts : -1;
     }
 
     private static int Rank(ActorLifecycleState state) => state switch
@@ -189,6 +264,7 @@ internal sealed class ActorTaskSubmitter
             }
             entry.Status = TaskManager.Status.Running;
             entry.RunningOn = worker;
+            lock (_lock) call.SentToIncarnation = q.NumRestarts;
             // Sent in sequence order; the reply is handled whenever it comes.
             Task<PushTaskReply> reply;
             try
@@ -250,6 +326,14 @@ internal sealed class ActorTaskSubmitter
         lock (_lock)
         {
             q.InFlight.Remove(call);
+            if (q.State == ActorLifecycleState.Alive && q.NumRestarts == call.SentToIncarnation)
+            {
+                // The GCS has not said yet what became of the actor: wait for its notice, a while at most.
+                call.DiedUnder = reply.Error!.Message;
+                q.AwaitingDeathNotice.Add(call);
+                _ = Task.Delay(_waitForDeathInfo).ContinueWith(_ => ResolveDeathNotices(q, call), TaskScheduler.Default);
+                return;
+            }
             if (q.State is ActorLifecycleState.Restarting or ActorLifecycleState.PendingCreation && call.RetriesLeft != 0)
             {
                 if (call.RetriesLeft > 0) call.RetriesLeft--;

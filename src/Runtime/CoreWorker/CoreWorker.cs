@@ -29,7 +29,7 @@ internal sealed class CoreWorker : IDisposable
         _logger = logger;
         WorkerId = workerId ?? WorkerId.FromRandom();
         _driverTaskId = TaskId.ForDriver(jobId);
-        ReferenceCounter = new ReferenceCounter(WorkerId, OnObjectOutOfScope, OnBorrowStarted);
+        ReferenceCounter = new ReferenceCounter(WorkerId, OnObjectOutOfScope, OnBorrowStarted, logger);
         MemoryStore = new CoreWorkerMemoryStore();
         TaskManager = new TaskManager(this);
         Resolver = new DependencyResolver(this);
@@ -40,8 +40,8 @@ internal sealed class CoreWorker : IDisposable
         WorkersShareProcess = connections.WorkersShareProcess;
         _onDispose = connections.OnDispose;
         Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
-        NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet);
-        ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs);
+        NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet, logger);
+        ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs, logger, config.TaskWaitForDeathInfo);
     }
 
     private readonly IOwnershipClient? _ownership;
@@ -93,7 +93,17 @@ internal sealed class CoreWorker : IDisposable
             if (_ownership is { } ownership)
             {
                 var registered = _borrowRegistrations.TryRemove(id, out var r) ? r : Task.CompletedTask;
-                _ = registered.ContinueWith(_ => ownership.RemoveBorrower(borrowedFrom, id, Address), TaskScheduler.Default);
+                _ = registered.ContinueWith(t =>
+                {
+                    try
+                    {
+                        ownership.RemoveBorrower(borrowedFrom, id, Address);
+                    }
+                    catch (Exception e)
+                    {
+                        _logger.LogWarning(e, "Could not tell the owner of {ObjectId} that this worker stopped borrowing it", id);
+                    }
+                }, TaskScheduler.Default);
             }
             return;
         }
@@ -536,7 +546,7 @@ internal sealed class CoreWorker : IDisposable
         TaskManager.FailAll(shutdown);
         NormalTaskSubmitter.Dispose();
         ActorTaskSubmitter.Dispose();
-        (Gcs as IDisposable)?.Dispose();
+        Gcs.Dispose();
         Raylet.Dispose();
         MemoryStore.FailAllWaiters(shutdown);
         _onDispose?.Invoke();

@@ -96,7 +96,7 @@ internal sealed record ActorStateUpdate(ActorId ActorId, ActorLifecycleState Sta
 
 /// <summary>The GCS actor manager as workers see it: registration (with named-actor uniqueness), lookup,
 /// kill, and pub/sub of actor state. Local mode implements it in process.</summary>
-internal interface IGcsActorClient
+internal interface IGcsActorClient : IDisposable
 {
     /// <summary>Registers and schedules an actor. With <paramref name="getIfExists"/> and a live actor of the same
     /// name, returns that actor instead. Throws <see cref="ArgumentException"/> when the name is taken.</summary>

@@ -194,6 +194,8 @@ internal sealed class FakeGcs : IGcsActorClient
     private readonly Lock _lock = new();
     private readonly Dictionary<ActorId, (ActorStateUpdate Current, List<Action<ActorStateUpdate>> Subscribers)> _actors = [];
 
+    public void Dispose() { }
+
     public void Publish(ActorStateUpdate update)
     {
         Action<ActorStateUpdate>[] subscribers;
