@@ -125,13 +125,14 @@ public static class Microbenchmarks
     /// <summary>Writes the table a row at a time, so a long run shows progress.</summary>
     private sealed class ResultTable(TextWriter output)
     {
-        private const string Row = "{0,-34} {1,14} {2,12} {3,12}";
+        // Wide enough for the longest name, "single client put/get with 100,000 live refs".
+        private const string Row = "{0,-46} {1,14} {2,12} {3,12}";
 
         public void WriteHeader()
         {
             output.WriteLine();
             output.WriteLine(Row, "benchmark", "ops/s", "vs seq RPC", "vs pipe RPC");
-            output.WriteLine(new string('-', 34 + 1 + 14 + 1 + 12 + 1 + 12));
+            output.WriteLine(new string('-', 46 + 1 + 14 + 1 + 12 + 1 + 12));
         }
 
         public void Write(MicrobenchmarkResult r)

@@ -3,6 +3,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using RaySharp.Analyzers.Model;
+using RaySharp.Internal;
 
 namespace RaySharp.Analyzers;
 
@@ -76,7 +77,7 @@ public sealed class FunctionIdAnalyzer : RemoteTypeAnalyzer
         {
             Member = member;
             Signature = FunctionSignatures.Canonical(member, symbols);
-            FunctionId = FunctionSignatures.Compute(Signature);
+            FunctionId = FunctionIdHash.Compute(Signature);
             ProxyGroup = member.Kind;
             ProxyName = member.Kind == RemoteMemberKind.ActorConstructor ? "Create" : member.Method.Name;
             ProxyParameters = member.Method.Parameters

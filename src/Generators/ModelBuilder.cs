@@ -7,6 +7,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using RaySharp.Generators.Model;
+using RaySharp.Internal;
 
 namespace RaySharp.Generators;
 

@@ -47,7 +47,9 @@ public class RepositoryCodeTests
             .Add(MetadataReference.CreateFromFile(typeof(MemoryPack.MemoryPackableAttribute).Assembly.Location))
             .Add(MetadataReference.CreateFromFile(typeof(Microsoft.Extensions.Logging.ILogger).Assembly.Location));
         references = references.AddRange(ClusterRuntimeReferences(references));
-        Compilation compilation = Compile("RaySharp.Runtime", OutputKind.DynamicallyLinkedLibrary, SourcesUnder("src/Runtime"), references);
+        // src/Common holds the files the runtime shares with the generator and the analyzers (linked in its csproj).
+        var sources = SourcesUnder("src/Runtime").Concat(SourcesUnder("src/Common"));
+        Compilation compilation = Compile("RaySharp.Runtime", OutputKind.DynamicallyLinkedLibrary, sources, references);
         compilation = RunGenerators(compilation, LoadMemoryPackGenerators());
 
         await AssertNoRaySharpDiagnosticsAsync(compilation);

@@ -4,9 +4,9 @@ using Microsoft.CodeAnalysis;
 namespace RaySharp.Analyzers.Model;
 
 /// <summary>
-/// The canonical signature and function ID of a remote member, computed exactly as the generator does
+/// The canonical signature of a remote member, computed exactly as the generator does
 /// (docs/generated-code.md): <c>Namespace.Type.Name(paramType,...)</c> without CancellationToken
-/// parameters, hashed with FNV-1a 64 over UTF-16 code units (RaySharp.Internal.FunctionIds).
+/// parameters. Its function ID is <see cref="RaySharp.Internal.FunctionIdHash"/> of it, the generator's own code.
 /// </summary>
 internal static class FunctionSignatures
 {
@@ -21,21 +21,6 @@ internal static class FunctionSignatures
             .Where(p => !symbols.IsCancellationToken(p.Type))
             .Select(p => p.Type.ToDisplayString(ParameterFormat));
         return TypeName(method.ContainingType) + "." + name + "(" + string.Join(",", parameters) + ")";
-    }
-
-    public static ulong Compute(string signature)
-    {
-        unchecked
-        {
-            ulong hash = 14695981039346656037UL;
-            foreach (var c in signature)
-            {
-                hash = (hash ^ (byte)c) * 1099511628211UL;
-                hash = (hash ^ (byte)(c >> 8)) * 1099511628211UL;
-            }
-
-            return hash;
-        }
     }
 
     private static string TypeName(INamedTypeSymbol type)

@@ -2,7 +2,8 @@ using System.ComponentModel;
 
 namespace RaySharp.Internal;
 
-/// <summary>How function IDs are computed. The generator computes the same value at compile time.</summary>
+/// <summary>How function IDs are computed. The generator computes the same value at compile time, from the same
+/// source file (src/Common/FunctionIdHash.cs).</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class FunctionIds
 {
@@ -10,12 +11,6 @@ public static class FunctionIds
     public static ulong Compute(string signature)
     {
         ArgumentNullException.ThrowIfNull(signature);
-        ulong hash = 14695981039346656037UL;
-        foreach (char c in signature)
-        {
-            hash = (hash ^ (byte)c) * 1099511628211UL;
-            hash = (hash ^ (byte)(c >> 8)) * 1099511628211UL;
-        }
-        return hash;
+        return FunctionIdHash.Compute(signature);
     }
 }
