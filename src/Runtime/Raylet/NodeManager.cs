@@ -68,17 +68,17 @@ internal sealed class NodeManager : IDisposable
     public ResourceSet Total { get; }
     public bool IsHead { get; }
     public string GcsEndpoint => _gcs?.Endpoint ?? "";
-    private GcsClient? _gcs;
-    private GcsClient Gcs => _gcs ?? throw new InvalidOperationException("The raylet has not started.");
+    private IRayletGcsClient? _gcs;
+    private IRayletGcsClient Gcs => _gcs ?? throw new InvalidOperationException("The raylet has not started.");
     public WorkerPool Pool { get; }
     public NodeManagerService Service { get; }
     public string Endpoint { get; private set; } = "";
     public string? Socket { get; private set; }
 
     /// <summary>Registers with the GCS at the endpoints the RPC server bound, and starts reporting resources.</summary>
-    public async Task StartAsync(string gcsEndpoint, string endpoint, string? socket, CancellationToken ct)
+    public async Task StartAsync(IRayletGcsClient gcs, string endpoint, string? socket, CancellationToken ct)
     {
-        _gcs = new GcsClient(gcsEndpoint);
+        _gcs = gcs;
         Endpoint = endpoint;
         Socket = socket;
         var record = new NodeRecord
@@ -394,4 +394,23 @@ internal sealed class NodeManager : IDisposable
         foreach (var p in queued) p.Reply.TrySetResult(Canceled("the node shut down"));
         Pool.Dispose();
     }
+}
+
+/// <summary>The GCS as a raylet calls it (the node and job accessors of Ray's <c>GcsClient</c>); the
+/// <see cref="GcsClient"/> implements it, and a test of the raylet alone fakes it.</summary>
+internal interface IRayletGcsClient
+{
+    /// <summary>The GCS's endpoint, which the raylet hands to the workers it starts.</summary>
+    string Endpoint { get; }
+
+    Task RegisterNodeAsync(NodeRecord node, CancellationToken ct);
+
+    /// <summary>Reports this node's available resources; the reply is the cluster view.</summary>
+    Task<ClusterView> ReportResourcesAsync(ResourceReport report, CancellationToken ct);
+
+    Task<JobRecord?> GetJobAsync(JobId jobId, CancellationToken ct);
+
+    void ReportWorkerFailure(WorkerId workerId, NodeId nodeId, string reason);
+
+    void PublishLogs(LogBatch batch);
 }

@@ -8,7 +8,7 @@ namespace RaySharp.Core.Rpc;
 /// log accessors): raylets, drivers, workers and the <c>raysharp</c> CLI. The endpoint is <c>host:port</c>, a
 /// <c>unix:</c> socket, or an in-process <c>inproc:</c> endpoint in local mode: the calls are the same.
 /// </summary>
-internal sealed class GcsClient(string endpoint)
+internal sealed class GcsClient(string endpoint) : Raylet.IRayletGcsClient
 {
     private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(60);
 

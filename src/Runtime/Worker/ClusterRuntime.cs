@@ -59,7 +59,7 @@ internal sealed class NodeHost : IAsyncDisposable
         try
         {
             server = await transport.Serve(services, "raylet-" + nodeId.ToString()[..8]).ConfigureAwait(false);
-            await raylet.StartAsync(gcsAddress ?? server.Endpoint, server.Endpoint, server.Socket, ct).ConfigureAwait(false);
+            await raylet.StartAsync(new GcsClient(gcsAddress ?? server.Endpoint), server.Endpoint, server.Socket, ct).ConfigureAwait(false);
         }
         catch
         {
