@@ -184,24 +184,27 @@ internal static class Commands
         ?? RecordedNodes().FirstOrDefault(r => r["head"] == bool.TrueString)?["gcs"]
         ?? throw new InvalidOperationException("No cluster address: pass --address HOST:PORT, set RAY_ADDRESS, or start one with `raysharp start --head`.");
 
-    private static TResponse Call<TRequest, TResponse>(string gcs, Method<TRequest, TResponse> method, TRequest request)
-        where TRequest : class where TResponse : class
+    /// <summary>The cluster's GCS, through the same client every RaySharp process uses.</summary>
+    private static GcsClient Gcs(Dictionary<string, string> options) => new(ResolveAddress(options));
+
+    /// <summary>A call to the GCS; an unreachable one is an error that says what to check.</summary>
+    private static T Ask<T>(GcsClient gcs, Func<GcsClient, T> call)
     {
         try
         {
-            return RpcChannels.Invoker(gcs).BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(10)), request);
+            return call(gcs);
         }
-        catch (RpcException e)
+        catch (RayException e)
         {
-            throw new InvalidOperationException($"cannot reach the GCS at {gcs} ({e.StatusCode}). Is the head node running?", e);
+            throw new InvalidOperationException($"cannot reach the GCS at {gcs.Endpoint}. Is the head node running? ({e.Message})", e);
         }
     }
 
     private static int Status(Dictionary<string, string> options, TextWriter output)
     {
-        string gcs = ResolveAddress(options);
-        var nodes = Call(gcs, GcsService.GetAllNodesMethod, Empty.Instance).Nodes;
-        output.WriteLine($"======== Cluster status ({gcs}) ========");
+        var gcs = Gcs(options);
+        var nodes = Ask(gcs, g => g.GetAllNodes()).Nodes;
+        output.WriteLine($"======== Cluster status ({gcs.Endpoint}) ========");
         output.WriteLine($"Alive nodes: {nodes.Count(n => n.Alive)}  Dead nodes: {nodes.Count(n => !n.Alive)}");
         foreach (var n in nodes.OrderByDescending(n => n.IsHead))
             output.WriteLine($"  {n.NodeId} {(n.IsHead ? "head  " : "worker")} {(n.Alive ? "ALIVE" : "DEAD ")} {n.RayletEndpoint}" +
@@ -219,22 +222,22 @@ internal static class Commands
 
     private static int List(string? what, Dictionary<string, string> options, TextWriter output)
     {
-        string gcs = ResolveAddress(options);
+        var gcs = Gcs(options);
         bool json = options.GetValueOrDefault("format") == "json";
         IEnumerable<Dictionary<string, object?>> rows = what switch
         {
-            "nodes" => Call(gcs, GcsService.GetAllNodesMethod, Empty.Instance).Nodes.Select(n => new Dictionary<string, object?>
+            "nodes" => Ask(gcs, g => g.GetAllNodes()).Nodes.Select(n => new Dictionary<string, object?>
             {
                 ["node_id"] = n.NodeId.ToString(), ["state"] = n.Alive ? "ALIVE" : "DEAD", ["is_head"] = n.IsHead,
                 ["address"] = n.RayletEndpoint, ["resources"] = n.Total,
             }),
-            "actors" => Call(gcs, GcsService.GetAllActorsMethod, Empty.Instance).Actors.Select(a => new Dictionary<string, object?>
+            "actors" => Ask(gcs, g => g.GetAllActors()).Select(a => new Dictionary<string, object?>
             {
                 ["actor_id"] = a.ActorId.ToString(), ["class_name"] = a.Creation.ClassName, ["name"] = a.Creation.Name,
                 ["namespace"] = a.Creation.Namespace, ["state"] = a.State.ToString().ToUpperInvariant(), ["node_id"] = a.NodeId.ToString(),
                 ["num_restarts"] = a.NumRestarts, ["death_cause"] = a.DeathCause?.Message,
             }),
-            "jobs" => Call(gcs, GcsService.GetAllJobsMethod, Empty.Instance).Jobs.Select(j => new Dictionary<string, object?>
+            "jobs" => Ask(gcs, g => g.GetAllJobs()).Select(j => new Dictionary<string, object?>
             {
                 ["job_id"] = j.JobId.ToString(), ["status"] = j.IsDead ? "FINISHED" : "RUNNING", ["namespace"] = j.Namespace,
                 ["driver_pid"] = j.DriverProcessId, ["code_search_path"] = j.CodeSearchPath,

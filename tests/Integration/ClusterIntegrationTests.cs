@@ -230,13 +230,12 @@ public sealed class NodeFailureTests
     public void The_internal_kv_stores_values_by_namespace()
     {
         using var cluster = TestCluster.Start();
-        var gcs = Core.Rpc.RpcChannels.Invoker(cluster.Address);
-        var options = new Grpc.Core.CallOptions();
-        Assert.True(gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvPutMethod, null, options, new Core.Rpc.KvRequest("ns", "k", [1, 2], false)).Value);
-        Assert.False(gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvPutMethod, null, options, new Core.Rpc.KvRequest("ns", "k", [3], false)).Value);
-        Assert.Equal([1, 2], gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvGetMethod, null, options, new Core.Rpc.KvRequest("ns", "k", null, false)).Value);
-        Assert.False(gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvGetMethod, null, options, new Core.Rpc.KvRequest("other", "k", null, false)).Found);
-        Assert.Equal(["k"], gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvKeysMethod, null, options, new Core.Rpc.KvRequest("ns", "", null, false)).Keys);
-        Assert.True(gcs.BlockingUnaryCall(Core.Gcs.GcsService.KvDelMethod, null, options, new Core.Rpc.KvRequest("ns", "k", null, false)).Value);
+        var gcs = new Core.Rpc.GcsClient(cluster.Address);
+        Assert.True(gcs.KvPut("ns", "k", [1, 2], overwrite: false));
+        Assert.False(gcs.KvPut("ns", "k", [3], overwrite: false));
+        Assert.Equal([1, 2], gcs.KvGet("ns", "k"));
+        Assert.Null(gcs.KvGet("other", "k"));
+        Assert.Equal(["k"], gcs.KvKeys("ns", ""));
+        Assert.True(gcs.KvDelete("ns", "k"));
     }
 }

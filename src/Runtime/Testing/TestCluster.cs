@@ -213,11 +213,9 @@ public sealed class TestCluster : IDisposable
     {
         try
         {
-            var view = RpcChannels.Invoker(Address).BlockingUnaryCall(GcsService.GetAllNodesMethod, null,
-                new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5)), Empty.Instance);
-            return view.Nodes.Count(n => n.Alive);
+            return new GcsClient(Address).GetAllNodes().Nodes.Count(n => n.Alive);
         }
-        catch (RpcException)
+        catch (RayException)
         {
             return 0;
         }
