@@ -141,18 +141,7 @@ internal sealed class InProcessCallInvoker(string endpoint) : CallInvoker
         var copy = InProcessTransport.Copy(method.RequestMarshaller, request);
         var call = CallScope.Start(server, method, options);
         var responses = new Pipe<TResponse>(method.ResponseMarshaller, call, serverReads: false);
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                await handler(copy, responses, call.Context).ConfigureAwait(false);
-                responses.Complete(null);
-            }
-            catch (Exception e)
-            {
-                responses.Complete(call.Translate(e));
-            }
-        });
+        Serve(() => handler(copy, responses, call.Context), responses, call);
         return new AsyncServerStreamingCall<TResponse>(responses, Task.FromResult(Metadata.Empty), () => Status.DefaultSuccess,
             () => Metadata.Empty, call.Dispose);
     }
@@ -165,11 +154,19 @@ internal sealed class InProcessCallInvoker(string endpoint) : CallInvoker
         var call = CallScope.Start(server, method, options);
         var requests = new Pipe<TRequest>(method.RequestMarshaller, call, serverReads: true);
         var responses = new Pipe<TResponse>(method.ResponseMarshaller, call, serverReads: false);
+        Serve(() => handler(requests, responses, call.Context), responses, call);
+        return new AsyncDuplexStreamingCall<TRequest, TResponse>(requests, responses, Task.FromResult(Metadata.Empty),
+            () => Status.DefaultSuccess, () => Metadata.Empty, call.Dispose);
+    }
+
+    /// <summary>Runs a streaming handler on the thread pool; its end (or failure, as the client would see it) ends the
+    /// response stream.</summary>
+    private static void Serve<T>(Func<Task> handler, Pipe<T> responses, CallScope call) =>
         _ = Task.Run(async () =>
         {
             try
             {
-                await handler(requests, responses, call.Context).ConfigureAwait(false);
+                await handler().ConfigureAwait(false);
                 responses.Complete(null);
             }
             catch (Exception e)
@@ -177,9 +174,6 @@ internal sealed class InProcessCallInvoker(string endpoint) : CallInvoker
                 responses.Complete(call.Translate(e));
             }
         });
-        return new AsyncDuplexStreamingCall<TRequest, TResponse>(requests, responses, Task.FromResult(Metadata.Empty),
-            () => Status.DefaultSuccess, () => Metadata.Empty, call.Dispose);
-    }
 
     public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method,
         string? host, CallOptions options) =>
