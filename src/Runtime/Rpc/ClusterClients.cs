@@ -58,8 +58,18 @@ internal sealed class RayletRpcClient : IRayletClient
     private async Task SendBlockNoticesAsync()
     {
         await foreach (var (leaseId, blocked) in _blockNotices.Reader.ReadAllAsync().ConfigureAwait(false))
-            await RayletRpc.CallAsync(_raylet, blocked ? NodeManagerService.NotifyBlockedMethod : NodeManagerService.NotifyUnblockedMethod,
-                new LeaseIdRequest(leaseId)).ConfigureAwait(false);
+        {
+            try
+            {
+                await RayletRpc.CallAsync(_raylet, blocked ? NodeManagerService.NotifyBlockedMethod : NodeManagerService.NotifyUnblockedMethod,
+                    new LeaseIdRequest(leaseId)).ConfigureAwait(false);
+            }
+            catch (RpcException e)
+            {
+                // One lost notice must not stop the ones after it.
+                Console.Error.WriteLine($"[RaySharp] Warning: the raylet at {_raylet} refused a blocked/unblocked notice: {e.Status.Detail}");
+            }
+        }
     }
 
     private ClusterView View() => _gcs.GetAllNodes();
@@ -177,9 +187,11 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
                 if (info.State == ActorLifecycleState.Dead) return;
             }
         }
-        catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
+        catch (Exception e)
         {
             if (ct.IsCancellationRequested) return;
+            if (e is not (RpcException or OperationCanceledException or IOException))
+                Console.Error.WriteLine($"[RaySharp] Warning: following actor {actorId}'s state failed: {e}");
             onUpdate(new ActorStateUpdate(actorId, ActorLifecycleState.Dead, null, 0,
                 RayErrorInfo.ActorDied(actorId, $"the GCS at {_gcs.Endpoint} became unreachable, so the actor's state is unknown")));
         }

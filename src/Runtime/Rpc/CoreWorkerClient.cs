@@ -83,9 +83,10 @@ internal sealed class CoreWorkerConnection
         {
             reason = $"the worker process at {Address.Endpoint} died or became unreachable ({e.StatusCode})";
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException)
+        catch (Exception e)
         {
-            reason = $"the connection to the worker at {Address.Endpoint} failed: {e.Message}";
+            // Whatever broke the stream, the calls in flight must learn it (Break below) rather than wait forever.
+            reason = $"the connection to the worker at {Address.Endpoint} failed: {e.GetType().Name}: {e.Message}";
         }
         Break(reason);
         call.Dispose();
@@ -109,7 +110,7 @@ internal sealed class CoreWorkerConnection
         RpcChannels.TryCallAsync(_invoker, method, request, ct);
 
     public void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
-        _ = CallAsync(method, request);
+        RpcChannels.Fire(_invoker, method, request);
 }
 
 /// <summary>

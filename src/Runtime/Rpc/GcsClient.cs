@@ -50,8 +50,7 @@ internal sealed class GcsClient(string endpoint) : Raylet.IRayletGcsClient
 
     /// <summary>A notice nobody waits for; a GCS that is gone is ignored (its restart re-learns the state).</summary>
     private void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
-        _ = RpcChannels.TryCallAsync(Invoker, method, request).ContinueWith(static t => _ = t.Exception,
-            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        RpcChannels.Fire(Invoker, method, request);
 
     // ---- Nodes ----
 

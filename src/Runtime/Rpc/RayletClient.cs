@@ -48,7 +48,7 @@ internal static class RayletRpc
             new CallOptions(deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: ct), request).ResponseAsync.ConfigureAwait(false)).Value;
 
     public static void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) =>
-        _ = CallAsync(rayletEndpoint, NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect));
+        RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint), NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect));
 
     public static Task<TResponse?> CallAsync<TRequest, TResponse>(string endpoint, Method<TRequest, TResponse> method, TRequest request,
         CancellationToken ct = default) where TRequest : class where TResponse : class =>

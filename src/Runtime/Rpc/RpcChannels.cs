@@ -87,6 +87,15 @@ internal static class RpcChannels
         }
     }
 
+    /// <summary>A notice nobody waits for (lease returns, borrower removal, reports to the GCS). A peer that is gone is
+    /// ignored; any other failure is written to stderr rather than lost as an unobserved task exception.</summary>
+    public static void Fire<TRequest, TResponse>(CallInvoker invoker, Method<TRequest, TResponse> method, TRequest request)
+        where TRequest : class where TResponse : class =>
+        _ = TryCallAsync(invoker, method, request).ContinueWith(static (t, name) =>
+                Console.Error.WriteLine($"[RaySharp] Warning: the notice {name} failed: {t.Exception!.GetBaseException().Message}"),
+            method.FullName, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
     /// <summary>True for the status codes that mean the peer is gone (not an application error).</summary>
     public static bool IsUnavailable(RpcException e) =>
         e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown or StatusCode.Cancelled or StatusCode.Aborted;
