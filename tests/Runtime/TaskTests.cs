@@ -198,7 +198,7 @@ public sealed class TaskTests : RayTest
         var elsewhere = NodeId.FromRandom();
         var hard = Tasks.Remote.WithOptions(new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(elsewhere) }).Add(1, 1);
         Assert.Throws<TaskUnschedulableException>(() => hard.Get(Timeout));
-        var soft = Tasks.Remote.WithOptions(new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(elsewhere, Soft: true) }).Add(1, 1);
+        var soft = Tasks.Remote.WithOptions(new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(elsewhere, soft: true) }).Add(1, 1);
         Assert.Equal(2, soft.Get(Timeout));
         var here = Ray.Nodes()[0].Id;
         Assert.Equal(2, Tasks.Remote.WithOptions(new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(here) }).Add(1, 1).Get(Timeout));

@@ -22,13 +22,45 @@ public sealed record SpreadSchedulingStrategy : SchedulingStrategy;
 /// <summary>Run on one node. Hard affinity fails with <see cref="TaskUnschedulableException"/> /
 /// <see cref="ActorUnschedulableException"/> when the node is dead or unknown; soft affinity falls back to
 /// the default policy.</summary>
-/// <param name="NodeId">The node to run on.</param>
-/// <param name="Soft">Fall back to other nodes when the node is dead or lacks resources.</param>
-public sealed record NodeAffinitySchedulingStrategy(NodeId NodeId, bool Soft = false) : SchedulingStrategy;
+public sealed record NodeAffinitySchedulingStrategy : SchedulingStrategy
+{
+    /// <param name="nodeId">The node to run on.</param>
+    /// <param name="soft">Fall back to other nodes when the node is dead, unknown or lacks resources.</param>
+    public NodeAffinitySchedulingStrategy(NodeId nodeId, bool soft = false)
+    {
+        NodeId = nodeId;
+        Soft = soft;
+    }
+
+    /// <summary>The node to run on.</summary>
+    public NodeId NodeId { get; init; }
+
+    /// <summary>Fall back to other nodes when the node is dead, unknown or lacks resources.</summary>
+    public bool Soft { get; init; }
+}
 
 /// <summary>Run in resources reserved by a placement group.</summary>
-/// <param name="PlacementGroup">The group whose reserved resources to use.</param>
-/// <param name="BundleIndex">The bundle to use, or -1 for any bundle.</param>
-/// <param name="CaptureChildTasks">Schedule tasks and actors submitted from inside into the same group.</param>
-public sealed record PlacementGroupSchedulingStrategy(PlacementGroup PlacementGroup, int BundleIndex = -1,
-    bool CaptureChildTasks = false) : SchedulingStrategy;
+public sealed record PlacementGroupSchedulingStrategy : SchedulingStrategy
+{
+    /// <param name="pg">The group whose reserved resources to use.</param>
+    /// <param name="bundleIndex">The bundle to use, or -1 for any bundle.</param>
+    /// <param name="captureChildTasks">Schedule tasks and actors submitted from inside into the same group.</param>
+    public PlacementGroupSchedulingStrategy(PlacementGroup pg, int bundleIndex = -1, bool captureChildTasks = false)
+    {
+        ArgumentNullException.ThrowIfNull(pg);
+        if (bundleIndex < -1)
+            throw new ArgumentOutOfRangeException(nameof(bundleIndex), bundleIndex, "A bundle index is -1 (any bundle) or the index of a bundle.");
+        PlacementGroup = pg;
+        BundleIndex = bundleIndex;
+        CaptureChildTasks = captureChildTasks;
+    }
+
+    /// <summary>The group whose reserved resources to use.</summary>
+    public PlacementGroup PlacementGroup { get; init; }
+
+    /// <summary>The bundle to use, or -1 for any bundle.</summary>
+    public int BundleIndex { get; init; }
+
+    /// <summary>Schedule tasks and actors submitted from inside into the same group.</summary>
+    public bool CaptureChildTasks { get; init; }
+}
