@@ -321,14 +321,19 @@ internal sealed class NodeManager : IDisposable
         lock (_lock)
         {
             if (!_leases.Remove(leaseId, out lease)) return;
-            // A blocked task's CPU is already back in the pool.
-            _available = _available.Add(lease.Blocked ? lease.Resources.Subtract(lease.Resources.Only(ResourceSet.Cpu)) : lease.Resources);
-            GrantQueuedLocked();
         }
+        // The worker is back in the pool before the queue is served, so a queued lease of its job and env reuses it
+        // rather than starting a process.
         if (disconnect || lease.Worker.IsActor || lease.Worker.DeathReason is not null || _disposed)
             Pool.Kill(lease.Worker, disconnect ? "its lease holder disconnected it" : "its actor is gone");
         else
             Pool.PushWorker(lease.Worker);
+        lock (_lock)
+        {
+            // A blocked task's CPU is already back in the pool.
+            _available = _available.Add(lease.Blocked ? lease.Resources.Subtract(lease.Resources.Only(ResourceSet.Cpu)) : lease.Resources);
+            GrantQueuedLocked();
+        }
     }
 
     public void NotifyBlocked(long leaseId, bool blocked)

@@ -229,8 +229,9 @@ internal sealed class WorkerPool : IDisposable
             foreach (var stack in _idle.Values)
             {
                 if (idleCount <= _maxIdle) break;
-                // The longest idle go first.
-                var old = stack.Where(w => w.IdleSinceTicks <= threshold).OrderBy(w => w.IdleSinceTicks).Take(idleCount - _maxIdle).ToList();
+                // The longest idle go first; the stack lists the newest first, so bottom-up keeps pushes within one
+                // clock tick in idle order.
+                var old = stack.Reverse().Where(w => w.IdleSinceTicks <= threshold).OrderBy(w => w.IdleSinceTicks).Take(idleCount - _maxIdle).ToList();
                 if (old.Count == 0) continue;
                 var rest = stack.Except(old).Reverse().ToList();
                 stack.Clear();

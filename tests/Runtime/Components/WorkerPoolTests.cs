@@ -1,0 +1,101 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging.Abstractions;
+using RaySharp.Core;
+using RaySharp.Core.Raylet;
+using Xunit;
+
+namespace RaySharp.Tests.Components;
+
+/// <summary>The raylet's worker pool alone (as Ray's worker_pool_test does), over a fake launcher: prestarting,
+/// claiming a worker still starting, and stopping idle extras.</summary>
+public sealed class WorkerPoolTests : IDisposable
+{
+    private static readonly TimeSpan Wait = ComponentHarness.Timeout;
+    private static readonly JobId Job = new(3000);
+
+    private readonly FakeRayletGcs _gcs = new();
+    private readonly ConcurrentQueue<(WorkerProcess Worker, string Reason)> _died = new();
+    private WorkerPool _pool = null!;
+
+    public WorkerPoolTests() => _gcs.AddJob(Job);
+
+    public void Dispose() => _pool?.Dispose();
+
+    private FakeWorkerLauncher NewPool(int maxIdle, bool autoRegister = true, TimeSpan? idleKillingTime = null)
+    {
+        var launcher = new FakeWorkerLauncher { AutoRegister = autoRegister };
+        _pool = new WorkerPool(NodeId.FromRandom(), maxIdle, new RayConfig { IdleWorkerKillingTime = idleKillingTime ?? TimeSpan.FromMinutes(10) },
+            launcher, () => "raylet-a", () => "gcs-fake", async (job, ct) => (await _gcs.GetJobAsync(job, ct))!,
+            (w, reason) => _died.Enqueue((w, reason)), NullLogger.Instance);
+        launcher.Register = _pool.OnWorkerRegistered;
+        return launcher;
+    }
+
+    private Task<WorkerProcess> Pop(string env = "") => _pool.PopWorkerAsync(Job, env, null, CancellationToken.None).WaitAsync(Wait);
+
+    [Fact]
+    public async Task Idle_workers_beyond_the_CPU_count_are_stopped_after_the_idle_time_longest_idle_first()
+    {
+        var launcher = NewPool(maxIdle: 1, idleKillingTime: TimeSpan.FromMilliseconds(50));
+        var workers = new[] { await Pop(), await Pop(), await Pop() };
+        Assert.Equal(3, launcher.Started.Count);
+        foreach (var w in workers) _pool.PushWorker(w);
+
+        var handles = workers.Select(w => launcher.HandleOf(w.WorkerId)).ToArray();
+        Assert.Contains("idle", await handles[0].Killed.Task.WaitAsync(Wait));
+        Assert.Contains("idle", await handles[1].Killed.Task.WaitAsync(Wait));
+        // One idle worker per CPU stays, the one idle the shortest.
+        Assert.False(handles[2].Killed.Task.IsCompleted);
+        Assert.Equal(1, _pool.NumWorkers);
+        Assert.Same(workers[2], await Pop());
+        Assert.Equal(3, launcher.Started.Count);
+    }
+
+    [Fact]
+    public async Task A_pop_claims_a_prestarted_worker_still_starting_instead_of_starting_another()
+    {
+        var launcher = NewPool(maxIdle: 4, autoRegister: false);
+        _pool.PrestartForJob(Job, 2);
+        await launcher.Starts.WhenAtLeast(2);
+
+        var pop = Pop();
+        Assert.False(pop.IsCompleted);
+        Assert.Equal(2, launcher.Started.Count);
+        foreach (var h in launcher.Started) Assert.True(h.Register());
+        var worker = await pop;
+        Assert.Contains(worker.Address, launcher.Started.Select(h => h.Address));
+        Assert.Equal(2, launcher.Started.Count);
+
+        // A job is prestarted for only once.
+        _pool.PrestartForJob(Job, 2);
+        Assert.Equal(2, launcher.Started.Count);
+    }
+
+    [Fact]
+    public async Task A_worker_is_only_handed_out_for_its_own_runtime_env()
+    {
+        var launcher = NewPool(maxIdle: 4);
+        var plain = await Pop();
+        _pool.PushWorker(plain);
+        var withEnv = await Pop(env: "env-b");
+        Assert.NotSame(plain, withEnv);
+        Assert.Equal("env-b", withEnv.RuntimeEnvKey);
+        Assert.Same(plain, await Pop());
+        Assert.Equal(2, launcher.Started.Count);
+    }
+
+    [Fact]
+    public async Task A_worker_that_exits_is_reported_once_and_leaves_the_pool()
+    {
+        var launcher = NewPool(maxIdle: 4);
+        var worker = await Pop();
+        _pool.PushWorker(worker);
+        launcher.HandleOf(worker.WorkerId).Exit();
+
+        var (died, reason) = Assert.Single(_died);
+        Assert.Same(worker, died);
+        Assert.Contains("exited with code 1", reason);
+        Assert.Equal(0, _pool.NumWorkers);
+        Assert.NotSame(worker, await Pop());
+    }
+}
