@@ -263,3 +263,19 @@ public partial class Streamer
         }
     }
 }
+
+/// <summary>A type whose serializer fails with an exception of its own (not MemoryPack's).</summary>
+[MemoryPackable]
+public partial class Exploding
+{
+    public int Value { get; set; }
+
+    [MemoryPackOnSerializing]
+    private void Refuse() => throw new ApplicationException("this value refuses to be written");
+}
+
+public static partial class Tasks
+{
+    [RayRemote]
+    public static int TakeExploding(Exploding value) => value.Value;
+}

@@ -102,7 +102,7 @@ public static class Ray
     /// <summary>Looks up a live named actor; false when there is none.</summary>
     public static bool TryGetActor<T>(string name, out ActorHandle<T>? handle, string? @namespace = null)
     {
-        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
         var worker = CoreWorker.Current;
         if (worker.ActorManager.TryGetNamedActor(name, @namespace ?? worker.Namespace, typeof(T), out var actorId, out var owner))
         {

@@ -13,6 +13,24 @@ public sealed record RuntimeEnv
     /// <summary>Working directory for the worker (relative paths resolve against it).</summary>
     public string? WorkingDir { get; init; }
 
+    /// <summary>Checks what a worker could not apply: variable names that are empty or contain '=' or NUL (the OS
+    /// cannot set them), and a working directory that does not exist here.</summary>
+    /// <exception cref="ArgumentException">Names the bad entry.</exception>
+    internal void Validate(string paramName)
+    {
+        foreach (var (name, value) in EnvVars ?? new Dictionary<string, string>())
+        {
+            if (string.IsNullOrWhiteSpace(name) || name.Contains('=') || name.Contains('\0'))
+                throw new ArgumentException(
+                    $"RuntimeEnv.EnvVars has the variable name '{name}': a name must be non-empty and contain neither '=' nor NUL.", paramName);
+            if (value is null)
+                throw new ArgumentException($"RuntimeEnv.EnvVars[\"{name}\"] is null; use an empty string to set an empty value.", paramName);
+        }
+        if (WorkingDir is { } dir && !Directory.Exists(dir))
+            throw new ArgumentException($"RuntimeEnv.WorkingDir '{dir}' does not exist (relative paths resolve against {Environment.CurrentDirectory}).",
+                paramName);
+    }
+
     /// <summary>True when nothing is set.</summary>
     internal bool IsEmpty => (EnvVars is null || EnvVars.Count == 0) && WorkingDir is null;
 

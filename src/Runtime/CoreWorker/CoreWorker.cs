@@ -13,6 +13,9 @@ namespace RaySharp.Core;
 internal sealed class CoreWorker : IDisposable
 {
     private static CoreWorker? s_current;
+
+    /// <summary>Longer actor names are refused: a name is a key in the GCS's tables and in every lookup.</summary>
+    internal const int MaxActorNameLength = 512;
     private readonly TaskId _driverTaskId;
     private readonly ILogger _logger;
     private int _driverPutIndex;
@@ -169,7 +172,7 @@ internal sealed class CoreWorker : IDisposable
 
     public ObjectRef<T> Put<T>(T value)
     {
-        var serialized = ObjectSerializer.Serialize(value, this);
+        var serialized = ObjectSerializer.Serialize(value, this, SerializationSite.Put);
         var context = TaskExecutionContext.Current;
         var id = context is null
             ? ObjectId.ForPut(_driverTaskId, Interlocked.Increment(ref _driverPutIndex))
@@ -187,6 +190,7 @@ internal sealed class CoreWorker : IDisposable
 
     public RayObject GetObject(ObjectRef reference, TimeSpan? timeout)
     {
+        ValidateTimeout(timeout);
         reference.ThrowIfReleased();
         if (MemoryStore.TryGet(reference.Id, out var ready)) return ready;
         var pending = WhenObjectAvailable(reference.Id, reference.Owner);
@@ -196,6 +200,7 @@ internal sealed class CoreWorker : IDisposable
 
     public async ValueTask<RayObject> GetObjectAsync(ObjectRef reference, TimeSpan? timeout, CancellationToken ct)
     {
+        ValidateTimeout(timeout);
         reference.ThrowIfReleased();
         if (MemoryStore.TryGet(reference.Id, out var ready)) return ready;
         var pending = WhenObjectAvailable(reference.Id, reference.Owner);
@@ -206,23 +211,76 @@ internal sealed class CoreWorker : IDisposable
 
     public T[] GetValues<T>(IReadOnlyList<ObjectRef<T>> refs, TimeSpan? timeout)
     {
-        var all = Task.WhenAll(refs.Select(r => { r.ThrowIfReleased(); return WhenObjectAvailable(r.Id, r.Owner); }));
+        ValidateTimeout(timeout);
+        var pending = WhenEach(refs);
+        var all = WhenAllOrFirstError(pending);
         if (!all.IsCompleted) WaitBlocking(all, timeout, () => TimeoutFor(NotReady(refs), timeout));
-        var values = new T[refs.Count];
-        for (int i = 0; i < values.Length; i++) values[i] = all.Result[i].GetValue<T>(this);
+        var values = ValuesOf<T>(pending);
         GC.KeepAlive(refs);
         return values;
     }
 
     public async Task<T[]> GetValuesAsync<T>(ObjectRef<T>[] refs, TimeSpan? timeout, CancellationToken ct)
     {
-        var all = Task.WhenAll(refs.Select(r => { r.ThrowIfReleased(); return WhenObjectAvailable(r.Id, r.Owner); }));
+        ValidateTimeout(timeout);
+        var pending = WhenEach(refs);
+        var all = WhenAllOrFirstError(pending);
         if (!all.IsCompleted)
             await WaitReleasingCpuAsync(all, timeout, ct, () => TimeoutFor(NotReady(refs), timeout)).ConfigureAwait(false);
-        var values = new T[refs.Length];
-        for (int i = 0; i < values.Length; i++) values[i] = all.Result[i].GetValue<T>(this);
+        var values = ValuesOf<T>(pending);
         GC.KeepAlive(refs);
         return values;
+    }
+
+    private Task<RayObject>[] WhenEach<T>(IReadOnlyList<ObjectRef<T>> refs)
+    {
+        var pending = new Task<RayObject>[refs.Count];
+        for (int i = 0; i < pending.Length; i++)
+        {
+            var r = refs[i] ?? throw new ArgumentException($"The list of refs holds null at index {i}.", nameof(refs));
+            r.ThrowIfReleased();
+            pending[i] = WhenObjectAvailable(r.Id, r.Owner);
+        }
+        return pending;
+    }
+
+    /// <summary>The values in order; the first failed object (in list order among those available) throws, as
+    /// Ray.Get of a list does as soon as any object has failed.</summary>
+    private T[] ValuesOf<T>(Task<RayObject>[] pending)
+    {
+        foreach (var t in pending)
+            if (t.IsCompletedSuccessfully && t.Result.IsError) t.Result.ThrowIfError();
+        var values = new T[pending.Length];
+        for (int i = 0; i < values.Length; i++) values[i] = pending[i].Result.GetValue<T>(this);
+        return values;
+    }
+
+    /// <summary>Completes when every object is available, or as soon as one of them holds an error.</summary>
+    private static Task WhenAllOrFirstError(Task<RayObject>[] pending)
+    {
+        int left = 0;
+        foreach (var t in pending)
+        {
+            if (!t.IsCompleted) left++;
+            else if (t.Result.IsError) return Task.CompletedTask;
+        }
+        if (left == 0) return Task.CompletedTask;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (var t in pending)
+            if (!t.IsCompleted)
+                _ = t.ContinueWith(c =>
+                {
+                    if (c.IsCompletedSuccessfully && c.Result.IsError || Interlocked.Decrement(ref left) == 0) done.TrySetResult();
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return done.Task;
+    }
+
+    /// <summary>A timeout is null or infinite (wait forever), or zero or positive.</summary>
+    private static void ValidateTimeout(TimeSpan? timeout)
+    {
+        if (timeout is { } t && t < TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+            throw new ArgumentOutOfRangeException(nameof(timeout), t,
+                "A timeout must be zero or positive, or Timeout.InfiniteTimeSpan (or null) to wait without limit.");
     }
 
     private List<ObjectId> NotReady<T>(IReadOnlyList<ObjectRef<T>> refs) =>
@@ -273,6 +331,7 @@ internal sealed class CoreWorker : IDisposable
     public async ValueTask<WaitResult<R>> Wait<R>(IReadOnlyList<R> refs, int numReturns, TimeSpan? timeout, bool fetchLocal,
         CancellationToken ct) where R : ObjectRef
     {
+        ValidateTimeout(timeout);
         if (refs.Count == 0) return new WaitResult<R>([], []);
         if (numReturns < 1 || numReturns > refs.Count)
             throw new ArgumentException($"numReturns is {numReturns}, but it must be between 1 and the number of refs ({refs.Count}).", nameof(numReturns));
@@ -341,6 +400,7 @@ internal sealed class CoreWorker : IDisposable
         if (o.MaxRetries is < -1)
             throw new ArgumentException($"{function.Name}: MaxRetries is {o.MaxRetries}; use -1 (forever), 0 or a positive count.");
         int maxRetries = o.MaxRetries ?? Config.TaskMaxRetries;
+        o.RuntimeEnv?.Validate("options");
         var spec = new TaskSpec
         {
             TaskId = TaskId.ForNormalTask(JobId),
@@ -353,7 +413,8 @@ internal sealed class CoreWorker : IDisposable
             Strategy = o.SchedulingStrategy ?? SchedulingStrategy.Default,
             RuntimeEnv = MergeRuntimeEnv(o.RuntimeEnv),
             MaxRetries = maxRetries,
-            RetryExceptions = o.RetryExceptions ?? false,
+            // A list of types turns application retries on for those types, unless RetryExceptions says false.
+            RetryExceptions = o.RetryExceptions ?? o.RetryExceptionTypes is { Count: > 0 },
             RetryExceptionTypes = o.RetryExceptionTypes,
             Name = o.Name,
         };
@@ -383,6 +444,12 @@ internal sealed class CoreWorker : IDisposable
             throw new ArgumentException($"Actor {cls.Name}: ActorOptions.GetIfExists needs a Name to look up.", nameof(callOptions));
         if (o.MaxConcurrency is < 1)
             throw new ArgumentException($"Actor {cls.Name}: MaxConcurrency is {o.MaxConcurrency}; it must be at least 1.", nameof(callOptions));
+        if (o.Name is { Length: > MaxActorNameLength })
+            throw new ArgumentException($"Actor {cls.Name}: ActorOptions.Name is {o.Name.Length} characters long; names are at most {MaxActorNameLength}.",
+                nameof(callOptions));
+        if (o.MaxPendingCalls is 0 or < -1)
+            throw new ArgumentException($"Actor {cls.Name}: MaxPendingCalls is {o.MaxPendingCalls}; use -1 (no limit) or a positive count.", nameof(callOptions));
+        o.RuntimeEnv?.Validate(nameof(callOptions));
         if (o.MaxRestarts is < -1 || o.MaxTaskRetries is < -1)
             throw new ArgumentException($"Actor {cls.Name}: MaxRestarts and MaxTaskRetries must be -1 (forever), 0 or positive.", nameof(callOptions));
         var actorId = ActorId.Of(JobId);

@@ -6,6 +6,26 @@ namespace RaySharp.Core;
 /// <summary>A value serialized with MemoryPack, and the refs found inside it.</summary>
 internal readonly record struct SerializedObject(byte[] Data, ObjectId[] NestedIds);
 
+/// <summary>What a value is being serialized as, for the error when it cannot be (formatted only then).</summary>
+internal readonly record struct SerializationSite(string Kind, string? Function = null, int Index = -1)
+{
+    public static SerializationSite Put => new("the value passed to Ray.Put");
+
+    public static SerializationSite Argument(string function, int index) => new("argument", function, index);
+
+    public static SerializationSite Return(string function, int index) => new("return", function, index);
+
+    public static SerializationSite Item(string function) => new("item", function);
+
+    public override string ToString() => Kind switch
+    {
+        "argument" => $"argument {Index} of {Function}",
+        "return" => $"return value {Index} of {Function}",
+        "item" => $"an item yielded by {Function}",
+        _ => Kind,
+    };
+}
+
 /// <summary>
 /// Serializes arguments, returns and put values with MemoryPack, exactly as they travel between processes.
 /// Refs and actor handles inside a value are written as IDs with their owner; the serializer records them so
@@ -18,7 +38,9 @@ internal static class ObjectSerializer
 
     static ObjectSerializer() => RuntimeFormatters.EnsureRegistered();
 
-    public static SerializedObject Serialize<T>(T value, CoreWorker worker)
+    /// <exception cref="ArgumentException">MemoryPack does not support the type (see RAY002).</exception>
+    /// <exception cref="RayException">The type's serializer threw; the message names the type and <paramref name="site"/>.</exception>
+    public static SerializedObject Serialize<T>(T value, CoreWorker worker, SerializationSite site)
     {
         var outer = t_nested;
         var nested = t_nested = [];
@@ -32,8 +54,13 @@ internal static class ObjectSerializer
             catch (Exception e) when (e is MemoryPackSerializationException or NotSupportedException or InvalidOperationException)
             {
                 throw new ArgumentException(
-                    $"A value of type {typeof(T).FullName} cannot be serialized by MemoryPack, so it cannot cross the wire: {e.Message} " +
+                    $"{site} is a {typeof(T).FullName}, which MemoryPack cannot serialize, so it cannot cross the wire: {e.Message} " +
                     "Mark the type [MemoryPackable] and partial, or pass a supported type (see RAY002).", e);
+            }
+            catch (Exception e) when (e is not RayException)
+            {
+                throw new RayException($"Serializing {site} (a {typeof(T).FullName}) failed: the type's serializer threw " +
+                    $"{e.GetType().FullName}: {e.Message}", e);
             }
             return new SerializedObject(data, nested.Count == 0 ? [] : [.. nested.Distinct()]);
         }

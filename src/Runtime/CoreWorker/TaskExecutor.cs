@@ -115,7 +115,7 @@ internal sealed class TaskExecutor
 
         public override void Return<T>(int index, T value)
         {
-            var serialized = ObjectSerializer.Serialize(value, _worker);
+            var serialized = ObjectSerializer.Serialize(value, _worker, SerializationSite.Return(_task.DisplayName, index));
             Pin(serialized.NestedIds);
             _returns[index] = RayObject.FromValue(serialized);
         }
@@ -123,7 +123,7 @@ internal sealed class TaskExecutor
         public override ValueTask Yield<T>(T item)
         {
             _ct.ThrowIfCancellationRequested();
-            var serialized = ObjectSerializer.Serialize(item, _worker);
+            var serialized = ObjectSerializer.Serialize(item, _worker, SerializationSite.Item(_task.DisplayName));
             var obj = RayObject.FromValue(serialized);
             int index = _yielded++;
             // Items go to the owner one at a time, in order; a remote owner acknowledges each before the next.

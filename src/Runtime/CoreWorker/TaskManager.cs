@@ -88,9 +88,9 @@ internal sealed class TaskManager : IGeneratorItemSink
         if (entry.RetriesLeft == 0 || entry.Spec.IsStreaming) return false;
         if (!reply.IsApplicationError) return reply.Error!.Kind is ErrorKind.WorkerCrashed or ErrorKind.NodeDied;
         var spec = entry.Spec;
-        if (spec.RetryExceptionTypes is { Count: > 0 } types)
-            return types.Any(t => reply.Error!.TypeChain.Contains(t.FullName));
-        return spec.RetryExceptions;
+        if (!spec.RetryExceptions) return false;
+        // Only the listed types and their subclasses (the type chain names every base type of the thrown one).
+        return spec.RetryExceptionTypes is not { Count: > 0 } types || types.Any(t => reply.Error!.TypeChain.Contains(t.FullName));
     }
 
     public void CompleteTask(Entry entry, RayObject[] returns, ObjectId[][]? nestedPins)

@@ -57,13 +57,18 @@ public struct RemoteCall
         }
         else
         {
-            _args[_count++] = TaskArg.ByValue(ObjectSerializer.Serialize(argument.Value!, _worker));
+            _args[_count] = TaskArg.ByValue(ObjectSerializer.Serialize(argument.Value!, _worker, SerializationSite.Argument(_function.Name, _count)));
+            _count++;
         }
     }
 
     /// <summary>Adds an argument whose declared type holds refs or handles (e.g. <c>ObjectRef&lt;T&gt;</c>): the callee
     /// receives the refs themselves and becomes a borrower of them.</summary>
-    public void AddValue<T>(T value) => _args[_count++] = TaskArg.ByValue(ObjectSerializer.Serialize(value, _worker));
+    public void AddValue<T>(T value)
+    {
+        _args[_count] = TaskArg.ByValue(ObjectSerializer.Serialize(value, _worker, SerializationSite.Argument(_function.Name, _count)));
+        _count++;
+    }
 
     /// <summary>Submits a call with one return value.</summary>
     public ObjectRef<T> Invoke<T>()

@@ -98,11 +98,21 @@ public sealed class TaskManagerTests : IDisposable
     [Fact]
     public void RetryExceptionTypes_retries_only_the_listed_exception_types()
     {
-        var spec = NormalTask(_worker, maxRetries: 5, retryExceptionTypes: [typeof(TimeoutException)]);
+        var spec = NormalTask(_worker, maxRetries: 5, retryExceptions: true, retryExceptionTypes: [typeof(TimeoutException)]);
         var entry = Tasks.AddPendingTask(spec, maxRetries: 5);
 
         Assert.True(Tasks.HandleReply(entry, ApplicationError(new TimeoutException("slow"))));
         Assert.False(Tasks.HandleReply(entry, ApplicationError(new InvalidOperationException("bug"))));
+        Assert.Equal(TaskManager.Status.Finished, entry.Status);
+    }
+
+    [Fact]
+    public void A_list_of_exception_types_retries_nothing_when_RetryExceptions_is_off()
+    {
+        var spec = NormalTask(_worker, maxRetries: 5, retryExceptions: false, retryExceptionTypes: [typeof(TimeoutException)]);
+        var entry = Tasks.AddPendingTask(spec, maxRetries: 5);
+
+        Assert.False(Tasks.HandleReply(entry, ApplicationError(new TimeoutException("slow"))));
         Assert.Equal(TaskManager.Status.Finished, entry.Status);
     }
 
