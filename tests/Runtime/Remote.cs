@@ -279,3 +279,30 @@ public static partial class Tasks
     [RayRemote]
     public static int TakeExploding(Exploding value) => value.Value;
 }
+
+public static partial class Tasks
+{
+    [RayRemote]
+    public static int PingAfterGate(ActorHandle<Gate> gate, ActorHandle<Disposable> actor)
+    {
+        gate.WaitOpen().Get();
+        return actor.Ping().Get();
+    }
+
+    [RayRemote]
+    public static int AddToTally(ActorHandle<Tally> tally, int delta) => tally.Add(delta).Get();
+}
+
+/// <summary>An actor whose method hangs until the actor is killed.</summary>
+[RayRemote]
+public partial class Hanger
+{
+    public int Ready() => 1;
+
+    public int Hang(ActorHandle<Tally> started)
+    {
+        started.Add(1).Get();
+        Thread.Sleep(TimeSpan.FromMinutes(2));
+        return 0;
+    }
+}

@@ -41,7 +41,9 @@ internal sealed class ActorTaskSubmitter
     }
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<ActorId, ActorQueue> _queues = [];
+    // One queue per caller and actor: calls are ordered per caller (Ray orders them per submitting worker). In a
+    // worker process the caller is the process; in local mode each worker thread stands for a process.
+    private readonly Dictionary<(WorkerId Caller, ActorId Actor), ActorQueue> _queues = [];
     private readonly TaskManager _taskManager;
     private readonly DependencyResolver _resolver;
     private readonly IGcsActorClient _gcs;
@@ -68,7 +70,7 @@ internal sealed class ActorTaskSubmitter
     /// the actor's MaxPendingCalls.</summary>
     public long NextSequenceNumber(ActorId actorId, int maxPendingCalls, string methodName)
     {
-        var q = GetOrCreateQueue(actorId);
+        var q = GetOrCreateQueue(Caller, actorId);
         lock (_lock)
         {
             if (maxPendingCalls > 0 && q.Waiting.Count + q.InFlight.Count >= maxPendingCalls)
@@ -81,7 +83,7 @@ internal sealed class ActorTaskSubmitter
 
     public void Submit(TaskManager.Entry entry, int maxTaskRetries)
     {
-        var q = GetOrCreateQueue(entry.Spec.ActorId);
+        var q = GetOrCreateQueue(Caller, entry.Spec.ActorId);
         RayErrorInfo? dead = null;
         lock (_lock)
         {
@@ -92,13 +94,16 @@ internal sealed class ActorTaskSubmitter
         else Pump(q);
     }
 
-    private ActorQueue GetOrCreateQueue(ActorId actorId)
+    /// <summary>Who submits: the worker running the current task, or (outside any task) this process's driver.</summary>
+    private static WorkerId Caller => TaskExecutionContext.Current?.Worker.WorkerId ?? default;
+
+    private ActorQueue GetOrCreateQueue(WorkerId caller, ActorId actorId)
     {
         ActorQueue q;
         lock (_lock)
         {
-            if (_queues.TryGetValue(actorId, out var existing)) return existing;
-            _queues[actorId] = q = new ActorQueue(actorId);
+            if (_queues.TryGetValue((caller, actorId), out var existing)) return existing;
+            _queues[(caller, actorId)] = q = new ActorQueue(actorId);
         }
         q.Subscription = _gcs.SubscribeActor(actorId, u => OnActorStateChanged(q, u));
         return q;
@@ -171,17 +176,20 @@ internal sealed class ActorTaskSubmitter
     {
         lock (_lock)
         {
-            if (!_queues.TryGetValue(actorId, out var q) || q.State != ActorLifecycleState.Alive || q.NumRestarts != incarnation) return;
-            q.State = ActorLifecycleState.Restarting;
-            q.NumRestarts++;
-            q.Worker = null;
+            foreach (var ((_, actor), q) in _queues)
+            {
+                if (actor != actorId || q.State != ActorLifecycleState.Alive || q.NumRestarts != incarnation) continue;
+                q.State = ActorLifecycleState.Restarting;
+                q.NumRestarts++;
+                q.Worker = null;
+            }
         }
     }
 
-    /// <summary>The actor's restart count as this worker knows it.</summary>
+    /// <summary>The actor's restart count as the current caller knows it.</summary>
     public int Incarnation(ActorId actorId)
     {
-        lock (_lock) return _queues.TryGetValue(actorId, out var q) ? q.NumRestarts : -1;
+        lock (_lock) return _queues.TryGetValue((Caller, actorId), out var q) ? q.NumRestarts : -1;
     }
 
     private static int Rank(ActorLifecycleState state) => state switch
