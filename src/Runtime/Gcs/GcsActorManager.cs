@@ -44,7 +44,7 @@ internal sealed class GcsActorManager : IDisposable
     /// <param name="workers">Pushes creation tasks and exits.</param>
     /// <param name="logger">The GCS's log.</param>
     public GcsActorManager(Func<NodeId, string?> rayletFor, IGcsTableStorage storage, IRayletClientPool raylets, ICoreWorkerClientPool workers,
-        ILogger logger)
+        ILogger<GcsActorManager> logger)
     {
         _rayletFor = rayletFor;
         _storage = storage;

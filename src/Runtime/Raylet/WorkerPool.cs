@@ -56,7 +56,7 @@ internal sealed class WorkerPool : IDisposable
     /// <param name="onWorkerDied">Called once for each worker that ends while the pool runs.</param>
     /// <param name="logger">The raylet's log.</param>
     public WorkerPool(NodeId nodeId, int maxIdle, RayConfig config, IWorkerLauncher launcher, Func<string> rayletEndpoint, Func<string> gcsEndpoint,
-        Func<JobId, CancellationToken, Task<JobRecord>> getJob, Action<WorkerProcess, string> onWorkerDied, ILogger logger)
+        Func<JobId, CancellationToken, Task<JobRecord>> getJob, Action<WorkerProcess, string> onWorkerDied, ILogger<WorkerPool> logger)
     {
         _nodeId = nodeId;
         _maxIdle = Math.Max(1, maxIdle);
