@@ -340,7 +340,7 @@ internal sealed class GcsActorManager : IDisposable
         }
         try { record.Scheduling.Cancel(); } catch (ObjectDisposedException) { }
         if (stopWorker) ReleaseLease(record);
-        _logger.LogDebug("Actor {ActorId} died: {Cause}", record.Spec.ActorId, cause.Message);
+        _logger.LogInformation("Actor {ActorId} died: {Cause}", record.Spec.ActorId, cause.Message);
     }
 
     private void ReleaseLease(ActorRecord record)

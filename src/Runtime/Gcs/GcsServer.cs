@@ -71,7 +71,8 @@ internal sealed class GcsNodeManager : IDisposable
     {
         lock (_lock) _nodes[node.NodeId] = (node with { Alive = true, Available = node.Available.Count == 0 ? node.Total : node.Available }, Environment.TickCount64);
         _storage.PutNode(node);
-        _logger.LogDebug("Node {NodeId} registered at {Endpoint}", node.NodeId, node.RayletEndpoint);
+        _logger.LogInformation("Node {NodeId} registered at {Endpoint} (head: {IsHead}, resources: {Resources})", node.NodeId, node.RayletEndpoint, node.IsHead,
+            string.Join(", ", node.Total.Select(r => $"{r.Key}={r.Value}")));
     }
 
     public ClusterView Report(ResourceReport report)

@@ -87,6 +87,8 @@ internal sealed partial class NodeManager : IDisposable
             ProcessId = Environment.ProcessId,
         };
         await Gcs.RegisterNodeAsync(record, ct).ConfigureAwait(false);
+        _logger.LogInformation("Raylet {NodeId} started at {Endpoint} (head: {IsHead}, resources: {Resources}, GCS at {Gcs})", NodeId, endpoint, IsHead,
+            Total, gcs.Endpoint);
         _reportLoop = ReportLoopAsync();
     }
 
@@ -377,7 +379,7 @@ internal sealed partial class NodeManager : IDisposable
 
     private void OnWorkerDied(WorkerProcess worker, string reason)
     {
-        _logger.LogDebug("Worker {WorkerId} died: {Reason}", worker.WorkerId, reason);
+        _logger.LogInformation("Worker {WorkerId} died: {Reason}", worker.WorkerId, reason);
         Gcs.ReportWorkerFailure(worker.WorkerId, NodeId, reason);
     }
 

@@ -52,6 +52,7 @@ internal interface IWorkerLauncher
 /// </summary>
 internal sealed class ProcessWorkerLauncher : IWorkerLauncher
 {
+    private static readonly Encoding s_utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
     private readonly string _sessionDir;
     private readonly string _runtimeConfig;
     private readonly Action<LogBatch> _publishLogs;
@@ -98,8 +99,8 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
         psi.Environment["DOTNET_gcServer"] = "0";
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var handle = new ProcessHandle(process,
-            new StreamWriter(OutputPath(info.WorkerId, ".out"), append: true, Encoding.UTF8) { AutoFlush = true },
-            new StreamWriter(OutputPath(info.WorkerId, ".err"), append: true, Encoding.UTF8) { AutoFlush = true });
+            new StreamWriter(OutputPath(info.WorkerId, ".out"), append: true, s_utf8) { AutoFlush = true },
+            new StreamWriter(OutputPath(info.WorkerId, ".err"), append: true, s_utf8) { AutoFlush = true });
         process.Exited += (_, _) =>
         {
             handle.CloseLog();

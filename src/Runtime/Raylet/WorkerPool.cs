@@ -184,7 +184,7 @@ internal sealed class WorkerPool : IDisposable
             lock (_lock) _all.Remove(worker.WorkerId);
             throw;
         }
-        _logger.LogDebug("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
+        _logger.LogInformation("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
         return worker;
     }
 

@@ -49,7 +49,9 @@ internal static class RayLogging
             AddRules<ConsoleLoggerProvider>(builder, levels.Default ?? DefaultConsoleLevel, levels);
             if (destinations.DefaultFile is { } file)
             {
-                builder.AddProvider(new FileLoggerProvider(file, destinations.Routes));
+                // Created by the container (not AddProvider(instance)) so that disposing the factory disposes, and so
+                // flushes, the files.
+                builder.Services.AddSingleton<ILoggerProvider>(_ => new FileLoggerProvider(file, destinations.Routes));
                 AddRules<FileLoggerProvider>(builder, levels.Default ?? DefaultFileLevel, levels);
             }
         });
