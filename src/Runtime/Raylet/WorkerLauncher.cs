@@ -124,7 +124,7 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
 
     private sealed class ProcessHandle(Process process, StreamWriter stdout, StreamWriter stderr) : IWorkerHandle
     {
-        public int ProcessId { get; } = SafeId(process);
+        public int ProcessId => SafeId(process);
 
         public string ExitDescription
         {
