@@ -28,7 +28,7 @@ internal sealed class RawRpcBaseline : IAsyncDisposable
     public static async Task<RawRpcBaseline> StartAsync(CancellationToken ct)
     {
         string socket = Path.Combine(Path.GetTempPath(), $"raysharp-bench-echo-{Environment.ProcessId}.sock");
-        var server = await RpcServer.StartAsync("127.0.0.1", 0, socket, [new EchoService()], ct).ConfigureAwait(false);
+        var server = await RpcServer.StartAsync("127.0.0.1", 0, socket, [new EchoService()], ct: ct).ConfigureAwait(false);
         return new RawRpcBaseline(server, "unix:" + socket);
     }
 

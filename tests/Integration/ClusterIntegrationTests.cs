@@ -201,6 +201,16 @@ public sealed class NodeFailureTests
         // The GCS notices the silent raylet and marks the node dead for everyone.
         ThreeNodeTests.WaitUntil(() => Ray.Nodes().Any(n => n.Id == doomed.NodeId && !n.Alive));
         Assert.Equal(2, Ray.Nodes().Count(n => n.Alive));
+
+        // Every process of the session logged to its own file: the GCS, the head's raylet, each other raylet by node
+        // ID, and each worker (its runtime log beside its captured stdout and stderr).
+        string logs = Path.Combine(cluster.SessionDir, "logs");
+        Assert.True(File.Exists(Path.Combine(logs, "raysharp-gcs.log")), $"no raysharp-gcs.log in {logs}");
+        Assert.True(File.Exists(Path.Combine(logs, "raylet.log")), $"no raylet.log in {logs}");
+        Assert.True(File.Exists(Path.Combine(logs, $"raylet-{doomed.NodeId.ToString()[..8]}.log")), $"no log of the removed node's raylet in {logs}");
+        var workerLogs = Directory.GetFiles(logs, "worker-*.log");
+        Assert.NotEmpty(workerLogs);
+        Assert.All(workerLogs, log => Assert.True(File.Exists(Path.ChangeExtension(log, ".err")), $"no .err beside {log}"));
     }
 
     [Fact]

@@ -3,11 +3,16 @@ using System.Globalization;
 namespace RaySharp.Core;
 
 /// <summary>
-/// Tunables of the runtime with Ray's defaults. Each can be overridden by an environment variable
-/// <c>RAY_&lt;name&gt;</c> (as Ray's <c>ray_config_def.h</c>), e.g. <c>RAY_max_direct_call_object_size</c>.
+/// Tunables of the runtime. Each has the name Ray gives it in <c>ray_config_def.h</c> (or, where Ray has no such
+/// setting, a name in the same style, marked RaySharp-only in docs/configuration.md) and can be overridden by the
+/// environment variable <c>RAY_&lt;name&gt;</c>, e.g. <c>RAY_max_direct_call_object_size=204800</c>. Each process reads
+/// its configuration once at start (<see cref="FromEnvironment()"/>), logs it, and passes it to its components.
 /// </summary>
 internal sealed record RayConfig
 {
+    /// <summary>The defaults, for components built without a process's configuration (tests, tools).</summary>
+    public static RayConfig Default { get; } = new();
+
     /// <summary>Objects up to this size are returned inline to the owner's in-process store.</summary>
     public long MaxDirectCallObjectSize { get; init; } = 100 * 1024;
 
@@ -26,32 +31,115 @@ internal sealed record RayConfig
     /// <summary>How often raylets report their resources to the GCS and pull the cluster view back.</summary>
     public TimeSpan RayletReportPeriod { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>A node that has not reported for this long is marked dead and its death broadcast.</summary>
-    public TimeSpan HealthCheckTimeout { get; init; } = TimeSpan.FromSeconds(3);
+    /// <summary>How often the GCS checks that each node has reported since its last check.</summary>
+    public TimeSpan HealthCheckPeriod { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Consecutive failed health checks after which a node is marked dead and its death broadcast.</summary>
+    public int HealthCheckFailureThreshold { get; init; } = 3;
 
     /// <summary>How long an actor call whose worker died waits for the GCS's notice of what became of the actor
     /// (restarted: retry; dead: fail with the cause) before it fails with the worker's death.</summary>
     public TimeSpan TaskWaitForDeathInfo { get; init; } = TimeSpan.FromSeconds(1);
 
-    public static RayConfig FromEnvironment()
+    /// <summary>Worker lease requests a submitter keeps in flight per scheduling class.</summary>
+    public int MaxPendingLeaseRequestsPerSchedulingCategory { get; init; } = 10;
+
+    /// <summary>Raylet-to-raylet forwards a lease request may take; after half of them the chosen node must queue it.</summary>
+    public int MaxSpillbacks { get; init; } = 8;
+
+    /// <summary>Most task pushes or replies written in one message of a worker's task stream.</summary>
+    public int RpcMaxBatchSize { get; init; } = 512;
+
+    /// <summary>Deadline of a call to the GCS.</summary>
+    public TimeSpan GcsRequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Deadline of a raylet's periodic resource report to the GCS.</summary>
+    public TimeSpan GcsReportResourcesTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Calls an actor with async methods runs at once when its options do not say.</summary>
+    public int AsyncActorDefaultMaxConcurrency { get; init; } = 1000;
+
+    /// <summary>Idle time after which a gRPC client pings its server.</summary>
+    public TimeSpan GrpcKeepAliveTime { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>How long a gRPC client waits for a ping's answer before it drops the connection.</summary>
+    public TimeSpan GrpcKeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>A node is dead after this long without a report (<see cref="HealthCheckPeriod"/> ×
+    /// <see cref="HealthCheckFailureThreshold"/>).</summary>
+    public TimeSpan HealthCheckTimeout => HealthCheckPeriod * HealthCheckFailureThreshold;
+
+    /// <summary>One overridable setting: its Ray name (the variable is <c>RAY_</c> + name), how to read it from a
+    /// configuration and how to set it from text (null: the text does not parse or is out of range).</summary>
+    private sealed record Entry(string Name, Func<RayConfig, string> Get, Func<RayConfig, string, RayConfig?> Set);
+
+    private static readonly Entry[] s_entries =
+    [
+        Long("max_direct_call_object_size", c => c.MaxDirectCallObjectSize, (c, v) => c with { MaxDirectCallObjectSize = v }, min: 0),
+        Fraction("scheduler_spread_threshold", c => c.SchedulerSpreadThreshold, (c, v) => c with { SchedulerSpreadThreshold = v }),
+        Millis("idle_worker_killing_time_threshold_ms", c => c.IdleWorkerKillingTime, (c, v) => c with { IdleWorkerKillingTime = v }),
+        Long("task_max_retries", c => c.TaskMaxRetries, (c, v) => c with { TaskMaxRetries = (int)v }, min: -1, max: int.MaxValue),
+        Seconds("worker_register_timeout_seconds", c => c.WorkerRegisterTimeout, (c, v) => c with { WorkerRegisterTimeout = v }),
+        Millis("raylet_report_resources_period_milliseconds", c => c.RayletReportPeriod, (c, v) => c with { RayletReportPeriod = v }),
+        Millis("health_check_period_ms", c => c.HealthCheckPeriod, (c, v) => c with { HealthCheckPeriod = v }),
+        Long("health_check_failure_threshold", c => c.HealthCheckFailureThreshold, (c, v) => c with { HealthCheckFailureThreshold = (int)v }, min: 1, max: int.MaxValue),
+        Millis("timeout_ms_task_wait_for_death_info", c => c.TaskWaitForDeathInfo, (c, v) => c with { TaskWaitForDeathInfo = v }, allowZero: true),
+        Long("max_pending_lease_requests_per_scheduling_category", c => c.MaxPendingLeaseRequestsPerSchedulingCategory,
+            (c, v) => c with { MaxPendingLeaseRequestsPerSchedulingCategory = (int)v }, min: 1, max: int.MaxValue),
+        Long("max_spillbacks", c => c.MaxSpillbacks, (c, v) => c with { MaxSpillbacks = (int)v }, min: 1, max: 1000),
+        Long("rpc_max_batch_size", c => c.RpcMaxBatchSize, (c, v) => c with { RpcMaxBatchSize = (int)v }, min: 1, max: 1_000_000),
+        Seconds("gcs_server_request_timeout_seconds", c => c.GcsRequestTimeout, (c, v) => c with { GcsRequestTimeout = v }),
+        Millis("gcs_report_resources_timeout_ms", c => c.GcsReportResourcesTimeout, (c, v) => c with { GcsReportResourcesTimeout = v }),
+        Long("async_actor_default_max_concurrency", c => c.AsyncActorDefaultMaxConcurrency,
+            (c, v) => c with { AsyncActorDefaultMaxConcurrency = (int)v }, min: 1, max: int.MaxValue),
+        Millis("grpc_client_keepalive_time_ms", c => c.GrpcKeepAliveTime, (c, v) => c with { GrpcKeepAliveTime = v }),
+        Millis("grpc_client_keepalive_timeout_ms", c => c.GrpcKeepAliveTimeout, (c, v) => c with { GrpcKeepAliveTimeout = v }),
+    ];
+
+    /// <summary>The Ray names of every setting, in the order they are logged.</summary>
+    public static IEnumerable<string> Names => s_entries.Select(e => e.Name);
+
+    /// <summary>The configuration from this process's <c>RAY_*</c> variables; values that do not parse are ignored.</summary>
+    public static RayConfig FromEnvironment() => FromEnvironment(Environment.GetEnvironmentVariable, out _);
+
+    /// <summary>The defaults with each <c>RAY_&lt;name&gt;</c> that <paramref name="getVariable"/> returns applied. A value
+    /// that does not parse, or is out of range, keeps the default and is described in <paramref name="problems"/>
+    /// (naming the variable) for the caller to log.</summary>
+    public static RayConfig FromEnvironment(Func<string, string?> getVariable, out IReadOnlyList<string> problems)
     {
-        var c = new RayConfig();
-        return c with
+        var config = new RayConfig();
+        var found = new List<string>();
+        foreach (var entry in s_entries)
         {
-            MaxDirectCallObjectSize = Env("max_direct_call_object_size", c.MaxDirectCallObjectSize),
-            SchedulerSpreadThreshold = Env("scheduler_spread_threshold", c.SchedulerSpreadThreshold),
-            IdleWorkerKillingTime = TimeSpan.FromMilliseconds(Env("idle_worker_killing_time_threshold_ms", (long)c.IdleWorkerKillingTime.TotalMilliseconds)),
-            TaskMaxRetries = (int)Env("task_max_retries", c.TaskMaxRetries),
-            WorkerRegisterTimeout = TimeSpan.FromMilliseconds(Env("worker_register_timeout_ms", (long)c.WorkerRegisterTimeout.TotalMilliseconds)),
-            RayletReportPeriod = TimeSpan.FromMilliseconds(Env("raylet_report_resources_period_ms", (long)c.RayletReportPeriod.TotalMilliseconds)),
-            HealthCheckTimeout = TimeSpan.FromMilliseconds(Env("health_check_timeout_ms", (long)c.HealthCheckTimeout.TotalMilliseconds)),
-            TaskWaitForDeathInfo = TimeSpan.FromMilliseconds(Env("timeout_ms_task_wait_for_death_info", (long)c.TaskWaitForDeathInfo.TotalMilliseconds)),
-        };
+            string variable = "RAY_" + entry.Name;
+            if (getVariable(variable) is not { } text) continue;
+            if (entry.Set(config, text.Trim()) is { } updated) config = updated;
+            else found.Add($"{variable}='{text}' is not a valid value; keeping the default {entry.Get(config)}.");
+        }
+        problems = found;
+        return config;
     }
 
-    private static long Env(string name, long fallback) =>
-        Environment.GetEnvironmentVariable("RAY_" + name) is { } s && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : fallback;
+    /// <summary>Every setting as <c>name=value</c>, for the log line each process writes at start.</summary>
+    public string Describe() => string.Join(", ", s_entries.Select(e => $"{e.Name}={e.Get(this)}"));
 
-    private static double Env(string name, double fallback) =>
-        Environment.GetEnvironmentVariable("RAY_" + name) is { } s && double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : fallback;
+    private static string Format(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static Entry Long(string name, Func<RayConfig, long> get, Func<RayConfig, long, RayConfig> set, long min = 0, long max = long.MaxValue) =>
+        new(name, c => Format(get(c)), (c, s) =>
+            long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max ? set(c, v) : null);
+
+    private static Entry Fraction(string name, Func<RayConfig, double> get, Func<RayConfig, double, RayConfig> set) =>
+        new(name, c => get(c).ToString(CultureInfo.InvariantCulture), (c, s) =>
+            double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is >= 0 and <= 1 ? set(c, v) : null);
+
+    private static Entry Millis(string name, Func<RayConfig, TimeSpan> get, Func<RayConfig, TimeSpan, RayConfig> set, bool allowZero = false) =>
+        new(name, c => Format((long)get(c).TotalMilliseconds), (c, s) =>
+            long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && (v > 0 || (allowZero && v == 0)) && v <= int.MaxValue
+                ? set(c, TimeSpan.FromMilliseconds(v)) : null);
+
+    private static Entry Seconds(string name, Func<RayConfig, TimeSpan> get, Func<RayConfig, TimeSpan, RayConfig> set) =>
+        new(name, c => Format((long)get(c).TotalSeconds), (c, s) =>
+            long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v > 0 && v <= int.MaxValue / 1000
+                ? set(c, TimeSpan.FromSeconds(v)) : null);
 }

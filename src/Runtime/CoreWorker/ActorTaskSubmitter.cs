@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace RaySharp.Core;
 
@@ -8,7 +9,7 @@ namespace RaySharp.Core;
 /// the actor is being created or restarted they wait here. When it restarts, calls that were in flight are
 /// retried up to MaxTaskRetries; when it dies, every pending call fails with the death cause.
 /// </summary>
-internal sealed class ActorTaskSubmitter
+internal sealed partial class ActorTaskSubmitter
 {
     private sealed class Call(TaskManager.Entry entry, int retriesLeft)
     {
@@ -56,13 +57,13 @@ internal sealed class ActorTaskSubmitter
     /// <param name="logger">Where failures inside the submitter go.</param>
     /// <param name="waitForDeathInfo">How long a call whose worker died waits for the GCS to say what became of the
     /// actor before it fails with the worker's death (Ray's <c>timeout_ms_task_wait_for_death_info</c>).</param>
-    public ActorTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IGcsActorClient gcs, ILogger? logger = null,
+    public ActorTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IGcsActorClient gcs, ILogger<ActorTaskSubmitter>? logger = null,
         TimeSpan? waitForDeathInfo = null)
     {
         _taskManager = taskManager;
         _resolver = resolver;
         _gcs = gcs;
-        _logger = logger ?? new StderrLogger();
+        _logger = logger ?? NullLogger<ActorTaskSubmitter>.Instance;
         _waitForDeathInfo = waitForDeathInfo ?? TimeSpan.FromSeconds(1);
     }
 
@@ -90,6 +91,7 @@ internal sealed class ActorTaskSubmitter
             if (q.State == ActorLifecycleState.Dead) dead = q.DeathCause;
             else q.Waiting.Add(entry.Spec.SequenceNumber, new Call(entry, maxTaskRetries));
         }
+        LogSubmitted(_logger, entry.Spec.DisplayName, entry.Spec.TaskId, entry.Spec.ActorId, entry.Spec.SequenceNumber);
         if (dead is not null) _taskManager.FailTask(entry, dead);
         else Pump(q);
     }
@@ -274,6 +276,7 @@ internal sealed class ActorTaskSubmitter
             entry.RunningOn = worker;
             lock (_lock) call.SentToIncarnation = q.NumRestarts;
             // Sent in sequence order; the reply is handled whenever it comes.
+            LogPushing(_logger, entry.Spec.DisplayName, entry.Spec.TaskId, q.ActorId);
             Task<PushTaskReply> reply;
             try
             {
@@ -294,8 +297,7 @@ internal sealed class ActorTaskSubmitter
     {
         if (push.IsCompletedSuccessfully) return push.Result;
         var e = push.Exception?.GetBaseException() ?? new OperationCanceledException("The push was canceled.");
-        _logger.LogWarning(e, "Pushing {Task} ({TaskId}) to actor {ActorId} failed; treating the actor's worker as dead",
-            entry.Spec.DisplayName, entry.Spec.TaskId, q.ActorId);
+        LogPushFailed(_logger, e, entry.Spec.DisplayName, entry.Spec.TaskId, q.ActorId);
         return PushTaskReply.WorkerDied($"Pushing {entry.Spec.DisplayName} to actor {q.ActorId} failed: {e.GetType().Name}: {e.Message}");
     }
 
@@ -308,7 +310,7 @@ internal sealed class ActorTaskSubmitter
         catch (Exception e)
         {
             // A failure inside RaySharp while handling the reply: fail the call rather than leave it in flight.
-            _logger.LogError(e, "Handling the reply of {Task} from actor {ActorId} failed inside RaySharp", call.Entry.Spec.DisplayName, q.ActorId);
+            LogReplyHandlingFailed(_logger, e, call.Entry.Spec.DisplayName, q.ActorId);
             lock (_lock) q.InFlight.Remove(call);
             _taskManager.FailTask(call.Entry, new RayErrorInfo
             {
@@ -369,4 +371,18 @@ internal sealed class ActorTaskSubmitter
         lock (_lock)
             foreach (var q in _queues.Values) q.Subscription?.Dispose();
     }
+
+    // The call path logs through source-generated methods: nothing is formatted unless the level is on.
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "Queued {Task} ({TaskId}) for actor {ActorId} as call {SequenceNumber}")]
+    private static partial void LogSubmitted(ILogger logger, string task, TaskId taskId, ActorId actorId, long sequenceNumber);
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "Pushing {Task} ({TaskId}) to actor {ActorId}")]
+    private static partial void LogPushing(ILogger logger, string task, TaskId taskId, ActorId actorId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pushing {Task} ({TaskId}) to actor {ActorId} failed; treating the actor's worker as dead")]
+    private static partial void LogPushFailed(ILogger logger, Exception e, string task, TaskId taskId, ActorId actorId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling the reply of {Task} from actor {ActorId} failed inside RaySharp")]
+    private static partial void LogReplyHandlingFailed(ILogger logger, Exception e, string task, ActorId actorId);
 }

@@ -21,7 +21,7 @@ internal sealed class CoreWorker : IDisposable
     private int _driverPutIndex;
     private int _disposed;
 
-    public CoreWorker(JobId jobId, string @namespace, RuntimeEnv? jobRuntimeEnv, RayConfig config, ILogger logger,
+    public CoreWorker(JobId jobId, string @namespace, RuntimeEnv? jobRuntimeEnv, RayConfig config, ILoggerFactory loggers,
         Func<CoreWorker, WorkerConnections> connect, WorkerId? workerId = null)
     {
         RuntimeFormatters.EnsureRegistered();
@@ -29,10 +29,11 @@ internal sealed class CoreWorker : IDisposable
         Namespace = @namespace;
         JobRuntimeEnv = jobRuntimeEnv;
         Config = config;
-        _logger = logger;
+        Loggers = loggers;
+        _logger = loggers.CreateLogger<CoreWorker>();
         WorkerId = workerId ?? WorkerId.FromRandom();
         _driverTaskId = TaskId.ForDriver(jobId);
-        ReferenceCounter = new ReferenceCounter(WorkerId, OnObjectOutOfScope, OnBorrowStarted, logger);
+        ReferenceCounter = new ReferenceCounter(WorkerId, OnObjectOutOfScope, OnBorrowStarted, loggers.CreateLogger<ReferenceCounter>());
         MemoryStore = new CoreWorkerMemoryStore();
         TaskManager = new TaskManager(this);
         Resolver = new DependencyResolver(this);
@@ -43,8 +44,9 @@ internal sealed class CoreWorker : IDisposable
         WorkersShareProcess = connections.WorkersShareProcess;
         _onDispose = connections.OnDispose;
         Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
-        NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet, logger);
-        ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs, logger, config.TaskWaitForDeathInfo);
+        NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet, loggers.CreateLogger<NormalTaskSubmitter>(),
+            config.MaxPendingLeaseRequestsPerSchedulingCategory);
+        ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs, loggers.CreateLogger<ActorTaskSubmitter>(), config.TaskWaitForDeathInfo);
     }
 
     private readonly IOwnershipClient? _ownership;
@@ -74,6 +76,9 @@ internal sealed class CoreWorker : IDisposable
     public Address Address { get; }
     public RuntimeEnv? JobRuntimeEnv { get; }
     public RayConfig Config { get; }
+
+    /// <summary>The process's loggers, for the components this worker's connections create.</summary>
+    public ILoggerFactory Loggers { get; }
     public ReferenceCounter ReferenceCounter { get; }
     public CoreWorkerMemoryStore MemoryStore { get; }
     public TaskManager TaskManager { get; }
@@ -463,7 +468,7 @@ internal sealed class CoreWorker : IDisposable
             Lifetime = o.Lifetime ?? ActorLifetime.NonDetached,
             MaxRestarts = o.MaxRestarts ?? 0,
             MaxTaskRetries = o.MaxTaskRetries ?? 0,
-            MaxConcurrency = o.MaxConcurrency ?? (cls.HasAsyncMethods ? 1000 : 1),
+            MaxConcurrency = o.MaxConcurrency ?? (cls.HasAsyncMethods ? Config.AsyncActorDefaultMaxConcurrency : 1),
             MaxPendingCalls = o.MaxPendingCalls ?? -1,
             UsesDefaultCpus = o.NumCpus is null,
         };

@@ -1,18 +1,17 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace RaySharp.Core;
 
 /// <summary>
 /// Submits normal tasks (Ray's <c>NormalTaskSubmitter</c>): resolves each task's dependencies, then queues it by
 /// scheduling class (function, resources, strategy and runtime env). Each class asks the raylet for up to
-/// <see cref="MaxPendingLeaseRequestsPerClass"/> worker leases at a time; a granted lease runs queued tasks of its
+/// <see cref="RayConfig.MaxPendingLeaseRequestsPerSchedulingCategory"/> worker leases at a time; a granted lease runs queued tasks of its
 /// class one after another and is returned only when the queue is empty, so a burst of small tasks pays for one
 /// lease round trip, not one per task.
 /// </summary>
-internal sealed class NormalTaskSubmitter : IDisposable
+internal sealed partial class NormalTaskSubmitter : IDisposable
 {
-    /// <summary>Ray's <c>max_pending_lease_requests_per_scheduling_category</c>.</summary>
-    public const int MaxPendingLeaseRequestsPerClass = 10;
 
     private sealed class SchedulingClass(LeaseRequest request)
     {
@@ -27,14 +26,23 @@ internal sealed class NormalTaskSubmitter : IDisposable
     private readonly DependencyResolver _resolver;
     private readonly IRayletClient _raylet;
     private readonly ILogger _logger;
+    private readonly int _maxPendingLeaseRequests;
     private readonly CancellationTokenSource _disposed = new();
 
-    public NormalTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IRayletClient raylet, ILogger? logger = null)
+    /// <param name="taskManager">Tracks the tasks and their retries.</param>
+    /// <param name="resolver">Resolves ref arguments before a task is queued.</param>
+    /// <param name="raylet">Grants worker leases.</param>
+    /// <param name="logger">The submitter's log.</param>
+    /// <param name="maxPendingLeaseRequests">Lease requests in flight per scheduling class (Ray's
+    /// <c>max_pending_lease_requests_per_scheduling_category</c>).</param>
+    public NormalTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IRayletClient raylet, ILogger<NormalTaskSubmitter>? logger = null,
+        int? maxPendingLeaseRequests = null)
     {
         _taskManager = taskManager;
         _resolver = resolver;
         _raylet = raylet;
-        _logger = logger ?? new StderrLogger();
+        _logger = logger ?? NullLogger<NormalTaskSubmitter>.Instance;
+        _maxPendingLeaseRequests = Math.Max(1, maxPendingLeaseRequests ?? RayConfig.Default.MaxPendingLeaseRequestsPerSchedulingCategory);
     }
 
     public void Submit(TaskManager.Entry entry) => Observe(ResolveAndQueueAsync(entry), entry.Spec.DisplayName);
@@ -91,15 +99,17 @@ internal sealed class NormalTaskSubmitter : IDisposable
                     spec.DisplayName, EnvVars: spec.RuntimeEnv?.EnvVars));
             entry.Status = TaskManager.Status.WaitingForLease;
             cls.Ready.Enqueue((entry, resolved));
+            LogQueued(_logger, spec.DisplayName, spec.TaskId, cls.Ready.Count);
             RequestLeasesLocked(cls);
         }
     }
 
     private void RequestLeasesLocked(SchedulingClass cls)
     {
-        while (cls.PendingLeaseRequests < Math.Min(cls.Ready.Count, MaxPendingLeaseRequestsPerClass))
+        while (cls.PendingLeaseRequests < Math.Min(cls.Ready.Count, _maxPendingLeaseRequests))
         {
             cls.PendingLeaseRequests++;
+            LogRequestingLease(_logger, cls.Request.Description, cls.PendingLeaseRequests);
             Observe(LeaseAndRunAsync(cls), cls.Request.Description);
         }
     }
@@ -123,11 +133,12 @@ internal sealed class NormalTaskSubmitter : IDisposable
             // The request was canceled as never satisfiable (or the lease protocol failed): every task of the class fails.
             var error = e is RayException ray && RayErrorInfo.FromRayException(ray) is { } info ? info : InternalError(cls.Request.Description, e);
             if (failed.Count > 0 && e is not RayException)
-                _logger.LogWarning(e, "Requesting a worker lease for {Task} failed; failing {Count} queued tasks", cls.Request.Description, failed.Count);
+                LogLeaseFailed(_logger, e, cls.Request.Description, failed.Count);
             foreach (var (entry, _) in failed) _taskManager.FailTask(entry, error);
             return;
         }
         lock (_lock) cls.PendingLeaseRequests--;
+        LogLeaseGranted(_logger, lease.LeaseId, lease.NodeId, cls.Request.Description);
 
         bool disconnect = false;
         TaskManager.Entry? current = null;
@@ -153,18 +164,19 @@ internal sealed class NormalTaskSubmitter : IDisposable
             // A failure inside RaySharp while handling a reply: the task fails rather than hang, and the worker is not
             // trusted with more work.
             disconnect = true;
-            _logger.LogError(e, "Handling the reply of {Task} failed inside RaySharp", current?.Spec.DisplayName);
+            LogReplyHandlingFailed(_logger, e, current?.Spec.DisplayName);
             if (current is not null) _taskManager.FailTask(current, InternalError(current.Spec, e));
         }
         finally
         {
             try
             {
+                LogReturningLease(_logger, lease.LeaseId, disconnect);
                 _raylet.ReturnWorker(lease, disconnect);
             }
             catch (Exception e)
             {
-                _logger.LogWarning(e, "Returning the lease {LeaseId} of {Task} to the raylet failed", lease.LeaseId, cls.Request.Description);
+                LogReturnFailed(_logger, e, lease.LeaseId, cls.Request.Description);
             }
         }
         lock (_lock) RequestLeasesLocked(cls);
@@ -178,12 +190,12 @@ internal sealed class NormalTaskSubmitter : IDisposable
         {
             entry.RunningOn = lease.Worker;
             entry.Status = TaskManager.Status.Running;
+            LogPushing(_logger, resolved.DisplayName, resolved.TaskId, lease.LeaseId);
             return await lease.Worker.PushTaskAsync(resolved, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e)
         {
-            _logger.LogWarning(e, "Pushing {Task} ({TaskId}) to the worker leased on node {NodeId} failed; treating the worker as dead",
-                resolved.DisplayName, resolved.TaskId, lease.NodeId);
+            LogPushFailed(_logger, e, resolved.DisplayName, resolved.TaskId, lease.NodeId);
             return PushTaskReply.WorkerDied(
                 $"Pushing {resolved.DisplayName} to its worker on node {lease.NodeId} failed: {e.GetType().Name}: {e.Message}");
         }
@@ -219,4 +231,33 @@ internal sealed class NormalTaskSubmitter : IDisposable
     };
 
     public void Dispose() => _disposed.Cancel();
+
+    // The submission path logs through source-generated methods: nothing is formatted unless the level is on.
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "Queued {Task} ({TaskId}) for a worker lease; {Ready} ready in its scheduling class")]
+    private static partial void LogQueued(ILogger logger, string task, TaskId taskId, int ready);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Requesting a worker lease for {Task} ({Pending} requests pending)")]
+    private static partial void LogRequestingLease(ILogger logger, string task, int pending);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Lease {LeaseId} granted on node {NodeId} for {Task}")]
+    private static partial void LogLeaseGranted(ILogger logger, long leaseId, NodeId nodeId, string task);
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "Pushing {Task} ({TaskId}) under lease {LeaseId}")]
+    private static partial void LogPushing(ILogger logger, string task, TaskId taskId, long leaseId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Returning lease {LeaseId} (disconnect the worker: {Disconnect})")]
+    private static partial void LogReturningLease(ILogger logger, long leaseId, bool disconnect);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Requesting a worker lease for {Task} failed; failing {Count} queued tasks")]
+    private static partial void LogLeaseFailed(ILogger logger, Exception e, string task, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling the reply of {Task} failed inside RaySharp")]
+    private static partial void LogReplyHandlingFailed(ILogger logger, Exception e, string? task);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Returning the lease {LeaseId} of {Task} to the raylet failed")]
+    private static partial void LogReturnFailed(ILogger logger, Exception e, long leaseId, string task);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pushing {Task} ({TaskId}) to the worker leased on node {NodeId} failed; treating the worker as dead")]
+    private static partial void LogPushFailed(ILogger logger, Exception e, string task, TaskId taskId, NodeId nodeId);
 }

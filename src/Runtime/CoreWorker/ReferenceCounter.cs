@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace RaySharp.Core;
 
@@ -43,12 +44,12 @@ internal sealed class ReferenceCounter
     /// elsewhere (the owner must count this worker as a borrower).</param>
     /// <param name="logger">Where failures of deferred releases go (they run on the thread pool, with no caller to throw to).</param>
     public ReferenceCounter(WorkerId self, Action<ObjectId, Address?> onOutOfScope, Action<ObjectId, Address>? onBorrowStarted = null,
-        ILogger? logger = null)
+        ILogger<ReferenceCounter>? logger = null)
     {
         _self = self;
         _onOutOfScope = onOutOfScope;
         _onBorrowStarted = onBorrowStarted ?? ((_, _) => { });
-        _logger = logger ?? new StderrLogger();
+        _logger = logger ?? NullLogger<ReferenceCounter>.Instance;
     }
 
     /// <summary>Registers an object this worker owns (a task return or a put), with <paramref name="localRefs"/>

@@ -44,7 +44,7 @@ internal sealed class GcsActorManager : IDisposable
     /// <param name="workers">Pushes creation tasks and exits.</param>
     /// <param name="logger">The GCS's log.</param>
     public GcsActorManager(Func<NodeId, string?> rayletFor, IGcsTableStorage storage, IRayletClientPool raylets, ICoreWorkerClientPool workers,
-        ILogger logger)
+        ILogger<GcsActorManager> logger)
     {
         _rayletFor = rayletFor;
         _storage = storage;
@@ -340,7 +340,7 @@ internal sealed class GcsActorManager : IDisposable
         }
         try { record.Scheduling.Cancel(); } catch (ObjectDisposedException) { }
         if (stopWorker) ReleaseLease(record);
-        _logger.LogDebug("Actor {ActorId} died: {Cause}", record.Spec.ActorId, cause.Message);
+        _logger.LogInformation("Actor {ActorId} died: {Cause}", record.Spec.ActorId, cause.Message);
     }
 
     private void ReleaseLease(ActorRecord record)

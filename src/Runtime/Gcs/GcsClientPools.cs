@@ -25,20 +25,20 @@ internal interface ICoreWorkerClientPool
 }
 
 /// <summary>The raylets over gRPC (or the in-process transport in local mode).</summary>
-internal sealed class RayletRpcClientPool : IRayletClientPool
+internal sealed class RayletRpcClientPool(RayConfig config) : IRayletClientPool
 {
     public Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestWorkerLeaseAsync(string endpoint, WireLeaseRequest request, CancellationToken ct) =>
-        RayletRpc.RequestLeaseAsync(endpoint, request, ct);
+        RayletRpc.RequestLeaseAsync(config, endpoint, request, ct);
 
-    public void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) => RayletRpc.ReturnWorker(rayletEndpoint, leaseId, disconnect);
+    public void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) => RayletRpc.ReturnWorker(config, rayletEndpoint, leaseId, disconnect);
 }
 
 /// <summary>The workers over their long-lived task streams.</summary>
-internal sealed class CoreWorkerRpcClientPool : ICoreWorkerClientPool
+internal sealed class CoreWorkerRpcClientPool(RayConfig config, Microsoft.Extensions.Logging.ILogger? logger = null) : ICoreWorkerClientPool
 {
     public Task<PushTaskResponse> PushCreationTaskAsync(Address worker, WireTaskSpec task, long leaseId, Dictionary<string, double> leaseResources) =>
-        CoreWorkerConnection.For(worker, NodeId.Nil).PushAsync(task, leaseId, leaseResources);
+        CoreWorkerConnection.For(worker, NodeId.Nil, config, logger).PushAsync(task, leaseId, leaseResources);
 
     public Task ExitAsync(Address worker, string reason) =>
-        CoreWorkerConnection.For(worker, NodeId.Nil).CallAsync(CoreWorkerService.ExitMethod, new ExitRequest(false, reason));
+        CoreWorkerConnection.For(worker, NodeId.Nil, config, logger).CallAsync(CoreWorkerService.ExitMethod, new ExitRequest(false, reason));
 }

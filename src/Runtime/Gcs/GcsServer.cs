@@ -11,16 +11,17 @@ namespace RaySharp.Core.Gcs;
 internal sealed class GcsServer : IDisposable
 {
     /// <param name="config">Tunables.</param>
-    /// <param name="logger">The GCS's log.</param>
+    /// <param name="loggers">The GCS's logs (a category per component).</param>
     /// <param name="storage">Table storage (in memory by default).</param>
     /// <param name="raylets">How the GCS reaches raylets (RPC by default).</param>
     /// <param name="workers">How the GCS reaches workers (RPC by default).</param>
-    public GcsServer(RayConfig config, ILogger logger, IGcsTableStorage? storage = null, IRayletClientPool? raylets = null,
+    public GcsServer(RayConfig config, ILoggerFactory loggers, IGcsTableStorage? storage = null, IRayletClientPool? raylets = null,
         ICoreWorkerClientPool? workers = null)
     {
         Storage = storage ?? new InMemoryGcsTableStorage();
-        Nodes = new GcsNodeManager(Storage, config, logger);
-        Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(), workers ?? new CoreWorkerRpcClientPool(), logger);
+        Nodes = new GcsNodeManager(Storage, config, loggers.CreateLogger<GcsNodeManager>());
+        Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(config), workers ?? new CoreWorkerRpcClientPool(config, loggers.CreateLogger<CoreWorkerConnection>()),
+            loggers.CreateLogger<GcsActorManager>());
         Jobs = new GcsJobManager(Storage, Actors);
         Logs = new LogPublisher();
         Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);
@@ -44,23 +45,24 @@ internal sealed class GcsServer : IDisposable
 }
 
 /// <summary>The node table and health checks (Ray's <c>GcsNodeManager</c> + <c>GcsHealthCheckManager</c>). Raylets
-/// report their available resources every ~100 ms and get the cluster view back; a node silent for longer than
-/// the health-check timeout is marked dead, and its death reaches every raylet with the next view.</summary>
+/// report their available resources every ~100 ms and get the cluster view back. Every <c>health_check_period_ms</c>
+/// the GCS checks each node; a node that has not reported for <c>health_check_failure_threshold</c> periods is marked
+/// dead, and its death reaches every raylet with the next view.</summary>
 internal sealed class GcsNodeManager : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<NodeId, (NodeRecord Record, long LastReport)> _nodes = [];
     private readonly IGcsTableStorage _storage;
     private readonly RayConfig _config;
-    private readonly ILogger _logger;
+    private readonly ILogger<GcsNodeManager> _logger;
     private readonly Timer _healthCheck;
 
-    public GcsNodeManager(IGcsTableStorage storage, RayConfig config, ILogger logger)
+    public GcsNodeManager(IGcsTableStorage storage, RayConfig config, ILogger<GcsNodeManager> logger)
     {
         _storage = storage;
         _config = config;
         _logger = logger;
-        _healthCheck = new Timer(_ => CheckHealth(), null, config.RayletReportPeriod, config.RayletReportPeriod);
+        _healthCheck = new Timer(_ => CheckHealth(), null, config.HealthCheckPeriod, config.HealthCheckPeriod);
     }
 
     public event Action<NodeId, string>? NodeDied;
@@ -69,7 +71,8 @@ internal sealed class GcsNodeManager : IDisposable
     {
         lock (_lock) _nodes[node.NodeId] = (node with { Alive = true, Available = node.Available.Count == 0 ? node.Total : node.Available }, Environment.TickCount64);
         _storage.PutNode(node);
-        _logger.LogDebug("Node {NodeId} registered at {Endpoint}", node.NodeId, node.RayletEndpoint);
+        _logger.LogInformation("Node {NodeId} registered at {Endpoint} (head: {IsHead}, resources: {Resources})", node.NodeId, node.RayletEndpoint, node.IsHead,
+            string.Join(", ", node.Total.Select(r => $"{r.Key}={r.Value}")));
     }
 
     public ClusterView Report(ResourceReport report)
@@ -114,11 +117,14 @@ internal sealed class GcsNodeManager : IDisposable
 
     private void CheckHealth()
     {
+        // A node fails a check when it has not reported for a whole period; it is dead after the threshold's worth of
+        // consecutive failed checks, i.e. when it has been silent for period × threshold.
         List<NodeId> silent;
         long deadline = Environment.TickCount64 - (long)_config.HealthCheckTimeout.TotalMilliseconds;
         lock (_lock) silent = [.. _nodes.Where(n => n.Value.Record.Alive && n.Value.LastReport < deadline).Select(n => n.Key)];
         foreach (var id in silent)
-            MarkDead(id, $"its raylet missed health checks for {_config.HealthCheckTimeout.TotalSeconds:0.#} s (the process died or the node is unreachable)");
+            MarkDead(id, $"its raylet missed {_config.HealthCheckFailureThreshold} health checks in a row ({_config.HealthCheckTimeout.TotalSeconds:0.#} s " +
+                "without a report): the process died or the node is unreachable");
     }
 
     public void Dispose() => _healthCheck.Dispose();

@@ -29,20 +29,20 @@ internal sealed class ThreadWorkerLauncher : IWorkerLauncher
         var receiver = new TaskReceiver(driver.Executor, driver.Raylet, info.WorkerId);
         var handler = new CoreWorkerServiceHandler(info.NodeId);
         handler.Serve(driver, receiver, _gcs!);
-        var server = InProcessTransport.Start("worker-" + info.WorkerId.ToString()[..8], [new CoreWorkerService(handler)]);
+        var server = InProcessTransport.Start("worker-" + info.WorkerId.ToString()[..8], [new CoreWorkerService(handler, driver.Config)]);
         var handle = new ThreadHandle(receiver, server, onExited);
         // Force-cancel and Exit end a worker process; they end a worker thread the same way.
         _ = handler.Exited.Task.ContinueWith(_ => handle.Kill("the worker was told to exit"), TaskScheduler.Default);
-        _ = RegisterAsync(info, server.Endpoint, handle);
+        _ = RegisterAsync(driver.Config, info, server.Endpoint, handle);
         return handle;
     }
 
-    private static async Task RegisterAsync(WorkerStartInfo info, string endpoint, ThreadHandle handle)
+    private static async Task RegisterAsync(RayConfig config, WorkerStartInfo info, string endpoint, ThreadHandle handle)
     {
         try
         {
             var request = new RegisterWorkerRequest(info.WorkerId, Environment.ProcessId, new Address(info.WorkerId, info.NodeId, endpoint));
-            if (!await RayletRpc.RegisterWorkerAsync(info.RayletEndpoint, request).ConfigureAwait(false))
+            if (!await RayletRpc.RegisterWorkerAsync(config, info.RayletEndpoint, request).ConfigureAwait(false))
                 handle.Kill("its raylet did not start it");
         }
         catch (Exception e)

@@ -10,7 +10,7 @@ namespace RaySharp.Core.Raylet;
 /// processes, and CPU released while a task blocks in Get. Work no node can ever fit waits here and is
 /// reported; it is re-examined whenever the cluster changes.
 /// </summary>
-internal sealed class NodeManager : IDisposable
+internal sealed partial class NodeManager : IDisposable
 {
     private sealed class PendingLease(WireLeaseRequest request, ResourceSet resources, ResourceSet placement, CancellationToken ct)
     {
@@ -48,19 +48,19 @@ internal sealed class NodeManager : IDisposable
     /// <param name="total">The node's resources.</param>
     /// <param name="isHead">The node hosts the GCS.</param>
     /// <param name="config">Tunables.</param>
-    /// <param name="logger">The raylet's log.</param>
+    /// <param name="loggers">The raylet's logs (a category per component).</param>
     /// <param name="launcher">Starts this node's workers (processes, or threads in local mode).</param>
-    public NodeManager(NodeId nodeId, ResourceSet total, bool isHead, RayConfig config, ILogger logger, IWorkerLauncher launcher)
+    public NodeManager(NodeId nodeId, ResourceSet total, bool isHead, RayConfig config, ILoggerFactory loggers, IWorkerLauncher launcher)
     {
         NodeId = nodeId;
         Total = total;
         _available = total;
         IsHead = isHead;
         _config = config;
-        _logger = logger;
+        _logger = loggers.CreateLogger<NodeManager>();
         _scheduler = new ClusterResourceScheduler(config.SchedulerSpreadThreshold);
         Pool = new WorkerPool(nodeId, (int)Math.Ceiling(total[ResourceSet.Cpu]), config, launcher,
-            () => Socket is null ? Endpoint : "unix:" + Socket, () => GcsEndpoint, GetJobAsync, OnWorkerDied, logger);
+            () => Socket is null ? Endpoint : "unix:" + Socket, () => GcsEndpoint, GetJobAsync, OnWorkerDied, loggers.CreateLogger<WorkerPool>());
         Service = new NodeManagerService(this);
     }
 
@@ -87,6 +87,8 @@ internal sealed class NodeManager : IDisposable
             ProcessId = Environment.ProcessId,
         };
         await Gcs.RegisterNodeAsync(record, ct).ConfigureAwait(false);
+        _logger.LogInformation("Raylet {NodeId} started at {Endpoint} (head: {IsHead}, resources: {Resources}, GCS at {Gcs})", NodeId, endpoint, IsHead,
+            Total, gcs.Endpoint);
         _reportLoop = ReportLoopAsync();
     }
 
@@ -155,12 +157,17 @@ internal sealed class NodeManager : IDisposable
         var resources = request.Resources.FromWire();
         var placement = request.PlacementResources?.FromWire() ?? resources;
         var pending = new PendingLease(request, resources, placement, ct);
+        LogLeaseRequested(_logger, request.Description, request.JobId, request.GrantOrReject);
         // The job's first lease here: warm up workers up to the CPU count, less the one this lease starts.
         Pool.PrestartForJob(request.JobId, (int)Math.Ceiling(Total[ResourceSet.Cpu]) - 1);
         lock (_lock)
         {
             if (_disposed) return Task.FromResult(Canceled("the node is shutting down"));
-            if (Decide(pending) is { } immediate) return Task.FromResult(immediate);
+            if (Decide(pending) is { } immediate)
+            {
+                LogLeaseAnswered(_logger, request.Description, immediate.Kind, immediate.NodeId);
+                return Task.FromResult(immediate);
+            }
             _queue.AddLast(pending);
             if (!pending.Infeasible && !_queue.Any(p => p != pending && !p.Infeasible) && placement.IsSubsetOf(_available))
             {
@@ -226,10 +233,7 @@ internal sealed class NodeManager : IDisposable
     private void ReportInfeasibleLocked(PendingLease p)
     {
         if (!_reportedInfeasible.Add(p.Placement.ToString())) return;
-        _logger.LogWarning(
-            "{Work} requires {Required}, but no node in the cluster has that much (this node has {Total}): it cannot be scheduled " +
-            "and waits until a node that can fit it joins. Lower its resource request or add a node with those resources.",
-            p.Request.Description, p.Placement, Total);
+        LogInfeasible(_logger, p.Request.Description, p.Placement, Total);
     }
 
     /// <summary>Queued requests that another node can now serve move there (spillback); infeasible ones that
@@ -303,6 +307,7 @@ internal sealed class NodeManager : IDisposable
         {
             Kind = LeaseReplyKind.Granted, LeaseId = leaseId, Worker = worker.Address, NodeId = NodeId, Resources = p.Resources.ToWire(),
         };
+        LogLeaseGranted(_logger, leaseId, p.Request.Description, worker.WorkerId);
         if (!p.Reply.TrySetResult(reply) || p.Cancellation.IsCancellationRequested) ReturnWorker(leaseId, disconnect: false);
     }
 
@@ -321,6 +326,7 @@ internal sealed class NodeManager : IDisposable
         lock (_lock)
         {
             if (!_leases.Remove(leaseId, out lease)) return;
+            LogLeaseReturned(_logger, leaseId, disconnect);
         }
         // The worker is back in the pool before the queue is served, so a queued lease of its job and env reuses it
         // rather than starting a process.
@@ -378,7 +384,7 @@ internal sealed class NodeManager : IDisposable
 
     private void OnWorkerDied(WorkerProcess worker, string reason)
     {
-        _logger.LogDebug("Worker {WorkerId} died: {Reason}", worker.WorkerId, reason);
+        _logger.LogInformation("Worker {WorkerId} died: {Reason}", worker.WorkerId, reason);
         Gcs.ReportWorkerFailure(worker.WorkerId, NodeId, reason);
     }
 
@@ -399,6 +405,24 @@ internal sealed class NodeManager : IDisposable
         foreach (var p in queued) p.Reply.TrySetResult(Canceled("the node shut down"));
         Pool.Dispose();
     }
+
+    // The lease path logs through source-generated methods: nothing is formatted unless the level is on.
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Lease requested for {Work} of job {JobId} (grant or reject: {GrantOrReject})")]
+    private static partial void LogLeaseRequested(ILogger logger, string work, JobId jobId, bool grantOrReject);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Lease request for {Work} answered at once: {Kind} (node {NodeId})")]
+    private static partial void LogLeaseAnswered(ILogger logger, string work, LeaseReplyKind kind, NodeId nodeId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Lease {LeaseId} granted for {Work} on worker {WorkerId}")]
+    private static partial void LogLeaseGranted(ILogger logger, long leaseId, string work, WorkerId workerId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Lease {LeaseId} returned (disconnect the worker: {Disconnect})")]
+    private static partial void LogLeaseReturned(ILogger logger, long leaseId, bool disconnect);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Work} requires {Required}, but no node in the cluster has that much (this node has {Total}): " +
+        "it cannot be scheduled and waits until a node that can fit it joins. Lower its resource request or add a node with those resources.")]
+    private static partial void LogInfeasible(ILogger logger, string work, ResourceSet required, ResourceSet total);
 }
 
 /// <summary>The GCS as a raylet calls it (the node and job accessors of Ray's <c>GcsClient</c>); the

@@ -45,12 +45,14 @@ internal interface IWorkerLauncher
 
 /// <summary>
 /// Starts each worker as <c>dotnet exec RaySharp.Runtime.dll worker ...</c> from the job's code search path, with its
-/// output written to <c>logs/worker-&lt;id&gt;.log</c> in the session directory and published to the job's driver.
+/// standard output and error captured to <c>logs/worker-&lt;id&gt;.out</c> and <c>.err</c> in the session directory and
+/// published to the job's driver (the worker's own runtime log is <c>logs/worker-&lt;id&gt;.log</c>, written by the worker).
 /// Each worker's stdin is a pipe from this process: when the raylet goes away, the worker reads end-of-file and
 /// exits, so a crashed raylet leaves no orphans.
 /// </summary>
 internal sealed class ProcessWorkerLauncher : IWorkerLauncher
 {
+    private static readonly Encoding s_utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
     private readonly string _sessionDir;
     private readonly string _runtimeConfig;
     private readonly Action<LogBatch> _publishLogs;
@@ -64,7 +66,11 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
         _runtimeConfig = WriteWorkerRuntimeConfig(sessionDir);
     }
 
-    public string? LogPath(WorkerId workerId) => Path.Combine(_sessionDir, "logs", $"worker-{workerId}.log");
+    /// <summary>The worker's captured standard error (a crash's stack trace lands there); <c>.out</c> and <c>.log</c>
+    /// beside it hold its standard output and its runtime log.</summary>
+    public string? LogPath(WorkerId workerId) => OutputPath(workerId, ".err");
+
+    private string OutputPath(WorkerId workerId, string extension) => Path.Combine(_sessionDir, "logs", $"worker-{workerId}{extension}");
 
     public IWorkerHandle Start(WorkerStartInfo info, Action onExited)
     {
@@ -92,7 +98,9 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
         foreach (var (k, v) in info.EnvVars ?? []) psi.Environment[k] = v;
         psi.Environment["DOTNET_gcServer"] = "0";
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var handle = new ProcessHandle(process, new StreamWriter(LogPath(info.WorkerId)!, append: true, Encoding.UTF8) { AutoFlush = true });
+        var handle = new ProcessHandle(process,
+            new StreamWriter(OutputPath(info.WorkerId, ".out"), append: true, s_utf8) { AutoFlush = true },
+            new StreamWriter(OutputPath(info.WorkerId, ".err"), append: true, s_utf8) { AutoFlush = true });
         process.Exited += (_, _) =>
         {
             handle.CloseLog();
@@ -110,13 +118,13 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
     private void OnOutput(ProcessHandle worker, JobId jobId, string prefix, string? line, bool isError)
     {
         if (line is null) return;
-        worker.WriteLog(line);
+        worker.WriteLog(line, isError);
         _publishLogs(new LogBatch(jobId, prefix, [line], isError));
     }
 
-    private sealed class ProcessHandle(Process process, StreamWriter log) : IWorkerHandle
+    private sealed class ProcessHandle(Process process, StreamWriter stdout, StreamWriter stderr) : IWorkerHandle
     {
-        public int ProcessId { get; } = SafeId(process);
+        public int ProcessId => SafeId(process);
 
         public string ExitDescription
         {
@@ -146,19 +154,23 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
             try { process.WaitForExit(timeout); } catch (InvalidOperationException) { }
         }
 
-        public void WriteLog(string line)
+        public void WriteLog(string line, bool isError)
         {
+            var log = isError ? stderr : stdout;
             lock (log)
             {
-                try { log.WriteLine(line); } catch (ObjectDisposedException) { }
+                try { log.WriteLine(line); } catch (Exception e) when (e is ObjectDisposedException or IOException) { }
             }
         }
 
         public void CloseLog()
         {
-            lock (log)
+            foreach (var log in (StreamWriter[])[stdout, stderr])
             {
-                try { log.Dispose(); } catch (ObjectDisposedException) { }
+                lock (log)
+                {
+                    try { log.Dispose(); } catch (Exception e) when (e is ObjectDisposedException or IOException) { }
+                }
             }
         }
 

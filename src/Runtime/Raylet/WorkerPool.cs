@@ -56,7 +56,7 @@ internal sealed class WorkerPool : IDisposable
     /// <param name="onWorkerDied">Called once for each worker that ends while the pool runs.</param>
     /// <param name="logger">The raylet's log.</param>
     public WorkerPool(NodeId nodeId, int maxIdle, RayConfig config, IWorkerLauncher launcher, Func<string> rayletEndpoint, Func<string> gcsEndpoint,
-        Func<JobId, CancellationToken, Task<JobRecord>> getJob, Action<WorkerProcess, string> onWorkerDied, ILogger logger)
+        Func<JobId, CancellationToken, Task<JobRecord>> getJob, Action<WorkerProcess, string> onWorkerDied, ILogger<WorkerPool> logger)
     {
         _nodeId = nodeId;
         _maxIdle = Math.Max(1, maxIdle);
@@ -184,7 +184,7 @@ internal sealed class WorkerPool : IDisposable
             lock (_lock) _all.Remove(worker.WorkerId);
             throw;
         }
-        _logger.LogDebug("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
+        _logger.LogInformation("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
         return worker;
     }
 

@@ -13,13 +13,19 @@ internal sealed class RayletRpcClient : IRayletClient
     private readonly string _raylet;
     private readonly GcsClient _gcs;
     private readonly JobId _jobId;
+    private readonly RayConfig _config;
+    private readonly ILogger _connectionLogger;
 
     /// <param name="raylet">The local raylet's endpoint (<c>unix:</c> socket, TCP or in process).</param>
     /// <param name="gcs">The GCS.</param>
     /// <param name="nodeId">This node.</param>
     /// <param name="jobId">The job whose workers are leased.</param>
-    public RayletRpcClient(string raylet, GcsClient gcs, NodeId nodeId, JobId jobId)
+    /// <param name="config">The process's configuration (spillbacks, batch size, keepalive).</param>
+    /// <param name="loggers">The process's loggers.</param>
+    public RayletRpcClient(string raylet, GcsClient gcs, NodeId nodeId, JobId jobId, RayConfig config, ILoggerFactory loggers)
     {
+        _config = config;
+        _connectionLogger = loggers.CreateLogger<CoreWorkerConnection>();
         _raylet = raylet;
         _gcs = gcs;
         NodeId = nodeId;
@@ -32,14 +38,14 @@ internal sealed class RayletRpcClient : IRayletClient
     public async ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct)
     {
         var envVars = request.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null;
-        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_raylet, request.ToWire(_jobId, envVars), ct).ConfigureAwait(false);
+        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_config, _raylet, request.ToWire(_jobId, envVars), ct).ConfigureAwait(false);
         var resources = reply.Resources.FromWire();
-        var worker = new RemoteCoreWorkerClient(reply.Worker!, NodeId, _jobId, reply.LeaseId, resources);
+        var worker = new RemoteCoreWorkerClient(reply.Worker!, NodeId, _jobId, reply.LeaseId, resources, _config, _connectionLogger);
         return new WorkerLease(reply.LeaseId, worker, reply.NodeId, resources) { Raylet = raylet };
     }
 
     public void ReturnWorker(WorkerLease lease, bool disconnectWorker) =>
-        RayletRpc.ReturnWorker(lease.Raylet ?? _raylet, lease.LeaseId, disconnectWorker);
+        RayletRpc.ReturnWorker(_config, lease.Raylet ?? _raylet, lease.LeaseId, disconnectWorker);
 
     // Blocked/unblocked notices must reach the raylet in the order they happened (an unblock overtaken by the next
     // block would leave the raylet counting a blocked task's CPU): one sender sends them one at a time.
@@ -61,7 +67,7 @@ internal sealed class RayletRpcClient : IRayletClient
         {
             try
             {
-                await RayletRpc.CallAsync(_raylet, blocked ? NodeManagerService.NotifyBlockedMethod : NodeManagerService.NotifyUnblockedMethod,
+                await RayletRpc.CallAsync(_config, _raylet, blocked ? NodeManagerService.NotifyBlockedMethod : NodeManagerService.NotifyUnblockedMethod,
                     new LeaseIdRequest(leaseId)).ConfigureAwait(false);
             }
             catch (RpcException e)
@@ -82,7 +88,7 @@ internal sealed class RayletRpcClient : IRayletClient
     /// <summary>Exact for this node, the last broadcast for the others.</summary>
     public IReadOnlyDictionary<string, double> GetAvailableResources()
     {
-        var local = RpcChannels.Invoker(_raylet).BlockingUnaryCall(NodeManagerService.GetNodeStatsMethod, null,
+        var local = RpcChannels.Invoker(_raylet, _config).BlockingUnaryCall(NodeManagerService.GetNodeStatsMethod, null,
             new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), Empty.Instance);
         return Sum(View().Nodes.Where(n => n.Alive).Select(n => n.NodeId == NodeId ? local.Available : n.Available));
     }
@@ -182,7 +188,8 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         {
             await foreach (var info in _gcs.SubscribeActor(actorId, ct).ConfigureAwait(false))
             {
-                var worker = info.Worker is { } address ? new RemoteCoreWorkerClient(address, _worker.Raylet.NodeId, _worker.JobId, 0, ResourceSet.Empty) : null;
+                var worker = info.Worker is { } address ? new RemoteCoreWorkerClient(address, _worker.Raylet.NodeId, _worker.JobId, 0, ResourceSet.Empty,
+                    _worker.Config, _worker.Loggers.CreateLogger<CoreWorkerConnection>()) : null;
                 onUpdate(new ActorStateUpdate(info.ActorId, info.State, worker, info.NumRestarts, info.DeathCause));
                 if (info.State == ActorLifecycleState.Dead) return;
             }
@@ -209,11 +216,11 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
 }
 
 /// <summary>The ownership protocol over RPC: fetch from owners, borrower registration.</summary>
-internal sealed class OwnershipRpcClient(NodeId localNode) : IOwnershipClient
+internal sealed class OwnershipRpcClient(NodeId localNode, RayConfig config, ILogger? logger = null) : IOwnershipClient
 {
     public async Task<RayObject> GetObjectAsync(Address owner, ObjectId id)
     {
-        var reply = await CoreWorkerConnection.For(owner, localNode).CallAsync(CoreWorkerService.GetObjectMethod, new GetObjectRequest(id))
+        var reply = await CoreWorkerConnection.For(owner, localNode, config, logger).CallAsync(CoreWorkerService.GetObjectMethod, new GetObjectRequest(id))
             .ConfigureAwait(false);
         return reply?.FromWire() ?? RayObject.FromError(new RayErrorInfo
         {
@@ -224,13 +231,13 @@ internal sealed class OwnershipRpcClient(NodeId localNode) : IOwnershipClient
     }
 
     public Task AddBorrowerAsync(Address owner, ObjectId id, Address borrower) =>
-        CoreWorkerConnection.For(owner, localNode).CallAsync(CoreWorkerService.AddBorrowerMethod, new BorrowerRequest(id, borrower));
+        CoreWorkerConnection.For(owner, localNode, config, logger).CallAsync(CoreWorkerService.AddBorrowerMethod, new BorrowerRequest(id, borrower));
 
     public void RemoveBorrower(Address owner, ObjectId id, Address borrower) =>
-        CoreWorkerConnection.For(owner, localNode).Fire(CoreWorkerService.RemoveBorrowerMethod, new BorrowerRequest(id, borrower));
+        CoreWorkerConnection.For(owner, localNode, config, logger).Fire(CoreWorkerService.RemoveBorrowerMethod, new BorrowerRequest(id, borrower));
 
     public Task ReportGeneratorItemAsync(Address owner, TaskId taskId, int index, RayObject item) =>
-        CoreWorkerConnection.For(owner, localNode).CallAsync(CoreWorkerService.ReportGeneratorItemMethod,
+        CoreWorkerConnection.For(owner, localNode, config, logger).CallAsync(CoreWorkerService.ReportGeneratorItemMethod,
             new GeneratorItemRequest(taskId, index, item.ToWire()));
 }
 

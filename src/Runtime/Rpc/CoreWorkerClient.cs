@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace RaySharp.Core.Rpc;
 
@@ -9,29 +11,37 @@ namespace RaySharp.Core.Rpc;
 /// stream, written in batches; replies are matched by call ID. When the stream breaks, every call in flight
 /// fails as WorkerDied (retried per MaxRetries), and the next push opens a new connection.
 /// </summary>
-internal sealed class CoreWorkerConnection
+internal sealed partial class CoreWorkerConnection
 {
     private static readonly ConcurrentDictionary<WorkerId, CoreWorkerConnection> s_connections = new();
     private readonly ConcurrentDictionary<long, TaskCompletionSource<PushTaskResponse>> _inflight = new();
     private readonly Lock _lock = new();
     private readonly CallInvoker _invoker;
+    private readonly RayConfig _config;
+    private readonly ILogger _logger;
     private Channel<PushTaskRequest>? _outbox;
     private volatile string? _broken;
     private long _nextCallId;
 
-    private CoreWorkerConnection(Address address, NodeId localNode)
+    private CoreWorkerConnection(Address address, NodeId localNode, RayConfig config, ILogger logger)
     {
         Address = address;
-        _invoker = RpcChannels.Invoker(RpcChannels.EndpointFor(address, localNode));
+        _config = config;
+        _logger = logger;
+        _invoker = RpcChannels.Invoker(RpcChannels.EndpointFor(address, localNode), config);
     }
 
     public Address Address { get; }
 
-    public static CoreWorkerConnection For(Address address, NodeId localNode)
+    /// <summary>The process's connection to the worker at <paramref name="address"/>, opened with the caller's
+    /// configuration (batch size, keepalive) and logger if there is none yet.</summary>
+    public static CoreWorkerConnection For(Address address, NodeId localNode, RayConfig config, ILogger? logger = null)
     {
         while (true)
         {
-            var c = s_connections.GetOrAdd(address.WorkerId, _ => new CoreWorkerConnection(address, localNode));
+            var c = s_connections.GetOrAdd(address.WorkerId,
+                static (_, s) => new CoreWorkerConnection(s.address, s.localNode, s.config, s.logger ?? NullLogger.Instance),
+                (address, localNode, config, logger));
             if (c._broken is null) return c;
             s_connections.TryRemove(new KeyValuePair<WorkerId, CoreWorkerConnection>(address.WorkerId, c));
         }
@@ -46,6 +56,7 @@ internal sealed class CoreWorkerConnection
         var done = new TaskCompletionSource<PushTaskResponse>();
         long id = Interlocked.Increment(ref _nextCallId);
         _inflight[id] = done;
+        LogPush(_logger, id, task.TaskId, Address.WorkerId);
         var outbox = EnsureStream();
         if (_broken is { } reason || !outbox.Writer.TryWrite(new PushTaskRequest(id, task, leaseId, leaseResources)))
         {
@@ -61,8 +72,9 @@ internal sealed class CoreWorkerConnection
         {
             if (_outbox is not null) return _outbox;
             var outbox = Channel.CreateUnbounded<PushTaskRequest>(new UnboundedChannelOptions { SingleReader = true });
+            LogOpenStream(_logger, Address.WorkerId, Address.Endpoint);
             var call = _invoker.AsyncDuplexStreamingCall(CoreWorkerService.PushTasksMethod, null, new CallOptions());
-            _ = BatchWriter.RunAsync(outbox.Reader, items => call.RequestStream.WriteAsync(new PushBatch(items)), CancellationToken.None)
+            _ = BatchWriter.RunAsync(outbox.Reader, items => call.RequestStream.WriteAsync(new PushBatch(items)), _config.RpcMaxBatchSize, CancellationToken.None)
                 .ContinueWith(_ => Break("the task stream to the worker closed"), TaskScheduler.Default);
             _ = ReadRepliesAsync(call);
             _outbox = outbox;
@@ -94,6 +106,7 @@ internal sealed class CoreWorkerConnection
 
     private void Break(string reason)
     {
+        if (_broken is null) LogBroken(_logger, Address.WorkerId, reason, _inflight.Count);
         _broken ??= reason;
         _outbox?.Writer.TryComplete();
         s_connections.TryRemove(new KeyValuePair<WorkerId, CoreWorkerConnection>(Address.WorkerId, this));
@@ -111,6 +124,17 @@ internal sealed class CoreWorkerConnection
 
     public void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
         RpcChannels.Fire(_invoker, method, request);
+
+    // Every push logs through source-generated methods: nothing is formatted unless the level is on.
+
+    [LoggerMessage(Level = LogLevel.Trace, Message = "Push {CallId} of task {TaskId} to worker {WorkerId}")]
+    private static partial void LogPush(ILogger logger, long callId, TaskId taskId, WorkerId workerId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Opening the task stream to worker {WorkerId} at {Endpoint}")]
+    private static partial void LogOpenStream(ILogger logger, WorkerId workerId, string endpoint);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The connection to worker {WorkerId} broke ({Reason}); failing {InFlight} calls in flight")]
+    private static partial void LogBroken(ILogger logger, WorkerId workerId, string reason, int inFlight);
 }
 
 /// <summary>
@@ -124,9 +148,10 @@ internal sealed class RemoteCoreWorkerClient : ICoreWorkerClient
     private readonly long _leaseId;
     private readonly Dictionary<string, double> _leaseResources;
 
-    public RemoteCoreWorkerClient(Address address, NodeId localNode, JobId jobId, long leaseId, ResourceSet leaseResources)
+    public RemoteCoreWorkerClient(Address address, NodeId localNode, JobId jobId, long leaseId, ResourceSet leaseResources, RayConfig config,
+        ILogger? logger = null)
     {
-        _connection = CoreWorkerConnection.For(address, localNode);
+        _connection = CoreWorkerConnection.For(address, localNode, config, logger);
         _jobId = jobId;
         _leaseId = leaseId;
         _leaseResources = leaseResources.ToWire();

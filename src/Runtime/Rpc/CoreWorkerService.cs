@@ -25,8 +25,15 @@ internal class CoreWorkerService : IRpcService
     public static readonly Method<ExitRequest, Empty> ExitMethod = RpcMarshaller.Unary<ExitRequest, Empty>(Name, nameof(Exit));
 
     private readonly ICoreWorkerServiceHandler _handler;
+    private readonly RayConfig _config;
 
-    public CoreWorkerService(ICoreWorkerServiceHandler handler) => _handler = handler;
+    /// <param name="handler">Runs what the service receives.</param>
+    /// <param name="config">The process's configuration (reply batch size); the defaults when null.</param>
+    public CoreWorkerService(ICoreWorkerServiceHandler handler, RayConfig? config = null)
+    {
+        _handler = handler;
+        _config = config ?? RayConfig.Default;
+    }
 
     public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<CoreWorkerService>();
 
@@ -52,7 +59,7 @@ internal class CoreWorkerService : IRpcService
         {
             await responses.WriteAsync(new ReplyBatch(items)).ConfigureAwait(false);
             _handler.OnRepliesWritten();
-        }, context.CancellationToken);
+        }, _config.RpcMaxBatchSize, context.CancellationToken);
         try
         {
             while (await requests.MoveNext(context.CancellationToken).ConfigureAwait(false))
@@ -131,16 +138,19 @@ internal interface ICoreWorkerServiceHandler
 /// <summary>Drains a channel into a stream, writing whatever is ready in one message (batching under load).</summary>
 internal static class BatchWriter
 {
-    private const int MaxBatch = 512;
-
-    public static async Task RunAsync<T>(ChannelReader<T> reader, Func<T[], Task> write, CancellationToken ct)
+    /// <param name="reader">What to send.</param>
+    /// <param name="write">Writes one message.</param>
+    /// <param name="maxBatch">Most items in one message (<c>rpc_max_batch_size</c>).</param>
+    /// <param name="ct">Stops the writer.</param>
+    public static async Task RunAsync<T>(ChannelReader<T> reader, Func<T[], Task> write, int maxBatch, CancellationToken ct)
     {
+        int max = Math.Max(1, maxBatch);
         var batch = new List<T>(16);
         try
         {
             while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
             {
-                while (batch.Count < MaxBatch && reader.TryRead(out var item)) batch.Add(item);
+                while (batch.Count < max && reader.TryRead(out var item)) batch.Add(item);
                 if (batch.Count == 0) continue;
                 await write([.. batch]).ConfigureAwait(false);
                 batch.Clear();

@@ -6,15 +6,19 @@ namespace RaySharp.Core.Rpc;
 /// <summary>
 /// Every call to the GCS, for every process that makes one (Ray's <c>GcsClient</c> with its node, job, actor, KV and
 /// log accessors): raylets, drivers, workers and the <c>raysharp</c> CLI. The endpoint is <c>host:port</c>, a
-/// <c>unix:</c> socket, or an in-process <c>inproc:</c> endpoint in local mode: the calls are the same.
+/// <c>unix:</c> socket, or an in-process <c>inproc:</c> endpoint in local mode: the calls are the same. Deadlines and
+/// keepalive come from the process's <see cref="RayConfig"/> (<c>gcs_server_request_timeout_seconds</c>,
+/// <c>gcs_report_resources_timeout_ms</c>); tools that pass none get the defaults.
 /// </summary>
-internal sealed class GcsClient(string endpoint) : Raylet.IRayletGcsClient
+internal sealed class GcsClient(string endpoint, RayConfig? config = null) : Raylet.IRayletGcsClient
 {
-    private static readonly TimeSpan s_deadline = TimeSpan.FromSeconds(60);
+    private readonly RayConfig _config = config ?? RayConfig.Default;
 
     public string Endpoint { get; } = endpoint;
 
-    private CallInvoker Invoker => RpcChannels.Invoker(Endpoint);
+    private TimeSpan DefaultDeadline => _config.GcsRequestTimeout;
+
+    private CallInvoker Invoker => RpcChannels.Invoker(Endpoint, _config);
 
     /// <summary>A call the caller waits for; an unreachable GCS is a <see cref="RayException"/> that names it.</summary>
     private TResponse Call<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, TimeSpan? deadline = null)
@@ -22,7 +26,7 @@ internal sealed class GcsClient(string endpoint) : Raylet.IRayletGcsClient
     {
         try
         {
-            return Invoker.BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? s_deadline)), request);
+            return Invoker.BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline)), request);
         }
         catch (RpcException e)
         {
@@ -35,7 +39,7 @@ internal sealed class GcsClient(string endpoint) : Raylet.IRayletGcsClient
     {
         try
         {
-            return await Invoker.AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? s_deadline), cancellationToken: ct),
+            return await Invoker.AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline), cancellationToken: ct),
                 request).ResponseAsync.ConfigureAwait(false);
         }
         catch (RpcException e) when (!ct.IsCancellationRequested)
@@ -58,7 +62,7 @@ internal sealed class GcsClient(string endpoint) : Raylet.IRayletGcsClient
 
     /// <summary>Reports this node's available resources; the reply is the cluster view.</summary>
     public Task<ClusterView> ReportResourcesAsync(ResourceReport report, CancellationToken ct) =>
-        CallAsync(GcsService.ReportResourcesMethod, report, ct, TimeSpan.FromSeconds(5));
+        CallAsync(GcsService.ReportResourcesMethod, report, ct, _config.GcsReportResourcesTimeout);
 
     public ClusterView GetAllNodes() => Call(GcsService.GetAllNodesMethod, Empty.Instance);
 

@@ -3,22 +3,21 @@ using RaySharp.Core.Raylet;
 
 namespace RaySharp.Core.Rpc;
 
-/// <summary>Calls to raylets by endpoint: the lease protocol, following spillbacks to the node a raylet names.</summary>
+/// <summary>Calls to raylets by endpoint: the lease protocol, following spillbacks to the node a raylet names. Each call
+/// takes the caller's <see cref="RayConfig"/> (spillback limit, channel keepalive).</summary>
 internal static class RayletRpc
 {
-    private const int MaxSpillbacks = 8;
-
     /// <summary>Asks the raylet at <paramref name="endpoint"/> for a lease, following Reschedule replies. Returns
     /// the granting raylet's endpoint with the reply; throws the unschedulable exception on Canceled.</summary>
-    public static async Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestLeaseAsync(string endpoint, WireLeaseRequest request,
-        CancellationToken ct)
+    public static async Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestLeaseAsync(RayConfig config, string endpoint,
+        WireLeaseRequest request, CancellationToken ct)
     {
         for (int hop = 0; ; hop++)
         {
             WireLeaseReply reply;
             try
             {
-                reply = await RpcChannels.Invoker(endpoint)
+                reply = await RpcChannels.Invoker(endpoint, config)
                     .AsyncUnaryCall(NodeManagerService.RequestWorkerLeaseMethod, null, new CallOptions(cancellationToken: ct), request)
                     .ResponseAsync.ConfigureAwait(false);
             }
@@ -33,7 +32,7 @@ internal static class RayletRpc
                 case LeaseReplyKind.Spillback:
                     endpoint = reply.SpillbackEndpoint!;
                     // After a few hops, make the chosen node queue the request instead of passing it on again.
-                    request = request with { GrantOrReject = hop + 1 >= MaxSpillbacks / 2 };
+                    request = request with { GrantOrReject = hop + 1 >= Math.Max(1, config.MaxSpillbacks / 2) };
                     continue;
                 default:
                     string message = reply.CancelMessage ?? $"{request.Description} cannot be scheduled.";
@@ -43,14 +42,15 @@ internal static class RayletRpc
     }
 
     /// <summary>A started worker tells its raylet where it serves; false when the raylet did not start it.</summary>
-    public static async Task<bool> RegisterWorkerAsync(string rayletEndpoint, RegisterWorkerRequest request, CancellationToken ct = default) =>
-        (await RpcChannels.Invoker(rayletEndpoint).AsyncUnaryCall(NodeManagerService.RegisterWorkerMethod, null,
+    public static async Task<bool> RegisterWorkerAsync(RayConfig config, string rayletEndpoint, RegisterWorkerRequest request,
+        CancellationToken ct = default) =>
+        (await RpcChannels.Invoker(rayletEndpoint, config).AsyncUnaryCall(NodeManagerService.RegisterWorkerMethod, null,
             new CallOptions(deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: ct), request).ResponseAsync.ConfigureAwait(false)).Value;
 
-    public static void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) =>
-        RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint), NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect));
+    public static void ReturnWorker(RayConfig config, string rayletEndpoint, long leaseId, bool disconnect) =>
+        RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint, config), NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect));
 
-    public static Task<TResponse?> CallAsync<TRequest, TResponse>(string endpoint, Method<TRequest, TResponse> method, TRequest request,
-        CancellationToken ct = default) where TRequest : class where TResponse : class =>
-        RpcChannels.TryCallAsync(RpcChannels.Invoker(endpoint), method, request, ct);
+    public static Task<TResponse?> CallAsync<TRequest, TResponse>(RayConfig config, string endpoint, Method<TRequest, TResponse> method,
+        TRequest request, CancellationToken ct = default) where TRequest : class where TResponse : class =>
+        RpcChannels.TryCallAsync(RpcChannels.Invoker(endpoint, config), method, request, ct);
 }

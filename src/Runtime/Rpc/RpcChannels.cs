@@ -7,31 +7,33 @@ namespace RaySharp.Core.Rpc;
 
 /// <summary>
 /// One gRPC channel per remote endpoint, shared by every client in the process. An endpoint is <c>host:port</c>
-/// (TCP) or <c>unix:/path</c> (a Unix domain socket on this node).
+/// (TCP) or <c>unix:/path</c> (a Unix domain socket on this node). A channel is created with the keepalive settings
+/// of the configuration of the first client that reaches its endpoint (every client of a process passes the process's
+/// <see cref="RayConfig"/>; tools that pass none get the defaults).
 /// </summary>
 internal static class RpcChannels
 {
     private static readonly ConcurrentDictionary<string, Lazy<GrpcChannel>> s_channels = new();
 
-    public static CallInvoker Invoker(string endpoint) =>
-        InProcessTransport.IsInProcess(endpoint) ? InProcessTransport.Invoker(endpoint) : Channel(endpoint).CreateCallInvoker();
+    public static CallInvoker Invoker(string endpoint, RayConfig? config = null) =>
+        InProcessTransport.IsInProcess(endpoint) ? InProcessTransport.Invoker(endpoint) : Channel(endpoint, config).CreateCallInvoker();
 
-    public static GrpcChannel Channel(string endpoint) =>
-        s_channels.GetOrAdd(endpoint, e => new Lazy<GrpcChannel>(() => Create(e))).Value;
+    public static GrpcChannel Channel(string endpoint, RayConfig? config = null) =>
+        s_channels.GetOrAdd(endpoint, static (e, c) => new Lazy<GrpcChannel>(() => Create(e, c)), config ?? RayConfig.Default).Value;
 
     /// <summary>The endpoint to reach <paramref name="address"/> from a process on <paramref name="localNode"/>:
     /// its socket when it is on the same node, else TCP.</summary>
     public static string EndpointFor(Address address, NodeId localNode) =>
         address.Socket is { } socket && address.NodeId == localNode && File.Exists(socket) ? "unix:" + socket : address.Endpoint;
 
-    private static GrpcChannel Create(string endpoint)
+    private static GrpcChannel Create(string endpoint, RayConfig config)
     {
         var handler = new SocketsHttpHandler
         {
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            KeepAlivePingDelay = TimeSpan.FromSeconds(20),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
+            KeepAlivePingDelay = config.GrpcKeepAliveTime,
+            KeepAlivePingTimeout = config.GrpcKeepAliveTimeout,
             InitialHttp2StreamWindowSize = 8 * 1024 * 1024,
             ConnectTimeout = TimeSpan.FromSeconds(10),
         };

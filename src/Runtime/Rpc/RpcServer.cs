@@ -41,12 +41,16 @@ internal sealed class RpcServer : IRpcHost
     /// <param name="port">The TCP port, 0 for any free one.</param>
     /// <param name="socketPath">A Unix domain socket path for same-node clients, or null.</param>
     /// <param name="services">The service instances; each is registered as a singleton and mapped.</param>
+    /// <param name="loggers">The process's loggers: Kestrel's and ASP.NET Core's own messages (categories
+    /// <c>Microsoft.AspNetCore.*</c>, at Warning unless RAY_LOG_LEVEL says otherwise) go there. Null: they are dropped.</param>
     /// <param name="ct">Cancels the start.</param>
     public static async Task<RpcServer> StartAsync(string host, int port, string? socketPath, IReadOnlyList<IRpcService> services,
-        CancellationToken ct = default)
+        ILoggerFactory? loggers = null, CancellationToken ct = default)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "RaySharp" });
         builder.Logging.ClearProviders();
+        // The host logs through the process's factory (its files, console and levels); the process owns and disposes it.
+        if (loggers is not null) builder.Services.AddSingleton(loggers);
         builder.WebHost.ConfigureKestrel(options =>
         {
             options.Limits.Http2.MaxStreamsPerConnection = 100_000;

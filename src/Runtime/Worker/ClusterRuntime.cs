@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Gcs;
 using RaySharp.Core.LocalMode;
+using RaySharp.Core.Logging;
 using RaySharp.Core.Raylet;
 using RaySharp.Core.Rpc;
 
@@ -13,13 +14,13 @@ internal sealed record NodeTransport(Func<IReadOnlyList<IRpcService>, string, Ta
     Func<Action<LogBatch>, IWorkerLauncher> Launcher)
 {
     /// <summary>gRPC on <paramref name="host"/> (port <paramref name="port"/> for the head's GCS, 0 for any), a Unix
-    /// socket in the session directory, and worker processes.</summary>
-    public static NodeTransport Grpc(string sessionDir, string host, int port) => new(
+    /// socket in the session directory, and worker processes. Kestrel logs through <paramref name="loggers"/>.</summary>
+    public static NodeTransport Grpc(string sessionDir, string host, int port, ILoggerFactory loggers) => new(
         async (services, name) =>
         {
             Directory.CreateDirectory(Path.Combine(sessionDir, "sockets"));
             string socket = Path.Combine(sessionDir, "sockets", name + ".sock");
-            return await RpcServer.StartAsync(host, port, socket, services).ConfigureAwait(false);
+            return await RpcServer.StartAsync(host, port, socket, services, loggers).ConfigureAwait(false);
         },
         publishLogs => new ProcessWorkerLauncher(sessionDir, publishLogs));
 }
@@ -43,23 +44,23 @@ internal sealed class NodeHost : IAsyncDisposable
     public string RayletLocalEndpoint => Raylet.Socket is { } s ? "unix:" + s : Raylet.Endpoint;
 
     /// <summary>Starts a node. With <paramref name="gcsAddress"/> null it is a head node hosting the GCS; otherwise it
-    /// joins the GCS at that address.</summary>
+    /// joins the GCS at that address. Its components log through <paramref name="loggers"/>, the process's factory.</summary>
     public static async Task<NodeHost> StartAsync(ResourceSet resources, string? gcsAddress, NodeTransport transport, RayConfig config,
-        ILogger logger, IReadOnlyList<IRpcService>? extraServices = null, CancellationToken ct = default)
+        ILoggerFactory loggers, IReadOnlyList<IRpcService>? extraServices = null, NodeId? nodeId = null, CancellationToken ct = default)
     {
-        var nodeId = NodeId.FromRandom();
-        var gcs = gcsAddress is null ? new GcsServer(config, logger) : null;
+        var id = nodeId ?? NodeId.FromRandom();
+        var gcs = gcsAddress is null ? new GcsServer(config, loggers) : null;
         NodeManager? raylet = null;
         var launcher = transport.Launcher(batch => raylet?.PublishLogs(batch));
-        raylet = new NodeManager(nodeId, resources, isHead: gcs is not null, config, logger, launcher);
+        raylet = new NodeManager(id, resources, isHead: gcs is not null, config, loggers, launcher);
         var services = new List<IRpcService> { raylet.Service };
         if (gcs is not null) services.Add(gcs.Service);
         services.AddRange(extraServices ?? []);
         IRpcHost? server = null;
         try
         {
-            server = await transport.Serve(services, "raylet-" + nodeId.ToString()[..8]).ConfigureAwait(false);
-            await raylet.StartAsync(new GcsClient(gcsAddress ?? server.Endpoint), server.Endpoint, server.Socket, ct).ConfigureAwait(false);
+            server = await transport.Serve(services, "raylet-" + id.ToString()[..8]).ConfigureAwait(false);
+            await raylet.StartAsync(new GcsClient(gcsAddress ?? server.Endpoint, config), server.Endpoint, server.Socket, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -80,6 +81,26 @@ internal sealed class NodeHost : IAsyncDisposable
         return dir;
     }
 
+    /// <summary>The log directory of a session, <c>&lt;session&gt;/logs</c>.</summary>
+    public static string LogDir(string sessionDir) => Path.Combine(sessionDir, "logs");
+
+    /// <summary>The GCS's log file: <c>raysharp-gcs.log</c>.</summary>
+    public static string GcsLogFile(string sessionDir) => Path.Combine(LogDir(sessionDir), "raysharp-gcs.log");
+
+    /// <summary>A raylet's log file: <c>raylet.log</c> for the head node's raylet, <c>raylet-&lt;node id, 8 hex
+    /// digits&gt;.log</c> for the others (several nodes may share one session directory, as a TestCluster's do).</summary>
+    public static string RayletLogFile(string sessionDir, NodeId nodeId, bool head) =>
+        Path.Combine(LogDir(sessionDir), head ? "raylet.log" : $"raylet-{nodeId.ToString()[..8]}.log");
+
+    /// <summary>Where a process hosting a node logs: the GCS's categories to <see cref="GcsLogFile"/> (head only), the
+    /// raylet's to <paramref name="rayletFile"/>, everything else to <paramref name="defaultFile"/>.</summary>
+    public static LogDestinations NodeLogs(string sessionDir, string rayletFile, string defaultFile, bool head)
+    {
+        var routes = new List<KeyValuePair<string, string>> { new(typeof(NodeManager).Namespace!, rayletFile) };
+        if (head) routes.Add(new(typeof(GcsServer).Namespace!, GcsLogFile(sessionDir)));
+        return new LogDestinations(defaultFile, routes);
+    }
+
     public async ValueTask DisposeAsync()
     {
         Raylet.Dispose();
@@ -93,10 +114,39 @@ internal sealed class NodeHost : IAsyncDisposable
 /// running cluster named by an address.</summary>
 internal static class ClusterDriver
 {
-    public static CoreWorker Start(RayOptions options, string? address, RayConfig config, ILogger logger)
+    /// <summary>The driver process's composition root: its loggers (<c>logs/driver-&lt;pid&gt;.log</c> with, for the
+    /// embedded cluster, <c>raylet.log</c> and <c>raysharp-gcs.log</c>; the console only in local mode), its
+    /// configuration, and its components. The loggers are disposed when the driver shuts down.</summary>
+    public static CoreWorker Start(RayOptions options, string? address)
+    {
+        string? sessionDir = options.LocalMode ? null : NodeHost.NewSessionDir(options.TempDir);
+        var nodeId = NodeId.FromRandom();
+        LogDestinations destinations;
+        if (sessionDir is null) destinations = LogDestinations.ConsoleOnly;
+        else
+        {
+            string driverLog = Path.Combine(NodeHost.LogDir(sessionDir), $"driver-{Environment.ProcessId}.log");
+            destinations = address is null
+                ? NodeHost.NodeLogs(sessionDir, NodeHost.RayletLogFile(sessionDir, nodeId, head: true), driverLog, head: true)
+                : new LogDestinations(driverLog);
+        }
+        var (config, loggers) = RayLogging.StartProcess("driver", destinations);
+        try
+        {
+            return Start(options, address, sessionDir, nodeId, config, loggers);
+        }
+        catch
+        {
+            loggers.Dispose();
+            throw;
+        }
+    }
+
+    private static CoreWorker Start(RayOptions options, string? address, string? sessionDir, NodeId embeddedNodeId, RayConfig config,
+        ILoggerFactory loggers)
     {
         var handler = new CoreWorkerServiceHandler(default);
-        var driverService = new CoreWorkerService(handler);
+        var driverService = new CoreWorkerService(handler, config);
         NodeHost? embedded = null;
         IRpcHost? ownServer = null;
         string raylet, endpoint;
@@ -109,17 +159,16 @@ internal static class ClusterDriver
         {
             var transport = new NodeTransport((services, name) => Task.FromResult<IRpcHost>(InProcessTransport.Start(name, services)),
                 _ => threads = new ThreadWorkerLauncher());
-            embedded = NodeHost.StartAsync(resources, null, transport, config, logger, [driverService]).GetAwaiter().GetResult();
+            embedded = NodeHost.StartAsync(resources, null, transport, config, loggers, [driverService], embeddedNodeId).GetAwaiter().GetResult();
         }
         else if (address is null)
         {
-            string sessionDir = NodeHost.NewSessionDir(options.TempDir);
-            embedded = NodeHost.StartAsync(resources, null, NodeTransport.Grpc(sessionDir, "127.0.0.1", 0), config, logger, [driverService])
-                .GetAwaiter().GetResult();
+            embedded = NodeHost.StartAsync(resources, null, NodeTransport.Grpc(sessionDir!, "127.0.0.1", 0, loggers), config, loggers, [driverService],
+                embeddedNodeId).GetAwaiter().GetResult();
         }
         if (embedded is not null)
         {
-            gcs = new GcsClient(embedded.GcsEndpoint);
+            gcs = new GcsClient(embedded.GcsEndpoint, config);
             raylet = embedded.RayletLocalEndpoint;
             nodeId = embedded.Raylet.NodeId;
             endpoint = embedded.Server.Endpoint;
@@ -127,20 +176,19 @@ internal static class ClusterDriver
         }
         else
         {
-            gcs = new GcsClient(address!.StartsWith("ray://", StringComparison.Ordinal) ? address["ray://".Length..] : address);
+            gcs = new GcsClient(address!.StartsWith("ray://", StringComparison.Ordinal) ? address["ray://".Length..] : address, config);
             var node = Reach(gcs, address, g => g.GetAllNodes()).Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead).FirstOrDefault()
                 ?? throw new InvalidOperationException($"The cluster at {address} has no alive node to run a driver on.");
             nodeId = node.NodeId;
             raylet = node.RayletSocket is { } s && File.Exists(s) ? "unix:" + s : node.RayletEndpoint;
-            string sessionDir = NodeHost.NewSessionDir(options.TempDir);
-            socket = Path.Combine(sessionDir, "driver.sock");
-            ownServer = RpcServer.StartAsync("127.0.0.1", 0, socket, [driverService]).GetAwaiter().GetResult();
+            socket = Path.Combine(sessionDir!, "driver.sock");
+            ownServer = RpcServer.StartAsync("127.0.0.1", 0, socket, [driverService], loggers).GetAwaiter().GetResult();
             endpoint = ownServer.Endpoint;
         }
         var jobId = Reach(gcs, address, g => g.GetNextJobId());
         string ns = options.Namespace ?? Guid.NewGuid().ToString("N");
         IDisposable? logs = null;
-        var worker = new CoreWorker(jobId, ns, options.RuntimeEnv, config, logger, w =>
+        var worker = new CoreWorker(jobId, ns, options.RuntimeEnv, config, loggers, w =>
         {
             threads?.Attach(w, gcs);
             Reach(gcs, address, g =>
@@ -155,13 +203,15 @@ internal static class ClusterDriver
             });
             // Local mode's workers are threads of this process: their output is already on this console.
             if (!options.LocalMode) logs = DriverLogStream.Start(gcs, jobId);
-            return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId), new GcsActorClient(gcs, w), endpoint, socket,
-                new OwnershipRpcClient(nodeId), WorkersShareProcess: options.LocalMode, OnDispose: () =>
+            return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers), new GcsActorClient(gcs, w), endpoint, socket,
+                new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode, OnDispose: () =>
                 {
                     gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
                     logs?.Dispose();
                     embedded?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
                     ownServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
+                    // Last: flushes the log files.
+                    loggers.Dispose();
                 });
         });
         handler.Worker = worker;

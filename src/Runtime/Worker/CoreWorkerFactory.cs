@@ -7,8 +7,7 @@ internal static class CoreWorkerFactory
     public static CoreWorker StartDriver(RayOptions options)
     {
         string? address = options.LocalMode ? null : options.Address ?? Environment.GetEnvironmentVariable("RAY_ADDRESS");
-        var config = RayConfig.FromEnvironment();
-        return ClusterDriver.Start(options, string.IsNullOrWhiteSpace(address) ? null : address.Trim(), config, new StderrLogger());
+        return ClusterDriver.Start(options, string.IsNullOrWhiteSpace(address) ? null : address.Trim());
     }
 
     internal static ResourceSet NodeResources(RayOptions options)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using RaySharp.Core.Logging;
 
 namespace RaySharp.Core.Worker;
 
@@ -49,11 +50,15 @@ internal static class NodeMain
         };
         int port = o.TryGetValue("port", out var p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
         string sessionDir = o.GetValueOrDefault("session-dir") ?? NodeHost.NewSessionDir(o.GetValueOrDefault("temp-dir"));
-        var config = RayConfig.FromEnvironment();
-        var logger = new StderrLogger("[RaySharp node]");
-        var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), head ? port : 0);
-        await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), head ? null : address, transport, config, logger)
-            .ConfigureAwait(false);
+        // The process's loggers outlive the node (declared first, disposed last): the head's raylet logs to raylet.log
+        // and its GCS to raysharp-gcs.log; a node joining a cluster to raylet-<node id>.log.
+        var nodeId = NodeId.FromRandom();
+        string rayletLog = NodeHost.RayletLogFile(sessionDir, nodeId, head);
+        var (config, loggers) = RayLogging.StartProcess(head ? "head node" : "node", NodeHost.NodeLogs(sessionDir, rayletLog, rayletLog, head));
+        using var _ = loggers;
+        var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), head ? port : 0, loggers);
+        await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), head ? null : address, transport, config, loggers,
+            nodeId: nodeId).ConfigureAwait(false);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
@@ -62,7 +67,7 @@ internal static class NodeMain
         Console.Out.Flush();
         await stop.Task.ConfigureAwait(false);
         if (!head && address is not null)
-            await new Rpc.GcsClient(address).UnregisterNodeAsync(node.Raylet.NodeId, "the node was stopped").ConfigureAwait(false);
+            await new Rpc.GcsClient(address, config).UnregisterNodeAsync(node.Raylet.NodeId, "the node was stopped").ConfigureAwait(false);
         return 0;
     }
 

@@ -3,6 +3,8 @@ using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
+using Microsoft.Extensions.Logging;
+using RaySharp.Core.Logging;
 using RaySharp.Core.Rpc;
 
 namespace RaySharp.Core.Worker;
@@ -50,28 +52,49 @@ internal static class WorkerMain
         var jobId = JobId.Parse(o["job-id"]);
         string raylet = o["raylet"], gcs = o["gcs"], sessionDir = o["session-dir"];
         string host = o.GetValueOrDefault("node-ip", "127.0.0.1");
+        // The worker's own log is logs/worker-<id>.log (its stdout and stderr are captured by the raylet beside it, as
+        // .out and .err). Bad RAY_* values were already reported by the raylet whose environment it inherits.
+        var (config, loggers) = RayLogging.StartProcess("worker " + workerId,
+            new LogDestinations(Path.Combine(NodeHost.LogDir(sessionDir), $"worker-{workerId}.log"), SettingsProblemLevel: LogLevel.Information));
         // The raylet gone means this worker has no one to serve.
-        Lifeline.Start(() => Environment.Exit(0));
+        Lifeline.Start(() => Exit(loggers, 0));
         CodeSearchPath.Load(o["code-search-path"]);
 
         var handler = new CoreWorkerServiceHandler(nodeId);
         string socket = Path.Combine(sessionDir, "sockets", "w-" + workerId.ToString()[..12] + ".sock");
-        await using var server = await RpcServer.StartAsync(host, 0, socket, [new CoreWorkerService(handler)]).ConfigureAwait(false);
-        var config = RayConfig.FromEnvironment();
-        var logger = new StderrLogger();
-        var gcsClient = new GcsClient(gcs);
-        var core = new CoreWorker(jobId, o["namespace"], null, config, logger, w => new WorkerConnections(
-            new RayletRpcClient(raylet, gcsClient, nodeId, jobId), new GcsActorClient(gcsClient, w), server.Endpoint, socket, new OwnershipRpcClient(nodeId)),
+        await using var server = await RpcServer.StartAsync(host, 0, socket, [new CoreWorkerService(handler, config)], loggers).ConfigureAwait(false);
+        var gcsClient = new GcsClient(gcs, config);
+        var core = new CoreWorker(jobId, o["namespace"], null, config, loggers, w => new WorkerConnections(
+            new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers), new GcsActorClient(gcsClient, w), server.Endpoint, socket,
+            new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>())),
             workerId);
         CoreWorker.SetCurrent(core);
         handler.Serve(core, new TaskReceiver(core.Executor, core.Raylet, workerId), gcsClient);
-        if (!await RayletRpc.RegisterWorkerAsync(raylet, new RegisterWorkerRequest(workerId, Environment.ProcessId, core.Address)).ConfigureAwait(false))
+        if (!await RayletRpc.RegisterWorkerAsync(config, raylet, new RegisterWorkerRequest(workerId, Environment.ProcessId, core.Address))
+            .ConfigureAwait(false))
+        {
+            loggers.Dispose();
             return 3;
+        }
         await handler.Exited.Task.ConfigureAwait(false);
         // Exit without waiting for user threads: a force-cancelled task may still be running.
-        Console.Out.Flush();
-        Environment.Exit(0);
+        Exit(loggers, 0);
         return 0;
+    }
+
+    /// <summary>Ends the worker process, flushing its output and log file first.</summary>
+    private static void Exit(ILoggerFactory loggers, int code)
+    {
+        try
+        {
+            loggers.Dispose();
+        }
+        catch (Exception)
+        {
+            // Exiting regardless.
+        }
+        Console.Out.Flush();
+        Environment.Exit(code);
     }
 }
 

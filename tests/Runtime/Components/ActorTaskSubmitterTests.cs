@@ -11,7 +11,7 @@ public sealed class ActorTaskSubmitterTests : IDisposable
 {
     private readonly FakeGcs _gcs = new();
     private readonly CoreWorker _worker;
-    private readonly RecordingLogger _logger = new();
+    private readonly RecordingLogger<ActorTaskSubmitter> _logger = new();
     private readonly ActorTaskSubmitter _submitter;
     private readonly ActorId _actor;
 

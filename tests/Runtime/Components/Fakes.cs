@@ -15,7 +15,7 @@ internal static class ComponentHarness
     private static uint s_nextJob = 1000;
 
     public static CoreWorker NewWorker(FakeRaylet? raylet = null, FakeGcs? gcs = null) =>
-        new(new JobId(Interlocked.Increment(ref s_nextJob)), "components", null, new RayConfig(), new RecordingLogger(),
+        new(new JobId(Interlocked.Increment(ref s_nextJob)), "components", null, new RayConfig(), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
             _ => new WorkerConnections(raylet ?? new FakeRaylet(), gcs ?? new FakeGcs(), "fake"));
 
     public static RemoteFunctionDescriptor Function(string name, FunctionKind kind = FunctionKind.NormalTask) => new()
@@ -250,7 +250,7 @@ internal sealed class FakeGcs : IGcsActorClient
 }
 
 /// <summary>Keeps what was logged, so a test can check a failure was reported rather than swallowed.</summary>
-internal sealed class RecordingLogger : ILogger
+internal class RecordingLogger : ILogger
 {
     public ConcurrentQueue<(LogLevel Level, string Message, Exception? Exception)> Entries { get; } = new();
 
@@ -260,6 +260,19 @@ internal sealed class RecordingLogger : ILogger
 
     public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
         Entries.Enqueue((logLevel, formatter(state, exception), exception));
+}
+
+/// <summary>A <see cref="RecordingLogger"/> of a component's category.</summary>
+internal sealed class RecordingLogger<T> : RecordingLogger, ILogger<T>;
+
+/// <summary>Hands one logger to every category, so a test reads what a component logged whatever its category.</summary>
+internal sealed class SingleLoggerFactory(ILogger logger) : ILoggerFactory
+{
+    public ILogger CreateLogger(string categoryName) => logger;
+
+    public void AddProvider(ILoggerProvider provider) { }
+
+    public void Dispose() { }
 }
 
 /// <summary>A count a test can await reaching a value, instead of sleeping.</summary>

@@ -24,7 +24,7 @@ public sealed class GcsActorManagerTests : IDisposable
     private readonly Address _owner = new(WorkerId.FromRandom(), Node, "owner");
 
     public GcsActorManagerTests() =>
-        _manager = new GcsActorManager(_ => "raylet-a", new InMemoryGcsTableStorage(), _raylets, _workers, NullLogger.Instance);
+        _manager = new GcsActorManager(_ => "raylet-a", new InMemoryGcsTableStorage(), _raylets, _workers, NullLogger<GcsActorManager>.Instance);
 
     public void Dispose() => _manager.Dispose();
 

@@ -39,7 +39,7 @@ public sealed class NodeManagerTests : IDisposable
     {
         _launcher = new FakeWorkerLauncher { AutoRegister = autoRegister };
         _node = new NodeManager(NodeId.FromRandom(), ResourceSet.Of((ResourceSet.Cpu, cpus)), isHead: true,
-            config ?? new RayConfig { RayletReportPeriod = TimeSpan.FromMilliseconds(20) }, logger ?? NullLogger.Instance, _launcher);
+            config ?? new RayConfig { RayletReportPeriod = TimeSpan.FromMilliseconds(20) }, new SingleLoggerFactory(logger ?? NullLogger.Instance), _launcher);
         _launcher.Register = _node.RegisterWorker;
         await _node.StartAsync(_gcs, "raylet-a", null, CancellationToken.None);
     }

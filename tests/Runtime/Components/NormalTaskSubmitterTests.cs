@@ -11,7 +11,7 @@ public sealed class NormalTaskSubmitterTests : IDisposable
 {
     private readonly FakeRaylet _raylet;
     private readonly CoreWorker _worker;
-    private readonly RecordingLogger _logger = new();
+    private readonly RecordingLogger<NormalTaskSubmitter> _logger = new();
     private readonly NormalTaskSubmitter _submitter;
 
     public NormalTaskSubmitterTests() : this(new FakeRaylet()) { }

@@ -217,7 +217,7 @@ public sealed class ReferenceCounterTests
     [Fact]
     public void A_failing_out_of_scope_callback_does_not_stop_later_deferred_releases()
     {
-        var logger = new RecordingLogger();
+        var logger = new RecordingLogger<ReferenceCounter>();
         var freed = new ConcurrentQueue<ObjectId>();
         var first = NewObject();
         var second = NewObject();

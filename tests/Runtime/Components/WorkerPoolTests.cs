@@ -26,7 +26,7 @@ public sealed class WorkerPoolTests : IDisposable
         var launcher = new FakeWorkerLauncher { AutoRegister = autoRegister };
         _pool = new WorkerPool(NodeId.FromRandom(), maxIdle, new RayConfig { IdleWorkerKillingTime = idleKillingTime ?? TimeSpan.FromMinutes(10) },
             launcher, () => "raylet-a", () => "gcs-fake", async (job, ct) => (await _gcs.GetJobAsync(job, ct))!,
-            (w, reason) => _died.Enqueue((w, reason)), NullLogger.Instance);
+            (w, reason) => _died.Enqueue((w, reason)), NullLogger<WorkerPool>.Instance);
         launcher.Register = _pool.OnWorkerRegistered;
         return launcher;
     }
