@@ -87,7 +87,7 @@ internal static partial class DiagnosticDescriptors
         GetTooManyId,
         DiagnosticSeverity.Info,
         "Ray.Get of a list of unbounded size",
-        "Ray.Get fetches every object of '{0}' at once, and '{0}' grows in a loop of unknown length: fetch in batches with Ray.Wait(refs, numReturns: N) so this process's memory stays bounded",
+        "Ray.Get fetches every object of '{0}' at once, and '{0}' grows in a loop that no constant bounds: fetch in batches with Ray.Wait({0}, numReturns: N) so this process's memory stays bounded",
         RayPatternCategory,
         "Ray's anti-pattern 'Fetching too many objects at once with ray.get causes failure': all the values have to fit in the caller's memory at the same time. Getting them in batches bounds that.");
 

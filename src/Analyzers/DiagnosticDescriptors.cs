@@ -58,7 +58,7 @@ internal static partial class DiagnosticDescriptors
         "Remote methods collide",
         "'{0}' collides with '{1}': {2}",
         UsageCategory,
-        "Each remote method needs its own function ID (computed from the type, the remote name and the parameter types, without CancellationToken) and its own generated proxy signature.");
+        "Each remote method needs its own function ID (computed from the type, the remote name and the parameter types, without CancellationToken) and its own generated proxy signature, one a call passing a ref can tell apart from its overloads (a T parameter's proxy takes a value or an ObjectRef<T>).");
 
     private static DiagnosticDescriptor Create(string id, string title, string message, string category, string description) =>
         new(

@@ -204,8 +204,8 @@ public sealed class GetPatternAnalyzer : RayFlowAnalyzer
         var root = Operations.Root(get);
         var calls = Operations.CallsOn(root, list.Local).ToList();
         var growing = calls.Where(c => c.TargetMethod.Name is "Add" or "AddRange" or "Insert")
-            .Select(c => Operations.EnclosingLoop(c))
-            .FirstOrDefault(loop => loop is not null && Loops.IsUnbounded(loop) && !Operations.IsWithin(get, loop));
+            .Select(c => UnboundedLoopAround(c, get))
+            .FirstOrDefault(loop => loop is not null);
         if (growing is null)
         {
             return;
@@ -220,5 +220,22 @@ public sealed class GetPatternAnalyzer : RayFlowAnalyzer
         {
             context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.GetTooMany, get.Syntax.GetLocation(), list.Local.Name));
         }
+    }
+
+    /// <summary>
+    /// The innermost loop around <paramref name="add"/>, but not around <paramref name="get"/>, that no constant
+    /// bounds: a list filled 10 times per line of a file grows with the file.
+    /// </summary>
+    private static ILoopOperation? UnboundedLoopAround(IOperation add, IOperation get)
+    {
+        for (var loop = Operations.EnclosingLoop(add); loop is not null && !Operations.IsWithin(get, loop); loop = Operations.EnclosingLoop(loop))
+        {
+            if (Loops.IsUnbounded(loop))
+            {
+                return loop;
+            }
+        }
+
+        return null;
     }
 }

@@ -85,7 +85,8 @@ public class GetPatternTests
                     total += r.Get();
                 }
 
-                return total + Ray.Get(refs).Length;
+                // RAY103 is satisfied; RAY106 still notes that n bounds nothing.
+                return total + {|RAY106:Ray.Get(refs)|}.Length;
             }
         }
         """);
@@ -164,7 +165,7 @@ public class GetPatternTests
                     refs.Add(Tasks.Remote.Square(x));
                 }
 
-                foreach (var value in Ray.Get(refs))
+                foreach (var value in {|RAY106:Ray.Get(refs)|})
                 {
                     total += value;
                 }
@@ -202,7 +203,7 @@ public class GetPatternTests
                     refs.Add(Tasks.Remote.Describe(i));
                 }
 
-                foreach (var value in Ray.Get(refs))
+                foreach (var value in {|RAY106:Ray.Get(refs)|})
                 {
                     names.Add(value);
                 }
@@ -235,12 +236,12 @@ public class GetPatternTests
                 var refs = new List<ObjectRef<int>>();
                 foreach (var x in xs)
                     refs.Add(Tasks.Remote.Square(x));
-                foreach (var value in Ray.Get(refs))
+                foreach (var value in {|RAY106:Ray.Get(refs)|})
                     total += value;
                 var refs2 = new List<ObjectRef<int>>();
                 foreach (var y in ys)
                     refs2.Add(Tasks.Remote.Square(y));
-                foreach (var value in Ray.Get(refs2))
+                foreach (var value in {|RAY106:Ray.Get(refs2)|})
                     total -= value;
                 return total;
             }
@@ -469,7 +470,7 @@ public class GetPatternTests
         }
         """,
         new DiagnosticResult(DiagnosticDescriptors.GetTooMany).WithLocation(0).WithMessage(
-            "Ray.Get fetches every object of 'refs' at once, and 'refs' grows in a loop of unknown length: fetch in batches with Ray.Wait(refs, numReturns: N) so this process's memory stays bounded"));
+            "Ray.Get fetches every object of 'refs' at once, and 'refs' grows in a loop that no constant bounds: fetch in batches with Ray.Wait(refs, numReturns: N) so this process's memory stays bounded"));
 
     [Fact]
     public Task GetAsync_of_a_list_filled_from_a_lazy_sequence() => VerifyAsync("""
@@ -488,22 +489,108 @@ public class GetPatternTests
         }
         """);
 
+    [Fact]
+    public Task Get_of_a_list_filled_up_to_a_parameter() => VerifyAsync("""
+        public static class Driver
+        {
+            public static int Run(int n)
+            {
+                var items = new List<ObjectRef<int>>();
+                for (int i = 0; i < n; i++)
+                {
+                    items.Add(Tasks.Remote.Square(i));
+                }
+
+                return {|#0:Ray.Get(items)|}.Length;
+            }
+        }
+        """,
+        new DiagnosticResult(DiagnosticDescriptors.GetTooMany).WithLocation(0).WithMessage(
+            "Ray.Get fetches every object of 'items' at once, and 'items' grows in a loop that no constant bounds: fetch in batches with Ray.Wait(items, numReturns: N) so this process's memory stays bounded"));
+
+    [Fact]
+    public Task Get_of_a_list_filled_up_to_a_bound_known_only_at_run_time() => VerifyAsync("""
+        public static class Driver
+        {
+            private static int batches = 8;
+
+            private static int Count() => 3;
+
+            public static int Run(List<string> items, string[] paths, int n)
+            {
+                var perItem = new List<ObjectRef<int>>();
+                var i = 0;
+                while (i < items.Count) { perItem.Add(Tasks.Remote.Square(items[i].Length)); i++; }
+                var perPath = new List<ObjectRef<byte[]>>();
+                for (var p = 0; p < paths.Length; p++) perPath.Add(Tasks.Remote.Load(paths[p]));
+                var loads = new List<ObjectRef<byte[]>>();
+                foreach (var path in paths) loads.Add(Tasks.Remote.Load(path));
+                var perBatch = new List<ObjectRef<int>>();
+                for (var b = 0; b < batches; b++) perBatch.Add(Tasks.Remote.Square(b));
+                var counted = new List<ObjectRef<int>>();
+                for (var c = 0; c < Count(); c++) counted.Add(Tasks.Remote.Square(c));
+                var down = new List<ObjectRef<int>>();
+                for (var d = n; d > 0; d--) down.Add(Tasks.Remote.Square(d));
+                var nested = new List<ObjectRef<int>>();
+                foreach (var item in items)
+                {
+                    for (var k = 0; k < 3; k++) nested.Add(Tasks.Remote.Square(item.Length + k));
+                }
+
+                return {|RAY106:Ray.Get(perItem)|}.Length + {|RAY106:Ray.Get(perPath)|}.Length + {|RAY106:Ray.Get(loads)|}.Length +
+                    {|RAY106:Ray.Get(perBatch)|}.Length + {|RAY106:Ray.Get(counted)|}.Length + {|RAY106:Ray.Get(down)|}.Length +
+                    {|RAY106:Ray.Get(nested)|}.Length;
+            }
+        }
+        """);
+
     // ---- RAY106: silent ----
 
     [Fact]
-    public Task Lists_of_known_length_are_fine() => VerifyAsync("""
+    public Task Lists_filled_up_to_a_constant_are_fine() => VerifyAsync("""
         public static class Driver
         {
-            public static int Run(int n, List<string> paths)
+            private const int Partitions = 16;
+
+            public static int Run(bool stop)
             {
+                const int N = 500;
                 var refs = new List<ObjectRef<int>>();
-                for (var i = 0; i < n; i++) refs.Add(Tasks.Remote.Square(i));
-                var loads = new List<ObjectRef<byte[]>>();
-                foreach (var path in paths) loads.Add(Tasks.Remote.Load(path));
+                for (int i = 0; i < 100; i++) refs.Add(Tasks.Remote.Square(i));
+                var named = new List<ObjectRef<int>>();
+                for (var i = 0; i < N; i++) named.Add(Tasks.Remote.Square(i));
                 var counted = new List<ObjectRef<int>>();
                 var j = 0;
-                while (j < n) { counted.Add(Tasks.Remote.Square(j)); j++; }
-                return Ray.Get(refs).Length + Ray.Get(loads).Length + Ray.Get(counted).Length;
+                while (j < Partitions && !stop) { counted.Add(Tasks.Remote.Square(j)); j++; }
+                var down = new List<ObjectRef<int>>();
+                for (var k = N; 0 < k; k -= 2) down.Add(Tasks.Remote.Square(k));
+                var literal = new List<ObjectRef<byte[]>>();
+                var paths = new[] { "a", "b", "c" };
+                foreach (var path in paths) literal.Add(Tasks.Remote.Load(path));
+                for (var p = 0; p < paths.Length; p++) literal.Add(Tasks.Remote.Load(paths[p]));
+                var ranged = new List<ObjectRef<int>>();
+                foreach (var x in System.Linq.Enumerable.Range(0, N)) ranged.Add(Tasks.Remote.Square(x));
+                return Ray.Get(refs).Length + Ray.Get(named).Length + Ray.Get(counted).Length + Ray.Get(down).Length +
+                    Ray.Get(literal).Length + Ray.Get(ranged).Length;
+            }
+        }
+        """);
+
+    [Fact]
+    public Task A_get_inside_the_unbounded_loop_is_per_iteration() => VerifyAsync("""
+        public static class Driver
+        {
+            public static int Run(TextReader reader)
+            {
+                var total = 0;
+                while (reader.ReadLine() is { } line)
+                {
+                    var refs = new List<ObjectRef<int>>();
+                    for (var i = 0; i < 10; i++) refs.Add(Tasks.Remote.Square(line.Length + i));
+                    total += Ray.Get(refs).Length;
+                }
+
+                return total;
             }
         }
         """);
