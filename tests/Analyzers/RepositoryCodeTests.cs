@@ -50,9 +50,25 @@ public class RepositoryCodeTests
         // src/Common holds the files the runtime shares with the generator and the analyzers (linked in its csproj).
         var sources = SourcesUnder("src/Runtime").Concat(SourcesUnder("src/Common"));
         Compilation compilation = Compile("RaySharp.Runtime", OutputKind.DynamicallyLinkedLibrary, sources, references);
-        compilation = RunGenerators(compilation, LoadMemoryPackGenerators());
+        compilation = RunGenerators(compilation, [.. LoadMemoryPackGenerators(), .. LoadLoggingGenerators()]);
 
         await AssertNoRaySharpDiagnosticsAsync(compilation);
+    }
+
+    /// <summary>The [LoggerMessage] generator the runtime's build runs: it ships with the ASP.NET Core targeting pack
+    /// of the SDK that runs this test.</summary>
+    private static ISourceGenerator[] LoadLoggingGenerators()
+    {
+        string dotnetRoot = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", ".."));
+        string packs = Path.Combine(dotnetRoot, "packs", "Microsoft.AspNetCore.App.Ref");
+        string prefix = $"{Environment.Version.Major}.{Environment.Version.Minor}.";
+        var path = Directory.Exists(packs)
+            ? Directory.EnumerateDirectories(packs).Where(d => Path.GetFileName(d).StartsWith(prefix, StringComparison.Ordinal))
+                .Select(d => Path.Combine(d, "analyzers", "dotnet", "cs", "Microsoft.Extensions.Logging.Generators.dll"))
+                .Where(File.Exists).OrderBy(f => f, StringComparer.Ordinal).LastOrDefault()
+            : null;
+        Assert.True(path is not null, $"The [LoggerMessage] generator was not found under {packs} for .NET {prefix}x.");
+        return new AnalyzerFileReference(path, LoadedAssemblyLoader.Instance).GetGeneratorsForAllLanguages().ToArray();
     }
 
     /// <summary>What the cluster runtime's RPC layer compiles against: gRPC (copied next to the runtime) and the

@@ -28,7 +28,7 @@ internal sealed class ThreadWorkerLauncher : IWorkerLauncher
         var driver = _driver ?? throw new InvalidOperationException("Local mode started a worker before its driver existed.");
         var receiver = new TaskReceiver(driver.Executor, driver.Raylet, info.WorkerId);
         var handler = new CoreWorkerServiceHandler(info.NodeId);
-        handler.Serve(driver, receiver, _gcs!);
+        handler.Serve(driver, receiver, _gcs!, collectWhenIdle: false);
         var server = InProcessTransport.Start("worker-" + info.WorkerId.ToString()[..8], [new CoreWorkerService(handler, driver.Config)]);
         var handle = new ThreadHandle(receiver, server, onExited);
         // Force-cancel and Exit end a worker process; they end a worker thread the same way.

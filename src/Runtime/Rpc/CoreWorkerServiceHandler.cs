@@ -9,6 +9,8 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
     private readonly NodeId _nodeId;
     private string? _exitReason;
     private int _running;
+    private Timer? _idleCollection;
+    private int _collectionWanted;
 
     public CoreWorkerServiceHandler(NodeId nodeId) => _nodeId = nodeId;
 
@@ -27,9 +29,18 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
 
     /// <summary>Makes this the endpoint of a worker that runs tasks on <paramref name="receiver"/>: an actor that exits
     /// is reported to the GCS once the reply of the call that exited is out.</summary>
-    public void Serve(CoreWorker core, TaskReceiver receiver, GcsClient gcs)
+    /// <param name="core">The worker's core worker.</param>
+    /// <param name="receiver">Runs the pushed tasks.</param>
+    /// <param name="gcs">Where actor exits are reported.</param>
+    /// <param name="collectWhenIdle">A worker process: after a task that took refs or handles, collect garbage once idle.
+    /// The task's deserialized refs are unreachable when it returns, but .NET frees them (and this worker stops
+    /// borrowing them) only when a collection runs, and an idle process may not run one for a long time; until then
+    /// the owner keeps the objects, and a non-detached actor, alive. Local mode's worker threads share the driver's
+    /// heap and leave collections to it.</param>
+    public void Serve(CoreWorker core, TaskReceiver receiver, GcsClient gcs, bool collectWhenIdle)
     {
         Worker = core;
+        if (collectWhenIdle) _idleCollection = new Timer(_ => CollectIfIdle());
         receiver.OnActorExit = OnActorExit;
         OnActorExitedAndFlushed = reason =>
         {
@@ -81,8 +92,35 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
             var ids = pins.SelectMany(p => p).Distinct().ToArray();
             if (ids.Length > 0) nested = Array.ConvertAll(ids, id => new WireNestedRef(id, Core.ReferenceCounter.GetOwner(id) ?? Core.Address));
         }
+        bool tookRefs = _idleCollection is not null && spec.Args.Any(a => a.IsRef || a.Value.NestedIds.Length > 0);
+        if (tookRefs) Volatile.Write(ref _collectionWanted, 1);
+        // Decremented before the reply goes out: the writer reports an exited actor once nothing runs.
         Interlocked.Decrement(ref _running);
         reply(new PushTaskResponse(callId, Array.ConvertAll(result.Returns, r => r.ToWire()), result.Error, result.IsApplicationError, nested));
+        if (tookRefs) _idleCollection?.Change(IdleCollectionDelay, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>How long a worker must be idle before it collects the refs its finished tasks dropped.</summary>
+    private static readonly TimeSpan IdleCollectionDelay = TimeSpan.FromMilliseconds(100);
+
+    private void CollectIfIdle()
+    {
+        if (Volatile.Read(ref _running) != 0)
+        {
+            _idleCollection?.Change(IdleCollectionDelay, Timeout.InfiniteTimeSpan);
+            return;
+        }
+        if (Interlocked.Exchange(ref _collectionWanted, 0) == 0) return;
+        try
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Core.ReferenceCounter.FlushDeferredReleases();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"[RaySharp] Warning: releasing the refs of finished tasks failed: {e.Message}");
+        }
     }
 
     /// <summary>The actor exited (Ray.ExitActor): report it once the reply of the call that exited is out.</summary>

@@ -69,7 +69,7 @@ internal static class WorkerMain
             new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>())),
             workerId);
         CoreWorker.SetCurrent(core);
-        handler.Serve(core, new TaskReceiver(core.Executor, core.Raylet, workerId), gcsClient);
+        handler.Serve(core, new TaskReceiver(core.Executor, core.Raylet, workerId), gcsClient, collectWhenIdle: true);
         if (!await RayletRpc.RegisterWorkerAsync(config, raylet, new RegisterWorkerRequest(workerId, Environment.ProcessId, core.Address))
             .ConfigureAwait(false))
         {
