@@ -54,4 +54,21 @@ public sealed class ActorSemanticsTests : RayTest
         gate.Open(10);
         Assert.Equal(15, waitsForGate.Get(Timeout));
     }
+
+    [Fact]
+    public void A_recursive_cancel_reaches_the_parents_children_and_frees_their_CPUs()
+    {
+        var cancelled = Tally.Remote.Create();
+        var started = Tally.Remote.Create();
+        Assert.Equal(0, cancelled.Value().Get(Timeout));
+        Assert.Equal(0, started.Value().Get(Timeout));
+        var parent = Tasks.Remote.ParentOfWaiter(cancelled, started);
+        ActorTests.WaitUntil(() => started.Value().Get(Timeout) == 1); // the child runs
+
+        Ray.Cancel(parent, recursive: true);
+        Assert.Throws<TaskCancelledException>(() => parent.Get(Timeout));
+        // The child saw its CancellationToken fire, and the CPUs of both come back.
+        ActorTests.WaitUntil(() => cancelled.Value().Get(Timeout) == 1);
+        ActorTests.WaitUntil(() => Ray.AvailableResources()["CPU"] == 2);
+    }
 }

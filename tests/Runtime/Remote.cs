@@ -306,3 +306,28 @@ public partial class Hanger
         return 0;
     }
 }
+
+public static partial class Tasks
+{
+    /// <summary>Waits until cancelled, counting the cancellation it saw.</summary>
+    [RayRemote]
+    public static async Task<int> CountCancel(ActorHandle<Tally> cancelled, ActorHandle<Tally> started, CancellationToken ct)
+    {
+        await started.Add(1);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            await cancelled.Add(1);
+            throw;
+        }
+    }
+
+    /// <summary>Starts a child that waits for cancellation (it counts itself started), and waits for it.</summary>
+    [RayRemote]
+    public static int ParentOfWaiter(ActorHandle<Tally> cancelled, ActorHandle<Tally> started) =>
+        Tasks.Remote.CountCancel(cancelled, started).Get();
+}

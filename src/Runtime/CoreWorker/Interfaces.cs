@@ -74,8 +74,9 @@ internal interface ICoreWorkerClient
     /// <summary>Runs the task on the worker and returns its results.</summary>
     Task<PushTaskReply> PushTaskAsync(TaskSpec task, CancellationToken ct);
 
-    /// <summary>Signals a running task's cancellation token; false when the task is not running there.</summary>
-    bool CancelTask(TaskId taskId, bool force);
+    /// <summary>Signals a running task's cancellation token; false when the task is not running there. With
+    /// <paramref name="recursive"/> the worker also cancels the tasks that task submitted (it owns them).</summary>
+    bool CancelTask(TaskId taskId, bool force, bool recursive = false);
 
     /// <summary>Drops the executor's pins on refs nested in a task's returns (once the owner holds them).</summary>
     void ReleasePins(ObjectId[] ids) { }

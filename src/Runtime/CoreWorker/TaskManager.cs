@@ -196,7 +196,7 @@ internal sealed class TaskManager : IGeneratorItemSink
         }
         if (entry.Status == Status.Running && entry.RunningOn is { } worker)
         {
-            worker.CancelTask(taskId, force);
+            worker.CancelTask(taskId, force, recursive);
             if (force) FailTask(entry, RayErrorInfo.Cancelled(taskId, entry.Spec.DisplayName));
         }
         else
@@ -206,6 +206,25 @@ internal sealed class TaskManager : IGeneratorItemSink
         }
         if (recursive)
             foreach (var child in children) Cancel(child, force, recursive);
+    }
+
+    /// <summary>Cancels the pending tasks this worker submitted from inside <paramref name="parent"/> (which runs here
+    /// but is owned elsewhere), and theirs in turn.</summary>
+    public void CancelChildren(TaskId parent, bool force)
+    {
+        List<TaskId> children;
+        lock (_lock) children = [.. _pending.Values.Where(e => e.Spec.ParentTaskId == parent).Select(e => e.Spec.TaskId)];
+        foreach (var child in children)
+        {
+            try
+            {
+                Cancel(child, force, recursive: true);
+            }
+            catch (ArgumentException)
+            {
+                // An actor call cannot be force-cancelled; the rest still are.
+            }
+        }
     }
 
     /// <summary>Fails every pending task (shutdown).</summary>

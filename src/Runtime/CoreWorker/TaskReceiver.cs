@@ -172,7 +172,7 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         }
     }
 
-    public bool CancelTask(TaskId taskId, bool force)
+    public bool CancelTask(TaskId taskId, bool force, bool recursive = false)
     {
         if (!_running.TryGetValue(taskId, out var cts)) return false;
         try { cts.Cancel(); } catch (ObjectDisposedException) { }

@@ -170,9 +170,9 @@ internal sealed class RemoteCoreWorkerClient : ICoreWorkerClient
         };
     }
 
-    public bool CancelTask(TaskId taskId, bool force)
+    public bool CancelTask(TaskId taskId, bool force, bool recursive = false)
     {
-        _connection.Fire(CoreWorkerService.CancelTaskMethod, new CancelTaskRequest(taskId, force));
+        _connection.Fire(CoreWorkerService.CancelTaskMethod, new CancelTaskRequest(taskId, force, recursive));
         return true;
     }
 

@@ -81,7 +81,7 @@ internal class CoreWorkerService : IRpcService
     }
 
     public virtual Task<BoolReply> CancelTask(CancelTaskRequest request, ServerCallContext context) =>
-        Task.FromResult(new BoolReply(_handler.HandleCancelTask(request.TaskId, request.Force)));
+        Task.FromResult(new BoolReply(_handler.HandleCancelTask(request.TaskId, request.Force, request.Recursive)));
 
     public virtual Task<WireObject> GetObject(GetObjectRequest request, ServerCallContext context) =>
         _handler.HandleGetObjectAsync(request.ObjectId, context.CancellationToken);
@@ -126,7 +126,7 @@ internal interface ICoreWorkerServiceHandler
     /// <summary>A batch of replies reached the caller's stream.</summary>
     void OnRepliesWritten();
 
-    bool HandleCancelTask(TaskId taskId, bool force);
+    bool HandleCancelTask(TaskId taskId, bool force, bool recursive);
     Task<WireObject> HandleGetObjectAsync(ObjectId id, CancellationToken ct);
     void HandleAddBorrower(ObjectId id, Address borrower);
     void HandleRemoveBorrower(ObjectId id, Address borrower);

@@ -132,8 +132,11 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
             OnActorExitedAndFlushed?.Invoke(reason);
     }
 
-    public bool HandleCancelTask(TaskId taskId, bool force)
+    public bool HandleCancelTask(TaskId taskId, bool force, bool recursive)
     {
+        // The children of the task were submitted from here, so this worker owns them and cancels them (Ray forwards a
+        // recursive cancel to the worker running the parent for the same reason).
+        if (recursive) Worker?.TaskManager.CancelChildren(taskId, force);
         if (force)
         {
             // Ray's force cancel kills the worker: a running .NET thread cannot be stopped any other way.

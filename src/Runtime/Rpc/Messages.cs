@@ -76,7 +76,7 @@ internal sealed partial record WireTaskSpec
 
 [MemoryPackable] internal sealed partial record ReplyBatch(PushTaskResponse[] Items);
 
-[MemoryPackable] internal sealed partial record CancelTaskRequest(TaskId TaskId, bool Force);
+[MemoryPackable] internal sealed partial record CancelTaskRequest(TaskId TaskId, bool Force, bool Recursive);
 
 [MemoryPackable] internal sealed partial record GetObjectRequest(ObjectId ObjectId);
 

@@ -96,7 +96,7 @@ internal sealed class FakeWorker : ICoreWorkerClient
         return Handler(task);
     }
 
-    public bool CancelTask(TaskId taskId, bool force)
+    public bool CancelTask(TaskId taskId, bool force, bool recursive = false)
     {
         Cancelled.Enqueue((taskId, force));
         return true;
