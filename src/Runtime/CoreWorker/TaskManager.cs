@@ -191,6 +191,10 @@ internal sealed class TaskManager : IGeneratorItemSink
             if (!_pending.TryGetValue(taskId, out entry)) return; // finished: nothing to do
             if (force && entry.Spec.Type == TaskType.ActorTask)
                 throw new ArgumentException($"Actor task {entry.Spec.DisplayName} cannot be force-cancelled; use force: false, or Ray.Kill the actor.");
+            // Cancelled once already (a recursive cancel reaches a task both from its parent's owner and from the worker
+            // that runs the parent): do not cancel again what the task submitted since, e.g. while handling its
+            // cancellation. Only escalating to force goes on.
+            if (entry.CancelRequested && !force) return;
             entry.CancelRequested = true;
             children = [.. entry.Children];
         }
