@@ -87,6 +87,35 @@ public sealed class ThreeNodeTests : IClassFixture<ThreeNodeCluster>, IDisposabl
     }
 
     [Fact]
+    public void Soft_affinity_to_an_unknown_node_or_one_that_cannot_fit_the_work_runs_it_elsewhere()
+    {
+        var unknown = new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(NodeId.FromRandom(), soft: true) };
+        Assert.Contains(Probe.Remote.WithOptions(unknown).Node().Get(Timeout), _fixture.Cluster.Nodes.Select(n => n.NodeId.ToString()));
+
+        // B has no "a": soft affinity to B falls back to the only node that has it.
+        var needsAOnB = new TaskOptions
+        {
+            NumCpus = 0, Resources = new Dictionary<string, double> { ["a"] = 1 },
+            SchedulingStrategy = new NodeAffinitySchedulingStrategy(_fixture.B.NodeId, soft: true),
+        };
+        Assert.Equal(_fixture.A.NodeId.ToString(), Probe.Remote.WithOptions(needsAOnB).Node().Get(Timeout));
+    }
+
+    [Fact]
+    public void Spread_places_tasks_submitted_together_on_distinct_nodes_round_robin()
+    {
+        var gate = Gate.Remote.Create();
+        Assert.Equal(0, gate.Waiting().Get(Timeout));
+        var spread = new TaskOptions { SchedulingStrategy = SchedulingStrategy.Spread };
+        // Held until all three run, so each needs a lease of its own.
+        var held = Enumerable.Range(0, 3).Select(_ => Probe.Remote.WithOptions(spread).NodeWhenOpen(gate)).ToList();
+        WaitUntil(() => gate.Waiting().Get(Timeout) == 3);
+        _ = gate.Open();
+        var nodes = Ray.Get(held, Timeout);
+        Assert.Equal(3, nodes.Distinct().Count());
+    }
+
+    [Fact]
     public void One_hundred_blocking_gets_inside_a_task_on_a_one_cpu_node_do_not_deadlock()
     {
         string head = _fixture.Cluster.Head.NodeId.ToString();

@@ -331,3 +331,16 @@ public static partial class Tasks
     public static int ParentOfWaiter(ActorHandle<Tally> cancelled, ActorHandle<Tally> started) =>
         Tasks.Remote.CountCancel(cancelled, started).Get();
 }
+
+/// <summary>An actor whose process dies in the first incarnation's <see cref="CrashOnce"/>.</summary>
+[RayRemote]
+public partial class Crashy
+{
+    public int Echo(int i) => i;
+
+    public int CrashOnce()
+    {
+        if (!Ray.GetRuntimeContext().WasCurrentActorReconstructed) Environment.Exit(1);
+        return 7;
+    }
+}

@@ -195,11 +195,13 @@ internal sealed partial class NodeManager : IDisposable
         {
             if (strategy.NodeId != NodeId)
             {
-                if (_view.TryGetValue(strategy.NodeId, out var target) && target.Alive)
+                // Soft affinity goes to the node only if it could ever fit the work; otherwise the default policy
+                // places it (sending it there would bounce it back and forth between that node and the ones that fit).
+                if (_view.TryGetValue(strategy.NodeId, out var target) && target.Alive && (hardAffinity || p.Placement.IsSubsetOf(target.Total.FromWire())))
                     return new WireLeaseReply { Kind = LeaseReplyKind.Spillback, NodeId = target.NodeId, SpillbackEndpoint = target.RayletEndpoint };
                 if (hardAffinity)
                     return Canceled($"{p.Request.Description} has hard node affinity to node {strategy.NodeId}, which is " +
-                        (_view.ContainsKey(strategy.NodeId) ? "dead" : "not in the cluster") + ". Use Soft: true to fall back to other nodes.");
+                        (_view.ContainsKey(strategy.NodeId) ? "dead" : "not in the cluster") + ". Use soft: true to fall back to other nodes.");
             }
             else if (p.Placement.IsSubsetOf(Total))
             {
