@@ -124,8 +124,16 @@ public sealed class TestCluster : IDisposable
         return node;
     }
 
+    /// <summary>Starts a node that joins with <paramref name="token"/> instead of the cluster's (a test of the
+    /// cluster's authentication: with a wrong one the node exits before it is ready).</summary>
+    internal TestNode AddNodeWithToken(ClusterToken token)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return StartNode(head: false, 1, 0, null, null, token).Node;
+    }
+
     private (TestNode Node, string Gcs) StartNode(bool head, double numCpus, double numGpus, IReadOnlyDictionary<string, double>? resources,
-        long? objectStoreMemory)
+        long? objectStoreMemory, ClusterToken? token = null)
     {
         string runtimeDll = typeof(TestCluster).Assembly.Location;
         var psi = new ProcessStartInfo(ProcessWorkerLauncher.DotnetHost())
@@ -146,7 +154,7 @@ public sealed class TestCluster : IDisposable
         if (resources is { Count: > 0 }) args.AddRange(["--resources", JsonSerializer.Serialize(resources)]);
         if (objectStoreMemory is { } bytes) args.AddRange(["--object-store-memory", bytes.ToString(CultureInfo.InvariantCulture)]);
         foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment[ClusterToken.Variable] = Config.AuthToken!.Value;
+        psi.Environment[ClusterToken.Variable] = (token ?? Config.AuthToken!).Value;
         var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start a node process.");
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var errors = new System.Text.StringBuilder();
