@@ -21,8 +21,9 @@ internal static class Commands
                                      the cluster token: --auth-token or RAY_AUTH_TOKEN; a head makes one if neither
                                      is given, and same-machine nodes and commands read it from the head's session
           stop                       stop every node started on this machine with `raysharp start`
-          status [--address A]       nodes and resource usage of the cluster
-          list nodes|actors|jobs [--address A] [--format json]
+          status [--address A] [--auth-token T]
+                                     nodes and resource usage of the cluster
+          list nodes|actors|jobs [--address A] [--auth-token T] [--format json]
           microbenchmark [--filter TEXT] [--duration SECONDS] [--json PATH]
                                      Ray's microbenchmarks on an embedded cluster, with raw gRPC baselines
 
@@ -137,6 +138,8 @@ internal static class Commands
         {
             output.WriteLine($"Connect drivers with RayOptions.Address = \"{fields["gcs"]}\" or RAY_ADDRESS={fields["gcs"]};");
             output.WriteLine($"add nodes with: raysharp start --address {fields["gcs"]}");
+            output.WriteLine($"The cluster token is in {Path.Combine(sessionDir, ClusterToken.FileName)}: processes on this machine find it; " +
+                $"elsewhere give it as {ClusterToken.Variable}.");
         }
         return 0;
     }
