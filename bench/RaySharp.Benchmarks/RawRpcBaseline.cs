@@ -1,4 +1,5 @@
 using Grpc.Core;
+using RaySharp.Core;
 using RaySharp.Core.Rpc;
 
 namespace RaySharp.Benchmarks;
@@ -17,19 +18,21 @@ internal sealed class RawRpcBaseline : IAsyncDisposable
     private readonly AsyncDuplexStreamingCall<EchoMessage, EchoMessage> _stream;
     private long _sequence;
 
-    private RawRpcBaseline(RpcServer server, string endpoint)
+    private RawRpcBaseline(RpcServer server, string endpoint, RayConfig config)
     {
         _server = server;
         _endpoint = endpoint;
-        _invoker = RpcChannels.Invoker(endpoint);
+        _invoker = RpcChannels.Invoker(endpoint, config);
         _stream = _invoker.AsyncDuplexStreamingCall(EchoService.EchoStreamMethod, null, new CallOptions());
     }
 
     public static async Task<RawRpcBaseline> StartAsync(CancellationToken ct)
     {
         string socket = Path.Combine(Path.GetTempPath(), $"raysharp-bench-echo-{Environment.ProcessId}.sock");
-        var server = await RpcServer.StartAsync("127.0.0.1", 0, socket, [new EchoService()], ct: ct).ConfigureAwait(false);
-        return new RawRpcBaseline(server, "unix:" + socket);
+        // The baseline pays what RaySharp's calls pay: the cluster token on each call and its check.
+        var config = RayConfig.Default with { AuthToken = ClusterToken.Generate() };
+        var server = await RpcServer.StartAsync("127.0.0.1", 0, socket, [new EchoService()], config, ct: ct).ConfigureAwait(false);
+        return new RawRpcBaseline(server, "unix:" + socket, config);
     }
 
     /// <summary>One unary call, awaited before the next: the cost of a round trip.</summary>

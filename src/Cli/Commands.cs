@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Grpc.Core;
+using RaySharp.Core;
 using RaySharp.Core.Gcs;
 using RaySharp.Core.Raylet;
 using RaySharp.Core.Rpc;
@@ -17,9 +18,12 @@ internal static class Commands
 
           start --head [--port 6379] [--num-cpus N] [--num-gpus N] [--resources '{"name":1}'] [--object-store-memory BYTES] [--block]
           start --address HOST:PORT [same resource options] [--block]
+                                     the cluster token: --auth-token or RAY_AUTH_TOKEN; a head makes one if neither
+                                     is given, and same-machine nodes and commands read it from the head's session
           stop                       stop every node started on this machine with `raysharp start`
-          status [--address A]       nodes and resource usage of the cluster
-          list nodes|actors|jobs [--address A] [--format json]
+          status [--address A] [--auth-token T]
+                                     nodes and resource usage of the cluster
+          list nodes|actors|jobs [--address A] [--auth-token T] [--format json]
           microbenchmark [--filter TEXT] [--duration SECONDS] [--json PATH]
                                      Ray's microbenchmarks on an embedded cluster, with raw gRPC baselines
 
@@ -93,7 +97,13 @@ internal static class Commands
         foreach (var key in (string[])["num-cpus", "num-gpus", "resources", "object-store-memory", "node-ip", "temp-dir"])
             if (options.TryGetValue(key, out var v)) nodeArgs.AddRange(["--" + key, v]);
 
-        if (flags.Contains("block")) return NodeMain.Run([.. nodeArgs]);
+        // The token reaches the node in its environment, never on its command line (where `ps` shows it).
+        var token = ClusterToken.From(options.GetValueOrDefault("auth-token") ?? Environment.GetEnvironmentVariable(ClusterToken.Variable));
+        if (flags.Contains("block"))
+        {
+            if (token is not null) Environment.SetEnvironmentVariable(ClusterToken.Variable, token.Value);
+            return NodeMain.Run([.. nodeArgs]);
+        }
 
         string sessionDir = NodeHost.NewSessionDir(options.GetValueOrDefault("temp-dir"));
         nodeArgs.AddRange(["--session-dir", sessionDir]);
@@ -104,6 +114,7 @@ internal static class Commands
         string command = "exec " + Quote(ProcessWorkerLauncher.DotnetHost()) + " exec --runtimeconfig " + Quote(runtimeConfig) + " " + Quote(runtimeDll) + " " +
             string.Join(' ', nodeArgs.Select(Quote)) + " > " + Quote(log) + " 2>&1 < /dev/null";
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        if (token is not null) psi.Environment[ClusterToken.Variable] = token.Value;
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(command);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start the node process.");
@@ -127,6 +138,8 @@ internal static class Commands
         {
             output.WriteLine($"Connect drivers with RayOptions.Address = \"{fields["gcs"]}\" or RAY_ADDRESS={fields["gcs"]};");
             output.WriteLine($"add nodes with: raysharp start --address {fields["gcs"]}");
+            output.WriteLine($"The cluster token is in {Path.Combine(sessionDir, ClusterToken.FileName)}: processes on this machine find it; " +
+                $"elsewhere give it as {ClusterToken.Variable}.");
         }
         return 0;
     }
@@ -185,7 +198,20 @@ internal static class Commands
         ?? throw new InvalidOperationException("No cluster address: pass --address HOST:PORT, set RAY_ADDRESS, or start one with `raysharp start --head`.");
 
     /// <summary>The cluster's GCS, through the same client every RaySharp process uses.</summary>
-    private static GcsClient Gcs(Dictionary<string, string> options) => new(ResolveAddress(options));
+    private static GcsClient Gcs(Dictionary<string, string> options)
+    {
+        string address = ResolveAddress(options);
+        var token = ClusterToken.From(options.GetValueOrDefault("auth-token") ?? Environment.GetEnvironmentVariable(ClusterToken.Variable))
+            ?? ClusterToken.FindLocal(address, options.GetValueOrDefault("temp-dir"))
+            ?? RecordedNodes().Where(r => r["gcs"] == address).Select(r => ReadToken(r["session"])).FirstOrDefault(t => t is not null);
+        return new(address, RayConfig.Default with { AuthToken = token });
+    }
+
+    private static ClusterToken? ReadToken(string sessionDir)
+    {
+        try { return ClusterToken.From(File.ReadAllText(Path.Combine(sessionDir, ClusterToken.FileName))); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
 
     /// <summary>A call to the GCS; an unreachable one is an error that says what to check.</summary>
     private static T Ask<T>(GcsClient gcs, Func<GcsClient, T> call)
@@ -193,6 +219,11 @@ internal static class Commands
         try
         {
             return call(gcs);
+        }
+        catch (RayException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Unauthenticated })
+        {
+            throw new InvalidOperationException($"authentication failed at the GCS at {gcs.Endpoint}: pass --auth-token or set RAY_AUTH_TOKEN " +
+                $"to the token in the head node's <session dir>/{ClusterToken.FileName}. ({e.Message})", e);
         }
         catch (RayException e)
         {

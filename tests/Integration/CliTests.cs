@@ -50,7 +50,12 @@ public sealed partial class CliTests : IDisposable
             Assert.Contains("0/3 CPU", status.Output);
             Assert.Contains("0/1 gpu_a", status.Output);
 
-            using (Ray.Init(new RayOptions { Address = address }))
+            var wrong = Raysharp("status", "--address", address, "--auth-token", "not-the-token");
+            Assert.Equal(1, wrong.ExitCode);
+            Assert.Contains("authentication failed", wrong.Output);
+
+            // The driver finds the head's token in its session directory (under the CLI's temp dir).
+            using (Ray.Init(new RayOptions { Address = address, TempDir = Path.Combine(_temp, "raysharp") }))
             {
                 var needsGpuA = new TaskOptions { Resources = new Dictionary<string, double> { ["gpu_a"] = 1 } };
                 Assert.Equal(7, Probe.Remote.WithOptions(needsGpuA).Leaf(7).Get(TimeSpan.FromSeconds(60)));

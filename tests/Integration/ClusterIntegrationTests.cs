@@ -248,28 +248,28 @@ public sealed class NodeFailureTests
         using var cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 2 });
         using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
         Assert.Equal(1, Probe.Remote.Leaf(1).Get(Timeout));
-        ThreeNodeTests.WaitUntil(() => NumWorkers(cluster.Head) == 2);
+        ThreeNodeTests.WaitUntil(() => NumWorkers(cluster, cluster.Head) == 2);
         // Four tasks at once with half a CPU each need four workers; once idle, the pool shrinks back to the CPU count.
         var gate = Gate.Remote.Create();
         var halfCpu = new TaskOptions { NumCpus = 0.5 };
         var held = Enumerable.Range(0, 4).Select(_ => Probe.Remote.WithOptions(halfCpu).NodeWhenOpen(gate)).ToList();
         ThreeNodeTests.WaitUntil(() => gate.Waiting().Get(Timeout) == 4);
-        Assert.True(NumWorkers(cluster.Head) >= 5); // four task workers and the gate actor's
+        Assert.True(NumWorkers(cluster, cluster.Head) >= 5); // four task workers and the gate actor's
         _ = gate.Open();
         Ray.Get(held, Timeout);
         Ray.Kill(gate);
-        ThreeNodeTests.WaitUntil(() => NumWorkers(cluster.Head) == 2);
+        ThreeNodeTests.WaitUntil(() => NumWorkers(cluster, cluster.Head) == 2);
     }
 
-    private static int NumWorkers(TestNode node) =>
-        Core.Rpc.RpcChannels.Invoker(node.RayletEndpoint).BlockingUnaryCall(Core.Raylet.NodeManagerService.GetNodeStatsMethod, null,
+    private static int NumWorkers(TestCluster cluster, TestNode node) =>
+        Core.Rpc.RpcChannels.Invoker(node.RayletEndpoint, cluster.Config).BlockingUnaryCall(Core.Raylet.NodeManagerService.GetNodeStatsMethod, null,
             new Grpc.Core.CallOptions(), Core.Rpc.Empty.Instance).NumWorkers;
 
     [Fact]
     public void The_internal_kv_stores_values_by_namespace()
     {
         using var cluster = TestCluster.Start();
-        var gcs = new Core.Rpc.GcsClient(cluster.Address);
+        var gcs = new Core.Rpc.GcsClient(cluster.Address, cluster.Config);
         Assert.True(gcs.KvPut("ns", "k", [1, 2], overwrite: false));
         Assert.False(gcs.KvPut("ns", "k", [3], overwrite: false));
         Assert.Equal([1, 2], gcs.KvGet("ns", "k"));

@@ -65,6 +65,28 @@ internal sealed record RayConfig
     /// <summary>How long a gRPC client waits for a ping's answer before it drops the connection.</summary>
     public TimeSpan GrpcKeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>The cluster token every RPC carries and every server checks (<c>RAY_AUTH_TOKEN</c>; never logged or
+    /// described). Null in a process that has not been given one: its servers cannot start.</summary>
+    public ClusterToken? AuthToken { get; init; }
+
+    /// <summary>Largest message the GCS's service accepts (RaySharp-only; a larger one fails with ResourceExhausted).</summary>
+    public int GcsGrpcMaxReceiveMessageSize { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>Largest message a raylet's service accepts (RaySharp-only).</summary>
+    public int RayletGrpcMaxReceiveMessageSize { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>Largest message a core worker's service accepts: task pushes with inline arguments, objects (RaySharp-only).</summary>
+    public int CoreWorkerGrpcMaxReceiveMessageSize { get; init; } = 512 * 1024 * 1024;
+
+    /// <summary>Largest value the GCS's internal KV stores (RaySharp-only).</summary>
+    public long InternalKvMaxValueSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Most bytes (keys and values) the GCS's internal KV holds in all (RaySharp-only).</summary>
+    public long InternalKvMaxTotalBytes { get; init; } = 512L * 1024 * 1024;
+
+    /// <summary>Longest key (namespace and key each, in characters) of the internal KV (RaySharp-only).</summary>
+    public int InternalKvMaxKeyLength { get; init; } = 1024;
+
     /// <summary>A node is dead after this long without a report (<see cref="HealthCheckPeriod"/> ×
     /// <see cref="HealthCheckFailureThreshold"/>).</summary>
     public TimeSpan HealthCheckTimeout => HealthCheckPeriod * HealthCheckFailureThreshold;
@@ -94,6 +116,15 @@ internal sealed record RayConfig
             (c, v) => c with { AsyncActorDefaultMaxConcurrency = (int)v }, min: 1, max: int.MaxValue),
         Millis("grpc_client_keepalive_time_ms", c => c.GrpcKeepAliveTime, (c, v) => c with { GrpcKeepAliveTime = v }),
         Millis("grpc_client_keepalive_timeout_ms", c => c.GrpcKeepAliveTimeout, (c, v) => c with { GrpcKeepAliveTimeout = v }),
+        Long("gcs_grpc_max_receive_message_size", c => c.GcsGrpcMaxReceiveMessageSize,
+            (c, v) => c with { GcsGrpcMaxReceiveMessageSize = (int)v }, min: 1024, max: int.MaxValue),
+        Long("raylet_grpc_max_receive_message_size", c => c.RayletGrpcMaxReceiveMessageSize,
+            (c, v) => c with { RayletGrpcMaxReceiveMessageSize = (int)v }, min: 1024, max: int.MaxValue),
+        Long("core_worker_grpc_max_receive_message_size", c => c.CoreWorkerGrpcMaxReceiveMessageSize,
+            (c, v) => c with { CoreWorkerGrpcMaxReceiveMessageSize = (int)v }, min: 1024, max: int.MaxValue),
+        Long("internal_kv_max_value_size", c => c.InternalKvMaxValueSize, (c, v) => c with { InternalKvMaxValueSize = v }, min: 0),
+        Long("internal_kv_max_total_bytes", c => c.InternalKvMaxTotalBytes, (c, v) => c with { InternalKvMaxTotalBytes = v }, min: 0),
+        Long("internal_kv_max_key_length", c => c.InternalKvMaxKeyLength, (c, v) => c with { InternalKvMaxKeyLength = (int)v }, min: 1, max: int.MaxValue),
     ];
 
     /// <summary>The Ray names of every setting, in the order they are logged.</summary>
@@ -117,7 +148,8 @@ internal sealed record RayConfig
             else found.Add($"{variable}='{text}' is not a valid value; keeping the default {entry.Get(config)}.");
         }
         problems = found;
-        return config;
+        // The token is a secret, not a tunable: read here so every process gets it, kept out of Describe().
+        return config with { AuthToken = ClusterToken.From(getVariable(ClusterToken.Variable)) };
     }
 
     /// <summary>Every setting as <c>name=value</c>, for the log line each process writes at start.</summary>

@@ -24,6 +24,7 @@ internal sealed class GcsServer : IDisposable
             loggers.CreateLogger<GcsActorManager>());
         Jobs = new GcsJobManager(Storage, Actors);
         Logs = new LogPublisher();
+        Kv = new GcsInternalKv(Storage, config);
         Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);
         Service = new GcsService(this);
     }
@@ -33,6 +34,7 @@ internal sealed class GcsServer : IDisposable
     public GcsJobManager Jobs { get; }
     public GcsActorManager Actors { get; }
     public LogPublisher Logs { get; }
+    public GcsInternalKv Kv { get; }
     public GcsService Service { get; }
 
     public void OnWorkerFailure(WorkerId workerId, NodeId nodeId, string reason) => Actors.OnWorkerDied(workerId, reason);

@@ -46,6 +46,9 @@ internal class GcsService : IRpcService
 
     public void Bind(ServiceBinderBase binder) => BindService(binder, this);
 
+    public void Configure(Grpc.AspNetCore.Server.IGrpcServerBuilder grpc, RayConfig config) =>
+        Microsoft.Extensions.DependencyInjection.GrpcServicesExtensions.AddServiceOptions<GcsService>(grpc, o => o.MaxReceiveMessageSize = config.GcsGrpcMaxReceiveMessageSize);
+
     public static void BindService(ServiceBinderBase b, GcsService? s)
     {
         b.AddMethod(RegisterNodeMethod, s is null ? null : s.RegisterNode);
@@ -95,9 +98,13 @@ internal class GcsService : IRpcService
     public virtual Task<Empty> ReportActorOutOfScope(ActorIdRequest r, ServerCallContext c) { _gcs.Actors.OnOutOfScope(r.ActorId); return s_empty; }
     public virtual Task<Empty> ReportActorExited(ActorExitedRequest r, ServerCallContext c) { _gcs.Actors.OnActorExited(r.ActorId, r.Reason); return s_empty; }
     public virtual Task<Empty> ReportWorkerFailure(WorkerFailureRequest r, ServerCallContext c) { _gcs.OnWorkerFailure(r.WorkerId, r.NodeId, r.Reason); return s_empty; }
-    public virtual Task<BoolReply> KvPut(KvRequest r, ServerCallContext c) => Task.FromResult(new BoolReply(_gcs.Storage.KvPut(r.Namespace, r.Key, r.Value ?? [], r.Overwrite)));
+    public virtual Task<BoolReply> KvPut(KvRequest r, ServerCallContext c)
+    {
+        _gcs.Kv.CheckPut(r.Namespace, r.Key, r.Value ?? []);
+        return Task.FromResult(new BoolReply(_gcs.Kv.Put(r.Namespace, r.Key, r.Value ?? [], r.Overwrite)));
+    }
     public virtual Task<KvReply> KvGet(KvRequest r, ServerCallContext c) => Task.FromResult(_gcs.Storage.KvGet(r.Namespace, r.Key) is { } v ? new KvReply(true, v) : new KvReply(false, null));
-    public virtual Task<BoolReply> KvDel(KvRequest r, ServerCallContext c) => Task.FromResult(new BoolReply(_gcs.Storage.KvDelete(r.Namespace, r.Key)));
+    public virtual Task<BoolReply> KvDel(KvRequest r, ServerCallContext c) => Task.FromResult(new BoolReply(_gcs.Kv.Delete(r.Namespace, r.Key)));
     public virtual Task<KvKeysReply> KvKeys(KvRequest r, ServerCallContext c) => Task.FromResult(new KvKeysReply([.. _gcs.Storage.KvKeys(r.Namespace, r.Key)]));
     public virtual Task<Empty> PublishLogs(LogBatch r, ServerCallContext c) { _gcs.Logs.Publish(r); return s_empty; }
 

@@ -29,7 +29,8 @@ internal sealed class ThreadWorkerLauncher : IWorkerLauncher
         var receiver = new TaskReceiver(driver.Executor, driver.Raylet, info.WorkerId);
         var handler = new CoreWorkerServiceHandler(info.NodeId);
         handler.Serve(driver, receiver, _gcs!, collectWhenIdle: false);
-        var server = InProcessTransport.Start("worker-" + info.WorkerId.ToString()[..8], [new CoreWorkerService(handler, driver.Config)]);
+        var server = InProcessTransport.Start("worker-" + info.WorkerId.ToString()[..8], [new CoreWorkerService(handler, driver.Config)],
+            driver.Config.AuthToken ?? throw new InvalidOperationException("Local mode started a worker without the cluster token."));
         var handle = new ThreadHandle(receiver, server, onExited);
         // Force-cancel and Exit end a worker process; they end a worker thread the same way.
         _ = handler.Exited.Task.ContinueWith(_ => handle.Kill("the worker was told to exit"), TaskScheduler.Default);

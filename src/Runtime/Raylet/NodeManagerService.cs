@@ -26,6 +26,9 @@ internal class NodeManagerService : IRpcService
 
     public void Bind(ServiceBinderBase binder) => BindService(binder, this);
 
+    public void Configure(Grpc.AspNetCore.Server.IGrpcServerBuilder grpc, RayConfig config) =>
+        Microsoft.Extensions.DependencyInjection.GrpcServicesExtensions.AddServiceOptions<NodeManagerService>(grpc, o => o.MaxReceiveMessageSize = config.RayletGrpcMaxReceiveMessageSize);
+
     public static void BindService(ServiceBinderBase b, NodeManagerService? s)
     {
         b.AddMethod(RequestWorkerLeaseMethod, s is null ? null : s.RequestWorkerLease);

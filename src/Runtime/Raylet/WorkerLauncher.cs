@@ -56,13 +56,18 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
     private readonly string _sessionDir;
     private readonly string _runtimeConfig;
     private readonly Action<LogBatch> _publishLogs;
+    private readonly ClusterToken? _token;
 
-    public ProcessWorkerLauncher(string sessionDir, Action<LogBatch> publishLogs)
+    /// <param name="sessionDir">The session directory: workers' logs and sockets go there.</param>
+    /// <param name="publishLogs">Publishes workers' output to their drivers.</param>
+    /// <param name="token">The cluster token workers get (in their environment, never on their command line).</param>
+    public ProcessWorkerLauncher(string sessionDir, Action<LogBatch> publishLogs, ClusterToken? token)
     {
         _sessionDir = sessionDir;
         _publishLogs = publishLogs;
-        Directory.CreateDirectory(Path.Combine(sessionDir, "logs"));
-        Directory.CreateDirectory(Path.Combine(sessionDir, "sockets"));
+        _token = token;
+        SessionFiles.CreatePrivateDirectory(Path.Combine(sessionDir, "logs"));
+        SessionFiles.CreatePrivateDirectory(Path.Combine(sessionDir, "sockets"));
         _runtimeConfig = WriteWorkerRuntimeConfig(sessionDir);
     }
 
@@ -75,6 +80,7 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
     public IWorkerHandle Start(WorkerStartInfo info, Action onExited)
     {
         var job = info.Job;
+        WorkerEnvironment.Validate(job, info.EnvVars);
         string runtimeDll = Path.Combine(job.CodeSearchPath, "RaySharp.Runtime.dll");
         if (!File.Exists(runtimeDll))
             throw new InvalidOperationException(
@@ -97,6 +103,7 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
         foreach (var (k, v) in job.EnvVars ?? []) psi.Environment[k] = v;
         foreach (var (k, v) in info.EnvVars ?? []) psi.Environment[k] = v;
         psi.Environment["DOTNET_gcServer"] = "0";
+        if (_token is not null) psi.Environment[ClusterToken.Variable] = _token.Value;
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var handle = new ProcessHandle(process,
             new StreamWriter(OutputPath(info.WorkerId, ".out"), append: true, s_utf8) { AutoFlush = true },

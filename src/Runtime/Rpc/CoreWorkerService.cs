@@ -39,6 +39,9 @@ internal class CoreWorkerService : IRpcService
 
     public void Bind(ServiceBinderBase binder) => BindService(binder, this);
 
+    public void Configure(Grpc.AspNetCore.Server.IGrpcServerBuilder grpc, RayConfig config) =>
+        Microsoft.Extensions.DependencyInjection.GrpcServicesExtensions.AddServiceOptions<CoreWorkerService>(grpc, o => o.MaxReceiveMessageSize = config.CoreWorkerGrpcMaxReceiveMessageSize);
+
     public static void BindService(ServiceBinderBase binder, CoreWorkerService? service)
     {
         binder.AddMethod(PushTasksMethod, service is null ? null : service.PushTasks);

@@ -48,9 +48,14 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null) : Ray
         }
     }
 
-    private RayException Unreachable(IMethod method, RpcException e) =>
-        new($"The GCS at {Endpoint} did not answer {method.Name}: {e.Status.Detail} ({e.StatusCode}). " +
-            "Check that the cluster's head node is running and reachable.", e);
+    private RayException Unreachable(IMethod method, RpcException e) => e.StatusCode switch
+    {
+        StatusCode.Unauthenticated => new($"Authentication failed: the GCS at {Endpoint} refused {method.Name}: {e.Status.Detail}", e),
+        // The GCS answered and refused the request (a quota, a limit): its reason is the error.
+        StatusCode.InvalidArgument or StatusCode.ResourceExhausted => new($"The GCS at {Endpoint} refused {method.Name}: {e.Status.Detail}", e),
+        _ => new($"The GCS at {Endpoint} did not answer {method.Name}: {e.Status.Detail} ({e.StatusCode}). " +
+            "Check that the cluster's head node is running and reachable.", e),
+    };
 
     /// <summary>A notice nobody waits for; a GCS that is gone is ignored (its restart re-learns the state).</summary>
     private void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>

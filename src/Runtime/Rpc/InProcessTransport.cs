@@ -20,17 +20,22 @@ internal static class InProcessTransport
     public static bool IsInProcess(string endpoint) => endpoint.StartsWith(Scheme, StringComparison.Ordinal);
 
     /// <summary>Serves <paramref name="services"/> at a new <c>inproc:</c> endpoint named after <paramref name="name"/>.</summary>
-    public static InProcessServer Start(string name, IReadOnlyList<IRpcService> services)
+    /// <param name="name">Names the endpoint.</param>
+    /// <param name="services">The services to serve.</param>
+    /// <param name="token">The cluster token every call must carry, checked as an <see cref="RpcServer"/> checks it.</param>
+    public static InProcessServer Start(string name, IReadOnlyList<IRpcService> services, ClusterToken token)
     {
         string endpoint = $"{Scheme}{name}-{Interlocked.Increment(ref s_next)}";
-        var server = new InProcessServer(endpoint, services);
+        var server = new InProcessServer(endpoint, services, new ClusterAuthenticator(token));
         s_servers[endpoint] = server;
         return server;
     }
 
     internal static void Remove(InProcessServer server) => s_servers.TryRemove(new KeyValuePair<string, InProcessServer>(server.Endpoint, server));
 
-    public static CallInvoker Invoker(string endpoint) => new InProcessCallInvoker(endpoint);
+    /// <summary>Calls the server at <paramref name="endpoint"/>, each call carrying <paramref name="token"/> in its
+    /// metadata as a gRPC client's would.</summary>
+    public static CallInvoker Invoker(string endpoint, ClusterToken? token) => new InProcessCallInvoker(endpoint, token);
 
     internal static InProcessServer Server(string endpoint, string method) =>
         s_servers.TryGetValue(endpoint, out var server) && !server.IsStopped
@@ -49,9 +54,10 @@ internal sealed class InProcessServer : IRpcHost
     private readonly Dictionary<string, Delegate> _handlers = [];
     private readonly CancellationTokenSource _stopping = new();
 
-    internal InProcessServer(string endpoint, IReadOnlyList<IRpcService> services)
+    internal InProcessServer(string endpoint, IReadOnlyList<IRpcService> services, ClusterAuthenticator authenticator)
     {
         Endpoint = endpoint;
+        Authenticator = authenticator;
         var binder = new Binder(_handlers);
         foreach (var s in services) s.Bind(binder);
     }
@@ -59,6 +65,9 @@ internal sealed class InProcessServer : IRpcHost
     public string Endpoint { get; }
 
     public string? Socket => null;
+
+    /// <summary>Checks the cluster token of every call; counts the refused ones.</summary>
+    public ClusterAuthenticator Authenticator { get; }
 
     public bool IsStopped => _stopping.IsCancellationRequested;
 
@@ -102,8 +111,19 @@ internal sealed class InProcessServer : IRpcHost
 }
 
 /// <summary>Calls an in-process server's handlers on the thread pool, as a gRPC server would dispatch them.</summary>
-internal sealed class InProcessCallInvoker(string endpoint) : CallInvoker
+internal sealed class InProcessCallInvoker(string endpoint, ClusterToken? token) : CallInvoker
 {
+    /// <summary>The server of a call, once the call's token passed its check (the same check as over gRPC).</summary>
+    private InProcessServer Server(IMethod method, CallOptions options)
+    {
+        var server = InProcessTransport.Server(endpoint, method.FullName);
+        var headers = new Metadata();
+        foreach (var entry in options.Headers ?? []) headers.Add(entry);
+        if (token is not null) headers.Add(ClusterAuthenticator.HeaderName, token.Header);
+        server.Authenticator.Check(headers, method.FullName, "inproc");
+        return server;
+    }
+
     public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options,
         TRequest request) =>
         UnaryAsync(method, options, request).GetAwaiter().GetResult();
@@ -118,7 +138,7 @@ internal sealed class InProcessCallInvoker(string endpoint) : CallInvoker
     private async Task<TResponse> UnaryAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, CallOptions options, TRequest request)
         where TRequest : class where TResponse : class
     {
-        var server = InProcessTransport.Server(endpoint, method.FullName);
+        var server = Server(method, options);
         var handler = server.Handler<UnaryServerMethod<TRequest, TResponse>>(method.FullName);
         var copy = InProcessTransport.Copy(method.RequestMarshaller, request);
         using var call = CallScope.Start(server, method, options);
@@ -136,7 +156,7 @@ internal sealed class InProcessCallInvoker(string endpoint) : CallInvoker
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method,
         string? host, CallOptions options, TRequest request)
     {
-        var server = InProcessTransport.Server(endpoint, method.FullName);
+        var server = Server(method, options);
         var handler = server.Handler<ServerStreamingServerMethod<TRequest, TResponse>>(method.FullName);
         var copy = InProcessTransport.Copy(method.RequestMarshaller, request);
         var call = CallScope.Start(server, method, options);
@@ -149,7 +169,7 @@ internal sealed class InProcessCallInvoker(string endpoint) : CallInvoker
     public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method,
         string? host, CallOptions options)
     {
-        var server = InProcessTransport.Server(endpoint, method.FullName);
+        var server = Server(method, options);
         var handler = server.Handler<DuplexStreamingServerMethod<TRequest, TResponse>>(method.FullName);
         var call = CallScope.Start(server, method, options);
         var requests = new Pipe<TRequest>(method.RequestMarshaller, call, serverReads: true);

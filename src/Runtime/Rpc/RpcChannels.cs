@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 
 namespace RaySharp.Core.Rpc;
@@ -15,8 +16,19 @@ internal static class RpcChannels
 {
     private static readonly ConcurrentDictionary<string, Lazy<GrpcChannel>> s_channels = new();
 
-    public static CallInvoker Invoker(string endpoint, RayConfig? config = null) =>
-        InProcessTransport.IsInProcess(endpoint) ? InProcessTransport.Invoker(endpoint) : Channel(endpoint, config).CreateCallInvoker();
+    /// <summary>The invoker every client of <paramref name="endpoint"/> calls through: each call carries the cluster
+    /// token of <paramref name="config"/> (none when it has none: the server refuses such calls as Unauthenticated).</summary>
+    public static CallInvoker Invoker(string endpoint, RayConfig? config = null)
+    {
+        var token = config?.AuthToken;
+        if (InProcessTransport.IsInProcess(endpoint)) return InProcessTransport.Invoker(endpoint, token);
+        var invoker = Channel(endpoint, config).CreateCallInvoker();
+        return token is null ? invoker : invoker.Intercept(metadata =>
+        {
+            metadata.Add(ClusterAuthenticator.HeaderName, token.Header);
+            return metadata;
+        });
+    }
 
     public static GrpcChannel Channel(string endpoint, RayConfig? config = null) =>
         s_channels.GetOrAdd(endpoint, static (e, c) => new Lazy<GrpcChannel>(() => Create(e, c)), config ?? RayConfig.Default).Value;
@@ -64,7 +76,10 @@ internal static class RpcChannels
         return GrpcChannel.ForAddress(target, new GrpcChannelOptions
         {
             HttpHandler = handler,
-            MaxReceiveMessageSize = null,
+            // Replies as large as the largest message any server accepts (objects from a core worker); sends are
+            // limited by the server that receives them.
+            MaxReceiveMessageSize = Math.Max(config.CoreWorkerGrpcMaxReceiveMessageSize,
+                Math.Max(config.GcsGrpcMaxReceiveMessageSize, config.RayletGrpcMaxReceiveMessageSize)),
             MaxSendMessageSize = null,
         });
     }

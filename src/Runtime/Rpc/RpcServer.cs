@@ -20,9 +20,10 @@ internal sealed class RpcServer : IRpcHost
 {
     private readonly WebApplication _app;
 
-    private RpcServer(WebApplication app, string host, int port, string? socketPath)
+    private RpcServer(WebApplication app, string host, int port, string? socketPath, ClusterAuthenticator authenticator)
     {
         _app = app;
+        Authenticator = authenticator;
         Host = host;
         Port = port;
         SocketPath = socketPath;
@@ -31,6 +32,9 @@ internal sealed class RpcServer : IRpcHost
     public string Host { get; }
     public int Port { get; }
     public string? SocketPath { get; }
+
+    /// <summary>Checks the cluster token of every call; counts the refused ones.</summary>
+    public ClusterAuthenticator Authenticator { get; }
 
     string? IRpcHost.Socket => SocketPath;
 
@@ -41,12 +45,16 @@ internal sealed class RpcServer : IRpcHost
     /// <param name="port">The TCP port, 0 for any free one.</param>
     /// <param name="socketPath">A Unix domain socket path for same-node clients, or null.</param>
     /// <param name="services">The service instances; each is registered as a singleton and mapped.</param>
+    /// <param name="config">The process's configuration: the cluster token every call must carry, the services' message size limits.</param>
     /// <param name="loggers">The process's loggers: Kestrel's and ASP.NET Core's own messages (categories
     /// <c>Microsoft.AspNetCore.*</c>, at Warning unless RAY_LOG_LEVEL says otherwise) go there. Null: they are dropped.</param>
     /// <param name="ct">Cancels the start.</param>
     public static async Task<RpcServer> StartAsync(string host, int port, string? socketPath, IReadOnlyList<IRpcService> services,
-        ILoggerFactory? loggers = null, CancellationToken ct = default)
+        RayConfig config, ILoggerFactory? loggers = null, CancellationToken ct = default)
     {
+        var token = config.AuthToken ?? throw new InvalidOperationException(
+            $"An RPC server needs the cluster token ({ClusterToken.Variable}); this process was started without one.");
+        var authenticator = new ClusterAuthenticator(token, loggers?.CreateLogger(typeof(ClusterAuthenticator).FullName!));
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "RaySharp" });
         builder.Logging.ClearProviders();
         // The host logs through the process's factory (its files, console and levels); the process owns and disposes it.
@@ -64,16 +72,24 @@ internal sealed class RpcServer : IRpcHost
                 options.ListenUnixSocket(socketPath, l => l.Protocols = HttpProtocols.Http2);
             }
         });
-        builder.Services.AddGrpc(o =>
+        // One check for every call of every service; a message over its service's limit fails with ResourceExhausted.
+        builder.Services.AddSingleton(new ClusterAuthInterceptor(authenticator));
+        var grpc = builder.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = null;
+            o.Interceptors.Add<ClusterAuthInterceptor>();
+            o.MaxReceiveMessageSize = Math.Min(config.GcsGrpcMaxReceiveMessageSize, config.RayletGrpcMaxReceiveMessageSize);
             o.MaxSendMessageSize = null;
             o.EnableDetailedErrors = true;
         });
-        foreach (var service in services) builder.Services.AddSingleton(service.GetType(), service);
+        foreach (var service in services)
+        {
+            builder.Services.AddSingleton(service.GetType(), service);
+            service.Configure(grpc, config);
+        }
         var app = builder.Build();
         foreach (var service in services) service.Map(app);
         await app.StartAsync(ct).ConfigureAwait(false);
+        if (socketPath is not null) SessionFiles.RestrictSocket(socketPath);
         int bound = port;
         var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>();
         foreach (var a in addresses?.Addresses ?? [])
@@ -81,7 +97,7 @@ internal sealed class RpcServer : IRpcHost
             if (a.StartsWith("http://unix:", StringComparison.Ordinal)) continue;
             if (Uri.TryCreate(a, UriKind.Absolute, out var uri)) bound = uri.Port;
         }
-        return new RpcServer(app, host, bound, socketPath);
+        return new RpcServer(app, host, bound, socketPath, authenticator);
     }
 
     public async ValueTask DisposeAsync()
@@ -120,4 +136,9 @@ internal interface IRpcService
     /// <summary>Binds the service's handlers to <paramref name="binder"/> (its static <c>BindService</c> with this instance),
     /// as the in-process transport serves them.</summary>
     void Bind(ServiceBinderBase binder);
+
+    /// <summary>Sets the service's own gRPC options (its message size limit) on the server's builder.</summary>
+    void Configure(Grpc.AspNetCore.Server.IGrpcServerBuilder grpc, RayConfig config)
+    {
+    }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Grpc.Core;
+using RaySharp.Core;
 using RaySharp.Core.Gcs;
 using RaySharp.Core.Raylet;
 using RaySharp.Core.Rpc;
@@ -70,6 +71,7 @@ public sealed class TestCluster : IDisposable
     private TestCluster(string sessionDir)
     {
         _sessionDir = sessionDir;
+        Config = RayConfig.Default with { AuthToken = ClusterToken.Generate() };
         _runtimeConfig = ProcessWorkerLauncher.WriteWorkerRuntimeConfig(sessionDir);
     }
 
@@ -85,8 +87,12 @@ public sealed class TestCluster : IDisposable
         get { lock (_lock) return [.. _nodes]; }
     }
 
-    /// <summary>The session directory: worker logs are under <c>logs/</c>.</summary>
+    /// <summary>The session directory: worker logs are under <c>logs/</c>; the cluster token is in <c>auth_token</c>.</summary>
     public string SessionDir => _sessionDir;
+
+    /// <summary>The configuration of this process's clients of the cluster: its cluster token (every node gets it in its
+    /// environment, never on its command line).</summary>
+    internal RayConfig Config { get; }
 
     /// <summary>Starts the head node (GCS + raylet).</summary>
     public static TestCluster Start(TestClusterOptions? options = null)
@@ -118,8 +124,16 @@ public sealed class TestCluster : IDisposable
         return node;
     }
 
+    /// <summary>Starts a node that joins with <paramref name="token"/> instead of the cluster's (a test of the
+    /// cluster's authentication: with a wrong one the node exits before it is ready).</summary>
+    internal TestNode AddNodeWithToken(ClusterToken token)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return StartNode(head: false, 1, 0, null, null, token).Node;
+    }
+
     private (TestNode Node, string Gcs) StartNode(bool head, double numCpus, double numGpus, IReadOnlyDictionary<string, double>? resources,
-        long? objectStoreMemory)
+        long? objectStoreMemory, ClusterToken? token = null)
     {
         string runtimeDll = typeof(TestCluster).Assembly.Location;
         var psi = new ProcessStartInfo(ProcessWorkerLauncher.DotnetHost())
@@ -140,6 +154,7 @@ public sealed class TestCluster : IDisposable
         if (resources is { Count: > 0 }) args.AddRange(["--resources", JsonSerializer.Serialize(resources)]);
         if (objectStoreMemory is { } bytes) args.AddRange(["--object-store-memory", bytes.ToString(CultureInfo.InvariantCulture)]);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment[ClusterToken.Variable] = (token ?? Config.AuthToken!).Value;
         var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start a node process.");
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var errors = new System.Text.StringBuilder();
@@ -213,7 +228,7 @@ public sealed class TestCluster : IDisposable
     {
         try
         {
-            return new GcsClient(Address).GetAllNodes().Nodes.Count(n => n.Alive);
+            return new GcsClient(Address, Config).GetAllNodes().Nodes.Count(n => n.Alive);
         }
         catch (RayException)
         {

@@ -14,15 +14,16 @@ internal sealed record NodeTransport(Func<IReadOnlyList<IRpcService>, string, Ta
     Func<Action<LogBatch>, IWorkerLauncher> Launcher)
 {
     /// <summary>gRPC on <paramref name="host"/> (port <paramref name="port"/> for the head's GCS, 0 for any), a Unix
-    /// socket in the session directory, and worker processes. Kestrel logs through <paramref name="loggers"/>.</summary>
-    public static NodeTransport Grpc(string sessionDir, string host, int port, ILoggerFactory loggers) => new(
+    /// socket in the session directory, and worker processes. Kestrel logs through <paramref name="loggers"/>.
+    /// The node's servers check, and its workers get, the cluster token of <paramref name="config"/>.</summary>
+    public static NodeTransport Grpc(string sessionDir, string host, int port, RayConfig config, ILoggerFactory loggers) => new(
         async (services, name) =>
         {
-            Directory.CreateDirectory(Path.Combine(sessionDir, "sockets"));
+            SessionFiles.CreatePrivateDirectory(Path.Combine(sessionDir, "sockets"));
             string socket = Path.Combine(sessionDir, "sockets", name + ".sock");
-            return await RpcServer.StartAsync(host, port, socket, services, loggers).ConfigureAwait(false);
+            return await RpcServer.StartAsync(host, port, socket, services, config, loggers).ConfigureAwait(false);
         },
-        publishLogs => new ProcessWorkerLauncher(sessionDir, publishLogs));
+        publishLogs => new ProcessWorkerLauncher(sessionDir, publishLogs, config.AuthToken));
 }
 
 /// <summary>A node's components hosted in this process: the GCS (head node only), the raylet, and one RPC host for
@@ -77,7 +78,10 @@ internal sealed class NodeHost : IAsyncDisposable
     {
         string root = tempDir ?? Path.Combine(Path.GetTempPath(), "raysharp");
         string dir = Path.Combine(root, $"session_{DateTime.Now:yyyyMMdd_HHmmss}_{Environment.ProcessId}_{Random.Shared.Next(0x10000):x4}");
-        Directory.CreateDirectory(dir);
+        // Owner only: the session holds the cluster token, the sockets and the logs.
+        SessionFiles.CreatePrivateDirectory(dir);
+        SessionFiles.CreatePrivateDirectory(LogDir(dir));
+        SessionFiles.CreatePrivateDirectory(Path.Combine(dir, "sockets"));
         return dir;
     }
 
@@ -133,6 +137,7 @@ internal static class ClusterDriver
         var (config, loggers) = RayLogging.StartProcess("driver", destinations);
         try
         {
+            config = config with { AuthToken = DriverToken(options, address, config.AuthToken) };
             return Start(options, address, sessionDir, nodeId, config, loggers);
         }
         catch
@@ -141,6 +146,21 @@ internal static class ClusterDriver
             throw;
         }
     }
+
+    /// <summary>The cluster token of a driver: a new one per <c>Init</c> for local mode and the embedded cluster (unless
+    /// <c>RAY_AUTH_TOKEN</c> gives one); for a cluster named by address, <c>RAY_AUTH_TOKEN</c> or, on the head's
+    /// machine, the token its head node wrote to its session directory.</summary>
+    private static ClusterToken DriverToken(RayOptions options, string? address, ClusterToken? fromEnvironment)
+    {
+        if (options.LocalMode) return ClusterToken.Generate();
+        if (address is null) return fromEnvironment ?? ClusterToken.Generate();
+        return fromEnvironment ?? ClusterToken.FindLocal(GcsAddress(address), options.TempDir) ?? ClusterToken.FindLocal(GcsAddress(address))
+            ?? throw new InvalidOperationException(
+                $"Authentication: no cluster token for the RaySharp cluster at '{address}'. Set {ClusterToken.Variable} to the token in " +
+                $"the head node's <session dir>/{ClusterToken.FileName} (processes on the head's machine find it themselves).");
+    }
+
+    private static string GcsAddress(string address) => address.StartsWith("ray://", StringComparison.Ordinal) ? address["ray://".Length..] : address;
 
     private static CoreWorker Start(RayOptions options, string? address, string? sessionDir, NodeId embeddedNodeId, RayConfig config,
         ILoggerFactory loggers)
@@ -157,14 +177,15 @@ internal static class ClusterDriver
         var resources = CoreWorkerFactory.NodeResources(options);
         if (options.LocalMode)
         {
-            var transport = new NodeTransport((services, name) => Task.FromResult<IRpcHost>(InProcessTransport.Start(name, services)),
+            var transport = new NodeTransport((services, name) => Task.FromResult<IRpcHost>(InProcessTransport.Start(name, services, config.AuthToken!)),
                 _ => threads = new ThreadWorkerLauncher());
             embedded = NodeHost.StartAsync(resources, null, transport, config, loggers, [driverService], embeddedNodeId).GetAwaiter().GetResult();
         }
         else if (address is null)
         {
-            embedded = NodeHost.StartAsync(resources, null, NodeTransport.Grpc(sessionDir!, "127.0.0.1", 0, loggers), config, loggers, [driverService],
+            embedded = NodeHost.StartAsync(resources, null, NodeTransport.Grpc(sessionDir!, "127.0.0.1", 0, config, loggers), config, loggers, [driverService],
                 embeddedNodeId).GetAwaiter().GetResult();
+            config.AuthToken!.WriteToSession(sessionDir!, embedded.GcsEndpoint);
         }
         if (embedded is not null)
         {
@@ -176,13 +197,13 @@ internal static class ClusterDriver
         }
         else
         {
-            gcs = new GcsClient(address!.StartsWith("ray://", StringComparison.Ordinal) ? address["ray://".Length..] : address, config);
+            gcs = new GcsClient(GcsAddress(address!), config);
             var node = Reach(gcs, address, g => g.GetAllNodes()).Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead).FirstOrDefault()
                 ?? throw new InvalidOperationException($"The cluster at {address} has no alive node to run a driver on.");
             nodeId = node.NodeId;
             raylet = node.RayletSocket is { } s && File.Exists(s) ? "unix:" + s : node.RayletEndpoint;
             socket = Path.Combine(sessionDir!, "driver.sock");
-            ownServer = RpcServer.StartAsync("127.0.0.1", 0, socket, [driverService], loggers).GetAwaiter().GetResult();
+            ownServer = RpcServer.StartAsync("127.0.0.1", 0, socket, [driverService], config, loggers).GetAwaiter().GetResult();
             endpoint = ownServer.Endpoint;
         }
         var jobId = Reach(gcs, address, g => g.GetNextJobId());
@@ -224,6 +245,11 @@ internal static class ClusterDriver
         try
         {
             return call(gcs);
+        }
+        catch (RayException e) when (address is not null && e.InnerException is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Unauthenticated })
+        {
+            throw new InvalidOperationException(
+                $"Authentication failed: the RaySharp cluster at '{address}' refused this driver's cluster token. {e.Message}", e);
         }
         catch (RayException e) when (address is not null)
         {

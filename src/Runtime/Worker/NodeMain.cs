@@ -56,9 +56,18 @@ internal static class NodeMain
         string rayletLog = NodeHost.RayletLogFile(sessionDir, nodeId, head);
         var (config, loggers) = RayLogging.StartProcess(head ? "head node" : "node", NodeHost.NodeLogs(sessionDir, rayletLog, rayletLog, head));
         using var _ = loggers;
-        var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), head ? port : 0, loggers);
+        // The cluster token: --auth-token or RAY_AUTH_TOKEN; else a head makes a new one and a joining node reads its
+        // head's from the head's session directory (same machine, same user).
+        var token = ClusterToken.From(o.GetValueOrDefault("auth-token")) ?? config.AuthToken
+            ?? (head ? ClusterToken.Generate() : ClusterToken.FindLocal(address!, o.GetValueOrDefault("temp-dir")) ?? ClusterToken.FindLocal(address!))
+            ?? throw new InvalidOperationException(
+                $"Authentication: no cluster token to join the cluster at {address}. Set {ClusterToken.Variable} (or --auth-token) to the token " +
+                $"in the head node's <session dir>/{ClusterToken.FileName}.");
+        config = config with { AuthToken = token };
+        var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), head ? port : 0, config, loggers);
         await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), head ? null : address, transport, config, loggers,
             nodeId: nodeId).ConfigureAwait(false);
+        if (head) token.WriteToSession(sessionDir, node.GcsEndpoint);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });

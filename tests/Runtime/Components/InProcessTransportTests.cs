@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
+using RaySharp.Core;
 using RaySharp.Core.Rpc;
 using Xunit;
 
@@ -11,8 +12,9 @@ namespace RaySharp.Tests.Components;
 public sealed class InProcessTransportTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private static readonly RayConfig Config = RayConfig.Default with { AuthToken = ClusterToken.Generate() };
 
-    private sealed class Service : IRpcService
+    internal sealed class Service : IRpcService
     {
         public static readonly Method<KvRequest, KvReply> Echo = RpcMarshaller.Unary<KvRequest, KvReply>("test.Service", nameof(Echo));
         public static readonly Method<KvRequest, KvReply> Fail = RpcMarshaller.Unary<KvRequest, KvReply>("test.Service", nameof(Fail));
@@ -56,9 +58,9 @@ public sealed class InProcessTransportTests
     public async Task A_unary_call_reaches_the_handler_with_a_copy_of_the_message()
     {
         var service = new Service();
-        await using var server = InProcessTransport.Start("test", [service]);
+        await using var server = InProcessTransport.Start("test", [service], Config.AuthToken!);
         var request = new KvRequest("ns", "k", [1, 2, 3], false);
-        var reply = await RpcChannels.Invoker(server.Endpoint).AsyncUnaryCall(Service.Echo, null, new CallOptions(), request).ResponseAsync;
+        var reply = await RpcChannels.Invoker(server.Endpoint, Config).AsyncUnaryCall(Service.Echo, null, new CallOptions(), request).ResponseAsync;
         Assert.Equal([1, 2, 3], reply.Value);
         Assert.NotSame(request, service.Received);
         Assert.Equal([1, 2, 3], service.Received!.Value);
@@ -68,9 +70,9 @@ public sealed class InProcessTransportTests
     [Fact]
     public async Task A_handler_that_throws_is_an_RpcException_at_the_caller()
     {
-        await using var server = InProcessTransport.Start("test", [new Service()]);
+        await using var server = InProcessTransport.Start("test", [new Service()], Config.AuthToken!);
         var e = await Assert.ThrowsAsync<RpcException>(() =>
-            RpcChannels.Invoker(server.Endpoint).AsyncUnaryCall(Service.Fail, null, new CallOptions(), new KvRequest("", "", null, false)).ResponseAsync);
+            RpcChannels.Invoker(server.Endpoint, Config).AsyncUnaryCall(Service.Fail, null, new CallOptions(), new KvRequest("", "", null, false)).ResponseAsync);
         Assert.Equal(StatusCode.Unknown, e.StatusCode);
         Assert.Contains("bad request", e.Status.Detail);
     }
@@ -79,8 +81,8 @@ public sealed class InProcessTransportTests
     public async Task A_stopped_server_is_unavailable_and_ends_its_open_streams()
     {
         var service = new Service();
-        var server = InProcessTransport.Start("test", [service]);
-        var invoker = RpcChannels.Invoker(server.Endpoint);
+        var server = InProcessTransport.Start("test", [service], Config.AuthToken!);
+        var invoker = RpcChannels.Invoker(server.Endpoint, Config);
         using var watch = invoker.AsyncServerStreamingCall(Service.Watch, null, new CallOptions(), new KvRequest("", "", null, false));
         Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(Wait));
 
@@ -97,9 +99,9 @@ public sealed class InProcessTransportTests
     public async Task Cancelling_a_stream_reaches_the_handler()
     {
         var service = new Service();
-        await using var server = InProcessTransport.Start("test", [service]);
+        await using var server = InProcessTransport.Start("test", [service], Config.AuthToken!);
         using var cts = new CancellationTokenSource();
-        using var watch = RpcChannels.Invoker(server.Endpoint).AsyncServerStreamingCall(Service.Watch, null, new CallOptions(cancellationToken: cts.Token),
+        using var watch = RpcChannels.Invoker(server.Endpoint, Config).AsyncServerStreamingCall(Service.Watch, null, new CallOptions(cancellationToken: cts.Token),
             new KvRequest("", "", null, false));
         Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None).WaitAsync(Wait));
         cts.Cancel();
@@ -111,8 +113,8 @@ public sealed class InProcessTransportTests
     [Fact]
     public async Task A_duplex_stream_carries_messages_both_ways_in_order()
     {
-        await using var server = InProcessTransport.Start("test", [new Service()]);
-        using var chat = RpcChannels.Invoker(server.Endpoint).AsyncDuplexStreamingCall(Service.Chat, null, new CallOptions());
+        await using var server = InProcessTransport.Start("test", [new Service()], Config.AuthToken!);
+        using var chat = RpcChannels.Invoker(server.Endpoint, Config).AsyncDuplexStreamingCall(Service.Chat, null, new CallOptions());
         for (byte i = 0; i < 5; i++) await chat.RequestStream.WriteAsync(new KvRequest("", "", [i], false));
         await chat.RequestStream.CompleteAsync();
         var seen = new List<byte>();

@@ -1,0 +1,110 @@
+using System.Security.Cryptography;
+using System.Text;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Logging;
+
+namespace RaySharp.Core.Rpc;
+
+/// <summary>
+/// The server side of the cluster token: one per RPC host, shared by every service it hosts (gRPC through
+/// <see cref="ClusterAuthInterceptor"/>, local mode through <see cref="InProcessServer"/>). A call without the right
+/// token fails with <see cref="StatusCode.Unauthenticated"/>, is counted, and is logged with its peer and method (at
+/// most <see cref="LogsPerMinute"/> lines a minute, so a flood cannot fill the disk).
+/// </summary>
+internal sealed class ClusterAuthenticator(ClusterToken token, ILogger? logger = null)
+{
+    public const string HeaderName = "authorization";
+    private const string Scheme = "Bearer ";
+    public const int LogsPerMinute = 10;
+
+    private static long s_totalRejected;
+    private readonly Lock _logLock = new();
+    private long _rejected;
+    private long _windowStart = Environment.TickCount64;
+    private int _loggedInWindow;
+    private int _suppressedInWindow;
+
+    /// <summary>Calls this server refused.</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
+
+    /// <summary>Calls every server of this process refused.</summary>
+    public static long TotalRejected => Interlocked.Read(ref s_totalRejected);
+
+    /// <summary>Throws <see cref="RpcException"/> (Unauthenticated) unless <paramref name="headers"/> carry the token.</summary>
+    public void Check(Metadata? headers, string method, string peer)
+    {
+        string? value = headers?.GetValue(HeaderName);
+        if (value is not null && value.StartsWith(Scheme, StringComparison.Ordinal) &&
+            CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(value[Scheme.Length..]), token.Bytes))
+            return;
+        Interlocked.Increment(ref _rejected);
+        Interlocked.Increment(ref s_totalRejected);
+        Log(method, peer, value is null ? "no cluster token" : "a wrong cluster token");
+        throw new RpcException(new Status(StatusCode.Unauthenticated,
+            $"Authentication failed: the call to {method} carried {(value is null ? "no" : "a wrong")} cluster token. " +
+            $"Give this cluster's token as {ClusterToken.Variable} (the head node wrote it to <session dir>/{ClusterToken.FileName})."));
+    }
+
+    private void Log(string method, string peer, string why)
+    {
+        int suppressed;
+        lock (_logLock)
+        {
+            long now = Environment.TickCount64;
+            if (now - _windowStart >= 60_000)
+            {
+                _windowStart = now;
+                _loggedInWindow = 0;
+            }
+            if (_loggedInWindow >= LogsPerMinute)
+            {
+                _suppressedInWindow++;
+                return;
+            }
+            _loggedInWindow++;
+            suppressed = _suppressedInWindow;
+            _suppressedInWindow = 0;
+        }
+        string message = $"Refused an RPC from {peer} to {method}: {why} ({Rejected} refused so far" +
+            (suppressed > 0 ? $"; {suppressed} not logged in the last minute" : "") + ").";
+        if (logger is not null) logger.LogWarning("{Message}", message);
+        else Console.Error.WriteLine("[RaySharp] Warning: " + message);
+    }
+}
+
+/// <summary>Checks the cluster token of every call of every service of a <see cref="RpcServer"/>.</summary>
+internal sealed class ClusterAuthInterceptor(ClusterAuthenticator authenticator) : Interceptor
+{
+    public ClusterAuthenticator Authenticator => authenticator;
+
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
+        UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(request, context);
+    }
+
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(request, responseStream, context);
+    }
+
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
+        ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(requestStream, context);
+    }
+
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
+        IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(requestStream, responseStream, context);
+    }
+
+    private void Check(ServerCallContext context) => authenticator.Check(context.RequestHeaders, context.Method, context.Peer);
+}
