@@ -295,8 +295,15 @@ internal sealed partial class NodeManager : IDisposable
         catch (Exception e)
         {
             ReleaseResources(p.Resources);
+            string message = $"{p.Request.Description} could not get a worker on node {NodeId}: {e.Message}";
             if (e is OperationCanceledException) p.Reply.TrySetCanceled();
-            else p.Reply.TrySetResult(Canceled($"{p.Request.Description} could not get a worker on node {NodeId}: {e.Message}"));
+            // The worker died or hung before registering: the work is still schedulable, so the requester asks again
+            // (Ray's rejected reply). A job the GCS does not know or a worker that cannot be started at all cancels it.
+            else if (e is not WorkerStartupFailedException) p.Reply.TrySetResult(Canceled(message));
+            else p.Reply.TrySetResult(new WireLeaseReply
+            {
+                Kind = LeaseReplyKind.Rejected, CancelMessage = message,
+            });
             return;
         }
         var lease = new Lease(leaseId, worker, p.Resources);

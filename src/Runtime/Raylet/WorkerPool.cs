@@ -20,6 +20,10 @@ internal sealed class WorkerProcess
     public long IdleSinceTicks { get; set; }
 }
 
+/// <summary>A started worker died or timed out before it registered: the next attempt may well work, so the lease
+/// request is rejected (asked again), not canceled.</summary>
+internal sealed class WorkerStartupFailedException(string message) : Exception(message);
+
 /// <summary>
 /// Starts, reuses and stops workers (Ray's <c>WorkerPool</c>) through an <see cref="IWorkerLauncher"/>. Workers are keyed by job and runtime
 /// environment: a task only runs on a worker started for its job (the job's code search path) with its env vars
@@ -109,7 +113,7 @@ internal sealed class WorkerPool : IDisposable
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             Kill(worker, "it did not register in time");
-            throw new InvalidOperationException(
+            throw new WorkerStartupFailedException(
                 $"A worker for job {jobId} did not start within {_config.WorkerRegisterTimeout.TotalSeconds:0} s; " +
                 $"see {_launcher.LogPath(worker.WorkerId) ?? "the node's output"}.");
         }
@@ -267,7 +271,7 @@ internal sealed class WorkerPool : IDisposable
         }
         string reason = worker.DeathReason ?? worker.Handle?.ExitDescription ?? "the worker ended";
         worker.DeathReason ??= reason;
-        worker.Registered.TrySetException(new InvalidOperationException($"The worker exited before it registered: {reason}."));
+        worker.Registered.TrySetException(new WorkerStartupFailedException($"The worker exited before it registered: {reason}."));
         if (worker.Address is { } a) RpcChannels.Forget(a.Endpoint);
         if (!wasDisposed) _onWorkerDied(worker, reason);
     }

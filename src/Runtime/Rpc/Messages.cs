@@ -105,7 +105,9 @@ internal sealed partial record WireLeaseRequest
     public bool GrantOrReject { get; init; }
 }
 
-internal enum LeaseReplyKind : byte { Granted, Spillback, Canceled }
+/// <summary>Granted; Spillback to another node; Canceled: never schedulable as asked (the work fails); Rejected: not
+/// this time (the worker failed to start, the node is stopping), ask again.</summary>
+internal enum LeaseReplyKind : byte { Granted, Spillback, Canceled, Rejected }
 
 [MemoryPackable]
 internal sealed partial record WireLeaseReply
