@@ -23,7 +23,7 @@ internal sealed class GcsServer : IDisposable
         Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(config), workers ?? new CoreWorkerRpcClientPool(config, loggers.CreateLogger<CoreWorkerConnection>()),
             loggers.CreateLogger<GcsActorManager>());
         Jobs = new GcsJobManager(Storage, Actors);
-        Logs = new LogPublisher();
+        Logs = new LogPublisher(loggers.CreateLogger<LogPublisher>());
         Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);
         Service = new GcsService(this);
     }
@@ -112,10 +112,35 @@ internal sealed class GcsNodeManager : IDisposable
             _storage.PutNode(dead);
         }
         _logger.LogWarning("Node {NodeId} is dead: {Reason}", nodeId, reason);
-        NodeDied?.Invoke(nodeId, reason);
+        if (NodeDied is { } handlers)
+            foreach (var h in handlers.GetInvocationList().Cast<Action<NodeId, string>>())
+            {
+                // Every listener hears of the death even if one of them throws.
+                try
+                {
+                    h(nodeId, reason);
+                }
+                catch (Exception e)
+                {
+                    _logger.LogError(e, "Handling the death of node {NodeId} failed", nodeId);
+                }
+            }
     }
 
     private void CheckHealth()
+    {
+        // A timer callback that threw would be lost (or take the process down); one bad pass must not stop the checks.
+        try
+        {
+            CheckHealthOnce();
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "The GCS health check failed; it runs again in {Period}", _config.HealthCheckPeriod);
+        }
+    }
+
+    private void CheckHealthOnce()
     {
         // A node fails a check when it has not reported for a whole period; it is dead after the threshold's worth of
         // consecutive failed checks, i.e. when it has been silent for period × threshold.
@@ -152,7 +177,7 @@ internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager ac
 }
 
 /// <summary>Worker output published by raylets and streamed to the drivers of the job (Ray's log monitor).</summary>
-internal sealed class LogPublisher
+internal sealed class LogPublisher(ILogger<LogPublisher> logger)
 {
     private readonly Lock _lock = new();
     private readonly List<(JobId Job, Action<LogBatch> Sink)> _subscribers = [];
@@ -161,7 +186,18 @@ internal sealed class LogPublisher
     {
         lock (_lock)
             foreach (var (job, sink) in _subscribers)
-                if (job == batch.JobId) sink(batch);
+                if (job == batch.JobId)
+                {
+                    // One subscriber that throws must not cut the others off.
+                    try
+                    {
+                        sink(batch);
+                    }
+                    catch (Exception e)
+                    {
+                        logger.LogError(e, "A log subscriber of job {JobId} failed to take a batch", job);
+                    }
+                }
     }
 
     public IDisposable Subscribe(JobId job, Action<LogBatch> sink)

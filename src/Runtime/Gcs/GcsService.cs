@@ -77,8 +77,8 @@ internal class GcsService : IRpcService
 
     private static readonly Task<Empty> s_empty = Task.FromResult(Empty.Instance);
 
-    public virtual Task<Empty> RegisterNode(NodeRecord r, ServerCallContext c) { _gcs.Nodes.Register(r); return s_empty; }
-    public virtual Task<ClusterView> ReportResources(ResourceReport r, ServerCallContext c) => Task.FromResult(_gcs.Nodes.Report(r));
+    public virtual Task<Empty> RegisterNode(NodeRecord r, ServerCallContext c) { WireValidation.Node(r); _gcs.Nodes.Register(r); return s_empty; }
+    public virtual Task<ClusterView> ReportResources(ResourceReport r, ServerCallContext c) { WireValidation.Report(r); return Task.FromResult(_gcs.Nodes.Report(r)); }
     public virtual Task<ClusterView> GetAllNodes(Empty r, ServerCallContext c) => Task.FromResult(_gcs.Nodes.View());
     public virtual Task<Empty> UnregisterNode(NodeIdRequest r, ServerCallContext c) { _gcs.Nodes.MarkDead(r.NodeId, r.Reason ?? "the node was stopped"); return s_empty; }
     public virtual Task<JobIdRequest> GetNextJobId(Empty r, ServerCallContext c) => Task.FromResult(new JobIdRequest(_gcs.Jobs.NextJobId()));

@@ -111,9 +111,9 @@ internal sealed partial class NodeManager : IDisposable
                 if (!warned) _logger.LogWarning("Raylet {NodeId} cannot reach the GCS: {Message}", NodeId, e.Message);
                 warned = true;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
-                // One bad view must not stop the node from reporting.
+                // One bad view (or a call that timed out) must not stop the node from reporting.
                 _logger.LogError(e, "Raylet {NodeId} failed to apply the cluster view", NodeId);
             }
             catch (OperationCanceledException)

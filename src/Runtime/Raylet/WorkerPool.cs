@@ -225,6 +225,19 @@ internal sealed class WorkerPool : IDisposable
 
     private void KillIdleExtras()
     {
+        // A timer callback that threw would be lost (or take the raylet down); one bad pass must not stop the pool.
+        try
+        {
+            KillIdleExtrasOnce();
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Stopping idle workers on node {NodeId} failed; trying again in {Period}", _nodeId, _config.IdleWorkerKillingTime);
+        }
+    }
+
+    private void KillIdleExtrasOnce()
+    {
         var kill = new List<WorkerProcess>();
         lock (_lock)
         {

@@ -119,6 +119,9 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         _worker = worker;
     }
 
+    /// <summary>The GCS client underneath (tests reach the GCS's other tables through it).</summary>
+    internal GcsClient Client => _gcs;
+
     public ActorId RegisterActor(TaskSpec creationTask, bool getIfExists)
     {
         var wire = creationTask.ToWire(_worker.JobId);

@@ -48,8 +48,9 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null) : Ray
         }
     }
 
-    private RayException Unreachable(IMethod method, RpcException e) =>
-        new($"The GCS at {Endpoint} did not answer {method.Name}: {e.Status.Detail} ({e.StatusCode}). " +
+    private RayException Unreachable(IMethod method, RpcException e) => e.StatusCode == StatusCode.InvalidArgument
+        ? new RayException($"The GCS at {Endpoint} refused {method.Name}: {e.Status.Detail}", e)
+        : new($"The GCS at {Endpoint} did not answer {method.Name}: {e.Status.Detail} ({e.StatusCode}). " +
             "Check that the cluster's head node is running and reachable.", e);
 
     /// <summary>A notice nobody waits for; a GCS that is gone is ignored (its restart re-learns the state).</summary>

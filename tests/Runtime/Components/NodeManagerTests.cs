@@ -337,6 +337,26 @@ public sealed class NodeManagerTests : IDisposable
         await Granted(chosen);
     }
 
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(-1)]
+    [InlineData(double.PositiveInfinity)]
+    public async Task A_lease_request_with_a_malformed_amount_is_refused_at_the_door_and_the_node_goes_on(double cpus)
+    {
+        await StartNode(1);
+        var bad = new WireLeaseRequest
+        {
+            JobId = _job, Resources = new() { [ResourceSet.Cpu] = cpus }, Strategy = Default, RuntimeEnvKey = "", Description = "task f",
+        };
+
+        var e = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => _node.Service.RequestWorkerLease(bad, null!));
+
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains($"CPU = {cpus}", e.Status.Detail);
+        Assert.Equal(1, AvailableCpus);
+        await Granted(Request());
+    }
+
     // ---- Blocked tasks ----
 
     [Fact]
