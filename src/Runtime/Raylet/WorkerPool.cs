@@ -38,6 +38,7 @@ internal sealed class WorkerPool : IDisposable
     private readonly Dictionary<WorkerId, WorkerProcess> _all = [];
     private readonly Dictionary<(JobId, string), List<WorkerProcess>> _prestarting = [];
     private readonly HashSet<JobId> _prestartedJobs = [];
+    private readonly HashSet<JobId> _finishedJobs = [];
     private readonly NodeId _nodeId;
     private readonly IWorkerLauncher _launcher;
     private readonly Func<string> _rayletEndpoint;
@@ -103,6 +104,13 @@ internal sealed class WorkerPool : IDisposable
             }
         }
         var job = await _getJob(jobId, ct).ConfigureAwait(false);
+        bool finished;
+        lock (_lock) finished = _finishedJobs.Contains(jobId) || job.IsDead;
+        if (finished)
+        {
+            if (worker is not null) Kill(worker, $"its job {jobId} finished");
+            throw new InvalidOperationException($"Job {jobId} has finished: no worker starts for it.");
+        }
         worker ??= Start(job, envKey, envVars);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_config.WorkerRegisterTimeout);
@@ -132,7 +140,7 @@ internal sealed class WorkerPool : IDisposable
     {
         lock (_lock)
         {
-            if (_disposed || count <= 0 || !_prestartedJobs.Add(jobId)) return;
+            if (_disposed || count <= 0 || _finishedJobs.Contains(jobId) || !_prestartedJobs.Add(jobId)) return;
         }
         _ = PrestartAsync(jobId, count);
     }
@@ -258,6 +266,27 @@ internal sealed class WorkerPool : IDisposable
             }
         }
         foreach (var w in kill) Kill(w, "it was idle and the pool has enough workers");
+    }
+
+    /// <summary>The job finished: its idle and starting workers exit, and no new ones start for it.</summary>
+    public void OnJobFinished(JobId jobId)
+    {
+        List<WorkerProcess> kill = [];
+        lock (_lock)
+        {
+            if (!_finishedJobs.Add(jobId)) return;
+            foreach (var key in _idle.Keys.Where(k => k.Item1 == jobId).ToList())
+            {
+                kill.AddRange(_idle[key]);
+                _idle.Remove(key);
+            }
+            foreach (var key in _prestarting.Keys.Where(k => k.Item1 == jobId).ToList())
+            {
+                kill.AddRange(_prestarting[key]);
+                _prestarting.Remove(key);
+            }
+        }
+        foreach (var w in kill) Kill(w, $"its job {jobId} finished");
     }
 
     /// <summary>Stops the worker at once (SIGKILL for a process: a worker holds no state its owners still need).</summary>

@@ -18,7 +18,12 @@ internal static class WireValidation
     /// <summary>Above any real amount (ResourceSet is fixed point at 1/10000).</summary>
     public const double MaxResourceAmount = 1e12;
 
-    public static void Resources(Dictionary<string, double>? resources, string what, bool allowMissing = false)
+    /// <param name="resources">The amounts by resource name.</param>
+    /// <param name="what">Names the record and field in the error.</param>
+    /// <param name="allowMissing">Null is accepted (an optional field).</param>
+    /// <param name="allowNegative">Available amounts may dip below zero for a while (a blocked task's CPU lent out and
+    /// taken back), as in Ray; totals and requests may not.</param>
+    public static void Resources(Dictionary<string, double>? resources, string what, bool allowMissing = false, bool allowNegative = false)
     {
         if (resources is null)
         {
@@ -29,8 +34,8 @@ internal static class WireValidation
         foreach (var (name, amount) in resources)
         {
             if (string.IsNullOrEmpty(name) || name.Length > MaxNameLength) throw Invalid($"{what} has a resource with an empty or overlong name.");
-            if (!double.IsFinite(amount) || amount < 0 || amount > MaxResourceAmount)
-                throw Invalid($"{what} has {name} = {amount}; a resource amount must be a finite number from 0 to {MaxResourceAmount:0e0}.");
+            if (!double.IsFinite(amount) || amount > MaxResourceAmount || amount < (allowNegative ? -MaxResourceAmount : 0))
+                throw Invalid($"{what} has {name} = {amount}; a resource amount must be a finite number {(allowNegative ? $"of magnitude at most {MaxResourceAmount:0e0}" : $"from 0 to {MaxResourceAmount:0e0}")}.");
         }
     }
 
@@ -45,11 +50,11 @@ internal static class WireValidation
         if (node.NodeId.IsNil) throw Invalid("RegisterNode: the node ID is nil.");
         Text(node.RayletEndpoint, "RegisterNode: the raylet endpoint");
         Resources(node.Total, $"RegisterNode of node {node.NodeId}: the total resources");
-        Resources(node.Available, $"RegisterNode of node {node.NodeId}: the available resources");
+        Resources(node.Available, $"RegisterNode of node {node.NodeId}: the available resources", allowNegative: true);
     }
 
     public static void Report(ResourceReport report) =>
-        Resources(report.Available, $"ReportResources of node {report.NodeId}: the available resources");
+        Resources(report.Available, $"ReportResources of node {report.NodeId}: the available resources", allowNegative: true);
 
     public static void Lease(WireLeaseRequest request)
     {

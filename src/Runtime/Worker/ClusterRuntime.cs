@@ -187,7 +187,7 @@ internal static class ClusterDriver
         }
         var jobId = Reach(gcs, address, g => g.GetNextJobId());
         string ns = options.Namespace ?? Guid.NewGuid().ToString("N");
-        IDisposable? logs = null;
+        IDisposable? logs = null, watch = null;
         var worker = new CoreWorker(jobId, ns, options.RuntimeEnv, config, loggers, w =>
         {
             threads?.Attach(w, gcs);
@@ -203,10 +203,14 @@ internal static class ClusterDriver
             });
             // Local mode's workers are threads of this process: their output is already on this console.
             if (!options.LocalMode) logs = DriverLogStream.Start(gcs, jobId);
+            // A driver that joined a cluster can die alone; the GCS finishes its job when this watch breaks. (Local
+            // mode's and the embedded cluster's GCS live and die with the driver.)
+            if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
             return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers), new GcsActorClient(gcs, w), endpoint, socket,
                 new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode, OnDispose: () =>
                 {
                     gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
+                    watch?.Dispose();
                     logs?.Dispose();
                     embedded?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
                     ownServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));

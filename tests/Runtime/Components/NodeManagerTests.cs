@@ -357,6 +357,31 @@ public sealed class NodeManagerTests : IDisposable
         await Granted(Request());
     }
 
+    [Fact]
+    public async Task A_finished_job_gets_its_leases_back_its_workers_stopped_and_its_queued_requests_canceled()
+    {
+        await StartNode(2);
+        var other = NewJob();
+        var held = await Granted(Request());                 // a task of the job still running when its driver died
+        var actor = await Granted(Request(cpus: 0, actor: true)); // left to the GCS (detached actors outlive the job)
+        var otherLease = await Granted(Request(job: other));
+        var queued = Request();                              // waits for a CPU
+        Assert.Equal(0, AvailableCpus);
+
+        await _gcs.FinishJobAsync(_job);
+
+        Assert.Contains("finished", await CanceledWith(queued));
+        Assert.Contains($"job {_job} finished", await _launcher.HandleOf(held.Worker!.WorkerId).Killed.Task.WaitAsync(Wait));
+        Assert.False(_launcher.HandleOf(actor.Worker!.WorkerId).Killed.Task.IsCompleted);
+        Assert.False(_launcher.HandleOf(otherLease.Worker!.WorkerId).Killed.Task.IsCompleted);
+        Assert.Equal(1, AvailableCpus);
+        // Idle and prestarted workers of the job exit too; no new lease is granted to it.
+        Assert.All(_launcher.Started.Where(h => h.Info.Job.JobId == _job && h.Info.WorkerId != actor.Worker.WorkerId),
+            h => Assert.True(h.Killed.Task.IsCompleted, $"worker {h.Info.WorkerId} of the finished job still runs"));
+        Assert.Contains("finished", await CanceledWith(Request()));
+        await Granted(Request(job: other));
+    }
+
     // ---- Blocked tasks ----
 
     [Fact]
