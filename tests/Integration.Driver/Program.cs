@@ -37,7 +37,7 @@ using (Ray.Init(new RayOptions { Address = args[0], Namespace = "integration" })
         case "shutdown-busy":
             var busy = Enumerable.Range(0, 5).Select(_ => Sleeper.Remote.Sleep(600)).ToList();
             var until = DateTime.UtcNow.AddSeconds(60);
-            while (Ray.AvailableResources().GetValueOrDefault("CPU") > 0 && DateTime.UtcNow < until) await Task.Delay(20);
+            while (Ray.AvailableResources().GetValueOrDefault("CPU") > 1 && DateTime.UtcNow < until) await Task.Delay(20);
             Console.WriteLine($"busy: {Ray.AvailableResources().GetValueOrDefault("CPU")} CPUs free");
             break; // Ray.Shutdown with the sleepers still running
         case "print":
