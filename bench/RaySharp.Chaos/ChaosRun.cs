@@ -79,7 +79,22 @@ public static class ChaosRun
         return new ChaosResult(tasks, succeeded, failed, pending.Count, moreThanOnce, killed, failures, watch.Elapsed);
     }
 
-    /// <summary>The processes whose parent is <paramref name="parent"/> (Linux /proc).</summary>
+    /// <summary>A RaySharp worker process (its command line is <c>dotnet exec ... RaySharp.Runtime.dll worker ...</c>), not
+    /// some other child such as a test cluster's node.</summary>
+    private static bool IsWorker(string procDir)
+    {
+        try
+        {
+            var args = File.ReadAllText(Path.Combine(procDir, "cmdline")).Split('\0');
+            return args.Any(a => a.EndsWith("RaySharp.Runtime.dll", StringComparison.Ordinal)) && args.Contains("worker");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The worker processes whose parent is <paramref name="parent"/> (Linux /proc).</summary>
     private static IEnumerable<int> ChildProcesses(int parent)
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
@@ -91,7 +106,7 @@ public static class ChaosRun
             catch (UnauthorizedAccessException) { continue; }
             // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields.Length > 1 && int.TryParse(fields[1], out int ppid) && ppid == parent) yield return pid;
+            if (fields.Length > 1 && int.TryParse(fields[1], out int ppid) && ppid == parent && IsWorker(dir)) yield return pid;
         }
     }
 }

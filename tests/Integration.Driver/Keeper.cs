@@ -38,3 +38,14 @@ public static partial class Printer
         return Environment.ProcessId;
     }
 }
+
+public static partial class Sleeper
+{
+    /// <summary>Holds a CPU for a while, as a long task of a driver that dies mid-job.</summary>
+    [RayRemote]
+    public static int Sleep(int seconds)
+    {
+        Thread.Sleep(TimeSpan.FromSeconds(seconds));
+        return seconds;
+    }
+}

@@ -4,10 +4,13 @@ using RaySharp.Integration.Driver;
 // A driver program the integration tests start as a separate process. Usage:
 //   RaySharp.Integration.Driver ADDRESS create-detached NAME   create a detached Keeper, increment it once, exit
 //   RaySharp.Integration.Driver ADDRESS lend-and-exit NAME     give a detached Holder a ref this driver owns, exit
+//   RaySharp.Integration.Driver ADDRESS shutdown-busy X        start 5 one-CPU sleepers, shut down while they run
 //   RaySharp.Integration.Driver ADDRESS print MARKER           run a task that prints MARKER, exit
+//   RaySharp.Integration.Driver ADDRESS hold NAME              create a named (non-detached) Keeper, start 5 one-CPU
+//                                                              tasks that sleep, print "holding JOB", wait to be killed
 if (args.Length != 3)
 {
-    Console.Error.WriteLine("usage: RaySharp.Integration.Driver ADDRESS create-detached|lend-and-exit|print ARG");
+    Console.Error.WriteLine("usage: RaySharp.Integration.Driver ADDRESS create-detached|lend-and-exit|print|hold|shutdown-busy ARG");
     return 2;
 }
 using (Ray.Init(new RayOptions { Address = args[0], Namespace = "integration" }))
@@ -23,6 +26,20 @@ using (Ray.Init(new RayOptions { Address = args[0], Namespace = "integration" })
             var owned = Ray.Put(42);
             Console.WriteLine($"lent: {await holder.Keep(owned)}");
             break;
+        case "hold":
+            var held = Keeper.Remote.WithOptions(new ActorOptions { Name = args[2] }).Create();
+            await held.Increment();
+            var sleepers = Enumerable.Range(0, 5).Select(_ => Sleeper.Remote.Sleep(600)).ToList();
+            Console.WriteLine($"holding {Ray.GetRuntimeContext().JobId}");
+            Console.Out.Flush();
+            await Task.Delay(Timeout.Infinite);
+            break;
+        case "shutdown-busy":
+            var busy = Enumerable.Range(0, 5).Select(_ => Sleeper.Remote.Sleep(600)).ToList();
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (Ray.AvailableResources().GetValueOrDefault("CPU") > 1 && DateTime.UtcNow < until) await Task.Delay(20);
+            Console.WriteLine($"busy: {Ray.AvailableResources().GetValueOrDefault("CPU")} CPUs free");
+            break; // Ray.Shutdown with the sleepers still running
         case "print":
             Console.WriteLine($"printed by pid {await Printer.Remote.Print(args[2])}");
             break;

@@ -585,7 +585,8 @@ internal sealed class CoreWorker : IDisposable
     public PlacementGroup GetPlacementGroup(string name) => throw PlacementGroupsNotSupported();
 
     private static NotSupportedException PlacementGroupsNotSupported() =>
-        new("Placement groups are not supported in local mode: they reserve resources across nodes and need the cluster runtime.");
+        new("Placement groups are not supported by RaySharp yet, in local mode or on a cluster. Use resource requests (TaskOptions/ActorOptions " +
+            "NumCpus, Resources) and node affinity (SchedulingStrategy.NodeAffinity) to place work instead.");
 
     // ---- Cluster and context ----
 

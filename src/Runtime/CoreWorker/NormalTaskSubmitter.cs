@@ -18,6 +18,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         public LeaseRequest Request { get; } = request;
         public Queue<(TaskManager.Entry Entry, TaskSpec Resolved)> Ready { get; } = new();
         public int PendingLeaseRequests { get; set; }
+        public int ConsecutiveLeaseFailures { get; set; }
     }
 
     private readonly Lock _lock = new();
@@ -121,23 +122,34 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             lease = await _raylet.RequestWorkerLeaseAsync(cls.Request, _disposed.Token).ConfigureAwait(false);
         }
-        catch (Exception e)
+        catch (OperationCanceledException)
         {
+            lock (_lock) cls.PendingLeaseRequests--;
+            return;
+        }
+        catch (Exception e) when (IsNeverSchedulable(e, out var error))
+        {
+            // Canceled as never satisfiable (infeasible, hard affinity to a dead node, runtime env setup failed): every
+            // task of the class fails, as Ray fails the scheduling key's queue on a canceled lease.
             List<(TaskManager.Entry Entry, TaskSpec)> failed = [];
             lock (_lock)
             {
                 cls.PendingLeaseRequests--;
-                if (e is not OperationCanceledException)
-                    while (cls.Ready.TryDequeue(out var queued)) failed.Add(queued);
+                while (cls.Ready.TryDequeue(out var queued)) failed.Add(queued);
             }
-            // The request was canceled as never satisfiable (or the lease protocol failed): every task of the class fails.
-            var error = e is RayException ray && RayErrorInfo.FromRayException(ray) is { } info ? info : InternalError(cls.Request.Description, e);
-            if (failed.Count > 0 && e is not RayException)
-                LogLeaseFailed(_logger, e, cls.Request.Description, failed.Count);
             foreach (var (entry, _) in failed) _taskManager.FailTask(entry, error);
             return;
         }
-        lock (_lock) cls.PendingLeaseRequests--;
+        catch (Exception e)
+        {
+            await OnTransientLeaseFailureAsync(cls, e).ConfigureAwait(false);
+            return;
+        }
+        lock (_lock)
+        {
+            cls.PendingLeaseRequests--;
+            cls.ConsecutiveLeaseFailures = 0;
+        }
         LogLeaseGranted(_logger, lease.LeaseId, lease.NodeId, cls.Request.Description);
 
         bool disconnect = false;
@@ -181,6 +193,67 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         }
         lock (_lock) RequestLeasesLocked(cls);
     }
+
+    private static bool IsNeverSchedulable(Exception e, out RayErrorInfo error)
+    {
+        error = null!;
+        if (e is not (TaskUnschedulableException or ActorUnschedulableException or RuntimeEnvSetupException)) return false;
+        error = RayErrorInfo.FromRayException((RayException)e)!;
+        return true;
+    }
+
+    /// <summary>
+    /// A lease request failed for a reason that says nothing about the work itself: the worker the raylet started
+    /// died before registering (a rejected reply), the spillback node is gone, the RPC failed. Ray retries such
+    /// lease requests and fails tasks only when a request is canceled as unschedulable. RaySharp also retries, with
+    /// exponential backoff, but charges each failed attempt to the head task of the class — the one the lease was
+    /// requested for — against its own <c>MaxRetries</c>, so a raylet that keeps failing fails tasks one at a time once
+    /// their retries are spent rather than hanging them forever; the tasks behind it stay queued.
+    /// </summary>
+    private async Task OnTransientLeaseFailureAsync(SchedulingClass cls, Exception e)
+    {
+        TaskManager.Entry? exhausted = null;
+        int failures;
+        lock (_lock)
+        {
+            cls.PendingLeaseRequests--;
+            failures = ++cls.ConsecutiveLeaseFailures;
+            while (cls.Ready.TryPeek(out var head) && head.Entry.Status == TaskManager.Status.Finished) cls.Ready.Dequeue();
+            if (cls.Ready.TryPeek(out var first))
+            {
+                if (first.Entry.RetriesLeft == 0) exhausted = cls.Ready.Dequeue().Entry;
+                else if (first.Entry.RetriesLeft > 0) first.Entry.RetriesLeft--;
+            }
+        }
+        LogLeaseFailed(_logger, e, cls.Request.Description, failures);
+        if (exhausted is not null)
+            _taskManager.FailTask(exhausted, new RayErrorInfo
+            {
+                Kind = ErrorKind.WorkerCrashed,
+                Message = $"{exhausted.Spec.DisplayName} ({exhausted.Spec.TaskId}) got no worker: its lease request failed " +
+                    $"{failures} times in a row and its retries are spent. Last failure: {Describe(e)}",
+            });
+        try
+        {
+            var backoff = TimeSpan.FromMilliseconds(Math.Min(LeaseRetryMaxBackoff.TotalMilliseconds,
+                LeaseRetryBaseBackoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 16))));
+            await Task.Delay(backoff, _disposed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        lock (_lock) RequestLeasesLocked(cls);
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        LeaseRejectedException => e.Message,
+        _ => $"{e.GetType().Name}: {e.Message}",
+    };
+
+    internal static readonly TimeSpan LeaseRetryBaseBackoff = TimeSpan.FromMilliseconds(50);
+    internal static readonly TimeSpan LeaseRetryMaxBackoff = TimeSpan.FromSeconds(2);
 
     /// <summary>Pushes one task to the leased worker. A push that throws instead of replying (the worker's connection
     /// broke, the RPC failed) counts as the worker dying under the task: a system failure, retried per MaxRetries.</summary>
@@ -249,8 +322,8 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
     [LoggerMessage(Level = LogLevel.Debug, Message = "Returning lease {LeaseId} (disconnect the worker: {Disconnect})")]
     private static partial void LogReturningLease(ILogger logger, long leaseId, bool disconnect);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Requesting a worker lease for {Task} failed; failing {Count} queued tasks")]
-    private static partial void LogLeaseFailed(ILogger logger, Exception e, string task, int count);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Requesting a worker lease for {Task} failed ({Failures} in a row); asking again after a backoff")]
+    private static partial void LogLeaseFailed(ILogger logger, Exception e, string task, int failures);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling the reply of {Task} failed inside RaySharp")]
     private static partial void LogReplyHandlingFailed(ILogger logger, Exception e, string? task);

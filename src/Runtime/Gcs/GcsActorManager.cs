@@ -176,7 +176,24 @@ internal sealed class GcsActorManager : IDisposable
             subscribers = [.. record.Subscribers];
             Persist(record);
             // Delivered under the lock (subscribers only queue the update), so they see updates in order.
-            foreach (var s in subscribers) s(update);
+            Deliver(subscribers, update);
+        }
+    }
+
+    /// <summary>One subscriber that throws must not keep the update from the others, nor the state change from
+    /// completing.</summary>
+    private void Deliver(Action<ActorInfo>[] subscribers, ActorInfo update)
+    {
+        foreach (var s in subscribers)
+        {
+            try
+            {
+                s(update);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "A subscriber of actor {ActorId} failed to take its update", update.ActorId);
+            }
         }
     }
 
@@ -336,7 +353,7 @@ internal sealed class GcsActorManager : IDisposable
             subscribers = [.. record.Subscribers];
             record.Subscribers.Clear();
             Persist(record);
-            foreach (var s in subscribers) s(update);
+            Deliver(subscribers, update);
         }
         try { record.Scheduling.Cancel(); } catch (ObjectDisposedException) { }
         if (stopWorker) ReleaseLease(record);

@@ -22,8 +22,8 @@ internal sealed class GcsServer : IDisposable
         Nodes = new GcsNodeManager(Storage, config, loggers.CreateLogger<GcsNodeManager>());
         Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(config), workers ?? new CoreWorkerRpcClientPool(config, loggers.CreateLogger<CoreWorkerConnection>()),
             loggers.CreateLogger<GcsActorManager>());
-        Jobs = new GcsJobManager(Storage, Actors);
-        Logs = new LogPublisher();
+        Jobs = new GcsJobManager(Storage, Actors, loggers.CreateLogger<GcsJobManager>());
+        Logs = new LogPublisher(loggers.CreateLogger<LogPublisher>());
         Kv = new GcsInternalKv(Storage, config);
         Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);
         Service = new GcsService(this);
@@ -41,6 +41,7 @@ internal sealed class GcsServer : IDisposable
 
     public void Dispose()
     {
+        Jobs.Dispose();
         Nodes.Dispose();
         Actors.Dispose();
     }
@@ -114,10 +115,35 @@ internal sealed class GcsNodeManager : IDisposable
             _storage.PutNode(dead);
         }
         _logger.LogWarning("Node {NodeId} is dead: {Reason}", nodeId, reason);
-        NodeDied?.Invoke(nodeId, reason);
+        if (NodeDied is { } handlers)
+            foreach (var h in handlers.GetInvocationList().Cast<Action<NodeId, string>>())
+            {
+                // Every listener hears of the death even if one of them throws.
+                try
+                {
+                    h(nodeId, reason);
+                }
+                catch (Exception e)
+                {
+                    _logger.LogError(e, "Handling the death of node {NodeId} failed", nodeId);
+                }
+            }
     }
 
     private void CheckHealth()
+    {
+        // A timer callback that threw would be lost (or take the process down); one bad pass must not stop the checks.
+        try
+        {
+            CheckHealthOnce();
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "The GCS health check failed; it runs again in {Period}", _config.HealthCheckPeriod);
+        }
+    }
+
+    private void CheckHealthOnce()
     {
         // A node fails a check when it has not reported for a whole period; it is dead after the threshold's worth of
         // consecutive failed checks, i.e. when it has been silent for period × threshold.
@@ -132,9 +158,23 @@ internal sealed class GcsNodeManager : IDisposable
     public void Dispose() => _healthCheck.Dispose();
 }
 
-/// <summary>The job table (Ray's <c>GcsJobManager</c>): job IDs, each driver's namespace and code search path.</summary>
-internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager actors)
+/// <summary>The job table (Ray's <c>GcsJobManager</c>): job IDs, each driver's namespace and code search path. A driver
+/// that joins a cluster holds a watch stream open (<see cref="WatchDriverAsync"/>); when it breaks and is not reopened
+/// within a grace period — the driver exited or was killed without calling Shutdown — the job is marked finished, as
+/// Ray's GCS does when a driver's connection to its raylet closes. Raylets learn of finished jobs with the cluster view
+/// and return their leases and stop their workers.</summary>
+internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager actors, ILogger<GcsJobManager> logger) : IDisposable
 {
+    /// <summary>How long after a driver's watch broke the GCS waits for it to come back (a GCS restart, a blip).</summary>
+    internal static TimeSpan DriverReconnectGrace { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a finished job stays in the cluster view raylets get (they act on it once).</summary>
+    private static readonly TimeSpan s_finishedJobsInView = TimeSpan.FromMinutes(5);
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<JobId, int> _watches = [];
+    private readonly Dictionary<JobId, long> _finished = [];
+    private readonly CancellationTokenSource _stopping = new();
     private int _nextJobId;
 
     public JobId NextJobId() => new((uint)Interlocked.Increment(ref _nextJobId));
@@ -145,16 +185,65 @@ internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager ac
     {
         if (storage.GetJob(id) is { IsDead: false } job)
             storage.PutJob(job with { IsDead = true, EndTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
+        lock (_lock) _finished.TryAdd(id, Environment.TickCount64);
         actors.OnJobFinished(id);
+    }
+
+    /// <summary>Jobs that finished recently, for the raylets to free their leases and workers.</summary>
+    public JobId[] RecentlyFinished()
+    {
+        long cutoff = Environment.TickCount64 - (long)s_finishedJobsInView.TotalMilliseconds;
+        lock (_lock)
+        {
+            if (_finished.Count == 0) return [];
+            foreach (var (id, at) in _finished)
+                if (at < cutoff) _finished.Remove(id);
+            return [.. _finished.Keys];
+        }
+    }
+
+    /// <summary>Holds the driver's watch until the driver goes away (<paramref name="ct"/> fires when its connection
+    /// breaks), then marks its job finished unless the driver watches again within the grace period.</summary>
+    public async Task WatchDriverAsync(JobId jobId, CancellationToken ct)
+    {
+        lock (_lock) _watches[jobId] = _watches.GetValueOrDefault(jobId) + 1;
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            lock (_lock)
+                if (--_watches[jobId] == 0) _watches.Remove(jobId);
+        }
+        try
+        {
+            await Task.Delay(DriverReconnectGrace, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // the GCS is stopping: its streams end, the drivers did not
+        }
+        lock (_lock)
+            if (_watches.ContainsKey(jobId)) return;
+        if (storage.GetJob(jobId) is not { IsDead: false }) return;
+        logger.LogWarning("The driver of job {JobId} disconnected without finishing its job (it exited or was killed): marking the job finished, " +
+            "killing its non-detached actors and freeing its leases", jobId);
+        MarkFinished(jobId);
     }
 
     public JobRecord? Get(JobId id) => storage.GetJob(id);
 
     public IReadOnlyList<JobRecord> All() => storage.GetJobs();
+
+    public void Dispose() => _stopping.Cancel();
 }
 
 /// <summary>Worker output published by raylets and streamed to the drivers of the job (Ray's log monitor).</summary>
-internal sealed class LogPublisher
+internal sealed class LogPublisher(ILogger<LogPublisher> logger)
 {
     private readonly Lock _lock = new();
     private readonly List<(JobId Job, Action<LogBatch> Sink)> _subscribers = [];
@@ -163,7 +252,18 @@ internal sealed class LogPublisher
     {
         lock (_lock)
             foreach (var (job, sink) in _subscribers)
-                if (job == batch.JobId) sink(batch);
+                if (job == batch.JobId)
+                {
+                    // One subscriber that throws must not cut the others off.
+                    try
+                    {
+                        sink(batch);
+                    }
+                    catch (Exception e)
+                    {
+                        logger.LogError(e, "A log subscriber of job {JobId} failed to take a batch", job);
+                    }
+                }
     }
 
     public IDisposable Subscribe(JobId job, Action<LogBatch> sink)

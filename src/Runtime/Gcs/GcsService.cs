@@ -36,6 +36,7 @@ internal class GcsService : IRpcService
     public static readonly Method<KvRequest, BoolReply> KvDelMethod = RpcMarshaller.Unary<KvRequest, BoolReply>(Name, nameof(KvDel));
     public static readonly Method<KvRequest, KvKeysReply> KvKeysMethod = RpcMarshaller.Unary<KvRequest, KvKeysReply>(Name, nameof(KvKeys));
     public static readonly Method<LogBatch, Empty> PublishLogsMethod = RpcMarshaller.Unary<LogBatch, Empty>(Name, nameof(PublishLogs));
+    public static readonly Method<JobIdRequest, Empty> WatchDriverMethod = RpcMarshaller.ServerStreaming<JobIdRequest, Empty>(Name, nameof(WatchDriver));
     public static readonly Method<JobIdRequest, LogBatch> SubscribeLogsMethod = RpcMarshaller.ServerStreaming<JobIdRequest, LogBatch>(Name, nameof(SubscribeLogs));
 
     private readonly GcsServer _gcs;
@@ -76,12 +77,13 @@ internal class GcsService : IRpcService
         b.AddMethod(KvKeysMethod, s is null ? null : s.KvKeys);
         b.AddMethod(PublishLogsMethod, s is null ? null : s.PublishLogs);
         b.AddMethod(SubscribeLogsMethod, s is null ? null : s.SubscribeLogs);
+        b.AddMethod(WatchDriverMethod, s is null ? null : s.WatchDriver);
     }
 
     private static readonly Task<Empty> s_empty = Task.FromResult(Empty.Instance);
 
-    public virtual Task<Empty> RegisterNode(NodeRecord r, ServerCallContext c) { _gcs.Nodes.Register(r); return s_empty; }
-    public virtual Task<ClusterView> ReportResources(ResourceReport r, ServerCallContext c) => Task.FromResult(_gcs.Nodes.Report(r));
+    public virtual Task<Empty> RegisterNode(NodeRecord r, ServerCallContext c) { WireValidation.Node(r); _gcs.Nodes.Register(r); return s_empty; }
+    public virtual Task<ClusterView> ReportResources(ResourceReport r, ServerCallContext c) { WireValidation.Report(r); return Task.FromResult(_gcs.Nodes.Report(r) with { FinishedJobs = _gcs.Jobs.RecentlyFinished() }); }
     public virtual Task<ClusterView> GetAllNodes(Empty r, ServerCallContext c) => Task.FromResult(_gcs.Nodes.View());
     public virtual Task<Empty> UnregisterNode(NodeIdRequest r, ServerCallContext c) { _gcs.Nodes.MarkDead(r.NodeId, r.Reason ?? "the node was stopped"); return s_empty; }
     public virtual Task<JobIdRequest> GetNextJobId(Empty r, ServerCallContext c) => Task.FromResult(new JobIdRequest(_gcs.Jobs.NextJobId()));
@@ -121,6 +123,10 @@ internal class GcsService : IRpcService
         using var subscription = _gcs.Logs.Subscribe(request.JobId, b => lines.Writer.TryWrite(b));
         await DrainAsync(lines.Reader, stream, context.CancellationToken, _ => false).ConfigureAwait(false);
     }
+
+    /// <summary>A driver's lifeline to the GCS: nothing is sent; the stream ending tells the GCS the driver is gone.</summary>
+    public virtual Task WatchDriver(JobIdRequest request, IServerStreamWriter<Empty> stream, ServerCallContext context) =>
+        _gcs.Jobs.WatchDriverAsync(request.JobId, context.CancellationToken);
 
     private static async Task DrainAsync<T>(ChannelReader<T> reader, IServerStreamWriter<T> stream, CancellationToken ct, Func<T, bool> isLast)
     {

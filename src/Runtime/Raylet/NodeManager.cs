@@ -34,6 +34,7 @@ internal sealed partial class NodeManager : IDisposable
     private readonly LinkedList<PendingLease> _queue = new();
     private readonly Dictionary<long, Lease> _leases = [];
     private readonly HashSet<string> _reportedInfeasible = [];
+    private readonly HashSet<JobId> _finishedJobs = [];
     private readonly ClusterResourceScheduler _scheduler;
     private readonly RayConfig _config;
     private readonly ILogger _logger;
@@ -111,9 +112,9 @@ internal sealed partial class NodeManager : IDisposable
                 if (!warned) _logger.LogWarning("Raylet {NodeId} cannot reach the GCS: {Message}", NodeId, e.Message);
                 warned = true;
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
-                // One bad view must not stop the node from reporting.
+                // One bad view (or a call that timed out) must not stop the node from reporting.
                 _logger.LogError(e, "Raylet {NodeId} failed to apply the cluster view", NodeId);
             }
             catch (OperationCanceledException)
@@ -133,6 +134,8 @@ internal sealed partial class NodeManager : IDisposable
 
     private void OnClusterView(ClusterView view)
     {
+        if (view.FinishedJobs is { Length: > 0 } finished)
+            foreach (var job in finished) OnJobFinished(job);
         List<(PendingLease, WireLeaseReply)> replies;
         lock (_lock)
         {
@@ -140,6 +143,40 @@ internal sealed partial class NodeManager : IDisposable
             replies = RescheduleQueuedLocked();
         }
         foreach (var (p, r) in replies) p.Reply.TrySetResult(r);
+    }
+
+    /// <summary>
+    /// The job finished (its driver called Shutdown, exited or was killed): as Ray's raylet does on a finished job, its
+    /// queued lease requests are canceled, the workers leased to it are stopped and their resources come back (its
+    /// driver will never return those leases), and its idle workers exit. Actor workers are left to the GCS, which kills
+    /// the job's non-detached actors and keeps its detached ones.
+    /// </summary>
+    public void OnJobFinished(JobId jobId)
+    {
+        List<PendingLease> canceled = [];
+        List<long> leases;
+        lock (_lock)
+        {
+            if (_disposed || !_finishedJobs.Add(jobId)) return;
+            for (var node = _queue.First; node is not null;)
+            {
+                var next = node.Next;
+                if (node.Value.Request.JobId == jobId)
+                {
+                    canceled.Add(node.Value);
+                    _queue.Remove(node);
+                }
+                node = next;
+            }
+            leases = [.. _leases.Values.Where(l => l.Worker.JobId == jobId && !l.Worker.IsActor).Select(l => l.Id)];
+        }
+        lock (_jobs) _jobs.Remove(jobId);
+        if (canceled.Count > 0 || leases.Count > 0)
+            _logger.LogInformation("Job {JobId} finished: canceling {Queued} queued lease requests and stopping {Leased} leased workers",
+                jobId, canceled.Count, leases.Count);
+        foreach (var p in canceled) p.Reply.TrySetResult(Canceled($"{p.Request.Description} belongs to job {jobId}, which finished."));
+        foreach (var id in leases) ReturnWorker(id, disconnect: true, $"its job {jobId} finished");
+        Pool.OnJobFinished(jobId);
     }
 
     private List<SchedulingNode> NodesLocked()
@@ -163,6 +200,8 @@ internal sealed partial class NodeManager : IDisposable
         lock (_lock)
         {
             if (_disposed) return Task.FromResult(Canceled("the node is shutting down"));
+            if (_finishedJobs.Contains(request.JobId))
+                return Task.FromResult(Canceled($"{request.Description} belongs to job {request.JobId}, which finished."));
             if (Decide(pending) is { } immediate)
             {
                 LogLeaseAnswered(_logger, request.Description, immediate.Kind, immediate.NodeId);
@@ -297,8 +336,15 @@ internal sealed partial class NodeManager : IDisposable
         catch (Exception e)
         {
             ReleaseResources(p.Resources);
+            string message = $"{p.Request.Description} could not get a worker on node {NodeId}: {e.Message}";
             if (e is OperationCanceledException) p.Reply.TrySetCanceled();
-            else p.Reply.TrySetResult(Canceled($"{p.Request.Description} could not get a worker on node {NodeId}: {e.Message}"));
+            // The worker died or hung before registering: the work is still schedulable, so the requester asks again
+            // (Ray's rejected reply). A job the GCS does not know or a worker that cannot be started at all cancels it.
+            else if (e is not WorkerStartupFailedException) p.Reply.TrySetResult(Canceled(message));
+            else p.Reply.TrySetResult(new WireLeaseReply
+            {
+                Kind = LeaseReplyKind.Rejected, CancelMessage = message,
+            });
             return;
         }
         var lease = new Lease(leaseId, worker, p.Resources);
@@ -322,7 +368,9 @@ internal sealed partial class NodeManager : IDisposable
         }
     }
 
-    public void ReturnWorker(long leaseId, bool disconnect)
+    public void ReturnWorker(long leaseId, bool disconnect) => ReturnWorker(leaseId, disconnect, null);
+
+    private void ReturnWorker(long leaseId, bool disconnect, string? why)
     {
         Lease? lease;
         lock (_lock)
@@ -333,7 +381,7 @@ internal sealed partial class NodeManager : IDisposable
         // The worker is back in the pool before the queue is served, so a queued lease of its job and env reuses it
         // rather than starting a process.
         if (disconnect || lease.Worker.IsActor || lease.Worker.DeathReason is not null || _disposed)
-            Pool.Kill(lease.Worker, disconnect ? "its lease holder disconnected it" : "its actor is gone");
+            Pool.Kill(lease.Worker, why ?? (disconnect ? "its lease holder disconnected it" : "its actor is gone"));
         else
             Pool.PushWorker(lease.Worker);
         lock (_lock)

@@ -39,8 +39,11 @@ internal class NodeManagerService : IRpcService
         b.AddMethod(GetNodeStatsMethod, s is null ? null : s.GetNodeStats);
     }
 
-    public virtual Task<WireLeaseReply> RequestWorkerLease(WireLeaseRequest request, ServerCallContext context) =>
-        _raylet.RequestWorkerLeaseAsync(request, context.CancellationToken);
+    public virtual Task<WireLeaseReply> RequestWorkerLease(WireLeaseRequest request, ServerCallContext context)
+    {
+        WireValidation.Lease(request);
+        return _raylet.RequestWorkerLeaseAsync(request, context.CancellationToken);
+    }
 
     public virtual Task<Empty> ReturnWorker(ReturnWorkerRequest request, ServerCallContext context)
     {

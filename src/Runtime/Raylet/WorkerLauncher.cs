@@ -110,8 +110,11 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
             new StreamWriter(OutputPath(info.WorkerId, ".err"), append: true, s_utf8) { AutoFlush = true });
         process.Exited += (_, _) =>
         {
-            handle.CloseLog();
+            handle.OnExited();
             onExited();
+            // The output pipes drain to end-of-file first; then the process object, its stdin pipe (the worker's
+            // lifeline) and its stream readers are released, so a long-lived raylet does not leak descriptors.
+            _ = Task.Run(handle.Release);
         };
         process.Start();
         string prefix = $"(pid={process.Id}, node={info.NodeId.ToString()[..8]})";
@@ -131,26 +134,57 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
 
     private sealed class ProcessHandle(Process process, StreamWriter stdout, StreamWriter stderr) : IWorkerHandle
     {
-        public int ProcessId => SafeId(process);
+        private int _pid;
+        private string? _exitCode;
+        private int _released;
 
-        public string ExitDescription
+        public int ProcessId => _pid != 0 ? _pid : _pid = SafeId(process);
+
+        public string ExitDescription =>
+            $"the worker process (pid {ProcessId}) exited unexpectedly with code {_exitCode ?? ExitCode()}";
+
+        private string ExitCode()
         {
-            get
+            try { return process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture); }
+            catch (InvalidOperationException) { return "unknown"; }
+        }
+
+        /// <summary>Remembers what the pool asks after the process object is gone.</summary>
+        public void OnExited()
+        {
+            _ = ProcessId;
+            _exitCode = ExitCode();
+        }
+
+        public void Release()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 1) return;
+            try
             {
-                string code;
-                try { code = process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture); }
-                catch (InvalidOperationException) { code = "unknown"; }
-                return $"the worker process (pid {ProcessId}) exited unexpectedly with code {code}";
+                process.WaitForExit(); // the redirected output has reached end-of-file
             }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+            }
+            CloseLog();
+            try
+            {
+                process.StandardInput.Dispose();
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException)
+            {
+            }
+            process.Dispose();
         }
 
         public void Kill(string reason)
         {
+            if (Volatile.Read(ref _released) == 1) return;
             try
             {
                 if (!process.HasExited) process.Kill(entireProcessTree: true);
             }
-            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or ObjectDisposedException)
             {
                 // Already gone.
             }
@@ -158,7 +192,8 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
 
         public void WaitForExit(TimeSpan timeout)
         {
-            try { process.WaitForExit(timeout); } catch (InvalidOperationException) { }
+            if (Volatile.Read(ref _released) == 1) return;
+            try { process.WaitForExit(timeout); } catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException) { }
         }
 
         public void WriteLog(string line, bool isError)

@@ -20,6 +20,10 @@ internal sealed class WorkerProcess
     public long IdleSinceTicks { get; set; }
 }
 
+/// <summary>A started worker died or timed out before it registered: the next attempt may well work, so the lease
+/// request is rejected (asked again), not canceled.</summary>
+internal sealed class WorkerStartupFailedException(string message) : Exception(message);
+
 /// <summary>
 /// Starts, reuses and stops workers (Ray's <c>WorkerPool</c>) through an <see cref="IWorkerLauncher"/>. Workers are keyed by job and runtime
 /// environment: a task only runs on a worker started for its job (the job's code search path) with its env vars
@@ -34,6 +38,7 @@ internal sealed class WorkerPool : IDisposable
     private readonly Dictionary<WorkerId, WorkerProcess> _all = [];
     private readonly Dictionary<(JobId, string), List<WorkerProcess>> _prestarting = [];
     private readonly HashSet<JobId> _prestartedJobs = [];
+    private readonly HashSet<JobId> _finishedJobs = [];
     private readonly NodeId _nodeId;
     private readonly IWorkerLauncher _launcher;
     private readonly Func<string> _rayletEndpoint;
@@ -99,6 +104,13 @@ internal sealed class WorkerPool : IDisposable
             }
         }
         var job = await _getJob(jobId, ct).ConfigureAwait(false);
+        bool finished;
+        lock (_lock) finished = _finishedJobs.Contains(jobId) || job.IsDead;
+        if (finished)
+        {
+            if (worker is not null) Kill(worker, $"its job {jobId} finished");
+            throw new InvalidOperationException($"Job {jobId} has finished: no worker starts for it.");
+        }
         worker ??= Start(job, envKey, envVars);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_config.WorkerRegisterTimeout);
@@ -109,7 +121,7 @@ internal sealed class WorkerPool : IDisposable
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             Kill(worker, "it did not register in time");
-            throw new InvalidOperationException(
+            throw new WorkerStartupFailedException(
                 $"A worker for job {jobId} did not start within {_config.WorkerRegisterTimeout.TotalSeconds:0} s; " +
                 $"see {_launcher.LogPath(worker.WorkerId) ?? "the node's output"}.");
         }
@@ -128,7 +140,7 @@ internal sealed class WorkerPool : IDisposable
     {
         lock (_lock)
         {
-            if (_disposed || count <= 0 || !_prestartedJobs.Add(jobId)) return;
+            if (_disposed || count <= 0 || _finishedJobs.Contains(jobId) || !_prestartedJobs.Add(jobId)) return;
         }
         _ = PrestartAsync(jobId, count);
     }
@@ -221,6 +233,19 @@ internal sealed class WorkerPool : IDisposable
 
     private void KillIdleExtras()
     {
+        // A timer callback that threw would be lost (or take the raylet down); one bad pass must not stop the pool.
+        try
+        {
+            KillIdleExtrasOnce();
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Stopping idle workers on node {NodeId} failed; trying again in {Period}", _nodeId, _config.IdleWorkerKillingTime);
+        }
+    }
+
+    private void KillIdleExtrasOnce()
+    {
         var kill = new List<WorkerProcess>();
         lock (_lock)
         {
@@ -241,6 +266,27 @@ internal sealed class WorkerPool : IDisposable
             }
         }
         foreach (var w in kill) Kill(w, "it was idle and the pool has enough workers");
+    }
+
+    /// <summary>The job finished: its idle and starting workers exit, and no new ones start for it.</summary>
+    public void OnJobFinished(JobId jobId)
+    {
+        List<WorkerProcess> kill = [];
+        lock (_lock)
+        {
+            if (!_finishedJobs.Add(jobId)) return;
+            foreach (var key in _idle.Keys.Where(k => k.Item1 == jobId).ToList())
+            {
+                kill.AddRange(_idle[key]);
+                _idle.Remove(key);
+            }
+            foreach (var key in _prestarting.Keys.Where(k => k.Item1 == jobId).ToList())
+            {
+                kill.AddRange(_prestarting[key]);
+                _prestarting.Remove(key);
+            }
+        }
+        foreach (var w in kill) Kill(w, $"its job {jobId} finished");
     }
 
     /// <summary>Stops the worker at once (SIGKILL for a process: a worker holds no state its owners still need).</summary>
@@ -267,7 +313,7 @@ internal sealed class WorkerPool : IDisposable
         }
         string reason = worker.DeathReason ?? worker.Handle?.ExitDescription ?? "the worker ended";
         worker.DeathReason ??= reason;
-        worker.Registered.TrySetException(new InvalidOperationException($"The worker exited before it registered: {reason}."));
+        worker.Registered.TrySetException(new WorkerStartupFailedException($"The worker exited before it registered: {reason}."));
         if (worker.Address is { } a) RpcChannels.Forget(a.Endpoint);
         if (!wasDisposed) _onWorkerDied(worker, reason);
     }

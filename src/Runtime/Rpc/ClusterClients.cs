@@ -119,6 +119,9 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         _worker = worker;
     }
 
+    /// <summary>The GCS client underneath (tests reach the GCS's other tables through it).</summary>
+    internal GcsClient Client => _gcs;
+
     public ActorId RegisterActor(TaskSpec creationTask, bool getIfExists)
     {
         var wire = creationTask.ToWire(_worker.JobId);
@@ -239,6 +242,47 @@ internal sealed class OwnershipRpcClient(NodeId localNode, RayConfig config, ILo
     public Task ReportGeneratorItemAsync(Address owner, TaskId taskId, int index, RayObject item) =>
         CoreWorkerConnection.For(owner, localNode, config, logger).CallAsync(CoreWorkerService.ReportGeneratorItemMethod,
             new GeneratorItemRequest(taskId, index, item.ToWire()));
+}
+
+/// <summary>A driver's watch on the GCS (see <c>GcsJobManager.WatchDriverAsync</c>): held open for the driver's life and
+/// reopened after the GCS restarts, so a driver that dies without calling Shutdown still has its job finished.</summary>
+internal static class DriverWatch
+{
+    public static IDisposable Start(GcsClient gcs, JobId jobId)
+    {
+        var cts = new CancellationTokenSource();
+        _ = Task.Run(async () =>
+        {
+            while (!cts.IsCancellationRequested)
+            {
+                try
+                {
+                    await gcs.WatchDriverAsync(jobId, cts.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is RpcException or OperationCanceledException or IOException or InvalidOperationException)
+                {
+                    // The GCS is restarting or the driver is shutting down: watch again (below) or stop.
+                }
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), cts.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        });
+        return new Stop(cts);
+    }
+
+    private sealed class Stop(CancellationTokenSource cts) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { cts.Cancel(); } catch (ObjectDisposedException) { }
+        }
+    }
 }
 
 /// <summary>Streams the job's worker output to this driver's console, prefixed with the worker's pid and node.</summary>

@@ -138,6 +138,13 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null) : Ray
     /// <summary>The job's worker output as it is published, until <paramref name="ct"/> is cancelled.</summary>
     public IAsyncEnumerable<LogBatch> SubscribeLogs(JobId jobId, CancellationToken ct) => Stream(GcsService.SubscribeLogsMethod, new JobIdRequest(jobId), ct);
 
+    /// <summary>Holds the driver's watch stream open until <paramref name="ct"/> fires or the GCS goes away; while it is
+    /// open, the GCS knows the driver of <paramref name="jobId"/> is alive.</summary>
+    public async Task WatchDriverAsync(JobId jobId, CancellationToken ct)
+    {
+        await foreach (var _ in Stream(GcsService.WatchDriverMethod, new JobIdRequest(jobId), ct).ConfigureAwait(false)) { }
+    }
+
     private async IAsyncEnumerable<TResponse> Stream<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct) where TRequest : class where TResponse : class
     {

@@ -105,7 +105,9 @@ internal sealed partial record WireLeaseRequest
     public bool GrantOrReject { get; init; }
 }
 
-internal enum LeaseReplyKind : byte { Granted, Spillback, Canceled }
+/// <summary>Granted; Spillback to another node; Canceled: never schedulable as asked (the work fails); Rejected: not
+/// this time (the worker failed to start, the node is stopping), ask again.</summary>
+internal enum LeaseReplyKind : byte { Granted, Spillback, Canceled, Rejected }
 
 [MemoryPackable]
 internal sealed partial record WireLeaseReply
@@ -145,7 +147,9 @@ internal sealed partial record NodeRecord
 
 [MemoryPackable] internal sealed partial record ResourceReport(NodeId NodeId, Dictionary<string, double> Available);
 
-[MemoryPackable] internal sealed partial record ClusterView(NodeRecord[] Nodes);
+/// <summary>The cluster view a raylet gets back for each report; <paramref name="FinishedJobs"/> lists jobs that
+/// finished recently, whose leases and workers the raylet frees.</summary>
+[MemoryPackable] internal sealed partial record ClusterView(NodeRecord[] Nodes, JobId[]? FinishedJobs = null);
 
 [MemoryPackable] internal sealed partial record NodeIdRequest(NodeId NodeId, string? Reason);
 

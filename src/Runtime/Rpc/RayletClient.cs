@@ -8,7 +8,8 @@ namespace RaySharp.Core.Rpc;
 internal static class RayletRpc
 {
     /// <summary>Asks the raylet at <paramref name="endpoint"/> for a lease, following Reschedule replies. Returns
-    /// the granting raylet's endpoint with the reply; throws the unschedulable exception on Canceled.</summary>
+    /// the granting raylet's endpoint with the reply; throws the unschedulable exception on Canceled,
+    /// <see cref="LeaseRejectedException"/> on Rejected (the caller asks again).</summary>
     public static async Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestLeaseAsync(RayConfig config, string endpoint,
         WireLeaseRequest request, CancellationToken ct)
     {
@@ -34,6 +35,8 @@ internal static class RayletRpc
                     // After a few hops, make the chosen node queue the request instead of passing it on again.
                     request = request with { GrantOrReject = hop + 1 >= Math.Max(1, config.MaxSpillbacks / 2) };
                     continue;
+                case LeaseReplyKind.Rejected when !request.IsActorCreation:
+                    throw new LeaseRejectedException(reply.CancelMessage ?? $"The raylet at {endpoint} rejected the lease request of {request.Description}.");
                 default:
                     string message = reply.CancelMessage ?? $"{request.Description} cannot be scheduled.";
                     throw request.IsActorCreation ? new ActorUnschedulableException(message) : new TaskUnschedulableException(message);

@@ -82,7 +82,63 @@ internal sealed class NodeHost : IAsyncDisposable
         SessionFiles.CreatePrivateDirectory(dir);
         SessionFiles.CreatePrivateDirectory(LogDir(dir));
         SessionFiles.CreatePrivateDirectory(Path.Combine(dir, "sockets"));
+        PruneSessionDirs(root, dir, KeepSessions);
+        try
+        {
+            // Ray's session_latest: the newest session, for a person looking for the logs.
+            string latest = Path.Combine(root, "session_latest");
+            if (new DirectoryInfo(latest).LinkTarget is not null) Directory.Delete(latest); // removes the link only
+            Directory.CreateSymbolicLink(latest, dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PlatformNotSupportedException)
+        {
+            // Only a convenience.
+        }
         return dir;
+    }
+
+    /// <summary>Session directories kept when a new one is made (the newest ones).</summary>
+    internal const int KeepSessions = 5;
+
+    /// <summary>Deletes old <c>session_*</c> directories under <paramref name="root"/> beyond the newest
+    /// <paramref name="keep"/>, only those whose creating process (the pid in the name) is gone: a running cluster's
+    /// session is never touched. Failures are ignored (another process may be pruning too).</summary>
+    internal static void PruneSessionDirs(string root, string current, int keep)
+    {
+        try
+        {
+            var old = new DirectoryInfo(root).GetDirectories("session_*")
+                .Where(d => d.LinkTarget is null && d.FullName != Path.GetFullPath(current))
+                .OrderByDescending(d => d.Name, StringComparer.Ordinal).Skip(Math.Max(0, keep - 1)); // named by their start time
+            foreach (var d in old)
+            {
+                var parts = d.Name.Split('_');
+                if (parts.Length < 4 || !int.TryParse(parts[3], out int pid) || ProcessAlive(pid)) continue;
+                try { d.Delete(recursive: true); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static bool ProcessAlive(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The log directory of a session, <c>&lt;session&gt;/logs</c>.</summary>
@@ -208,7 +264,7 @@ internal static class ClusterDriver
         }
         var jobId = Reach(gcs, address, g => g.GetNextJobId());
         string ns = options.Namespace ?? Guid.NewGuid().ToString("N");
-        IDisposable? logs = null;
+        IDisposable? logs = null, watch = null;
         var worker = new CoreWorker(jobId, ns, options.RuntimeEnv, config, loggers, w =>
         {
             threads?.Attach(w, gcs);
@@ -224,10 +280,14 @@ internal static class ClusterDriver
             });
             // Local mode's workers are threads of this process: their output is already on this console.
             if (!options.LocalMode) logs = DriverLogStream.Start(gcs, jobId);
+            // A driver that joined a cluster can die alone; the GCS finishes its job when this watch breaks. (Local
+            // mode's and the embedded cluster's GCS live and die with the driver.)
+            if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
             return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers), new GcsActorClient(gcs, w), endpoint, socket,
                 new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode, OnDispose: () =>
                 {
                     gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
+                    watch?.Dispose();
                     logs?.Dispose();
                     embedded?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
                     ownServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));

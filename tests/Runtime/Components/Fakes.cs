@@ -123,6 +123,12 @@ internal sealed class FakeRaylet : IRayletClient
     /// <summary>When set, every lease request throws this (as a raylet that cancels an infeasible request).</summary>
     public Exception? Reject { get; init; }
 
+    /// <summary>The first this-many lease requests throw <see cref="Failure"/> (a transient failure), then the fake
+    /// behaves as configured.</summary>
+    public int FailFirst { get; init; }
+
+    public Exception Failure { get; init; } = new LeaseRejectedException("the worker died before registering");
+
     public int Requests { get; private set; }
 
     public int Granted { get; private set; }
@@ -141,6 +147,7 @@ internal sealed class FakeRaylet : IRayletClient
         lock (_lock)
         {
             Requests++;
+            if (Requests <= FailFirst) return ValueTask.FromException<WorkerLease>(Failure);
             if (Reject is not null) return ValueTask.FromException<WorkerLease>(Reject);
             if (GrantImmediately) return new ValueTask<WorkerLease>(NewLeaseLocked());
             _waiting.Enqueue(tcs);

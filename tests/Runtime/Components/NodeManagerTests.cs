@@ -72,6 +72,13 @@ public sealed class NodeManagerTests : IDisposable
         return r.CancelMessage!;
     }
 
+    private static async Task<string> RejectedWith(Task<WireLeaseReply> reply)
+    {
+        var r = await reply.WaitAsync(Wait);
+        Assert.True(r.Kind == LeaseReplyKind.Rejected, $"expected a rejection, got {r.Kind}");
+        return r.CancelMessage!;
+    }
+
     private double AvailableCpus => _node.Stats().Available.GetValueOrDefault(ResourceSet.Cpu);
 
     private static NodeRecord Remote(NodeId id, string endpoint, double total, double available, bool alive = true) =>
@@ -330,6 +337,51 @@ public sealed class NodeManagerTests : IDisposable
         await Granted(chosen);
     }
 
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(-1)]
+    [InlineData(double.PositiveInfinity)]
+    public async Task A_lease_request_with_a_malformed_amount_is_refused_at_the_door_and_the_node_goes_on(double cpus)
+    {
+        await StartNode(1);
+        var bad = new WireLeaseRequest
+        {
+            JobId = _job, Resources = new() { [ResourceSet.Cpu] = cpus }, Strategy = Default, RuntimeEnvKey = "", Description = "task f",
+        };
+
+        var e = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => _node.Service.RequestWorkerLease(bad, null!));
+
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains($"CPU = {cpus}", e.Status.Detail);
+        Assert.Equal(1, AvailableCpus);
+        await Granted(Request());
+    }
+
+    [Fact]
+    public async Task A_finished_job_gets_its_leases_back_its_workers_stopped_and_its_queued_requests_canceled()
+    {
+        await StartNode(2);
+        var other = NewJob();
+        var held = await Granted(Request());                 // a task of the job still running when its driver died
+        var actor = await Granted(Request(cpus: 0, actor: true)); // left to the GCS (detached actors outlive the job)
+        var otherLease = await Granted(Request(job: other));
+        var queued = Request();                              // waits for a CPU
+        Assert.Equal(0, AvailableCpus);
+
+        await _gcs.FinishJobAsync(_job);
+
+        Assert.Contains("finished", await CanceledWith(queued));
+        Assert.Contains($"job {_job} finished", await _launcher.HandleOf(held.Worker!.WorkerId).Killed.Task.WaitAsync(Wait));
+        Assert.False(_launcher.HandleOf(actor.Worker!.WorkerId).Killed.Task.IsCompleted);
+        Assert.False(_launcher.HandleOf(otherLease.Worker!.WorkerId).Killed.Task.IsCompleted);
+        Assert.Equal(1, AvailableCpus);
+        // Idle and prestarted workers of the job exit too; no new lease is granted to it.
+        Assert.All(_launcher.Started.Where(h => h.Info.Job.JobId == _job && h.Info.WorkerId != actor.Worker.WorkerId),
+            h => Assert.True(h.Killed.Task.IsCompleted, $"worker {h.Info.WorkerId} of the finished job still runs"));
+        Assert.Contains("finished", await CanceledWith(Request()));
+        await Granted(Request(job: other));
+    }
+
     // ---- Blocked tasks ----
 
     [Fact]
@@ -429,10 +481,11 @@ public sealed class NodeManagerTests : IDisposable
     }
 
     [Fact]
-    public async Task A_worker_that_does_not_register_in_time_fails_the_lease_with_where_to_look()
+    public async Task A_worker_that_does_not_register_in_time_rejects_the_lease_with_where_to_look()
     {
         await StartNode(1, autoRegister: false, config: new RayConfig { WorkerRegisterTimeout = TimeSpan.FromMilliseconds(200) });
-        var message = await CanceledWith(Request());
+        // Rejected, not canceled: the requester asks again rather than failing the task.
+        var message = await RejectedWith(Request());
         var handle = Assert.Single(_launcher.Started);
         Assert.Contains("did not start within", message);
         Assert.Contains(_node.NodeId.ToString(), message);

@@ -181,6 +181,47 @@ public sealed class NormalTaskSubmitterTests : IDisposable
     }
 
     [Fact]
+    public async Task A_lease_request_that_fails_transiently_is_asked_again_and_no_task_fails()
+    {
+        // The worker died before registering, then the spillback node was gone: neither says anything about the tasks.
+        var raylet = new FakeRaylet { GrantImmediately = true, FailFirst = 2 };
+        using var worker = NewWorker(raylet);
+        using var submitter = new NormalTaskSubmitter(worker.TaskManager, worker.Resolver, raylet, _logger);
+        raylet.Worker.Handler = async spec =>
+        {
+            await Task.Yield();
+            return Ok(3);
+        };
+
+        // Each failed request is charged to the head task only: it has the retries, the tasks queued behind it none.
+        var specs = Enumerable.Range(0, 4).Select(i => Submit(maxRetries: i == 0 ? 2 : 0, submitter, worker)).ToList();
+
+        foreach (var spec in specs) Assert.Equal(3, ValueOf(await Result(worker, spec)));
+        Assert.True(raylet.Requests >= 3, $"{raylet.Requests} lease requests");
+        Assert.Contains(_logger.Entries, e => e.Level == LogLevel.Warning && e.Exception is LeaseRejectedException);
+    }
+
+    [Fact]
+    public async Task A_raylet_that_keeps_failing_lease_requests_fails_tasks_once_their_own_retries_are_spent()
+    {
+        var raylet = new FakeRaylet { Reject = new IOException("connection refused") };
+        using var worker = NewWorker(raylet);
+        using var submitter = new NormalTaskSubmitter(worker.TaskManager, worker.Resolver, raylet, _logger);
+
+        var first = Submit(maxRetries: 1, submitter, worker);
+        var second = Submit(maxRetries: 2, submitter, worker);
+
+        var e = Assert.Throws<WorkerCrashedException>((await Result(worker, first)).ThrowIfError);
+        Assert.Contains("connection refused", e.Message);
+        Assert.Contains("retries are spent", e.Message);
+        Assert.Throws<WorkerCrashedException>((await Result(worker, second)).ThrowIfError);
+        // Each failed request was charged to the head task only: 2 attempts for the first, 3 for the second.
+        Assert.Equal(5, raylet.Requests);
+        Assert.Empty(raylet.Worker.Pushed);
+        Assert.Equal(0, worker.TaskManager.NumPendingTasks);
+    }
+
+    [Fact]
     public async Task A_task_waits_for_its_argument_and_fails_with_the_upstream_error()
     {
         var upstream = NormalTask(_worker);

@@ -43,6 +43,17 @@ internal sealed class FakeRayletGcs : IRayletGcsClient
         await Reports.WhenAtLeast(reports + 2);
     }
 
+    /// <summary>Marks the job finished in the view the next reports answer with, and returns once the raylet applied it.</summary>
+    public async Task FinishJobAsync(JobId jobId)
+    {
+        Jobs[jobId] = Jobs[jobId] with { IsDead = true };
+        _finished = [.. _finished, jobId];
+        int reports = Reports.Count;
+        await Reports.WhenAtLeast(reports + 2);
+    }
+
+    private JobId[] _finished = [];
+
     public Task RegisterNodeAsync(NodeRecord node, CancellationToken ct)
     {
         RegisteredNodes.Enqueue(node);
@@ -51,7 +62,7 @@ internal sealed class FakeRayletGcs : IRayletGcsClient
 
     public Task<ClusterView> ReportResourcesAsync(ResourceReport report, CancellationToken ct)
     {
-        var view = new ClusterView(_view);
+        var view = new ClusterView(_view, _finished);
         LastReport = report;
         Reports.Increment();
         return Task.FromResult(view);
