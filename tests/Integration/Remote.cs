@@ -8,11 +8,13 @@ public static partial class Probe
     [RayRemote]
     public static string Node() => Ray.GetRuntimeContext().NodeId.ToString();
 
-    /// <summary>Holds its CPU until the gate opens, then says where it ran.</summary>
+    /// <summary>Holds its CPU until the gate opens, then says where it ran. It polls rather than awaits the gate: a
+    /// task waiting in Get or await lends its CPU back to the node (as in Ray) and would not hold it.</summary>
     [RayRemote]
-    public static async Task<string> NodeWhenOpen(ActorHandle<Gate> gate)
+    public static string NodeWhenOpen(ActorHandle<Gate> gate)
     {
-        await gate.WaitOpen();
+        var opened = gate.WaitOpen();
+        while (Ray.Wait([opened], timeout: TimeSpan.Zero).Ready.Count == 0) Thread.Sleep(2);
         return Ray.GetRuntimeContext().NodeId.ToString();
     }
 

@@ -12,7 +12,8 @@ internal sealed record SchedulingNode(NodeId NodeId, string Endpoint, ResourceSe
 internal sealed class ClusterResourceScheduler
 {
     private readonly double _spreadThreshold;
-    private int _spreadCursor;
+    private readonly Lock _spreadLock = new();
+    private string? _lastSpread;
 
     public ClusterResourceScheduler(double spreadThreshold) => _spreadThreshold = spreadThreshold;
 
@@ -27,9 +28,15 @@ internal sealed class ClusterResourceScheduler
         var available = feasible.Where(n => request.IsSubsetOf(n.Available)).ToList();
         if (spread)
         {
-            var pool = available.Count > 0 ? available : feasible;
-            var ordered = pool.OrderBy(n => n.NodeId.ToString(), StringComparer.Ordinal).ToList();
-            return ordered[Interlocked.Increment(ref _spreadCursor) % ordered.Count];
+            // Round robin in node-ID order over the nodes with room (all feasible nodes when none has room): the next
+            // node after the last one chosen, so work submitted together lands on distinct nodes even as they fill up.
+            var pool = (available.Count > 0 ? available : feasible).OrderBy(n => n.NodeId.ToString(), StringComparer.Ordinal).ToList();
+            lock (_spreadLock)
+            {
+                var next = pool.FirstOrDefault(n => string.CompareOrdinal(n.NodeId.ToString(), _lastSpread) > 0) ?? pool[0];
+                _lastSpread = next.NodeId.ToString();
+                return next;
+            }
         }
         if (available.Count == 0) return feasible[0].NodeId == nodes[0].NodeId ? feasible[0] : feasible.MinBy(Utilization);
         // Local node first, then remote nodes in node-ID order, while below the threshold.

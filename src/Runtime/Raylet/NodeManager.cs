@@ -251,6 +251,10 @@ internal sealed partial class NodeManager : IDisposable
                 return Canceled($"{p.Request.Description} requires {p.Placement}, but node {NodeId}, which it has hard affinity to, has only {Total}.");
             }
         }
+        // Work another raylet sent here stays if it fits now (as in Ray): choosing again by this raylet's view would
+        // pass it on again, bounce it between nodes until it must queue somewhere, possibly where nothing is free,
+        // and spread work submitted together would no longer land on distinct nodes.
+        if (p.Request.Spilled && p.Placement.IsSubsetOf(_available)) return null;
         if (p.Request.GrantOrReject)
         {
             p.Infeasible = !p.Placement.IsSubsetOf(Total);
@@ -287,7 +291,8 @@ internal sealed partial class NodeManager : IDisposable
             var next = node.Next;
             var p = node.Value;
             bool fitsHere = p.Placement.IsSubsetOf(_available);
-            if (!p.Request.GrantOrReject && p.Request.Strategy.Kind != WireStrategyKind.NodeAffinity && !fitsHere)
+            // Requests that had to queue here (GrantOrReject included) move when another node has room for them now.
+            if (p.Request.Strategy.Kind != WireStrategyKind.NodeAffinity && !fitsHere)
             {
                 var chosen = _scheduler.Choose(NodesLocked(), p.Placement, p.Request.Strategy.Kind == WireStrategyKind.Spread);
                 if (chosen is not null && chosen.NodeId != NodeId && p.Placement.IsSubsetOf(chosen.Available))

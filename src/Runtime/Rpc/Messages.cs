@@ -103,6 +103,8 @@ internal sealed partial record WireLeaseRequest
     public required string Description { get; init; }
     /// <summary>Set when another raylet already chose this node (no second spillback).</summary>
     public bool GrantOrReject { get; init; }
+    /// <summary>Another raylet chose this node for the request (a spillback).</summary>
+    public bool Spilled { get; init; }
 }
 
 /// <summary>Granted; Spillback to another node; Canceled: never schedulable as asked (the work fails); Rejected: not

@@ -33,7 +33,7 @@ internal static class RayletRpc
                 case LeaseReplyKind.Spillback:
                     endpoint = reply.SpillbackEndpoint!;
                     // After a few hops, make the chosen node queue the request instead of passing it on again.
-                    request = request with { GrantOrReject = hop + 1 >= Math.Max(1, config.MaxSpillbacks / 2) };
+                    request = request with { GrantOrReject = hop + 1 >= Math.Max(1, config.MaxSpillbacks / 2), Spilled = true };
                     continue;
                 case LeaseReplyKind.Rejected when !request.IsActorCreation:
                     throw new LeaseRejectedException(reply.CancelMessage ?? $"The raylet at {endpoint} rejected the lease request of {request.Description}.");

@@ -164,8 +164,14 @@ public sealed class TestCluster : IDisposable
         };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (errors) errors.AppendLine(e.Data); };
         process.EnableRaisingEvents = true;
-        process.Exited += (_, _) => ready.TrySetException(new InvalidOperationException(
-            $"The node process exited before it was ready (code {process.ExitCode}): {errors}"));
+        process.Exited += (_, _) =>
+        {
+            // The exit can be seen before the last lines of stderr are read: wait for the streams to end first.
+            process.WaitForExit();
+            string why;
+            lock (errors) why = errors.ToString();
+            ready.TrySetException(new InvalidOperationException($"The node process exited before it was ready (code {process.ExitCode}): {why}"));
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         string line;

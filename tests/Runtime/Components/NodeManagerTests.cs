@@ -319,22 +319,31 @@ public sealed class NodeManagerTests : IDisposable
     }
 
     [Fact]
-    public async Task A_request_another_raylet_chose_is_not_spilled_back_again()
+    public async Task A_request_queued_here_moves_to_a_node_that_has_room_and_one_sent_here_stays_if_it_fits()
     {
         await StartNode(1);
         var other = Remote(NodeId.FromRandom(), "raylet-b", 4, 4);
         await _gcs.SetViewAsync(other);
         var held = await Granted(Request());
-        var chosen = _node.RequestWorkerLeaseAsync(new WireLeaseRequest
+        // Another raylet chose this node (it must queue here rather than pass it on), but this node is full and raylet-b
+        // has room: once the view says so, the request moves there instead of waiting for this node.
+        var queued = _node.RequestWorkerLeaseAsync(new WireLeaseRequest
         {
             JobId = _job, Resources = new() { [ResourceSet.Cpu] = 1 }, Strategy = Default, RuntimeEnvKey = "", Description = "task f",
-            GrantOrReject = true,
+            GrantOrReject = true, Spilled = true,
         }, CancellationToken.None);
         await _gcs.SetViewAsync(other);
-        Assert.False(chosen.IsCompleted, "a request another raylet chose was answered while this node was full");
+        var moved = await queued.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(LeaseReplyKind.Spillback, moved.Kind);
+        Assert.Equal("raylet-b", moved.SpillbackEndpoint);
 
+        // Sent here by another raylet while this node has room: granted here, whatever this node's view prefers.
         _node.ReturnWorker(held.LeaseId, disconnect: false);
-        await Granted(chosen);
+        await Granted(_node.RequestWorkerLeaseAsync(new WireLeaseRequest
+        {
+            JobId = _job, Resources = new() { [ResourceSet.Cpu] = 1 }, Strategy = Default, RuntimeEnvKey = "", Description = "task g",
+            Spilled = true,
+        }, CancellationToken.None));
     }
 
     [Theory]
