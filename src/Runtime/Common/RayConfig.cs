@@ -22,6 +22,9 @@ internal sealed record RayConfig
     /// <summary>Idle workers above the soft limit are stopped after this long.</summary>
     public TimeSpan IdleWorkerKillingTime { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Worker processes a raylet starts at once; 0: the node's CPU count (Ray's default).</summary>
+    public int MaximumStartupConcurrency { get; init; }
+
     /// <summary>Default task retries after system failures.</summary>
     public int TaskMaxRetries { get; init; } = 3;
 
@@ -100,6 +103,8 @@ internal sealed record RayConfig
         Long("max_direct_call_object_size", c => c.MaxDirectCallObjectSize, (c, v) => c with { MaxDirectCallObjectSize = v }, min: 0),
         Fraction("scheduler_spread_threshold", c => c.SchedulerSpreadThreshold, (c, v) => c with { SchedulerSpreadThreshold = v }),
         Millis("idle_worker_killing_time_threshold_ms", c => c.IdleWorkerKillingTime, (c, v) => c with { IdleWorkerKillingTime = v }),
+        Long("maximum_startup_concurrency", c => c.MaximumStartupConcurrency, (c, v) => c with { MaximumStartupConcurrency = (int)v },
+            min: 0, max: 10_000),
         Long("task_max_retries", c => c.TaskMaxRetries, (c, v) => c with { TaskMaxRetries = (int)v }, min: -1, max: int.MaxValue),
         Seconds("worker_register_timeout_seconds", c => c.WorkerRegisterTimeout, (c, v) => c with { WorkerRegisterTimeout = v }),
         Millis("raylet_report_resources_period_milliseconds", c => c.RayletReportPeriod, (c, v) => c with { RayletReportPeriod = v }),

@@ -48,6 +48,8 @@ internal sealed class WorkerPool : IDisposable
     private readonly ILogger _logger;
     private readonly RayConfig _config;
     private readonly int _maxIdle;
+    private readonly int _maxStarting;
+    private readonly SemaphoreSlim _startSlots;
     private readonly Timer _idleKiller;
     private bool _disposed;
 
@@ -65,6 +67,8 @@ internal sealed class WorkerPool : IDisposable
     {
         _nodeId = nodeId;
         _maxIdle = Math.Max(1, maxIdle);
+        _maxStarting = config.MaximumStartupConcurrency > 0 ? config.MaximumStartupConcurrency : _maxIdle;
+        _startSlots = new SemaphoreSlim(_maxStarting, _maxStarting);
         _config = config;
         _launcher = launcher;
         _rayletEndpoint = rayletEndpoint;
@@ -111,7 +115,7 @@ internal sealed class WorkerPool : IDisposable
             if (worker is not null) Kill(worker, $"its job {jobId} finished");
             throw new InvalidOperationException($"Job {jobId} has finished: no worker starts for it.");
         }
-        worker ??= Start(job, envKey, envVars);
+        worker ??= await StartAsync(job, envKey, envVars, ct).ConfigureAwait(false);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_config.WorkerRegisterTimeout);
         try
@@ -161,7 +165,7 @@ internal sealed class WorkerPool : IDisposable
             WorkerProcess worker;
             try
             {
-                worker = Start(job, "", null);
+                worker = await StartAsync(job, "", null, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or IOException)
             {
@@ -181,6 +185,30 @@ internal sealed class WorkerPool : IDisposable
             }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
+
+    /// <summary>Starts a worker once fewer than <c>maximum_startup_concurrency</c> are starting (Ray's limit): a burst of
+    /// leases, zero-resource ones included, cannot fork processes without bound. The slot is held until the worker
+    /// registers or exits.</summary>
+    private async Task<WorkerProcess> StartAsync(JobRecord job, string envKey, Dictionary<string, string>? envVars, CancellationToken ct)
+    {
+        await _startSlots.WaitAsync(ct).ConfigureAwait(false);
+        WorkerProcess worker;
+        try
+        {
+            worker = Start(job, envKey, envVars);
+        }
+        catch
+        {
+            _startSlots.Release();
+            throw;
+        }
+        _ = worker.Registered.Task.ContinueWith(_ => _startSlots.Release(), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return worker;
+    }
+
+    /// <summary>Workers starting now (launched, not yet registered or exited).</summary>
+    public int NumStarting => _maxStarting - _startSlots.CurrentCount;
 
     private WorkerProcess Start(JobRecord job, string envKey, Dictionary<string, string>? envVars)
     {

@@ -21,10 +21,11 @@ public sealed class WorkerPoolTests : IDisposable
 
     public void Dispose() => _pool?.Dispose();
 
-    private FakeWorkerLauncher NewPool(int maxIdle, bool autoRegister = true, TimeSpan? idleKillingTime = null)
+    private FakeWorkerLauncher NewPool(int maxIdle, bool autoRegister = true, TimeSpan? idleKillingTime = null, int startupConcurrency = 0)
     {
         var launcher = new FakeWorkerLauncher { AutoRegister = autoRegister };
-        _pool = new WorkerPool(NodeId.FromRandom(), maxIdle, new RayConfig { IdleWorkerKillingTime = idleKillingTime ?? TimeSpan.FromMinutes(10) },
+        var config = new RayConfig { IdleWorkerKillingTime = idleKillingTime ?? TimeSpan.FromMinutes(10), MaximumStartupConcurrency = startupConcurrency };
+        _pool = new WorkerPool(NodeId.FromRandom(), maxIdle, config,
             launcher, () => "raylet-a", () => "gcs-fake", async (job, ct) => (await _gcs.GetJobAsync(job, ct))!,
             (w, reason) => _died.Enqueue((w, reason)), NullLogger<WorkerPool>.Instance);
         launcher.Register = _pool.OnWorkerRegistered;
@@ -48,6 +49,24 @@ public sealed class WorkerPoolTests : IDisposable
         Assert.False(handles[2].Killed.Task.IsCompleted);
         Assert.Equal(1, _pool.NumWorkers);
         Assert.Same(workers[2], await Pop());
+        Assert.Equal(3, launcher.Started.Count);
+    }
+
+    [Fact]
+    public async Task At_most_maximum_startup_concurrency_workers_start_at_once()
+    {
+        var launcher = NewPool(maxIdle: 4, autoRegister: false, startupConcurrency: 2);
+        var pops = Enumerable.Range(0, 3).Select(_ => Pop()).ToList();
+        await launcher.Starts.WhenAtLeast(2);
+        // The third waits for a slot: no process is started for it while two are starting.
+        Assert.Equal(2, _pool.NumStarting);
+        Assert.Equal(2, launcher.Started.Count);
+
+        Assert.True(launcher.Started[0].Register());
+        await launcher.Starts.WhenAtLeast(3);
+        foreach (var h in launcher.Started.Skip(1)) Assert.True(h.Register());
+        await Task.WhenAll(pops);
+        Assert.Equal(0, _pool.NumStarting);
         Assert.Equal(3, launcher.Started.Count);
     }
 
