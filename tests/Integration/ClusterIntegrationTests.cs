@@ -324,6 +324,12 @@ public sealed class NodeFailureTests
         ThreeNodeTests.WaitUntil(() => Ray.Nodes().Any(n => n.Id == doomed.NodeId && !n.Alive));
         Assert.Equal(2, Ray.Nodes().Count(n => n.Alive));
 
+        // Soft affinity to the dead node runs the work elsewhere; hard affinity is refused, naming the node.
+        var soft = new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(doomed.NodeId, soft: true) };
+        Assert.NotEqual(doomed.NodeId.ToString(), Probe.Remote.WithOptions(soft).Node().Get(Timeout));
+        var hard = new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(doomed.NodeId) };
+        Assert.Contains(doomed.NodeId.ToString(), Assert.Throws<TaskUnschedulableException>(() => Probe.Remote.WithOptions(hard).Node().Get(Timeout)).Message);
+
         // Every process of the session logged to its own file: the GCS, the head's raylet, each other raylet by node
         // ID, and each worker (its runtime log beside its captured stdout and stderr).
         string logs = Path.Combine(cluster.SessionDir, "logs");

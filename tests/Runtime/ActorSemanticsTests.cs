@@ -71,4 +71,26 @@ public sealed class ActorSemanticsTests : RayTest
         ActorTests.WaitUntil(() => cancelled.Value().Get(Timeout) == 1);
         ActorTests.WaitUntil(() => Ray.AvailableResources()["CPU"] == 2);
     }
+
+    [Fact]
+    public void A_force_cancel_stops_the_worker_and_frees_its_CPU()
+    {
+        var pid = Tally.Remote.Create();
+        Assert.Equal(0, pid.Value().Get(Timeout));
+        var r = Tasks.Remote.SleepUncooperatively(pid);
+        ActorTests.WaitUntil(() => pid.Value().Get(Timeout) != 0);
+        Ray.Cancel(r, force: true);
+        Assert.Throws<TaskCancelledException>(() => r.Get(Timeout));
+        ActorTests.WaitUntil(() => Ray.AvailableResources()["CPU"] == 2);
+#if RAYSHARP_CLUSTER_TESTS
+        // A worker process: it is gone (in local mode the worker is a thread of the test process, which cannot be stopped).
+        int workerPid = pid.Value().Get(Timeout);
+        ActorTests.WaitUntil(() =>
+        {
+            try { return System.Diagnostics.Process.GetProcessById(workerPid).HasExited; }
+            catch (ArgumentException) { return true; }
+        });
+#endif
+        Assert.Equal(3, Tasks.Remote.Add(1, 2).Get(Timeout));
+    }
 }

@@ -344,3 +344,15 @@ public partial class Crashy
         return 7;
     }
 }
+
+public static partial class Tasks
+{
+    /// <summary>Reports its process, then sleeps through any cooperative cancellation (it ignores its token).</summary>
+    [RayRemote]
+    public static int SleepUncooperatively(ActorHandle<Tally> pid)
+    {
+        pid.Add(Environment.ProcessId).Get();
+        Thread.Sleep(TimeSpan.FromMinutes(2));
+        return 0;
+    }
+}
