@@ -113,13 +113,43 @@ internal sealed class NodeHost : IAsyncDisposable
             foreach (var d in old)
             {
                 var parts = d.Name.Split('_');
-                if (parts.Length < 4 || !int.TryParse(parts[3], out int pid) || ProcessAlive(pid)) continue;
+                if (parts.Length < 4 || !int.TryParse(parts[3], out int pid) || ProcessAlive(pid) || UsedByLiveProcess(d)) continue;
                 try { d.Delete(recursive: true); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+        }
+    }
+
+    /// <summary>Records that this process uses <paramref name="sessionDir"/>, so pruning keeps it while the process lives
+    /// even when the directory is named after another process (a node started by <c>raysharp start</c>).</summary>
+    internal static void MarkSessionInUse(string sessionDir)
+    {
+        try
+        {
+            string dir = Path.Combine(sessionDir, "pids");
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)), "");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Only protects the directory from pruning by other processes.
+        }
+    }
+
+    private static bool UsedByLiveProcess(DirectoryInfo session)
+    {
+        try
+        {
+            string dir = Path.Combine(session.FullName, "pids");
+            return Directory.Exists(dir) && Directory.EnumerateFiles(dir)
+                .Any(f => int.TryParse(Path.GetFileName(f), out int pid) && ProcessAlive(pid));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true; // unsure: keep it
         }
     }
 

@@ -50,6 +50,8 @@ internal static class NodeMain
         };
         int port = o.TryGetValue("port", out var p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
         string sessionDir = o.GetValueOrDefault("session-dir") ?? NodeHost.NewSessionDir(o.GetValueOrDefault("temp-dir"));
+        // The directory may be named after another process (raysharp start, which exits): record that this node uses it.
+        NodeHost.MarkSessionInUse(sessionDir);
         // The process's loggers outlive the node (declared first, disposed last): the head's raylet logs to raylet.log
         // and its GCS to raysharp-gcs.log; a node joining a cluster to raylet-<node id>.log.
         var nodeId = NodeId.FromRandom();

@@ -16,6 +16,9 @@ public sealed class SessionDirTests : IDisposable
         // Pids that are not running (beyond any pid_max) and this process's pid (alive).
         var dead = Enumerable.Range(0, 8).Select(i => MakeOld($"session_20200101_0000{i + 1:00}_99999999{i}_abcd")).ToList();
         var live = MakeOld($"session_20200101_000000_{Environment.ProcessId}_beef"); // the oldest, but its process runs
+        // Named after a process that exited (as `raysharp start` does), but a node process that lives uses it.
+        var inUse = MakeOld("session_20200101_000000_999999998_cafe");
+        NodeHost.MarkSessionInUse(inUse);
         var other = MakeOld("not_a_session");
 
         string current = NodeHost.NewSessionDir(_root);
@@ -23,6 +26,7 @@ public sealed class SessionDirTests : IDisposable
         var left = Directory.GetDirectories(_root, "session_*").Where(d => new DirectoryInfo(d).LinkTarget is null).ToList();
         Assert.Contains(current, left);
         Assert.Contains(live, left);
+        Assert.Contains(inUse, left);
         Assert.True(Directory.Exists(other));
         // The newest (KeepSessions - 1) old ones stay beside the new one; older ones of exited processes go.
         Assert.Equal(NodeHost.KeepSessions - 1, dead.Count(Directory.Exists));
