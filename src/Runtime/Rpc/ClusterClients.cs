@@ -15,6 +15,7 @@ internal sealed class RayletRpcClient : IRayletClient
     private readonly JobId _jobId;
     private readonly RayConfig _config;
     private readonly ILogger _connectionLogger;
+    private readonly ILogger _logger;
 
     /// <param name="raylet">The local raylet's endpoint (<c>unix:</c> socket, TCP or in process).</param>
     /// <param name="gcs">The GCS.</param>
@@ -26,6 +27,7 @@ internal sealed class RayletRpcClient : IRayletClient
     {
         _config = config;
         _connectionLogger = loggers.CreateLogger<CoreWorkerConnection>();
+        _logger = loggers.CreateLogger<RayletRpcClient>();
         _raylet = raylet;
         _gcs = gcs;
         NodeId = nodeId;
@@ -73,7 +75,7 @@ internal sealed class RayletRpcClient : IRayletClient
             catch (RpcException e)
             {
                 // One lost notice must not stop the ones after it.
-                Console.Error.WriteLine($"[RaySharp] Warning: the raylet at {_raylet} refused a blocked/unblocked notice: {e.Status.Detail}");
+                _logger.LogWarning("The raylet at {Raylet} refused a blocked/unblocked notice: {Detail}", _raylet, e.Status.Detail);
             }
         }
     }
@@ -113,10 +115,13 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
     private readonly ConcurrentDictionary<ActorId, ActorLimits> _limits = new();
     private readonly CancellationTokenSource _closing = new();
 
+    private readonly ILogger _logger;
+
     public GcsActorClient(GcsClient gcs, CoreWorker worker)
     {
         _gcs = gcs;
         _worker = worker;
+        _logger = worker.Loggers.CreateLogger<GcsActorClient>();
     }
 
     /// <summary>The GCS client underneath (tests reach the GCS's other tables through it).</summary>
@@ -201,7 +206,7 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         {
             if (ct.IsCancellationRequested) return;
             if (e is not (RpcException or OperationCanceledException or IOException))
-                Console.Error.WriteLine($"[RaySharp] Warning: following actor {actorId}'s state failed: {e}");
+                _logger.LogWarning(e, "Following actor {ActorId}'s state failed", actorId);
             onUpdate(new ActorStateUpdate(actorId, ActorLifecycleState.Dead, null, 0,
                 RayErrorInfo.ActorDied(actorId, $"the GCS at {_gcs.Endpoint} became unreachable, so the actor's state is unknown")));
         }

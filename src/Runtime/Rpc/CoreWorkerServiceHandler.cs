@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace RaySharp.Core.Rpc;
 
 /// <summary>
@@ -119,7 +121,7 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"[RaySharp] Warning: releasing the refs of finished tasks failed: {e.Message}");
+            Core.Loggers.CreateLogger<CoreWorkerServiceHandler>().LogWarning(e, "Releasing the refs of finished tasks failed");
         }
     }
 
