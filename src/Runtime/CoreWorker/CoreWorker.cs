@@ -261,22 +261,24 @@ internal sealed class CoreWorker : IDisposable
     }
 
     /// <summary>Completes when every object is available, or as soon as one of them holds an error.</summary>
-    private static Task WhenAllOrFirstError(Task<RayObject>[] pending)
+    internal static Task WhenAllOrFirstError(Task<RayObject>[] pending)
     {
-        int left = 0;
+        // The continuations go on exactly the tasks counted: one that completes between the count and the
+        // registration still runs its continuation (at once), so the count always reaches zero.
+        List<Task<RayObject>>? waiting = null;
         foreach (var t in pending)
         {
-            if (!t.IsCompleted) left++;
+            if (!t.IsCompleted) (waiting ??= []).Add(t);
             else if (t.Result.IsError) return Task.CompletedTask;
         }
-        if (left == 0) return Task.CompletedTask;
+        if (waiting is null) return Task.CompletedTask;
+        int left = waiting.Count;
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        foreach (var t in pending)
-            if (!t.IsCompleted)
-                _ = t.ContinueWith(c =>
-                {
-                    if (c.IsCompletedSuccessfully && c.Result.IsError || Interlocked.Decrement(ref left) == 0) done.TrySetResult();
-                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        foreach (var t in waiting)
+            _ = t.ContinueWith(c =>
+            {
+                if (c.IsCompletedSuccessfully && c.Result.IsError || Interlocked.Decrement(ref left) == 0) done.TrySetResult();
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return done.Task;
     }
 
