@@ -39,7 +39,10 @@ public sealed class DriverKilledTests(ThreeNodeCluster fixture, Xunit.Abstractio
     : ThreeNodeDriverTests(fixture, output), IClassFixture<ThreeNodeCluster>
 {
     [Fact]
-    public void A_driver_killed_mid_job_has_its_job_finished_its_actors_killed_and_its_cpus_returned() => DriverKilledMidJob();
+    public void A_driver_killed_mid_job_has_its_job_finished_its_actors_killed_and_its_cpus_returned() => DriverKilledMidJob(terminate: false);
+
+    [Fact]
+    public void A_driver_sent_SIGTERM_mid_job_exits_and_gives_everything_back() => DriverKilledMidJob(terminate: true);
 }
 
 /// <summary>A driver that shuts down with tasks running, on a 3-node cluster of its own.</summary>
@@ -71,7 +74,12 @@ public abstract class ThreeNodeDriverTests : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    protected void DriverKilledMidJob()
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    /// <param name="terminate">SIGTERM (as <c>kill</c> or a container stop sends) instead of SIGKILL: the driver must
+    /// exit on its own, not keep running with its RPC server stopped.</param>
+    protected void DriverKilledMidJob(bool terminate)
     {
         string name = "held-" + Guid.NewGuid().ToString("N")[..8];
         var gcs = new Core.Rpc.GcsClient(_fixture.Cluster.Address, _fixture.Cluster.Config);
@@ -92,8 +100,16 @@ public abstract class ThreeNodeDriverTests : IDisposable
             ThreeNodeTests.WaitUntil(() => Ray.AvailableResources().GetValueOrDefault("CPU") <= 1);
 
             var clock = Stopwatch.StartNew();
-            driver.Kill(); // SIGKILL: no Shutdown, no goodbye
-            driver.WaitForExit();
+            if (terminate)
+            {
+                Assert.Equal(0, kill(driver.Id, 15));
+                Assert.True(driver.WaitForExit(TimeSpan.FromSeconds(30)), "the driver is still running 30 s after SIGTERM");
+            }
+            else
+            {
+                driver.Kill(); // SIGKILL: no Shutdown, no goodbye
+                driver.WaitForExit();
+            }
 
             bool JobDead() => gcs.GetAllJobs().Single(j => j.JobId.ToString() == job).IsDead;
             bool ActorsDead() => gcs.GetAllActors().Where(a => a.JobId.ToString() == job).All(a => a.State == Core.ActorLifecycleState.Dead);
@@ -106,7 +122,7 @@ public abstract class ThreeNodeDriverTests : IDisposable
                 if (cpusAt is null && FreeCpus() == totalCpus) cpusAt = clock.Elapsed;
                 Thread.Sleep(20); // polling the cluster's tables from outside: there is no event to wait on
             }
-            _output.WriteLine($"after SIGKILL of the driver: job dead at {jobAt?.TotalSeconds:0.00} s, its actors dead at " +
+            _output.WriteLine($"after {(terminate ? "SIGTERM" : "SIGKILL")} of the driver: job dead at {jobAt?.TotalSeconds:0.00} s, its actors dead at " +
                 $"{actorsAt?.TotalSeconds:0.00} s, all {totalCpus} CPUs free at {cpusAt?.TotalSeconds:0.00} s; at the end: job dead {JobDead()}, " +
                 $"actors dead {ActorsDead()}, free CPUs {FreeCpus()}");
             Assert.True(jobAt is not null, "the killed driver's job is not finished after 10 s");

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Grpc.Core;
 
@@ -57,6 +58,9 @@ internal sealed class RpcServer : IRpcHost
         var authenticator = new ClusterAuthenticator(token, loggers?.CreateLogger(typeof(ClusterAuthenticator).FullName!));
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "RaySharp" });
         builder.Logging.ClearProviders();
+        // The server is part of a process it does not own (a user's driver, a worker, a node): SIGTERM and Ctrl+C keep
+        // their usual meaning there instead of quietly stopping this server and leaving the process running.
+        builder.Services.AddSingleton<IHostLifetime, NoSignalHandlingLifetime>();
         // The host logs through the process's factory (its files, console and levels); the process owns and disposes it.
         if (loggers is not null) builder.Services.AddSingleton(loggers);
         builder.WebHost.ConfigureKestrel(options =>
@@ -141,4 +145,12 @@ internal interface IRpcService
     void Configure(Grpc.AspNetCore.Server.IGrpcServerBuilder grpc, RayConfig config)
     {
     }
+}
+
+/// <summary>A host lifetime that neither handles signals nor waits for them: the host starts and stops when told.</summary>
+internal sealed class NoSignalHandlingLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
