@@ -94,8 +94,9 @@ public sealed class ObjectRef<T> : ObjectRef
     public T Get(TimeSpan? timeout = null)
     {
         var obj = Worker.GetObject(this, timeout);
+        var value = Worker.ReadValue<T>(Id, obj);
         GC.KeepAlive(this);
-        return obj.GetValue<T>(Worker);
+        return value;
     }
 
     /// <summary>Waits for the value without blocking a thread.</summary>
@@ -107,7 +108,9 @@ public sealed class ObjectRef<T> : ObjectRef
     internal async ValueTask<T> GetValueAsync(TimeSpan? timeout, CancellationToken ct)
     {
         var obj = await Worker.GetObjectAsync(this, timeout, ct).ConfigureAwait(false);
-        return obj.GetValue<T>(Worker);
+        var value = await Worker.ReadValueAsync<T>(Id, obj, ct).ConfigureAwait(false);
+        GC.KeepAlive(this);
+        return value;
     }
 
     /// <inheritdoc/>

@@ -90,6 +90,16 @@ internal sealed record RayConfig
     /// <summary>Longest key (namespace and key each, in characters) of the internal KV (RaySharp-only).</summary>
     public int InternalKvMaxKeyLength { get; init; } = 1024;
 
+    /// <summary>Bytes per message when an object moves between nodes (Ray's <c>object_manager_default_chunk_size</c>).</summary>
+    public int ObjectManagerChunkSize { get; init; } = 5 * 1024 * 1024;
+
+    /// <summary>Spilling writes objects in files of at least this size when that many bytes are spillable.</summary>
+    public long MinSpillingSize { get; init; } = 100L * 1024 * 1024;
+
+    /// <summary>How long a create in a full object store keeps waiting for room after evicting, collecting garbage and
+    /// spilling (RaySharp-only).</summary>
+    public TimeSpan ObjectStoreFullGracePeriod { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>A node is dead after this long without a report (<see cref="HealthCheckPeriod"/> ×
     /// <see cref="HealthCheckFailureThreshold"/>).</summary>
     public TimeSpan HealthCheckTimeout => HealthCheckPeriod * HealthCheckFailureThreshold;
@@ -129,6 +139,10 @@ internal sealed record RayConfig
             (c, v) => c with { CoreWorkerGrpcMaxReceiveMessageSize = (int)v }, min: 1024, max: int.MaxValue),
         Long("internal_kv_max_value_size", c => c.InternalKvMaxValueSize, (c, v) => c with { InternalKvMaxValueSize = v }, min: 0),
         Long("internal_kv_max_total_bytes", c => c.InternalKvMaxTotalBytes, (c, v) => c with { InternalKvMaxTotalBytes = v }, min: 0),
+        Long("object_manager_default_chunk_size", c => c.ObjectManagerChunkSize, (c, v) => c with { ObjectManagerChunkSize = (int)v },
+            min: 4096, max: 256 * 1024 * 1024),
+        Long("min_spilling_size", c => c.MinSpillingSize, (c, v) => c with { MinSpillingSize = v }, min: 0),
+        Millis("object_store_full_grace_period_ms", c => c.ObjectStoreFullGracePeriod, (c, v) => c with { ObjectStoreFullGracePeriod = v }, allowZero: true),
         Long("internal_kv_max_key_length", c => c.InternalKvMaxKeyLength, (c, v) => c with { InternalKvMaxKeyLength = (int)v }, min: 1, max: int.MaxValue),
     ];
 

@@ -41,6 +41,7 @@ internal sealed class CoreWorker : IDisposable
         ActorManager = new ActorManager(this);
         var connections = connect(this);
         (Raylet, Gcs, _ownership) = (connections.Raylet, connections.Gcs, connections.Ownership);
+        ObjectStore = connections.ObjectStore;
         WorkersShareProcess = connections.WorkersShareProcess;
         _onDispose = connections.OnDispose;
         Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
@@ -86,6 +87,9 @@ internal sealed class CoreWorker : IDisposable
     public TaskExecutor Executor { get; }
     public ActorManager ActorManager { get; }
     public IRayletClient Raylet { get; }
+
+    /// <summary>The node's shared-memory object store (null: every object stays inline, as in component tests).</summary>
+    public IObjectStoreClient? ObjectStore { get; }
     public IGcsActorClient Gcs { get; }
     public NormalTaskSubmitter NormalTaskSubmitter { get; }
     public ActorTaskSubmitter ActorTaskSubmitter { get; }
@@ -117,7 +121,12 @@ internal sealed class CoreWorker : IDisposable
         }
         // Only the owner gets here for a handle object (borrowers returned above): the actor's last handle is gone.
         if (ActorManager.IsHandleObject(id, out var actorId)) ActorManager.OnHandleObjectOutOfScope(actorId);
-        else MemoryStore.Delete(id);
+        else
+        {
+            // A large object: every node frees its copies (the primary's raylet unpins it).
+            if (MemoryStore.TryGet(id, out var obj) && obj.IsInStore) FreeInStore(id);
+            MemoryStore.Delete(id);
+        }
     }
 
     private void OnBorrowStarted(ObjectId id, Address owner)
@@ -178,14 +187,120 @@ internal sealed class CoreWorker : IDisposable
     public ObjectRef<T> Put<T>(T value)
     {
         var serialized = ObjectSerializer.Serialize(value, this, SerializationSite.Put);
+        return new ObjectRef<T>(PutSerialized(serialized), Address, this, addLocalReference: false);
+    }
+
+    /// <summary>Stores a serialized value as a new object owned here (inline, or in the node's store when large) and
+    /// returns its ID with one local reference, which the caller's ref adopts or releases.</summary>
+    internal ObjectId PutSerialized(SerializedObject serialized)
+    {
         var context = TaskExecutionContext.Current;
         var id = context is null
             ? ObjectId.ForPut(_driverTaskId, Interlocked.Increment(ref _driverPutIndex))
             : ObjectId.ForPut(context.Task.TaskId, context.NextPutIndex());
+        var stored = StoreIfLarge(id, serialized, Address);
         ReferenceCounter.AddOwnedObject(id, Address);
         ReferenceCounter.AddNestedObjects(id, serialized.NestedIds);
-        MemoryStore.Put(id, RayObject.FromValue(serialized));
-        return new ObjectRef<T>(id, Address, this, addLocalReference: false);
+        MemoryStore.Put(id, stored);
+        return id;
+    }
+
+    /// <summary>
+    /// A value as it is kept: inline when it is at most <see cref="RayConfig.MaxDirectCallObjectSize"/> bytes (or this
+    /// worker has no store); otherwise written into this node's shared-memory store as a primary copy pinned for
+    /// <paramref name="owner"/>, and represented by the marker that says where.
+    /// </summary>
+    internal RayObject StoreIfLarge(ObjectId id, SerializedObject serialized, Address owner)
+    {
+        if (ObjectStore is not { } store || serialized.Data.LongLength <= Config.MaxDirectCallObjectSize) return RayObject.FromValue(serialized);
+        var write = WriteToStoreAsync(store, id, serialized.Data, owner, CancellationToken.None);
+        if (!write.IsCompleted) WaitBlocking(write, null, () => new TimeoutException());
+        write.GetAwaiter().GetResult();
+        return RayObject.InStore(store.NodeId, serialized.Data.LongLength, serialized.NestedIds);
+    }
+
+    private static async Task WriteToStoreAsync(IObjectStoreClient store, ObjectId id, ReadOnlyMemory<byte> data, Address owner, CancellationToken ct)
+    {
+        var mapping = await store.CreateAsync(id, data.Length, owner, ct).ConfigureAwait(false);
+        if (mapping is null) return; // written already (a retried task): objects are immutable
+        try
+        {
+            data.Span.CopyTo(mapping.Span);
+        }
+        catch
+        {
+            mapping.Close();
+            store.Abort(id);
+            throw;
+        }
+        mapping.Close();
+        await store.SealAsync(id, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A by-value argument as a task carries it: inline when small; when larger than the inline limit, put into this
+    /// node's store as an object owned here and passed by reference (Ray puts large arguments too), so it is neither
+    /// inlined into the task nor copied through the submitter. <paramref name="put"/> is that object's ID, with one
+    /// local reference the caller drops once the task holds it.
+    /// </summary>
+    internal TaskArg ArgumentFor(SerializedObject serialized, out ObjectId? put)
+    {
+        put = null;
+        if (ObjectStore is null || serialized.Data.LongLength <= Config.MaxDirectCallObjectSize) return TaskArg.ByValue(serialized);
+        var id = PutSerialized(serialized);
+        put = id;
+        return TaskArg.ByReference(id, Address);
+    }
+
+    private void FreeInStore(ObjectId id)
+    {
+        try
+        {
+            ObjectStore?.Free([id]);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Could not ask the object store to free {ObjectId}", id);
+        }
+    }
+
+    /// <summary>The value of an available object: deserialized from its inline bytes, or from its copy in this node's
+    /// store, mapped with no copy (pulled from the node holding it first when this node has none).</summary>
+    public T ReadValue<T>(ObjectId id, RayObject obj)
+    {
+        if (!obj.IsInStore) return obj.GetValue<T>(this);
+        var map = MapAsync(id, obj, CancellationToken.None);
+        if (!map.IsCompleted) WaitBlocking(map, null, () => new TimeoutException());
+        return DeserializeMapped<T>(id, map.GetAwaiter().GetResult());
+    }
+
+    public async ValueTask<T> ReadValueAsync<T>(ObjectId id, RayObject obj, CancellationToken ct)
+    {
+        if (!obj.IsInStore) return obj.GetValue<T>(this);
+        var mapping = await MapAsync(id, obj, ct).ConfigureAwait(false);
+        return DeserializeMapped<T>(id, mapping);
+    }
+
+    private T DeserializeMapped<T>(ObjectId id, StoreMapping mapping)
+    {
+        try
+        {
+            return ObjectSerializer.Deserialize<T>(mapping.Span, this);
+        }
+        finally
+        {
+            mapping.Close();
+            ObjectStore!.Release(id);
+        }
+    }
+
+    /// <summary>Maps an in-store object for reading (one read of the store until released).</summary>
+    internal async Task<StoreMapping> MapAsync(ObjectId id, RayObject obj, CancellationToken ct)
+    {
+        var store = ObjectStore ?? throw new InvalidOperationException(
+            $"Object {id} is in the object store of node {obj.StoreNode}, and this worker has no object store to read it from.");
+        return await store.GetAsync(id, obj.StoreNode, ct).ConfigureAwait(false) ?? throw new ObjectLostException(
+            $"Object {id} ({obj.StoreSize} bytes) is no longer in the object store of node {obj.StoreNode}: it was freed, or its node died.");
     }
 
     /// <summary>A ref read out of a serialized value: a new local reference to an object owned by <paramref name="owner"/>.</summary>
@@ -220,7 +335,7 @@ internal sealed class CoreWorker : IDisposable
         var pending = WhenEach(refs);
         var all = WhenAllOrFirstError(pending);
         if (!all.IsCompleted) WaitBlocking(all, timeout, () => TimeoutFor(NotReady(refs), timeout));
-        var values = ValuesOf<T>(pending);
+        var values = ValuesOf(refs, pending);
         GC.KeepAlive(refs);
         return values;
     }
@@ -232,7 +347,7 @@ internal sealed class CoreWorker : IDisposable
         var all = WhenAllOrFirstError(pending);
         if (!all.IsCompleted)
             await WaitReleasingCpuAsync(all, timeout, ct, () => TimeoutFor(NotReady(refs), timeout)).ConfigureAwait(false);
-        var values = ValuesOf<T>(pending);
+        var values = ValuesOf(refs, pending);
         GC.KeepAlive(refs);
         return values;
     }
@@ -251,12 +366,12 @@ internal sealed class CoreWorker : IDisposable
 
     /// <summary>The values in order; the first failed object (in list order among those available) throws, as
     /// Ray.Get of a list does as soon as any object has failed.</summary>
-    private T[] ValuesOf<T>(Task<RayObject>[] pending)
+    private T[] ValuesOf<T>(IReadOnlyList<ObjectRef<T>> refs, Task<RayObject>[] pending)
     {
         foreach (var t in pending)
             if (t.IsCompletedSuccessfully && t.Result.IsError) t.Result.ThrowIfError();
         var values = new T[pending.Length];
-        for (int i = 0; i < values.Length; i++) values[i] = pending[i].Result.GetValue<T>(this);
+        for (int i = 0; i < values.Length; i++) values[i] = ReadValue<T>(refs[i].Id, pending[i].Result);
         return values;
     }
 
@@ -310,6 +425,11 @@ internal sealed class CoreWorker : IDisposable
         try
         {
             if (!pending.Wait(timeout ?? Timeout.InfiniteTimeSpan)) throw onTimeout();
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            // The exception itself, as an await would throw it.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException!).Throw();
         }
         finally
         {

@@ -131,8 +131,9 @@ internal sealed record ActorLimits(int MaxTaskRetries, int MaxPendingCalls);
 /// <param name="OnDispose">Run when the core worker shuts down (closes what the composition root opened).</param>
 /// <param name="WorkersShareProcess">Local mode: the workers are threads of this process, so a task's env vars are
 /// set process-wide while it runs (a worker process is started with them instead).</param>
+/// <param name="ObjectStore">The node's shared-memory object store; null when objects stay inline (component tests).</param>
 internal sealed record WorkerConnections(IRayletClient Raylet, IGcsActorClient Gcs, string Endpoint, string? Socket = null,
-    IOwnershipClient? Ownership = null, bool WorkersShareProcess = false, Action? OnDispose = null);
+    IOwnershipClient? Ownership = null, bool WorkersShareProcess = false, Action? OnDispose = null, IObjectStoreClient? ObjectStore = null);
 
 /// <summary>The ownership protocol as a borrower uses it (Ray's object status and borrower RPCs to owners).</summary>
 internal interface IOwnershipClient
@@ -148,3 +149,41 @@ internal interface IOwnershipClient
     /// <summary>Sends one item of a streaming task to the task's owner; completes once the owner has it.</summary>
     Task ReportGeneratorItemAsync(Address owner, TaskId taskId, int index, RayObject item);
 }
+
+/// <summary>
+/// The node's shared-memory object store as a worker or driver of the node uses it (Ray's plasma client): create,
+/// write and seal objects; map sealed ones to read them (pulled from another node first when this one has no copy);
+/// release them; free them when their owner is done. Mappings alias the node's shared memory: no copy.
+/// </summary>
+internal interface IObjectStoreClient
+{
+    /// <summary>This node.</summary>
+    NodeId NodeId { get; }
+
+    /// <summary>Allocates the object and maps it for writing; null when it exists already (objects are immutable).</summary>
+    /// <exception cref="ObjectStoreFullException">No room within the store's grace period, or larger than the store.</exception>
+    Task<StoreMapping?> CreateAsync(ObjectId id, long size, Address owner, CancellationToken ct);
+
+    /// <summary>The object is written: it becomes visible to readers.</summary>
+    Task SealAsync(ObjectId id, CancellationToken ct);
+
+    /// <summary>Drops an object this client did not finish writing.</summary>
+    void Abort(ObjectId id);
+
+    /// <summary>Maps a sealed copy for reading, pulled from <paramref name="from"/> when this node has none; the mapping
+    /// counts as a reader until <see cref="Release"/>. Null when no copy can be found.</summary>
+    Task<StoreMapping?> GetAsync(ObjectId id, NodeId from, CancellationToken ct);
+
+    /// <summary>Ends one read of <see cref="GetAsync"/> (after unmapping).</summary>
+    void Release(ObjectId id);
+
+    /// <summary>The owner released these objects: every node frees its copies.</summary>
+    void Free(ObjectId[] ids);
+
+    /// <summary>This node's store: its capacity, what it holds and what it spilled.</summary>
+    Task<ObjectStoreStats> GetStatsAsync(CancellationToken ct);
+}
+
+/// <summary>A node's object store figures (<see cref="Objects"/> counts every object it holds, in memory or spilled).</summary>
+internal sealed record ObjectStoreStats(NodeId NodeId, long Capacity, long Used, int Objects, long SpilledBytes, int SpilledObjects,
+    long RestoredBytes, long EvictedBytes, long FallbackBytes);

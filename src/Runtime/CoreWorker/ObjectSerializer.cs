@@ -70,7 +70,10 @@ internal static class ObjectSerializer
         }
     }
 
-    public static T Deserialize<T>(byte[] data, CoreWorker worker)
+    public static T Deserialize<T>(byte[] data, CoreWorker worker) => Deserialize<T>(data.AsSpan(), worker);
+
+    /// <summary>Reads a value straight from <paramref name="data"/> (inline bytes, or a mapping of the object store).</summary>
+    public static T Deserialize<T>(ReadOnlySpan<byte> data, CoreWorker worker)
     {
         var outer = t_deserializingWorker;
         t_deserializingWorker = worker;

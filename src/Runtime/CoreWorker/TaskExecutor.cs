@@ -30,6 +30,7 @@ internal sealed class TaskExecutor
         var restoreEnv = _worker.WorkersShareProcess ? ApplyRuntimeEnv(task.RuntimeEnv) : null;
         try
         {
+            await invocation.MapStoreArgumentsAsync().ConfigureAwait(false);
             await task.Function.Invoker(invocation).ConfigureAwait(false);
             return new PushTaskReply(invocation.Returns(), null, false, invocation.NestedPins());
         }
@@ -45,6 +46,7 @@ internal sealed class TaskExecutor
         }
         finally
         {
+            invocation.UnmapStoreArguments();
             restoreEnv?.Invoke();
             TaskExecutionContext.Current = previous;
         }
@@ -79,6 +81,7 @@ internal sealed class TaskExecutor
         private readonly CancellationToken _ct;
         private readonly RayObject?[] _returns;
         private readonly List<ObjectId> _pins = [];
+        private StoreMapping?[]? _mapped;
         private int _yielded;
 
         public Invocation(TaskSpec task, CoreWorker worker, IGeneratorItemSink sink, ActorState? actor, CancellationToken ct)
@@ -98,7 +101,34 @@ internal sealed class TaskExecutor
             var arg = _task.Args[index];
             if (arg.IsRef)
                 throw new InvalidOperationException($"{_task.DisplayName}: argument {index} was not resolved before execution.");
+            if (arg.IsInStore) return ObjectSerializer.Deserialize<T>(_mapped![index]!.Span, _worker);
             return ObjectSerializer.Deserialize<T>(arg.Value.Data, _worker);
+        }
+
+        /// <summary>Maps the arguments that are in the object store (pulled to this node first when needed); they stay
+        /// mapped, and read, until the task is done.</summary>
+        public async Task MapStoreArgumentsAsync()
+        {
+            for (int i = 0; i < _task.Args.Length; i++)
+            {
+                var arg = _task.Args[i];
+                if (!arg.IsInStore) continue;
+                _mapped ??= new StoreMapping?[_task.Args.Length];
+                _mapped[i] = await _worker.MapAsync(arg.Id, RayObject.InStore(arg.StoreNode, arg.StoreSize, arg.Value.NestedIds), _ct)
+                    .ConfigureAwait(false);
+            }
+        }
+
+        public void UnmapStoreArguments()
+        {
+            if (_mapped is null) return;
+            for (int i = 0; i < _mapped.Length; i++)
+            {
+                if (_mapped[i] is not { } mapping) continue;
+                mapping.Close();
+                _worker.ObjectStore?.Release(_task.Args[i].Id);
+                _mapped[i] = null;
+            }
         }
 
         public override TActor Actor<TActor>() =>
@@ -116,8 +146,9 @@ internal sealed class TaskExecutor
         public override void Return<T>(int index, T value)
         {
             var serialized = ObjectSerializer.Serialize(value, _worker, SerializationSite.Return(_task.DisplayName, index));
+            // A large return stays in this node's store, pinned for the task's owner; the owner gets its location.
+            _returns[index] = _worker.StoreIfLarge(_task.ReturnId(index), serialized, _task.Owner);
             Pin(serialized.NestedIds);
-            _returns[index] = RayObject.FromValue(serialized);
         }
 
         public override ValueTask Yield<T>(T item)

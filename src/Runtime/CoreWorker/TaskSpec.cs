@@ -4,15 +4,18 @@ namespace RaySharp.Core;
 
 internal enum TaskType : byte { NormalTask, ActorCreationTask, ActorTask }
 
-/// <summary>One argument of a task: an inline value, or a ref the owner resolves before the task runs.</summary>
+/// <summary>One argument of a task: an inline value, a ref the owner resolves before the task runs, or — once resolved —
+/// an object in the shared-memory store of <see cref="StoreNode"/>, which the executor maps (never inlined).</summary>
 internal readonly struct TaskArg
 {
-    private TaskArg(SerializedObject value, ObjectId id, Address? owner, bool isRef)
+    private TaskArg(SerializedObject value, ObjectId id, Address? owner, bool isRef, NodeId storeNode = default, long storeSize = 0)
     {
         Value = value;
         Id = id;
         Owner = owner;
         IsRef = isRef;
+        StoreNode = storeNode;
+        StoreSize = storeSize;
     }
 
     public bool IsRef { get; }
@@ -20,9 +23,18 @@ internal readonly struct TaskArg
     public Address? Owner { get; }
     public SerializedObject Value { get; }
 
+    /// <summary>The node holding the argument's primary copy, for an in-store argument (nil otherwise).</summary>
+    public NodeId StoreNode { get; }
+    public long StoreSize { get; }
+    public bool IsInStore => !StoreNode.IsNil;
+
     public static TaskArg ByReference(ObjectId id, Address owner) => new(default, id, owner, true);
 
     public static TaskArg ByValue(SerializedObject value) => new(value, default, null, false);
+
+    /// <summary>A resolved ref whose object is in the store of <paramref name="node"/>: passed by reference.</summary>
+    public static TaskArg InStore(ObjectId id, Address owner, NodeId node, long size, ObjectId[] nestedIds) =>
+        new(new SerializedObject([], nestedIds), id, owner, false, node, size);
 }
 
 /// <summary>What an actor creation task additionally carries.</summary>
@@ -101,7 +113,7 @@ internal sealed class TaskSpec
         if (Type == TaskType.ActorTask) yield return ActorManager.HandleObjectId(ActorId);
         foreach (var a in Args)
         {
-            if (a.IsRef) yield return a.Id;
+            if (a.IsRef || a.IsInStore) yield return a.Id;
             else foreach (var n in a.Value.NestedIds) yield return n;
         }
     }

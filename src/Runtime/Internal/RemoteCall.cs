@@ -17,6 +17,7 @@ public struct RemoteCall
     private readonly ActorOptions? _actorOptions;
     private readonly ActorHandle? _actor;
     private readonly TaskArg[] _args;
+    private List<ObjectId>? _puts;
     private int _count;
 
     private RemoteCall(RemoteFunctionDescriptor function, int argCount, TaskOptions? taskOptions,
@@ -57,17 +58,29 @@ public struct RemoteCall
         }
         else
         {
-            _args[_count] = TaskArg.ByValue(ObjectSerializer.Serialize(argument.Value!, _worker, SerializationSite.Argument(_function.Name, _count)));
-            _count++;
+            AddSerialized(ObjectSerializer.Serialize(argument.Value!, _worker, SerializationSite.Argument(_function.Name, _count)));
         }
+    }
+
+    private void AddSerialized(SerializedObject serialized)
+    {
+        _args[_count++] = _worker.ArgumentFor(serialized, out var put);
+        if (put is { } id) (_puts ??= []).Add(id);
+    }
+
+    /// <summary>Large arguments were put into the object store for this call: the submitted task holds them now, so
+    /// the references taken when they were put go.</summary>
+    private readonly void ReleasePuts()
+    {
+        if (_puts is null) return;
+        foreach (var id in _puts) _worker.ReferenceCounter.RemoveLocalReference(id);
     }
 
     /// <summary>Adds an argument whose declared type holds refs or handles (e.g. <c>ObjectRef&lt;T&gt;</c>): the callee
     /// receives the refs themselves and becomes a borrower of them.</summary>
     public void AddValue<T>(T value)
     {
-        _args[_count] = TaskArg.ByValue(ObjectSerializer.Serialize(value, _worker, SerializationSite.Argument(_function.Name, _count)));
-        _count++;
+        AddSerialized(ObjectSerializer.Serialize(value, _worker, SerializationSite.Argument(_function.Name, _count)));
     }
 
     /// <summary>Submits a call with one return value.</summary>
@@ -91,18 +104,32 @@ public struct RemoteCall
     public ObjectRefStream<T> InvokeStreaming<T>()
     {
         CheckComplete();
-        var stream = _actor is null
-            ? _worker.SubmitStreamingTask(_function, _taskOptions, _args)
-            : _worker.SubmitStreamingActorTask(_actor, _function, _args);
-        return new ObjectRefStream<T>(stream);
+        try
+        {
+            var stream = _actor is null
+                ? _worker.SubmitStreamingTask(_function, _taskOptions, _args)
+                : _worker.SubmitStreamingActorTask(_actor, _function, _args);
+            return new ObjectRefStream<T>(stream);
+        }
+        finally
+        {
+            ReleasePuts();
+        }
     }
 
     /// <summary>Creates the actor and returns its handle.</summary>
     public ActorHandle<TActor> CreateActor<TActor>()
     {
         CheckComplete();
-        var (actorId, name, owner) = _worker.CreateActor(_function, _actorOptions, _args);
-        return new ActorHandle<TActor>(actorId, name, _worker, owner);
+        try
+        {
+            var (actorId, name, owner) = _worker.CreateActor(_function, _actorOptions, _args);
+            return new ActorHandle<TActor>(actorId, name, _worker, owner);
+        }
+        finally
+        {
+            ReleasePuts();
+        }
     }
 
     private ObjectId[] Submit()
@@ -110,9 +137,16 @@ public struct RemoteCall
         CheckComplete();
         // The returned IDs already carry one local reference each, taken before the task could finish,
         // which the ObjectRefs built from them adopt.
-        return _actor is null
-            ? _worker.SubmitTask(_function, _taskOptions, _args)
-            : _worker.SubmitActorTask(_actor, _function, _args);
+        try
+        {
+            return _actor is null
+                ? _worker.SubmitTask(_function, _taskOptions, _args)
+                : _worker.SubmitActorTask(_actor, _function, _args);
+        }
+        finally
+        {
+            ReleasePuts();
+        }
     }
 
     private readonly void CheckComplete()

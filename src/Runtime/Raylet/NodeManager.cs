@@ -51,7 +51,9 @@ internal sealed partial class NodeManager : IDisposable
     /// <param name="config">Tunables.</param>
     /// <param name="loggers">The raylet's logs (a category per component).</param>
     /// <param name="launcher">Starts this node's workers (processes, or threads in local mode).</param>
-    public NodeManager(NodeId nodeId, ResourceSet total, bool isHead, RayConfig config, ILoggerFactory loggers, IWorkerLauncher launcher)
+    /// <param name="store">The node's shared-memory object store (null: this raylet has none, as in component tests).</param>
+    public NodeManager(NodeId nodeId, ResourceSet total, bool isHead, RayConfig config, ILoggerFactory loggers, IWorkerLauncher launcher,
+        PlasmaStore? store = null)
     {
         NodeId = nodeId;
         Total = total;
@@ -62,7 +64,27 @@ internal sealed partial class NodeManager : IDisposable
         _scheduler = new ClusterResourceScheduler(config.SchedulerSpreadThreshold);
         Pool = new WorkerPool(nodeId, (int)Math.Ceiling(total[ResourceSet.Cpu]), config, launcher,
             () => Socket is null ? Endpoint : "unix:" + Socket, () => GcsEndpoint, GetJobAsync, OnWorkerDied, loggers.CreateLogger<WorkerPool>());
+        if (store is not null) Objects = new ObjectManager(store, nodeId, EndpointOf, config, loggers.CreateLogger<ObjectManager>());
         Service = new NodeManagerService(this);
+    }
+
+    /// <summary>The raylet's configuration (its calls to other raylets carry its token).</summary>
+    public RayConfig Config => _config;
+
+    /// <summary>The node's object store and transfers (null when the raylet has no store).</summary>
+    public ObjectManager? Objects { get; }
+
+    /// <summary>The raylet endpoint of an alive node, from the last cluster view.</summary>
+    private string? EndpointOf(NodeId node)
+    {
+        if (node == NodeId) return Socket is null ? Endpoint : "unix:" + Socket;
+        lock (_lock) return _view.TryGetValue(node, out var n) && n.Alive ? n.RayletEndpoint : null;
+    }
+
+    /// <summary>The raylet endpoints of the other alive nodes.</summary>
+    public IReadOnlyList<string> OtherNodeEndpoints()
+    {
+        lock (_lock) return [.. _view.Values.Where(n => n.Alive && n.NodeId != NodeId).Select(n => n.RayletEndpoint)];
     }
 
     public NodeId NodeId { get; }
@@ -440,6 +462,8 @@ internal sealed partial class NodeManager : IDisposable
     private void OnWorkerDied(WorkerProcess worker, string reason)
     {
         _logger.LogInformation("Worker {WorkerId} died: {Reason}", worker.WorkerId, reason);
+        // What it was writing is dropped and what it was reading is released.
+        Objects?.Store.DisconnectClient(worker.WorkerId.ToString());
         Gcs.ReportWorkerFailure(worker.WorkerId, NodeId, reason);
     }
 
@@ -459,6 +483,8 @@ internal sealed partial class NodeManager : IDisposable
         _stopping.Cancel();
         foreach (var p in queued) p.Reply.TrySetResult(Canceled("the node shut down"));
         Pool.Dispose();
+        // Last: the workers that mapped its objects are gone; every object and spill file goes with the node.
+        Objects?.Store.Dispose();
     }
 
     // The lease path logs through source-generated methods: nothing is formatted unless the level is on.

@@ -17,6 +17,14 @@ internal class NodeManagerService : IRpcService
     public static readonly Method<LeaseIdRequest, Empty> NotifyUnblockedMethod = RpcMarshaller.Unary<LeaseIdRequest, Empty>(Name, nameof(NotifyUnblocked));
     public static readonly Method<RegisterWorkerRequest, BoolReply> RegisterWorkerMethod = RpcMarshaller.Unary<RegisterWorkerRequest, BoolReply>(Name, nameof(RegisterWorker));
     public static readonly Method<Empty, NodeStatsReply> GetNodeStatsMethod = RpcMarshaller.Unary<Empty, NodeStatsReply>(Name, nameof(GetNodeStats));
+    public static readonly Method<StoreCreateRequest, StoreCreateReply> StoreCreateMethod = RpcMarshaller.Unary<StoreCreateRequest, StoreCreateReply>(Name, nameof(StoreCreate));
+    public static readonly Method<StoreObjectRequest, Empty> StoreSealMethod = RpcMarshaller.Unary<StoreObjectRequest, Empty>(Name, nameof(StoreSeal));
+    public static readonly Method<StoreObjectRequest, Empty> StoreAbortMethod = RpcMarshaller.Unary<StoreObjectRequest, Empty>(Name, nameof(StoreAbort));
+    public static readonly Method<StoreObjectRequest, Empty> StoreReleaseMethod = RpcMarshaller.Unary<StoreObjectRequest, Empty>(Name, nameof(StoreRelease));
+    public static readonly Method<StoreGetRequest, StoreGetReply> StoreGetMethod = RpcMarshaller.Unary<StoreGetRequest, StoreGetReply>(Name, nameof(StoreGet));
+    public static readonly Method<FreeObjectsRequest, Empty> FreeObjectsMethod = RpcMarshaller.Unary<FreeObjectsRequest, Empty>(Name, nameof(FreeObjects));
+    public static readonly Method<ReadObjectRequest, ObjectChunk> ReadObjectMethod = RpcMarshaller.ServerStreaming<ReadObjectRequest, ObjectChunk>(Name, nameof(ReadObject));
+    public static readonly Method<Empty, StoreStatsReply> GetStoreStatsMethod = RpcMarshaller.Unary<Empty, StoreStatsReply>(Name, nameof(GetStoreStats));
 
     private readonly NodeManager _raylet;
 
@@ -37,6 +45,14 @@ internal class NodeManagerService : IRpcService
         b.AddMethod(NotifyUnblockedMethod, s is null ? null : s.NotifyUnblocked);
         b.AddMethod(RegisterWorkerMethod, s is null ? null : s.RegisterWorker);
         b.AddMethod(GetNodeStatsMethod, s is null ? null : s.GetNodeStats);
+        b.AddMethod(StoreCreateMethod, s is null ? null : s.StoreCreate);
+        b.AddMethod(StoreSealMethod, s is null ? null : s.StoreSeal);
+        b.AddMethod(StoreAbortMethod, s is null ? null : s.StoreAbort);
+        b.AddMethod(StoreReleaseMethod, s is null ? null : s.StoreRelease);
+        b.AddMethod(StoreGetMethod, s is null ? null : s.StoreGet);
+        b.AddMethod(FreeObjectsMethod, s is null ? null : s.FreeObjects);
+        b.AddMethod(ReadObjectMethod, s is null ? null : s.ReadObject);
+        b.AddMethod(GetStoreStatsMethod, s is null ? null : s.GetStoreStats);
     }
 
     public virtual Task<WireLeaseReply> RequestWorkerLease(WireLeaseRequest request, ServerCallContext context)
@@ -67,4 +83,92 @@ internal class NodeManagerService : IRpcService
         Task.FromResult(new BoolReply(_raylet.RegisterWorker(request)));
 
     public virtual Task<NodeStatsReply> GetNodeStats(Empty request, ServerCallContext context) => Task.FromResult(_raylet.Stats());
+
+    // ---- The object store (its clients are the node's workers and drivers) and the object manager ----
+
+    private ObjectManager Objects => _raylet.Objects ?? throw new RpcException(new Status(StatusCode.FailedPrecondition,
+        $"node {_raylet.NodeId} has no object store"));
+
+    public virtual async Task<StoreCreateReply> StoreCreate(StoreCreateRequest request, ServerCallContext context)
+    {
+        if (request.Size <= 0 || request.Size > StoreMapping.MaxObjectSize)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"object size {request.Size} is outside 1..{StoreMapping.MaxObjectSize}"));
+        try
+        {
+            var (status, location) = await Objects.Store.CreateAsync(request.ObjectId, request.Size, primary: true, request.Owner,
+                request.Client.ToString(), context.CancellationToken).ConfigureAwait(false);
+            return new StoreCreateReply(status == PlasmaCreateStatus.Created, location.Path, null);
+        }
+        catch (ObjectStoreFullException e)
+        {
+            return new StoreCreateReply(false, "", e.Message);
+        }
+    }
+
+    public virtual Task<Empty> StoreSeal(StoreObjectRequest request, ServerCallContext context)
+    {
+        try
+        {
+            Objects.Store.Seal(request.ObjectId);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+        }
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual Task<Empty> StoreAbort(StoreObjectRequest request, ServerCallContext context)
+    {
+        Objects.Store.Abort(request.ObjectId);
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual Task<Empty> StoreRelease(StoreObjectRequest request, ServerCallContext context)
+    {
+        Objects.Store.Release(request.ObjectId, request.Client.ToString());
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual async Task<StoreGetReply> StoreGet(StoreGetRequest request, ServerCallContext context)
+    {
+        try
+        {
+            var location = await Objects.GetAsync(request.ObjectId, request.Client.ToString(), request.PullFrom, context.CancellationToken)
+                .ConfigureAwait(false);
+            return location is { } l ? new StoreGetReply(true, l.Path, l.Size, null) : new StoreGetReply(false, "", 0, null);
+        }
+        catch (Exception e) when (e is RayException or IOException or InvalidDataException or RpcException)
+        {
+            return new StoreGetReply(false, "", 0, e is RpcException r ? $"{r.StatusCode}: {r.Status.Detail}" : e.Message);
+        }
+    }
+
+    public virtual Task<Empty> FreeObjects(FreeObjectsRequest request, ServerCallContext context)
+    {
+        if (request.ObjectIds.Length > 1_000_000)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"{request.ObjectIds.Length} objects in one free request"));
+        if (_raylet.Objects is { } objects)
+            foreach (var id in request.ObjectIds) objects.Store.Free(id);
+        if (request.AllNodes)
+        {
+            var forward = request with { AllNodes = false };
+            foreach (var endpoint in _raylet.OtherNodeEndpoints())
+                RpcChannels.Fire(RpcChannels.Invoker(endpoint, _raylet.Config), FreeObjectsMethod, forward);
+        }
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual Task ReadObject(ReadObjectRequest request, IServerStreamWriter<ObjectChunk> responseStream, ServerCallContext context) =>
+        Objects.ServeAsync(request.ObjectId, request.Requester, responseStream, context.CancellationToken);
+
+    public virtual Task<StoreStatsReply> GetStoreStats(Empty request, ServerCallContext context)
+    {
+        var store = Objects.Store;
+        var stats = store.Stats();
+        var objects = store.List().Select(o => new StoreObjectInfo(o.ObjectId, o.Size, o.IsPrimary, o.IsSealed, o.Readers, o.IsSpilled, o.Owner,
+            o.OnFallback)).ToArray();
+        return Task.FromResult(new StoreStatsReply(_raylet.NodeId, stats.Capacity, stats.Used, stats.SpilledBytes, stats.SpilledObjects,
+            stats.RestoredBytes, stats.EvictedBytes, stats.FallbackBytes, objects));
+    }
 }

@@ -12,12 +12,13 @@ namespace RaySharp.Core.Rpc;
 // ---- Objects and tasks (common.proto: TaskSpec, ObjectReference) ----
 
 /// <summary>An object's value or error, with the refs nested in it.</summary>
-[MemoryPackable] internal sealed partial record WireObject(byte[]? Data, RayErrorInfo? Error, ObjectId[] NestedIds);
+[MemoryPackable] internal sealed partial record WireObject(byte[]? Data, RayErrorInfo? Error, ObjectId[] NestedIds, NodeId StoreNode = default, long StoreSize = 0);
 
 /// <summary>A ref nested in a return, with its owner (so the receiver can register as its borrower).</summary>
 [MemoryPackable] internal sealed partial record WireNestedRef(ObjectId Id, Address Owner);
 
-[MemoryPackable] internal sealed partial record WireArg(bool IsRef, ObjectId Id, Address? Owner, byte[]? Data, ObjectId[] NestedIds);
+[MemoryPackable] internal sealed partial record WireArg(bool IsRef, ObjectId Id, Address? Owner, byte[]? Data, ObjectId[] NestedIds, NodeId StoreNode = default,
+    long StoreSize = 0);
 
 internal enum WireStrategyKind : byte { Default, Spread, NodeAffinity, PlacementGroup }
 
@@ -130,6 +131,41 @@ internal sealed partial record WireLeaseReply
 [MemoryPackable] internal sealed partial record RegisterWorkerRequest(WorkerId WorkerId, int ProcessId, Address Address);
 
 [MemoryPackable] internal sealed partial record NodeStatsReply(Dictionary<string, double> Total, Dictionary<string, double> Available, int NumWorkers);
+
+// ---- The object store and object manager (plasma/protocol, object_manager.proto) ----
+
+/// <summary>A client of the node's store (a worker or driver, named by its worker ID) asks for room for an object.</summary>
+[MemoryPackable] internal sealed partial record StoreCreateRequest(WorkerId Client, ObjectId ObjectId, long Size, Address? Owner);
+
+/// <summary>Created: map <see cref="Path"/> and write. Exists: the object is there already (nothing to write).
+/// <see cref="Error"/>: the store is full (the message says why).</summary>
+[MemoryPackable] internal sealed partial record StoreCreateReply(bool Created, string Path, string? Error);
+
+/// <summary>Seal, abort or release one object of the client.</summary>
+[MemoryPackable] internal sealed partial record StoreObjectRequest(WorkerId Client, ObjectId ObjectId);
+
+/// <summary>A client maps a sealed object; when the node has no copy and <see cref="PullFrom"/> is another node, the
+/// raylet pulls one from there first.</summary>
+[MemoryPackable] internal sealed partial record StoreGetRequest(WorkerId Client, ObjectId ObjectId, NodeId PullFrom);
+
+/// <summary>Found: map <see cref="Path"/> (<see cref="Size"/> bytes) and release it when done.</summary>
+[MemoryPackable] internal sealed partial record StoreGetReply(bool Found, string Path, long Size, string? Error);
+
+/// <summary>The owners of these objects released them: free every copy (on every node when <see cref="AllNodes"/>).</summary>
+[MemoryPackable] internal sealed partial record FreeObjectsRequest(ObjectId[] ObjectIds, bool AllNodes);
+
+/// <summary>Another raylet asks for an object's bytes (a pull).</summary>
+[MemoryPackable] internal sealed partial record ReadObjectRequest(ObjectId ObjectId, NodeId Requester);
+
+/// <summary>One chunk of a transferred object; the first carries its total size.</summary>
+[MemoryPackable] internal sealed partial record ObjectChunk(long Total, long Offset, byte[] Data);
+
+/// <summary>The node's object store, for <c>raysharp memory</c> and <c>status</c>.</summary>
+[MemoryPackable] internal sealed partial record StoreObjectInfo(ObjectId ObjectId, long Size, bool IsPrimary, bool IsSealed, int Readers,
+    bool IsSpilled, Address? Owner, bool OnFallback);
+
+[MemoryPackable] internal sealed partial record StoreStatsReply(NodeId NodeId, long Capacity, long Used, long SpilledBytes, int SpilledObjects,
+    long RestoredBytes, long EvictedBytes, long FallbackBytes, StoreObjectInfo[] Objects);
 
 // ---- GCS (gcs_service.proto) ----
 

@@ -5,10 +5,12 @@ namespace RaySharp.Core.Rpc;
 /// <summary>Converts the core worker's in-memory types to and from their wire messages.</summary>
 internal static class WireFormat
 {
-    public static WireObject ToWire(this RayObject obj) => new(obj.Data, obj.Error, obj.NestedIds);
+    public static WireObject ToWire(this RayObject obj) => new(obj.Data, obj.Error, obj.NestedIds, obj.StoreNode, obj.StoreSize);
 
     public static RayObject FromWire(this WireObject obj) =>
-        obj.Error is { } error ? RayObject.FromError(error) : RayObject.FromValue(new SerializedObject(obj.Data ?? [], obj.NestedIds));
+        obj.Error is { } error ? RayObject.FromError(error)
+        : !obj.StoreNode.IsNil ? RayObject.InStore(obj.StoreNode, obj.StoreSize, obj.NestedIds)
+        : RayObject.FromValue(new SerializedObject(obj.Data ?? [], obj.NestedIds));
 
     public static Dictionary<string, double> ToWire(this ResourceSet resources) => new(resources.ToDictionary());
 
@@ -38,8 +40,8 @@ internal static class WireFormat
         JobId = jobId,
         FunctionId = spec.Function.FunctionId,
         FunctionName = spec.Function.Name,
-        Args = Array.ConvertAll(spec.Args, a => a.IsRef
-            ? new WireArg(true, a.Id, a.Owner, null, [])
+        Args = Array.ConvertAll(spec.Args, a => a.IsRef ? new WireArg(true, a.Id, a.Owner, null, [])
+            : a.IsInStore ? new WireArg(false, a.Id, a.Owner, null, a.Value.NestedIds, a.StoreNode, a.StoreSize)
             : new WireArg(false, default, null, a.Value.Data, a.Value.NestedIds)),
         Owner = spec.Owner,
         ParentTaskId = spec.ParentTaskId,
@@ -77,8 +79,8 @@ internal static class WireFormat
             TaskId = w.TaskId,
             Type = w.Type,
             Function = function,
-            Args = Array.ConvertAll(w.Args, a => a.IsRef
-                ? TaskArg.ByReference(a.Id, a.Owner!)
+            Args = Array.ConvertAll(w.Args, a => a.IsRef ? TaskArg.ByReference(a.Id, a.Owner!)
+                : !a.StoreNode.IsNil ? TaskArg.InStore(a.Id, a.Owner!, a.StoreNode, a.StoreSize, a.NestedIds)
                 : TaskArg.ByValue(new SerializedObject(a.Data ?? [], a.NestedIds))),
             Owner = w.Owner,
             ParentTaskId = w.ParentTaskId,

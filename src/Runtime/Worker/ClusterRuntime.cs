@@ -47,13 +47,15 @@ internal sealed class NodeHost : IAsyncDisposable
     /// <summary>Starts a node. With <paramref name="gcsAddress"/> null it is a head node hosting the GCS; otherwise it
     /// joins the GCS at that address. Its components log through <paramref name="loggers"/>, the process's factory.</summary>
     public static async Task<NodeHost> StartAsync(ResourceSet resources, string? gcsAddress, NodeTransport transport, RayConfig config,
-        ILoggerFactory loggers, IReadOnlyList<IRpcService>? extraServices = null, NodeId? nodeId = null, CancellationToken ct = default)
+        ILoggerFactory loggers, IReadOnlyList<IRpcService>? extraServices = null, NodeId? nodeId = null, string? sessionDir = null,
+        CancellationToken ct = default)
     {
         var id = nodeId ?? NodeId.FromRandom();
         var gcs = gcsAddress is null ? new GcsServer(config, loggers) : null;
         NodeManager? raylet = null;
         var launcher = transport.Launcher(batch => raylet?.PublishLogs(batch));
-        raylet = new NodeManager(id, resources, isHead: gcs is not null, config, loggers, launcher);
+        var store = CreateStore(resources, id, sessionDir, config, loggers);
+        raylet = new NodeManager(id, resources, isHead: gcs is not null, config, loggers, launcher, store);
         var services = new List<IRpcService> { raylet.Service };
         if (gcs is not null) services.Add(gcs.Service);
         services.AddRange(extraServices ?? []);
@@ -71,6 +73,26 @@ internal sealed class NodeHost : IAsyncDisposable
             throw;
         }
         return new NodeHost(server, raylet, gcs, raylet.GcsEndpoint);
+    }
+
+    /// <summary>
+    /// The node's object store: objects in <c>/dev/shm/raysharp-&lt;session&gt;-&lt;node&gt;</c> (shared memory every process of
+    /// the node maps), falling back to <c>&lt;session&gt;/object_store/&lt;node&gt;</c> on disk when /dev/shm runs out, and
+    /// spilling to <c>&lt;session&gt;/spill/&lt;node&gt;</c>. Its capacity is the node's <c>object_store_memory</c>.
+    /// </summary>
+    internal static PlasmaStore CreateStore(ResourceSet resources, NodeId nodeId, string? sessionDir, RayConfig config, ILoggerFactory loggers)
+    {
+        string node = nodeId.ToString()[..8];
+        string session = sessionDir is null ? $"local-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}" : Path.GetFileName(sessionDir);
+        string disk = sessionDir ?? Path.Combine(Path.GetTempPath(), "raysharp", "session_" + session);
+        string shm = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.Combine(disk, "shm");
+        var options = new PlasmaStoreOptions((long)resources[ResourceSet.ObjectStoreMemory], Path.Combine(shm, $"raysharp-{session}-{node}"),
+            Path.Combine(disk, "object_store", node), Path.Combine(disk, "spill", node))
+        {
+            MinSpillingSize = config.MinSpillingSize,
+            FullGracePeriod = config.ObjectStoreFullGracePeriod,
+        };
+        return new PlasmaStore(options, null, loggers.CreateLogger<PlasmaStore>());
     }
 
     /// <summary>A new session directory (logs, sockets) under <paramref name="tempDir"/> (default: the system temp dir).</summary>
@@ -270,7 +292,7 @@ internal static class ClusterDriver
         else if (address is null)
         {
             embedded = NodeHost.StartAsync(resources, null, NodeTransport.Grpc(sessionDir!, "127.0.0.1", 0, config, loggers), config, loggers, [driverService],
-                embeddedNodeId).GetAwaiter().GetResult();
+                embeddedNodeId, sessionDir).GetAwaiter().GetResult();
             config.AuthToken!.WriteToSession(sessionDir!, embedded.GcsEndpoint);
         }
         if (embedded is not null)
@@ -314,7 +336,8 @@ internal static class ClusterDriver
             // mode's and the embedded cluster's GCS live and die with the driver.)
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
             return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers), new GcsActorClient(gcs, w), endpoint, socket,
-                new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode, OnDispose: () =>
+                new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode,
+                ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, w.WorkerId, config), OnDispose: () =>
                 {
                     gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
                     watch?.Dispose();

@@ -68,7 +68,7 @@ internal static class NodeMain
         config = config with { AuthToken = token };
         var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), head ? port : 0, config, loggers);
         await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), head ? null : address, transport, config, loggers,
-            nodeId: nodeId).ConfigureAwait(false);
+            nodeId: nodeId, sessionDir: sessionDir).ConfigureAwait(false);
         if (head) token.WriteToSession(sessionDir, node.GcsEndpoint);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });

@@ -1,0 +1,131 @@
+using System.Security.Cryptography;
+using RaySharp.Core;
+using Xunit;
+
+namespace RaySharp.Tests;
+
+/// <summary>Large objects go through the node's shared-memory store: puts, returns and arguments above the inline
+/// limit, read back intact, passed by reference, and freed with their last ref.</summary>
+public sealed class ObjectStoreTests : RayTest
+{
+    private const int MiB = 1024 * 1024;
+    private static CoreWorker Worker => CoreWorker.Current;
+
+    private static byte[] Bytes(int size, int seed)
+    {
+        var data = new byte[size];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    private static ObjectStoreStats Stats() => Worker.ObjectStore!.GetStatsAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+    [Fact]
+    public void A_large_put_goes_to_the_store_and_reads_back_intact_while_a_small_one_stays_inline()
+    {
+        var data = Bytes(3 * MiB, 1);
+        using var large = Ray.Put(data);
+        using var small = Ray.Put(Bytes(1000, 2));
+        Assert.True(Worker.MemoryStore.TryGet(large.Id, out var stored) && stored.IsInStore);
+        Assert.True(Worker.MemoryStore.TryGet(small.Id, out var inline) && !inline.IsInStore);
+        Assert.Equal(SHA256.HashData(data), SHA256.HashData(large.Get(Timeout)));
+        Assert.True(Stats().Used >= 3 * MiB);
+    }
+
+    [Fact]
+    public async Task A_large_return_stays_in_the_store_and_the_owner_records_where()
+    {
+        using var r = StoreTasks.Remote.MakeBytes(4 * MiB, 7);
+        var value = await r;
+        Assert.Equal(SHA256.HashData(Bytes(4 * MiB, 7)), SHA256.HashData(value));
+        Assert.True(Worker.MemoryStore.TryGet(r.Id, out var stored) && stored.IsInStore);
+        Assert.Equal(4 * MiB + 4 + 1, stored.StoreSize, tolerance: 16);
+    }
+
+    [Fact]
+    public void Large_arguments_are_passed_by_reference_never_inlined_into_the_task()
+    {
+        var data = Bytes(2 * MiB, 3);
+        long expected = data.Sum(b => (long)b);
+        using var byRef = Ray.Put(data);
+        Assert.Equal((expected, true), StoreTasks.Remote.SumAndHowPassed(byRef).Get(Timeout));
+        // A large value passed directly is put into the store by the caller too.
+        Assert.Equal((expected, true), StoreTasks.Remote.SumAndHowPassed(data).Get(Timeout));
+        Assert.Equal((6L, false), StoreTasks.Remote.SumAndHowPassed(new byte[] { 1, 2, 3 }).Get(Timeout));
+    }
+
+    [Fact]
+    public void A_large_return_passed_on_to_another_task_never_enters_the_driver()
+    {
+        using var made = StoreTasks.Remote.MakeBytes(3 * MiB, 11);
+        var (sum, inStore) = StoreTasks.Remote.SumAndHowPassed(made).Get(Timeout);
+        Assert.True(inStore);
+        Assert.Equal(Bytes(3 * MiB, 11).Sum(b => (long)b), sum);
+    }
+
+    [Fact]
+    public void Releasing_the_last_ref_frees_the_object_in_the_store()
+    {
+        int before = Stats().Objects;
+        var r = Ray.Put(Bytes(2 * MiB, 5));
+        Assert.Equal(before + 1, Stats().Objects);
+        r.Dispose();
+        // The free is sent without waiting for it; the store's figures show it once the raylet has it.
+        var deadline = DateTime.UtcNow + Timeout;
+        while (Stats().Objects != before && DateTime.UtcNow < deadline) Thread.Sleep(10); // polling the raylet: no event to await
+        Assert.Equal(before, Stats().Objects);
+    }
+}
+
+/// <summary>A store of 64 MiB: what happens when objects outgrow it.</summary>
+public sealed class SmallObjectStoreTests() : RayTest(new RayOptions { LocalMode = TestMode.Local, NumCpus = 2, ObjectStoreMemory = 64L * 1024 * 1024 })
+{
+    private const int MiB = 1024 * 1024;
+
+    [Fact]
+    public void More_objects_than_the_store_holds_spill_to_disk_and_come_back_intact()
+    {
+        var hashes = new List<byte[]>();
+        var refs = new List<ObjectRef<byte[]>>();
+        for (int i = 0; i < 10; i++)
+        {
+            var data = new byte[16 * MiB];
+            new Random(i).NextBytes(data);
+            hashes.Add(SHA256.HashData(data));
+            refs.Add(Ray.Put(data));
+        }
+        var stats = CoreWorker.Current.ObjectStore!.GetStatsAsync(CancellationToken.None).GetAwaiter().GetResult();
+        Assert.True(stats.SpilledObjects >= 6, $"{stats.SpilledObjects} objects spilled");
+        Assert.True(stats.Used <= 64 * MiB);
+        for (int i = 0; i < refs.Count; i++) Assert.Equal(hashes[i], SHA256.HashData(refs[i].Get(TimeSpan.FromSeconds(60))));
+        // As task arguments too.
+        Assert.Equal(refs.Count, Ray.Get(refs.Select(r => StoreTasks.Remote.Length(r)).ToList()).Count(n => n == 16 * MiB));
+        foreach (var r in refs) r.Dispose();
+    }
+
+    [Fact]
+    public void A_put_larger_than_the_whole_store_fails_at_once()
+    {
+        var e = Assert.Throws<ObjectStoreFullException>(() => Ray.Put(new byte[80 * MiB]));
+        Assert.Contains("64 MiB", e.Message);
+    }
+}
+
+public static partial class StoreTasks
+{
+    [RayRemote]
+    public static byte[] MakeBytes(int size, int seed)
+    {
+        var data = new byte[size];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    /// <summary>The sum of the bytes, and whether the argument reached this task through the object store.</summary>
+    [RayRemote]
+    public static (long Sum, bool InStore) SumAndHowPassed(byte[] data) =>
+        (data.Sum(b => (long)b), TaskExecutionContext.Current!.Task.Args[0].IsInStore);
+
+    [RayRemote]
+    public static int Length(byte[] data) => data.Length;
+}
