@@ -268,6 +268,8 @@ public sealed class TestCluster : IDisposable
         }
         foreach (var n in nodes.Where(n => !n.IsHead)) Kill(n.Process);
         foreach (var n in nodes.Where(n => n.IsHead)) Kill(n.Process);
+        // Killed nodes leave their shared-memory objects behind.
+        NodeHost.DeleteStoreDirectories(_sessionDir);
         if (Address.Length > 0) RpcChannels.Forget(Address);
     }
 }

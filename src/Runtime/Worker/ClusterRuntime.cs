@@ -84,15 +84,58 @@ internal sealed class NodeHost : IAsyncDisposable
     {
         string node = nodeId.ToString()[..8];
         string session = sessionDir is null ? $"local-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..6]}" : Path.GetFileName(sessionDir);
-        string disk = sessionDir ?? Path.Combine(Path.GetTempPath(), "raysharp", "session_" + session);
-        string shm = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.Combine(disk, "shm");
-        var options = new PlasmaStoreOptions((long)resources[ResourceSet.ObjectStoreMemory], Path.Combine(shm, $"raysharp-{session}-{node}"),
+        string disk = sessionDir ?? Path.Combine(Path.GetTempPath(), "raysharp", session);
+        var options = new PlasmaStoreOptions((long)resources[ResourceSet.ObjectStoreMemory], Path.Combine(SharedMemoryRoot, $"{StorePrefix}{session}-{node}"),
             Path.Combine(disk, "object_store", node), Path.Combine(disk, "spill", node))
         {
             MinSpillingSize = config.MinSpillingSize,
             FullGracePeriod = config.ObjectStoreFullGracePeriod,
+            OwnedRoot = sessionDir is null ? disk : null,
         };
         return new PlasmaStore(options, null, loggers.CreateLogger<PlasmaStore>());
+    }
+
+    private const string StorePrefix = "raysharp-";
+
+    /// <summary>Where nodes allocate their objects: shared memory when the machine has it.</summary>
+    private static string SharedMemoryRoot => Directory.Exists("/dev/shm") ? "/dev/shm" : Path.Combine(Path.GetTempPath(), "raysharp-shm");
+
+    /// <summary>Deletes the shared-memory directories of the nodes of <paramref name="sessionDir"/> (their processes are
+    /// gone: killed nodes cannot clean up after themselves).</summary>
+    internal static void DeleteStoreDirectories(string sessionDir) => DeleteStoreDirectories(d => d.Name.StartsWith(
+        StorePrefix + Path.GetFileName(sessionDir) + "-", StringComparison.Ordinal));
+
+    /// <summary>Deletes shared-memory directories left by processes that died without cleaning up: those of sessions
+    /// whose processes are all gone, and those of local-mode drivers that are gone.</summary>
+    internal static void PruneStoreDirectories(string sessionRoot) => DeleteStoreDirectories(d =>
+    {
+        string name = d.Name[StorePrefix.Length..];
+        var parts = name.Split('-');
+        if (name.StartsWith("local-", StringComparison.Ordinal))
+            return parts.Length >= 2 && int.TryParse(parts[1], out int driver) && !ProcessAlive(driver);
+        if (!name.StartsWith("session_", StringComparison.Ordinal)) return false;
+        string session = name[..name.LastIndexOf('-')];
+        var fields = session.Split('_');
+        if (fields.Length < 4 || !int.TryParse(fields[3], out int pid) || ProcessAlive(pid)) return false;
+        var dir = new DirectoryInfo(Path.Combine(sessionRoot, session));
+        return !dir.Exists || !UsedByLiveProcess(dir);
+    });
+
+    private static void DeleteStoreDirectories(Func<DirectoryInfo, bool> which)
+    {
+        try
+        {
+            var root = new DirectoryInfo(SharedMemoryRoot);
+            if (!root.Exists) return;
+            foreach (var d in root.GetDirectories(StorePrefix + "*").Where(which))
+            {
+                try { d.Delete(recursive: true); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
     }
 
     /// <summary>A new session directory (logs, sockets) under <paramref name="tempDir"/> (default: the system temp dir).</summary>
@@ -105,6 +148,7 @@ internal sealed class NodeHost : IAsyncDisposable
         SessionFiles.CreatePrivateDirectory(LogDir(dir));
         SessionFiles.CreatePrivateDirectory(Path.Combine(dir, "sockets"));
         PruneSessionDirs(root, dir, KeepSessions);
+        PruneStoreDirectories(root);
         try
         {
             // Ray's session_latest: the newest session, for a person looking for the logs.

@@ -35,5 +35,31 @@ public sealed class SessionDirTests : IDisposable
         Assert.Equal(current, new DirectoryInfo(Path.Combine(_root, "session_latest")).LinkTarget);
     }
 
+    [Fact]
+    public void Shared_memory_left_by_dead_sessions_and_dead_local_drivers_is_deleted_and_that_of_live_ones_kept()
+    {
+        if (!Directory.Exists("/dev/shm")) return; // only where nodes allocate in /dev/shm
+        Directory.CreateDirectory(_root);
+        string tag = Guid.NewGuid().ToString("N")[..4];
+        string Shm(string name) => Directory.CreateDirectory(Path.Combine("/dev/shm", "raysharp-" + name)).FullName;
+        var deadSession = Shm($"session_20200101_000000_999999991_{tag}-abcdef01");
+        var liveSession = Shm($"session_20200101_000000_{Environment.ProcessId}_{tag}-abcdef02");
+        var deadLocal = Shm($"local-999999992-{tag}-abcdef03");
+        var liveLocal = Shm($"local-{Environment.ProcessId}-{tag}-abcdef04");
+        try
+        {
+            NodeHost.PruneStoreDirectories(_root);
+            Assert.False(Directory.Exists(deadSession));
+            Assert.False(Directory.Exists(deadLocal));
+            Assert.True(Directory.Exists(liveSession));
+            Assert.True(Directory.Exists(liveLocal));
+        }
+        finally
+        {
+            foreach (var d in (string[])[deadSession, liveSession, deadLocal, liveLocal])
+                if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
+        }
+    }
+
     private string MakeOld(string name) => Directory.CreateDirectory(Path.Combine(_root, name)).FullName;
 }

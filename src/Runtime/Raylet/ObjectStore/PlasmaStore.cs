@@ -20,6 +20,9 @@ internal sealed record PlasmaStoreOptions(long Capacity, string Directory, strin
     /// <summary>How long a create waits for memory after evicting, collecting garbage and spilling have not made
     /// room, before it fails with <see cref="ObjectStoreFullException"/>.</summary>
     public TimeSpan FullGracePeriod { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A directory of this store alone that goes with it (local mode's scratch directory); null: none.</summary>
+    public string? OwnedRoot { get; init; }
 }
 
 /// <summary>The outcome of a create.</summary>
@@ -714,8 +717,9 @@ internal sealed partial class PlasmaStore : IDisposable
             _used = 0;
         }
         foreach (var p in paths.Distinct()) TryDelete(p);
-        foreach (var dir in (string[])[_options.Directory, _options.FallbackDirectory, _options.SpillDirectory])
+        foreach (var dir in (string?[])[_options.Directory, _options.FallbackDirectory, _options.SpillDirectory, _options.OwnedRoot])
         {
+            if (dir is null) continue;
             try
             {
                 if (System.IO.Directory.Exists(dir)) System.IO.Directory.Delete(dir, recursive: true);
