@@ -104,6 +104,23 @@ public sealed class SmallObjectStoreTests() : RayTest(new RayOptions { LocalMode
     }
 
     [Fact]
+    public void Refs_dropped_without_dispose_are_collected_to_make_room_before_anything_spills()
+    {
+        PutAndDrop(3);
+        // The store is nearly full of objects nobody can reach any more: the next puts ask for a collection first.
+        using var next = Ray.Put(new byte[25 * MiB]);
+        using var last = Ray.Put(new byte[25 * MiB]);
+        var stats = CoreWorker.Current.ObjectStore!.GetStatsAsync(CancellationToken.None).GetAwaiter().GetResult();
+        Assert.Equal(0, stats.SpilledObjects);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void PutAndDrop(int count)
+    {
+        for (int i = 0; i < count; i++) _ = Ray.Put(new byte[20 * MiB]);
+    }
+
+    [Fact]
     public void A_put_larger_than_the_whole_store_fails_at_once()
     {
         var e = Assert.Throws<ObjectStoreFullException>(() => Ray.Put(new byte[80 * MiB]));

@@ -64,7 +64,11 @@ internal sealed partial class NodeManager : IDisposable
         _scheduler = new ClusterResourceScheduler(config.SchedulerSpreadThreshold);
         Pool = new WorkerPool(nodeId, (int)Math.Ceiling(total[ResourceSet.Cpu]), config, launcher,
             () => Socket is null ? Endpoint : "unix:" + Socket, () => GcsEndpoint, GetJobAsync, OnWorkerDied, loggers.CreateLogger<WorkerPool>());
-        if (store is not null) Objects = new ObjectManager(store, nodeId, EndpointOf, config, loggers.CreateLogger<ObjectManager>());
+        if (store is not null)
+        {
+            Objects = new ObjectManager(store, nodeId, EndpointOf, config, loggers.CreateLogger<ObjectManager>());
+            store.RequestGarbageCollection = CollectGarbageAsync;
+        }
         Service = new NodeManagerService(this);
     }
 
@@ -79,6 +83,17 @@ internal sealed partial class NodeManager : IDisposable
     {
         if (node == NodeId) return Socket is null ? Endpoint : "unix:" + Socket;
         lock (_lock) return _view.TryGetValue(node, out var n) && n.Alive ? n.RayletEndpoint : null;
+    }
+
+    /// <summary>Asks this process (which hosts the embedded driver, or local mode's) and every worker of the node to
+    /// collect garbage: refs dropped without Dispose are finalized, and their objects freed.</summary>
+    private async Task CollectGarbageAsync(CancellationToken ct)
+    {
+        var calls = Pool.WorkerAddresses().Select(a => RpcChannels.TryCallAsync(RpcChannels.Invoker(RpcChannels.EndpointFor(a, NodeId), _config),
+            Rpc.CoreWorkerService.CollectGarbageMethod, Empty.Instance, ct)).ToList();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        await Task.WhenAll(calls).ConfigureAwait(false);
     }
 
     /// <summary>The raylet endpoints of the other alive nodes.</summary>

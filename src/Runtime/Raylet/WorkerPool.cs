@@ -79,6 +79,12 @@ internal sealed class WorkerPool : IDisposable
         _idleKiller = new Timer(_ => KillIdleExtras(), null, config.IdleWorkerKillingTime, config.IdleWorkerKillingTime);
     }
 
+    /// <summary>The addresses of the registered workers.</summary>
+    public IReadOnlyList<Address> WorkerAddresses()
+    {
+        lock (_lock) return [.. _all.Values.Select(w => w.Address).OfType<Address>()];
+    }
+
     public int NumWorkers
     {
         get { lock (_lock) return _all.Count; }

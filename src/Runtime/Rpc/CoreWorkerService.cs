@@ -23,6 +23,7 @@ internal class CoreWorkerService : IRpcService
     public static readonly Method<ReleasePinsRequest, Empty> ReleasePinsMethod = RpcMarshaller.Unary<ReleasePinsRequest, Empty>(Name, nameof(ReleasePins));
     public static readonly Method<GeneratorItemRequest, Empty> ReportGeneratorItemMethod = RpcMarshaller.Unary<GeneratorItemRequest, Empty>(Name, nameof(ReportGeneratorItem));
     public static readonly Method<ExitRequest, Empty> ExitMethod = RpcMarshaller.Unary<ExitRequest, Empty>(Name, nameof(Exit));
+    public static readonly Method<Empty, Empty> CollectGarbageMethod = RpcMarshaller.Unary<Empty, Empty>(Name, nameof(CollectGarbage));
 
     private readonly ICoreWorkerServiceHandler _handler;
     private readonly RayConfig _config;
@@ -52,6 +53,7 @@ internal class CoreWorkerService : IRpcService
         binder.AddMethod(ReleasePinsMethod, service is null ? null : service.ReleasePins);
         binder.AddMethod(ReportGeneratorItemMethod, service is null ? null : service.ReportGeneratorItem);
         binder.AddMethod(ExitMethod, service is null ? null : service.Exit);
+        binder.AddMethod(CollectGarbageMethod, service is null ? null : service.CollectGarbage);
     }
 
     /// <summary>Runs each pushed task as it arrives and streams the replies back, batching those that are ready together.</summary>
@@ -110,6 +112,15 @@ internal class CoreWorkerService : IRpcService
     public virtual Task<Empty> ReportGeneratorItem(GeneratorItemRequest request, ServerCallContext context)
     {
         _handler.HandleGeneratorItem(request.TaskId, request.Index, request.Item.FromWire());
+        return Task.FromResult(Empty.Instance);
+    }
+
+    /// <summary>The node's object store is under pressure: refs this process dropped without disposing them are
+    /// finalized now, which frees their objects (Ray's global GC).</summary>
+    public virtual Task<Empty> CollectGarbage(Empty request, ServerCallContext context)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
         return Task.FromResult(Empty.Instance);
     }
 

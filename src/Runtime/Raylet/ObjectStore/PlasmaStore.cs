@@ -200,6 +200,11 @@ internal sealed partial class PlasmaStore : IDisposable
                 try
                 {
                     await collect(ct).WaitAsync(TimeSpan.FromSeconds(5), ct).ConfigureAwait(false);
+                    // The frees the finalizers sent are on their way: give them a moment before spilling instead.
+                    await freed.WaitAsync(TimeSpan.FromMilliseconds(250), ct).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
@@ -350,22 +355,13 @@ internal sealed partial class PlasmaStore : IDisposable
 
     public void Release(ObjectId id, string client)
     {
-        bool freed = false;
+        bool released;
         lock (_lock)
         {
-            if (!_objects.TryGetValue(id, out var e) || !e.Readers.TryGetValue(client, out int n)) return;
-            if (n == 1) e.Readers.Remove(client);
-            else e.Readers[client] = n - 1;
-            e.ReaderCount--;
-            if (e.ReaderCount == 0 && e.Freed)
-            {
-                _objects.Remove(id);
-                RemoveFromMemoryLocked(e);
-                freed = true;
-            }
-            else if (e.ReaderCount == 0) freed = true; // now evictable or spillable
+            if (!_objects.TryGetValue(id, out var e)) return;
+            released = ReleaseReaderLocked(e, client);
         }
-        if (freed) SignalSpaceFreed();
+        if (released) SignalSpaceFreed();
     }
 
     /// <summary>The owner released the object: its copy here goes (at once, or when its last reader releases it),
@@ -508,6 +504,7 @@ internal sealed partial class PlasmaStore : IDisposable
             lock (_lock)
                 foreach (var c in chosen) ReleaseReaderLocked(c, SpillClient);
             TryDelete(file.Path);
+            SignalSpaceFreed();
             return 0;
         }
         long freed = 0;
@@ -516,8 +513,12 @@ internal sealed partial class PlasmaStore : IDisposable
             for (int i = 0; i < chosen.Count; i++)
             {
                 var e = chosen[i];
-                ReleaseReaderLocked(e, SpillClient);
-                if (e.Freed || e.ReaderCount > 0) continue; // freed or read meanwhile: keep it as it is
+                if (ReleaseReaderLocked(e, SpillClient) && e.Freed)
+                {
+                    freed += e.Size; // freed by its owner while it was written out: simply gone
+                    continue;
+                }
+                if (e.Freed || e.ReaderCount > 0) continue; // read meanwhile: keep it in memory
                 e.Spilled = file;
                 e.SpillOffset = offsets[i];
                 file.Live++;
@@ -650,12 +651,21 @@ internal sealed partial class PlasmaStore : IDisposable
         e.LastAccess = ++_accessClock;
     }
 
-    private void ReleaseReaderLocked(Entry e, string client)
+    /// <summary>Ends one read; true when that left the object unread (evictable, spillable, or — if its owner freed it
+    /// meanwhile — gone, its memory returned).</summary>
+    private bool ReleaseReaderLocked(Entry e, string client)
     {
-        if (!e.Readers.TryGetValue(client, out int n)) return;
+        if (!e.Readers.TryGetValue(client, out int n)) return false;
         if (n == 1) e.Readers.Remove(client);
         else e.Readers[client] = n - 1;
         e.ReaderCount--;
+        if (e.ReaderCount > 0) return false;
+        if (e.Freed)
+        {
+            _objects.Remove(e.Id);
+            RemoveFromMemoryLocked(e);
+        }
+        return true;
     }
 
     private void SignalSpaceFreed()
