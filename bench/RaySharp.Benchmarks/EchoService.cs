@@ -15,6 +15,10 @@ internal sealed partial record EchoMessage(long Sequence, byte[] Payload);
 /// goes through exactly the stack the runtime uses (Kestrel HTTP/2, <see cref="RpcMarshaller"/>,
 /// <see cref="RpcServer"/>), with no work behind it, so it measures what the wire alone costs.
 /// </summary>
+/// <summary>Asks for <see cref="Total"/> bytes in messages of <see cref="Chunk"/> bytes.</summary>
+[MemoryPackable]
+internal sealed partial record ChunksRequest(long Total, int Chunk);
+
 [BindServiceMethod(typeof(EchoService), nameof(BindService))]
 // Not sealed: ASP.NET Core gRPC binds handlers to virtual methods of the type that declares BindService.
 internal class EchoService : IRpcService
@@ -22,6 +26,7 @@ internal class EchoService : IRpcService
     public const string Name = "raysharp.bench.EchoService";
     public static readonly Method<EchoMessage, EchoMessage> EchoMethod = RpcMarshaller.Unary<EchoMessage, EchoMessage>(Name, nameof(Echo));
     public static readonly Method<EchoMessage, EchoMessage> EchoStreamMethod = RpcMarshaller.Duplex<EchoMessage, EchoMessage>(Name, nameof(EchoStream));
+    public static readonly Method<ChunksRequest, EchoMessage> ChunksMethod = RpcMarshaller.ServerStreaming<ChunksRequest, EchoMessage>(Name, nameof(Chunks));
 
     public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<EchoService>();
 
@@ -31,9 +36,24 @@ internal class EchoService : IRpcService
     {
         binder.AddMethod(EchoMethod, service is null ? null : service.Echo);
         binder.AddMethod(EchoStreamMethod, service is null ? null : service.EchoStream);
+        binder.AddMethod(ChunksMethod, service is null ? null : service.Chunks);
     }
 
     public virtual Task<EchoMessage> Echo(EchoMessage request, ServerCallContext context) => Task.FromResult(request);
+
+    /// <summary>Streams the bytes asked for, a new buffer per message (as an object transfer reads its chunks): the
+    /// baseline of the inter-node transfer.</summary>
+    public virtual async Task Chunks(ChunksRequest request, IServerStreamWriter<EchoMessage> responses, ServerCallContext context)
+    {
+        long sent = 0;
+        long sequence = 0;
+        while (sent < request.Total)
+        {
+            var data = new byte[(int)Math.Min(request.Chunk, request.Total - sent)];
+            await responses.WriteAsync(new EchoMessage(sequence++, data), context.CancellationToken).ConfigureAwait(false);
+            sent += data.Length;
+        }
+    }
 
     /// <summary>Writes each message back as it arrives: one reply per request, no batching.</summary>
     public virtual async Task EchoStream(IAsyncStreamReader<EchoMessage> requests, IServerStreamWriter<EchoMessage> responses,

@@ -1,10 +1,11 @@
 using System.Globalization;
 using RaySharp.Benchmarks;
 
-// `dotnet run -c Release --project bench/RaySharp.Benchmarks -- [--duration S] [--warmup S] [--filter TEXT] [--json PATH]`
+// `dotnet run -c Release --project bench/RaySharp.Benchmarks -- [--object-store] [--duration S] [--warmup S] [--filter TEXT] [--json PATH]`
 
 const string Usage = """
-    usage: RaySharp.Benchmarks [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH]
+    usage: RaySharp.Benchmarks [--object-store] [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH]
+      --object-store  run the object store's benchmarks (put, get, transfer, memory) instead of the call workloads
       --duration  seconds each benchmark is measured (default 2.5)
       --warmup    seconds each benchmark runs before it is measured (default 1)
       --filter    run only the workloads whose name contains TEXT (the raw gRPC baselines always run)
@@ -12,9 +13,15 @@ const string Usage = """
     """;
 
 var options = new MicrobenchmarkOptions();
+bool objectStore = false;
 for (int i = 0; i < args.Length; i++)
 {
     string arg = args[i];
+    if (arg == "--object-store")
+    {
+        objectStore = true;
+        continue;
+    }
     if (arg is "-h" or "--help")
     {
         Console.WriteLine(Usage);
@@ -61,7 +68,8 @@ Console.CancelKeyPress += (_, e) =>
 };
 try
 {
-    await Microbenchmarks.RunAsync(Console.Out, options, cts.Token);
+    if (objectStore) await ObjectStoreBenchmarks.RunAsync(Console.Out, options, cts.Token);
+    else await Microbenchmarks.RunAsync(Console.Out, options, cts.Token);
     return 0;
 }
 catch (OperationCanceledException) when (cts.IsCancellationRequested)

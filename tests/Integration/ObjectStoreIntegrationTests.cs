@@ -195,7 +195,8 @@ public static partial class StoreProbe
     public static int WriteHalfThenDie(string objectId, int size)
     {
         var store = CoreWorker.Current.ObjectStore!;
-        var mapping = store.CreateAsync(ObjectId.Parse(objectId), size, CoreWorker.Current.Address, CancellationToken.None).GetAwaiter().GetResult()!;
+        string path = store.CreateAsync(ObjectId.Parse(objectId), size, CoreWorker.Current.Address, CancellationToken.None).GetAwaiter().GetResult()!;
+        var mapping = StoreMapping.Open(path, size, writable: true);
         mapping.Span[..(size / 2)].Fill(7);
         Environment.Exit(9);
         return 0;

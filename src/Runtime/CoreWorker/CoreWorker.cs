@@ -186,23 +186,39 @@ internal sealed class CoreWorker : IDisposable
 
     public ObjectRef<T> Put<T>(T value)
     {
-        var serialized = ObjectSerializer.Serialize(value, this, SerializationSite.Put);
+        using var serialized = ObjectSerializer.SerializePooled(value, this, SerializationSite.Put);
         return new ObjectRef<T>(PutSerialized(serialized), Address, this, addLocalReference: false);
     }
 
     /// <summary>Stores a serialized value as a new object owned here (inline, or in the node's store when large) and
     /// returns its ID with one local reference, which the caller's ref adopts or releases.</summary>
-    internal ObjectId PutSerialized(SerializedObject serialized)
+    internal ObjectId PutSerialized(PooledSerializedObject serialized)
     {
-        var context = TaskExecutionContext.Current;
-        var id = context is null
-            ? ObjectId.ForPut(_driverTaskId, Interlocked.Increment(ref _driverPutIndex))
-            : ObjectId.ForPut(context.Task.TaskId, context.NextPutIndex());
+        var id = NextPutId();
         var stored = StoreIfLarge(id, serialized, Address);
         ReferenceCounter.AddOwnedObject(id, Address);
         ReferenceCounter.AddNestedObjects(id, serialized.NestedIds);
         MemoryStore.Put(id, stored);
         return id;
+    }
+
+    /// <inheritdoc cref="PutSerialized(PooledSerializedObject)"/>
+    internal ObjectId PutSerialized(SerializedObject serialized)
+    {
+        var id = NextPutId();
+        var stored = StoreIfLarge(id, serialized, Address);
+        ReferenceCounter.AddOwnedObject(id, Address);
+        ReferenceCounter.AddNestedObjects(id, serialized.NestedIds);
+        MemoryStore.Put(id, stored);
+        return id;
+    }
+
+    private ObjectId NextPutId()
+    {
+        var context = TaskExecutionContext.Current;
+        return context is null
+            ? ObjectId.ForPut(_driverTaskId, Interlocked.Increment(ref _driverPutIndex))
+            : ObjectId.ForPut(context.Task.TaskId, context.NextPutIndex());
     }
 
     /// <summary>
@@ -213,27 +229,41 @@ internal sealed class CoreWorker : IDisposable
     internal RayObject StoreIfLarge(ObjectId id, SerializedObject serialized, Address owner)
     {
         if (ObjectStore is not { } store || serialized.Data.LongLength <= Config.MaxDirectCallObjectSize) return RayObject.FromValue(serialized);
-        var write = WriteToStoreAsync(store, id, serialized.Data, owner, CancellationToken.None);
-        if (!write.IsCompleted) WaitBlocking(write, null, () => new TimeoutException());
-        write.GetAwaiter().GetResult();
+        WriteToStore(store, id, serialized.Data, owner);
         return RayObject.InStore(store.NodeId, serialized.Data.LongLength, serialized.NestedIds);
     }
 
+    /// <inheritdoc cref="StoreIfLarge(ObjectId, SerializedObject, Address)"/>
+    internal RayObject StoreIfLarge(ObjectId id, PooledSerializedObject serialized, Address owner)
+    {
+        if (ObjectStore is not { } store || serialized.Length <= Config.MaxDirectCallObjectSize) return RayObject.FromValue(serialized.ToSerializedObject());
+        WriteToStore(store, id, serialized.Memory, owner);
+        return RayObject.InStore(store.NodeId, serialized.Length, serialized.NestedIds);
+    }
+
+    private void WriteToStore(IObjectStoreClient store, ObjectId id, ReadOnlyMemory<byte> data, Address owner)
+    {
+        var write = WriteToStoreAsync(store, id, data, owner, CancellationToken.None);
+        if (!write.IsCompleted) WaitBlocking(write, null, () => new TimeoutException());
+        write.GetAwaiter().GetResult();
+    }
+
+    /// <summary>Creates the object and writes it with a file write (the kernel copies into the store's pages: no page
+    /// faults in this process), then seals it.</summary>
     private static async Task WriteToStoreAsync(IObjectStoreClient store, ObjectId id, ReadOnlyMemory<byte> data, Address owner, CancellationToken ct)
     {
-        var mapping = await store.CreateAsync(id, data.Length, owner, ct).ConfigureAwait(false);
-        if (mapping is null) return; // written already (a retried task): objects are immutable
+        string? path = await store.CreateAsync(id, data.Length, owner, ct).ConfigureAwait(false);
+        if (path is null) return; // written already (a retried task): objects are immutable
         try
         {
-            data.Span.CopyTo(mapping.Span);
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+            RandomAccess.Write(file, data.Span, 0);
         }
         catch
         {
-            mapping.Close();
             store.Abort(id);
             throw;
         }
-        mapping.Close();
         await store.SealAsync(id, ct).ConfigureAwait(false);
     }
 

@@ -160,9 +160,10 @@ internal interface IObjectStoreClient
     /// <summary>This node.</summary>
     NodeId NodeId { get; }
 
-    /// <summary>Allocates the object and maps it for writing; null when it exists already (objects are immutable).</summary>
+    /// <summary>Allocates the object and returns the path of its file, to write (or map) before sealing; null when it
+    /// exists already (objects are immutable).</summary>
     /// <exception cref="ObjectStoreFullException">No room within the store's grace period, or larger than the store.</exception>
-    Task<StoreMapping?> CreateAsync(ObjectId id, long size, Address owner, CancellationToken ct);
+    Task<string?> CreateAsync(ObjectId id, long size, Address owner, CancellationToken ct);
 
     /// <summary>The object is written: it becomes visible to readers.</summary>
     Task SealAsync(ObjectId id, CancellationToken ct);

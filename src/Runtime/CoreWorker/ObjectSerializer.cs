@@ -6,6 +6,59 @@ namespace RaySharp.Core;
 /// <summary>A value serialized with MemoryPack, and the refs found inside it.</summary>
 internal readonly record struct SerializedObject(byte[] Data, ObjectId[] NestedIds);
 
+/// <summary>
+/// A value serialized into a pooled buffer (large values are written from here straight into the object store, with no
+/// array of their own); dispose it to return the buffer.
+/// </summary>
+internal sealed class PooledSerializedObject : IBufferWriter<byte>, IDisposable
+{
+    private byte[] _buffer;
+    private int _written;
+
+    public PooledSerializedObject(int initialSize = 4096) => _buffer = ArrayPool<byte>.Shared.Rent(initialSize);
+
+    public ObjectId[] NestedIds { get; internal set; } = [];
+
+    public int Length => _written;
+
+    public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, _written);
+
+    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, _written);
+
+    /// <summary>An exact-size copy, for a value kept inline.</summary>
+    public SerializedObject ToSerializedObject() => new(Span.ToArray(), NestedIds);
+
+    public void Advance(int count) => _written += count;
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsMemory(_written);
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsSpan(_written);
+    }
+
+    private void Ensure(int sizeHint)
+    {
+        int needed = _written + Math.Max(sizeHint, 1);
+        if (needed <= _buffer.Length) return;
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, (int)Math.Min(Array.MaxLength, _buffer.Length * 2L)));
+        _buffer.AsSpan(0, _written).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = larger;
+    }
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, []);
+        if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
+    }
+}
+
 /// <summary>What a value is being serialized as, for the error when it cannot be (formatted only then).</summary>
 internal readonly record struct SerializationSite(string Kind, string? Function = null, int Index = -1)
 {
@@ -42,14 +95,21 @@ internal static class ObjectSerializer
     /// <exception cref="RayException">The type's serializer threw; the message names the type and <paramref name="site"/>.</exception>
     public static SerializedObject Serialize<T>(T value, CoreWorker worker, SerializationSite site)
     {
+        using var pooled = SerializePooled(value, worker, site);
+        return pooled.ToSerializedObject();
+    }
+
+    /// <summary>As <see cref="Serialize{T}"/>, into a pooled buffer: a large value costs no array of its own.</summary>
+    public static PooledSerializedObject SerializePooled<T>(T value, CoreWorker worker, SerializationSite site)
+    {
         var outer = t_nested;
         var nested = t_nested = [];
+        var buffer = new PooledSerializedObject();
         try
         {
-            byte[] data;
             try
             {
-                data = MemoryPackSerializer.Serialize(value);
+                MemoryPackSerializer.Serialize(buffer, value);
             }
             catch (Exception e) when (e is MemoryPackSerializationException or NotSupportedException or InvalidOperationException)
             {
@@ -62,7 +122,13 @@ internal static class ObjectSerializer
                 throw new RayException($"Serializing {site} (a {typeof(T).FullName}) failed: the type's serializer threw " +
                     $"{e.GetType().FullName}: {e.Message}", e);
             }
-            return new SerializedObject(data, nested.Count == 0 ? [] : [.. nested.Distinct()]);
+            buffer.NestedIds = nested.Count == 0 ? [] : [.. nested.Distinct()];
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
         }
         finally
         {

@@ -145,7 +145,7 @@ internal sealed class TaskExecutor
 
         public override void Return<T>(int index, T value)
         {
-            var serialized = ObjectSerializer.Serialize(value, _worker, SerializationSite.Return(_task.DisplayName, index));
+            using var serialized = ObjectSerializer.SerializePooled(value, _worker, SerializationSite.Return(_task.DisplayName, index));
             // A large return stays in this node's store, pinned for the task's owner; the owner gets its location.
             _returns[index] = _worker.StoreIfLarge(_task.ReturnId(index), serialized, _task.Owner);
             Pin(serialized.NestedIds);

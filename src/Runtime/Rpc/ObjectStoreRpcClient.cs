@@ -24,20 +24,11 @@ internal sealed class ObjectStoreRpcClient : IObjectStoreClient
 
     public NodeId NodeId { get; }
 
-    public async Task<StoreMapping?> CreateAsync(ObjectId id, long size, Address owner, CancellationToken ct)
+    public async Task<string?> CreateAsync(ObjectId id, long size, Address owner, CancellationToken ct)
     {
         var reply = await Call(NodeManagerService.StoreCreateMethod, new StoreCreateRequest(_client, id, size, owner), ct).ConfigureAwait(false);
         if (reply.Error is { } error) throw new ObjectStoreFullException(error);
-        if (!reply.Created) return null;
-        try
-        {
-            return StoreMapping.Open(reply.Path, size, writable: true);
-        }
-        catch
-        {
-            Abort(id);
-            throw;
-        }
+        return reply.Created ? reply.Path : null;
     }
 
     public Task SealAsync(ObjectId id, CancellationToken ct) => Call(NodeManagerService.StoreSealMethod, new StoreObjectRequest(_client, id), ct);

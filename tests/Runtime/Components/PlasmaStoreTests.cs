@@ -202,4 +202,24 @@ public sealed class PlasmaStoreTests : IDisposable
         Assert.Equal(0, store.List().Single(o => o.ObjectId == written).Readers);
         Assert.Equal(MiB, store.Used);
     }
+
+    [Fact]
+    public async Task A_freed_objects_file_is_recycled_for_the_next_object_and_given_up_when_room_is_needed()
+    {
+        var store = NewStore(16 * MiB);
+        var first = NewId();
+        await PutAsync(store, first, 4 * MiB);
+        store.Free(first);
+        Assert.Equal(0, store.Used);
+        Assert.Single(Directory.GetFiles(Path.Combine(_root, "shm"))); // kept for reuse
+        var second = NewId();
+        var hash = await PutAsync(store, second, 3 * MiB, seed: 42); // fits in the recycled 4 MiB file: renamed and shrunk
+        Assert.Single(Directory.GetFiles(Path.Combine(_root, "shm")));
+        Assert.Equal(3 * MiB, new FileInfo(Path.Combine(_root, "shm", second.ToString())).Length);
+        Assert.Equal(hash, await HashAsync(store, second));
+        store.Free(second);
+        // Recycled files never stand in the way of an object: the whole store is available.
+        await PutAsync(store, NewId(), 16 * MiB);
+        Assert.Equal(16 * MiB, store.Used);
+    }
 }

@@ -69,7 +69,7 @@ internal sealed partial class ObjectManager
             $"Object {id} lives on node {from}, which is dead or not in the cluster.");
         using var call = RpcChannels.Invoker(endpoint, _config).AsyncServerStreamingCall(NodeManagerService.ReadObjectMethod, null,
             new CallOptions(), new ReadObjectRequest(id, _nodeId));
-        StoreMapping? mapping = null;
+        Microsoft.Win32.SafeHandles.SafeFileHandle? file = null;
         bool created = false;
         long received = 0, total = -1;
         try
@@ -86,17 +86,18 @@ internal sealed partial class ObjectManager
                         .ConfigureAwait(false);
                     if (status == PlasmaCreateStatus.AlreadyExists) return; // another path made a copy meanwhile
                     created = true;
-                    mapping = StoreMapping.Open(location.Path, total, writable: true);
+                    file = File.OpenHandle(location.Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
                 }
                 if (chunk.Offset != received || chunk.Data.Length == 0 || received + chunk.Data.Length > total)
                     throw new InvalidDataException($"Node {from} sent a chunk of object {id} at {chunk.Offset} ({chunk.Data.Length} bytes) " +
                         $"after {received} of {total} bytes.");
-                chunk.Data.CopyTo(mapping!.Span.Slice((int)received));
+                // A file write: the kernel copies into the store's pages, with no page faults here.
+                await RandomAccess.WriteAsync(file!, chunk.Data, received).ConfigureAwait(false);
                 received += chunk.Data.Length;
             }
             if (total < 0 || received != total)
                 throw new InvalidDataException($"Node {from} ended the transfer of object {id} after {received} of {Math.Max(total, 0)} bytes.");
-            mapping!.Close();
+            file!.Dispose();
             _store.Seal(id);
             LogPulled(_logger, id, total, from);
         }
@@ -113,7 +114,7 @@ internal sealed partial class ObjectManager
         }
         finally
         {
-            mapping?.Close();
+            file?.Dispose();
         }
     }
 

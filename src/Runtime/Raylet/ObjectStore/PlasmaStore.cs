@@ -75,6 +75,12 @@ internal sealed partial class PlasmaStore : IDisposable
         public SpillFile? Spilled { get; set; }
         public long SpillOffset { get; set; }
         public bool Freed { get; set; }
+
+        /// <summary>The file was deleted while mapped (freed under a reader): nothing to recycle.</summary>
+        public bool Unlinked { get; set; }
+
+        /// <summary>A recycled file to rename into place instead of allocating a new one.</summary>
+        public string? Reuse { get; set; }
     }
 
     private sealed class SpillFile(string path)
@@ -88,6 +94,10 @@ internal sealed partial class PlasmaStore : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<ObjectId, Entry> _objects = [];
     private readonly SemaphoreSlim _createQueue = new(1, 1);
+    // Files of freed objects kept for reuse (as Ray's arena keeps its pages): a put into a recycled file is a plain copy,
+    // with no pages to allocate, zero and later free. They count against the capacity and go first under pressure.
+    private readonly List<(string Path, long Size)> _pool = [];
+    private long _pooledBytes;
     private TaskCompletionSource _spaceFreed = NewSignal();
     private long _used;
     private long _accessClock;
@@ -184,10 +194,15 @@ internal sealed partial class PlasmaStore : IDisposable
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 if (_objects.TryGetValue(id, out var existing) && !existing.Freed) return null;
+                var reuse = TakeFromPoolLocked(size);
+                TrimPoolLocked(size);
                 if (_used + size > _options.Capacity) EvictLocked(_used + size - _options.Capacity);
                 if (_used + size <= _options.Capacity)
                 {
-                    var entry = new Entry(id, size, primary, owner, client) { Path = ObjectPath(_options.Directory, id), LastAccess = ++_accessClock };
+                    var entry = new Entry(id, size, primary, owner, client)
+                    {
+                        Path = ObjectPath(_options.Directory, id), LastAccess = ++_accessClock, Reuse = reuse,
+                    };
                     _objects[id] = entry;
                     _used += size;
                     return entry;
@@ -251,6 +266,22 @@ internal sealed partial class PlasmaStore : IDisposable
 
     private void AllocateFile(Entry entry)
     {
+        if (entry.Reuse is { } recycled)
+        {
+            entry.Reuse = null;
+            try
+            {
+                File.Move(recycled, entry.Path!);
+                using var stream = new FileStream(entry.Path!, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                if (stream.Length != entry.Size) stream.SetLength(entry.Size); // only ever shrinks: its tail pages go
+                return;
+            }
+            catch (IOException e)
+            {
+                LogDeleteFailed(_logger, e, recycled);
+                TryDelete(recycled);
+            }
+        }
         try
         {
             CreateFile(entry!.Path!, entry.Size);
@@ -377,6 +408,7 @@ internal sealed partial class PlasmaStore : IDisposable
             {
                 // Mapped by readers: the name goes now, the memory when they let go.
                 TryDelete(e.Path!);
+                e.Unlinked = true;
                 return;
             }
             _objects.Remove(id);
@@ -450,11 +482,56 @@ internal sealed partial class PlasmaStore : IDisposable
     private void RemoveFromMemoryLocked(Entry e)
     {
         if (!e.InMemory) return;
-        TryDelete(e.Path!);
+        if (e.Unlinked || e.OnFallback || !e.Sealed || _disposed || _pooledBytes + e.Size > PoolLimit) TryDelete(e.Path!);
+        else
+        {
+            string free = System.IO.Path.Combine(_options.Directory, "free-" + Guid.NewGuid().ToString("N"));
+            try
+            {
+                File.Move(e.Path!, free);
+                _pool.Add((free, e.Size));
+                _pooledBytes += e.Size;
+            }
+            catch (IOException ex)
+            {
+                LogDeleteFailed(_logger, ex, e.Path!);
+                TryDelete(e.Path!);
+            }
+        }
+        e.Unlinked = false;
         if (e.OnFallback) _fallbackBytes -= e.Size;
         e.Path = null;
         e.OnFallback = false;
         _used -= e.Size;
+    }
+
+    /// <summary>The bytes of recycled files kept at most: a quarter of the store.</summary>
+    private long PoolLimit => _options.Capacity / 4;
+
+    /// <summary>A recycled file of at least <paramref name="size"/> bytes and at most twice that (the smallest such),
+    /// taken out of the pool.</summary>
+    private string? TakeFromPoolLocked(long size)
+    {
+        int best = -1;
+        for (int i = 0; i < _pool.Count; i++)
+            if (_pool[i].Size >= size && _pool[i].Size <= 2 * size && (best < 0 || _pool[i].Size < _pool[best].Size)) best = i;
+        if (best < 0) return null;
+        var (path, bytes) = _pool[best];
+        _pool.RemoveAt(best);
+        _pooledBytes -= bytes;
+        return path;
+    }
+
+    /// <summary>Deletes recycled files (oldest first) until <paramref name="size"/> more bytes fit beside the objects.</summary>
+    private void TrimPoolLocked(long size)
+    {
+        while (_pool.Count > 0 && _used + _pooledBytes + size > _options.Capacity)
+        {
+            var (path, bytes) = _pool[0];
+            _pool.RemoveAt(0);
+            _pooledBytes -= bytes;
+            TryDelete(path);
+        }
     }
 
     // ---- Spilling ----
@@ -585,6 +662,7 @@ internal sealed partial class PlasmaStore : IDisposable
                 lock (_lock)
                 {
                     if (spilled.Freed || spilled.InMemory) return (PlasmaCreateStatus.AlreadyExists, default);
+                    TrimPoolLocked(spilled.Size);
                     if (_used + spilled.Size > _options.Capacity) EvictLocked(_used + spilled.Size - _options.Capacity);
                     if (_used + spilled.Size <= _options.Capacity)
                     {
