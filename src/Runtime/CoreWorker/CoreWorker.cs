@@ -175,9 +175,15 @@ internal sealed class CoreWorker : IDisposable
 
     // ---- Objects ----
 
-    public ObjectRef<T> Put<T>(T value)
+    public ObjectRef<T> Put<T>(T value) => PutSerialized<T>(ObjectSerializer.Serialize(value, this, SerializationSite.Put));
+
+    /// <summary>Puts the elements of <paramref name="span"/> as a <c>T[]</c>, copied once.</summary>
+    public ObjectRef<T[]> PutArray<T>(ReadOnlySpan<T> span) where T : unmanaged =>
+        PutSerialized<T[]>(ObjectSerializer.SerializeArray(span));
+
+    /// <summary>Stores a serialized value as a new object this worker owns (what every put does after serializing).</summary>
+    public ObjectRef<T> PutSerialized<T>(SerializedObject serialized)
     {
-        var serialized = ObjectSerializer.Serialize(value, this, SerializationSite.Put);
         var context = TaskExecutionContext.Current;
         var id = context is null
             ? ObjectId.ForPut(_driverTaskId, Interlocked.Increment(ref _driverPutIndex))
@@ -186,6 +192,19 @@ internal sealed class CoreWorker : IDisposable
         ReferenceCounter.AddNestedObjects(id, serialized.NestedIds);
         MemoryStore.Put(id, RayObject.FromValue(serialized));
         return new ObjectRef<T>(id, Address, this, addLocalReference: false);
+    }
+
+    /// <summary>
+    /// A view of the <c>T[]</c> <paramref name="reference"/> points to; throws the object's error as a get does. The
+    /// object's bytes live in this process's memory store (fetched there first when another process owns it), so the
+    /// view aliases that array and needs no pin: the view keeps the array reachable.
+    /// </summary>
+    public ObjectView<T> GetView<T>(ObjectRef<T[]> reference, TimeSpan? timeout) where T : unmanaged
+    {
+        var obj = GetObject(reference, timeout);
+        GC.KeepAlive(reference);
+        obj.ThrowIfError();
+        return ObjectView<T>.Create(obj.Data, pin: null);
     }
 
     /// <summary>A ref read out of a serialized value: a new local reference to an object owned by <paramref name="owner"/>.</summary>

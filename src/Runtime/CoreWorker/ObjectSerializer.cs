@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using MemoryPack;
 
 namespace RaySharp.Core;
@@ -68,6 +70,24 @@ internal static class ObjectSerializer
         {
             t_nested = outer;
         }
+    }
+
+    /// <summary>
+    /// The elements of <paramref name="span"/> as MemoryPack writes a <c>T[]</c> (a little-endian int32 count, then the
+    /// elements' bytes), copied once: the bytes read back as a <c>T[]</c> and as an <see cref="ObjectView{T}"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The elements do not fit in one object.</exception>
+    public static SerializedObject SerializeArray<T>(ReadOnlySpan<T> span) where T : unmanaged
+    {
+        var elements = MemoryMarshal.AsBytes(span);
+        if ((long)elements.Length + sizeof(int) > Array.MaxLength)
+            throw new ArgumentException(
+                $"{span.Length} elements of {typeof(T).Name} take {elements.Length} bytes, more than one object holds " +
+                $"({Array.MaxLength} bytes with its header): put it in parts.", nameof(span));
+        var data = GC.AllocateUninitializedArray<byte>(sizeof(int) + elements.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(data, span.Length);
+        elements.CopyTo(data.AsSpan(sizeof(int)));
+        return new SerializedObject(data, []);
     }
 
     public static T Deserialize<T>(byte[] data, CoreWorker worker)

@@ -93,12 +93,22 @@ internal sealed class TaskExecutor
 
         public override CancellationToken CancellationToken => _ct;
 
-        public override T Arg<T>(int index)
+        public override T Arg<T>(int index) => ObjectSerializer.Deserialize<T>(ResolvedArg(index).Data, _worker);
+
+        // Arguments arrive inline in the task spec (refs were resolved by the submitter), as managed arrays the view
+        // may alias: the spec keeps them alive, so there is nothing to pin.
+        private protected override ReadOnlyMemory<byte> SerializedArg(int index, out IDisposable? pin)
+        {
+            pin = null;
+            return ResolvedArg(index).Data;
+        }
+
+        private SerializedObject ResolvedArg(int index)
         {
             var arg = _task.Args[index];
             if (arg.IsRef)
                 throw new InvalidOperationException($"{_task.DisplayName}: argument {index} was not resolved before execution.");
-            return ObjectSerializer.Deserialize<T>(arg.Value.Data, _worker);
+            return arg.Value;
         }
 
         public override TActor Actor<TActor>() =>
