@@ -10,6 +10,7 @@ try
     Console.WriteLine($"RAY104 fixed: {UnnecessaryGet.Fixed()}");
     SubmissionOrder.Fixed(4);
     Console.WriteLine($"RAY107 fixed: {FineGrained.Fixed([1, 2, 3]).Sum()}");
+    Console.WriteLine($"RAY013 fixed: {ViewLifetime.Fixed(Ray.Put<float>([1f, 2f, 3f]))}");
 }
 finally
 {

@@ -2,7 +2,7 @@ using Microsoft.CodeAnalysis;
 
 namespace RaySharp.Analyzers;
 
-// Captured-reference leaks (RAY01x) and the Ray anti-patterns about getting, putting and task size (RAY101-RAY107).
+// Captured-reference leaks and views that outlive their pin (RAY01x) and the Ray anti-patterns about getting, putting and task size (RAY101-RAY107).
 internal static partial class DiagnosticDescriptors
 {
     public const string ReferenceLeakCategory = "RaySharp.References";
@@ -11,6 +11,7 @@ internal static partial class DiagnosticDescriptors
     public const string RefInStaticStateId = "RAY010";
     public const string RefCapturedByLongLivedCallbackId = "RAY011";
     public const string RefSerializedOutOfBandId = "RAY012";
+    public const string ViewOutlivesPinId = "RAY013";
     public const string RemoteMethodReturnsPutId = "RAY101";
     public const string GetOfTaskArgumentsId = "RAY102";
     public const string GetInLoopId = "RAY103";
@@ -42,6 +43,14 @@ internal static partial class DiagnosticDescriptors
         "{0} {1} outside RaySharp's serializer: the runtime cannot count that copy of the reference, and the object may be freed while it is still in use; pass refs through task arguments, return values or objects RaySharp serializes",
         ReferenceLeakCategory,
         "RaySharp counts every ObjectRef it serializes itself (task arguments, results, objects in the store). A ref written as JSON, through a BinaryWriter, or as the text of its ID is invisible to that counting: once the last counted reference is gone, the object is freed although the copy still names it.");
+
+    public static readonly DiagnosticDescriptor ViewOutlivesPin = NewDescriptor(
+        ViewOutlivesPinId,
+        DiagnosticSeverity.Warning,
+        "ObjectView or its memory outlives the view",
+        "ObjectView '{0}' is disposed {1}, yet '{2}' {3}: copy what must outlive the view (ToArray()), or keep the view alive and dispose it in one scope",
+        ReferenceLeakCategory,
+        "An ObjectView<T> reads an object where it lies, in the object store, and pins it there until the view is disposed. Its Span and Memory point into that store: once the view is disposed (at the end of its using scope, or, for a view parameter of a remote method, when the method returns) the store may evict the object or reuse the memory. A view or memory kept in a field, captured by a callback that runs later, returned past the using that disposes it, or read after that using ends reads freed memory.");
 
     public static readonly DiagnosticDescriptor RemoteMethodReturnsPut = NewDescriptor(
         RemoteMethodReturnsPutId,

@@ -30,7 +30,7 @@ internal static partial class DiagnosticDescriptors
         "Remote parameter or return type cannot be serialized",
         "{0} of remote method '{1}' has type '{2}', which cannot cross the wire: {3}",
         SerializationCategory,
-        "Arguments and results of remote methods are serialized with MemoryPack. Supported are primitives, string, enums, common BCL value types, arrays, the BCL collections MemoryPack knows, tuples, [MemoryPackable] types, ObjectRef<T>, ActorHandle<T> and (as a parameter) CancellationToken.");
+        "Arguments and results of remote methods are serialized with MemoryPack. Supported are primitives, string, enums, common BCL value types, arrays, the BCL collections MemoryPack knows, tuples, [MemoryPackable] types, ObjectRef<T>, ActorHandle<T> and (as a top-level parameter) CancellationToken and ObjectView<T>.");
 
     public static readonly DiagnosticDescriptor UnsupportedShape = Create(
         UnsupportedShapeId,

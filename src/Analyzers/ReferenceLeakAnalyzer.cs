@@ -28,8 +28,7 @@ public sealed class ReferenceLeakAnalyzer : RayFlowAnalyzer
         var sinks = new OutOfBandSinks(context.Compilation);
         context.RegisterSymbolAction(c => AnalyzeStaticMember(c, api), SymbolKind.Field, SymbolKind.Property);
         context.RegisterOperationAction(c => AnalyzeStaticStore(c, api), OperationKind.Invocation, OperationKind.SimpleAssignment);
-        context.RegisterOperationAction(c => AnalyzeCallbackSink(c, api), OperationKind.SimpleAssignment, OperationKind.EventAssignment,
-            OperationKind.ObjectCreation, OperationKind.Invocation);
+        context.RegisterOperationAction(c => AnalyzeCallbackSink(c, api), Callbacks.SinkKinds);
         context.RegisterOperationAction(c => AnalyzeOutOfBand(c, api, sinks), OperationKind.Invocation, OperationKind.SimpleAssignment);
     }
 
@@ -74,7 +73,7 @@ public sealed class ReferenceLeakAnalyzer : RayFlowAnalyzer
                 }
 
                 break;
-            case IInvocationOperation invocation when StoringMethods.Contains(invocation.TargetMethod.Name) &&
+            case IInvocationOperation invocation when Operations.StoringMethods.Contains(invocation.TargetMethod.Name) &&
                 StaticMember(invocation.Instance) is { } collection && IsCollection(MemberType(collection)):
                 foreach (var argument in invocation.Arguments)
                 {
@@ -95,10 +94,6 @@ public sealed class ReferenceLeakAnalyzer : RayFlowAnalyzer
             }
         }
     }
-
-    /// <summary>Collection methods that keep their argument; lookups such as Contains or Remove do not.</summary>
-    private static readonly ImmutableHashSet<string> StoringMethods = ImmutableHashSet.Create(
-        "Add", "AddRange", "Insert", "Push", "Enqueue", "TryAdd", "AddOrUpdate", "GetOrAdd", "TryUpdate", "Set", "SetValue");
 
     private static ISymbol? StaticMember(IOperation? operation) => Operations.Unwrap(operation) switch
     {
@@ -122,41 +117,11 @@ public sealed class ReferenceLeakAnalyzer : RayFlowAnalyzer
 
     private static void AnalyzeCallbackSink(OperationAnalysisContext context, RayApi api)
     {
-        switch (context.Operation)
+        foreach (var (value, escape) in Callbacks.Escaping(context.Operation))
         {
-            // Any field, but only static properties: an instance property is often an option of a short-lived object.
-            case ISimpleAssignmentOperation { Target: IFieldReferenceOperation or IPropertyReferenceOperation { Property.IsStatic: true } } assignment:
-                var member = assignment.Target is IFieldReferenceOperation field ? (ISymbol)field.Field : ((IPropertyReferenceOperation)assignment.Target).Property;
-                var kind = member.IsStatic ? "static " : "";
-                var what = member is IFieldSymbol ? "field" : "property";
-                Check(assignment.Value, $"is stored in {kind}{what} '{member.ToDisplayString(MemberFormat)}'");
-                break;
-            case IEventAssignmentOperation { Adds: true } subscription:
-                var name = subscription.EventReference is IEventReferenceOperation e ? e.Event.ToDisplayString(MemberFormat) : "an event";
-                Check(subscription.HandlerValue, $"is subscribed to event '{name}'");
-                break;
-            case IObjectCreationOperation creation when creation.Type?.ToDisplayString() == "System.Threading.Timer":
-                foreach (var argument in creation.Arguments)
-                {
-                    Check(argument.Value, "is handed to a Timer");
-                }
-
-                break;
-            case IInvocationOperation invocation when FireAndForget(invocation) is { } how:
-                foreach (var argument in invocation.Arguments)
-                {
-                    Check(argument.Value, how);
-                }
-
-                break;
-        }
-
-        void Check(IOperation value, string escape)
-        {
-            if (Operations.Unwrap(value) is not IDelegateCreationOperation delegateCreation ||
-                CallbackBody(delegateCreation.Target) is not ({ } function, { } body))
+            if (Callbacks.Body(value) is not ({ } function, { } body))
             {
-                return;
+                continue;
             }
 
             var reported = new HashSet<ISymbol>(SymbolEqualityComparer.Default);
@@ -177,36 +142,6 @@ public sealed class ReferenceLeakAnalyzer : RayFlowAnalyzer
                 }
             }
         }
-    }
-
-    /// <summary>The function symbol and body of a lambda, or of a local function used as a method group.</summary>
-    private static (IMethodSymbol?, IOperation?) CallbackBody(IOperation target)
-    {
-        switch (target)
-        {
-            case IAnonymousFunctionOperation lambda:
-                return (lambda.Symbol, lambda.Body);
-            case IMethodReferenceOperation { Method.MethodKind: MethodKind.LocalFunction } reference:
-                var local = Operations.Root(reference).Descendants().OfType<ILocalFunctionOperation>()
-                    .FirstOrDefault(f => SymbolEqualityComparer.Default.Equals(f.Symbol, reference.Method.OriginalDefinition));
-                return (local?.Symbol, local?.Body ?? (IOperation?)local?.IgnoredBody);
-            default:
-                return (null, null);
-        }
-    }
-
-    /// <summary>How the callback escapes when <paramref name="invocation"/> starts it and nobody waits for it; null otherwise.</summary>
-    private static string? FireAndForget(IInvocationOperation invocation)
-    {
-        var method = invocation.TargetMethod;
-        var type = method.ContainingType?.ToDisplayString();
-        return (type, method.Name) switch
-        {
-            ("System.Threading.ThreadPool", "QueueUserWorkItem" or "UnsafeQueueUserWorkItem") => "is queued to the thread pool",
-            ("System.Threading.Tasks.Task", "Run") when Operations.IsDiscarded(invocation) => "is started with Task.Run that nobody awaits",
-            ("System.Threading.Tasks.TaskFactory", "StartNew") when Operations.IsDiscarded(invocation) => "is started with StartNew that nobody awaits",
-            _ => null,
-        };
     }
 
     // ---- RAY012: out-of-band serialization ----

@@ -191,11 +191,13 @@ internal static class ModelBuilder
         foreach (var p in method.Parameters)
         {
             if (p.RefKind != RefKind.None || IsUnusable(p.Type)) return null;
+            var viewElement = ObjectViewElement(p.Type);
             var kind = IsCancellationToken(p.Type) ? ParameterKind.CancellationToken
+                : viewElement is not null ? ParameterKind.View
                 : HoldsRefs(p.Type, 0) ? ParameterKind.RefHolding
                 : ParameterKind.Value;
             string paramName = p.Name.Length == 0 ? "arg" + p.Ordinal.ToString(CultureInfo.InvariantCulture) : Escape(p.Name);
-            parameters.Add(new ParameterModel(paramName, p.Type.ToDisplayString(s_codeFormat), kind));
+            parameters.Add(new ParameterModel(paramName, p.Type.ToDisplayString(s_codeFormat), kind, viewElement?.ToDisplayString(s_codeFormat)));
             if (kind != ParameterKind.CancellationToken) signatureTypes.Add(p.Type.ToDisplayString(s_signatureFormat));
         }
 
@@ -266,6 +268,13 @@ internal static class ModelBuilder
 
     private static bool IsCancellationToken(ITypeSymbol type) =>
         type is INamedTypeSymbol { Name: "CancellationToken", ContainingNamespace: { } ns } && ns.ToDisplayString() == "System.Threading";
+
+    /// <summary>The <c>T</c> of <c>RaySharp.ObjectView&lt;T&gt;</c>, or null for any other type.</summary>
+    private static ITypeSymbol? ObjectViewElement(ITypeSymbol type) =>
+        type is INamedTypeSymbol { Name: "ObjectView", TypeArguments.Length: 1, ContainingNamespace: { } ns } named
+            && ns.ToDisplayString() == "RaySharp"
+            ? named.TypeArguments[0]
+            : null;
 
     /// <summary>Whether a value of <paramref name="type"/> carries object refs or actor handles, which the callee must
     /// receive as refs (borrowing them) rather than have resolved.</summary>

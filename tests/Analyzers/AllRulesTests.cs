@@ -7,7 +7,8 @@ using Xunit;
 
 namespace RaySharp.Analyzers.Tests;
 
-/// <summary>All six shape analyzers at once, on code that is right and on compilations without RaySharp.</summary>
+/// <summary>All six shape analyzers (and the view-lifetime rule) at once, on code that is right and on compilations
+/// without RaySharp.</summary>
 public class AllRulesTests
 {
     [Fact]
@@ -42,6 +43,40 @@ public class AllRulesTests
             public int Increment() => ++_count;
             public async Task<int> SlowRead() { await Task.Delay(10); return _count; }
             public void Reset() => _count = 0;
+        }
+        """);
+
+    [Fact]
+    public Task The_documented_object_view_sample_raises_nothing() => RunAsync(withRaySharp: true, """
+        namespace MyApp;
+
+        public static partial class Weights
+        {
+            [RayRemote]
+            public static double Norm(ObjectView<float> weights, CancellationToken ct)
+            {
+                double total = 0;
+                foreach (var w in weights.Span) total += (double)w * w;
+                return Math.Sqrt(total);
+            }
+
+            public static double Run(float[] data, TimeSpan timeout)
+            {
+                ObjectRef<float[]> weights = Ray.Put<float>(data.AsSpan());
+                using ObjectView<float> view = Ray.GetView(weights, timeout);
+                ReadOnlySpan<float> span = view.Span;
+                ReadOnlyMemory<float> memory = view.Memory;
+                long length = view.Length;
+                return span[0] + memory.Span[0] + length;
+            }
+        }
+
+        [RayRemote]
+        public partial class Model
+        {
+            private readonly float[] _weights;
+            public Model(ObjectView<float> weights) => _weights = weights.Span.ToArray();
+            public async Task<float> Score(ObjectView<float> input) { await Task.Yield(); return input.Memory.Span[0] * _weights[0]; }
         }
         """);
 
@@ -86,6 +121,7 @@ public class AllRulesTests
             new RemoteShapeAnalyzer(),
             new NumReturnsAnalyzer(),
             new ResourceRequestAnalyzer(),
-            new FunctionIdAnalyzer());
+            new FunctionIdAnalyzer(),
+            new ViewLifetimeAnalyzer());
     }
 }

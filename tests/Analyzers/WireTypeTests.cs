@@ -94,7 +94,50 @@ public class WireTypeTests
         }
         """);
 
+    [Fact]
+    public Task Object_view_returned_or_nested() => Verify.VerifyAsync("""
+        public static partial class Vectors
+        {
+            [RayRemote]
+            public static {|#0:ObjectView<float>|} Echo(ObjectView<float> data) => data;
+
+            [RayRemote]
+            public static int Count({|RAY002:List<ObjectView<int>>|} views) => views.Count;
+
+            [RayRemote]
+            public static int Maybe({|RAY002:ObjectRef<ObjectView<int>>|} view) => 0;
+        }
+        """,
+        Verify.Diagnostic("RAY002").WithLocation(0).WithMessage(
+            "The result of remote method 'Vectors.Echo' has type 'ObjectView<float>', which cannot cross the wire: 'ObjectView<float>' is a view of an object that lives only while the method that received it runs; take it as a top-level parameter, and send or return the elements as an array ('view.Span.ToArray()')"));
+
     // ---- close look-alikes that must stay silent ----
+
+    [Fact]
+    public Task Object_view_parameters_are_supported() => Verify.VerifyAsync("""
+        public struct Pixel { public byte R, G, B; }
+
+        public static partial class Vectors
+        {
+            [RayRemote]
+            public static double Sum(ObjectView<float> data, ObjectView<Pixel> image, CancellationToken ct) => 0;
+
+            [RayRemote]
+            public static async Task<float[]> Scale(ObjectView<float> data, float factor)
+            {
+                await Task.Yield();
+                return data.Span.ToArray();
+            }
+        }
+
+        [RayRemote]
+        public partial class Model
+        {
+            public Model(ObjectView<double> weights) { }
+
+            public long Size(ObjectView<long> input) => input.Length;
+        }
+        """);
 
     [Fact]
     public Task Primitives_collections_tuples_and_refs_are_supported() => Verify.VerifyAsync("""

@@ -277,6 +277,64 @@ public sealed class SnapshotTests
         """);
 
     [Fact]
+    public void ObjectViewParameters() => VerifyGenerated(nameof(ObjectViewParameters), """
+        using System;
+        using System.Collections.Generic;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using RaySharp;
+
+        namespace MyApp;
+
+        public static partial class Vectors
+        {
+            [RayRemote]
+            public static double Sum(ObjectView<float> data)
+            {
+                double total = 0;
+                foreach (var x in data.Span) total += x;
+                return total;
+            }
+
+            [RayRemote]
+            public static async Task<long> CountAsync(CancellationToken ct, ObjectView<int> inv, string label)
+            {
+                await Task.Delay(1, ct);
+                return inv.Length + label.Length;
+            }
+
+            [RayRemote]
+            public static void Check(ObjectView<byte> left, ObjectView<byte> right) { }
+
+            [RayRemote]
+            public static async IAsyncEnumerable<double> Chunks(ObjectView<double> values, int size)
+            {
+                for (long i = 0; i < values.Length; i += size)
+                {
+                    await Task.Yield();
+                    yield return values.Memory.Span[(int)i];
+                }
+            }
+        }
+
+        [RayRemote]
+        public partial class Model
+        {
+            private readonly float[] _weights;
+
+            public Model(ObjectView<float> weights) => _weights = weights.Span.ToArray();
+
+            public float Score(ObjectView<float> input)
+            {
+                float score = 0;
+                var x = input.Span;
+                for (int i = 0; i < x.Length && i < _weights.Length; i++) score += x[i] * _weights[i];
+                return score;
+            }
+        }
+        """);
+
+    [Fact]
     public void UnsupportedShapesEmitNothing()
     {
         var (result, output) = GeneratorHarness.Run("""

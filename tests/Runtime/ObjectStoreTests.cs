@@ -64,6 +64,35 @@ public sealed class ObjectStoreTests : RayTest
     }
 
     [Fact]
+    public void A_view_of_a_large_object_maps_the_store_with_no_copy_and_pins_it_until_disposed()
+    {
+        var data = Enumerable.Range(0, 1_000_000).Select(i => (float)i).ToArray();
+        using var r = Ray.Put<float>(data.AsSpan());
+        Assert.True(Worker.MemoryStore.TryGet(r.Id, out var stored) && stored.IsInStore);
+        int pinnedBefore = Stats().ObjectsBeingRead;
+        using (var view = Ray.GetView(r, Timeout))
+        {
+            Assert.Equal(data.Length, view.Length);
+            Assert.True(view.Span.SequenceEqual(data));
+            Assert.Equal(pinnedBefore + 1, Stats().ObjectsBeingRead);
+        }
+        WaitUntil(() => Stats().ObjectsBeingRead == pinnedBefore, "the view's pin released");
+        // A view parameter maps the argument on the executing node.
+        Assert.Equal((data.Sum(x => (double)x), true), StoreTasks.Remote.SumView(r).Get(Timeout));
+        Assert.Equal(data, r.Get(Timeout));
+    }
+
+    private static void WaitUntil(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not true after {Timeout.TotalSeconds} s: {what}");
+            Thread.Sleep(10); // polling the raylet: a release is sent without a reply to wait for
+        }
+    }
+
+    [Fact]
     public void Releasing_the_last_ref_frees_the_object_in_the_store()
     {
         int before = Stats().Objects;
@@ -71,9 +100,7 @@ public sealed class ObjectStoreTests : RayTest
         Assert.Equal(before + 1, Stats().Objects);
         r.Dispose();
         // The free is sent without waiting for it; the store's figures show it once the raylet has it.
-        var deadline = DateTime.UtcNow + Timeout;
-        while (Stats().Objects != before && DateTime.UtcNow < deadline) Thread.Sleep(10); // polling the raylet: no event to await
-        Assert.Equal(before, Stats().Objects);
+        WaitUntil(() => Stats().Objects == before, "the object freed");
     }
 }
 
@@ -145,4 +172,13 @@ public static partial class StoreTasks
 
     [RayRemote]
     public static int Length(byte[] data) => data.Length;
+
+    /// <summary>The sum of a view parameter's elements, and whether it was mapped from the object store.</summary>
+    [RayRemote]
+    public static (double Sum, bool InStore) SumView(ObjectView<float> data)
+    {
+        double sum = 0;
+        foreach (var x in data.Span) sum += x;
+        return (sum, TaskExecutionContext.Current!.Task.Args[0].IsInStore);
+    }
 }

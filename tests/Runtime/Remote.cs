@@ -356,3 +356,73 @@ public static partial class Tasks
         return 0;
     }
 }
+
+/// <summary>An unmanaged struct: views read it byte for byte, as MemoryPack writes it.</summary>
+public record struct Sample(int Id, double Value);
+
+/// <summary>Remote methods that read their array arguments through <see cref="ObjectView{T}"/>.</summary>
+public static partial class Vectors
+{
+    [RayRemote]
+    public static double Sum(ObjectView<float> data)
+    {
+        double total = 0;
+        foreach (var x in data.Span) total += x;
+        return total;
+    }
+
+    [RayRemote]
+    public static async Task<double> SumAsync(ObjectView<float> data, int skip)
+    {
+        await Task.Yield();
+        double total = 0;
+        foreach (var x in data.Memory.Span[skip..]) total += x;
+        return total;
+    }
+
+    [RayRemote]
+    public static float[] Range(int n) => Enumerable.Range(0, n).Select(i => (float)i).ToArray();
+
+    [RayRemote]
+    public static float[] FailToMake(string message) => throw new SpecificAppException(message);
+}
+
+/// <summary>An actor that reads views, and one that keeps a view past its call to show that the invoker disposed it.</summary>
+[RayRemote]
+public partial class Weights
+{
+    private readonly float[] _weights;
+    private ObjectView<float>? _kept;
+
+    public Weights(ObjectView<float> weights) => _weights = weights.Span.ToArray();
+
+    public double Dot(ObjectView<float> input)
+    {
+        double total = 0;
+        var x = input.Span;
+        for (int i = 0; i < x.Length && i < _weights.Length; i++) total += x[i] * _weights[i];
+        return total;
+    }
+
+    // RAY013 on purpose: the test checks that the view is disposed once the call has returned.
+#pragma warning disable RAY013
+    public long Keep(ObjectView<float> input)
+    {
+        _kept = input;
+        return input.Length;
+    }
+#pragma warning restore RAY013
+
+    public bool KeptViewIsDisposed()
+    {
+        try
+        {
+            _ = _kept!.Span;
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+    }
+}

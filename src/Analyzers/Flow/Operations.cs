@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -8,6 +9,10 @@ namespace RaySharp.Analyzers.Flow;
 /// <summary>Small, reusable walks over the IOperation tree of one method body.</summary>
 internal static class Operations
 {
+    /// <summary>Collection methods that keep their argument; lookups such as Contains or Remove do not.</summary>
+    public static readonly ImmutableHashSet<string> StoringMethods = ImmutableHashSet.Create(
+        "Add", "AddRange", "Insert", "Push", "Enqueue", "TryAdd", "AddOrUpdate", "GetOrAdd", "TryUpdate", "Set", "SetValue");
+
     /// <summary>The operation under any implicit or explicit conversions.</summary>
     public static IOperation? Unwrap(IOperation? operation)
     {
@@ -167,6 +172,11 @@ internal static class Operations
             ISimpleAssignmentOperation { Target: IDiscardOperation } => true,
             _ => false,
         };
+
+    /// <summary>How a message names a field or property: <c>field 'Monitor._onDone'</c>, <c>static property 'Cache.Last'</c>.</summary>
+    public static string DescribeMember(ISymbol member) =>
+        (member.IsStatic ? "static " : "") + (member is IFieldSymbol ? "field" : "property") +
+        $" '{member.ToDisplayString(SymbolDisplayFormat.CSharpShortErrorMessageFormat)}'";
 
     /// <summary>How a message names the value of <paramref name="operation"/>: the variable or member, else its code.</summary>
     public static string NameOf(IOperation operation) => Unwrap(operation) switch

@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
@@ -41,6 +42,8 @@ internal sealed class RayApi
     public bool IsActorHandle(ITypeSymbol? type) => DerivesFrom(type, _symbols.ActorHandle);
 
     public bool IsTypedObjectRef(ITypeSymbol? type) => RaySymbols.IsConstructedFrom(type, _symbols.ObjectRefOfT);
+
+    public bool IsObjectView(ITypeSymbol? type) => _symbols.IsObjectView(type);
 
     /// <summary>
     /// True when a value of <paramref name="type"/> keeps references alive: a ref itself (or a handle, when
@@ -223,9 +226,26 @@ internal sealed class RayApi
             .Where(m => m.MethodKind == MethodKind.Ordinary && m.IsStatic != isActorCall &&
                 (isActorCall || HasAttribute(m, RayRemoteAttribute)) &&
                 m.Parameters.Where(p => !_symbols.IsCancellationToken(p.Type)).Select(p => p.Type)
-                    .SequenceEqual(proxyParameters, SymbolEqualityComparer.Default))
+                    .SequenceEqual(proxyParameters, ProxyParameterComparer.For(_symbols)))
             .ToList();
         return candidates.Count == 1 ? candidates[0] : null;
+    }
+
+    /// <summary>Matches a remote method's parameter type with its proxy's: the same type, or <c>T[]</c> for <c>ObjectView&lt;T&gt;</c>.</summary>
+    private sealed class ProxyParameterComparer : IEqualityComparer<ITypeSymbol>
+    {
+        private readonly RaySymbols _symbols;
+
+        private ProxyParameterComparer(RaySymbols symbols) => _symbols = symbols;
+
+        public static ProxyParameterComparer For(RaySymbols symbols) => new(symbols);
+
+        public bool Equals(ITypeSymbol? method, ITypeSymbol? proxy) =>
+            SymbolEqualityComparer.Default.Equals(method, proxy) ||
+            (_symbols.IsObjectView(method) && proxy is IArrayTypeSymbol { Rank: 1 } array &&
+             SymbolEqualityComparer.Default.Equals(((INamedTypeSymbol)method!).TypeArguments[0], array.ElementType));
+
+        public int GetHashCode(ITypeSymbol obj) => 0;
     }
 
     private ITypeSymbol ArgValueType(ITypeSymbol type) =>
@@ -253,6 +273,12 @@ internal sealed class RayApi
             : method.DeclaredAccessibility == Accessibility.Public && method.ContainingType.TypeKind == TypeKind.Class &&
               HasAttribute(method.ContainingType, RayRemoteAttribute);
     }
+
+    /// <summary>A remote method, or a public constructor of an actor class: code the runtime calls with deserialized arguments.</summary>
+    public bool IsRemoteEntry(IMethodSymbol method) =>
+        IsRemoteMethod(method) ||
+        (method.MethodKind == MethodKind.Constructor && !method.IsStatic && method.DeclaredAccessibility == Accessibility.Public &&
+         method.ContainingType.TypeKind == TypeKind.Class && HasAttribute(method.ContainingType, RayRemoteAttribute));
 
     private bool ReturnsReferences(ITypeSymbol type) =>
         IsObjectRef(type) || (type is INamedTypeSymbol { IsTupleType: true } tuple && tuple.TupleElements.Any(e => IsObjectRef(e.Type))) ||

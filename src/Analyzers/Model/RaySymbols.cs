@@ -16,6 +16,7 @@ internal sealed class RaySymbols
         ObjectRefOfT = compilation.GetTypeByMetadataName("RaySharp.ObjectRef`1");
         ActorHandle = compilation.GetTypeByMetadataName("RaySharp.ActorHandle");
         ActorHandleOfT = compilation.GetTypeByMetadataName("RaySharp.ActorHandle`1");
+        ObjectViewOfT = compilation.GetTypeByMetadataName("RaySharp.ObjectView`1");
         CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
         Task = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task");
         TaskOfT = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task`1");
@@ -33,6 +34,7 @@ internal sealed class RaySymbols
     public INamedTypeSymbol? ObjectRefOfT { get; }
     public INamedTypeSymbol? ActorHandle { get; }
     public INamedTypeSymbol? ActorHandleOfT { get; }
+    public INamedTypeSymbol? ObjectViewOfT { get; }
     public INamedTypeSymbol? CancellationToken { get; }
     public INamedTypeSymbol? Task { get; }
     public INamedTypeSymbol? TaskOfT { get; }
@@ -51,6 +53,8 @@ internal sealed class RaySymbols
     }
 
     public bool IsCancellationToken(ITypeSymbol type) => Is(type, CancellationToken);
+
+    public bool IsObjectView(ITypeSymbol? type) => IsConstructedFrom(type, ObjectViewOfT);
 
     public static bool Is(ITypeSymbol? type, INamedTypeSymbol? expected) =>
         type is not null && expected is not null && SymbolEqualityComparer.Default.Equals(type, expected);

@@ -78,9 +78,10 @@ internal static class WireTypes
         "System.Collections.Frozen.FrozenDictionary`2", "System.Collections.Frozen.FrozenSet`1",
     };
 
-    /// <summary>Checks a parameter type; a top-level <c>CancellationToken</c> is supplied by the runtime and allowed.</summary>
+    /// <summary>Checks a parameter type; a top-level <c>CancellationToken</c> is supplied by the runtime and allowed, and a
+    /// top-level <c>ObjectView&lt;T&gt;</c> receives a <c>T[]</c> (its <c>T</c> is unmanaged by the type's constraint).</summary>
     public static WireProblem? CheckParameter(ITypeSymbol type, RaySymbols symbols) =>
-        symbols.IsCancellationToken(type) ? null : Check(type, symbols, 0);
+        symbols.IsCancellationToken(type) || symbols.IsObjectView(type) ? null : Check(type, symbols, 0);
 
     /// <summary>Checks the payload of a return (the <c>T</c> of <c>Task&lt;T&gt;</c> etc.).</summary>
     public static WireProblem? CheckReturn(ITypeSymbol type, RaySymbols symbols) => Check(type, symbols, 0);
@@ -147,6 +148,13 @@ internal static class WireTypes
         if (symbols.IsCancellationToken(type))
         {
             return new WireProblem(type, "a CancellationToken is supplied by the runtime and is only allowed as a top-level parameter", null);
+        }
+
+        if (symbols.IsObjectView(type))
+        {
+            return new WireProblem(type,
+                $"'{Display(type)}' is a view of an object that lives only while the method that received it runs; take it as a top-level parameter, and send or return the elements as an array ('view.Span.ToArray()')",
+                null);
         }
 
         // Refs and handles travel as references; the value behind an ObjectRef<T> must still serialize.

@@ -209,7 +209,7 @@ internal sealed class Emitter
     {
         foreach (var p in function.Parameters)
         {
-            if (p.Kind == ParameterKind.Value) _w.Line($"{call}.Add({p.Name});");
+            if (p.Kind is ParameterKind.Value or ParameterKind.View) _w.Line($"{call}.Add({p.Name});");
             else if (p.Kind == ParameterKind.RefHolding) _w.Line($"{call}.AddValue({p.Name});");
         }
     }
@@ -324,6 +324,9 @@ internal sealed class Emitter
         _w.Line($"private static {(isAsync ? "async " : "")}global::System.Threading.Tasks.ValueTask Invoke_{_fieldNames[f]}({Internal}.TaskInvocation inv)");
         _w.Line("{");
         _w.Indent();
+        // Views alias the arguments' bytes; they are disposed when the invoker ends, after the method (and its task).
+        foreach (var (view, index) in Views(f))
+            _w.Line($"using var {ViewLocal(view)} = inv.ArgView<{view.ElementType}>({I(index)});");
         if (kind == "ActorCreation")
         {
             _w.Line($"inv.SetActor({call});");
@@ -364,11 +367,31 @@ internal sealed class Emitter
         int index = 0;
         foreach (var p in f.Parameters)
         {
-            yield return p.Kind == ParameterKind.CancellationToken
-                ? "inv.CancellationToken"
-                : $"inv.Arg<{p.Type}>({I(index++)})";
+            yield return p.Kind switch
+            {
+                ParameterKind.CancellationToken => "inv.CancellationToken",
+                ParameterKind.View => ViewLocal(p),
+                _ => $"inv.Arg<{p.Type}>({I(index)})",
+            };
+            if (p.Kind != ParameterKind.CancellationToken) index++;
         }
     }
+
+    /// <summary>The <c>ObjectView&lt;T&gt;</c> parameters of <paramref name="f"/> with their argument indexes.</summary>
+    private static IEnumerable<(ParameterModel View, int Index)> Views(FunctionModel f)
+    {
+        int index = 0;
+        foreach (var p in f.Parameters)
+        {
+            if (p.Kind == ParameterKind.CancellationToken) continue;
+            if (p.Kind == ParameterKind.View) yield return (p, index);
+            index++;
+        }
+    }
+
+    /// <summary>The invoker's local holding the view for <paramref name="p"/>: <c>dataView</c> for parameter <c>data</c>.
+    /// The invoker's other names (<c>inv</c>, <c>result</c>, <c>item</c>) never end in <c>View</c>.</summary>
+    private static string ViewLocal(ParameterModel p) => p.Name.TrimStart('@') + "View";
 
     private IEnumerable<(FunctionModel Model, string Kind)> AllFunctions()
     {
@@ -398,7 +421,13 @@ internal sealed class Emitter
 
     private static string ProxyParameters(FunctionModel f) => string.Join(", ", f.Parameters
         .Where(p => p.Kind != ParameterKind.CancellationToken)
-        .Select(p => p.Kind == ParameterKind.Value ? $"global::RaySharp.Arg<{p.Type}> {p.Name}" : $"{p.Type} {p.Name}"));
+        .Select(p => p.Kind switch
+        {
+            ParameterKind.Value => $"global::RaySharp.Arg<{p.Type}> {p.Name}",
+            // The callee views the argument's bytes: send it an array, or the ref of one.
+            ParameterKind.View => $"global::RaySharp.Arg<{p.ElementType}[]> {p.Name}",
+            _ => $"{p.Type} {p.Name}",
+        }));
 
     private static string ProxyReturnType(ReturnModel r) => r.Shape switch
     {

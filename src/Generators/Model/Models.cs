@@ -36,11 +36,14 @@ internal enum ParameterKind
     RefHolding,
     /// <summary>A <c>CancellationToken</c>, supplied by the runtime; not an argument.</summary>
     CancellationToken,
+    /// <summary>An <c>ObjectView&lt;T&gt;</c>: <c>Arg&lt;T[]&gt;</c> in the proxy, a view of the argument's bytes in the invoker.</summary>
+    View,
 }
 
 /// <param name="Name">The parameter name, escaped if it is a keyword.</param>
 /// <param name="Type">Fully qualified, with nullable annotations.</param>
-internal sealed record ParameterModel(string Name, string Type, ParameterKind Kind);
+/// <param name="ElementType">For <see cref="ParameterKind.View"/>: the <c>T</c> of <c>ObjectView&lt;T&gt;</c>, fully qualified.</param>
+internal sealed record ParameterModel(string Name, string Type, ParameterKind Kind, string? ElementType = null);
 
 /// <summary>What a remote function returns, as the runtime sees it.</summary>
 internal enum ReturnShape

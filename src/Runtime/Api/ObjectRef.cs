@@ -5,7 +5,7 @@ namespace RaySharp;
 
 /// <summary>
 /// A reference to an immutable object in the cluster: the result of a task, or a value passed to
-/// <see cref="Ray.Put{T}"/>. The object lives while any reference to it exists anywhere; this instance is one
+/// <see cref="Ray.Put{T}(T)"/>. The object lives while any reference to it exists anywhere; this instance is one
 /// such reference. <see cref="Dispose"/> releases it at once, otherwise the finalizer releases it after garbage
 /// collection. Awaiting a non-generic ref waits for the object and throws if its task failed.
 /// </summary>

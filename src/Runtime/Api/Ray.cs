@@ -33,6 +33,26 @@ public static class Ray
     /// <summary>Stores <paramref name="value"/> in the object store and returns its ref; this process owns it.</summary>
     public static ObjectRef<T> Put<T>(T value) => CoreWorker.Current.Put(value);
 
+    /// <summary>
+    /// Stores the elements of <paramref name="span"/> as a <c>T[]</c>, copying them once, and returns its ref; this
+    /// process owns it. Read it back with <see cref="GetView{T}"/> (no copy) or as any <c>T[]</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The elements do not fit in one object (2 GiB).</exception>
+    public static ObjectRef<T[]> Put<T>(ReadOnlySpan<T> span) where T : unmanaged => CoreWorker.Current.PutArray(span);
+
+    /// <summary>
+    /// Blocks until the array <paramref name="reference"/> points to is available and returns a view of its elements
+    /// where they lie, without copying them. The object stays pinned until the view is disposed: dispose it
+    /// (<c>using</c>) when done reading, and copy what must outlive it (<c>view.Span.ToArray()</c>).
+    /// </summary>
+    /// <exception cref="GetTimeoutException">Not available within <paramref name="timeout"/>.</exception>
+    /// <exception cref="RayTaskException">The task that computes the array threw.</exception>
+    public static ObjectView<T> GetView<T>(ObjectRef<T[]> reference, TimeSpan? timeout = null) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        return reference.Worker.GetView(reference, timeout);
+    }
+
     /// <summary>Blocks until the value of <paramref name="reference"/> is available.</summary>
     /// <exception cref="GetTimeoutException">Not available within <paramref name="timeout"/>.</exception>
     public static T Get<T>(ObjectRef<T> reference, TimeSpan? timeout = null)

@@ -190,6 +190,75 @@ internal sealed class CoreWorker : IDisposable
         return new ObjectRef<T>(PutSerialized(serialized), Address, this, addLocalReference: false);
     }
 
+    /// <summary>Puts the elements of <paramref name="span"/> as a <c>T[]</c>, copied once: straight into the node's store
+    /// when large (its header and the elements' bytes written as they are), else into an inline array.</summary>
+    public ObjectRef<T[]> PutArray<T>(ReadOnlySpan<T> span) where T : unmanaged
+    {
+        var elements = ObjectSerializer.ArrayBytes(span);
+        long size = sizeof(int) + (long)elements.Length;
+        if (ObjectStore is not { } store || size <= Config.MaxDirectCallObjectSize)
+            return new ObjectRef<T[]>(PutSerialized(ObjectSerializer.SerializeArray(span)), Address, this, addLocalReference: false);
+        var id = NextPutId();
+        var create = store.CreateAsync(id, size, Address, CancellationToken.None);
+        if (!create.IsCompleted) WaitBlocking(create, null, () => new TimeoutException());
+        if (create.GetAwaiter().GetResult() is { } path)
+        {
+            try
+            {
+                using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                Span<byte> header = stackalloc byte[sizeof(int)];
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header, span.Length);
+                RandomAccess.Write(file, header, 0);
+                RandomAccess.Write(file, elements, sizeof(int));
+            }
+            catch
+            {
+                store.Abort(id);
+                throw;
+            }
+            var seal = store.SealAsync(id, CancellationToken.None);
+            if (!seal.IsCompleted) WaitBlocking(seal, null, () => new TimeoutException());
+            seal.GetAwaiter().GetResult();
+        }
+        ReferenceCounter.AddOwnedObject(id, Address);
+        MemoryStore.Put(id, RayObject.InStore(store.NodeId, size, []));
+        return new ObjectRef<T[]>(id, Address, this, addLocalReference: false);
+    }
+
+    /// <summary>
+    /// A view of the <c>T[]</c> <paramref name="reference"/> points to; throws the object's error as a get does. An
+    /// object in the store is mapped (pulled to this node first when needed) and stays read — pinned — until the view
+    /// is disposed; an inline object's view aliases its array, which the view keeps reachable.
+    /// </summary>
+    public ObjectView<T> GetView<T>(ObjectRef<T[]> reference, TimeSpan? timeout) where T : unmanaged
+    {
+        var obj = GetObject(reference, timeout);
+        obj.ThrowIfError();
+        if (!obj.IsInStore)
+        {
+            GC.KeepAlive(reference);
+            return ObjectView<T>.Create(obj.Data, pin: null);
+        }
+        var map = MapAsync(reference.Id, obj, CancellationToken.None);
+        if (!map.IsCompleted) WaitBlocking(map, timeout, () => TimeoutFor([reference.Id], timeout));
+        var mapping = map.GetAwaiter().GetResult();
+        GC.KeepAlive(reference);
+        return ObjectView<T>.Create(mapping.Memory, new StorePin(this, reference.Id, mapping));
+    }
+
+    /// <summary>A view's hold on a mapped object: unmaps it and ends the read when the view is disposed.</summary>
+    private sealed class StorePin(CoreWorker worker, ObjectId id, StoreMapping mapping) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            mapping.Close();
+            worker.ObjectStore?.Release(id);
+        }
+    }
+
     /// <summary>Stores a serialized value as a new object owned here (inline, or in the node's store when large) and
     /// returns its ID with one local reference, which the caller's ref adopts or releases.</summary>
     internal ObjectId PutSerialized(PooledSerializedObject serialized)

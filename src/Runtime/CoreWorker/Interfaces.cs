@@ -187,4 +187,4 @@ internal interface IObjectStoreClient
 
 /// <summary>A node's object store figures (<see cref="Objects"/> counts every object it holds, in memory or spilled).</summary>
 internal sealed record ObjectStoreStats(NodeId NodeId, long Capacity, long Used, int Objects, long SpilledBytes, int SpilledObjects,
-    long RestoredBytes, long EvictedBytes, long FallbackBytes);
+    long RestoredBytes, long EvictedBytes, long FallbackBytes, int ObjectsBeingRead);

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using MemoryPack;
 
 namespace RaySharp.Core;
@@ -134,6 +136,31 @@ internal static class ObjectSerializer
         {
             t_nested = outer;
         }
+    }
+
+    /// <summary>
+    /// The elements of <paramref name="span"/> as MemoryPack writes a <c>T[]</c> (a little-endian int32 count, then the
+    /// elements' bytes), copied once: the bytes read back as a <c>T[]</c> and as an <see cref="ObjectView{T}"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The elements do not fit in one object.</exception>
+    public static SerializedObject SerializeArray<T>(ReadOnlySpan<T> span) where T : unmanaged
+    {
+        var elements = ArrayBytes(span);
+        var data = GC.AllocateUninitializedArray<byte>(sizeof(int) + elements.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(data, span.Length);
+        elements.CopyTo(data.AsSpan(sizeof(int)));
+        return new SerializedObject(data, []);
+    }
+
+    /// <summary>The bytes of the elements of a <c>T[]</c> to be stored (checked to fit one object with its header).</summary>
+    public static ReadOnlySpan<byte> ArrayBytes<T>(ReadOnlySpan<T> span) where T : unmanaged
+    {
+        var elements = MemoryMarshal.AsBytes(span);
+        if ((long)elements.Length + sizeof(int) > Array.MaxLength)
+            throw new ArgumentException(
+                $"{span.Length} elements of {typeof(T).Name} take {elements.Length} bytes, more than one object holds " +
+                $"({Array.MaxLength} bytes with its header): put it in parts.", nameof(span));
+        return elements;
     }
 
     public static T Deserialize<T>(byte[] data, CoreWorker worker) => Deserialize<T>(data.AsSpan(), worker);

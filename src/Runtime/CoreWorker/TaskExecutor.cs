@@ -96,13 +96,17 @@ internal sealed class TaskExecutor
 
         public override CancellationToken CancellationToken => _ct;
 
-        public override T Arg<T>(int index)
+        public override T Arg<T>(int index) => ObjectSerializer.Deserialize<T>(SerializedArg(index, out _).Span, _worker);
+
+        // An inline argument is a managed array the spec keeps alive; an in-store one is mapped until the task is done
+        // (after the generated code has disposed its views): neither needs a pin of its own.
+        private protected override ReadOnlyMemory<byte> SerializedArg(int index, out IDisposable? pin)
         {
+            pin = null;
             var arg = _task.Args[index];
             if (arg.IsRef)
                 throw new InvalidOperationException($"{_task.DisplayName}: argument {index} was not resolved before execution.");
-            if (arg.IsInStore) return ObjectSerializer.Deserialize<T>(_mapped![index]!.Span, _worker);
-            return ObjectSerializer.Deserialize<T>(arg.Value.Data, _worker);
+            return arg.IsInStore ? _mapped![index]!.Memory : arg.Value.Data;
         }
 
         /// <summary>Maps the arguments that are in the object store (pulled to this node first when needed); they stay

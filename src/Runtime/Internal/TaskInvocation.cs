@@ -13,6 +13,23 @@ public abstract class TaskInvocation
     /// <summary>Argument <paramref name="index"/> (0-based, CancellationToken parameters excluded), deserialized with MemoryPack.</summary>
     public abstract T Arg<T>(int index);
 
+    /// <summary>
+    /// Argument <paramref name="index"/> of an <see cref="ObjectView{T}"/> parameter: a view of the argument's serialized
+    /// <c>T[]</c> where it lies, not a copy. The invoker disposes it once the method has returned (for async methods,
+    /// once the returned task has completed).
+    /// </summary>
+    public ObjectView<T> ArgView<T>(int index) where T : unmanaged
+    {
+        var bytes = SerializedArg(index, out var pin);
+        return ObjectView<T>.Create(bytes, pin);
+    }
+
+    /// <summary>
+    /// The MemoryPack bytes of argument <paramref name="index"/> as they arrived, without deserializing or copying them,
+    /// and what keeps those bytes valid until disposed (null when they are ordinary managed memory).
+    /// </summary>
+    private protected abstract ReadOnlyMemory<byte> SerializedArg(int index, out IDisposable? pin);
+
     /// <summary>Signalled when the task is cancelled with <c>Ray.Cancel</c>.</summary>
     public abstract CancellationToken CancellationToken { get; }
 

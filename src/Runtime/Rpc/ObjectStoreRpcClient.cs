@@ -65,7 +65,7 @@ internal sealed class ObjectStoreRpcClient : IObjectStoreClient
     {
         var r = await Call(NodeManagerService.GetStoreStatsMethod, Empty.Instance, ct).ConfigureAwait(false);
         return new ObjectStoreStats(r.NodeId, r.Capacity, r.Used, r.Objects.Length, r.SpilledBytes,
-            r.SpilledObjects, r.RestoredBytes, r.EvictedBytes, r.FallbackBytes);
+            r.SpilledObjects, r.RestoredBytes, r.EvictedBytes, r.FallbackBytes, r.Objects.Count(o => o.Readers > 0));
     }
 
     private async Task<TResponse> Call<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, CancellationToken ct)
