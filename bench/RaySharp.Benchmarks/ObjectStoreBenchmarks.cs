@@ -47,6 +47,8 @@ internal static class ObjectStoreBenchmarks
                 Random.Shared.NextBytes(data);
                 double put = Measure(options.Duration, ObjectSize, () => Ray.Put(data).Dispose());
                 Row(output, "single client put gigabytes", put, put / memcpy);
+                double span = Measure(options.Duration, ObjectSize, () => Ray.Put<byte>(data.AsSpan()).Dispose());
+                Row(output, "single client put gigabytes (Put(ReadOnlySpan<T>))", span, span / memcpy);
                 double multi = MultiClientPut(options.Duration, Math.Max(2, Environment.ProcessorCount));
                 Row(output, $"multi client put gigabytes ({Math.Max(2, Environment.ProcessorCount)} tasks)", multi, multi / memcpy);
             }
@@ -57,9 +59,20 @@ internal static class ObjectStoreBenchmarks
                 using var stored = Ray.Put(data);
                 double get = Measure(options.Duration, ObjectSize, () => _ = stored.Get());
                 Row(output, "single client get gigabytes", get, get / memcpy);
+                long sum = 0;
+                double view = Measure(options.Duration, ObjectSize, () =>
+                {
+                    using var v = Ray.GetView(stored);
+                    sum += v.Span[^1]; // touch it: the view is real
+                });
+                output.WriteLine("{0,-52} {1,12} {2,13}", "single client GetView of the same object",
+                    $"{ObjectSize / view * 1e6:0} us", $"{memcpy / view:0.0000}x of a memcpy's time");
             }
             if (Selected("memory"))
-                output.WriteLine(ReadByMany(200 * MiB, 4));
+            {
+                output.WriteLine(ReadByMany(200 * MiB, 4, view: false));
+                output.WriteLine(ReadByMany(200 * MiB, 4, view: true));
+            }
         }
         if (Selected("transfer"))
             foreach (var line in await TransferAsync(options, ct).ConfigureAwait(false)) output.WriteLine(line);
@@ -118,26 +131,43 @@ internal static class ObjectStoreBenchmarks
     }
 
     /// <summary>One object of <paramref name="size"/> bytes put by the driver and read by <paramref name="readers"/> tasks
-    /// at once on this node: the RSS and PSS (shared pages split between their users) of the driver and the workers
-    /// while every reader holds the value.</summary>
-    private static string ReadByMany(int size, int readers)
+    /// at once on this node: how much the PSS (shared pages split between their users) of the driver and the workers
+    /// grows from before the put to while every reader holds the value, and the RSS sum at that moment.</summary>
+    private static string ReadByMany(int size, int readers, bool view)
     {
+        // Fresh workers (a runtime env of their own, so no earlier benchmark's garbage is counted), started and
+        // measured before the object exists.
+        var fresh = new TaskOptions { NumCpus = 0, RuntimeEnv = new RuntimeEnv { EnvVars = new Dictionary<string, string> { ["BENCH_READERS"] = view ? "view" : "array" } } };
+        var warmGate = Gate.Remote.Create();
+        var warm = Enumerable.Range(0, readers).Select(_ => StoreBench.Remote.WithOptions(fresh).Wait(warmGate)).ToList();
+        while (warmGate.Arrived().Get() < readers) Thread.Sleep(10); // the workers report in; nothing to await across processes
+        var workerPids = warmGate.Pids().Get();
+        GC.Collect();
+        long before = ProcessMemory.Pss(Environment.ProcessId) + workerPids.Sum(ProcessMemory.Pss);
+        warmGate.Open().Get();
+        Ray.Get(warm);
+        Ray.Kill(warmGate);
+
         var data = new byte[size];
         Random.Shared.NextBytes(data);
-        using var obj = Ray.Put(data);
+        using var obj = Ray.Put<byte>(data.AsSpan());
         data = null;
         GC.Collect();
         var gate = Gate.Remote.Create();
-        var reads = Enumerable.Range(0, readers).Select(_ => StoreBench.Remote.WithOptions(new TaskOptions { NumCpus = 0 }).ReadAndWait(obj, gate)).ToList();
-        while (gate.Arrived().Get() < readers) Thread.Sleep(10); // the readers report in; nothing to await across processes
+        var reads = Enumerable.Range(0, readers).Select(_ => view
+            ? StoreBench.Remote.WithOptions(fresh).ViewAndWait(obj, gate)
+            : StoreBench.Remote.WithOptions(fresh).ReadAndWait(obj, gate)).ToList();
+        while (gate.Arrived().Get() < readers) Thread.Sleep(10);
         var pids = gate.Pids().Get();
+        var all = workerPids.Union(pids).ToArray();
         long rss = ProcessMemory.Rss(Environment.ProcessId) + pids.Sum(ProcessMemory.Rss);
-        long pss = ProcessMemory.Pss(Environment.ProcessId) + pids.Sum(ProcessMemory.Pss);
+        long after = ProcessMemory.Pss(Environment.ProcessId) + all.Where(p => File.Exists($"/proc/{p}/status")).Sum(ProcessMemory.Pss);
         gate.Open().Get();
         Ray.Get(reads);
         Ray.Kill(gate);
-        return $"{$"{size / MiB} MiB object read by {readers} tasks (byte[] parameter)",-52} RSS sum {Bytes(rss)}, PSS sum {Bytes(pss)} " +
-               $"= {pss / (double)size:0.0}x the object (driver + {pids.Length} workers)";
+        string how = view ? "ObjectView<byte> parameter" : "byte[] parameter";
+        return $"{$"{size / MiB} MiB object read by {readers} tasks ({how})",-52} PSS grew {Bytes(after - before)} = " +
+               $"{(after - before) / (double)size:0.00}x the object (driver + {all.Length} workers; RSS sum {Bytes(rss)})";
     }
 
     /// <summary>A 1 GiB object pulled from another node of a <see cref="TestCluster"/>, against a raw gRPC stream of
@@ -239,6 +269,28 @@ internal static partial class StoreBench
         var data = new byte[size];
         for (int i = 0; i < count; i++) Ray.Put(data).Dispose();
         return (long)count * size;
+    }
+
+    /// <summary>Reports to the gate and waits until it opens (starts a worker and keeps it busy).</summary>
+    [RayRemote]
+    public static int Wait(ActorHandle<Gate> gate)
+    {
+        gate.Arrive(Environment.ProcessId).Get();
+        var open = gate.WaitOpen();
+        while (Ray.Wait([open], timeout: TimeSpan.Zero).Ready.Count == 0) Thread.Sleep(5);
+        return Environment.ProcessId;
+    }
+
+    /// <summary>Views the object (no copy), reports to the gate and holds the view until the gate opens.</summary>
+    [RayRemote]
+    public static long ViewAndWait(ObjectView<byte> data, ActorHandle<Gate> gate)
+    {
+        long sum = 0;
+        foreach (byte b in data.Span) sum += b; // read every page
+        gate.Arrive(Environment.ProcessId).Get();
+        var open = gate.WaitOpen();
+        while (Ray.Wait([open], timeout: TimeSpan.Zero).Ready.Count == 0) Thread.Sleep(5);
+        return data.Length + (sum & 0);
     }
 
     /// <summary>Reads the object, reports to the gate and holds the value until the gate opens.</summary>
