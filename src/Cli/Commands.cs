@@ -24,6 +24,9 @@ internal static class Commands
           status [--address A] [--auth-token T]
                                      nodes and resource usage of the cluster
           list nodes|actors|jobs [--address A] [--auth-token T] [--format json]
+          memory [--address A] [--auth-token T] [--format json]
+                                     the objects in each node's object store: size, primary copy or secondary,
+                                     readers pinning it, spilled, owner
           microbenchmark [--filter TEXT] [--duration SECONDS] [--json PATH]
                                      Ray's microbenchmarks on an embedded cluster, with raw gRPC baselines
 
@@ -49,6 +52,7 @@ internal static class Commands
                 "stop" => Stop(output),
                 "status" => Status(options, output),
                 "list" => List(positional.FirstOrDefault(), options, output),
+                "memory" => Memory(options, output),
                 "microbenchmark" => await MicrobenchmarkAsync(options, output).ConfigureAwait(false),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'.\n{Usage}"),
             };
@@ -198,13 +202,73 @@ internal static class Commands
         ?? throw new InvalidOperationException("No cluster address: pass --address HOST:PORT, set RAY_ADDRESS, or start one with `raysharp start --head`.");
 
     /// <summary>The cluster's GCS, through the same client every RaySharp process uses.</summary>
-    private static GcsClient Gcs(Dictionary<string, string> options)
+    private static GcsClient Gcs(Dictionary<string, string> options) => Gcs(options, out _);
+
+    private static GcsClient Gcs(Dictionary<string, string> options, out RayConfig config)
     {
         string address = ResolveAddress(options);
         var token = ClusterToken.From(options.GetValueOrDefault("auth-token") ?? Environment.GetEnvironmentVariable(ClusterToken.Variable))
             ?? ClusterToken.FindLocal(address, options.GetValueOrDefault("temp-dir"))
             ?? RecordedNodes().Where(r => r["gcs"] == address).Select(r => ReadToken(r["session"])).FirstOrDefault(t => t is not null);
-        return new(address, RayConfig.Default with { AuthToken = token });
+        config = RayConfig.Default with { AuthToken = token };
+        return new(address, config);
+    }
+
+    /// <summary>The object stores of the cluster's alive nodes (a node that does not answer is left out, with a note).</summary>
+    private static List<StoreStatsReply> StoreStats(GcsClient gcs, RayConfig config, TextWriter? notes)
+    {
+        List<StoreStatsReply> stats = [];
+        foreach (var node in Ask(gcs, g => g.GetAllNodes()).Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead))
+        {
+            try
+            {
+                stats.Add(RpcChannels.Invoker(node.RayletEndpoint, config).AsyncUnaryCall(NodeManagerService.GetStoreStatsMethod, null,
+                    new CallOptions(deadline: DateTime.UtcNow.AddSeconds(10)), Empty.Instance).ResponseAsync.GetAwaiter().GetResult());
+            }
+            catch (RpcException e)
+            {
+                notes?.WriteLine($"  node {node.NodeId} ({node.RayletEndpoint}) did not report its object store: {e.StatusCode} ({e.Status.Detail})");
+            }
+        }
+        return stats;
+    }
+
+    private static string Bytes(long n) => PlasmaStore.Bytes(n);
+
+    private static int Memory(Dictionary<string, string> options, TextWriter output)
+    {
+        var gcs = Gcs(options, out var config);
+        var stats = StoreStats(gcs, config, output);
+        if (options.GetValueOrDefault("format") == "json")
+        {
+            var rows = stats.Select(s => new Dictionary<string, object?>
+            {
+                ["node_id"] = s.NodeId.ToString(), ["capacity"] = s.Capacity, ["used"] = s.Used, ["spilled_bytes"] = s.SpilledBytes,
+                ["spilled_objects"] = s.SpilledObjects, ["restored_bytes"] = s.RestoredBytes, ["evicted_bytes"] = s.EvictedBytes,
+                ["fallback_bytes"] = s.FallbackBytes,
+                ["objects"] = s.Objects.Select(o => new Dictionary<string, object?>
+                {
+                    ["object_id"] = o.ObjectId.ToString(), ["size"] = o.Size, ["copy"] = o.IsPrimary ? "primary" : "secondary",
+                    ["sealed"] = o.IsSealed, ["readers"] = o.Readers, ["spilled"] = o.IsSpilled, ["on_disk_fallback"] = o.OnFallback,
+                    ["owner"] = o.Owner?.WorkerId.ToString(),
+                }).ToList(),
+            }).ToList();
+            output.WriteLine(JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        output.WriteLine($"======== Object store memory ({gcs.Endpoint}) ========");
+        foreach (var s in stats)
+        {
+            output.WriteLine($"Node {s.NodeId}: {Bytes(s.Used)} of {Bytes(s.Capacity)} used, {s.Objects.Length} objects, " +
+                $"{Bytes(s.SpilledBytes)} spilled ({s.SpilledObjects} objects), {Bytes(s.RestoredBytes)} restored, {Bytes(s.EvictedBytes)} of copies evicted" +
+                (s.FallbackBytes > 0 ? $", {Bytes(s.FallbackBytes)} in disk files (/dev/shm is full)" : ""));
+            if (s.Objects.Length == 0) continue;
+            output.WriteLine($"  {"object id",-58} {"size",10} {"copy",-9} {"readers",7} {"state",-8} owner");
+            foreach (var o in s.Objects.OrderByDescending(o => o.Size))
+                output.WriteLine($"  {o.ObjectId,-58} {Bytes(o.Size),10} {(o.IsPrimary ? "primary" : "secondary"),-9} {o.Readers,7} " +
+                    $"{(!o.IsSealed ? "writing" : o.IsSpilled ? "spilled" : "in memory"),-8} {o.Owner?.WorkerId.ToString() ?? "-"}");
+        }
+        return 0;
     }
 
     private static ClusterToken? ReadToken(string sessionDir)
@@ -233,7 +297,7 @@ internal static class Commands
 
     private static int Status(Dictionary<string, string> options, TextWriter output)
     {
-        var gcs = Gcs(options);
+        var gcs = Gcs(options, out var config);
         var nodes = Ask(gcs, g => g.GetAllNodes()).Nodes;
         output.WriteLine($"======== Cluster status ({gcs.Endpoint}) ========");
         output.WriteLine($"Alive nodes: {nodes.Count(n => n.Alive)}  Dead nodes: {nodes.Count(n => !n.Alive)}");
@@ -248,6 +312,10 @@ internal static class Commands
             double available = alive.Sum(n => n.Available.GetValueOrDefault(name));
             output.WriteLine($"  {total - available:0.##}/{total:0.##} {name}");
         }
+        var stores = StoreStats(gcs, config, output);
+        output.WriteLine($"Object store: {Bytes(stores.Sum(s => s.Used))} of {Bytes(stores.Sum(s => s.Capacity))} used by " +
+            $"{stores.Sum(s => s.Objects.Length)} objects; {Bytes(stores.Sum(s => s.SpilledBytes))} spilled to disk " +
+            "(`raysharp memory` lists them)");
         return 0;
     }
 

@@ -59,6 +59,14 @@ public sealed partial class CliTests : IDisposable
             {
                 var needsGpuA = new TaskOptions { Resources = new Dictionary<string, double> { ["gpu_a"] = 1 } };
                 Assert.Equal(7, Probe.Remote.WithOptions(needsGpuA).Leaf(7).Get(TimeSpan.FromSeconds(60)));
+
+                // A large object is in the head's store: `memory` lists it, `status` counts it.
+                using var large = Ray.Put(new byte[3 * 1024 * 1024]);
+                var memory = Raysharp("memory", "--address", address);
+                Assert.True(memory.ExitCode == 0, memory.Output);
+                Assert.Contains(large.Id.ToString(), memory.Output);
+                Assert.Contains("primary", memory.Output);
+                Assert.Contains("Object store:", Raysharp("status", "--address", address).Output);
             }
             var jobs = Raysharp("list", "jobs", "--address", address, "--format", "json");
             Assert.Contains("\"FINISHED\"", jobs.Output);
