@@ -336,7 +336,8 @@ internal sealed partial class NodeManager : IDisposable
         WorkerProcess worker;
         try
         {
-            worker = await Pool.PopWorkerAsync(p.Request.JobId, p.Request.RuntimeEnvKey, p.Request.EnvVars, p.Cancellation).ConfigureAwait(false);
+            var use = p.Request.IsActorCreation ? WorkerUse.Actor : p.Resources.IsEmpty ? WorkerUse.ZeroResourceTask : WorkerUse.Task;
+            worker = await Pool.PopWorkerAsync(p.Request.JobId, p.Request.RuntimeEnvKey, p.Request.EnvVars, use, p.Cancellation).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -354,7 +355,6 @@ internal sealed partial class NodeManager : IDisposable
         }
         var lease = new Lease(leaseId, worker, p.Resources);
         worker.LeaseId = leaseId;
-        worker.IsActor = p.Request.IsActorCreation;
         lock (_lock) _leases[leaseId] = lease;
         var reply = new WireLeaseReply
         {
@@ -403,6 +403,7 @@ internal sealed partial class NodeManager : IDisposable
         {
             if (!_leases.TryGetValue(leaseId, out var lease) || lease.Blocked == blocked) return;
             lease.Blocked = blocked;
+            Pool.SetBlocked(lease.Worker, blocked);
             var cpu = lease.Resources.Only(ResourceSet.Cpu);
             if (cpu.IsEmpty) return;
             if (blocked)
