@@ -482,7 +482,12 @@ internal sealed class WorkerPool : IDisposable
         string reason = worker.DeathReason ?? worker.Handle?.ExitDescription ?? "the worker ended";
         worker.DeathReason ??= reason;
         worker.Registered.TrySetException(new WorkerStartupFailedException($"The worker exited before it registered: {reason}."));
-        if (worker.Address is { } a) RpcChannels.Forget(a.Endpoint);
+        if (worker.Address is { } a)
+        {
+            // Both ways this process may have reached it: no channel to a dead worker stays in the process's table.
+            RpcChannels.Forget(a.Endpoint);
+            if (a.Socket is { } socket) RpcChannels.Forget("unix:" + socket);
+        }
         if (!wasDisposed) _onWorkerDied(worker, reason);
     }
 
