@@ -203,7 +203,11 @@ internal static class Commands
         string address = ResolveAddress(options);
         var token = ClusterToken.From(options.GetValueOrDefault("auth-token") ?? Environment.GetEnvironmentVariable(ClusterToken.Variable))
             ?? ClusterToken.FindLocal(address, options.GetValueOrDefault("temp-dir"))
-            ?? RecordedNodes().Where(r => r["gcs"] == address).Select(r => ReadToken(r["session"])).FirstOrDefault(t => t is not null);
+            ?? RecordedNodes().Where(r => r["gcs"] == address).Select(r => ReadToken(r["session"])).FirstOrDefault(t => t is not null)
+            // Without one every call would be refused: say how to give it before trying.
+            ?? throw new InvalidOperationException(
+                $"Authentication: no cluster token for the cluster at {address}. Pass --auth-token or set {ClusterToken.Variable} to the token in " +
+                $"the head node's <session dir>/{ClusterToken.FileName} (on the head's machine it is found there by itself).");
         return new(address, RayConfig.Default with { AuthToken = token });
     }
 
