@@ -60,7 +60,7 @@ internal static class Commands
         }
         catch (Exception e) when (e is InvalidOperationException or RpcException or IOException)
         {
-            error.WriteLine($"raysharp {args[0]}: {e.Message}");
+            error.WriteLine($"raysharp {args[0]}: {(e is RpcException rpc ? RpcErrors.Describe(rpc) : e.Message)}");
             return 1;
         }
     }

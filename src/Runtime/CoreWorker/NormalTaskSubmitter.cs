@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using RaySharp.Core.Rpc;
 
 namespace RaySharp.Core;
 
@@ -248,8 +249,8 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
 
     private static string Describe(Exception e) => e switch
     {
-        LeaseRejectedException => e.Message,
-        _ => $"{e.GetType().Name}: {e.Message}",
+        LeaseRejectedException or RayletUnreachableException => e.Message,
+        _ => RpcErrors.Describe(e),
     };
 
     internal static readonly TimeSpan LeaseRetryBaseBackoff = TimeSpan.FromMilliseconds(50);
@@ -270,7 +271,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             LogPushFailed(_logger, e, resolved.DisplayName, resolved.TaskId, lease.NodeId);
             return PushTaskReply.WorkerDied(
-                $"Pushing {resolved.DisplayName} to its worker on node {lease.NodeId} failed: {e.GetType().Name}: {e.Message}");
+                $"Pushing {resolved.DisplayName} to its worker on node {lease.NodeId} failed: {RpcErrors.Describe(e)}");
         }
         finally
         {

@@ -61,7 +61,7 @@ internal sealed class NodeHost : IAsyncDisposable
         try
         {
             server = await transport.Serve(services, "raylet-" + id.ToString()[..8]).ConfigureAwait(false);
-            await raylet.StartAsync(new GcsClient(gcsAddress ?? server.Endpoint, config), server.Endpoint, server.Socket, ct).ConfigureAwait(false);
+            await raylet.StartAsync(new GcsClient(gcsAddress ?? server.Endpoint, config, loggers.CreateLogger<GcsClient>()), server.Endpoint, server.Socket, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -275,7 +275,7 @@ internal static class ClusterDriver
         }
         if (embedded is not null)
         {
-            gcs = new GcsClient(embedded.GcsEndpoint, config);
+            gcs = new GcsClient(embedded.GcsEndpoint, config, loggers.CreateLogger<GcsClient>());
             raylet = embedded.RayletLocalEndpoint;
             nodeId = embedded.Raylet.NodeId;
             endpoint = embedded.Server.Endpoint;
@@ -283,7 +283,7 @@ internal static class ClusterDriver
         }
         else
         {
-            gcs = new GcsClient(GcsAddress(address!), config);
+            gcs = new GcsClient(GcsAddress(address!), config, loggers.CreateLogger<GcsClient>());
             var node = Reach(gcs, address, g => g.GetAllNodes()).Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead).FirstOrDefault()
                 ?? throw new InvalidOperationException($"The cluster at {address} has no alive node to run a driver on.");
             nodeId = node.NodeId;
