@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using RaySharp.Core.Rpc;
 
 namespace RaySharp.Core;
 
@@ -299,7 +298,7 @@ internal sealed partial class ActorTaskSubmitter
         if (push.IsCompletedSuccessfully) return push.Result;
         var e = push.Exception?.GetBaseException() ?? new OperationCanceledException("The push was canceled.");
         LogPushFailed(_logger, e, entry.Spec.DisplayName, entry.Spec.TaskId, q.ActorId);
-        return PushTaskReply.WorkerDied($"Pushing {entry.Spec.DisplayName} to actor {q.ActorId} failed: {RpcErrors.Describe(e)}");
+        return PushTaskReply.WorkerDied($"Pushing {entry.Spec.DisplayName} to actor {q.ActorId} failed: {e.GetType().Name}: {e.Message}");
     }
 
     private void OnReply(ActorQueue q, Call call, PushTaskReply reply)

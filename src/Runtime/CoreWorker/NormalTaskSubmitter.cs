@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using RaySharp.Core.Rpc;
 
 namespace RaySharp.Core;
 
@@ -250,7 +249,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
     private static string Describe(Exception e) => e switch
     {
         LeaseRejectedException or RayletUnreachableException => e.Message,
-        _ => RpcErrors.Describe(e),
+        _ => $"{e.GetType().Name}: {e.Message}",
     };
 
     internal static readonly TimeSpan LeaseRetryBaseBackoff = TimeSpan.FromMilliseconds(50);
@@ -271,7 +270,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             LogPushFailed(_logger, e, resolved.DisplayName, resolved.TaskId, lease.NodeId);
             return PushTaskReply.WorkerDied(
-                $"Pushing {resolved.DisplayName} to its worker on node {lease.NodeId} failed: {RpcErrors.Describe(e)}");
+                $"Pushing {resolved.DisplayName} to its worker on node {lease.NodeId} failed: {e.GetType().Name}: {e.Message}");
         }
         finally
         {

@@ -60,7 +60,18 @@ internal sealed partial class CoreWorkerConnection
         long id = Interlocked.Increment(ref _nextCallId);
         _inflight[id] = done;
         LogPush(_logger, id, task.TaskId, Address.WorkerId);
-        var outbox = EnsureStream();
+        Channel<PushTaskRequest> outbox;
+        try
+        {
+            outbox = EnsureStream();
+        }
+        catch (Exception e)
+        {
+            // The stream could not even be opened (refused, the server stopped): the call fails as the worker's death,
+            // saying why, rather than throwing the transport's exception at the submitter.
+            Break($"opening the task stream to {Who} failed: {RpcErrors.Describe(e, Address.Endpoint)}");
+            return done.Task;
+        }
         if (_broken is { } reason || !outbox.Writer.TryWrite(new PushTaskRequest(id, task, leaseId, leaseResources)))
         {
             if (_inflight.TryRemove(id, out _)) done.TrySetResult(Died(id, _broken ?? $"the connection to {Who} closed"));
@@ -162,9 +173,6 @@ internal sealed class RemoteCoreWorkerClient : ICoreWorkerClient
     }
 
     public Address Address { get; }
-
-    /// <summary>The worker as messages name it: which process, where, on which node.</summary>
-    private string Who => $"the worker process {Address.WorkerId} at {Address.Endpoint} on node {Address.NodeId}";
 
     public async Task<PushTaskReply> PushTaskAsync(TaskSpec task, CancellationToken ct)
     {

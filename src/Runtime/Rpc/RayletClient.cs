@@ -69,6 +69,3 @@ internal static class RayletRpc
         TRequest request, CancellationToken ct = default) where TRequest : class where TResponse : class =>
         RpcChannels.TryCallAsync(RpcChannels.Invoker(endpoint, config), method, request, ct);
 }
-
-/// <summary>A raylet did not answer a lease request (its node died or is unreachable); the request may be asked again.</summary>
-internal sealed class RayletUnreachableException(string message, Exception inner) : Exception(message, inner);
