@@ -64,7 +64,7 @@ internal static class Commands
         }
         catch (Exception e) when (e is InvalidOperationException or RpcException or IOException)
         {
-            error.WriteLine($"raysharp {args[0]}: {e.Message}");
+            error.WriteLine($"raysharp {args[0]}: {(e is RpcException rpc ? RpcErrors.Describe(rpc) : e.Message)}");
             return 1;
         }
     }
@@ -209,7 +209,11 @@ internal static class Commands
         string address = ResolveAddress(options);
         var token = ClusterToken.From(options.GetValueOrDefault("auth-token") ?? Environment.GetEnvironmentVariable(ClusterToken.Variable))
             ?? ClusterToken.FindLocal(address, options.GetValueOrDefault("temp-dir"))
-            ?? RecordedNodes().Where(r => r["gcs"] == address).Select(r => ReadToken(r["session"])).FirstOrDefault(t => t is not null);
+            ?? RecordedNodes().Where(r => r["gcs"] == address).Select(r => ReadToken(r["session"])).FirstOrDefault(t => t is not null)
+            // Without one every call would be refused: say how to give it before trying.
+            ?? throw new InvalidOperationException(
+                $"Authentication: no cluster token for the cluster at {address}. Pass --auth-token or set {ClusterToken.Variable} to the token in " +
+                $"the head node's <session dir>/{ClusterToken.FileName} (on the head's machine it is found there by itself).");
         config = RayConfig.Default with { AuthToken = token };
         return new(address, config);
     }

@@ -20,6 +20,7 @@ public sealed partial class CliTests : IDisposable
         };
         psi.Environment["TMPDIR"] = _temp;
         psi.Environment.Remove("RAY_ADDRESS");
+        psi.Environment.Remove(Core.ClusterToken.Variable);
         foreach (var a in (string[])["exec", Path.Combine(AppContext.BaseDirectory, "RaySharp.Cli.dll"), .. args]) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -94,6 +95,28 @@ public sealed partial class CliTests : IDisposable
         var unknown = Raysharp("frobnicate");
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("Unknown command 'frobnicate'", unknown.Output);
+    }
+
+    [Fact]
+    public void Start_and_status_that_find_no_cluster_token_anywhere_say_how_to_give_it()
+    {
+        // No RAY_AUTH_TOKEN, no --auth-token, and no session directory under this test's temp dir names the address.
+        const string address = "127.0.0.1:1";
+        var join = Raysharp("start", "--address", address, "--num-cpus", "1");
+        Assert.Equal(1, join.ExitCode);
+        AssertSaysHowToGiveTheToken(join.Output, address);
+
+        var status = Raysharp("status", "--address", address);
+        Assert.Equal(1, status.ExitCode);
+        AssertSaysHowToGiveTheToken(status.Output, address);
+    }
+
+    internal static void AssertSaysHowToGiveTheToken(string message, string address)
+    {
+        Assert.Contains("no cluster token", message);
+        Assert.Contains(address, message);
+        Assert.Contains(Core.ClusterToken.Variable, message);
+        Assert.Contains(Core.ClusterToken.FileName, message);
     }
 
     [GeneratedRegex("RAY_ADDRESS=([0-9.]+:[0-9]+)")]

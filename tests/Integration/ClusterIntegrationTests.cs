@@ -282,7 +282,12 @@ public sealed class ThreeNodeTests(ThreeNodeCluster fixture, Xunit.Abstractions.
         string name = "holder-" + Guid.NewGuid().ToString("N")[..8];
         Assert.Contains("lent: True", RunDriver("lend-and-exit", name));
         var holder = Ray.GetActor<Holder>(name, "integration");
-        Assert.Throws<OwnerDiedException>(() => holder.Read().Get(Timeout));
+        var e = Assert.Throws<OwnerDiedException>(() => holder.Read().Get(Timeout));
+        // It names the owner and says what happened, in words.
+        Assert.Contains("The owner of object", e.Message);
+        Assert.Contains("on node", e.Message);
+        Assert.DoesNotContain("Status(", e.Message);
+        Assert.DoesNotContain("localhost:80", e.Message);
         Ray.Kill(holder);
     }
 
@@ -333,9 +338,30 @@ public sealed class NodeFailureTests
         ThreeNodeTests.WaitUntil(() => gate.Waiting().Get(Timeout) == 1);
 
         cluster.RemoveNode(doomed, graceful: false);
+        // Submitted at once: the head's raylet most likely still believes the node alive and sends the lease to a
+        // raylet that is gone (a few seconds later the node is dead and the request is refused as such).
+        var pinned = Probe.Remote.WithOptions(new TaskOptions
+        {
+            SchedulingStrategy = new NodeAffinitySchedulingStrategy(doomed.NodeId), MaxRetries = 0,
+        }).Node();
 
-        Assert.Throws<WorkerCrashedException>(() => task.Get(Timeout));
-        Assert.Throws<ActorDiedException>(() => actor.Node().Get(Timeout));
+        var errors = new List<RayException>
+        {
+            Assert.Throws<WorkerCrashedException>(() => task.Get(Timeout)),
+            Assert.Throws<ActorDiedException>(() => actor.Node().Get(Timeout)),
+            Assert.ThrowsAny<RayException>(() => pinned.Get(Timeout)),
+        };
+        // Each says which node or process is gone and why, in words: never gRPC's raw status text or the placeholder
+        // host of a Unix-socket channel.
+        foreach (var e in errors)
+        {
+            Assert.DoesNotContain("Status(", e.Message);
+            Assert.DoesNotContain("StatusCode=", e.Message);
+            Assert.DoesNotContain("localhost:80", e.Message);
+        }
+        Assert.Contains(doomed.NodeId.ToString(), errors[0].Message);
+        Assert.Contains(doomed.NodeId.ToString(), errors[1].Message);
+        Assert.Contains(doomed.NodeId.ToString(), errors[2].Message);
         // The GCS notices the silent raylet and marks the node dead for everyone.
         ThreeNodeTests.WaitUntil(() => Ray.Nodes().Any(n => n.Id == doomed.NodeId && !n.Alive));
         Assert.Equal(2, Ray.Nodes().Count(n => n.Alive));

@@ -45,6 +45,27 @@ public sealed class ClusterSecurityTests
     }
 
     [Fact]
+    public void A_driver_that_finds_no_cluster_token_anywhere_is_told_how_to_give_it()
+    {
+        // No RAY_AUTH_TOKEN, and no session directory (under its temp dir or the default one) names this address.
+        const string address = "127.0.0.1:1";
+        string temp = Path.Combine(Path.GetTempPath(), "rs-no-token-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(temp);
+        string? before = Environment.GetEnvironmentVariable(ClusterToken.Variable);
+        Environment.SetEnvironmentVariable(ClusterToken.Variable, null);
+        try
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => Ray.Init(new RayOptions { Address = address, TempDir = temp }));
+            CliTests.AssertSaysHowToGiveTheToken(e.Message, address);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(ClusterToken.Variable, before);
+            Directory.Delete(temp, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Raw_calls_to_the_gcs_a_raylet_and_a_worker_without_the_token_are_unauthenticated_and_logged()
     {
         using var cluster = TestCluster.Start();

@@ -78,10 +78,13 @@ public sealed class ResourceTests : RayTest
     }
 
     [Fact]
-    public void Placement_groups_are_not_supported_in_local_mode()
+    public void Placement_groups_are_not_supported_yet_and_the_error_does_not_blame_the_mode()
     {
-        Assert.Throws<NotSupportedException>(() =>
+        var e = Assert.Throws<NotSupportedException>(() =>
             Ray.CreatePlacementGroup([new Dictionary<string, double> { ["CPU"] = 1 }]));
+        // The same in both modes: on the cluster it must not read as a local-mode limitation.
+        Assert.Contains("not supported by RaySharp yet", e.Message);
+        Assert.DoesNotContain("not supported in local mode", e.Message);
     }
 }
 

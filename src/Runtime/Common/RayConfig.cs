@@ -25,6 +25,14 @@ internal sealed record RayConfig
     /// <summary>Worker processes a raylet starts at once; 0: the node's CPU count (Ray's default).</summary>
     public int MaximumStartupConcurrency { get; init; }
 
+    /// <summary>Idle workers a raylet keeps, and the task workers (not blocked in Get) it runs for leases that request
+    /// no resources; 0: the node's CPU count, at least 1 (Ray's default).</summary>
+    public int NumWorkersSoftLimit { get; init; }
+
+    /// <summary>Live workers (not blocked in Get) above which a raylet starts no more, for any lease; 0: four per CPU
+    /// plus 64 (RaySharp-only).</summary>
+    public int MaxWorkerProcessesPerNode { get; init; }
+
     /// <summary>Default task retries after system failures.</summary>
     public int TaskMaxRetries { get; init; } = 3;
 
@@ -115,6 +123,9 @@ internal sealed record RayConfig
         Millis("idle_worker_killing_time_threshold_ms", c => c.IdleWorkerKillingTime, (c, v) => c with { IdleWorkerKillingTime = v }),
         Long("maximum_startup_concurrency", c => c.MaximumStartupConcurrency, (c, v) => c with { MaximumStartupConcurrency = (int)v },
             min: 0, max: 10_000),
+        Long("num_workers_soft_limit", c => c.NumWorkersSoftLimit, (c, v) => c with { NumWorkersSoftLimit = (int)v }, min: 0, max: 100_000),
+        Long("max_worker_processes_per_node", c => c.MaxWorkerProcessesPerNode, (c, v) => c with { MaxWorkerProcessesPerNode = (int)v },
+            min: 0, max: 100_000),
         Long("task_max_retries", c => c.TaskMaxRetries, (c, v) => c with { TaskMaxRetries = (int)v }, min: -1, max: int.MaxValue),
         Seconds("worker_register_timeout_seconds", c => c.WorkerRegisterTimeout, (c, v) => c with { WorkerRegisterTimeout = v }),
         Millis("raylet_report_resources_period_milliseconds", c => c.RayletReportPeriod, (c, v) => c with { RayletReportPeriod = v }),

@@ -248,7 +248,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
 
     private static string Describe(Exception e) => e switch
     {
-        LeaseRejectedException => e.Message,
+        LeaseRejectedException or RayletUnreachableException => e.Message,
         _ => $"{e.GetType().Name}: {e.Message}",
     };
 

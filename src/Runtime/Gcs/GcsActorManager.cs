@@ -160,7 +160,7 @@ internal sealed class GcsActorManager : IDisposable
         }
         catch (Exception e)
         {
-            MarkDead(record, RayErrorInfo.ActorDied(spec.ActorId, $"it could not be scheduled: {e.Message}"));
+            MarkDead(record, RayErrorInfo.ActorDied(spec.ActorId, $"it could not be scheduled: {(e is RayletUnreachableException ? e.Message : RpcErrors.Describe(e))}"));
         }
     }
 

@@ -25,12 +25,12 @@ internal interface ICoreWorkerClientPool
 }
 
 /// <summary>The raylets over gRPC (or the in-process transport in local mode).</summary>
-internal sealed class RayletRpcClientPool(RayConfig config) : IRayletClientPool
+internal sealed class RayletRpcClientPool(RayConfig config, Microsoft.Extensions.Logging.ILogger logger) : IRayletClientPool
 {
     public Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestWorkerLeaseAsync(string endpoint, WireLeaseRequest request, CancellationToken ct) =>
         RayletRpc.RequestLeaseAsync(config, endpoint, request, ct);
 
-    public void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) => RayletRpc.ReturnWorker(config, rayletEndpoint, leaseId, disconnect);
+    public void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) => RayletRpc.ReturnWorker(config, rayletEndpoint, leaseId, disconnect, logger);
 }
 
 /// <summary>The workers over their long-lived task streams.</summary>

@@ -20,7 +20,7 @@ internal sealed class GcsServer : IDisposable
     {
         Storage = storage ?? new InMemoryGcsTableStorage();
         Nodes = new GcsNodeManager(Storage, config, loggers.CreateLogger<GcsNodeManager>());
-        Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(config), workers ?? new CoreWorkerRpcClientPool(config, loggers.CreateLogger<CoreWorkerConnection>()),
+        Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(config, loggers.CreateLogger<RayletRpcClientPool>()), workers ?? new CoreWorkerRpcClientPool(config, loggers.CreateLogger<CoreWorkerConnection>()),
             loggers.CreateLogger<GcsActorManager>());
         Jobs = new GcsJobManager(Storage, Actors, loggers.CreateLogger<GcsJobManager>());
         Logs = new LogPublisher(loggers.CreateLogger<LogPublisher>());

@@ -75,6 +75,9 @@ internal sealed partial class NodeManager : IDisposable
     /// <summary>The raylet's configuration (its calls to other raylets carry its token).</summary>
     public RayConfig Config => _config;
 
+    /// <summary>The raylet's log (its service logs refused notices here).</summary>
+    public ILogger Logger => _logger;
+
     /// <summary>The node's object store and transfers (null when the raylet has no store).</summary>
     public ObjectManager? Objects { get; }
 
@@ -373,7 +376,8 @@ internal sealed partial class NodeManager : IDisposable
         WorkerProcess worker;
         try
         {
-            worker = await Pool.PopWorkerAsync(p.Request.JobId, p.Request.RuntimeEnvKey, p.Request.EnvVars, p.Cancellation).ConfigureAwait(false);
+            var use = p.Request.IsActorCreation ? WorkerUse.Actor : p.Resources.IsEmpty ? WorkerUse.ZeroResourceTask : WorkerUse.Task;
+            worker = await Pool.PopWorkerAsync(p.Request.JobId, p.Request.RuntimeEnvKey, p.Request.EnvVars, use, p.Cancellation).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -391,7 +395,6 @@ internal sealed partial class NodeManager : IDisposable
         }
         var lease = new Lease(leaseId, worker, p.Resources);
         worker.LeaseId = leaseId;
-        worker.IsActor = p.Request.IsActorCreation;
         lock (_lock) _leases[leaseId] = lease;
         var reply = new WireLeaseReply
         {
@@ -440,6 +443,7 @@ internal sealed partial class NodeManager : IDisposable
         {
             if (!_leases.TryGetValue(leaseId, out var lease) || lease.Blocked == blocked) return;
             lease.Blocked = blocked;
+            Pool.SetBlocked(lease.Worker, blocked);
             var cpu = lease.Resources.Only(ResourceSet.Cpu);
             if (cpu.IsEmpty) return;
             if (blocked)

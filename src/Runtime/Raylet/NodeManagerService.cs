@@ -154,7 +154,7 @@ internal class NodeManagerService : IRpcService
         {
             var forward = request with { AllNodes = false };
             foreach (var endpoint in _raylet.OtherNodeEndpoints())
-                RpcChannels.Fire(RpcChannels.Invoker(endpoint, _raylet.Config), FreeObjectsMethod, forward);
+                RpcChannels.Fire(RpcChannels.Invoker(endpoint, _raylet.Config), FreeObjectsMethod, forward, _raylet.Logger);
         }
         return Task.FromResult(Empty.Instance);
     }

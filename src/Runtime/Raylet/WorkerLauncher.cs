@@ -116,7 +116,17 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
             // lifeline) and its stream readers are released, so a long-lived raylet does not leak descriptors.
             _ = Task.Run(handle.Release);
         };
-        process.Start();
+        try
+        {
+            process.Start();
+        }
+        catch
+        {
+            // Nothing will exit to release them: the log files and the process object are closed here.
+            handle.CloseLog();
+            process.Dispose();
+            throw;
+        }
         string prefix = $"(pid={process.Id}, node={info.NodeId.ToString()[..8]})";
         process.OutputDataReceived += (_, e) => OnOutput(handle, job.JobId, prefix, e.Data, isError: false);
         process.ErrorDataReceived += (_, e) => OnOutput(handle, job.JobId, prefix, e.Data, isError: true);

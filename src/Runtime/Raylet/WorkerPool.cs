@@ -17,7 +17,23 @@ internal sealed class WorkerProcess
     public volatile string? DeathReason;
     public long LeaseId { get; set; }
     public bool IsActor { get; set; }
+    /// <summary>Its task is blocked in Get: it holds no CPU and does not count against the pool's limits.</summary>
+    public bool Blocked { get; set; }
     public long IdleSinceTicks { get; set; }
+}
+
+/// <summary>What a popped worker will run, which decides the limit its start waits for.</summary>
+internal enum WorkerUse
+{
+    /// <summary>A task whose resource request bounds how many run at once: only the hard cap applies.</summary>
+    Task,
+
+    /// <summary>A task that requests no resources at all: the soft limit applies too, or such tasks could fork
+    /// workers without bound.</summary>
+    ZeroResourceTask,
+
+    /// <summary>An actor: it holds its worker for life; only the hard cap applies.</summary>
+    Actor,
 }
 
 /// <summary>A started worker died or timed out before it registered: the next attempt may well work, so the lease
@@ -27,9 +43,17 @@ internal sealed class WorkerStartupFailedException(string message) : Exception(m
 /// <summary>
 /// Starts, reuses and stops workers (Ray's <c>WorkerPool</c>) through an <see cref="IWorkerLauncher"/>. Workers are keyed by job and runtime
 /// environment: a task only runs on a worker started for its job (the job's code search path) with its env vars
-/// set on the process. Idle workers are kept up to the node's CPU count; extras are stopped after they idle
-/// <see cref="RayConfig.IdleWorkerKillingTime"/>. Each worker's stdin is a pipe from this process: when the raylet
-/// goes away, the worker reads end-of-file and exits, so a crashed raylet leaves no orphans.
+/// set on the process. Idle workers are kept up to the soft limit (<c>num_workers_soft_limit</c>, the node's CPU
+/// count); extras are stopped after they idle <see cref="RayConfig.IdleWorkerKillingTime"/>. Each worker's stdin is a
+/// pipe from this process: when the raylet goes away, the worker reads end-of-file and exits, so a crashed raylet
+/// leaves no orphans.
+/// <para>How many workers run is capped. A lease that requests no resources at all needs a new worker only while
+/// fewer than the soft limit of the node's task workers are running (workers of actors and workers whose task is
+/// blocked in Get do not count: a blocked task gave its CPU back, and counting it would deadlock nested tasks);
+/// every lease needs fewer than <c>max_worker_processes_per_node</c> live workers (blocked ones again aside). At a
+/// limit the longest-idle worker of another job or env is stopped to make room; with none idle the lease waits,
+/// granted, in the pool until a worker is returned, blocks or exits. At most <c>maximum_startup_concurrency</c>
+/// workers start at once.</para>
 /// </summary>
 internal sealed class WorkerPool : IDisposable
 {
@@ -47,27 +71,33 @@ internal sealed class WorkerPool : IDisposable
     private readonly Action<WorkerProcess, string> _onWorkerDied;
     private readonly ILogger _logger;
     private readonly RayConfig _config;
-    private readonly int _maxIdle;
+    private readonly int _softLimit;
+    private readonly int _hardLimit;
     private readonly int _maxStarting;
     private readonly SemaphoreSlim _startSlots;
     private readonly Timer _idleKiller;
+    // Completed (and replaced) whenever a worker may have become available or stopped counting against a limit.
+    private TaskCompletionSource _workersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _warnedAtLimit;
     private bool _disposed;
 
     /// <param name="nodeId">This node.</param>
-    /// <param name="maxIdle">Idle workers kept beyond the idle timeout (the node's CPU count).</param>
-    /// <param name="config">Timeouts.</param>
+    /// <param name="numCpus">The node's CPU count: the default soft limit and startup concurrency.</param>
+    /// <param name="config">Limits and timeouts.</param>
     /// <param name="launcher">Starts workers: processes, or threads in local mode.</param>
     /// <param name="rayletEndpoint">Where a new worker reaches this raylet (known once the raylet serves).</param>
     /// <param name="gcsEndpoint">Where a new worker reaches the GCS.</param>
     /// <param name="getJob">The job's record (code search path, namespace, env vars) from the GCS.</param>
     /// <param name="onWorkerDied">Called once for each worker that ends while the pool runs.</param>
     /// <param name="logger">The raylet's log.</param>
-    public WorkerPool(NodeId nodeId, int maxIdle, RayConfig config, IWorkerLauncher launcher, Func<string> rayletEndpoint, Func<string> gcsEndpoint,
+    public WorkerPool(NodeId nodeId, int numCpus, RayConfig config, IWorkerLauncher launcher, Func<string> rayletEndpoint, Func<string> gcsEndpoint,
         Func<JobId, CancellationToken, Task<JobRecord>> getJob, Action<WorkerProcess, string> onWorkerDied, ILogger<WorkerPool> logger)
     {
         _nodeId = nodeId;
-        _maxIdle = Math.Max(1, maxIdle);
-        _maxStarting = config.MaximumStartupConcurrency > 0 ? config.MaximumStartupConcurrency : _maxIdle;
+        numCpus = Math.Max(0, numCpus);
+        _softLimit = config.NumWorkersSoftLimit > 0 ? config.NumWorkersSoftLimit : Math.Max(1, numCpus);
+        _hardLimit = config.MaxWorkerProcessesPerNode > 0 ? config.MaxWorkerProcessesPerNode : 4 * numCpus + 64;
+        _maxStarting = config.MaximumStartupConcurrency > 0 ? config.MaximumStartupConcurrency : Math.Max(1, numCpus);
         _startSlots = new SemaphoreSlim(_maxStarting, _maxStarting);
         _config = config;
         _launcher = launcher;
@@ -90,38 +120,68 @@ internal sealed class WorkerPool : IDisposable
         get { lock (_lock) return _all.Count; }
     }
 
-    /// <summary>An idle worker for the job and environment, or a newly started one once it has registered.</summary>
-    public async Task<WorkerProcess> PopWorkerAsync(JobId jobId, string envKey, Dictionary<string, string>? envVars, CancellationToken ct)
+    /// <summary>An idle worker for the job and environment, or a newly started one once it has registered. When the
+    /// node is at a worker limit for <paramref name="use"/>, waits until a worker is returned, blocks or exits.</summary>
+    public async Task<WorkerProcess> PopWorkerAsync(JobId jobId, string envKey, Dictionary<string, string>? envVars, WorkerUse use, CancellationToken ct)
     {
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_idle.TryGetValue((jobId, envKey), out var idle))
-                while (idle.Count > 0)
-                {
-                    var w = idle.Pop();
-                    if (w.DeathReason is null) return w;
-                }
-        }
-        WorkerProcess? worker = null;
-        lock (_lock)
-        {
-            // A prestarted worker still starting up is claimed rather than starting another one.
-            if (_prestarting.TryGetValue((jobId, envKey), out var starting) && starting.Count > 0)
-            {
-                worker = starting[^1];
-                starting.RemoveAt(starting.Count - 1);
-            }
+            if (TakeIdleLocked(jobId, envKey, use) is { } idle) return idle;
         }
         var job = await _getJob(jobId, ct).ConfigureAwait(false);
-        bool finished;
-        lock (_lock) finished = _finishedJobs.Contains(jobId) || job.IsDead;
-        if (finished)
+        WorkerProcess worker;
+        WorkerProcess? evicted;
+        bool prestarted;
+        while (true)
         {
-            if (worker is not null) Kill(worker, $"its job {jobId} finished");
-            throw new InvalidOperationException($"Job {jobId} has finished: no worker starts for it.");
+            Task changed;
+            lock (_lock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                if (_finishedJobs.Contains(jobId) || job.IsDead)
+                    throw new InvalidOperationException($"Job {jobId} has finished: no worker starts for it.");
+                if (TakeIdleLocked(jobId, envKey, use) is { } idle) return idle;
+                // A prestarted worker still starting up is claimed rather than starting another one.
+                if (_prestarting.TryGetValue((jobId, envKey), out var starting) && starting.Count > 0)
+                {
+                    worker = starting[^1];
+                    starting.RemoveAt(starting.Count - 1);
+                    worker.IsActor = use == WorkerUse.Actor;
+                    evicted = null;
+                    prestarted = true;
+                    break;
+                }
+                if (HasRoomLocked(use, evict: true, out evicted))
+                {
+                    worker = ReserveLocked(jobId, envKey, use);
+                    prestarted = false;
+                    break;
+                }
+                changed = _workersChanged.Task;
+                if (!_warnedAtLimit)
+                {
+                    _warnedAtLimit = true;
+                    _logger.LogInformation(
+                        "Node {NodeId} is at its worker limit ({Soft} task workers for leases without resources, {Hard} in all; " +
+                        "num_workers_soft_limit / max_worker_processes_per_node): leases wait for a worker to be returned", _nodeId, _softLimit, _hardLimit);
+                }
+            }
+            await changed.WaitAsync(ct).ConfigureAwait(false);
         }
-        worker ??= await StartAsync(job, envKey, envVars, ct).ConfigureAwait(false);
+        if (evicted is not null) Kill(evicted, "the node is at its worker limit and another job or runtime env needs a worker");
+        if (!prestarted)
+        {
+            try
+            {
+                await StartAsync(worker, job, envVars, ct).ConfigureAwait(false);
+            }
+            catch
+            {
+                Forget(worker);
+                throw;
+            }
+        }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_config.WorkerRegisterTimeout);
         try
@@ -144,8 +204,77 @@ internal sealed class WorkerPool : IDisposable
         }
     }
 
+    private WorkerProcess? TakeIdleLocked(JobId jobId, string envKey, WorkerUse use)
+    {
+        if (!_idle.TryGetValue((jobId, envKey), out var idle)) return null;
+        while (idle.Count > 0)
+        {
+            var w = idle.Pop();
+            if (w.DeathReason is not null) continue;
+            w.IsActor = use == WorkerUse.Actor;
+            return w;
+        }
+        return null;
+    }
+
+    /// <summary>Whether a worker for <paramref name="use"/> may start now. At a limit, with <paramref name="evict"/>, the
+    /// longest-idle worker (of another job or env: one of the lease's own would have been taken) is taken out of the
+    /// idle pool to be stopped, and makes room.</summary>
+    private bool HasRoomLocked(WorkerUse use, bool evict, out WorkerProcess? evicted)
+    {
+        evicted = null;
+        int live = 0, taskWorkers = 0;
+        foreach (var w in _all.Values)
+        {
+            // A worker being stopped, or whose task is blocked in Get, no longer counts.
+            if (w.DeathReason is not null || w.Blocked) continue;
+            live++;
+            if (!w.IsActor) taskWorkers++;
+        }
+        if (live < _hardLimit && (use != WorkerUse.ZeroResourceTask || taskWorkers < _softLimit))
+        {
+            _warnedAtLimit = false;
+            return true;
+        }
+        if (!evict) return false;
+        foreach (var stack in _idle.Values)
+            foreach (var w in stack)
+                if (w.DeathReason is null && (evicted is null || w.IdleSinceTicks < evicted.IdleSinceTicks))
+                    evicted = w;
+        if (evicted is null) return false;
+        RemoveIdleLocked(evicted);
+        evicted.DeathReason ??= "the node is at its worker limit and another job or runtime env needs a worker";
+        return true;
+    }
+
+    /// <summary>A worker entry counted against the limits from now on; started by <see cref="StartAsync"/>.</summary>
+    private WorkerProcess ReserveLocked(JobId jobId, string envKey, WorkerUse use)
+    {
+        var worker = new WorkerProcess { WorkerId = WorkerId.FromRandom(), JobId = jobId, RuntimeEnvKey = envKey, IsActor = use == WorkerUse.Actor };
+        _all[worker.WorkerId] = worker;
+        return worker;
+    }
+
+    /// <summary>A reserved worker that was never started leaves the pool.</summary>
+    private void Forget(WorkerProcess worker)
+    {
+        lock (_lock)
+        {
+            _all.Remove(worker.WorkerId);
+            SignalLocked();
+        }
+    }
+
+    private void SignalLocked()
+    {
+        var changed = _workersChanged;
+        _workersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+
     /// <summary>The first time a job leases a worker on this node, start workers up to the node's CPU count in the
-    /// background (Ray prestarts workers for a new driver), so a burst of tasks does not wait for process starts.</summary>
+    /// background (Ray prestarts workers for a new driver), so a burst of tasks does not wait for process starts.
+    /// Prestarting stops at the soft limit.</summary>
     public void PrestartForJob(JobId jobId, int count)
     {
         lock (_lock)
@@ -169,12 +298,18 @@ internal sealed class WorkerPool : IDisposable
         for (int i = 0; i < count; i++)
         {
             WorkerProcess worker;
+            lock (_lock)
+            {
+                if (_disposed || _finishedJobs.Contains(jobId) || !HasRoomLocked(WorkerUse.ZeroResourceTask, evict: false, out _)) return;
+                worker = ReserveLocked(jobId, "", WorkerUse.Task);
+            }
             try
             {
-                worker = await StartAsync(job, "", null, CancellationToken.None).ConfigureAwait(false);
+                await StartAsync(worker, job, null, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or IOException)
             {
+                Forget(worker);
                 _logger.LogWarning("Could not prestart a worker for job {JobId}: {Message}", jobId, e.Message);
                 return;
             }
@@ -192,16 +327,16 @@ internal sealed class WorkerPool : IDisposable
         }
     }
 
-    /// <summary>Starts a worker once fewer than <c>maximum_startup_concurrency</c> are starting (Ray's limit): a burst of
-    /// leases, zero-resource ones included, cannot fork processes without bound. The slot is held until the worker
-    /// registers or exits.</summary>
-    private async Task<WorkerProcess> StartAsync(JobRecord job, string envKey, Dictionary<string, string>? envVars, CancellationToken ct)
+    /// <summary>Starts a reserved worker once fewer than <c>maximum_startup_concurrency</c> are starting (Ray's limit).
+    /// The slot is held until the worker registers or exits.</summary>
+    private async Task StartAsync(WorkerProcess worker, JobRecord job, Dictionary<string, string>? envVars, CancellationToken ct)
     {
         await _startSlots.WaitAsync(ct).ConfigureAwait(false);
-        WorkerProcess worker;
         try
         {
-            worker = Start(job, envKey, envVars);
+            lock (_lock) ObjectDisposedException.ThrowIf(_disposed, this);
+            worker.Handle = _launcher.Start(new WorkerStartInfo(worker.WorkerId, _nodeId, job, envVars, _rayletEndpoint(), _gcsEndpoint()),
+                () => OnExited(worker));
         }
         catch
         {
@@ -210,29 +345,11 @@ internal sealed class WorkerPool : IDisposable
         }
         _ = worker.Registered.Task.ContinueWith(_ => _startSlots.Release(), CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        return worker;
+        _logger.LogInformation("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
     }
 
     /// <summary>Workers starting now (launched, not yet registered or exited).</summary>
     public int NumStarting => _maxStarting - _startSlots.CurrentCount;
-
-    private WorkerProcess Start(JobRecord job, string envKey, Dictionary<string, string>? envVars)
-    {
-        var worker = new WorkerProcess { WorkerId = WorkerId.FromRandom(), JobId = job.JobId, RuntimeEnvKey = envKey };
-        lock (_lock) _all[worker.WorkerId] = worker;
-        try
-        {
-            worker.Handle = _launcher.Start(new WorkerStartInfo(worker.WorkerId, _nodeId, job, envVars, _rayletEndpoint(), _gcsEndpoint()),
-                () => OnExited(worker));
-        }
-        catch
-        {
-            lock (_lock) _all.Remove(worker.WorkerId);
-            throw;
-        }
-        _logger.LogInformation("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
-        return worker;
-    }
 
     /// <summary>A started worker reports its endpoint; false when this pool did not start it.</summary>
     public bool OnWorkerRegistered(RegisterWorkerRequest request)
@@ -259,9 +376,23 @@ internal sealed class WorkerPool : IDisposable
             if (_disposed) return;
             worker.IdleSinceTicks = Environment.TickCount64;
             worker.LeaseId = 0;
+            worker.Blocked = false;
             var key = (worker.JobId, worker.RuntimeEnvKey);
             if (!_idle.TryGetValue(key, out var stack)) _idle[key] = stack = new();
             stack.Push(worker);
+            SignalLocked();
+        }
+    }
+
+    /// <summary>The worker's task blocked in Get or resumed: while blocked it does not count against the limits, so
+    /// a task waiting for its children cannot keep them from getting workers.</summary>
+    public void SetBlocked(WorkerProcess worker, bool blocked)
+    {
+        lock (_lock)
+        {
+            if (worker.Blocked == blocked) return;
+            worker.Blocked = blocked;
+            if (blocked) SignalLocked();
         }
     }
 
@@ -287,10 +418,10 @@ internal sealed class WorkerPool : IDisposable
             long threshold = Environment.TickCount64 - (long)_config.IdleWorkerKillingTime.TotalMilliseconds;
             foreach (var stack in _idle.Values)
             {
-                if (idleCount <= _maxIdle) break;
+                if (idleCount <= _softLimit) break;
                 // The longest idle go first; the stack lists the newest first, so bottom-up keeps pushes within one
                 // clock tick in idle order.
-                var old = stack.Reverse().Where(w => w.IdleSinceTicks <= threshold).OrderBy(w => w.IdleSinceTicks).Take(idleCount - _maxIdle).ToList();
+                var old = stack.Reverse().Where(w => w.IdleSinceTicks <= threshold).OrderBy(w => w.IdleSinceTicks).Take(idleCount - _softLimit).ToList();
                 if (old.Count == 0) continue;
                 var rest = stack.Except(old).Reverse().ToList();
                 stack.Clear();
@@ -326,8 +457,21 @@ internal sealed class WorkerPool : IDisposable
     /// <summary>Stops the worker at once (SIGKILL for a process: a worker holds no state its owners still need).</summary>
     public void Kill(WorkerProcess worker, string reason)
     {
-        worker.DeathReason ??= reason;
+        lock (_lock)
+        {
+            worker.DeathReason ??= reason;
+            // A worker being stopped no longer counts against the limits.
+            SignalLocked();
+        }
         worker.Handle?.Kill(reason);
+    }
+
+    private void RemoveIdleLocked(WorkerProcess worker)
+    {
+        if (!_idle.TryGetValue((worker.JobId, worker.RuntimeEnvKey), out var stack) || !stack.Contains(worker)) return;
+        var rest = stack.Where(w => w != worker).Reverse().ToList();
+        stack.Clear();
+        foreach (var w in rest) stack.Push(w);
     }
 
     private void OnExited(WorkerProcess worker)
@@ -338,17 +482,18 @@ internal sealed class WorkerPool : IDisposable
             _all.Remove(worker.WorkerId);
             wasDisposed = _disposed;
             // A worker that died while idle must not be handed out or counted as idle.
-            if (_idle.TryGetValue((worker.JobId, worker.RuntimeEnvKey), out var stack) && stack.Contains(worker))
-            {
-                var alive = stack.Where(w => w != worker).Reverse().ToList();
-                stack.Clear();
-                foreach (var w in alive) stack.Push(w);
-            }
+            RemoveIdleLocked(worker);
+            SignalLocked();
         }
         string reason = worker.DeathReason ?? worker.Handle?.ExitDescription ?? "the worker ended";
         worker.DeathReason ??= reason;
         worker.Registered.TrySetException(new WorkerStartupFailedException($"The worker exited before it registered: {reason}."));
-        if (worker.Address is { } a) RpcChannels.Forget(a.Endpoint);
+        if (worker.Address is { } a)
+        {
+            // Both ways this process may have reached it: no channel to a dead worker stays in the process's table.
+            RpcChannels.Forget(a.Endpoint);
+            if (a.Socket is { } socket) RpcChannels.Forget("unix:" + socket);
+        }
         if (!wasDisposed) _onWorkerDied(worker, reason);
     }
 
@@ -361,6 +506,7 @@ internal sealed class WorkerPool : IDisposable
             _disposed = true;
             all = [.. _all.Values];
             _idle.Clear();
+            SignalLocked(); // waiting pops see the pool disposed
         }
         _idleKiller.Dispose();
         foreach (var w in all) Kill(w, "the raylet shut down");

@@ -47,7 +47,7 @@ internal sealed class RayletRpcClient : IRayletClient
     }
 
     public void ReturnWorker(WorkerLease lease, bool disconnectWorker) =>
-        RayletRpc.ReturnWorker(_config, lease.Raylet ?? _raylet, lease.LeaseId, disconnectWorker);
+        RayletRpc.ReturnWorker(_config, lease.Raylet ?? _raylet, lease.LeaseId, disconnectWorker, _logger);
 
     // Blocked/unblocked notices must reach the raylet in the order they happened (an unblock overtaken by the next
     // block would leave the raylet counting a blocked task's CPU): one sender sends them one at a time.
@@ -75,7 +75,7 @@ internal sealed class RayletRpcClient : IRayletClient
             catch (RpcException e)
             {
                 // One lost notice must not stop the ones after it.
-                _logger.LogWarning("The raylet at {Raylet} refused a blocked/unblocked notice: {Detail}", _raylet, e.Status.Detail);
+                _logger.LogWarning("The raylet at {Raylet} refused a blocked/unblocked notice: {Reason}", _raylet, RpcErrors.Describe(e, _raylet));
             }
         }
     }
@@ -228,12 +228,26 @@ internal sealed class OwnershipRpcClient(NodeId localNode, RayConfig config, ILo
 {
     public async Task<RayObject> GetObjectAsync(Address owner, ObjectId id)
     {
-        var reply = await CoreWorkerConnection.For(owner, localNode, config, logger).CallAsync(CoreWorkerService.GetObjectMethod, new GetObjectRequest(id))
-            .ConfigureAwait(false);
+        string who = $"worker {owner.WorkerId} at {owner.Endpoint} on node {owner.NodeId}";
+        WireObject? reply;
+        try
+        {
+            reply = await CoreWorkerConnection.For(owner, localNode, config, logger).CallAsync(CoreWorkerService.GetObjectMethod, new GetObjectRequest(id))
+                .ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            // The owner is there but the call failed (refused, too large): the object cannot be had from it.
+            return RayObject.FromError(new RayErrorInfo
+            {
+                Kind = ErrorKind.ObjectLost, ObjectId = id,
+                Message = $"Object {id} could not be fetched from its owner ({who}): {RpcErrors.Describe(e, owner.Endpoint)}.",
+            });
+        }
         return reply?.FromWire() ?? RayObject.FromError(new RayErrorInfo
         {
             Kind = ErrorKind.OwnerDied, ObjectId = id,
-            Message = $"The owner of object {id} (worker {owner.WorkerId} at {owner.Endpoint}) died, so the object is lost. " +
+            Message = $"The owner of object {id} ({who}) died or became unreachable, so the object is lost. " +
                 "Objects live as long as the process that created them; keep the owner alive while others read its objects.",
         });
     }

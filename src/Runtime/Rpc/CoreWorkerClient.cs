@@ -33,6 +33,9 @@ internal sealed partial class CoreWorkerConnection
 
     public Address Address { get; }
 
+    /// <summary>The worker as messages name it: which process, where, on which node.</summary>
+    private string Who => $"the worker process {Address.WorkerId} at {Address.Endpoint} on node {Address.NodeId}";
+
     /// <summary>The process's connection to the worker at <paramref name="address"/>, opened with the caller's
     /// configuration (batch size, keepalive) and logger if there is none yet.</summary>
     public static CoreWorkerConnection For(Address address, NodeId localNode, RayConfig config, ILogger? logger = null)
@@ -57,10 +60,21 @@ internal sealed partial class CoreWorkerConnection
         long id = Interlocked.Increment(ref _nextCallId);
         _inflight[id] = done;
         LogPush(_logger, id, task.TaskId, Address.WorkerId);
-        var outbox = EnsureStream();
+        Channel<PushTaskRequest> outbox;
+        try
+        {
+            outbox = EnsureStream();
+        }
+        catch (Exception e)
+        {
+            // The stream could not even be opened (refused, the server stopped): the call fails as the worker's death,
+            // saying why, rather than throwing the transport's exception at the submitter.
+            Break($"opening the task stream to {Who} failed: {RpcErrors.Describe(e, Address.Endpoint)}");
+            return done.Task;
+        }
         if (_broken is { } reason || !outbox.Writer.TryWrite(new PushTaskRequest(id, task, leaseId, leaseResources)))
         {
-            if (_inflight.TryRemove(id, out _)) done.TrySetResult(Died(id, _broken ?? "the connection closed"));
+            if (_inflight.TryRemove(id, out _)) done.TrySetResult(Died(id, _broken ?? $"the connection to {Who} closed"));
         }
         return done.Task;
     }
@@ -75,7 +89,7 @@ internal sealed partial class CoreWorkerConnection
             LogOpenStream(_logger, Address.WorkerId, Address.Endpoint);
             var call = _invoker.AsyncDuplexStreamingCall(CoreWorkerService.PushTasksMethod, null, new CallOptions());
             _ = BatchWriter.RunAsync(outbox.Reader, items => call.RequestStream.WriteAsync(new PushBatch(items)), _config.RpcMaxBatchSize, CancellationToken.None)
-                .ContinueWith(_ => Break("the task stream to the worker closed"), TaskScheduler.Default);
+                .ContinueWith(_ => Break($"the task stream to {Who} closed"), TaskScheduler.Default);
             _ = ReadRepliesAsync(call);
             _outbox = outbox;
             return outbox;
@@ -84,7 +98,7 @@ internal sealed partial class CoreWorkerConnection
 
     private async Task ReadRepliesAsync(AsyncDuplexStreamingCall<PushBatch, ReplyBatch> call)
     {
-        string reason = "the worker closed the connection";
+        string reason = $"{Who} closed the connection";
         try
         {
             while (await call.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
@@ -93,12 +107,12 @@ internal sealed partial class CoreWorkerConnection
         }
         catch (RpcException e)
         {
-            reason = $"the worker process at {Address.Endpoint} died or became unreachable ({e.StatusCode})";
+            reason = $"{Who} died or became {RpcErrors.Describe(e, Address.Endpoint)}";
         }
         catch (Exception e)
         {
             // Whatever broke the stream, the calls in flight must learn it (Break below) rather than wait forever.
-            reason = $"the connection to the worker at {Address.Endpoint} failed: {e.GetType().Name}: {e.Message}";
+            reason = $"the connection to {Who} failed: {RpcErrors.Describe(e, Address.Endpoint)}";
         }
         Break(reason);
         call.Dispose();
@@ -123,7 +137,7 @@ internal sealed partial class CoreWorkerConnection
         RpcChannels.TryCallAsync(_invoker, method, request, ct);
 
     public void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
-        RpcChannels.Fire(_invoker, method, request);
+        RpcChannels.Fire(_invoker, method, request, _logger);
 
     // Every push logs through source-generated methods: nothing is formatted unless the level is on.
 

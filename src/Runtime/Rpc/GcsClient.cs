@@ -1,4 +1,6 @@
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using RaySharp.Core.Gcs;
 
 namespace RaySharp.Core.Rpc;
@@ -10,9 +12,13 @@ namespace RaySharp.Core.Rpc;
 /// keepalive come from the process's <see cref="RayConfig"/> (<c>gcs_server_request_timeout_seconds</c>,
 /// <c>gcs_report_resources_timeout_ms</c>); tools that pass none get the defaults.
 /// </summary>
-internal sealed class GcsClient(string endpoint, RayConfig? config = null) : Raylet.IRayletGcsClient
+/// <param name="endpoint">The GCS.</param>
+/// <param name="config">Deadlines, keepalive and the cluster token.</param>
+/// <param name="logger">Where notices nobody waits for report a failure (the process's log); none: not reported.</param>
+internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogger? logger = null) : Raylet.IRayletGcsClient
 {
     private readonly RayConfig _config = config ?? RayConfig.Default;
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
     public string Endpoint { get; } = endpoint;
 
@@ -53,13 +59,13 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null) : Ray
         StatusCode.Unauthenticated => new($"Authentication failed: the GCS at {Endpoint} refused {method.Name}: {e.Status.Detail}", e),
         // The GCS answered and refused the request (a quota, a limit): its reason is the error.
         StatusCode.InvalidArgument or StatusCode.ResourceExhausted => new($"The GCS at {Endpoint} refused {method.Name}: {e.Status.Detail}", e),
-        _ => new($"The GCS at {Endpoint} did not answer {method.Name}: {e.Status.Detail} ({e.StatusCode}). " +
+        _ => new($"The GCS at {Endpoint} did not answer {method.Name}: {RpcErrors.Describe(e, Endpoint)}. " +
             "Check that the cluster's head node is running and reachable.", e),
     };
 
     /// <summary>A notice nobody waits for; a GCS that is gone is ignored (its restart re-learns the state).</summary>
     private void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
-        RpcChannels.Fire(Invoker, method, request);
+        RpcChannels.Fire(Invoker, method, request, _logger);
 
     // ---- Nodes ----
 

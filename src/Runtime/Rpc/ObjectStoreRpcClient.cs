@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using RaySharp.Core.Raylet;
 
 namespace RaySharp.Core.Rpc;
@@ -9,13 +10,16 @@ internal sealed class ObjectStoreRpcClient : IObjectStoreClient
     private readonly CallInvoker _raylet;
     private readonly string _endpoint;
     private readonly WorkerId _client;
+    private readonly ILogger _logger;
 
     /// <param name="raylet">The local raylet's endpoint.</param>
     /// <param name="nodeId">This node.</param>
     /// <param name="client">The worker or driver this client reads and writes for (the store counts its reads).</param>
     /// <param name="config">The process's configuration (its token).</param>
-    public ObjectStoreRpcClient(string raylet, NodeId nodeId, WorkerId client, RayConfig config)
+    /// <param name="logger">Where refused notices (release, free, abort) are logged.</param>
+    public ObjectStoreRpcClient(string raylet, NodeId nodeId, WorkerId client, RayConfig config, ILogger<ObjectStoreRpcClient> logger)
     {
+        _logger = logger;
         _endpoint = raylet;
         _raylet = RpcChannels.Invoker(raylet, config);
         NodeId = nodeId;
@@ -33,7 +37,7 @@ internal sealed class ObjectStoreRpcClient : IObjectStoreClient
 
     public Task SealAsync(ObjectId id, CancellationToken ct) => Call(NodeManagerService.StoreSealMethod, new StoreObjectRequest(_client, id), ct);
 
-    public void Abort(ObjectId id) => RpcChannels.Fire(_raylet, NodeManagerService.StoreAbortMethod, new StoreObjectRequest(_client, id));
+    public void Abort(ObjectId id) => RpcChannels.Fire(_raylet, NodeManagerService.StoreAbortMethod, new StoreObjectRequest(_client, id), _logger);
 
     public async Task<StoreMapping?> GetAsync(ObjectId id, NodeId from, CancellationToken ct)
     {
@@ -54,11 +58,11 @@ internal sealed class ObjectStoreRpcClient : IObjectStoreClient
         }
     }
 
-    public void Release(ObjectId id) => RpcChannels.Fire(_raylet, NodeManagerService.StoreReleaseMethod, new StoreObjectRequest(_client, id));
+    public void Release(ObjectId id) => RpcChannels.Fire(_raylet, NodeManagerService.StoreReleaseMethod, new StoreObjectRequest(_client, id), _logger);
 
     public void Free(ObjectId[] ids)
     {
-        if (ids.Length > 0) RpcChannels.Fire(_raylet, NodeManagerService.FreeObjectsMethod, new FreeObjectsRequest(ids, AllNodes: true));
+        if (ids.Length > 0) RpcChannels.Fire(_raylet, NodeManagerService.FreeObjectsMethod, new FreeObjectsRequest(ids, AllNodes: true), _logger);
     }
 
     public async Task<ObjectStoreStats> GetStatsAsync(CancellationToken ct)

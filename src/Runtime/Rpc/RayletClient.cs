@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 using RaySharp.Core.Raylet;
 
 namespace RaySharp.Core.Rpc;
@@ -13,6 +14,7 @@ internal static class RayletRpc
     public static async Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestLeaseAsync(RayConfig config, string endpoint,
         WireLeaseRequest request, CancellationToken ct)
     {
+        NodeId? node = null; // known once a raylet names the node it sends the request to
         for (int hop = 0; ; hop++)
         {
             WireLeaseReply reply;
@@ -26,12 +28,20 @@ internal static class RayletRpc
             {
                 throw new OperationCanceledException(ct);
             }
+            catch (RpcException e)
+            {
+                // The caller asks again (or the GCS marks the actor dead with this cause): say which raylet is gone and why.
+                string which = node is { } n ? $"the raylet of node {n} at {endpoint}" : $"the raylet at {endpoint}";
+                throw new RayletUnreachableException($"Requesting a worker lease for {request.Description} failed: {which} is " +
+                    $"{RpcErrors.Describe(e, endpoint)}.", e);
+            }
             switch (reply.Kind)
             {
                 case LeaseReplyKind.Granted:
                     return (reply, endpoint);
                 case LeaseReplyKind.Spillback:
                     endpoint = reply.SpillbackEndpoint!;
+                    node = reply.NodeId;
                     // After a few hops, make the chosen node queue the request instead of passing it on again.
                     request = request with { GrantOrReject = hop + 1 >= Math.Max(1, config.MaxSpillbacks / 2), Spilled = true };
                     continue;
@@ -50,8 +60,10 @@ internal static class RayletRpc
         (await RpcChannels.Invoker(rayletEndpoint, config).AsyncUnaryCall(NodeManagerService.RegisterWorkerMethod, null,
             new CallOptions(deadline: DateTime.UtcNow.AddSeconds(60), cancellationToken: ct), request).ResponseAsync.ConfigureAwait(false)).Value;
 
-    public static void ReturnWorker(RayConfig config, string rayletEndpoint, long leaseId, bool disconnect) =>
-        RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint, config), NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect));
+    /// <summary>Returns a lease without waiting; a failure other than the raylet being gone is logged to <paramref name="logger"/>.</summary>
+    public static void ReturnWorker(RayConfig config, string rayletEndpoint, long leaseId, bool disconnect, ILogger logger) =>
+        RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint, config), NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect),
+            logger);
 
     public static Task<TResponse?> CallAsync<TRequest, TResponse>(RayConfig config, string endpoint, Method<TRequest, TResponse> method,
         TRequest request, CancellationToken ct = default) where TRequest : class where TResponse : class =>

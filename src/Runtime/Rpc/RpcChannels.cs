@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Logging;
 
 namespace RaySharp.Core.Rpc;
 
@@ -105,12 +106,17 @@ internal static class RpcChannels
     }
 
     /// <summary>A notice nobody waits for (lease returns, borrower removal, reports to the GCS). A peer that is gone is
-    /// ignored; any other failure is written to stderr rather than lost as an unobserved task exception.</summary>
-    public static void Fire<TRequest, TResponse>(CallInvoker invoker, Method<TRequest, TResponse> method, TRequest request)
+    /// ignored; any other failure is logged as a warning to <paramref name="logger"/> (the caller's, so it lands in the
+    /// process's log) rather than lost as an unobserved task exception.</summary>
+    public static void Fire<TRequest, TResponse>(CallInvoker invoker, Method<TRequest, TResponse> method, TRequest request, ILogger logger)
         where TRequest : class where TResponse : class =>
-        _ = TryCallAsync(invoker, method, request).ContinueWith(static (t, name) =>
-                Console.Error.WriteLine($"[RaySharp] Warning: the notice {name} failed: {t.Exception!.GetBaseException().Message}"),
-            method.FullName, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+        _ = TryCallAsync(invoker, method, request).ContinueWith(static (t, state) =>
+            {
+                var (log, name) = ((ILogger, string))state!;
+                var e = t.Exception!.GetBaseException();
+                log.LogWarning(e, "The notice {Method} failed: {Message}", name, e is RpcException rpc ? RpcErrors.Describe(rpc) : e.Message);
+            },
+            (logger, method.FullName), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
 
     /// <summary>True for the status codes that mean the peer is gone (not an application error).</summary>

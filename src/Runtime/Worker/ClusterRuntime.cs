@@ -63,7 +63,7 @@ internal sealed class NodeHost : IAsyncDisposable
         try
         {
             server = await transport.Serve(services, "raylet-" + id.ToString()[..8]).ConfigureAwait(false);
-            await raylet.StartAsync(new GcsClient(gcsAddress ?? server.Endpoint, config), server.Endpoint, server.Socket, ct).ConfigureAwait(false);
+            await raylet.StartAsync(new GcsClient(gcsAddress ?? server.Endpoint, config, loggers.CreateLogger<GcsClient>()), server.Endpoint, server.Socket, ct).ConfigureAwait(false);
         }
         catch
         {
@@ -341,7 +341,7 @@ internal static class ClusterDriver
         }
         if (embedded is not null)
         {
-            gcs = new GcsClient(embedded.GcsEndpoint, config);
+            gcs = new GcsClient(embedded.GcsEndpoint, config, loggers.CreateLogger<GcsClient>());
             raylet = embedded.RayletLocalEndpoint;
             nodeId = embedded.Raylet.NodeId;
             endpoint = embedded.Server.Endpoint;
@@ -349,7 +349,7 @@ internal static class ClusterDriver
         }
         else
         {
-            gcs = new GcsClient(GcsAddress(address!), config);
+            gcs = new GcsClient(GcsAddress(address!), config, loggers.CreateLogger<GcsClient>());
             var node = Reach(gcs, address, g => g.GetAllNodes()).Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead).FirstOrDefault()
                 ?? throw new InvalidOperationException($"The cluster at {address} has no alive node to run a driver on.");
             nodeId = node.NodeId;
@@ -381,7 +381,7 @@ internal static class ClusterDriver
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
             return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers), new GcsActorClient(gcs, w), endpoint, socket,
                 new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode,
-                ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, w.WorkerId, config), OnDispose: () =>
+                ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, w.WorkerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()), OnDispose: () =>
                 {
                     gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
                     watch?.Dispose();

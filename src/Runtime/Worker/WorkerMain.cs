@@ -63,11 +63,11 @@ internal static class WorkerMain
         var handler = new CoreWorkerServiceHandler(nodeId);
         string socket = Path.Combine(sessionDir, "sockets", "w-" + workerId.ToString()[..12] + ".sock");
         await using var server = await RpcServer.StartAsync(host, 0, socket, [new CoreWorkerService(handler, config)], config, loggers).ConfigureAwait(false);
-        var gcsClient = new GcsClient(gcs, config);
+        var gcsClient = new GcsClient(gcs, config, loggers.CreateLogger<GcsClient>());
         var core = new CoreWorker(jobId, o["namespace"], null, config, loggers, w => new WorkerConnections(
             new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers), new GcsActorClient(gcsClient, w), server.Endpoint, socket,
             new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()),
-            ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, workerId, config)),
+            ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, workerId, config, loggers.CreateLogger<ObjectStoreRpcClient>())),
             workerId);
         CoreWorker.SetCurrent(core);
         handler.Serve(core, new TaskReceiver(core.Executor, core.Raylet, workerId), gcsClient, collectWhenIdle: true);

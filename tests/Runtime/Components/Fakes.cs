@@ -261,12 +261,18 @@ internal class RecordingLogger : ILogger
 {
     public ConcurrentQueue<(LogLevel Level, string Message, Exception? Exception)> Entries { get; } = new();
 
+    /// <summary>Counts entries, for a test that awaits something logged from another thread.</summary>
+    public CountSignal Logged { get; } = new();
+
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
     public bool IsEnabled(LogLevel logLevel) => true;
 
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
         Entries.Enqueue((logLevel, formatter(state, exception), exception));
+        Logged.Increment();
+    }
 }
 
 /// <summary>A <see cref="RecordingLogger"/> of a component's category.</summary>

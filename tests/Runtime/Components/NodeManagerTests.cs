@@ -197,6 +197,49 @@ public sealed class NodeManagerTests : IDisposable
         Assert.Equal(4, _launcher.Started.Count);
     }
 
+    // ---- The worker cap ----
+
+    [Fact]
+    public async Task Fifty_leases_without_resources_on_a_two_CPU_node_share_two_workers_and_are_all_granted_as_leases_return()
+    {
+        await StartNode(2);
+        var pending = Enumerable.Range(0, 50).Select(i => Request(cpus: 0, description: $"task {i}")).ToList();
+        int granted = 0;
+        while (pending.Count > 0)
+        {
+            var next = await Task.WhenAny(pending).WaitAsync(Wait);
+            pending.Remove(next);
+            var lease = await Granted(next);
+            granted++;
+            Assert.True(_launcher.Started.Count <= 2, $"{_launcher.Started.Count} workers started for {granted} zero-resource leases on 2 CPUs");
+            _node.ReturnWorker(lease.LeaseId, disconnect: false);
+        }
+        Assert.Equal(50, granted);
+        Assert.Equal(2, _node.Stats().NumWorkers);
+    }
+
+    [Fact]
+    public async Task A_worker_blocked_in_Get_does_not_count_against_the_soft_limit()
+    {
+        await StartNode(2);
+        var parent = await Granted(Request(cpus: 0, description: "parent"));
+        await Granted(Request(cpus: 0, description: "sibling"));
+        var child = Request(cpus: 0, description: "child");
+        Assert.False(child.IsCompleted);
+
+        // The parent waits for its child: without its worker leaving the count, the child would never run.
+        _node.NotifyBlocked(parent.LeaseId, blocked: true);
+        var childLease = await Granted(child);
+        Assert.Equal(3, _launcher.Started.Count);
+
+        _node.NotifyBlocked(parent.LeaseId, blocked: false);
+        var later = Request(cpus: 0, description: "later");
+        Assert.False(later.IsCompleted);
+        _node.ReturnWorker(childLease.LeaseId, disconnect: false);
+        Assert.Equal(childLease.Worker, (await Granted(later)).Worker);
+        Assert.Equal(3, _launcher.Started.Count);
+    }
+
     // ---- Requests the node cannot serve ----
 
     [Fact]

@@ -21,10 +21,15 @@ public sealed class WorkerPoolTests : IDisposable
 
     public void Dispose() => _pool?.Dispose();
 
-    private FakeWorkerLauncher NewPool(int maxIdle, bool autoRegister = true, TimeSpan? idleKillingTime = null, int startupConcurrency = 0)
+    private FakeWorkerLauncher NewPool(int maxIdle, bool autoRegister = true, TimeSpan? idleKillingTime = null, int startupConcurrency = 0,
+        int maxWorkers = 0)
     {
         var launcher = new FakeWorkerLauncher { AutoRegister = autoRegister };
-        var config = new RayConfig { IdleWorkerKillingTime = idleKillingTime ?? TimeSpan.FromMinutes(10), MaximumStartupConcurrency = startupConcurrency };
+        var config = new RayConfig
+        {
+            IdleWorkerKillingTime = idleKillingTime ?? TimeSpan.FromMinutes(10), MaximumStartupConcurrency = startupConcurrency,
+            MaxWorkerProcessesPerNode = maxWorkers,
+        };
         _pool = new WorkerPool(NodeId.FromRandom(), maxIdle, config,
             launcher, () => "raylet-a", () => "gcs-fake", async (job, ct) => (await _gcs.GetJobAsync(job, ct))!,
             (w, reason) => _died.Enqueue((w, reason)), NullLogger<WorkerPool>.Instance);
@@ -32,7 +37,8 @@ public sealed class WorkerPoolTests : IDisposable
         return launcher;
     }
 
-    private Task<WorkerProcess> Pop(string env = "") => _pool.PopWorkerAsync(Job, env, null, CancellationToken.None).WaitAsync(Wait);
+    private Task<WorkerProcess> Pop(string env = "", WorkerUse use = WorkerUse.Task) =>
+        _pool.PopWorkerAsync(Job, env, null, use, CancellationToken.None).WaitAsync(Wait);
 
     [Fact]
     public async Task Idle_workers_beyond_the_CPU_count_are_stopped_after_the_idle_time_longest_idle_first()
@@ -116,5 +122,48 @@ public sealed class WorkerPoolTests : IDisposable
         Assert.Contains("exited with code 1", reason);
         Assert.Equal(0, _pool.NumWorkers);
         Assert.NotSame(worker, await Pop());
+    }
+
+    [Fact]
+    public async Task At_the_soft_limit_an_idle_worker_of_another_env_is_stopped_to_make_room()
+    {
+        var launcher = NewPool(maxIdle: 1);
+        var other = await Pop(env: "env-a", use: WorkerUse.ZeroResourceTask);
+        _pool.PushWorker(other);
+
+        var worker = await Pop(env: "env-b", use: WorkerUse.ZeroResourceTask);
+        Assert.Equal("env-b", worker.RuntimeEnvKey);
+        Assert.Contains("worker limit", await launcher.HandleOf(other.WorkerId).Killed.Task.WaitAsync(Wait));
+        Assert.Equal(1, _pool.NumWorkers);
+    }
+
+    [Fact]
+    public async Task Actors_beyond_max_worker_processes_per_node_wait_for_a_worker_to_exit()
+    {
+        var launcher = NewPool(maxIdle: 1, maxWorkers: 2);
+        var first = await Pop(use: WorkerUse.Actor);
+        await Pop(use: WorkerUse.Actor);
+        var third = _pool.PopWorkerAsync(Job, "", null, WorkerUse.Actor, CancellationToken.None);
+        Assert.False(third.IsCompleted);
+        Assert.Equal(2, launcher.Started.Count);
+
+        launcher.HandleOf(first.WorkerId).Exit();
+        var started = await third.WaitAsync(Wait);
+        Assert.True(started.IsActor);
+        Assert.Equal(3, launcher.Started.Count);
+        Assert.Equal(2, _pool.NumWorkers);
+    }
+
+    [Fact]
+    public async Task A_pop_waiting_at_the_limit_that_is_canceled_leaves_nothing_behind()
+    {
+        var launcher = NewPool(maxIdle: 1);
+        await Pop(use: WorkerUse.ZeroResourceTask);
+        using var cancel = new CancellationTokenSource();
+        var waiting = _pool.PopWorkerAsync(Job, "", null, WorkerUse.ZeroResourceTask, cancel.Token);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(Wait));
+        Assert.Single(launcher.Started);
+        Assert.Equal(1, _pool.NumWorkers);
     }
 }
