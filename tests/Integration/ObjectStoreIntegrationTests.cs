@@ -90,6 +90,18 @@ public sealed class ObjectStoreIntegrationTests : IClassFixture<StoreCluster>, I
     }
 
     [Fact]
+    public void A_task_runs_on_the_node_that_holds_most_of_its_argument_bytes()
+    {
+        using var onA = StoreProbe.Remote.WithOptions(On("a")).Make(32 * MiB, 21);
+        using var onB = StoreProbe.Remote.WithOptions(On("b")).Make(8 * MiB, 22);
+        Ray.Wait([onA, onB], numReturns: 2, timeout: Timeout);
+        // No resource, affinity or spread says where (and the driver's node, the head, has a free CPU too): the owner
+        // asks node A's raylet, which holds 32 of the 40 MiB.
+        Assert.Equal(_fixture.A.NodeId.ToString(), StoreProbe.Remote.NodeOf(onA, onB).Get(Timeout));
+        Assert.Equal(_fixture.A.NodeId.ToString(), StoreProbe.Remote.NodeOf(onA, onB).Get(Timeout));
+    }
+
+    [Fact]
     public void A_one_gibibyte_object_crosses_nodes()
     {
         using var made = StoreProbe.Remote.WithOptions(On("a")).Make(1024 * MiB, 9);
@@ -161,6 +173,10 @@ public static partial class StoreProbe
 
     [RayRemote]
     public static byte[] Hash(byte[] data) => SHA256.HashData(data);
+
+    /// <summary>Where a task with these arguments ran.</summary>
+    [RayRemote]
+    public static string NodeOf(byte[] a, byte[] b) => Ray.GetRuntimeContext().NodeId.ToString() + (a.Length + b.Length > 0 ? "" : "?");
 
     /// <summary>Puts <paramref name="count"/> objects, keeps them all mapped (read), then puts one more: returns the
     /// message of the exception that put throws.</summary>

@@ -10,7 +10,12 @@ namespace RaySharp.Core;
 /// holds (an actor with default CPUs needs 1 CPU to be placed and holds 0 while it runs, as in Ray).</param>
 /// <param name="EnvVars">The runtime env's variables, set on the worker process that serves the lease.</param>
 internal sealed record LeaseRequest(ResourceSet Resources, SchedulingStrategy Strategy, string RuntimeEnvKey,
-    bool IsActorCreation, string Description, ResourceSet? PlacementResources = null, IReadOnlyDictionary<string, string>? EnvVars = null);
+    bool IsActorCreation, string Description, ResourceSet? PlacementResources = null, IReadOnlyDictionary<string, string>? EnvVars = null)
+{
+    /// <summary>The node holding most of the task's argument bytes in its object store (data locality): the request goes
+    /// to that node's raylet rather than the local one, when the strategy leaves the choice open. Nil: no preference.</summary>
+    public NodeId PreferredNode { get; init; }
+}
 
 /// <summary>A granted lease: a worker to push tasks to, holding <see cref="Resources"/> on <see cref="NodeId"/>.</summary>
 internal sealed class WorkerLease(long leaseId, ICoreWorkerClient worker, NodeId nodeId, ResourceSet resources)

@@ -120,7 +120,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         WorkerLease lease;
         try
         {
-            lease = await _raylet.RequestWorkerLeaseAsync(cls.Request, _disposed.Token).ConfigureAwait(false);
+            lease = await _raylet.RequestWorkerLeaseAsync(WithLocality(cls), _disposed.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -192,6 +192,27 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             }
         }
         lock (_lock) RequestLeasesLocked(cls);
+    }
+
+    /// <summary>The class's lease request, sent toward the node that holds most of the argument bytes of the task at the
+    /// head of its queue (Ray's locality-aware lease policy), when its strategy leaves the node open.</summary>
+    private LeaseRequest WithLocality(SchedulingClass cls)
+    {
+        if (cls.Request.Strategy is not DefaultSchedulingStrategy) return cls.Request;
+        TaskSpec? head;
+        lock (_lock) head = cls.Ready.TryPeek(out var first) ? first.Resolved : null;
+        if (head is null) return cls.Request;
+        NodeId best = default;
+        long bestBytes = 0;
+        Dictionary<NodeId, long>? bytes = null;
+        foreach (var arg in head.Args)
+        {
+            if (!arg.IsInStore) continue;
+            bytes ??= [];
+            long total = bytes[arg.StoreNode] = bytes.GetValueOrDefault(arg.StoreNode) + arg.StoreSize;
+            if (total > bestBytes) (best, bestBytes) = (arg.StoreNode, total);
+        }
+        return best.IsNil ? cls.Request : cls.Request with { PreferredNode = best };
     }
 
     private static bool IsNeverSchedulable(Exception e, out RayErrorInfo error)

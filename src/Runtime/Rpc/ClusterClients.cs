@@ -40,10 +40,33 @@ internal sealed class RayletRpcClient : IRayletClient
     public async ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct)
     {
         var envVars = request.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null;
-        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_config, _raylet, request.ToWire(_jobId, envVars), ct).ConfigureAwait(false);
+        string target = !request.PreferredNode.IsNil && request.PreferredNode != NodeId ? EndpointOf(request.PreferredNode) ?? _raylet : _raylet;
+        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_config, target, request.ToWire(_jobId, envVars), ct).ConfigureAwait(false);
         var resources = reply.Resources.FromWire();
         var worker = new RemoteCoreWorkerClient(reply.Worker!, NodeId, _jobId, reply.LeaseId, resources, _config, _connectionLogger);
         return new WorkerLease(reply.LeaseId, worker, reply.NodeId, resources) { Raylet = raylet };
+    }
+
+    private (DateTime At, Dictionary<NodeId, string> Endpoints)? _endpoints;
+
+    /// <summary>The raylet endpoint of an alive node, from the GCS's node table (refreshed at most once a second).</summary>
+    private string? EndpointOf(NodeId node)
+    {
+        var cached = _endpoints;
+        if (cached is null || DateTime.UtcNow - cached.Value.At > TimeSpan.FromSeconds(1) || !cached.Value.Endpoints.ContainsKey(node))
+        {
+            try
+            {
+                cached = (DateTime.UtcNow, View().Nodes.Where(n => n.Alive).ToDictionary(n => n.NodeId, n => n.RayletEndpoint));
+                _endpoints = cached;
+            }
+            catch (RayException e)
+            {
+                _logger.LogWarning("Could not read the node table for a locality-aware lease; asking the local raylet: {Detail}", e.Message);
+                return null;
+            }
+        }
+        return cached.Value.Endpoints.GetValueOrDefault(node);
     }
 
     public void ReturnWorker(WorkerLease lease, bool disconnectWorker) =>
