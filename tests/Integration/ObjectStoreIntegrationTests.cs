@@ -102,6 +102,18 @@ public sealed class ObjectStoreIntegrationTests : IClassFixture<StoreCluster>, I
     }
 
     [Fact]
+    public void Wait_with_fetchLocal_pulls_a_copy_to_the_callers_node_and_without_it_does_not()
+    {
+        using var fetched = StoreProbe.Remote.WithOptions(On("a")).Make(4 * MiB, 31);
+        using var left = StoreProbe.Remote.WithOptions(On("a")).Make(4 * MiB, 32);
+        Assert.Single(Ray.Wait([fetched], timeout: Timeout, fetchLocal: true).Ready);
+        Assert.Single(Ray.Wait([left], timeout: Timeout, fetchLocal: false).Ready);
+        var head = Stats(_fixture.Cluster.Head).Objects;
+        Assert.Contains(head, o => o.ObjectId == fetched.Id && !o.IsPrimary && o.IsSealed);
+        Assert.DoesNotContain(head, o => o.ObjectId == left.Id);
+    }
+
+    [Fact]
     public void A_one_gibibyte_object_crosses_nodes()
     {
         using var made = StoreProbe.Remote.WithOptions(On("a")).Make(1024 * MiB, 9);

@@ -568,15 +568,23 @@ internal sealed class CoreWorker : IDisposable
             if (!seen.Add(r.Id)) throw new ArgumentException($"The list of refs contains {r.Id} more than once; Wait takes distinct refs.", nameof(refs));
             r.ThrowIfReleased();
         }
-        var available = refs.Select(r => WhenObjectAvailable(r.Id, r.Owner)).ToArray();
-        int ready = available.Count(t => t.IsCompleted);
+        var available = new Task[refs.Count];
+        for (int i = 0; i < available.Length; i++)
+        {
+            var r = refs[i];
+            var obj = WhenObjectAvailable(r.Id, r.Owner);
+            // With fetchLocal, an object in another node's store is ready once this node has a copy (as in Ray).
+            available[i] = fetchLocal && ObjectStore is not null && (!obj.IsCompleted || obj.Result.IsInStore) ? FetchLocalAsync(r.Id, obj, ct) : obj;
+        }
+        // Continuations go on exactly the tasks counted as pending, so one that completes meanwhile is still counted.
+        var pending = available.Where(t => !t.IsCompleted).ToList();
+        int ready = available.Length - pending.Count;
         if (ready < numReturns && timeout != TimeSpan.Zero)
         {
             var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            foreach (var t in available)
-                if (!t.IsCompleted)
-                    _ = t.ContinueWith(_ => { if (Interlocked.Increment(ref ready) >= numReturns) enough.TrySetResult(); },
-                        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            foreach (var t in pending)
+                _ = t.ContinueWith(_ => { if (Interlocked.Increment(ref ready) >= numReturns) enough.TrySetResult(); },
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             if (Volatile.Read(ref ready) >= numReturns) enough.TrySetResult();
             try
             {
@@ -596,6 +604,25 @@ internal sealed class CoreWorker : IDisposable
         }
         GC.KeepAlive(refs);
         return new WaitResult<R>(readyList, notReady);
+    }
+
+    /// <summary>Completes when the object exists and, if it is in a store, this node has a copy (pulled if needed). A copy
+    /// that cannot be pulled still counts as ready: the error shows when the object is read.</summary>
+    private async Task FetchLocalAsync(ObjectId id, Task<RayObject> available, CancellationToken ct)
+    {
+        var obj = await available.ConfigureAwait(false);
+        if (!obj.IsInStore || ObjectStore is not { } store) return;
+        try
+        {
+            var mapping = await store.GetAsync(id, obj.StoreNode, ct).ConfigureAwait(false);
+            if (mapping is null) return;
+            mapping.Close();
+            store.Release(id);
+        }
+        catch (Exception e) when (e is RayException or IOException)
+        {
+            _logger.LogDebug(e, "Fetching {ObjectId} to this node for Wait failed", id);
+        }
     }
 
     // ---- Tasks ----
