@@ -138,6 +138,9 @@ public sealed class ObjectStoreIntegrationTests : IClassFixture<StoreCluster>, I
         var onB = refs.Select(r => StoreProbe.Remote.WithOptions(oneAtATime("b")).Hash(r)).ToList(); // transfers from S to B
         Assert.Equal(expected, Ray.Get(onS, Timeout));
         Assert.Equal(expected, Ray.Get(onB, Timeout));
+        // Views of spilled objects: restored, then mapped with no copy.
+        var views = refs.Select(r => StoreProbe.Remote.WithOptions(oneAtATime("s")).HashView(r)).ToList();
+        Assert.Equal(expected, Ray.Get(views, Timeout));
         Assert.Equal(expected[3], SHA256.HashData(refs[3].Get(Timeout))); // Get at the driver
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(_fixture.Cluster.SessionDir, "spill", _fixture.S.NodeId.ToString()[..8])));
 
@@ -185,6 +188,14 @@ public static partial class StoreProbe
 
     [RayRemote]
     public static byte[] Hash(byte[] data) => SHA256.HashData(data);
+
+    /// <summary>The hash of the bytes an <see cref="ObjectView{T}"/> parameter maps.</summary>
+    [RayRemote]
+    public static byte[] HashView(ObjectView<byte> data)
+    {
+        // The object is a byte[]: its view is the array's elements, hashed as Hash hashes the deserialized array.
+        return SHA256.HashData(data.Span);
+    }
 
     /// <summary>Where a task with these arguments ran.</summary>
     [RayRemote]

@@ -165,10 +165,15 @@ public static partial class StoreTasks
         return data;
     }
 
-    /// <summary>The sum of the bytes, and whether the argument reached this task through the object store.</summary>
+    /// <summary>The sum of the bytes, and whether the argument reached this task through the object store (then the task
+    /// spec this worker received carries none of its bytes).</summary>
     [RayRemote]
-    public static (long Sum, bool InStore) SumAndHowPassed(byte[] data) =>
-        (data.Sum(b => (long)b), TaskExecutionContext.Current!.Task.Args[0].IsInStore);
+    public static (long Sum, bool InStore) SumAndHowPassed(byte[] data)
+    {
+        var arg = TaskExecutionContext.Current!.Task.Args[0];
+        if (arg.IsInStore && arg.Value.Data.Length != 0) throw new InvalidOperationException($"{arg.Value.Data.Length} bytes inlined");
+        return (data.Sum(b => (long)b), arg.IsInStore);
+    }
 
     [RayRemote]
     public static int Length(byte[] data) => data.Length;

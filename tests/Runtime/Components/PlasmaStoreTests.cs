@@ -222,4 +222,41 @@ public sealed class PlasmaStoreTests : IDisposable
         await PutAsync(store, NewId(), 16 * MiB);
         Assert.Equal(16 * MiB, store.Used);
     }
+
+    [Fact]
+    public async Task When_the_shared_memory_file_system_is_smaller_than_the_store_objects_go_to_disk_files_and_read_back_intact()
+    {
+        // A 4 MiB tmpfs stands for a container's small /dev/shm under a 16 MiB store.
+        string small = Path.Combine(Path.GetTempPath(), "raysharp-small-shm-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(small);
+        var mount = System.Diagnostics.Process.Start("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", small])!;
+        mount.WaitForExit();
+        Assert.True(mount.ExitCode == 0, "mounting a small tmpfs failed (the suite runs as root)");
+        try
+        {
+            var store = new PlasmaStore(new PlasmaStoreOptions(16 * MiB, Path.Combine(small, "store"), Path.Combine(_root, "fallback"),
+                Path.Combine(_root, "spill")), null, NullLogger<PlasmaStore>.Instance);
+            try
+            {
+                var ids = Enumerable.Range(0, 3).Select(_ => NewId()).ToArray();
+                var hashes = new List<byte[]>();
+                foreach (var id in ids) hashes.Add(await PutAsync(store, id, 3 * MiB));
+                Assert.Equal(6 * MiB, store.Stats().FallbackBytes); // the first fit in the 4 MiB; the others went to disk
+                Assert.Equal(2, store.List().Count(o => o.OnFallback));
+                for (int i = 0; i < ids.Length; i++) Assert.Equal(hashes[i], await HashAsync(store, ids[i]));
+                foreach (var id in ids) store.Free(id);
+                Assert.Equal(0, store.Stats().FallbackBytes);
+                Assert.Empty(Directory.GetFiles(Path.Combine(_root, "fallback")));
+            }
+            finally
+            {
+                store.Dispose();
+            }
+        }
+        finally
+        {
+            System.Diagnostics.Process.Start("umount", [small])!.WaitForExit();
+            Directory.Delete(small, recursive: true);
+        }
+    }
 }
