@@ -33,6 +33,28 @@ public sealed class ObjectStoreTests : RayTest
     }
 
     [Fact]
+    public void Large_arrays_of_primitives_are_written_as_they_are_and_read_back_as_MemoryPack_reads_them()
+    {
+        var ints = Enumerable.Range(-200_000, 400_000).ToArray();
+        var doubles = ints.Select(i => i * 0.5).ToArray();
+        var flags = ints.Select(i => i % 3 == 0).ToArray();
+        var chars = ints.Select(i => (char)('a' + (i & 15))).ToArray();
+        using var a = Ray.Put(ints);
+        using var b = Ray.Put(doubles);
+        using var c = Ray.Put(flags);
+        using var d = Ray.Put(chars);
+        Assert.Equal(ints, a.Get(Timeout));
+        Assert.Equal(doubles, b.Get(Timeout));
+        Assert.Equal(flags, c.Get(Timeout));
+        Assert.Equal(chars, d.Get(Timeout));
+        using (var view = Ray.GetView(a, Timeout)) Assert.True(view.Span.SequenceEqual(ints));
+        // The same bytes MemoryPack writes for the array.
+        using var mapped = Worker.MapAsync(b.Id, Worker.MemoryStore.TryGet(b.Id, out var o) ? o : throw new InvalidOperationException(), default).GetAwaiter().GetResult();
+        Assert.True(mapped.Span.SequenceEqual(MemoryPack.MemoryPackSerializer.Serialize(doubles)));
+        Worker.ObjectStore!.Release(b.Id);
+    }
+
+    [Fact]
     public async Task A_large_return_stays_in_the_store_and_the_owner_records_where()
     {
         using var r = StoreTasks.Remote.MakeBytes(4 * MiB, 7);

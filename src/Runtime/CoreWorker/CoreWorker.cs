@@ -186,6 +186,14 @@ internal sealed class CoreWorker : IDisposable
 
     public ObjectRef<T> Put<T>(T value)
     {
+        // A large array of a primitive type has the same bytes in MemoryPack's form as in memory: written as it is.
+        if (PrimitiveArray<T>.ElementSize > 0 && value is Array { Length: > 0 } array && ObjectStore is not null &&
+            (long)array.Length * PrimitiveArray<T>.ElementSize > Config.MaxDirectCallObjectSize)
+        {
+            var bytes = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(
+                ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array), checked(array.Length * PrimitiveArray<T>.ElementSize));
+            return new ObjectRef<T>(PutArrayInStore(bytes, array.Length), Address, this, addLocalReference: false);
+        }
         using var serialized = ObjectSerializer.SerializePooled(value, this, SerializationSite.Put);
         return new ObjectRef<T>(PutSerialized(serialized), Address, this, addLocalReference: false);
     }
@@ -195,9 +203,17 @@ internal sealed class CoreWorker : IDisposable
     public ObjectRef<T[]> PutArray<T>(ReadOnlySpan<T> span) where T : unmanaged
     {
         var elements = ObjectSerializer.ArrayBytes(span);
-        long size = sizeof(int) + (long)elements.Length;
-        if (ObjectStore is not { } store || size <= Config.MaxDirectCallObjectSize)
+        if (ObjectStore is null || sizeof(int) + (long)elements.Length <= Config.MaxDirectCallObjectSize)
             return new ObjectRef<T[]>(PutSerialized(ObjectSerializer.SerializeArray(span)), Address, this, addLocalReference: false);
+        return new ObjectRef<T[]>(PutArrayInStore(elements, span.Length), Address, this, addLocalReference: false);
+    }
+
+    /// <summary>Writes an array's MemoryPack form — its count, then <paramref name="elements"/> as they are — straight into
+    /// the node's store, with no serialization buffer; returns the new object's ID with one local reference.</summary>
+    private ObjectId PutArrayInStore(ReadOnlySpan<byte> elements, int count)
+    {
+        var store = ObjectStore!;
+        long size = sizeof(int) + (long)elements.Length;
         var id = NextPutId();
         var create = store.CreateAsync(id, size, Address, CancellationToken.None);
         if (!create.IsCompleted) WaitBlocking(create, null, () => new TimeoutException());
@@ -205,11 +221,7 @@ internal sealed class CoreWorker : IDisposable
         {
             try
             {
-                using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-                Span<byte> header = stackalloc byte[sizeof(int)];
-                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header, span.Length);
-                RandomAccess.Write(file, header, 0);
-                RandomAccess.Write(file, elements, sizeof(int));
+                WriteInto(path, elements, count);
             }
             catch
             {
@@ -222,7 +234,7 @@ internal sealed class CoreWorker : IDisposable
         }
         ReferenceCounter.AddOwnedObject(id, Address);
         MemoryStore.Put(id, RayObject.InStore(store.NodeId, size, []));
-        return new ObjectRef<T[]>(id, Address, this, addLocalReference: false);
+        return id;
     }
 
     /// <summary>
@@ -244,6 +256,31 @@ internal sealed class CoreWorker : IDisposable
         var mapping = map.GetAwaiter().GetResult();
         GC.KeepAlive(reference);
         return ObjectView<T>.Create(mapping.Memory, new StorePin(this, reference.Id, mapping));
+    }
+
+    /// <summary>For <typeparamref name="T"/> an array of a primitive type (whose MemoryPack form is its count and its raw
+    /// elements), the size of an element; otherwise 0. Worked out once per type.</summary>
+    private static class PrimitiveArray<T>
+    {
+        public static readonly int ElementSize = typeof(T).IsArray && typeof(T).GetArrayRank() == 1 && typeof(T).GetElementType() is { IsPrimitive: true } e
+            ? System.Runtime.InteropServices.Marshal.SizeOf(e == typeof(bool) ? typeof(byte) : e == typeof(char) ? typeof(short) : e)
+            : 0;
+    }
+
+    /// <summary>Writes an object's bytes (a count header first, when <paramref name="count"/> is not null) into its file
+    /// with file writes: the kernel copies into the store's pages, with no page faults in this process (measured faster
+    /// than copying through a mapping, even with its pages faulted in at once).</summary>
+    private static void WriteInto(string path, ReadOnlySpan<byte> data, int? count = null)
+    {
+        int offset = count is null ? 0 : sizeof(int);
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        if (count is { } c)
+        {
+            Span<byte> header = stackalloc byte[sizeof(int)];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(header, c);
+            RandomAccess.Write(file, header, 0);
+        }
+        RandomAccess.Write(file, data, offset);
     }
 
     /// <summary>A view's hold on a mapped object: unmaps it and ends the read when the view is disposed.</summary>
@@ -325,8 +362,7 @@ internal sealed class CoreWorker : IDisposable
         if (path is null) return; // written already (a retried task): objects are immutable
         try
         {
-            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            RandomAccess.Write(file, data.Span, 0);
+            WriteInto(path, data.Span);
         }
         catch
         {
