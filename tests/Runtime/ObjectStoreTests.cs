@@ -115,6 +115,19 @@ public sealed class ObjectStoreTests : RayTest
     }
 
     [Fact]
+    public async Task Large_items_of_a_streaming_task_go_through_the_store()
+    {
+        var items = new List<byte[]>();
+        await foreach (var item in StoreTasks.Remote.Chunks(3, 2 * MiB))
+        {
+            Assert.True(Worker.MemoryStore.TryGet(item.Id, out var stored) && stored.IsInStore);
+            items.Add(await item);
+            item.Dispose();
+        }
+        Assert.Equal(Enumerable.Range(0, 3).Select(i => SHA256.HashData(Bytes(2 * MiB, 50 + i))), items.Select(SHA256.HashData));
+    }
+
+    [Fact]
     public void Releasing_the_last_ref_frees_the_object_in_the_store()
     {
         int before = Stats().Objects;
@@ -199,6 +212,16 @@ public static partial class StoreTasks
 
     [RayRemote]
     public static int Length(byte[] data) => data.Length;
+
+    [RayRemote]
+    public static async IAsyncEnumerable<byte[]> Chunks(int count, int size)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            await Task.Yield();
+            yield return MakeBytes(size, 50 + i);
+        }
+    }
 
     /// <summary>The sum of a view parameter's elements, and whether it was mapped from the object store.</summary>
     [RayRemote]

@@ -158,9 +158,10 @@ internal sealed class TaskExecutor
         public override ValueTask Yield<T>(T item)
         {
             _ct.ThrowIfCancellationRequested();
-            var serialized = ObjectSerializer.Serialize(item, _worker, SerializationSite.Item(_task.DisplayName));
-            var obj = RayObject.FromValue(serialized);
+            using var serialized = ObjectSerializer.SerializePooled(item, _worker, SerializationSite.Item(_task.DisplayName));
             int index = _yielded++;
+            // A large item stays in this node's store like a large return; its owner gets the location.
+            var obj = _worker.StoreIfLarge(ObjectId.ForReturn(_task.TaskId, index + 1), serialized, _task.Owner);
             // Items go to the owner one at a time, in order; a remote owner acknowledges each before the next.
             if (_worker.Ownership is { } ownership && _task.Owner.WorkerId != _worker.WorkerId)
                 return new ValueTask(ownership.ReportGeneratorItemAsync(_task.Owner, _task.TaskId, index, obj));
