@@ -15,6 +15,9 @@ internal sealed record LeaseRequest(ResourceSet Resources, SchedulingStrategy St
     /// <summary>The node holding most of the task's argument bytes in its object store (data locality): the request goes
     /// to that node's raylet rather than the local one, when the strategy leaves the choice open. Nil: no preference.</summary>
     public NodeId PreferredNode { get; init; }
+
+    /// <summary>The task's arguments in object stores and the node holding each, for the granting raylet to pull.</summary>
+    public IReadOnlyList<(ObjectId Id, NodeId Node)>? StoreArgs { get; init; }
 }
 
 /// <summary>A granted lease: a worker to push tasks to, holding <see cref="Resources"/> on <see cref="NodeId"/>.</summary>

@@ -198,21 +198,24 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
     /// head of its queue (Ray's locality-aware lease policy), when its strategy leaves the node open.</summary>
     private LeaseRequest WithLocality(SchedulingClass cls)
     {
-        if (cls.Request.Strategy is not DefaultSchedulingStrategy) return cls.Request;
         TaskSpec? head;
         lock (_lock) head = cls.Ready.TryPeek(out var first) ? first.Resolved : null;
         if (head is null) return cls.Request;
         NodeId best = default;
         long bestBytes = 0;
         Dictionary<NodeId, long>? bytes = null;
+        List<(ObjectId, NodeId)>? storeArgs = null;
         foreach (var arg in head.Args)
         {
             if (!arg.IsInStore) continue;
             bytes ??= [];
+            (storeArgs ??= []).Add((arg.Id, arg.StoreNode));
             long total = bytes[arg.StoreNode] = bytes.GetValueOrDefault(arg.StoreNode) + arg.StoreSize;
             if (total > bestBytes) (best, bestBytes) = (arg.StoreNode, total);
         }
-        return best.IsNil ? cls.Request : cls.Request with { PreferredNode = best };
+        if (storeArgs is null) return cls.Request;
+        // Locality only where the strategy leaves the node open; the granting raylet pulls the arguments either way.
+        return cls.Request with { PreferredNode = cls.Request.Strategy is DefaultSchedulingStrategy ? best : default, StoreArgs = storeArgs };
     }
 
     private static bool IsNeverSchedulable(Exception e, out RayErrorInfo error)

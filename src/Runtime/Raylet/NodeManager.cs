@@ -401,6 +401,8 @@ internal sealed partial class NodeManager : IDisposable
             Kind = LeaseReplyKind.Granted, LeaseId = leaseId, Worker = worker.Address, NodeId = NodeId, Resources = p.Resources.ToWire(),
         };
         LogLeaseGranted(_logger, leaseId, p.Request.Description, worker.WorkerId);
+        // The task's in-store arguments start moving here while it is pushed (its worker joins these pulls).
+        if (p.Request.StoreArgs is { Length: > 0 } args) Objects?.Prefetch(args);
         if (!p.Reply.TrySetResult(reply) || p.Cancellation.IsCancellationRequested) ReturnWorker(leaseId, disconnect: false);
     }
 

@@ -106,7 +106,12 @@ internal sealed partial record WireLeaseRequest
     public bool GrantOrReject { get; init; }
     /// <summary>Another raylet chose this node for the request (a spillback).</summary>
     public bool Spilled { get; init; }
+    /// <summary>The task's arguments in object stores, with the node holding each: the granting raylet pulls those it
+    /// lacks while the task is pushed.</summary>
+    public WireStoreArg[]? StoreArgs { get; init; }
 }
+
+[MemoryPackable] internal sealed partial record WireStoreArg(ObjectId ObjectId, NodeId Node);
 
 /// <summary>Granted; Spillback to another node; Canceled: never schedulable as asked (the work fails); Rejected: not
 /// this time (the worker failed to start, the node is stopping), ask again.</summary>

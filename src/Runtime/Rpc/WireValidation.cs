@@ -63,7 +63,11 @@ internal static class WireValidation
         Resources(request.PlacementResources, $"RequestWorkerLease for {request.Description}: the placement resources", allowMissing: true);
         Text(request.RuntimeEnvKey, $"RequestWorkerLease for {request.Description}: the runtime env key", allowEmpty: true);
         if (request.EnvVars is { Count: > MaxResourceKinds }) throw Invalid($"RequestWorkerLease for {request.Description}: {request.EnvVars.Count} env vars.");
+        if (request.StoreArgs is { Length: > MaxStoreArgs })
+            throw Invalid($"RequestWorkerLease for {request.Description}: {request.StoreArgs.Length} in-store arguments (at most {MaxStoreArgs}).");
     }
+
+    private const int MaxStoreArgs = 10_000;
 
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 }

@@ -61,6 +61,23 @@ internal sealed partial class ObjectManager
         }
     }
 
+    /// <summary>Starts pulling the arguments of a task leased here that this node lacks (a task's worker reading one joins
+    /// its pull). Failures are left to the reader, which reports them.</summary>
+    public void Prefetch(IReadOnlyList<WireStoreArg> args)
+    {
+        foreach (var arg in args)
+        {
+            if (arg.Node.IsNil || arg.Node == _nodeId || _store.Contains(arg.ObjectId)) continue;
+            var pull = _pulls.GetOrAdd(arg.ObjectId, id => PullAsync(id, arg.Node));
+            _ = pull.ContinueWith(t =>
+            {
+                _pulls.TryRemove(new KeyValuePair<ObjectId, Task>(arg.ObjectId, t));
+                if (t.IsFaulted) LogPrefetchFailed(_logger, t.Exception!.GetBaseException(), arg.ObjectId, arg.Node);
+            }, TaskScheduler.Default);
+            LogPrefetching(_logger, arg.ObjectId, arg.Node);
+        }
+    }
+
     /// <summary>Copies the object from the raylet of <paramref name="from"/> into a secondary copy here.</summary>
     private async Task PullAsync(ObjectId id, NodeId from)
     {
@@ -155,6 +172,12 @@ internal sealed partial class ObjectManager
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Pulled object {ObjectId} ({Bytes} bytes) from node {NodeId}")]
     private static partial void LogPulled(ILogger logger, ObjectId objectId, long bytes, NodeId nodeId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Prefetching object {ObjectId} from node {NodeId} for a task leased here")]
+    private static partial void LogPrefetching(ILogger logger, ObjectId objectId, NodeId nodeId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Prefetching object {ObjectId} from node {NodeId} failed; its reader will try again")]
+    private static partial void LogPrefetchFailed(ILogger logger, Exception e, ObjectId objectId, NodeId nodeId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pulling object {ObjectId} from node {NodeId} failed")]
     private static partial void LogPullFailed(ILogger logger, Exception e, ObjectId objectId, NodeId nodeId);
