@@ -83,6 +83,9 @@ public sealed class ObjectStoreIntegrationTests : IClassFixture<StoreCluster>, I
         Assert.Contains(Stats(_fixture.B).Objects, o => o.ObjectId == made.Id && !o.IsPrimary);
         Assert.Contains(Stats(_fixture.Cluster.Head).Objects, o => o.ObjectId == made.Id && !o.IsPrimary);
 
+        // The owner's object directory knows every copy, so its free reaches them all.
+        WaitUntil(() => CoreWorker.Current.ObjectLocations(made.Id).Count == 3, "the owner's directory lists A, B and the head");
+        Assert.Equal(_fixture.A.NodeId, CoreWorker.Current.ObjectLocations(made.Id)[0]);
         var id = made.Id;
         made.Dispose();
         foreach (var node in (TestNode[])[_fixture.A, _fixture.B, _fixture.Cluster.Head])

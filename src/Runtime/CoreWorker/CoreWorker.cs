@@ -387,11 +387,37 @@ internal sealed class CoreWorker : IDisposable
         return TaskArg.ByReference(id, Address);
     }
 
+    // The owner's object directory: for each in-store object it owns, the nodes besides the primary's that hold copies.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ObjectId, HashSet<NodeId>> _copies = new();
+
+    /// <summary>A node made a copy of an object owned here; false when the object is no longer owned (freed meanwhile),
+    /// so that the node drops its copy.</summary>
+    public bool AddObjectLocation(ObjectId id, NodeId node)
+    {
+        if (!MemoryStore.TryGet(id, out var obj) || !obj.IsInStore || !ReferenceCounter.IsInScope(id)) return false;
+        var nodes = _copies.GetOrAdd(id, _ => []);
+        lock (nodes) nodes.Add(node);
+        // Freed between the check and the record: the free did not see this node, so refuse the copy.
+        return ReferenceCounter.IsInScope(id);
+    }
+
+    /// <summary>The nodes that hold a copy of an in-store object owned here (the primary's first).</summary>
+    internal IReadOnlyList<NodeId> ObjectLocations(ObjectId id)
+    {
+        if (!MemoryStore.TryGet(id, out var obj) || !obj.IsInStore) return [];
+        List<NodeId> nodes = [obj.StoreNode];
+        if (_copies.TryGetValue(id, out var copies))
+            lock (copies) nodes.AddRange(copies.Where(n => n != obj.StoreNode));
+        return nodes;
+    }
+
     private void FreeInStore(ObjectId id)
     {
         try
         {
-            ObjectStore?.Free([id]);
+            var nodes = ObjectLocations(id);
+            _copies.TryRemove(id, out _);
+            ObjectStore?.Free([id], [.. nodes]);
         }
         catch (Exception e)
         {

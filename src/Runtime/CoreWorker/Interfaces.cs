@@ -186,8 +186,9 @@ internal interface IObjectStoreClient
     /// <summary>Ends one read of <see cref="GetAsync"/> (after unmapping).</summary>
     void Release(ObjectId id);
 
-    /// <summary>The owner released these objects: every node frees its copies.</summary>
-    void Free(ObjectId[] ids);
+    /// <summary>The owner released these objects: the nodes that hold copies of them (<paramref name="nodes"/>, from the
+    /// owner's object directory) free them.</summary>
+    void Free(ObjectId[] ids, NodeId[] nodes);
 
     /// <summary>This node's store: its capacity, what it holds and what it spilled.</summary>
     Task<ObjectStoreStats> GetStatsAsync(CancellationToken ct);

@@ -99,6 +99,14 @@ internal sealed partial class NodeManager : IDisposable
         await Task.WhenAll(calls).ConfigureAwait(false);
     }
 
+    /// <summary>The raylet endpoints of these nodes, other than this one, that are alive.</summary>
+    public IReadOnlyList<string> EndpointsOf(IEnumerable<NodeId> nodes)
+    {
+        lock (_lock)
+            return [.. nodes.Where(n => n != NodeId).Distinct().Select(n => _view.TryGetValue(n, out var r) && r.Alive ? r.RayletEndpoint : null)
+                .OfType<string>()];
+    }
+
     /// <summary>The raylet endpoints of the other alive nodes.</summary>
     public IReadOnlyList<string> OtherNodeEndpoints()
     {

@@ -146,14 +146,15 @@ internal class NodeManagerService : IRpcService
 
     public virtual Task<Empty> FreeObjects(FreeObjectsRequest request, ServerCallContext context)
     {
-        if (request.ObjectIds.Length > 1_000_000)
+        if (request.ObjectIds.Length > 1_000_000 || request.Nodes is { Length: > 100_000 })
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"{request.ObjectIds.Length} objects in one free request"));
         if (_raylet.Objects is { } objects)
             foreach (var id in request.ObjectIds) objects.Store.Free(id);
-        if (request.AllNodes)
+        var targets = request.AllNodes ? _raylet.OtherNodeEndpoints() : _raylet.EndpointsOf(request.Nodes ?? []);
+        if (targets.Count > 0)
         {
-            var forward = request with { AllNodes = false };
-            foreach (var endpoint in _raylet.OtherNodeEndpoints())
+            var forward = request with { AllNodes = false, Nodes = null };
+            foreach (var endpoint in targets)
                 RpcChannels.Fire(RpcChannels.Invoker(endpoint, _raylet.Config), FreeObjectsMethod, forward, _raylet.Logger);
         }
         return Task.FromResult(Empty.Instance);

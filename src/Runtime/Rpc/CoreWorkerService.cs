@@ -24,6 +24,7 @@ internal class CoreWorkerService : IRpcService
     public static readonly Method<GeneratorItemRequest, Empty> ReportGeneratorItemMethod = RpcMarshaller.Unary<GeneratorItemRequest, Empty>(Name, nameof(ReportGeneratorItem));
     public static readonly Method<ExitRequest, Empty> ExitMethod = RpcMarshaller.Unary<ExitRequest, Empty>(Name, nameof(Exit));
     public static readonly Method<Empty, Empty> CollectGarbageMethod = RpcMarshaller.Unary<Empty, Empty>(Name, nameof(CollectGarbage));
+    public static readonly Method<ObjectLocationRequest, BoolReply> AddObjectLocationMethod = RpcMarshaller.Unary<ObjectLocationRequest, BoolReply>(Name, nameof(AddObjectLocation));
 
     private readonly ICoreWorkerServiceHandler _handler;
     private readonly RayConfig _config;
@@ -54,6 +55,7 @@ internal class CoreWorkerService : IRpcService
         binder.AddMethod(ReportGeneratorItemMethod, service is null ? null : service.ReportGeneratorItem);
         binder.AddMethod(ExitMethod, service is null ? null : service.Exit);
         binder.AddMethod(CollectGarbageMethod, service is null ? null : service.CollectGarbage);
+        binder.AddMethod(AddObjectLocationMethod, service is null ? null : service.AddObjectLocation);
     }
 
     /// <summary>Runs each pushed task as it arrives and streams the replies back, batching those that are ready together.</summary>
@@ -124,6 +126,11 @@ internal class CoreWorkerService : IRpcService
         return Task.FromResult(Empty.Instance);
     }
 
+    /// <summary>A node made a copy of an object this worker owns; false when the owner no longer has the object (the
+    /// node then frees its copy).</summary>
+    public virtual Task<BoolReply> AddObjectLocation(ObjectLocationRequest request, ServerCallContext context) =>
+        Task.FromResult(new BoolReply(_handler.HandleAddObjectLocation(request.ObjectId, request.NodeId)));
+
     public virtual async Task<Empty> Exit(ExitRequest request, ServerCallContext context)
     {
         await _handler.HandleExitAsync(request.Force, request.Reason).ConfigureAwait(false);
@@ -145,6 +152,9 @@ internal interface ICoreWorkerServiceHandler
     void HandleAddBorrower(ObjectId id, Address borrower);
     void HandleRemoveBorrower(ObjectId id, Address borrower);
     void HandleReleasePins(ObjectId[] ids);
+
+    /// <summary>A node holds a copy of an object this worker owns; false when the object is no longer owned here.</summary>
+    bool HandleAddObjectLocation(ObjectId id, NodeId node);
     void HandleGeneratorItem(TaskId taskId, int index, RayObject item);
     Task HandleExitAsync(bool force, string reason);
 }

@@ -160,6 +160,8 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         foreach (var id in ids) Core.ReferenceCounter.RemoveLocalReference(id);
     }
 
+    public bool HandleAddObjectLocation(ObjectId id, NodeId node) => Core.AddObjectLocation(id, node);
+
     public void HandleGeneratorItem(TaskId taskId, int index, RayObject item) => Core.TaskManager.ReportGeneratorItem(taskId, index, item);
 
     public Task HandleExitAsync(bool force, string reason)

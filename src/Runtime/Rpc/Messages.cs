@@ -156,14 +156,18 @@ internal sealed partial record WireLeaseReply
 /// <summary>Found: map <see cref="Path"/> (<see cref="Size"/> bytes) and release it when done.</summary>
 [MemoryPackable] internal sealed partial record StoreGetReply(bool Found, string Path, long Size, string? Error);
 
-/// <summary>The owners of these objects released them: free every copy (on every node when <see cref="AllNodes"/>).</summary>
-[MemoryPackable] internal sealed partial record FreeObjectsRequest(ObjectId[] ObjectIds, bool AllNodes);
+/// <summary>The owners of these objects released them: free every copy here, and forward the request to
+/// <see cref="Nodes"/> (the nodes the owners know hold copies) or, when <see cref="AllNodes"/>, to every node.</summary>
+[MemoryPackable] internal sealed partial record FreeObjectsRequest(ObjectId[] ObjectIds, bool AllNodes, NodeId[]? Nodes = null);
 
 /// <summary>Another raylet asks for an object's bytes (a pull).</summary>
 [MemoryPackable] internal sealed partial record ReadObjectRequest(ObjectId ObjectId, NodeId Requester);
 
-/// <summary>One chunk of a transferred object; the first carries its total size.</summary>
-[MemoryPackable] internal sealed partial record ObjectChunk(long Total, long Offset, byte[] Data);
+/// <summary>One chunk of a transferred object; the first carries its total size and its owner (told where the copy went).</summary>
+[MemoryPackable] internal sealed partial record ObjectChunk(long Total, long Offset, byte[] Data, Address? Owner = null);
+
+/// <summary>A raylet tells an object's owner that its node now holds a copy (the owner's object directory).</summary>
+[MemoryPackable] internal sealed partial record ObjectLocationRequest(ObjectId ObjectId, NodeId NodeId);
 
 /// <summary>The node's object store, for <c>raysharp memory</c> and <c>status</c>.</summary>
 [MemoryPackable] internal sealed partial record StoreObjectInfo(ObjectId ObjectId, long Size, bool IsPrimary, bool IsSealed, int Readers,

@@ -60,9 +60,9 @@ internal sealed class ObjectStoreRpcClient : IObjectStoreClient
 
     public void Release(ObjectId id) => RpcChannels.Fire(_raylet, NodeManagerService.StoreReleaseMethod, new StoreObjectRequest(_client, id), _logger);
 
-    public void Free(ObjectId[] ids)
+    public void Free(ObjectId[] ids, NodeId[] nodes)
     {
-        if (ids.Length > 0) RpcChannels.Fire(_raylet, NodeManagerService.FreeObjectsMethod, new FreeObjectsRequest(ids, AllNodes: true), _logger);
+        if (ids.Length > 0) RpcChannels.Fire(_raylet, NodeManagerService.FreeObjectsMethod, new FreeObjectsRequest(ids, AllNodes: false, nodes), _logger);
     }
 
     public async Task<ObjectStoreStats> GetStatsAsync(CancellationToken ct)

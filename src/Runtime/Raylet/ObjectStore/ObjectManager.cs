@@ -89,6 +89,7 @@ internal sealed partial class ObjectManager
         Microsoft.Win32.SafeHandles.SafeFileHandle? file = null;
         bool created = false;
         long received = 0, total = -1;
+        Address? owner = null;
         try
         {
             while (await call.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
@@ -99,7 +100,8 @@ internal sealed partial class ObjectManager
                     total = chunk.Total;
                     if (total <= 0 || total > StoreMapping.MaxObjectSize)
                         throw new InvalidDataException($"Node {from} announced object {id} with {total} bytes.");
-                    var (status, location) = await _store.CreateAsync(id, total, primary: false, owner: null, client: PullClient, CancellationToken.None)
+                    owner = chunk.Owner;
+                    var (status, location) = await _store.CreateAsync(id, total, primary: false, owner, client: PullClient, CancellationToken.None)
                         .ConfigureAwait(false);
                     if (status == PlasmaCreateStatus.AlreadyExists) return; // another path made a copy meanwhile
                     created = true;
@@ -117,6 +119,7 @@ internal sealed partial class ObjectManager
             file!.Dispose();
             _store.Seal(id);
             LogPulled(_logger, id, total, from);
+            if (owner is not null) _ = TellOwnerAsync(id, owner);
         }
         catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
         {
@@ -132,6 +135,25 @@ internal sealed partial class ObjectManager
         finally
         {
             file?.Dispose();
+        }
+    }
+
+    /// <summary>Adds this node to the owner's object directory, so the owner's free reaches this copy; a copy the owner
+    /// no longer wants (freed while it was pulled) is freed here at once.</summary>
+    private async Task TellOwnerAsync(ObjectId id, Address owner)
+    {
+        try
+        {
+            var reply = await RpcChannels.Invoker(RpcChannels.EndpointFor(owner, _nodeId), _config).AsyncUnaryCall(
+                Rpc.CoreWorkerService.AddObjectLocationMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)),
+                new ObjectLocationRequest(id, _nodeId)).ResponseAsync.ConfigureAwait(false);
+            if (!reply.Value) _store.Free(id);
+        }
+        catch (RpcException e)
+        {
+            // The owner is gone: its objects are unreachable, and this copy with them.
+            LogOwnerUnreachable(_logger, id, owner.WorkerId, e.StatusCode);
+            _store.Free(id);
         }
     }
 
@@ -158,7 +180,7 @@ internal sealed partial class ObjectManager
                     if (n == 0) throw new IOException($"Object {id} ends after {offset + read} of {location.Size} bytes.");
                     read += n;
                 }
-                await output.WriteAsync(new ObjectChunk(location.Size, offset, data), ct).ConfigureAwait(false);
+                await output.WriteAsync(new ObjectChunk(location.Size, offset, data, offset == 0 ? _store.OwnerOf(id) : null), ct).ConfigureAwait(false);
                 offset += data.Length;
             }
         }
@@ -178,6 +200,9 @@ internal sealed partial class ObjectManager
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Prefetching object {ObjectId} from node {NodeId} failed; its reader will try again")]
     private static partial void LogPrefetchFailed(ILogger logger, Exception e, ObjectId objectId, NodeId nodeId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The owner {Owner} of pulled object {ObjectId} is unreachable ({Status}); the copy is freed")]
+    private static partial void LogOwnerUnreachable(ILogger logger, ObjectId objectId, WorkerId owner, StatusCode status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pulling object {ObjectId} from node {NodeId} failed")]
     private static partial void LogPullFailed(ILogger logger, Exception e, ObjectId objectId, NodeId nodeId);

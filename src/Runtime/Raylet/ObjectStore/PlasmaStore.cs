@@ -378,6 +378,12 @@ internal sealed partial class PlasmaStore : IDisposable
         }
     }
 
+    /// <summary>The owner of an object held here (null when unknown).</summary>
+    public Address? OwnerOf(ObjectId id)
+    {
+        lock (_lock) return _objects.TryGetValue(id, out var e) ? e.Owner : null;
+    }
+
     /// <summary>Whether the store holds a sealed copy in memory (does not count as a read).</summary>
     public bool Contains(ObjectId id)
     {
