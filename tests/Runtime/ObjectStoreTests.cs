@@ -159,6 +159,10 @@ public sealed class SmallObjectStoreTests() : RayTest(new RayOptions { LocalMode
         var stats = CoreWorker.Current.ObjectStore!.GetStatsAsync(CancellationToken.None).GetAwaiter().GetResult();
         Assert.True(stats.SpilledObjects >= 6, $"{stats.SpilledObjects} objects spilled");
         Assert.True(stats.Used <= 64 * MiB);
+        // The owner records where its spilled objects went (file, offset and size, as Ray writes the URL).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (CoreWorker.Current.SpilledUrl(refs[0].Id) is null && DateTime.UtcNow < deadline) Thread.Sleep(10); // the report is one-way
+        Assert.Matches(@"^file://.+\?offset=\d+&size=\d+$", CoreWorker.Current.SpilledUrl(refs[0].Id));
         for (int i = 0; i < refs.Count; i++) Assert.Equal(hashes[i], SHA256.HashData(refs[i].Get(TimeSpan.FromSeconds(60))));
         // As task arguments too.
         Assert.Equal(refs.Count, Ray.Get(refs.Select(r => StoreTasks.Remote.Length(r)).ToList()).Count(n => n == 16 * MiB));

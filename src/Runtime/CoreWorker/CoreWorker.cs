@@ -401,6 +401,19 @@ internal sealed class CoreWorker : IDisposable
         return ReferenceCounter.IsInScope(id);
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ObjectId, string> _spilledUrls = new();
+
+    /// <summary>The primary copy of an object owned here was spilled to <paramref name="url"/> by its node.</summary>
+    public bool RecordSpilled(ObjectId id, string url)
+    {
+        if (!ReferenceCounter.IsInScope(id)) return false;
+        _spilledUrls[id] = url;
+        return true;
+    }
+
+    /// <summary>Where the primary copy of an object owned here was spilled, if it was.</summary>
+    internal string? SpilledUrl(ObjectId id) => _spilledUrls.GetValueOrDefault(id);
+
     /// <summary>The nodes that hold a copy of an in-store object owned here (the primary's first).</summary>
     internal IReadOnlyList<NodeId> ObjectLocations(ObjectId id)
     {
@@ -417,6 +430,7 @@ internal sealed class CoreWorker : IDisposable
         {
             var nodes = ObjectLocations(id);
             _copies.TryRemove(id, out _);
+            _spilledUrls.TryRemove(id, out _);
             ObjectStore?.Free([id], [.. nodes]);
         }
         catch (Exception e)

@@ -68,6 +68,8 @@ internal sealed partial class NodeManager : IDisposable
         {
             Objects = new ObjectManager(store, nodeId, EndpointOf, config, loggers.CreateLogger<ObjectManager>());
             store.RequestGarbageCollection = CollectGarbageAsync;
+            store.ObjectSpilled = (id, owner, url) => RpcChannels.Fire(RpcChannels.Invoker(RpcChannels.EndpointFor(owner, NodeId), _config),
+                Rpc.CoreWorkerService.AddObjectLocationMethod, new ObjectLocationRequest(id, NodeId, url), _logger);
         }
         Service = new NodeManagerService(this);
     }

@@ -120,7 +120,7 @@ internal class NodeManagerService : IRpcService
 
     public virtual Task<Empty> StoreAbort(StoreObjectRequest request, ServerCallContext context)
     {
-        Objects.Store.Abort(request.ObjectId);
+        Objects.Store.Abort(request.ObjectId, request.Client.ToString());
         return Task.FromResult(Empty.Instance);
     }
 

@@ -129,7 +129,7 @@ internal class CoreWorkerService : IRpcService
     /// <summary>A node made a copy of an object this worker owns; false when the owner no longer has the object (the
     /// node then frees its copy).</summary>
     public virtual Task<BoolReply> AddObjectLocation(ObjectLocationRequest request, ServerCallContext context) =>
-        Task.FromResult(new BoolReply(_handler.HandleAddObjectLocation(request.ObjectId, request.NodeId)));
+        Task.FromResult(new BoolReply(_handler.HandleAddObjectLocation(request.ObjectId, request.NodeId, request.SpilledUrl)));
 
     public virtual async Task<Empty> Exit(ExitRequest request, ServerCallContext context)
     {
@@ -154,7 +154,7 @@ internal interface ICoreWorkerServiceHandler
     void HandleReleasePins(ObjectId[] ids);
 
     /// <summary>A node holds a copy of an object this worker owns; false when the object is no longer owned here.</summary>
-    bool HandleAddObjectLocation(ObjectId id, NodeId node);
+    bool HandleAddObjectLocation(ObjectId id, NodeId node, string? spilledUrl);
     void HandleGeneratorItem(TaskId taskId, int index, RayObject item);
     Task HandleExitAsync(bool force, string reason);
 }

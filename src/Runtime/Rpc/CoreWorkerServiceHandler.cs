@@ -160,7 +160,8 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         foreach (var id in ids) Core.ReferenceCounter.RemoveLocalReference(id);
     }
 
-    public bool HandleAddObjectLocation(ObjectId id, NodeId node) => Core.AddObjectLocation(id, node);
+    public bool HandleAddObjectLocation(ObjectId id, NodeId node, string? spilledUrl) =>
+        spilledUrl is null ? Core.AddObjectLocation(id, node) : Core.RecordSpilled(id, spilledUrl);
 
     public void HandleGeneratorItem(TaskId taskId, int index, RayObject item) => Core.TaskManager.ReportGeneratorItem(taskId, index, item);
 

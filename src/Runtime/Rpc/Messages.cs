@@ -166,8 +166,9 @@ internal sealed partial record WireLeaseReply
 /// <summary>One chunk of a transferred object; the first carries its total size and its owner (told where the copy went).</summary>
 [MemoryPackable] internal sealed partial record ObjectChunk(long Total, long Offset, byte[] Data, Address? Owner = null);
 
-/// <summary>A raylet tells an object's owner that its node now holds a copy (the owner's object directory).</summary>
-[MemoryPackable] internal sealed partial record ObjectLocationRequest(ObjectId ObjectId, NodeId NodeId);
+/// <summary>A raylet tells an object's owner that its node now holds a copy (the owner's object directory), or, with
+/// <see cref="SpilledUrl"/>, that it spilled the primary copy there.</summary>
+[MemoryPackable] internal sealed partial record ObjectLocationRequest(ObjectId ObjectId, NodeId NodeId, string? SpilledUrl = null);
 
 /// <summary>The node's object store, for <c>raysharp memory</c> and <c>status</c>.</summary>
 [MemoryPackable] internal sealed partial record StoreObjectInfo(ObjectId ObjectId, long Size, bool IsPrimary, bool IsSealed, int Readers,

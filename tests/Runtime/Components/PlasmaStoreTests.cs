@@ -197,6 +197,9 @@ public sealed class PlasmaStoreTests : IDisposable
         Assert.NotNull(await store.GetAsync(written, "dying", CancellationToken.None));
         var half = NewId();
         await store.CreateAsync(half, MiB, true, null, "dying", CancellationToken.None);
+        // A client that is not writing an object cannot abort it.
+        store.Abort(half, "someone-else");
+        Assert.Contains(store.List(), o => o.ObjectId == half);
         store.DisconnectClient("dying");
         Assert.Null(await store.GetAsync(half, "reader", CancellationToken.None));
         Assert.Equal(0, store.List().Single(o => o.ObjectId == written).Readers);

@@ -64,6 +64,9 @@ internal sealed partial class PlasmaStore : IDisposable
         public bool Primary { get; set; } = primary;
         public Address? Owner { get; } = owner;
         public string Creator { get; } = creator;
+
+        /// <summary>Who is writing it now: its creator, or the store itself while it restores a spilled copy.</summary>
+        public string Writer { get; set; } = creator;
         public string? Path { get; set; }
         public bool InMemory => Path is not null;
         public bool OnFallback { get; set; }
@@ -124,6 +127,10 @@ internal sealed partial class PlasmaStore : IDisposable
     /// <summary>Asks the node's workers to collect garbage under memory pressure (set by the raylet once its workers
     /// can be reached).</summary>
     public Func<CancellationToken, Task>? RequestGarbageCollection { get; set; }
+
+    /// <summary>Called for each primary copy spilled, with its owner and its URL
+    /// (<c>file://path?offset=N&amp;size=M</c>), so the owner can record where it went.</summary>
+    public Action<ObjectId, Address, string>? ObjectSpilled { get; set; }
 
     public long Capacity => _options.Capacity;
 
@@ -336,13 +343,14 @@ internal sealed partial class PlasmaStore : IDisposable
         signal?.TrySetResult();
     }
 
-    /// <summary>Drops an object its creator did not finish (the creator failed or died before sealing).</summary>
-    public void Abort(ObjectId id)
+    /// <summary>Drops an object its writer did not finish (the writer failed or died before sealing). With
+    /// <paramref name="client"/>, only if that client is the one writing it.</summary>
+    public void Abort(ObjectId id, string? client = null)
     {
         TaskCompletionSource? signal;
         lock (_lock)
         {
-            if (!_objects.TryGetValue(id, out var e) || e.Sealed) return;
+            if (!_objects.TryGetValue(id, out var e) || e.Sealed || (client is not null && e.Writer != client)) return;
             _objects.Remove(id);
             RemoveFromMemoryLocked(e);
             signal = e.SealedSignal;
@@ -432,11 +440,11 @@ internal sealed partial class PlasmaStore : IDisposable
         {
             foreach (var e in _objects.Values)
             {
-                if (!e.Sealed && e.Creator == client && e.InMemory) unsealed.Add(e.Id);
+                if (!e.Sealed && e.Writer == client && e.InMemory) unsealed.Add(e.Id);
                 if (e.Readers.TryGetValue(client, out int n)) reads.Add((e.Id, n));
             }
         }
-        foreach (var id in unsealed) Abort(id);
+        foreach (var id in unsealed) Abort(id, client);
         foreach (var (id, n) in reads)
             for (int i = 0; i < n; i++) Release(id, client);
     }
@@ -613,6 +621,10 @@ internal sealed partial class PlasmaStore : IDisposable
             else _spillFiles++;
         }
         LogSpilled(_logger, chosen.Count, freed, file.Path);
+        if (ObjectSpilled is { } report)
+            for (int i = 0; i < chosen.Count; i++)
+                if (chosen[i].Spilled == file && chosen[i].Owner is { } owner)
+                    report(chosen[i].Id, owner, SpillUrl(file.Path, offsets[i], chosen[i].Size));
         if (freed > 0) SignalSpaceFreed();
         return freed;
     }
@@ -674,6 +686,7 @@ internal sealed partial class PlasmaStore : IDisposable
                     {
                         spilled.Path = ObjectPath(_options.Directory, spilled.Id);
                         spilled.Sealed = false;
+                        spilled.Writer = RestoreClient; // not its creator: a creator that exits now must not abort the restore
                         spilled.LastAccess = ++_accessClock;
                         _used += spilled.Size;
                         break;
@@ -724,9 +737,13 @@ internal sealed partial class PlasmaStore : IDisposable
         }
     }
 
+    /// <summary>Where a spilled object is, as Ray writes it: the file, the object's offset and size in it.</summary>
+    internal static string SpillUrl(string path, long offset, long size) => $"file://{path}?offset={offset}&size={size}";
+
     // ---- Helpers ----
 
     private const string SpillClient = "spill";
+    private const string RestoreClient = "restore";
 
     private void AddReaderLocked(Entry e, string client)
     {
