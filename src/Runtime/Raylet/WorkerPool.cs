@@ -163,8 +163,8 @@ internal sealed class WorkerPool : IDisposable
                 {
                     _warnedAtLimit = true;
                     _logger.LogInformation(
-                        "Node {NodeId} is at its worker limit ({Soft} task workers for leases without resources, {Hard} in all; " +
-                        "num_workers_soft_limit / max_worker_processes_per_node): leases wait for a worker to be returned", _nodeId, _softLimit, _hardLimit);
+                        "Node {NodeId} is at its worker limit ({Hard} worker processes not blocked in Get, max_worker_processes_per_node): " +
+                        "leases wait for a worker to be returned", _nodeId, _hardLimit);
                 }
             }
             await changed.WaitAsync(ct).ConfigureAwait(false);
@@ -223,15 +223,17 @@ internal sealed class WorkerPool : IDisposable
     private bool HasRoomLocked(WorkerUse use, bool evict, out WorkerProcess? evicted)
     {
         evicted = null;
-        int live = 0, taskWorkers = 0;
+        int live = 0;
         foreach (var w in _all.Values)
         {
             // A worker being stopped, or whose task is blocked in Get, no longer counts.
             if (w.DeathReason is not null || w.Blocked) continue;
             live++;
-            if (!w.IsActor) taskWorkers++;
         }
-        if (live < _hardLimit && (use != WorkerUse.ZeroResourceTask || taskWorkers < _softLimit))
+        // Every lease, with resources or not, waits only at the hard cap: a soft cap on resource-free tasks would deadlock
+        // such tasks that wait for each other (a barrier of more of them than the node has CPUs). As in Ray, the soft
+        // limit bounds the idle workers kept, not the workers that run.
+        if (live < _hardLimit)
         {
             _warnedAtLimit = false;
             return true;

@@ -200,9 +200,9 @@ public sealed class NodeManagerTests : IDisposable
     // ---- The worker cap ----
 
     [Fact]
-    public async Task Fifty_leases_without_resources_on_a_two_CPU_node_share_two_workers_and_are_all_granted_as_leases_return()
+    public async Task Fifty_leases_without_resources_share_the_workers_the_cap_allows_and_are_all_granted_as_leases_return()
     {
-        await StartNode(2);
+        await StartNode(2, config: new RayConfig { RayletReportPeriod = TimeSpan.FromMilliseconds(20), MaxWorkerProcessesPerNode = 2 });
         var pending = Enumerable.Range(0, 50).Select(i => Request(cpus: 0, description: $"task {i}")).ToList();
         int granted = 0;
         while (pending.Count > 0)
@@ -211,7 +211,7 @@ public sealed class NodeManagerTests : IDisposable
             pending.Remove(next);
             var lease = await Granted(next);
             granted++;
-            Assert.True(_launcher.Started.Count <= 2, $"{_launcher.Started.Count} workers started for {granted} zero-resource leases on 2 CPUs");
+            Assert.True(_launcher.Started.Count <= 2, $"{_launcher.Started.Count} workers started for {granted} zero-resource leases under a cap of 2");
             _node.ReturnWorker(lease.LeaseId, disconnect: false);
         }
         Assert.Equal(50, granted);
@@ -219,9 +219,18 @@ public sealed class NodeManagerTests : IDisposable
     }
 
     [Fact]
-    public async Task A_worker_blocked_in_Get_does_not_count_against_the_soft_limit()
+    public async Task Resource_free_tasks_that_wait_for_each_other_get_workers_beyond_the_CPU_count()
     {
+        // A barrier of four 0-CPU tasks on a 2-CPU node: all four must run at once, or none finishes.
         await StartNode(2);
+        var leases = await Task.WhenAll(Enumerable.Range(0, 4).Select(i => Granted(Request(cpus: 0, description: $"member {i}")))).WaitAsync(Wait);
+        Assert.Equal(4, leases.Select(l => l.Worker).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_worker_blocked_in_Get_does_not_count_against_the_worker_cap()
+    {
+        await StartNode(2, config: new RayConfig { RayletReportPeriod = TimeSpan.FromMilliseconds(20), MaxWorkerProcessesPerNode = 2 });
         var parent = await Granted(Request(cpus: 0, description: "parent"));
         await Granted(Request(cpus: 0, description: "sibling"));
         var child = Request(cpus: 0, description: "child");

@@ -125,9 +125,9 @@ public sealed class WorkerPoolTests : IDisposable
     }
 
     [Fact]
-    public async Task At_the_soft_limit_an_idle_worker_of_another_env_is_stopped_to_make_room()
+    public async Task At_the_worker_cap_an_idle_worker_of_another_env_is_stopped_to_make_room()
     {
-        var launcher = NewPool(maxIdle: 1);
+        var launcher = NewPool(maxIdle: 1, maxWorkers: 1);
         var other = await Pop(env: "env-a", use: WorkerUse.ZeroResourceTask);
         _pool.PushWorker(other);
 
@@ -157,7 +157,7 @@ public sealed class WorkerPoolTests : IDisposable
     [Fact]
     public async Task A_pop_waiting_at_the_limit_that_is_canceled_leaves_nothing_behind()
     {
-        var launcher = NewPool(maxIdle: 1);
+        var launcher = NewPool(maxIdle: 1, maxWorkers: 1);
         await Pop(use: WorkerUse.ZeroResourceTask);
         using var cancel = new CancellationTokenSource();
         var waiting = _pool.PopWorkerAsync(Job, "", null, WorkerUse.ZeroResourceTask, cancel.Token);
