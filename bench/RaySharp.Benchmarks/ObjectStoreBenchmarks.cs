@@ -190,7 +190,7 @@ internal static class ObjectStoreBenchmarks
             while (rounds < 3 || clock.Elapsed < options.Duration)
             {
                 using var made = StoreBench.Remote.WithOptions(far).Make((int)size);
-                await Ray.WaitAsync([made], timeout: TimeSpan.FromMinutes(5), ct: ct);
+                await Ray.WaitAsync([made], timeout: TimeSpan.FromMinutes(5), fetchLocal: false, ct: ct); // made there, not pulled here yet
                 var pull = Stopwatch.StartNew();
                 var mapping = await worker.ObjectStore!.GetAsync(made.Id, other.NodeId, ct).ConfigureAwait(false)
                     ?? throw new InvalidOperationException("the object was not found on the other node");
