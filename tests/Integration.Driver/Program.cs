@@ -30,7 +30,8 @@ using (Ray.Init(new RayOptions { Address = args[0], Namespace = "integration" })
             var held = Keeper.Remote.WithOptions(new ActorOptions { Name = args[2] }).Create();
             await held.Increment();
             var sleepers = Enumerable.Range(0, 5).Select(_ => Sleeper.Remote.Sleep(600)).ToList();
-            Console.WriteLine($"holding {Ray.GetRuntimeContext().JobId}");
+            var large = Ray.Put(new byte[4 * 1024 * 1024]); // in the head's object store, owned by this driver
+            Console.WriteLine($"holding {Ray.GetRuntimeContext().JobId} {large.Id}");
             Console.Out.Flush();
             await Task.Delay(Timeout.Infinite);
             break;

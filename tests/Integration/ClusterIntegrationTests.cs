@@ -94,7 +94,9 @@ public abstract class ThreeNodeDriverTests : IDisposable
             do line = driver.StandardOutput.ReadLine();
             while (line is not null && !line.StartsWith("holding ", StringComparison.Ordinal));
             Assert.NotNull(line);
-            string job = line["holding ".Length..].Trim();
+            var fields = line["holding ".Length..].Trim().Split(' ');
+            string job = fields[0];
+            var largeObject = ObjectId.Parse(fields[1]);
             _ = driver.StandardOutput.ReadToEndAsync();
             // Its sleepers hold the CPUs (one of the five may stay queued: see the shutdown-busy test).
             ThreeNodeTests.WaitUntil(() => Ray.AvailableResources().GetValueOrDefault("CPU") <= 1);
@@ -114,20 +116,25 @@ public abstract class ThreeNodeDriverTests : IDisposable
             bool JobDead() => gcs.GetAllJobs().Single(j => j.JobId.ToString() == job).IsDead;
             bool ActorsDead() => gcs.GetAllActors().Where(a => a.JobId.ToString() == job).All(a => a.State == Core.ActorLifecycleState.Dead);
             double FreeCpus() => Ray.AvailableResources().GetValueOrDefault("CPU");
-            TimeSpan? jobAt = null, actorsAt = null, cpusAt = null;
-            while (clock.Elapsed < TimeSpan.FromSeconds(10) && (jobAt is null || actorsAt is null || cpusAt is null))
+            bool ObjectFreed() => Core.Rpc.RpcChannels.Invoker(_fixture.Cluster.Head.RayletEndpoint, _fixture.Cluster.Config)
+                .AsyncUnaryCall(Core.Raylet.NodeManagerService.GetStoreStatsMethod, null, new Grpc.Core.CallOptions(), Core.Rpc.Empty.Instance)
+                .ResponseAsync.GetAwaiter().GetResult().Objects.All(o => o.ObjectId != largeObject);
+            TimeSpan? jobAt = null, actorsAt = null, cpusAt = null, objectAt = null;
+            while (clock.Elapsed < TimeSpan.FromSeconds(10) && (jobAt is null || actorsAt is null || cpusAt is null || objectAt is null))
             {
                 if (jobAt is null && JobDead()) jobAt = clock.Elapsed;
                 if (actorsAt is null && ActorsDead()) actorsAt = clock.Elapsed;
                 if (cpusAt is null && FreeCpus() == totalCpus) cpusAt = clock.Elapsed;
+                if (objectAt is null && ObjectFreed()) objectAt = clock.Elapsed;
                 Thread.Sleep(20); // polling the cluster's tables from outside: there is no event to wait on
             }
             _output.WriteLine($"after {(terminate ? "SIGTERM" : "SIGKILL")} of the driver: job dead at {jobAt?.TotalSeconds:0.00} s, its actors dead at " +
-                $"{actorsAt?.TotalSeconds:0.00} s, all {totalCpus} CPUs free at {cpusAt?.TotalSeconds:0.00} s; at the end: job dead {JobDead()}, " +
+                $"{actorsAt?.TotalSeconds:0.00} s, all {totalCpus} CPUs free at {cpusAt?.TotalSeconds:0.00} s, its large object freed at {objectAt?.TotalSeconds:0.00} s; at the end: job dead {JobDead()}, " +
                 $"actors dead {ActorsDead()}, free CPUs {FreeCpus()}");
             Assert.True(jobAt is not null, "the killed driver's job is not finished after 10 s");
             Assert.True(actorsAt is not null, "the killed driver's non-detached actor is alive after 10 s");
             Assert.True(cpusAt is not null, $"after 10 s only {FreeCpus()} of {totalCpus} CPUs are free");
+            Assert.True(objectAt is not null, "after 10 s the dead driver's object is still in the head's object store");
             Assert.Throws<ActorNotFoundException>(() => Ray.GetActor<Keeper>(name, "integration"));
         }
         finally

@@ -227,6 +227,28 @@ internal sealed partial class NodeManager : IDisposable
         foreach (var p in canceled) p.Reply.TrySetResult(Canceled($"{p.Request.Description} belongs to job {jobId}, which finished."));
         foreach (var id in leases) ReturnWorker(id, disconnect: true, $"its job {jobId} finished");
         Pool.OnJobFinished(jobId);
+        if (Objects is not null) _ = FreeDriverObjectsAsync(jobId);
+    }
+
+    /// <summary>A finished job's driver owned objects that nothing can read any more: their copies here go.</summary>
+    private async Task FreeDriverObjectsAsync(JobId jobId)
+    {
+        try
+        {
+            var job = await Gcs.GetJobAsync(jobId, _stopping.Token).ConfigureAwait(false);
+            if (job?.Driver is { } driver && Objects is { } objects)
+            {
+                int freed = objects.Store.FreeOwnedBy(driver.WorkerId);
+                if (freed > 0) _logger.LogInformation("Job {JobId} finished: freed {Count} objects its driver owned", jobId, freed);
+            }
+        }
+        catch (Exception e) when (!_stopping.IsCancellationRequested)
+        {
+            _logger.LogWarning(e, "Could not free the objects of finished job {JobId}", jobId);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private List<SchedulingNode> NodesLocked()
@@ -495,6 +517,8 @@ internal sealed partial class NodeManager : IDisposable
         _logger.LogInformation("Worker {WorkerId} died: {Reason}", worker.WorkerId, reason);
         // What it was writing is dropped and what it was reading is released.
         Objects?.Store.DisconnectClient(worker.WorkerId.ToString());
+        // The objects it owned are unreachable now.
+        Objects?.Store.FreeOwnedBy(worker.WorkerId);
         Gcs.ReportWorkerFailure(worker.WorkerId, NodeId, reason);
     }
 

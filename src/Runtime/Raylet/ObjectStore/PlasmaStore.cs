@@ -431,6 +431,16 @@ internal sealed partial class PlasmaStore : IDisposable
         SignalSpaceFreed();
     }
 
+    /// <summary>The owner <paramref name="owner"/> is gone: the objects it owned can never be read again (their refs
+    /// fail with OwnerDied), so every copy here goes.</summary>
+    public int FreeOwnedBy(WorkerId owner)
+    {
+        List<ObjectId> owned;
+        lock (_lock) owned = [.. _objects.Values.Where(e => !e.Freed && e.Owner?.WorkerId == owner).Select(e => e.Id)];
+        foreach (var id in owned) Free(id);
+        return owned.Count;
+    }
+
     /// <summary>A client (a worker or driver of the node) is gone: its reads end and what it was writing is dropped.</summary>
     public void DisconnectClient(string client)
     {
