@@ -117,6 +117,10 @@ internal sealed class RpcServer : IRpcHost
         }
         await _app.DisposeAsync().ConfigureAwait(false);
         if (SocketPath is not null) try { File.Delete(SocketPath); } catch (IOException) { }
+        // This process's cached channels to the stopped server go too: a later server on the same (ephemeral) port would
+        // otherwise be called through a channel still backing off from this one's refused connections.
+        RpcChannels.Forget(Endpoint);
+        if (SocketPath is not null) RpcChannels.Forget("unix:" + SocketPath);
     }
 }
 
