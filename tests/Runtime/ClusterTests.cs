@@ -86,6 +86,17 @@ public sealed class ResourceTests : RayTest
         Assert.Contains("not supported by RaySharp yet", e.Message);
         Assert.DoesNotContain("not supported in local mode", e.Message);
     }
+
+    [Fact]
+    public void A_bad_placement_group_request_is_refused_at_the_call_naming_the_bundle()
+    {
+        Assert.Contains("at least one bundle", Assert.Throws<ArgumentException>(() => Ray.CreatePlacementGroup([])).Message);
+        Assert.Contains("Bundle 1", Assert.Throws<ArgumentException>(() =>
+            Ray.CreatePlacementGroup([new Dictionary<string, double> { ["CPU"] = 1 }, new Dictionary<string, double>()])).Message);
+        foreach (double bad in (double[])[double.NaN, -1, 0, double.PositiveInfinity])
+            Assert.Contains("Bundle 0", Assert.Throws<ArgumentException>(() =>
+                Ray.CreatePlacementGroup([new Dictionary<string, double> { ["CPU"] = bad }])).Message);
+    }
 }
 
 public sealed class InitTests

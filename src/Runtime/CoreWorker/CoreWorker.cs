@@ -901,6 +901,16 @@ internal sealed class CoreWorker : IDisposable
     {
         ArgumentNullException.ThrowIfNull(bundles);
         if (bundles.Count == 0) throw new ArgumentException("A placement group needs at least one bundle.", nameof(bundles));
+        for (int i = 0; i < bundles.Count; i++)
+        {
+            if (bundles[i] is not { Count: > 0 } bundle)
+                throw new ArgumentException($"Bundle {i} of the placement group is empty: a bundle reserves at least one resource.", nameof(bundles));
+            foreach (var (resource, amount) in bundle)
+                if (string.IsNullOrWhiteSpace(resource) || !double.IsFinite(amount) || amount <= 0)
+                    throw new ArgumentException($"Bundle {i} of the placement group asks for {amount} of '{resource}': a bundle's amounts are " +
+                        "positive finite numbers of named resources.", nameof(bundles));
+        }
+        if (!Enum.IsDefined(strategy)) throw new ArgumentOutOfRangeException(nameof(strategy), strategy, "Unknown placement strategy.");
         throw PlacementGroupsNotSupported();
     }
 
