@@ -9,9 +9,9 @@ namespace RaySharp.Tests.Components;
 /// the two-phase reservation, its atomicity, retries, names, removal and node death.</summary>
 public sealed class GcsPlacementGroupManagerTests
 {
-    private static readonly NodeId A = NodeId.Parse("a".PadRight(56, '0'));
-    private static readonly NodeId B = NodeId.Parse("b".PadRight(56, '0'));
-    private static readonly NodeId C = NodeId.Parse("c".PadRight(56, '0'));
+    private static NodeId A => PlacementTestNodes.A;
+    private static NodeId B => PlacementTestNodes.B;
+    private static NodeId C => PlacementTestNodes.C;
     private static readonly JobId Job = JobId.Parse("01000000");
 
     /// <summary>Raylets that reserve for real in their own books (prepared, then committed) and can be told to refuse.</summary>

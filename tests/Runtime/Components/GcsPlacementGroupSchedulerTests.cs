@@ -7,9 +7,9 @@ namespace RaySharp.Tests.Components;
 /// <summary>The choice of nodes for a placement group's bundles, per strategy, all or nothing.</summary>
 public sealed class GcsPlacementGroupSchedulerTests
 {
-    private static readonly NodeId A = NodeId.Parse("a".PadRight(56, '0'));
-    private static readonly NodeId B = NodeId.Parse("b".PadRight(56, '0'));
-    private static readonly NodeId C = NodeId.Parse("c".PadRight(56, '0'));
+    private static NodeId A => PlacementTestNodes.A;
+    private static NodeId B => PlacementTestNodes.B;
+    private static NodeId C => PlacementTestNodes.C;
 
     private static ResourceSet Cpu(double n) => ResourceSet.Of(("CPU", n));
 
@@ -68,4 +68,12 @@ public sealed class GcsPlacementGroupSchedulerTests
         Assert.Equal(C, placed.Nodes[0]);
         Assert.Equal(A, placed.Nodes[1]);
     }
+}
+
+/// <summary>Three node IDs in a known order (a &lt; b &lt; c), for the placement-group tests.</summary>
+internal static class PlacementTestNodes
+{
+    public static readonly NodeId A = NodeId.Parse("a".PadRight(56, '0'));
+    public static readonly NodeId B = NodeId.Parse("b".PadRight(56, '0'));
+    public static readonly NodeId C = NodeId.Parse("c".PadRight(56, '0'));
 }
