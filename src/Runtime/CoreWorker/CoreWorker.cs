@@ -187,8 +187,7 @@ internal sealed class CoreWorker : IDisposable
     public ObjectRef<T> Put<T>(T value)
     {
         // A large array of a primitive type has the same bytes in MemoryPack's form as in memory: written as it is.
-        if (PrimitiveArray<T>.ElementSize > 0 && value is Array { Length: > 0 } array && ObjectStore is not null &&
-            (long)array.Length * PrimitiveArray<T>.ElementSize > Config.MaxDirectCallObjectSize)
+        if (PrimitiveArray<T>.ElementSize > 0 && value is Array { Length: > 0 } array && GoesToStore((long)array.Length * PrimitiveArray<T>.ElementSize))
         {
             var bytes = System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(
                 ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(array), checked(array.Length * PrimitiveArray<T>.ElementSize));
@@ -203,7 +202,7 @@ internal sealed class CoreWorker : IDisposable
     public ObjectRef<T[]> PutArray<T>(ReadOnlySpan<T> span) where T : unmanaged
     {
         var elements = ObjectSerializer.ArrayBytes(span);
-        if (ObjectStore is null || sizeof(int) + (long)elements.Length <= Config.MaxDirectCallObjectSize)
+        if (!GoesToStore(sizeof(int) + (long)elements.Length))
             return new ObjectRef<T[]>(PutSerialized(ObjectSerializer.SerializeArray(span)), Address, this, addLocalReference: false);
         return new ObjectRef<T[]>(PutArrayInStore(elements, span.Length), Address, this, addLocalReference: false);
     }
@@ -215,9 +214,7 @@ internal sealed class CoreWorker : IDisposable
         var store = ObjectStore!;
         long size = sizeof(int) + (long)elements.Length;
         var id = NextPutId();
-        var create = store.CreateAsync(id, size, Address, CancellationToken.None);
-        if (!create.IsCompleted) WaitBlocking(create, null, () => new TimeoutException());
-        if (create.GetAwaiter().GetResult() is { } path)
+        if (Block(store.CreateAsync(id, size, Address, CancellationToken.None)) is { } path)
         {
             try
             {
@@ -228,13 +225,9 @@ internal sealed class CoreWorker : IDisposable
                 store.Abort(id);
                 throw;
             }
-            var seal = store.SealAsync(id, CancellationToken.None);
-            if (!seal.IsCompleted) WaitBlocking(seal, null, () => new TimeoutException());
-            seal.GetAwaiter().GetResult();
+            Block(store.SealAsync(id, CancellationToken.None));
         }
-        ReferenceCounter.AddOwnedObject(id, Address);
-        MemoryStore.Put(id, RayObject.InStore(store.NodeId, size, []));
-        return id;
+        return AddPut(id, RayObject.InStore(store.NodeId, size, []));
     }
 
     /// <summary>
@@ -301,20 +294,21 @@ internal sealed class CoreWorker : IDisposable
     internal ObjectId PutSerialized(PooledSerializedObject serialized)
     {
         var id = NextPutId();
-        var stored = StoreIfLarge(id, serialized, Address);
-        ReferenceCounter.AddOwnedObject(id, Address);
-        ReferenceCounter.AddNestedObjects(id, serialized.NestedIds);
-        MemoryStore.Put(id, stored);
-        return id;
+        return AddPut(id, StoreIfLarge(id, serialized, Address));
     }
 
     /// <inheritdoc cref="PutSerialized(PooledSerializedObject)"/>
     internal ObjectId PutSerialized(SerializedObject serialized)
     {
         var id = NextPutId();
-        var stored = StoreIfLarge(id, serialized, Address);
+        return AddPut(id, StoreIfLarge(id, serialized, Address));
+    }
+
+    /// <summary>Records a put object as owned here, with one local reference (and its nested refs kept alive).</summary>
+    private ObjectId AddPut(ObjectId id, RayObject stored)
+    {
         ReferenceCounter.AddOwnedObject(id, Address);
-        ReferenceCounter.AddNestedObjects(id, serialized.NestedIds);
+        ReferenceCounter.AddNestedObjects(id, stored.NestedIds);
         MemoryStore.Put(id, stored);
         return id;
     }
@@ -332,26 +326,37 @@ internal sealed class CoreWorker : IDisposable
     /// worker has no store); otherwise written into this node's shared-memory store as a primary copy pinned for
     /// <paramref name="owner"/>, and represented by the marker that says where.
     /// </summary>
-    internal RayObject StoreIfLarge(ObjectId id, SerializedObject serialized, Address owner)
-    {
-        if (ObjectStore is not { } store || serialized.Data.LongLength <= Config.MaxDirectCallObjectSize) return RayObject.FromValue(serialized);
-        WriteToStore(store, id, serialized.Data, owner);
-        return RayObject.InStore(store.NodeId, serialized.Data.LongLength, serialized.NestedIds);
-    }
+    internal RayObject StoreIfLarge(ObjectId id, SerializedObject serialized, Address owner) =>
+        GoesToStore(serialized.Data.LongLength) ? WriteToStore(id, serialized.Data, serialized.NestedIds, owner) : RayObject.FromValue(serialized);
 
     /// <inheritdoc cref="StoreIfLarge(ObjectId, SerializedObject, Address)"/>
-    internal RayObject StoreIfLarge(ObjectId id, PooledSerializedObject serialized, Address owner)
+    internal RayObject StoreIfLarge(ObjectId id, PooledSerializedObject serialized, Address owner) =>
+        GoesToStore(serialized.Length) ? WriteToStore(id, serialized.Memory, serialized.NestedIds, owner) : RayObject.FromValue(serialized.ToSerializedObject());
+
+    /// <summary>Whether an object of <paramref name="size"/> bytes goes to the node's store: larger than the inline limit,
+    /// in a worker that has a store.</summary>
+    private bool GoesToStore(long size) => ObjectStore is not null && size > Config.MaxDirectCallObjectSize;
+
+    private RayObject WriteToStore(ObjectId id, ReadOnlyMemory<byte> data, ObjectId[] nestedIds, Address owner)
     {
-        if (ObjectStore is not { } store || serialized.Length <= Config.MaxDirectCallObjectSize) return RayObject.FromValue(serialized.ToSerializedObject());
-        WriteToStore(store, id, serialized.Memory, owner);
-        return RayObject.InStore(store.NodeId, serialized.Length, serialized.NestedIds);
+        var store = ObjectStore!;
+        Block(WriteToStoreAsync(store, id, data, owner, CancellationToken.None));
+        return RayObject.InStore(store.NodeId, data.Length, nestedIds);
     }
 
-    private void WriteToStore(IObjectStoreClient store, ObjectId id, ReadOnlyMemory<byte> data, Address owner)
+    /// <summary>Waits for the store's answer in a synchronous call (a put, a return, a read); a task blocked here releases
+    /// its CPU as in Get.</summary>
+    private static void Block(Task pending)
     {
-        var write = WriteToStoreAsync(store, id, data, owner, CancellationToken.None);
-        if (!write.IsCompleted) WaitBlocking(write, null, () => new TimeoutException());
-        write.GetAwaiter().GetResult();
+        if (!pending.IsCompleted) WaitBlocking(pending, null, () => new TimeoutException());
+        pending.GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc cref="Block(Task)"/>
+    private static T Block<T>(Task<T> pending)
+    {
+        Block((Task)pending);
+        return pending.Result;
     }
 
     /// <summary>Creates the object and writes it with a file write (the kernel copies into the store's pages: no page
@@ -381,7 +386,7 @@ internal sealed class CoreWorker : IDisposable
     internal TaskArg ArgumentFor(SerializedObject serialized, out ObjectId? put)
     {
         put = null;
-        if (ObjectStore is null || serialized.Data.LongLength <= Config.MaxDirectCallObjectSize) return TaskArg.ByValue(serialized);
+        if (!GoesToStore(serialized.Data.LongLength)) return TaskArg.ByValue(serialized);
         var id = PutSerialized(serialized);
         put = id;
         return TaskArg.ByReference(id, Address);
@@ -444,9 +449,7 @@ internal sealed class CoreWorker : IDisposable
     public T ReadValue<T>(ObjectId id, RayObject obj)
     {
         if (!obj.IsInStore) return obj.GetValue<T>(this);
-        var map = MapAsync(id, obj, CancellationToken.None);
-        if (!map.IsCompleted) WaitBlocking(map, null, () => new TimeoutException());
-        return DeserializeMapped<T>(id, map.GetAwaiter().GetResult());
+        return DeserializeMapped<T>(id, Block(MapAsync(id, obj, CancellationToken.None)));
     }
 
     public async ValueTask<T> ReadValueAsync<T>(ObjectId id, RayObject obj, CancellationToken ct)

@@ -128,8 +128,12 @@ internal class CoreWorkerService : IRpcService
 
     /// <summary>A node made a copy of an object this worker owns; false when the owner no longer has the object (the
     /// node then frees its copy).</summary>
-    public virtual Task<BoolReply> AddObjectLocation(ObjectLocationRequest request, ServerCallContext context) =>
-        Task.FromResult(new BoolReply(_handler.HandleAddObjectLocation(request.ObjectId, request.NodeId, request.SpilledUrl)));
+    public virtual Task<BoolReply> AddObjectLocation(ObjectLocationRequest request, ServerCallContext context)
+    {
+        if (request.NodeId.IsNil) throw new RpcException(new Status(StatusCode.InvalidArgument, "AddObjectLocation: the node ID is nil"));
+        if (request.SpilledUrl is not null) WireValidation.Text(request.SpilledUrl, "AddObjectLocation: the spilled URL");
+        return Task.FromResult(new BoolReply(_handler.HandleAddObjectLocation(request.ObjectId, request.NodeId, request.SpilledUrl)));
+    }
 
     public virtual async Task<Empty> Exit(ExitRequest request, ServerCallContext context)
     {

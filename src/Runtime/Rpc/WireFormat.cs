@@ -80,7 +80,8 @@ internal static class WireFormat
             Type = w.Type,
             Function = function,
             Args = Array.ConvertAll(w.Args, a => a.IsRef ? TaskArg.ByReference(a.Id, a.Owner!)
-                : !a.StoreNode.IsNil ? TaskArg.InStore(a.Id, a.Owner!, a.StoreNode, a.StoreSize, a.NestedIds)
+                : !a.StoreNode.IsNil ? TaskArg.InStore(a.Id, a.Owner ?? throw new InvalidDataException(
+                    $"Task {w.TaskId}: an in-store argument ({a.Id}) names no owner."), a.StoreNode, a.StoreSize, a.NestedIds)
                 : TaskArg.ByValue(new SerializedObject(a.Data ?? [], a.NestedIds))),
             Owner = w.Owner,
             ParentTaskId = w.ParentTaskId,
