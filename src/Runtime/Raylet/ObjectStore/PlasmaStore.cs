@@ -190,30 +190,53 @@ internal sealed partial class PlasmaStore : IDisposable
     }
 
     /// <summary>Reserves capacity, in Ray's order under pressure: evict, collect garbage, spill, wait, fail.</summary>
-    private async Task<Entry?> ReserveAsync(ObjectId id, long size, bool primary, Address? owner, string client, CancellationToken ct)
+    private Task<Entry?> ReserveAsync(ObjectId id, long size, bool primary, Address? owner, string client, CancellationToken ct) =>
+        ReserveLoopAsync(id, size, collectGarbage: true, () =>
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_objects.TryGetValue(id, out var existing) && !existing.Freed) return (true, (Entry?)null);
+            var reuse = TakeFromPoolLocked(size);
+            if (!MakeRoomLocked(size))
+            {
+                if (reuse is { } file) ReturnToPoolLocked(file);
+                return (false, null);
+            }
+            var entry = new Entry(id, size, primary, owner, client)
+            {
+                Path = ObjectPath(_options.Directory, id), LastAccess = ++_accessClock, Reuse = reuse?.Path,
+            };
+            _objects[id] = entry;
+            _used += size;
+            return (true, entry);
+        }, ct);
+
+    /// <summary>Room for <paramref name="size"/> more bytes: recycled files given up, then secondary copies evicted, as
+    /// far as needed. True when it fits now.</summary>
+    private bool MakeRoomLocked(long size)
     {
-        bool collected = false;
+        TrimPoolLocked(size);
+        if (_used + size > _options.Capacity) EvictLocked(_used + size - _options.Capacity);
+        return _used + size <= _options.Capacity;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="attemptLocked"/> (under the lock) until it is done — it reserved, or found there is nothing
+    /// to reserve — making room in Ray's order meanwhile: ask the workers to collect garbage (once, with
+    /// <paramref name="collectGarbage"/>), spill primary copies, wait for frees; and fails with
+    /// <see cref="ObjectStoreFullException"/> when none of that made room within the grace period.
+    /// </summary>
+    private async Task<T> ReserveLoopAsync<T>(ObjectId id, long size, bool collectGarbage, Func<(bool Done, T Result)> attemptLocked,
+        CancellationToken ct)
+    {
+        bool collected = !collectGarbage;
         var waited = Stopwatch.StartNew();
         while (true)
         {
             Task freed;
             lock (_lock)
             {
-                ObjectDisposedException.ThrowIf(_disposed, this);
-                if (_objects.TryGetValue(id, out var existing) && !existing.Freed) return null;
-                var reuse = TakeFromPoolLocked(size);
-                TrimPoolLocked(size);
-                if (_used + size > _options.Capacity) EvictLocked(_used + size - _options.Capacity);
-                if (_used + size <= _options.Capacity)
-                {
-                    var entry = new Entry(id, size, primary, owner, client)
-                    {
-                        Path = ObjectPath(_options.Directory, id), LastAccess = ++_accessClock, Reuse = reuse,
-                    };
-                    _objects[id] = entry;
-                    _used += size;
-                    return entry;
-                }
+                var (done, result) = attemptLocked();
+                if (done) return result;
                 freed = _spaceFreed.Task;
             }
             if (!collected && RequestGarbageCollection is { } collect)
@@ -534,16 +557,23 @@ internal sealed partial class PlasmaStore : IDisposable
 
     /// <summary>A recycled file of at least <paramref name="size"/> bytes and at most twice that (the smallest such),
     /// taken out of the pool.</summary>
-    private string? TakeFromPoolLocked(long size)
+    private (string Path, long Size)? TakeFromPoolLocked(long size)
     {
         int best = -1;
         for (int i = 0; i < _pool.Count; i++)
             if (_pool[i].Size >= size && _pool[i].Size <= 2 * size && (best < 0 || _pool[i].Size < _pool[best].Size)) best = i;
         if (best < 0) return null;
-        var (path, bytes) = _pool[best];
+        var file = _pool[best];
         _pool.RemoveAt(best);
-        _pooledBytes -= bytes;
-        return path;
+        _pooledBytes -= file.Size;
+        return file;
+    }
+
+    /// <summary>Puts back a recycled file taken for an object that then found no room (it is not lost on disk).</summary>
+    private void ReturnToPoolLocked((string Path, long Size) file)
+    {
+        _pool.Add(file);
+        _pooledBytes += file.Size;
     }
 
     /// <summary>Deletes recycled files (oldest first) until <paramref name="size"/> more bytes fit beside the objects.</summary>
@@ -683,37 +713,18 @@ internal sealed partial class PlasmaStore : IDisposable
         await _createQueue.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            var waited = Stopwatch.StartNew();
-            while (true)
+            bool reserved = await ReserveLoopAsync(spilled.Id, spilled.Size, collectGarbage: false, () =>
             {
-                Task freed;
-                lock (_lock)
-                {
-                    if (spilled.Freed || spilled.InMemory) return (PlasmaCreateStatus.AlreadyExists, default);
-                    TrimPoolLocked(spilled.Size);
-                    if (_used + spilled.Size > _options.Capacity) EvictLocked(_used + spilled.Size - _options.Capacity);
-                    if (_used + spilled.Size <= _options.Capacity)
-                    {
-                        spilled.Path = ObjectPath(_options.Directory, spilled.Id);
-                        spilled.Sealed = false;
-                        spilled.Writer = RestoreClient; // not its creator: a creator that exits now must not abort the restore
-                        spilled.LastAccess = ++_accessClock;
-                        _used += spilled.Size;
-                        break;
-                    }
-                    freed = _spaceFreed.Task;
-                }
-                if (await SpillAsync(spilled.Size, ct).ConfigureAwait(false) > 0) continue;
-                var left = _options.FullGracePeriod - waited.Elapsed;
-                if (left <= TimeSpan.Zero) throw Full(spilled.Id, spilled.Size);
-                try
-                {
-                    await freed.WaitAsync(left, ct).ConfigureAwait(false);
-                }
-                catch (TimeoutException)
-                {
-                }
-            }
+                if (spilled.Freed || spilled.InMemory) return (true, false);
+                if (!MakeRoomLocked(spilled.Size)) return (false, false);
+                spilled.Path = ObjectPath(_options.Directory, spilled.Id);
+                spilled.Sealed = false;
+                spilled.Writer = RestoreClient; // not its creator: a creator that exits now must not abort the restore
+                spilled.LastAccess = ++_accessClock;
+                _used += spilled.Size;
+                return (true, true);
+            }, ct).ConfigureAwait(false);
+            if (!reserved) return (PlasmaCreateStatus.AlreadyExists, default);
         }
         finally
         {
