@@ -17,6 +17,7 @@ internal static partial class DiagnosticDescriptors
     public const string NumReturnsMismatchId = "RAY004";
     public const string InvalidResourceRequestId = "RAY005";
     public const string FunctionIdCollisionId = "RAY006";
+    public const string BundleIndexOutOfRangeId = "RAY007";
 
     public static readonly DiagnosticDescriptor TypeMustBePartial = Create(
         TypeMustBePartialId,
@@ -59,6 +60,13 @@ internal static partial class DiagnosticDescriptors
         "'{0}' collides with '{1}': {2}",
         UsageCategory,
         "Each remote method needs its own function ID (computed from the type, the remote name and the parameter types, without CancellationToken) and its own generated proxy signature, one a call passing a ref can tell apart from its overloads (a T parameter's proxy takes a value or an ObjectRef<T>).");
+
+    public static readonly DiagnosticDescriptor BundleIndexOutOfRange = Create(
+        BundleIndexOutOfRangeId,
+        "Placement group bundle index out of range",
+        "Bundle index {0} is {1}",
+        UsageCategory,
+        "A PlacementGroupSchedulingStrategy's bundle index is -1 (any bundle of the group) or the index of one of the group's bundles, from 0 to the bundle count minus 1. Ray refuses to schedule work into a bundle the group does not have, and the strategy's constructor throws for an index below -1.");
 
     private static DiagnosticDescriptor Create(string id, string title, string message, string category, string description) =>
         new(

@@ -7,8 +7,8 @@ using Xunit;
 
 namespace RaySharp.Analyzers.Tests;
 
-/// <summary>All six shape analyzers (and the view-lifetime rule) at once, on code that is right and on compilations
-/// without RaySharp.</summary>
+/// <summary>All six shape analyzers (and the bundle-index and view-lifetime rules) at once, on code that is right and on
+/// compilations without RaySharp.</summary>
 public class AllRulesTests
 {
     [Fact]
@@ -100,6 +100,15 @@ public class AllRulesTests
 
             public static object Run(ref int x, System.IO.Stream s, System.Threading.CancellationToken ct) => s;
         }
+
+        public sealed class PlacementGroup { }
+
+        public sealed class PlacementGroupSchedulingStrategy
+        {
+            public PlacementGroupSchedulingStrategy(PlacementGroup pg, int bundleIndex = -1) { }
+
+            public static PlacementGroupSchedulingStrategy Invalid() => new(new PlacementGroup(), -2);
+        }
         """);
 
     private static Task RunAsync(bool withRaySharp, string source)
@@ -122,6 +131,7 @@ public class AllRulesTests
             new NumReturnsAnalyzer(),
             new ResourceRequestAnalyzer(),
             new FunctionIdAnalyzer(),
+            new BundleIndexAnalyzer(),
             new ViewLifetimeAnalyzer());
     }
 }

@@ -91,6 +91,7 @@ public class RepositoryCodeTests
     {
         var ids = AllAnalyzers().SelectMany(SupportedIds).ToHashSet();
         Assert.Contains("RAY001", ids);
+        Assert.Contains("RAY007", ids);
         Assert.Contains("RAY013", ids);
         Assert.Contains("RAY114", ids);
         Assert.Contains("RAYSP001", ids);
