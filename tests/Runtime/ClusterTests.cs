@@ -76,27 +76,6 @@ public sealed class ResourceTests : RayTest
         Assert.Equal(Context.Namespace, ctx.Namespace);
         Assert.Equal(Context.JobId, ctx.JobId);
     }
-
-    [Fact]
-    public void Placement_groups_are_not_supported_yet_and_the_error_does_not_blame_the_mode()
-    {
-        var e = Assert.Throws<NotSupportedException>(() =>
-            Ray.CreatePlacementGroup([new Dictionary<string, double> { ["CPU"] = 1 }]));
-        // The same in both modes: on the cluster it must not read as a local-mode limitation.
-        Assert.Contains("not supported by RaySharp yet", e.Message);
-        Assert.DoesNotContain("not supported in local mode", e.Message);
-    }
-
-    [Fact]
-    public void A_bad_placement_group_request_is_refused_at_the_call_naming_the_bundle()
-    {
-        Assert.Contains("at least one bundle", Assert.Throws<ArgumentException>(() => Ray.CreatePlacementGroup([])).Message);
-        Assert.Contains("Bundle 1", Assert.Throws<ArgumentException>(() =>
-            Ray.CreatePlacementGroup([new Dictionary<string, double> { ["CPU"] = 1 }, new Dictionary<string, double>()])).Message);
-        foreach (double bad in (double[])[double.NaN, -1, 0, double.PositiveInfinity])
-            Assert.Contains("Bundle 0", Assert.Throws<ArgumentException>(() =>
-                Ray.CreatePlacementGroup([new Dictionary<string, double> { ["CPU"] = bad }])).Message);
-    }
 }
 
 public sealed class InitTests

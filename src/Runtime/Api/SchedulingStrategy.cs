@@ -50,6 +50,9 @@ public sealed record PlacementGroupSchedulingStrategy : SchedulingStrategy
         ArgumentNullException.ThrowIfNull(pg);
         if (bundleIndex < -1)
             throw new ArgumentOutOfRangeException(nameof(bundleIndex), bundleIndex, "A bundle index is -1 (any bundle) or the index of a bundle.");
+        if (pg.KnownBundleCount is { } count && bundleIndex >= count)
+            throw new ArgumentOutOfRangeException(nameof(bundleIndex), bundleIndex,
+                $"Placement group {pg.Id} has {count} bundle{(count == 1 ? "" : "s")}: use an index below {count}, or -1 for any bundle.");
         PlacementGroup = pg;
         BundleIndex = bundleIndex;
         CaptureChildTasks = captureChildTasks;

@@ -1,9 +1,12 @@
 namespace RaySharp.Core;
 
 /// <summary>The executing side of one actor: its instance and how calls to it are scheduled.</summary>
-internal sealed class ActorState(ActorCreationSpec spec, int numRestarts)
+internal sealed class ActorState(ActorCreationSpec spec, int numRestarts, SchedulingStrategy? creationStrategy = null)
 {
     public ActorCreationSpec Spec { get; } = spec;
+
+    /// <summary>Where the actor was scheduled: work it submits joins its placement group when that captures child tasks.</summary>
+    public SchedulingStrategy CreationStrategy { get; } = creationStrategy ?? SchedulingStrategy.Default;
     public object? Instance { get; set; }
     public int NumRestarts { get; } = numRestarts;
     public bool WasReconstructed => NumRestarts > 0;

@@ -42,6 +42,7 @@ internal sealed class CoreWorker : IDisposable
         var connections = connect(this);
         (Raylet, Gcs, _ownership) = (connections.Raylet, connections.Gcs, connections.Ownership);
         ObjectStore = connections.ObjectStore;
+        _placementGroups = connections.PlacementGroups;
         WorkersShareProcess = connections.WorkersShareProcess;
         _onDispose = connections.OnDispose;
         Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
@@ -51,6 +52,7 @@ internal sealed class CoreWorker : IDisposable
     }
 
     private readonly IOwnershipClient? _ownership;
+    private readonly IGcsPlacementGroupClient? _placementGroups;
     private readonly Action? _onDispose;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ObjectId, Task> _borrowRegistrations = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ObjectId, Task> _fetches = new();
@@ -733,6 +735,7 @@ internal sealed class CoreWorker : IDisposable
             throw new ArgumentException($"{function.Name}: MaxRetries is {o.MaxRetries}; use -1 (forever), 0 or a positive count.");
         int maxRetries = o.MaxRetries ?? Config.TaskMaxRetries;
         o.RuntimeEnv?.Validate("options");
+        var strategy = o.SchedulingStrategy ?? CapturedStrategy() ?? SchedulingStrategy.Default;
         var spec = new TaskSpec
         {
             TaskId = TaskId.ForNormalTask(JobId),
@@ -741,8 +744,8 @@ internal sealed class CoreWorker : IDisposable
             Args = args,
             Owner = Address,
             ParentTaskId = TaskExecutionContext.Current?.Task.TaskId,
-            Resources = resources,
-            Strategy = o.SchedulingStrategy ?? SchedulingStrategy.Default,
+            Resources = InPlacementGroup(resources, strategy),
+            Strategy = strategy,
             RuntimeEnv = MergeRuntimeEnv(o.RuntimeEnv),
             MaxRetries = maxRetries,
             // A list of types turns application retries on for those types, unless RetryExceptions says false.
@@ -752,6 +755,20 @@ internal sealed class CoreWorker : IDisposable
         };
         return (spec, maxRetries);
     }
+
+    /// <summary>The group that work submitted here joins when it names no strategy of its own: the group of the task or
+    /// actor running here, if that was scheduled with <c>CaptureChildTasks</c> (any bundle, as in Ray).</summary>
+    private static PlacementGroupSchedulingStrategy? CapturedStrategy()
+    {
+        var context = TaskExecutionContext.Current;
+        return (context?.Actor?.CreationStrategy ?? context?.Task.Strategy) is PlacementGroupSchedulingStrategy { CaptureChildTasks: true } parent
+            ? new PlacementGroupSchedulingStrategy(parent.PlacementGroup, bundleIndex: -1, captureChildTasks: true)
+            : null;
+    }
+
+    /// <summary>Work scheduled into a placement group asks for its bundle's resources instead of the node's.</summary>
+    private static ResourceSet InPlacementGroup(ResourceSet resources, SchedulingStrategy strategy) =>
+        strategy is PlacementGroupSchedulingStrategy pg ? BundleResources.ForBundle(resources, pg.PlacementGroup.Id, pg.BundleIndex) : resources;
 
     private RuntimeEnv? MergeRuntimeEnv(RuntimeEnv? own)
     {
@@ -785,7 +802,8 @@ internal sealed class CoreWorker : IDisposable
         if (o.MaxRestarts is < -1 || o.MaxTaskRetries is < -1)
             throw new ArgumentException($"Actor {cls.Name}: MaxRestarts and MaxTaskRetries must be -1 (forever), 0 or positive.", nameof(callOptions));
         var actorId = ActorId.Of(JobId);
-        var resources = ResourceRequest.ForTask(cls.Name, o.NumCpus ?? 0, o.NumGpus ?? 0, o.Memory ?? 0, o.Resources);
+        var strategy = o.SchedulingStrategy ?? CapturedStrategy() ?? SchedulingStrategy.Default;
+        var resources = InPlacementGroup(ResourceRequest.ForTask(cls.Name, o.NumCpus ?? 0, o.NumGpus ?? 0, o.Memory ?? 0, o.Resources), strategy);
         var creation = new ActorCreationSpec
         {
             ActorId = actorId,
@@ -808,7 +826,7 @@ internal sealed class CoreWorker : IDisposable
             Owner = Address,
             ParentTaskId = TaskExecutionContext.Current?.Task.TaskId,
             Resources = resources,
-            Strategy = o.SchedulingStrategy ?? SchedulingStrategy.Default,
+            Strategy = strategy,
             RuntimeEnv = MergeRuntimeEnv(o.RuntimeEnv),
             ActorId = actorId,
             ActorCreation = creation,
@@ -897,33 +915,79 @@ internal sealed class CoreWorker : IDisposable
         actor.ExitRequested = true;
     }
 
-    // ---- Placement groups (cluster runtime only) ----
+    // ---- Placement groups ----
+
+    private IGcsPlacementGroupClient PlacementGroups => _placementGroups
+        ?? throw new NotSupportedException("This worker is not connected to a GCS with a placement-group manager.");
 
     public PlacementGroup CreatePlacementGroup(IReadOnlyList<IReadOnlyDictionary<string, double>> bundles, PlacementStrategy strategy,
         string? name, PlacementGroupLifetime lifetime)
     {
         ArgumentNullException.ThrowIfNull(bundles);
         if (bundles.Count == 0) throw new ArgumentException("A placement group needs at least one bundle.", nameof(bundles));
+        var copy = new IReadOnlyDictionary<string, double>[bundles.Count];
         for (int i = 0; i < bundles.Count; i++)
         {
             if (bundles[i] is not { Count: > 0 } bundle)
                 throw new ArgumentException($"Bundle {i} of the placement group is empty: a bundle reserves at least one resource.", nameof(bundles));
             foreach (var (resource, amount) in bundle)
+            {
                 if (string.IsNullOrWhiteSpace(resource) || !double.IsFinite(amount) || amount <= 0)
                     throw new ArgumentException($"Bundle {i} of the placement group asks for {amount} of '{resource}': a bundle's amounts are " +
                         "positive finite numbers of named resources.", nameof(bundles));
+                if (BundleResources.IsBundleResource(resource))
+                    throw new ArgumentException($"Bundle {i} of the placement group asks for '{resource}', a resource of another placement group.",
+                        nameof(bundles));
+            }
+            copy[i] = new Dictionary<string, double>(bundle, StringComparer.Ordinal);
         }
         if (!Enum.IsDefined(strategy)) throw new ArgumentOutOfRangeException(nameof(strategy), strategy, "Unknown placement strategy.");
-        throw PlacementGroupsNotSupported();
+        if (!Enum.IsDefined(lifetime)) throw new ArgumentOutOfRangeException(nameof(lifetime), lifetime, "Unknown placement group lifetime.");
+        if (name is not null && string.IsNullOrWhiteSpace(name))
+            throw new ArgumentException("A placement group's name must not be empty or blank (use null for no name).", nameof(name));
+        if (name is { Length: > MaxActorNameLength })
+            throw new ArgumentException($"A placement group's name is at most {MaxActorNameLength} characters; this one has {name.Length}.", nameof(name));
+        var id = PlacementGroupId.Of(JobId);
+        PlacementGroups.Create(id, copy, strategy, name, Namespace, lifetime);
+        return new PlacementGroup(id, copy, strategy, name, (timeout, ct) => WaitPlacementGroupAsync(id, timeout, ct));
     }
 
-    public void RemovePlacementGroup(PlacementGroup pg) => throw PlacementGroupsNotSupported();
+    public void RemovePlacementGroup(PlacementGroup pg)
+    {
+        ArgumentNullException.ThrowIfNull(pg);
+        if (!PlacementGroups.Remove(pg.Id))
+            throw new ArgumentException($"Placement group {pg.Id} does not exist in this cluster.", nameof(pg));
+    }
 
-    public PlacementGroup GetPlacementGroup(string name) => throw PlacementGroupsNotSupported();
+    public PlacementGroup GetPlacementGroup(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var found = PlacementGroups.GetNamed(name, Namespace)
+            ?? throw new ArgumentException($"No live placement group named '{name}' in namespace '{Namespace}'.", nameof(name));
+        return new PlacementGroup(found.Id, found.Bundles, found.Strategy, found.Name, (timeout, ct) => WaitPlacementGroupAsync(found.Id, timeout, ct));
+    }
 
-    private static NotSupportedException PlacementGroupsNotSupported() =>
-        new("Placement groups are not supported by RaySharp yet, in local mode or on a cluster. Use resource requests (TaskOptions/ActorOptions " +
-            "NumCpus, Resources) and node affinity (SchedulingStrategy.NodeAffinity) to place work instead.");
+    /// <summary>A group known only by ID (from a task's scheduling strategy): described by the GCS when asked.</summary>
+    internal static PlacementGroup PlacementGroupHandle(PlacementGroupId id) => new(id, () =>
+    {
+        var found = Current.PlacementGroups.Get(id) ?? throw new PlacementGroupSchedulingException($"Placement group {id} does not exist in this cluster.");
+        return (found.Bundles, found.Strategy, found.Name);
+    }, (timeout, ct) => Current.WaitPlacementGroupAsync(id, timeout, ct));
+
+    /// <summary>Waits for the group on the GCS, in slices, so that no call outlives the GCS's deadlines.</summary>
+    private async Task<bool> WaitPlacementGroupAsync(PlacementGroupId id, TimeSpan timeout, CancellationToken ct)
+    {
+        var slice = TimeSpan.FromSeconds(30);
+        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            long left = deadline - Environment.TickCount64;
+            var wait = left > slice.TotalMilliseconds ? slice : TimeSpan.FromMilliseconds(Math.Max(0, left));
+            if (await PlacementGroups.WaitUntilReadyAsync(id, wait, ct).ConfigureAwait(false)) return true;
+            if (Environment.TickCount64 >= deadline) return false;
+        }
+    }
 
     // ---- Cluster and context ----
 

@@ -126,6 +126,29 @@ internal interface IGcsActorClient : IDisposable
     ActorLimits? GetActorInfo(ActorId actorId);
 }
 
+/// <summary>The GCS's placement-group manager as workers call it (Ray's <c>PlacementGroupInfoAccessor</c>).</summary>
+internal interface IGcsPlacementGroupClient
+{
+    /// <summary>Stores and queues the group; throws <see cref="ArgumentException"/> when a live group has the name.</summary>
+    void Create(PlacementGroupId id, IReadOnlyList<IReadOnlyDictionary<string, double>> bundles, PlacementStrategy strategy, string? name,
+        string @namespace, PlacementGroupLifetime lifetime);
+
+    /// <summary>Removes the group; false when the GCS knows no such group.</summary>
+    bool Remove(PlacementGroupId id);
+
+    PlacementGroupDescription? Get(PlacementGroupId id);
+
+    PlacementGroupDescription? GetNamed(string name, string @namespace);
+
+    /// <summary>True once the group is created, false at the timeout; throws <see cref="PlacementGroupSchedulingException"/>
+    /// when it was removed.</summary>
+    Task<bool> WaitUntilReadyAsync(PlacementGroupId id, TimeSpan timeout, CancellationToken ct);
+}
+
+/// <summary>A placement group as the GCS describes it to a worker.</summary>
+internal sealed record PlacementGroupDescription(PlacementGroupId Id, IReadOnlyList<IReadOnlyDictionary<string, double>> Bundles, PlacementStrategy Strategy,
+    string? Name, bool Removed);
+
 /// <summary>What a caller needs to know about an actor to submit calls: its retry and backpressure limits.</summary>
 internal sealed record ActorLimits(int MaxTaskRetries, int MaxPendingCalls);
 
@@ -140,8 +163,10 @@ internal sealed record ActorLimits(int MaxTaskRetries, int MaxPendingCalls);
 /// <param name="WorkersShareProcess">Local mode: the workers are threads of this process, so a task's env vars are
 /// set process-wide while it runs (a worker process is started with them instead).</param>
 /// <param name="ObjectStore">The node's shared-memory object store; null when objects stay inline (component tests).</param>
+/// <param name="PlacementGroups">The GCS's placement-group manager; null when there is none (component tests).</param>
 internal sealed record WorkerConnections(IRayletClient Raylet, IGcsActorClient Gcs, string Endpoint, string? Socket = null,
-    IOwnershipClient? Ownership = null, bool WorkersShareProcess = false, Action? OnDispose = null, IObjectStoreClient? ObjectStore = null);
+    IOwnershipClient? Ownership = null, bool WorkersShareProcess = false, Action? OnDispose = null, IObjectStoreClient? ObjectStore = null,
+    IGcsPlacementGroupClient? PlacementGroups = null);
 
 /// <summary>The ownership protocol as a borrower uses it (Ray's object status and borrower RPCs to owners).</summary>
 internal interface IOwnershipClient

@@ -221,7 +221,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
     private static bool IsNeverSchedulable(Exception e, out RayErrorInfo error)
     {
         error = null!;
-        if (e is not (TaskUnschedulableException or ActorUnschedulableException or RuntimeEnvSetupException)) return false;
+        if (e is not (TaskUnschedulableException or ActorUnschedulableException or RuntimeEnvSetupException or PlacementGroupSchedulingException)) return false;
         error = RayErrorInfo.FromRayException((RayException)e)!;
         return true;
     }

@@ -52,7 +52,7 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         if (task.Type == TaskType.ActorCreationTask)
         {
             var creation = task.ActorCreation!;
-            Actor = new ActorState(creation, numRestarts: task.AttemptNumber);
+            Actor = new ActorState(creation, numRestarts: task.AttemptNumber, task.Strategy);
             if (!Actor.IsSingleThreaded) _concurrency = new SemaphoreSlim(Math.Max(1, creation.MaxConcurrency));
             Enqueue(task, cts, done);
         }

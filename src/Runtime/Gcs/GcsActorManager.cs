@@ -101,8 +101,11 @@ internal sealed class GcsActorManager : IDisposable
             Dictionary<string, double>? placement = null;
             if (spec.UsesDefaultCpus)
             {
+                // An actor needs a CPU to be placed (none to run): in a placement group, a CPU of its bundle.
+                string cpu = task.Strategy is { Kind: WireStrategyKind.PlacementGroup } pg
+                    ? BundleResources.Name(ResourceSet.Cpu, pg.PlacementGroup, pg.BundleIndex) : ResourceSet.Cpu;
                 placement = new Dictionary<string, double>(resources);
-                placement[ResourceSet.Cpu] = placement.GetValueOrDefault(ResourceSet.Cpu) + 1;
+                placement[cpu] = placement.GetValueOrDefault(cpu) + 1;
             }
             var request = new WireLeaseRequest
             {
@@ -157,6 +160,10 @@ internal sealed class GcsActorManager : IDisposable
         catch (ActorUnschedulableException e)
         {
             MarkDead(record, new RayErrorInfo { Kind = ErrorKind.ActorUnschedulable, Message = e.Message, ActorId = spec.ActorId });
+        }
+        catch (PlacementGroupSchedulingException e)
+        {
+            MarkDead(record, RayErrorInfo.ActorDied(spec.ActorId, e.Message));
         }
         catch (Exception e)
         {
@@ -329,6 +336,16 @@ internal sealed class GcsActorManager : IDisposable
     }
 
     /// <summary>The job's driver finished: its non-detached actors die with it.</summary>
+    /// <summary>The placement group was removed: every actor scheduled into it dies for good, with the removal as cause.</summary>
+    public void KillActorsInPlacementGroup(PlacementGroupId group, string reason)
+    {
+        List<ActorRecord> actors;
+        lock (_lock)
+            actors = [.. _actors.Values.Where(r => r.State != ActorLifecycleState.Dead && r.CreationTask.Strategy is { Kind: WireStrategyKind.PlacementGroup } s
+                && s.PlacementGroup == group)];
+        foreach (var r in actors) MarkDead(r, RayErrorInfo.ActorDied(r.Spec.ActorId, reason));
+    }
+
     public void OnJobFinished(JobId jobId)
     {
         List<ActorRecord> actors;

@@ -1,9 +1,7 @@
 using Microsoft.Extensions.Logging;
+using RaySharp.Core.Rpc;
 
 namespace RaySharp.Core.Gcs;
-
-/// <summary>A placement group's states (Ray's <c>PlacementGroupTableData.state</c>).</summary>
-internal enum PlacementGroupState : byte { Pending, Prepared, Created, Removed, Rescheduling }
 
 /// <summary>The raylets as the placement-group manager calls them: the two phases of reserving bundles on a node.</summary>
 internal interface IBundleReservationClient
@@ -15,8 +13,9 @@ internal interface IBundleReservationClient
     /// <summary>Phase two: the prepared bundles become usable bundle resources.</summary>
     Task CommitBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<int> indices, CancellationToken ct);
 
-    /// <summary>Gives prepared or committed bundles back (an aborted reservation, or a removed group).</summary>
-    Task CancelBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<int> indices, CancellationToken ct);
+    /// <summary>Gives prepared or committed bundles back (an aborted reservation, or, with <paramref name="groupRemoved"/>, a
+    /// removed group: the raylet stops the work running in it).</summary>
+    Task CancelBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<int> indices, bool groupRemoved, CancellationToken ct);
 }
 
 /// <summary>A request to create a placement group.</summary>
@@ -24,17 +23,32 @@ internal sealed record PlacementGroupSpec(PlacementGroupId Id, IReadOnlyList<Res
     string Namespace, JobId JobId, PlacementGroupLifetime Lifetime);
 
 /// <summary>What the manager knows of a group: its state, and the node of each bundle once placed.</summary>
-internal sealed record PlacementGroupInfo(PlacementGroupSpec Spec, PlacementGroupState State, NodeId[] BundleNodes, bool Infeasible);
+internal sealed record PlacementGroupInfo(PlacementGroupSpec Spec, PlacementGroupState State, NodeId[] BundleNodes, bool Infeasible,
+    long CreateTimeMs = 0, long RemoveTimeMs = 0);
+
+internal static class PlacementGroupWire
+{
+    public static PlacementGroupTableData ToWire(this PlacementGroupInfo g) => new()
+    {
+        Spec = new WirePlacementGroupSpec
+        {
+            Id = g.Spec.Id, Bundles = [.. g.Spec.Bundles.Select(b => b.ToWire())], Strategy = g.Spec.Strategy, Name = g.Spec.Name,
+            Namespace = g.Spec.Namespace, JobId = g.Spec.JobId, Lifetime = g.Spec.Lifetime,
+        },
+        State = g.State, BundleNodes = g.BundleNodes, Infeasible = g.Infeasible, CreateTimeMs = g.CreateTimeMs, RemoveTimeMs = g.RemoveTimeMs,
+    };
+}
 
 /// <summary>
 /// Creates and removes placement groups (Ray's <c>GcsPlacementGroupManager</c>). A create stores the group and queues it;
 /// groups are scheduled one at a time in arrival order (groups whose bundles were lost with a node first): the
 /// <see cref="GcsPlacementGroupScheduler"/> picks nodes, every chosen raylet prepares its bundles, and only when all of
 /// them have does every raylet commit; a refusal cancels what was prepared and the group waits for the next change in
-/// the cluster (<see cref="ScheduleAsync"/>). A group no node set can hold stays pending, marked infeasible. Not wired
-/// into the GCS and the raylets yet: the raylets' bundle resources come next.
+/// the cluster (<see cref="ScheduleAsync"/>). A group no node set can hold stays pending, marked infeasible. Passes run
+/// on a loop of their own (<see cref="Start"/>), woken by <see cref="Kick"/>: on a create, a removal, a node joining or
+/// dying, a finished job, and every resource report while groups wait.
 /// </summary>
-internal sealed class GcsPlacementGroupManager
+internal sealed class GcsPlacementGroupManager : IDisposable
 {
     private sealed class Group(PlacementGroupSpec spec)
     {
@@ -43,7 +57,12 @@ internal sealed class GcsPlacementGroupManager
         public NodeId[] BundleNodes { get; set; } = new NodeId[spec.Bundles.Count];
         public bool Infeasible { get; set; }
         public TaskCompletionSource Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public long CreateTimeMs { get; } = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        public long RemoveTimeMs { get; set; }
     }
+
+    /// <summary>How long a removed group stays in the cluster view raylets get (they refuse work for it from then on).</summary>
+    private static readonly TimeSpan s_removedInView = TimeSpan.FromMinutes(5);
 
     private readonly Lock _lock = new();
     private readonly Dictionary<PlacementGroupId, Group> _groups = [];
@@ -53,6 +72,15 @@ internal sealed class GcsPlacementGroupManager
     private readonly Func<IReadOnlyList<BundleNode>> _nodes;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _scheduling = new(1, 1);
+    private readonly System.Threading.Channels.Channel<bool> _kicks =
+        System.Threading.Channels.Channel.CreateBounded<bool>(new System.Threading.Channels.BoundedChannelOptions(1)
+            { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<PlacementGroupId, long> _recentlyRemoved = [];
+    private Task? _loop;
+
+    /// <summary>A group was removed: the GCS kills the actors scheduled into it (with the reason) before its bundles go.</summary>
+    public event Action<PlacementGroupId, string>? GroupRemoved;
 
     /// <param name="raylets">Prepares, commits and cancels bundles on the raylets.</param>
     /// <param name="nodes">The alive nodes with their total and free resources (the cluster view).</param>
@@ -79,6 +107,55 @@ internal sealed class GcsPlacementGroupManager
             _groups[spec.Id] = new Group(spec);
             _pending.AddLast(spec.Id);
         }
+        _logger.LogInformation("Placement group {Id} ({Strategy}, {Count} bundles{Name}) of job {JobId} queued", spec.Id, spec.Strategy, spec.Bundles.Count,
+            spec.Name is null ? "" : $", named '{spec.Name}'", spec.JobId);
+        Kick();
+    }
+
+    /// <summary>Starts the scheduling loop.</summary>
+    public void Start() => _loop ??= Task.Run(LoopAsync);
+
+    /// <summary>Asks for a scheduling pass (one is queued at most).</summary>
+    public void Kick() => _kicks.Writer.TryWrite(true);
+
+    /// <summary>True while some group waits to be placed.</summary>
+    public bool HasPending
+    {
+        get { lock (_lock) return _pending.Count > 0; }
+    }
+
+    private async Task LoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _kicks.Reader.ReadAsync(_stopping.Token).ConfigureAwait(false);
+                await ScheduleAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // One failed pass must not stop placement: the next kick runs another.
+                _logger.LogError(e, "A placement-group scheduling pass failed");
+            }
+        }
+    }
+
+    /// <summary>Groups removed recently, for the raylets to refuse work queued for them.</summary>
+    public PlacementGroupId[] RecentlyRemoved()
+    {
+        long cutoff = Environment.TickCount64 - (long)s_removedInView.TotalMilliseconds;
+        lock (_lock)
+        {
+            if (_recentlyRemoved.Count == 0) return [];
+            foreach (var (id, at) in _recentlyRemoved)
+                if (at < cutoff) _recentlyRemoved.Remove(id);
+            return [.. _recentlyRemoved.Keys];
+        }
     }
 
     public PlacementGroupInfo? Get(PlacementGroupId id)
@@ -96,7 +173,7 @@ internal sealed class GcsPlacementGroupManager
         lock (_lock) return [.. _groups.Values.Select(Info)];
     }
 
-    private static PlacementGroupInfo Info(Group g) => new(g.Spec, g.State, [.. g.BundleNodes], g.Infeasible);
+    private static PlacementGroupInfo Info(Group g) => new(g.Spec, g.State, [.. g.BundleNodes], g.Infeasible, g.CreateTimeMs, g.RemoveTimeMs);
 
     /// <summary>Completes when the group is created; fails with <see cref="PlacementGroupSchedulingException"/> when it
     /// is removed first.</summary>
@@ -131,7 +208,15 @@ internal sealed class GcsPlacementGroupManager
         int[] missing;
         lock (_lock) missing = [.. Enumerable.Range(0, group.Spec.Bundles.Count).Where(i => group.BundleNodes[i].IsNil)];
         var bundles = missing.Select(i => group.Spec.Bundles[i]).ToList();
-        var placement = GcsPlacementGroupScheduler.Schedule(bundles, group.Spec.Strategy, _nodes());
+        var nodes = _nodes();
+        if (group.Spec.Strategy == PlacementStrategy.StrictSpread && missing.Length < group.Spec.Bundles.Count)
+        {
+            // Bundles lost with a node go to nodes that hold none of the group's others.
+            HashSet<NodeId> holding;
+            lock (_lock) holding = [.. group.BundleNodes.Where(n => !n.IsNil)];
+            nodes = [.. nodes.Where(n => !holding.Contains(n.NodeId))];
+        }
+        var placement = GcsPlacementGroupScheduler.Schedule(bundles, group.Spec.Strategy, nodes);
         if (placement.Kind != BundlePlacementKind.Placed)
         {
             bool infeasible = placement.Kind == BundlePlacementKind.Infeasible;
@@ -168,15 +253,28 @@ internal sealed class GcsPlacementGroupManager
         lock (_lock) removed = group.State == PlacementGroupState.Removed;
         if (removed || prepared.Any(p => !p.Ok))
         {
-            await CancelAsync(group.Spec.Id, byNode.Where(n => prepared.Any(p => p.Key == n.Key && p.Ok)).Select(n => (n.Key, n.Select(b => b.Index).ToList())), ct)
-                .ConfigureAwait(false);
+            await CancelAsync(group.Spec.Id, byNode.Where(n => prepared.Any(p => p.Key == n.Key && p.Ok)).Select(n => (n.Key, n.Select(b => b.Index).ToList())),
+                groupRemoved: removed, ct).ConfigureAwait(false);
             lock (_lock)
                 if (group.State != PlacementGroupState.Removed)
                     group.State = missing.Length == group.Spec.Bundles.Count ? PlacementGroupState.Pending : PlacementGroupState.Rescheduling;
             return removed;
         }
-        // Phase two: every node prepared, so every node commits.
-        await Task.WhenAll(byNode.Select(n => _raylets.CommitBundlesAsync(n.Key, group.Spec.Id, [.. n.Select(b => b.Index)], ct))).ConfigureAwait(false);
+        // Phase two: every node prepared, so every node commits. A node that dies in between fails the commit: what was
+        // reserved is returned everywhere and the group waits for the next pass.
+        try
+        {
+            await Task.WhenAll(byNode.Select(n => _raylets.CommitBundlesAsync(n.Key, group.Spec.Id, [.. n.Select(b => b.Index)], ct))).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning(e, "Committing the bundles of placement group {Id} failed; it is placed again", group.Spec.Id);
+            await CancelAsync(group.Spec.Id, byNode.Select(n => (n.Key, n.Select(b => b.Index).ToList())), groupRemoved: false, ct).ConfigureAwait(false);
+            lock (_lock)
+                if (group.State != PlacementGroupState.Removed)
+                    group.State = missing.Length == group.Spec.Bundles.Count ? PlacementGroupState.Pending : PlacementGroupState.Rescheduling;
+            return false;
+        }
         lock (_lock)
         {
             if (group.State == PlacementGroupState.Removed) removed = true;
@@ -190,7 +288,7 @@ internal sealed class GcsPlacementGroupManager
         }
         if (removed)
         {
-            await CancelAsync(group.Spec.Id, byNode.Select(n => (n.Key, n.Select(b => b.Index).ToList())), ct).ConfigureAwait(false);
+            await CancelAsync(group.Spec.Id, byNode.Select(n => (n.Key, n.Select(b => b.Index).ToList())), groupRemoved: true, ct).ConfigureAwait(false);
             return true;
         }
         _logger.LogInformation("Placement group {Id} created on {Nodes} node(s)", group.Spec.Id, byNode.Count);
@@ -198,13 +296,13 @@ internal sealed class GcsPlacementGroupManager
         return true;
     }
 
-    private async Task CancelAsync(PlacementGroupId id, IEnumerable<(NodeId Node, List<int> Indices)> reservations, CancellationToken ct)
+    private async Task CancelAsync(PlacementGroupId id, IEnumerable<(NodeId Node, List<int> Indices)> reservations, bool groupRemoved, CancellationToken ct)
     {
         foreach (var (node, indices) in reservations)
         {
             try
             {
-                await _raylets.CancelBundlesAsync(node, id, indices, ct).ConfigureAwait(false);
+                await _raylets.CancelBundlesAsync(node, id, indices, groupRemoved, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -214,22 +312,38 @@ internal sealed class GcsPlacementGroupManager
         }
     }
 
-    /// <summary>Removes the group: its bundles are given back on every node and its waiters fail.</summary>
-    public async Task RemoveAsync(PlacementGroupId id, CancellationToken ct)
+    /// <summary>Removes the group: the actors in it die (<see cref="GroupRemoved"/>), its bundles are given back on
+    /// every node (the raylets stop the tasks running in them) and its waiters fail. False when there was no such group.</summary>
+    public async Task<bool> RemoveAsync(PlacementGroupId id, CancellationToken ct, string? why = null)
     {
         Group? group;
         List<(NodeId, List<int>)> placed;
         lock (_lock)
         {
-            if (!_groups.TryGetValue(id, out group) || group.State == PlacementGroupState.Removed) return;
+            if (!_groups.TryGetValue(id, out group)) return false;
+            if (group.State == PlacementGroupState.Removed) return true;
             group.State = PlacementGroupState.Removed;
+            group.RemoveTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            _recentlyRemoved[id] = Environment.TickCount64;
             _pending.Remove(id);
             if (group.Spec.Name is { } name) _names.Remove((group.Spec.Namespace, name));
             placed = [.. group.BundleNodes.Select((node, index) => (node, index)).Where(b => !b.node.IsNil).GroupBy(b => b.node)
                 .Select(g => (g.Key, g.Select(b => b.index).ToList()))];
         }
+        string reason = $"its placement group {id} was removed{(why is null ? "" : $" ({why})")}";
+        _logger.LogInformation("Placement group {Id} removed{Why}", id, why is null ? "" : $": {why}");
         group.Ready.TrySetException(new PlacementGroupSchedulingException($"Placement group {id} was removed before it was created."));
-        await CancelAsync(id, placed, ct).ConfigureAwait(false);
+        try
+        {
+            GroupRemoved?.Invoke(id, reason);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Stopping the actors of removed placement group {Id} failed", id);
+        }
+        await CancelAsync(id, placed, groupRemoved: true, ct).ConfigureAwait(false);
+        Kick();
+        return true;
     }
 
     /// <summary>A node died: the bundles it held are lost, and their groups are placed again before any pending group.</summary>
@@ -242,7 +356,27 @@ internal sealed class GcsPlacementGroupManager
                     if (g.BundleNodes[i] == node) g.BundleNodes[i] = default;
                 g.State = PlacementGroupState.Rescheduling;
                 _pending.AddFirst(g.Spec.Id);
+                _logger.LogWarning("Placement group {Id} lost bundles with node {NodeId}: placing them again", g.Spec.Id, node);
             }
+        Kick();
+    }
+
+    /// <summary>A finished job's groups go, but for detached ones (in the background).</summary>
+    public void OnJobFinished(JobId job) => _ = RemoveGroupsOfJobAsync(job);
+
+    private async Task RemoveGroupsOfJobAsync(JobId job)
+    {
+        try
+        {
+            await OnJobFinishedAsync(job, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Removing the placement groups of finished job {JobId} failed", job);
+        }
     }
 
     /// <summary>The groups of a finished job go, but for detached ones.</summary>
@@ -252,6 +386,12 @@ internal sealed class GcsPlacementGroupManager
         lock (_lock)
             owned = [.. _groups.Values.Where(g => g.Spec.JobId == job && g.Spec.Lifetime != PlacementGroupLifetime.Detached &&
                 g.State != PlacementGroupState.Removed).Select(g => g.Spec.Id)];
-        foreach (var id in owned) await RemoveAsync(id, ct).ConfigureAwait(false);
+        foreach (var id in owned) await RemoveAsync(id, ct, $"job {job}, which created it, finished").ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _kicks.Writer.TryComplete();
     }
 }

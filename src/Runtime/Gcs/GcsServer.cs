@@ -25,7 +25,15 @@ internal sealed class GcsServer : IDisposable
         Jobs = new GcsJobManager(Storage, Actors, loggers.CreateLogger<GcsJobManager>());
         Logs = new LogPublisher(loggers.CreateLogger<LogPublisher>());
         Kv = new GcsInternalKv(Storage, config);
+        PlacementGroups = new GcsPlacementGroupManager(new RayletBundleReservationClient(Nodes, config), Nodes.BundleNodes,
+            loggers.CreateLogger<GcsPlacementGroupManager>());
         Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);
+        Nodes.NodeDied += (id, _) => PlacementGroups.OnNodeDead(id);
+        Nodes.NodeAdded += _ => PlacementGroups.Kick();
+        Jobs.JobFinished += PlacementGroups.OnJobFinished;
+        // A removed group's actors die for good (their callers learn why); its bundles are returned after.
+        PlacementGroups.GroupRemoved += (id, reason) => Actors.KillActorsInPlacementGroup(id, reason);
+        PlacementGroups.Start();
         Service = new GcsService(this);
     }
 
@@ -35,12 +43,14 @@ internal sealed class GcsServer : IDisposable
     public GcsActorManager Actors { get; }
     public LogPublisher Logs { get; }
     public GcsInternalKv Kv { get; }
+    public GcsPlacementGroupManager PlacementGroups { get; }
     public GcsService Service { get; }
 
     public void OnWorkerFailure(WorkerId workerId, NodeId nodeId, string reason) => Actors.OnWorkerDied(workerId, reason);
 
     public void Dispose()
     {
+        PlacementGroups.Dispose();
         Jobs.Dispose();
         Nodes.Dispose();
         Actors.Dispose();
@@ -70,12 +80,23 @@ internal sealed class GcsNodeManager : IDisposable
 
     public event Action<NodeId, string>? NodeDied;
 
+    /// <summary>A node registered (its resources may let pending work run).</summary>
+    public event Action<NodeId>? NodeAdded;
+
     public void Register(NodeRecord node)
     {
         lock (_lock) _nodes[node.NodeId] = (node with { Alive = true, Available = node.Available.Count == 0 ? node.Total : node.Available }, Environment.TickCount64);
         _storage.PutNode(node);
         _logger.LogInformation("Node {NodeId} registered at {Endpoint} (head: {IsHead}, resources: {Resources})", node.NodeId, node.RayletEndpoint, node.IsHead,
             string.Join(", ", node.Total.Select(r => $"{r.Key}={r.Value}")));
+        try
+        {
+            NodeAdded?.Invoke(node.NodeId);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Handling the registration of node {NodeId} failed", node.NodeId);
+        }
     }
 
     public ClusterView Report(ResourceReport report)
@@ -83,9 +104,33 @@ internal sealed class GcsNodeManager : IDisposable
         lock (_lock)
         {
             if (_nodes.TryGetValue(report.NodeId, out var n) && n.Record.Alive)
-                _nodes[report.NodeId] = (n.Record with { Available = report.Available }, Environment.TickCount64);
+                _nodes[report.NodeId] = (n.Record with { Available = report.Available, Total = report.Total ?? n.Record.Total }, Environment.TickCount64);
             return ViewLocked();
         }
+    }
+
+    /// <summary>A raylet answered a bundle request with its resources: the view has them before its next report.</summary>
+    public void UpdateResources(NodeId nodeId, Dictionary<string, double> total, Dictionary<string, double> available)
+    {
+        lock (_lock)
+            if (_nodes.TryGetValue(nodeId, out var n) && n.Record.Alive)
+                _nodes[nodeId] = (n.Record with { Total = total, Available = available }, n.LastReport);
+    }
+
+    /// <summary>The alive nodes as the placement-group scheduler sees them: their own resources, bundles left out.</summary>
+    public IReadOnlyList<BundleNode> BundleNodes()
+    {
+        lock (_lock)
+            return [.. _nodes.Values.Where(n => n.Record.Alive).Select(n => new BundleNode(n.Record.NodeId,
+                BundleResources.WithoutBundles(n.Record.Total.FromWire()), BundleResources.WithoutBundles(Clamp(n.Record.Available).FromWire())))];
+    }
+
+    private static Dictionary<string, double> Clamp(Dictionary<string, double> available) => available.ToDictionary(kv => kv.Key, kv => Math.Max(0, kv.Value));
+
+    /// <summary>The raylet endpoint of exactly this node, if it is alive.</summary>
+    public string? RayletOf(NodeId nodeId)
+    {
+        lock (_lock) return _nodes.TryGetValue(nodeId, out var n) && n.Record.Alive ? n.Record.RayletEndpoint : null;
     }
 
     public ClusterView View()
@@ -187,7 +232,18 @@ internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager ac
             storage.PutJob(job with { IsDead = true, EndTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
         lock (_lock) _finished.TryAdd(id, Environment.TickCount64);
         actors.OnJobFinished(id);
+        try
+        {
+            JobFinished?.Invoke(id);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Handling the end of job {JobId} failed", id);
+        }
     }
+
+    /// <summary>A job finished (its placement groups go, but for detached ones).</summary>
+    public event Action<JobId>? JobFinished;
 
     /// <summary>Jobs that finished recently, for the raylets to free their leases and workers.</summary>
     public JobId[] RecentlyFinished()

@@ -37,6 +37,12 @@ internal class GcsService : IRpcService
     public static readonly Method<KvRequest, KvKeysReply> KvKeysMethod = RpcMarshaller.Unary<KvRequest, KvKeysReply>(Name, nameof(KvKeys));
     public static readonly Method<LogBatch, Empty> PublishLogsMethod = RpcMarshaller.Unary<LogBatch, Empty>(Name, nameof(PublishLogs));
     public static readonly Method<JobIdRequest, Empty> WatchDriverMethod = RpcMarshaller.ServerStreaming<JobIdRequest, Empty>(Name, nameof(WatchDriver));
+    public static readonly Method<WirePlacementGroupSpec, CreatePlacementGroupReply> CreatePlacementGroupMethod = RpcMarshaller.Unary<WirePlacementGroupSpec, CreatePlacementGroupReply>(Name, nameof(CreatePlacementGroup));
+    public static readonly Method<PlacementGroupIdRequest, BoolReply> RemovePlacementGroupMethod = RpcMarshaller.Unary<PlacementGroupIdRequest, BoolReply>(Name, nameof(RemovePlacementGroup));
+    public static readonly Method<PlacementGroupIdRequest, PlacementGroupReply> GetPlacementGroupMethod = RpcMarshaller.Unary<PlacementGroupIdRequest, PlacementGroupReply>(Name, nameof(GetPlacementGroup));
+    public static readonly Method<NamedPlacementGroupRequest, PlacementGroupReply> GetNamedPlacementGroupMethod = RpcMarshaller.Unary<NamedPlacementGroupRequest, PlacementGroupReply>(Name, nameof(GetNamedPlacementGroup));
+    public static readonly Method<Empty, PlacementGroupList> GetAllPlacementGroupsMethod = RpcMarshaller.Unary<Empty, PlacementGroupList>(Name, nameof(GetAllPlacementGroups));
+    public static readonly Method<WaitPlacementGroupRequest, WaitPlacementGroupReply> WaitPlacementGroupUntilReadyMethod = RpcMarshaller.Unary<WaitPlacementGroupRequest, WaitPlacementGroupReply>(Name, nameof(WaitPlacementGroupUntilReady));
     public static readonly Method<JobIdRequest, LogBatch> SubscribeLogsMethod = RpcMarshaller.ServerStreaming<JobIdRequest, LogBatch>(Name, nameof(SubscribeLogs));
 
     private readonly GcsServer _gcs;
@@ -78,12 +84,25 @@ internal class GcsService : IRpcService
         b.AddMethod(PublishLogsMethod, s is null ? null : s.PublishLogs);
         b.AddMethod(SubscribeLogsMethod, s is null ? null : s.SubscribeLogs);
         b.AddMethod(WatchDriverMethod, s is null ? null : s.WatchDriver);
+        b.AddMethod(CreatePlacementGroupMethod, s is null ? null : s.CreatePlacementGroup);
+        b.AddMethod(RemovePlacementGroupMethod, s is null ? null : s.RemovePlacementGroup);
+        b.AddMethod(GetPlacementGroupMethod, s is null ? null : s.GetPlacementGroup);
+        b.AddMethod(GetNamedPlacementGroupMethod, s is null ? null : s.GetNamedPlacementGroup);
+        b.AddMethod(GetAllPlacementGroupsMethod, s is null ? null : s.GetAllPlacementGroups);
+        b.AddMethod(WaitPlacementGroupUntilReadyMethod, s is null ? null : s.WaitPlacementGroupUntilReady);
     }
 
     private static readonly Task<Empty> s_empty = Task.FromResult(Empty.Instance);
 
     public virtual Task<Empty> RegisterNode(NodeRecord r, ServerCallContext c) { WireValidation.Node(r); _gcs.Nodes.Register(r); return s_empty; }
-    public virtual Task<ClusterView> ReportResources(ResourceReport r, ServerCallContext c) { WireValidation.Report(r); return Task.FromResult(_gcs.Nodes.Report(r) with { FinishedJobs = _gcs.Jobs.RecentlyFinished() }); }
+    public virtual Task<ClusterView> ReportResources(ResourceReport r, ServerCallContext c)
+    {
+        WireValidation.Report(r);
+        var view = _gcs.Nodes.Report(r) with { FinishedJobs = _gcs.Jobs.RecentlyFinished(), RemovedPlacementGroups = _gcs.PlacementGroups.RecentlyRemoved() };
+        // Resources may have been freed: groups that wait get another try.
+        if (_gcs.PlacementGroups.HasPending) _gcs.PlacementGroups.Kick();
+        return Task.FromResult(view);
+    }
     public virtual Task<ClusterView> GetAllNodes(Empty r, ServerCallContext c) => Task.FromResult(_gcs.Nodes.View());
     public virtual Task<Empty> UnregisterNode(NodeIdRequest r, ServerCallContext c) { _gcs.Nodes.MarkDead(r.NodeId, r.Reason ?? "the node was stopped"); return s_empty; }
     public virtual Task<JobIdRequest> GetNextJobId(Empty r, ServerCallContext c) => Task.FromResult(new JobIdRequest(_gcs.Jobs.NextJobId()));
@@ -109,6 +128,54 @@ internal class GcsService : IRpcService
     public virtual Task<BoolReply> KvDel(KvRequest r, ServerCallContext c) => Task.FromResult(new BoolReply(_gcs.Kv.Delete(r.Namespace, r.Key)));
     public virtual Task<KvKeysReply> KvKeys(KvRequest r, ServerCallContext c) => Task.FromResult(new KvKeysReply([.. _gcs.Storage.KvKeys(r.Namespace, r.Key)]));
     public virtual Task<Empty> PublishLogs(LogBatch r, ServerCallContext c) { _gcs.Logs.Publish(r); return s_empty; }
+
+    // ---- Placement groups ----
+
+    public virtual Task<CreatePlacementGroupReply> CreatePlacementGroup(WirePlacementGroupSpec r, ServerCallContext c)
+    {
+        WireValidation.PlacementGroup(r);
+        try
+        {
+            _gcs.PlacementGroups.Create(new PlacementGroupSpec(r.Id, [.. r.Bundles.Select(b => b.FromWire())], r.Strategy, r.Name, r.Namespace, r.JobId,
+                r.Lifetime));
+            return Task.FromResult(new CreatePlacementGroupReply(null));
+        }
+        catch (ArgumentException e)
+        {
+            return Task.FromResult(new CreatePlacementGroupReply(e.Message));
+        }
+    }
+
+    public virtual async Task<BoolReply> RemovePlacementGroup(PlacementGroupIdRequest r, ServerCallContext c) =>
+        new(await _gcs.PlacementGroups.RemoveAsync(r.Id, c.CancellationToken, "removed by Ray.RemovePlacementGroup").ConfigureAwait(false));
+
+    public virtual Task<PlacementGroupReply> GetPlacementGroup(PlacementGroupIdRequest r, ServerCallContext c) =>
+        Task.FromResult(new PlacementGroupReply(_gcs.PlacementGroups.Get(r.Id)?.ToWire()));
+
+    public virtual Task<PlacementGroupReply> GetNamedPlacementGroup(NamedPlacementGroupRequest r, ServerCallContext c) =>
+        Task.FromResult(new PlacementGroupReply(_gcs.PlacementGroups.GetNamed(r.Name, r.Namespace)?.ToWire()));
+
+    public virtual Task<PlacementGroupList> GetAllPlacementGroups(Empty r, ServerCallContext c) =>
+        Task.FromResult(new PlacementGroupList([.. _gcs.PlacementGroups.List().Select(g => g.ToWire())]));
+
+    public virtual async Task<WaitPlacementGroupReply> WaitPlacementGroupUntilReady(WaitPlacementGroupRequest r, ServerCallContext c)
+    {
+        var ready = _gcs.PlacementGroups.WhenReady(r.Id);
+        try
+        {
+            await ready.WaitAsync(TimeSpan.FromMilliseconds(Math.Clamp(r.TimeoutMs, 0, (long)TimeSpan.FromMinutes(10).TotalMilliseconds)), c.CancellationToken)
+                .ConfigureAwait(false);
+            return new WaitPlacementGroupReply(true, null);
+        }
+        catch (TimeoutException)
+        {
+            return new WaitPlacementGroupReply(false, null);
+        }
+        catch (PlacementGroupSchedulingException e)
+        {
+            return new WaitPlacementGroupReply(false, e.Message);
+        }
+    }
 
     public virtual async Task SubscribeActor(ActorIdRequest request, IServerStreamWriter<ActorInfo> stream, ServerCallContext context)
     {

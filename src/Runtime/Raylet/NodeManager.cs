@@ -40,6 +40,8 @@ internal sealed partial class NodeManager : IDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private Dictionary<NodeId, NodeRecord> _view = [];
+    private ResourceSet _total;
+    private readonly double _baseCpus;
     private ResourceSet _available;
     private long _nextLeaseId;
     private bool _disposed;
@@ -56,8 +58,9 @@ internal sealed partial class NodeManager : IDisposable
         PlasmaStore? store = null)
     {
         NodeId = nodeId;
-        Total = total;
+        _total = total;
         _available = total;
+        _baseCpus = total[ResourceSet.Cpu];
         IsHead = isHead;
         _config = config;
         _logger = loggers.CreateLogger<NodeManager>();
@@ -116,7 +119,11 @@ internal sealed partial class NodeManager : IDisposable
     }
 
     public NodeId NodeId { get; }
-    public ResourceSet Total { get; }
+    /// <summary>The node's resources, with the bundle resources of the placement groups committed here.</summary>
+    public ResourceSet Total
+    {
+        get { lock (_lock) return _total; }
+    }
     public bool IsHead { get; }
     public string GcsEndpoint => _gcs?.Endpoint ?? "";
     private IRayletGcsClient? _gcs;
@@ -151,9 +158,9 @@ internal sealed partial class NodeManager : IDisposable
         {
             try
             {
-                Dictionary<string, double> available;
-                lock (_lock) available = _available.ToWire();
-                var view = await Gcs.ReportResourcesAsync(new ResourceReport(NodeId, available), _stopping.Token).ConfigureAwait(false);
+                Dictionary<string, double> available, total;
+                lock (_lock) (available, total) = (_available.ToWire(), _total.ToWire());
+                var view = await Gcs.ReportResourcesAsync(new ResourceReport(NodeId, available, total), _stopping.Token).ConfigureAwait(false);
                 OnClusterView(view);
                 warned = false;
             }
@@ -186,6 +193,8 @@ internal sealed partial class NodeManager : IDisposable
     {
         if (view.FinishedJobs is { Length: > 0 } finished)
             foreach (var job in finished) OnJobFinished(job);
+        if (view.RemovedPlacementGroups is { Length: > 0 } removed)
+            foreach (var group in removed) OnPlacementGroupRemoved(group);
         List<(PendingLease, WireLeaseReply)> replies;
         lock (_lock)
         {
@@ -253,7 +262,7 @@ internal sealed partial class NodeManager : IDisposable
 
     private List<SchedulingNode> NodesLocked()
     {
-        var nodes = new List<SchedulingNode> { new(NodeId, Endpoint, Total, _available) };
+        var nodes = new List<SchedulingNode> { new(NodeId, Endpoint, _total, _available) };
         foreach (var n in _view.Values)
             if (n.Alive && n.NodeId != NodeId) nodes.Add(new SchedulingNode(n.NodeId, n.RayletEndpoint, n.Total.FromWire(), n.Available.FromWire()));
         return nodes;
@@ -268,7 +277,7 @@ internal sealed partial class NodeManager : IDisposable
         var pending = new PendingLease(request, resources, placement, ct);
         LogLeaseRequested(_logger, request.Description, request.JobId, request.GrantOrReject);
         // The job's first lease here: warm up workers up to the CPU count, less the one this lease starts.
-        Pool.PrestartForJob(request.JobId, (int)Math.Ceiling(Total[ResourceSet.Cpu]) - 1);
+        Pool.PrestartForJob(request.JobId, (int)Math.Ceiling(_baseCpus) - 1);
         lock (_lock)
         {
             if (_disposed) return Task.FromResult(Canceled("the node is shutting down"));
@@ -301,6 +310,8 @@ internal sealed partial class NodeManager : IDisposable
     private WireLeaseReply? Decide(PendingLease p)
     {
         var strategy = p.Request.Strategy;
+        if (strategy.Kind == WireStrategyKind.PlacementGroup && _removedGroups.Contains(strategy.PlacementGroup))
+            return GroupRemoved(p);
         bool hardAffinity = strategy.Kind == WireStrategyKind.NodeAffinity && !strategy.Soft;
         if (strategy.Kind == WireStrategyKind.NodeAffinity)
         {
@@ -314,13 +325,13 @@ internal sealed partial class NodeManager : IDisposable
                     return Canceled($"{p.Request.Description} has hard node affinity to node {strategy.NodeId}, which is " +
                         (_view.ContainsKey(strategy.NodeId) ? "dead" : "not in the cluster") + ". Use soft: true to fall back to other nodes.");
             }
-            else if (p.Placement.IsSubsetOf(Total))
+            else if (p.Placement.IsSubsetOf(_total))
             {
                 return null;
             }
             else if (hardAffinity)
             {
-                return Canceled($"{p.Request.Description} requires {p.Placement}, but node {NodeId}, which it has hard affinity to, has only {Total}.");
+                return Canceled($"{p.Request.Description} requires {p.Placement}, but node {NodeId}, which it has hard affinity to, has only {_total}.");
             }
         }
         // Work another raylet sent here stays if it fits now (as in Ray): choosing again by this raylet's view would
@@ -329,7 +340,7 @@ internal sealed partial class NodeManager : IDisposable
         if (p.Request.Spilled && p.Placement.IsSubsetOf(_available)) return null;
         if (p.Request.GrantOrReject)
         {
-            p.Infeasible = !p.Placement.IsSubsetOf(Total);
+            p.Infeasible = !p.Placement.IsSubsetOf(_total);
             if (p.Infeasible) ReportInfeasibleLocked(p);
             return null;
         }
@@ -349,8 +360,10 @@ internal sealed partial class NodeManager : IDisposable
 
     private void ReportInfeasibleLocked(PendingLease p)
     {
+        // Work for a placement group waits for its bundles, which come with the group (or its removal fails the work).
+        if (p.Request.Strategy.Kind == WireStrategyKind.PlacementGroup) return;
         if (!_reportedInfeasible.Add(p.Placement.ToString())) return;
-        LogInfeasible(_logger, p.Request.Description, p.Placement, Total);
+        LogInfeasible(_logger, p.Request.Description, p.Placement, _total);
     }
 
     /// <summary>Queued requests that another node can now serve move there (spillback); infeasible ones that
@@ -386,6 +399,8 @@ internal sealed partial class NodeManager : IDisposable
         {
             var next = node.Next;
             var p = node.Value;
+            // The node's totals grow when bundles are committed here: work that waited for them fits now.
+            if (p.Infeasible && p.Placement.IsSubsetOf(_total)) p.Infeasible = false;
             if (!p.Infeasible && p.Placement.IsSubsetOf(_available))
             {
                 _queue.Remove(node);
@@ -466,7 +481,7 @@ internal sealed partial class NodeManager : IDisposable
         lock (_lock)
         {
             // A blocked task's CPU is already back in the pool.
-            _available = _available.Add(lease.Blocked ? lease.Resources.Subtract(lease.Resources.Only(ResourceSet.Cpu)) : lease.Resources);
+            _available = _available.Add(lease.Blocked ? lease.Resources.Subtract(Cpus(lease.Resources)) : lease.Resources);
             GrantQueuedLocked();
         }
     }
@@ -478,7 +493,7 @@ internal sealed partial class NodeManager : IDisposable
             if (!_leases.TryGetValue(leaseId, out var lease) || lease.Blocked == blocked) return;
             lease.Blocked = blocked;
             Pool.SetBlocked(lease.Worker, blocked);
-            var cpu = lease.Resources.Only(ResourceSet.Cpu);
+            var cpu = Cpus(lease.Resources);
             if (cpu.IsEmpty) return;
             if (blocked)
             {
@@ -492,12 +507,16 @@ internal sealed partial class NodeManager : IDisposable
         }
     }
 
+    /// <summary>The CPUs of a lease, the node's or a bundle's: what a task blocked in Get gives back while it waits.</summary>
+    private static ResourceSet Cpus(ResourceSet resources) =>
+        ResourceSet.From(resources.Names.Where(BundleResources.IsCpu).Select(n => new KeyValuePair<string, double>(n, resources[n])));
+
     public bool RegisterWorker(RegisterWorkerRequest request) => Pool.OnWorkerRegistered(request);
 
     public NodeStatsReply Stats()
     {
         lock (_lock)
-            return new NodeStatsReply(Total.ToWire(), _available.ToDictionary().ToDictionary(kv => kv.Key, kv => Math.Max(0, kv.Value)), Pool.NumWorkers);
+            return new NodeStatsReply(_total.ToWire(), _available.ToDictionary().ToDictionary(kv => kv.Key, kv => Math.Max(0, kv.Value)), Pool.NumWorkers);
     }
 
     private readonly Dictionary<JobId, JobRecord> _jobs = [];

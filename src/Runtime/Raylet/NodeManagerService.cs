@@ -24,6 +24,9 @@ internal class NodeManagerService : IRpcService
     public static readonly Method<StoreGetRequest, StoreGetReply> StoreGetMethod = RpcMarshaller.Unary<StoreGetRequest, StoreGetReply>(Name, nameof(StoreGet));
     public static readonly Method<FreeObjectsRequest, Empty> FreeObjectsMethod = RpcMarshaller.Unary<FreeObjectsRequest, Empty>(Name, nameof(FreeObjects));
     public static readonly Method<ReadObjectRequest, ObjectChunk> ReadObjectMethod = RpcMarshaller.ServerStreaming<ReadObjectRequest, ObjectChunk>(Name, nameof(ReadObject));
+    public static readonly Method<PrepareBundlesRequest, BundlesReply> PrepareBundleResourcesMethod = RpcMarshaller.Unary<PrepareBundlesRequest, BundlesReply>(Name, nameof(PrepareBundleResources));
+    public static readonly Method<BundlesRequest, BundlesReply> CommitBundleResourcesMethod = RpcMarshaller.Unary<BundlesRequest, BundlesReply>(Name, nameof(CommitBundleResources));
+    public static readonly Method<BundlesRequest, BundlesReply> CancelResourceReserveMethod = RpcMarshaller.Unary<BundlesRequest, BundlesReply>(Name, nameof(CancelResourceReserve));
     public static readonly Method<Empty, StoreStatsReply> GetStoreStatsMethod = RpcMarshaller.Unary<Empty, StoreStatsReply>(Name, nameof(GetStoreStats));
 
     private readonly NodeManager _raylet;
@@ -53,6 +56,9 @@ internal class NodeManagerService : IRpcService
         b.AddMethod(FreeObjectsMethod, s is null ? null : s.FreeObjects);
         b.AddMethod(ReadObjectMethod, s is null ? null : s.ReadObject);
         b.AddMethod(GetStoreStatsMethod, s is null ? null : s.GetStoreStats);
+        b.AddMethod(PrepareBundleResourcesMethod, s is null ? null : s.PrepareBundleResources);
+        b.AddMethod(CommitBundleResourcesMethod, s is null ? null : s.CommitBundleResources);
+        b.AddMethod(CancelResourceReserveMethod, s is null ? null : s.CancelResourceReserve);
     }
 
     public virtual Task<WireLeaseReply> RequestWorkerLease(WireLeaseRequest request, ServerCallContext context)
@@ -83,6 +89,42 @@ internal class NodeManagerService : IRpcService
         Task.FromResult(new BoolReply(_raylet.RegisterWorker(request)));
 
     public virtual Task<NodeStatsReply> GetNodeStats(Empty request, ServerCallContext context) => Task.FromResult(_raylet.Stats());
+
+    // ---- Placement-group bundles (the GCS reserves them in two phases) ----
+
+    public virtual Task<BundlesReply> PrepareBundleResources(PrepareBundlesRequest request, ServerCallContext context)
+    {
+        WireValidation.Bundles(request);
+        bool ok = _raylet.PrepareBundles(request.Group, [.. request.Bundles.Select(b => (b.Index, b.Resources.FromWire()))]);
+        return Task.FromResult(BundlesReply(ok));
+    }
+
+    public virtual Task<BundlesReply> CommitBundleResources(BundlesRequest request, ServerCallContext context)
+    {
+        WireValidation.Bundles(request, "CommitBundleResources");
+        try
+        {
+            _raylet.CommitBundles(request.Group, request.Indices);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+        }
+        return Task.FromResult(BundlesReply(true));
+    }
+
+    public virtual Task<BundlesReply> CancelResourceReserve(BundlesRequest request, ServerCallContext context)
+    {
+        WireValidation.Bundles(request, "CancelResourceReserve");
+        _raylet.CancelBundles(request.Group, request.Indices, request.GroupRemoved);
+        return Task.FromResult(BundlesReply(true));
+    }
+
+    private BundlesReply BundlesReply(bool ok)
+    {
+        var stats = _raylet.Stats();
+        return new BundlesReply(ok, stats.Total, stats.Available);
+    }
 
     // ---- The object store (its clients are the node's workers and drivers) and the object manager ----
 

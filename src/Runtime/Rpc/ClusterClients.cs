@@ -246,6 +246,37 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
     public void Dispose() => _closing.Cancel();
 }
 
+/// <summary>The GCS's placement-group manager over RPC (local mode's in-process GCS included).</summary>
+internal sealed class GcsPlacementGroupClient(GcsClient gcs, JobId jobId, Func<Address> creator) : IGcsPlacementGroupClient
+{
+    public void Create(PlacementGroupId id, IReadOnlyList<IReadOnlyDictionary<string, double>> bundles, PlacementStrategy strategy, string? name,
+        string @namespace, PlacementGroupLifetime lifetime)
+    {
+        var reply = gcs.CreatePlacementGroup(new WirePlacementGroupSpec
+        {
+            Id = id, Bundles = [.. bundles.Select(b => new Dictionary<string, double>(b))], Strategy = strategy, Name = name, Namespace = @namespace,
+            JobId = jobId, Lifetime = lifetime, Creator = creator(),
+        });
+        if (reply.Error is { } error) throw new ArgumentException(error, nameof(name));
+    }
+
+    public bool Remove(PlacementGroupId id) => gcs.RemovePlacementGroup(id);
+
+    public PlacementGroupDescription? Get(PlacementGroupId id) => Describe(gcs.GetPlacementGroup(id));
+
+    public PlacementGroupDescription? GetNamed(string name, string @namespace) => Describe(gcs.GetNamedPlacementGroup(name, @namespace));
+
+    private static PlacementGroupDescription? Describe(PlacementGroupTableData? g) => g is null ? null
+        : new(g.Spec.Id, [.. g.Spec.Bundles.Select(b => (IReadOnlyDictionary<string, double>)b)], g.Spec.Strategy, g.Spec.Name,
+            g.State == PlacementGroupState.Removed);
+
+    public async Task<bool> WaitUntilReadyAsync(PlacementGroupId id, TimeSpan timeout, CancellationToken ct)
+    {
+        var reply = await gcs.WaitPlacementGroupUntilReadyAsync(id, timeout, ct).ConfigureAwait(false);
+        return reply.Error is { } error ? throw new PlacementGroupSchedulingException(error) : reply.Ready;
+    }
+}
+
 /// <summary>The ownership protocol over RPC: fetch from owners, borrower registration.</summary>
 internal sealed class OwnershipRpcClient(NodeId localNode, RayConfig config, ILogger? logger = null) : IOwnershipClient
 {

@@ -126,6 +126,26 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
     public IAsyncEnumerable<ActorInfo> SubscribeActor(ActorId actorId, CancellationToken ct) =>
         Stream(GcsService.SubscribeActorMethod, new ActorIdRequest(actorId), ct);
 
+    // ---- Placement groups ----
+
+    /// <summary>Stores and queues the group; the reply's error says why the GCS refused it (a name in use).</summary>
+    public CreatePlacementGroupReply CreatePlacementGroup(WirePlacementGroupSpec spec) => Call(GcsService.CreatePlacementGroupMethod, spec);
+
+    /// <summary>Removes the group; false when the GCS knows no such group.</summary>
+    public bool RemovePlacementGroup(PlacementGroupId id) => Call(GcsService.RemovePlacementGroupMethod, new PlacementGroupIdRequest(id)).Value;
+
+    public PlacementGroupTableData? GetPlacementGroup(PlacementGroupId id) => Call(GcsService.GetPlacementGroupMethod, new PlacementGroupIdRequest(id)).Group;
+
+    public PlacementGroupTableData? GetNamedPlacementGroup(string name, string @namespace) =>
+        Call(GcsService.GetNamedPlacementGroupMethod, new NamedPlacementGroupRequest(name, @namespace)).Group;
+
+    public PlacementGroupTableData[] GetAllPlacementGroups() => Call(GcsService.GetAllPlacementGroupsMethod, Empty.Instance).Groups;
+
+    /// <summary>Waits on the GCS up to <paramref name="timeout"/> for the group to be created.</summary>
+    public Task<WaitPlacementGroupReply> WaitPlacementGroupUntilReadyAsync(PlacementGroupId id, TimeSpan timeout, CancellationToken ct) =>
+        CallAsync(GcsService.WaitPlacementGroupUntilReadyMethod, new WaitPlacementGroupRequest(id, (long)timeout.TotalMilliseconds), ct,
+            timeout + DefaultDeadline);
+
     // ---- Internal KV ----
 
     public bool KvPut(string @namespace, string key, byte[] value, bool overwrite) =>

@@ -22,7 +22,10 @@ namespace RaySharp.Core.Rpc;
 
 internal enum WireStrategyKind : byte { Default, Spread, NodeAffinity, PlacementGroup }
 
-[MemoryPackable] internal sealed partial record WireStrategy(WireStrategyKind Kind, NodeId NodeId, bool Soft);
+/// <summary>Where work may run; for <see cref="WireStrategyKind.PlacementGroup"/>, the group, the bundle (-1: any) and
+/// whether work submitted from inside joins the group too.</summary>
+[MemoryPackable] internal sealed partial record WireStrategy(WireStrategyKind Kind, NodeId NodeId, bool Soft, PlacementGroupId PlacementGroup = default,
+    int BundleIndex = -1, bool CaptureChildTasks = false);
 
 [MemoryPackable]
 internal sealed partial record WireActorCreation
@@ -127,6 +130,8 @@ internal sealed partial record WireLeaseReply
     public Dictionary<string, double>? Resources { get; init; }
     public string? SpillbackEndpoint { get; init; }
     public string? CancelMessage { get; init; }
+    /// <summary>Canceled because the placement group the work was scheduled into was removed.</summary>
+    public bool PlacementGroupRemoved { get; init; }
 }
 
 [MemoryPackable] internal sealed partial record ReturnWorkerRequest(long LeaseId, bool Disconnect);
@@ -136,6 +141,21 @@ internal sealed partial record WireLeaseReply
 [MemoryPackable] internal sealed partial record RegisterWorkerRequest(WorkerId WorkerId, int ProcessId, Address Address);
 
 [MemoryPackable] internal sealed partial record NodeStatsReply(Dictionary<string, double> Total, Dictionary<string, double> Available, int NumWorkers);
+
+// ---- Placement-group bundles on a raylet (node_manager.proto: PrepareBundleResources, CommitBundleResources,
+// CancelResourceReserve) ----
+
+[MemoryPackable] internal sealed partial record WireBundle(int Index, Dictionary<string, double> Resources);
+
+/// <summary>Phase one of reserving bundles of a group on a node.</summary>
+[MemoryPackable] internal sealed partial record PrepareBundlesRequest(PlacementGroupId Group, WireBundle[] Bundles);
+
+/// <summary>Commit (phase two) or cancel bundles of a group on a node; <see cref="GroupRemoved"/>: the group is gone for
+/// good (its work here is stopped and requests for it are refused).</summary>
+[MemoryPackable] internal sealed partial record BundlesRequest(PlacementGroupId Group, int[] Indices, bool GroupRemoved = false);
+
+/// <summary>Whether the node did it, and its resources after.</summary>
+[MemoryPackable] internal sealed partial record BundlesReply(bool Ok, Dictionary<string, double> Total, Dictionary<string, double> Available);
 
 // ---- The object store and object manager (plasma/protocol, object_manager.proto) ----
 
@@ -193,11 +213,13 @@ internal sealed partial record NodeRecord
     public string? DeathReason { get; init; }
 }
 
-[MemoryPackable] internal sealed partial record ResourceReport(NodeId NodeId, Dictionary<string, double> Available);
+/// <summary>A raylet's periodic report: what is free, and its totals (which change as bundles are committed and returned).</summary>
+[MemoryPackable] internal sealed partial record ResourceReport(NodeId NodeId, Dictionary<string, double> Available, Dictionary<string, double>? Total = null);
 
 /// <summary>The cluster view a raylet gets back for each report; <paramref name="FinishedJobs"/> lists jobs that
 /// finished recently, whose leases and workers the raylet frees.</summary>
-[MemoryPackable] internal sealed partial record ClusterView(NodeRecord[] Nodes, JobId[]? FinishedJobs = null);
+/// <paramref name="RemovedPlacementGroups"/> lists groups removed recently: work queued for them fails.
+[MemoryPackable] internal sealed partial record ClusterView(NodeRecord[] Nodes, JobId[]? FinishedJobs = null, PlacementGroupId[]? RemovedPlacementGroups = null);
 
 [MemoryPackable] internal sealed partial record NodeIdRequest(NodeId NodeId, string? Reason);
 
@@ -260,3 +282,50 @@ internal sealed partial record ActorInfo
 [MemoryPackable] internal sealed partial record KvKeysReply(string[] Keys);
 
 [MemoryPackable] internal sealed partial record LogBatch(JobId JobId, string Prefix, string[] Lines, bool IsError);
+
+// ---- Placement groups (gcs_service.proto: PlacementGroupInfoGcsService) ----
+
+[MemoryPackable]
+internal sealed partial record WirePlacementGroupSpec
+{
+    public required PlacementGroupId Id { get; init; }
+    public required Dictionary<string, double>[] Bundles { get; init; }
+    public required PlacementStrategy Strategy { get; init; }
+    public string? Name { get; init; }
+    public required string Namespace { get; init; }
+    public required JobId JobId { get; init; }
+    public PlacementGroupLifetime Lifetime { get; init; }
+    public Address? Creator { get; init; }
+}
+
+[MemoryPackable] internal sealed partial record CreatePlacementGroupReply(string? Error);
+
+[MemoryPackable] internal sealed partial record PlacementGroupIdRequest(PlacementGroupId Id);
+
+[MemoryPackable] internal sealed partial record NamedPlacementGroupRequest(string Name, string Namespace);
+
+/// <summary>Wait up to <see cref="TimeoutMs"/> for the group to be created.</summary>
+[MemoryPackable] internal sealed partial record WaitPlacementGroupRequest(PlacementGroupId Id, long TimeoutMs);
+
+/// <summary>Ready, or not yet, or never (<see cref="Error"/>: removed or unknown).</summary>
+[MemoryPackable] internal sealed partial record WaitPlacementGroupReply(bool Ready, string? Error);
+
+/// <summary>A placement group as the GCS tables hold it (Ray's <c>PlacementGroupTableData</c>).</summary>
+[MemoryPackable]
+internal sealed partial record PlacementGroupTableData
+{
+    public required WirePlacementGroupSpec Spec { get; init; }
+    public required PlacementGroupState State { get; init; }
+    /// <summary>The node of each bundle; nil while the bundle is not placed.</summary>
+    public required NodeId[] BundleNodes { get; init; }
+    public bool Infeasible { get; init; }
+    public long CreateTimeMs { get; init; }
+    public long RemoveTimeMs { get; init; }
+}
+
+/// <summary>A placement group's states (Ray's <c>PlacementGroupTableData.PlacementGroupState</c>).</summary>
+internal enum PlacementGroupState : byte { Pending, Prepared, Created, Removed, Rescheduling }
+
+[MemoryPackable] internal sealed partial record PlacementGroupReply(PlacementGroupTableData? Group);
+
+[MemoryPackable] internal sealed partial record PlacementGroupList(PlacementGroupTableData[] Groups);

@@ -47,6 +47,8 @@ internal static class RayletRpc
                     continue;
                 case LeaseReplyKind.Rejected when !request.IsActorCreation:
                     throw new LeaseRejectedException(reply.CancelMessage ?? $"The raylet at {endpoint} rejected the lease request of {request.Description}.");
+                case LeaseReplyKind.Canceled when reply.PlacementGroupRemoved:
+                    throw new PlacementGroupSchedulingException(reply.CancelMessage ?? $"The placement group of {request.Description} was removed.");
                 default:
                     string message = reply.CancelMessage ?? $"{request.Description} cannot be scheduled.";
                     throw request.IsActorCreation ? new ActorUnschedulableException(message) : new TaskUnschedulableException(message);

@@ -21,8 +21,7 @@ internal static class WireFormat
     {
         SpreadSchedulingStrategy => new(WireStrategyKind.Spread, default, false),
         NodeAffinitySchedulingStrategy a => new(WireStrategyKind.NodeAffinity, a.NodeId, a.Soft),
-        PlacementGroupSchedulingStrategy => throw new NotSupportedException(
-            "Placement groups are not available in this version of RaySharp's cluster runtime yet."),
+        PlacementGroupSchedulingStrategy pg => new(WireStrategyKind.PlacementGroup, default, false, pg.PlacementGroup.Id, pg.BundleIndex, pg.CaptureChildTasks),
         _ => new(WireStrategyKind.Default, default, false),
     };
 
@@ -30,6 +29,8 @@ internal static class WireFormat
     {
         WireStrategyKind.Spread => SchedulingStrategy.Spread,
         WireStrategyKind.NodeAffinity => new NodeAffinitySchedulingStrategy(strategy.NodeId, strategy.Soft),
+        WireStrategyKind.PlacementGroup => new PlacementGroupSchedulingStrategy(CoreWorker.PlacementGroupHandle(strategy.PlacementGroup), strategy.BundleIndex,
+            strategy.CaptureChildTasks),
         _ => SchedulingStrategy.Default,
     };
 

@@ -53,8 +53,49 @@ internal static class WireValidation
         Resources(node.Available, $"RegisterNode of node {node.NodeId}: the available resources", allowNegative: true);
     }
 
-    public static void Report(ResourceReport report) =>
+    public static void Report(ResourceReport report)
+    {
         Resources(report.Available, $"ReportResources of node {report.NodeId}: the available resources", allowNegative: true);
+        Resources(report.Total, $"ReportResources of node {report.NodeId}: the total resources", allowMissing: true);
+    }
+
+    /// <summary>The most bundles a placement group may have.</summary>
+    public const int MaxBundles = 10_000;
+
+    public static void Bundles(PrepareBundlesRequest request)
+    {
+        if (request.Group.IsNil) throw Invalid("PrepareBundleResources: the placement group ID is nil.");
+        if (request.Bundles is not { Length: > 0 and <= MaxBundles })
+            throw Invalid($"PrepareBundleResources of {request.Group}: a request prepares 1 to {MaxBundles} bundles.");
+        foreach (var b in request.Bundles)
+        {
+            if (b.Index is < 0 or >= MaxBundles) throw Invalid($"PrepareBundleResources of {request.Group}: bundle index {b.Index} is out of range.");
+            Resources(b.Resources, $"PrepareBundleResources of {request.Group}: bundle {b.Index}");
+        }
+    }
+
+    public static void Bundles(BundlesRequest request, string what)
+    {
+        if (request.Group.IsNil) throw Invalid($"{what}: the placement group ID is nil.");
+        if (request.Indices is not { Length: <= MaxBundles } || request.Indices.Any(i => i is < 0 or >= MaxBundles))
+            throw Invalid($"{what} of {request.Group}: the bundle indices are missing or out of range.");
+    }
+
+    public static void PlacementGroup(WirePlacementGroupSpec spec)
+    {
+        if (spec.Id.IsNil) throw Invalid("CreatePlacementGroup: the placement group ID is nil.");
+        if (spec.Bundles is not { Length: > 0 and <= MaxBundles })
+            throw Invalid($"CreatePlacementGroup {spec.Id}: a group has 1 to {MaxBundles} bundles.");
+        for (int i = 0; i < spec.Bundles.Length; i++)
+        {
+            Resources(spec.Bundles[i], $"CreatePlacementGroup {spec.Id}: bundle {i}");
+            if (spec.Bundles[i].Count == 0 || spec.Bundles[i].Values.Any(v => v <= 0))
+                throw Invalid($"CreatePlacementGroup {spec.Id}: bundle {i} is empty or has an amount that is not positive.");
+        }
+        if (!Enum.IsDefined(spec.Strategy)) throw Invalid($"CreatePlacementGroup {spec.Id}: unknown strategy {spec.Strategy}.");
+        if (spec.Name is not null) Text(spec.Name, $"CreatePlacementGroup {spec.Id}: the name");
+        Text(spec.Namespace, $"CreatePlacementGroup {spec.Id}: the namespace", allowEmpty: true);
+    }
 
     public static void Lease(WireLeaseRequest request)
     {

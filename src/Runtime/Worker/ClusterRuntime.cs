@@ -381,7 +381,8 @@ internal static class ClusterDriver
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
             return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers), new GcsActorClient(gcs, w), endpoint, socket,
                 new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode,
-                ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, w.WorkerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()), OnDispose: () =>
+                ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, w.WorkerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()),
+                PlacementGroups: new GcsPlacementGroupClient(gcs, jobId, () => w.Address), OnDispose: () =>
                 {
                     gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
                     watch?.Dispose();

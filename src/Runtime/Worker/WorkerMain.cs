@@ -67,7 +67,8 @@ internal static class WorkerMain
         var core = new CoreWorker(jobId, o["namespace"], null, config, loggers, w => new WorkerConnections(
             new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers), new GcsActorClient(gcsClient, w), server.Endpoint, socket,
             new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()),
-            ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, workerId, config, loggers.CreateLogger<ObjectStoreRpcClient>())),
+            ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, workerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()),
+            PlacementGroups: new GcsPlacementGroupClient(gcsClient, jobId, () => w.Address)),
             workerId);
         CoreWorker.SetCurrent(core);
         handler.Serve(core, new TaskReceiver(core.Executor, core.Raylet, workerId), gcsClient, collectWhenIdle: true);

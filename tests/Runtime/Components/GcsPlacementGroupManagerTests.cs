@@ -1,3 +1,4 @@
+using RaySharp.Core.Rpc;
 using Microsoft.Extensions.Logging.Abstractions;
 using RaySharp.Core;
 using RaySharp.Core.Gcs;
@@ -49,7 +50,7 @@ public sealed class GcsPlacementGroupManagerTests
             return Task.CompletedTask;
         }
 
-        public Task CancelBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<int> indices, CancellationToken ct)
+        public Task CancelBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<int> indices, bool groupRemoved, CancellationToken ct)
         {
             lock (this)
             {
