@@ -6,11 +6,13 @@ using RaySharp.Integration.Driver;
 //   RaySharp.Integration.Driver ADDRESS lend-and-exit NAME     give a detached Holder a ref this driver owns, exit
 //   RaySharp.Integration.Driver ADDRESS shutdown-busy X        start 5 one-CPU sleepers, shut down while they run
 //   RaySharp.Integration.Driver ADDRESS print MARKER           run a task that prints MARKER, exit
+//   RaySharp.Integration.Driver ADDRESS create-groups NAME     create a detached placement group NAME and a non-detached
+//                                                              one NAME-job, wait until both are ready, exit
 //   RaySharp.Integration.Driver ADDRESS hold NAME              create a named (non-detached) Keeper, start 5 one-CPU
 //                                                              tasks that sleep, print "holding JOB", wait to be killed
 if (args.Length != 3)
 {
-    Console.Error.WriteLine("usage: RaySharp.Integration.Driver ADDRESS create-detached|lend-and-exit|print|hold|shutdown-busy ARG");
+    Console.Error.WriteLine("usage: RaySharp.Integration.Driver ADDRESS create-detached|lend-and-exit|print|hold|shutdown-busy|create-groups ARG");
     return 2;
 }
 using (Ray.Init(new RayOptions { Address = args[0], Namespace = "integration" }))
@@ -41,6 +43,14 @@ using (Ray.Init(new RayOptions { Address = args[0], Namespace = "integration" })
             while (Ray.AvailableResources().GetValueOrDefault("CPU") > 1 && DateTime.UtcNow < until) await Task.Delay(20);
             Console.WriteLine($"busy: {Ray.AvailableResources().GetValueOrDefault("CPU")} CPUs free");
             break; // Ray.Shutdown with the sleepers still running
+        case "create-groups":
+            var oneCpu = new Dictionary<string, double> { ["CPU"] = 1 };
+            var detachedGroup = Ray.CreatePlacementGroup([oneCpu], name: args[2], lifetime: PlacementGroupLifetime.Detached);
+            var jobGroup = Ray.CreatePlacementGroup([oneCpu], name: args[2] + "-job");
+            await detachedGroup.ReadyAsync();
+            await jobGroup.ReadyAsync();
+            Console.WriteLine($"created {args[2]}");
+            break;
         case "print":
             Console.WriteLine($"printed by pid {await Printer.Remote.Print(args[2])}");
             break;

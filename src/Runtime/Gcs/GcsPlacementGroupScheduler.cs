@@ -31,7 +31,7 @@ internal sealed record BundlePlacement(BundlePlacementKind Kind, NodeId[] Nodes)
 /// <list type="bullet">
 /// <item><c>StrictPack</c>: every bundle on one node.</item>
 /// <item><c>Pack</c>: on one node when one fits them all; otherwise as few nodes as possible, filling the node that
-/// already holds most of the group first.</item>
+/// already holds most of the group first (and starting on the node with room for the most).</item>
 /// <item><c>StrictSpread</c>: each bundle on a different node.</item>
 /// <item><c>Spread</c>: on different nodes where possible, round robin over the nodes, reusing a node only when no
 /// unused one fits.</item>
@@ -89,7 +89,9 @@ internal static class GcsPlacementGroupScheduler
         {
             var fits = nodes.Where(n => bundles[i].IsSubsetOf(free[n.NodeId])).ToList();
             if (fits.Count == 0) return null;
-            var chosen = fits.OrderByDescending(n => count[n.NodeId]).First();
+            // Ties (no bundle placed yet) go to the node with room for the most such bundles, so a group that fits two
+            // nodes is not started on a small one.
+            var chosen = fits.OrderByDescending(n => count[n.NodeId]).ThenByDescending(n => Copies(bundles[i], free[n.NodeId])).First();
             result[i] = chosen.NodeId;
             free[chosen.NodeId] = free[chosen.NodeId].Subtract(bundles[i]);
             count[chosen.NodeId]++;
@@ -125,6 +127,9 @@ internal static class GcsPlacementGroupScheduler
         }
         return result;
     }
+
+    /// <summary>How many copies of <paramref name="bundle"/> fit in <paramref name="free"/>.</summary>
+    private static double Copies(ResourceSet bundle, ResourceSet free) => bundle.Names.Min(n => Math.Floor(free[n] / bundle[n]));
 
     /// <summary>A bundle's size for ordering: the sum of its amounts (bigger bundles are placed first).</summary>
     private static double Weight(ResourceSet bundle) => bundle.Names.Sum(n => bundle[n]);
