@@ -77,6 +77,10 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<PlacementGroupId, long> _recentlyRemoved = [];
+    private readonly Queue<PlacementGroupId> _removedOrder = new();
+
+    /// <summary>How many removed groups stay listed (for the state API and the CLI); older ones are forgotten.</summary>
+    internal const int RemovedGroupsKept = 1000;
     private Task? _loop;
 
     /// <summary>A group was removed: the GCS kills the actors scheduled into it (with the reason) before its bundles go.</summary>
@@ -326,6 +330,8 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             group.RemoveTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             _recentlyRemoved[id] = Environment.TickCount64;
             _pending.Remove(id);
+            _removedOrder.Enqueue(id);
+            while (_removedOrder.Count > RemovedGroupsKept) _groups.Remove(_removedOrder.Dequeue());
             if (group.Spec.Name is { } name) _names.Remove((group.Spec.Namespace, name));
             placed = [.. group.BundleNodes.Select((node, index) => (node, index)).Where(b => !b.node.IsNil).GroupBy(b => b.node)
                 .Select(g => (g.Key, g.Select(b => b.index).ToList()))];

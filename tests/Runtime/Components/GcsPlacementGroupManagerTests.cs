@@ -54,7 +54,7 @@ public sealed class GcsPlacementGroupManagerTests
         {
             lock (this)
             {
-                Calls.Add($"cancel {node.ToString()[0]} {string.Join(",", indices)}");
+                Calls.Add($"cancel {node.ToString()[0]} {string.Join(",", indices)}{(groupRemoved ? " removed" : "")}");
                 foreach (int i in indices) Reserved.Remove((node, group, i));
             }
             return Task.CompletedTask;
@@ -186,5 +186,29 @@ public sealed class GcsPlacementGroupManagerTests
         Assert.Equal(PlacementGroupState.Removed, _manager.Get(owned.Id)!.State);
         Assert.Equal(PlacementGroupState.Created, _manager.Get(detached.Id)!.State);
         Assert.Single(_raylets.Reserved);
+    }
+
+    [Fact]
+    public async Task Removed_groups_stay_listed_up_to_a_bound_and_a_removal_reaches_the_raylets_as_a_removal()
+    {
+        _raylets.Total[A] = 4;
+        var first = await Create(PlacementStrategy.Pack, [1]);
+        string? removedReason = null;
+        _manager.GroupRemoved += (id, reason) => removedReason = id == first.Id ? reason : removedReason;
+        Assert.True(await _manager.RemoveAsync(first.Id, CancellationToken.None, "a test removed it"));
+        Assert.Contains(first.Id.ToString(), removedReason);
+        Assert.Contains("a test removed it", removedReason);
+        Assert.Contains(first.Id, _manager.RecentlyRemoved());
+        Assert.Contains("cancel a 0 removed", _raylets.Calls);
+        Assert.Equal(PlacementGroupState.Removed, _manager.Get(first.Id)!.State);
+        Assert.False(await _manager.RemoveAsync(PlacementGroupId.Of(Job), CancellationToken.None));
+        for (int i = 0; i < GcsPlacementGroupManager.RemovedGroupsKept; i++)
+        {
+            var spec = Spec(PlacementStrategy.Pack, [1]);
+            _manager.Create(spec);
+            await _manager.RemoveAsync(spec.Id, CancellationToken.None);
+        }
+        Assert.Null(_manager.Get(first.Id));
+        Assert.Equal(GcsPlacementGroupManager.RemovedGroupsKept, _manager.List().Count);
     }
 }
