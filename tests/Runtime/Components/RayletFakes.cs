@@ -54,6 +54,17 @@ internal sealed class FakeRayletGcs : IRayletGcsClient
 
     private JobId[] _finished = [];
 
+    /// <summary>Marks the placement group removed in the view the next reports answer with (the cluster view's
+    /// RemovedPlacementGroups), and returns once the raylet applied it.</summary>
+    public async Task RemovePlacementGroupAsync(PlacementGroupId group)
+    {
+        _removedGroups = [.. _removedGroups, group];
+        int reports = Reports.Count;
+        await Reports.WhenAtLeast(reports + 2);
+    }
+
+    private volatile PlacementGroupId[] _removedGroups = [];
+
     public Task RegisterNodeAsync(NodeRecord node, CancellationToken ct)
     {
         RegisteredNodes.Enqueue(node);
@@ -62,7 +73,7 @@ internal sealed class FakeRayletGcs : IRayletGcsClient
 
     public Task<ClusterView> ReportResourcesAsync(ResourceReport report, CancellationToken ct)
     {
-        var view = new ClusterView(_view, _finished);
+        var view = new ClusterView(_view, _finished, _removedGroups);
         LastReport = report;
         Reports.Increment();
         return Task.FromResult(view);
