@@ -5,8 +5,8 @@ namespace RaySharp.Core;
 /// named as Ray names them. A bundle <c>{CPU: 2}</c> with index 0 of group <c>g</c> becomes <c>CPU_group_0_g = 2</c>
 /// and <c>CPU_group_g = 2</c> (the wildcard every bundle of the group adds to), plus <c>bundle_group_0_g = 1000</c> and
 /// <c>bundle_group_g = 1000</c>, which every task in the group asks 0.001 of, so that work needing no other resource
-/// still lands in the group. Work scheduled into bundle i asks for the <c>_group_i_</c> names; into any bundle, for
-/// the wildcard names. The normal scheduler then places it: no other code knows about groups.
+/// still lands in the group. Work scheduled into any bundle asks for the wildcard names; into bundle i, for those and
+/// the <c>_group_i_</c> names. The normal scheduler then places it: no other code knows about groups.
 /// </summary>
 internal static class BundleResources
 {
@@ -19,11 +19,18 @@ internal static class BundleResources
     public static string Name(string resource, PlacementGroupId group, int index) =>
         index < 0 ? $"{resource}{Infix}{group}" : $"{resource}{Infix}{index}_{group}";
 
-    /// <summary>What work scheduled into the group asks for instead of <paramref name="request"/>.</summary>
+    /// <summary>What work scheduled into the group asks for instead of <paramref name="request"/>: the group-wide names,
+    /// and for a given bundle its own names too (so work in one bundle and work in any bundle together never take more
+    /// than the group holds).</summary>
     public static ResourceSet ForBundle(ResourceSet request, PlacementGroupId group, int index)
     {
-        var amounts = request.Names.Select(n => new KeyValuePair<string, double>(Name(n, group, index), request[n])).ToList();
-        amounts.Add(new(Name(BundlePrefix, group, index), BundleMarkerRequest));
+        var amounts = new List<KeyValuePair<string, double>>();
+        foreach (var n in request.Names.Append(BundlePrefix))
+        {
+            double amount = n == BundlePrefix ? BundleMarkerRequest : request[n];
+            amounts.Add(new(Name(n, group, -1), amount));
+            if (index >= 0) amounts.Add(new(Name(n, group, index), amount));
+        }
         return ResourceSet.From(amounts);
     }
 

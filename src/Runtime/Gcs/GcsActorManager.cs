@@ -102,10 +102,11 @@ internal sealed class GcsActorManager : IDisposable
             if (spec.UsesDefaultCpus)
             {
                 // An actor needs a CPU to be placed (none to run): in a placement group, a CPU of its bundle.
-                string cpu = task.Strategy is { Kind: WireStrategyKind.PlacementGroup } pg
-                    ? BundleResources.Name(ResourceSet.Cpu, pg.PlacementGroup, pg.BundleIndex) : ResourceSet.Cpu;
                 placement = new Dictionary<string, double>(resources);
-                placement[cpu] = placement.GetValueOrDefault(cpu) + 1;
+                foreach (var (cpu, amount) in task.Strategy is { Kind: WireStrategyKind.PlacementGroup } pg
+                    ? BundleResources.ForBundle(ResourceSet.Of((ResourceSet.Cpu, 1)), pg.PlacementGroup, pg.BundleIndex).ToDictionary()
+                    : new Dictionary<string, double> { [ResourceSet.Cpu] = 1 })
+                    placement[cpu] = placement.GetValueOrDefault(cpu) + amount;
             }
             var request = new WireLeaseRequest
             {

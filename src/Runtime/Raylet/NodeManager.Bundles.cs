@@ -31,7 +31,7 @@ internal sealed partial class NodeManager
         lock (_lock)
         {
             if (_disposed || _removedGroups.Contains(group)) return false;
-            var fresh = bundles.Where(b => !_bundles.ContainsKey((group, b.Index))).ToList();
+            var fresh = bundles.DistinctBy(b => b.Index).Where(b => !_bundles.ContainsKey((group, b.Index))).ToList();
             var sum = fresh.Aggregate(ResourceSet.Empty, (a, b) => a.Add(b.Resources));
             if (!sum.IsSubsetOf(_available))
             {
@@ -52,10 +52,13 @@ internal sealed partial class NodeManager
         lock (_lock)
         {
             if (_disposed) return;
+            // All or nothing: every bundle named must have been prepared here.
             foreach (int index in indices)
-            {
-                if (!_bundles.TryGetValue((group, index), out var bundle))
+                if (!_bundles.ContainsKey((group, index)))
                     throw new InvalidOperationException($"Bundle {index} of placement group {group} was not prepared on node {NodeId}.");
+            foreach (int index in indices.Distinct())
+            {
+                var bundle = _bundles[(group, index)];
                 if (bundle.Committed) continue;
                 bundle.Committed = true;
                 var added = BundleResources.Committed(bundle.Resources, group, index);
@@ -92,6 +95,9 @@ internal sealed partial class NodeManager
                     _leases.Remove(lease.Id);
                     stopped.Add(lease);
                 }
+                // Grants whose workers are still starting are void: they never run in the returned bundles.
+                foreach (var (leaseId, p) in _granting)
+                    if (!BundleResources.OfGroup(p.Resources, group).IsEmpty) _voidedGrants.Add(leaseId);
                 // With no work left in the group here, its bundle resources are what its remaining bundles add, all free.
                 _total = _total.Subtract(BundleResources.OfGroup(_total, group));
                 _available = _available.Subtract(BundleResources.OfGroup(_available, group));
@@ -124,6 +130,11 @@ internal sealed partial class NodeManager
             refused = TakeQueuedOfGroupLocked(group);
         }
         foreach (var p in refused) p.Reply.TrySetResult(GroupRemoved(p));
+    }
+
+    private bool IsRemovedGroup(PlacementGroupId group)
+    {
+        lock (_lock) return _removedGroups.Contains(group);
     }
 
     private void RememberRemovedLocked(PlacementGroupId group)

@@ -33,6 +33,8 @@ internal sealed partial class NodeManager : IDisposable
     private readonly Lock _lock = new();
     private readonly LinkedList<PendingLease> _queue = new();
     private readonly Dictionary<long, Lease> _leases = [];
+    private readonly Dictionary<long, PendingLease> _granting = [];
+    private readonly HashSet<long> _voidedGrants = [];
     private readonly HashSet<string> _reportedInfeasible = [];
     private readonly HashSet<JobId> _finishedJobs = [];
     private readonly ClusterResourceScheduler _scheduler;
@@ -415,7 +417,16 @@ internal sealed partial class NodeManager : IDisposable
     {
         _available = _available.Subtract(p.Resources);
         long leaseId = ++_nextLeaseId;
+        _granting[leaseId] = p;
         _ = CompleteGrantAsync(p, leaseId);
+    }
+
+    /// <summary>The grant is done (or failed): false when its bundle was returned meanwhile, so that its resources are
+    /// gone and must not be given back or used.</summary>
+    private bool EndGrantLocked(long leaseId)
+    {
+        _granting.Remove(leaseId);
+        return !_voidedGrants.Remove(leaseId);
     }
 
     private async Task CompleteGrantAsync(PendingLease p, long leaseId)
@@ -428,7 +439,9 @@ internal sealed partial class NodeManager : IDisposable
         }
         catch (Exception e)
         {
-            ReleaseResources(p.Resources);
+            bool valid;
+            lock (_lock) valid = EndGrantLocked(leaseId);
+            if (valid) ReleaseResources(p.Resources);
             string message = $"{p.Request.Description} could not get a worker on node {NodeId}: {e.Message}";
             if (e is OperationCanceledException) p.Reply.TrySetCanceled();
             // The worker died or hung before registering: the work is still schedulable, so the requester asks again
@@ -441,8 +454,25 @@ internal sealed partial class NodeManager : IDisposable
             return;
         }
         var lease = new Lease(leaseId, worker, p.Resources);
-        worker.LeaseId = leaseId;
-        lock (_lock) _leases[leaseId] = lease;
+        bool voided;
+        lock (_lock)
+        {
+            voided = !EndGrantLocked(leaseId);
+            if (!voided)
+            {
+                worker.LeaseId = leaseId;
+                _leases[leaseId] = lease;
+            }
+        }
+        if (voided)
+        {
+            // Its placement group's bundle here was returned while the worker started: the worker was never used.
+            Pool.PushWorker(worker);
+            p.Reply.TrySetResult(p.Request.Strategy.Kind == WireStrategyKind.PlacementGroup && IsRemovedGroup(p.Request.Strategy.PlacementGroup)
+                ? GroupRemoved(p)
+                : new WireLeaseReply { Kind = LeaseReplyKind.Rejected, CancelMessage = $"the bundle {p.Request.Description} was granted in was returned" });
+            return;
+        }
         var reply = new WireLeaseReply
         {
             Kind = LeaseReplyKind.Granted, LeaseId = leaseId, Worker = worker.Address, NodeId = NodeId, Resources = p.Resources.ToWire(),

@@ -67,6 +67,8 @@ internal static class WireValidation
         if (request.Group.IsNil) throw Invalid("PrepareBundleResources: the placement group ID is nil.");
         if (request.Bundles is not { Length: > 0 and <= MaxBundles })
             throw Invalid($"PrepareBundleResources of {request.Group}: a request prepares 1 to {MaxBundles} bundles.");
+        if (request.Bundles.DistinctBy(b => b.Index).Count() != request.Bundles.Length)
+            throw Invalid($"PrepareBundleResources of {request.Group}: a bundle index is named twice.");
         foreach (var b in request.Bundles)
         {
             if (b.Index is < 0 or >= MaxBundles) throw Invalid($"PrepareBundleResources of {request.Group}: bundle index {b.Index} is out of range.");

@@ -318,10 +318,7 @@ public sealed class BundleReservationTests : IDisposable
         Assert.DoesNotContain(logger.Entries, e => e.Level >= LogLevel.Warning && e.Message.Contains(pg.ToString(), StringComparison.Ordinal));
     }
 
-    [Fact(Skip = "Bug: BundleResources.ForBundle (src/Runtime/Common/BundleResources.cs, ForBundle) asks only CPU_group_<i>_<pg> for " +
-        "bundle i, never the wildcard CPU_group_<pg>, so work in a given bundle and work in 'any bundle' are counted against separate " +
-        "pools and together oversubscribe the group. Ray's AddPlacementGroupConstraint asks the wildcard always and the indexed name as " +
-        "well when the index is >= 0.")]
+    [Fact]
     public async Task Work_in_a_given_bundle_and_work_in_any_bundle_together_do_not_exceed_the_groups_reservation()
     {
         await StartNode(4);
@@ -422,12 +419,7 @@ public sealed class BundleReservationTests : IDisposable
         Assert.Equal(4, _gcs.LastReport.Total![ResourceSet.Cpu]);
     }
 
-    [Fact(Skip = "Bug: NodeManager.CancelBundles (src/Runtime/Raylet/NodeManager.Bundles.cs) stops only the leases in _leases, but a " +
-        "granted lease enters _leases only in CompleteGrantAsync (src/Runtime/Raylet/NodeManager.cs) once its worker registers. A lease " +
-        "of the group whose worker is still starting is missed: its reply is later Granted (the work runs in a removed group), and " +
-        "returning it adds CPU_group_* / bundle_group_* amounts of the removed group back to Available though Total has none. " +
-        "Fix: remember the group's leases from GrantLocked (or have CompleteGrantAsync check _removedGroups / the bundle still " +
-        "existing under the lock) and reply Canceled with PlacementGroupRemoved, dropping the group's resources instead of returning them.")]
+    [Fact]
     public async Task A_lease_whose_worker_is_still_starting_when_its_group_is_removed_is_not_granted()
     {
         await StartNode(1, autoRegister: false);
@@ -644,11 +636,7 @@ public sealed class BundleReservationTests : IDisposable
         Assert.Empty(NamesOf(_node.Stats().Total, pg));
     }
 
-    [Fact(Skip = "Bug: a prepare that names the same bundle index twice leaks CPUs for good. NodeManager.PrepareBundles " +
-        "(src/Runtime/Raylet/NodeManager.Bundles.cs) sums every entry not yet in _bundles (the duplicate included) and subtracts the " +
-        "sum from _available, but _bundles keeps one reservation per index, so cancel gives back only one of them; " +
-        "WireValidation.Bundles(PrepareBundlesRequest) (src/Runtime/Rpc/WireValidation.cs) does not refuse duplicate indices. Fix: " +
-        "refuse duplicates in WireValidation.Bundles with InvalidArgument (and/or DistinctBy(index) in PrepareBundles).")]
+    [Fact]
     public async Task A_prepare_naming_a_bundle_twice_does_not_leak_the_nodes_CPUs()
     {
         await StartNode(4);
