@@ -89,12 +89,20 @@ internal sealed class GcsPlacementGroupManager : IDisposable
     /// <param name="raylets">Prepares, commits and cancels bundles on the raylets.</param>
     /// <param name="nodes">The alive nodes with their total and free resources (the cluster view).</param>
     /// <param name="logger">The manager's log.</param>
-    public GcsPlacementGroupManager(IBundleReservationClient raylets, Func<IReadOnlyList<BundleNode>> nodes, ILogger<GcsPlacementGroupManager> logger)
+    /// <param name="storage">The GCS's tables, where every change of a group's state is written (none: kept in memory only).</param>
+    public GcsPlacementGroupManager(IBundleReservationClient raylets, Func<IReadOnlyList<BundleNode>> nodes, ILogger<GcsPlacementGroupManager> logger,
+        IGcsTableStorage? storage = null)
     {
         _raylets = raylets;
         _nodes = nodes;
         _logger = logger;
+        _storage = storage;
     }
+
+    private readonly IGcsTableStorage? _storage;
+
+    /// <summary>Writes the group's row as it is now (called under the lock, after each change).</summary>
+    private void PersistLocked(Group g) => _storage?.PutPlacementGroup(Info(g).ToWire());
 
     /// <summary>Stores and queues the group; throws <see cref="ArgumentException"/> when a live group has its name.</summary>
     public void Create(PlacementGroupSpec spec)
@@ -108,8 +116,10 @@ internal sealed class GcsPlacementGroupManager : IDisposable
                     throw new ArgumentException($"A placement group named '{name}' already exists in namespace '{spec.Namespace}' ({other}).");
                 _names[(spec.Namespace, name)] = spec.Id;
             }
-            _groups[spec.Id] = new Group(spec);
+            var group = new Group(spec);
+            _groups[spec.Id] = group;
             _pending.AddLast(spec.Id);
+            PersistLocked(group);
         }
         _logger.LogInformation("Placement group {Id} ({Strategy}, {Count} bundles{Name}) of job {JobId} queued", spec.Id, spec.Strategy, spec.Bundles.Count,
             spec.Name is null ? "" : $", named '{spec.Name}'", spec.JobId);
@@ -229,7 +239,11 @@ internal sealed class GcsPlacementGroupManager : IDisposable
                 if (infeasible && !group.Infeasible)
                     _logger.LogWarning("Placement group {Id} ({Strategy}, {Count} bundles) is infeasible on the current nodes: it waits for a node that fits",
                         group.Spec.Id, group.Spec.Strategy, group.Spec.Bundles.Count);
-                group.Infeasible = infeasible;
+                if (group.Infeasible != infeasible)
+                {
+                    group.Infeasible = infeasible;
+                    PersistLocked(group);
+                }
             }
             return false;
         }
@@ -239,6 +253,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             if (group.State == PlacementGroupState.Removed) return true;
             group.Infeasible = false;
             group.State = PlacementGroupState.Prepared;
+            PersistLocked(group);
         }
         // Phase one on every chosen node; all must succeed.
         var prepared = await Task.WhenAll(byNode.Select(async n =>
@@ -261,7 +276,10 @@ internal sealed class GcsPlacementGroupManager : IDisposable
                 groupRemoved: removed, ct).ConfigureAwait(false);
             lock (_lock)
                 if (group.State != PlacementGroupState.Removed)
+                {
                     group.State = missing.Length == group.Spec.Bundles.Count ? PlacementGroupState.Pending : PlacementGroupState.Rescheduling;
+                    PersistLocked(group);
+                }
             return removed;
         }
         // Phase two: every node prepared, so every node commits. A node that dies in between fails the commit: what was
@@ -276,7 +294,10 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             await CancelAsync(group.Spec.Id, byNode.Select(n => (n.Key, n.Select(b => b.Index).ToList())), groupRemoved: false, ct).ConfigureAwait(false);
             lock (_lock)
                 if (group.State != PlacementGroupState.Removed)
+                {
                     group.State = missing.Length == group.Spec.Bundles.Count ? PlacementGroupState.Pending : PlacementGroupState.Rescheduling;
+                    PersistLocked(group);
+                }
             return false;
         }
         lock (_lock)
@@ -288,6 +309,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
                     foreach (var b in n) group.BundleNodes[b.Index] = n.Key;
                 group.State = PlacementGroupState.Created;
                 _pending.Remove(group.Spec.Id);
+                PersistLocked(group);
             }
         }
         if (removed)
@@ -331,7 +353,13 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             _recentlyRemoved[id] = Environment.TickCount64;
             _pending.Remove(id);
             _removedOrder.Enqueue(id);
-            while (_removedOrder.Count > RemovedGroupsKept) _groups.Remove(_removedOrder.Dequeue());
+            PersistLocked(group);
+            while (_removedOrder.Count > RemovedGroupsKept)
+            {
+                var forgotten = _removedOrder.Dequeue();
+                _groups.Remove(forgotten);
+                _storage?.DeletePlacementGroup(forgotten);
+            }
             if (group.Spec.Name is { } name) _names.Remove((group.Spec.Namespace, name));
             placed = [.. group.BundleNodes.Select((node, index) => (node, index)).Where(b => !b.node.IsNil).GroupBy(b => b.node)
                 .Select(g => (g.Key, g.Select(b => b.index).ToList()))];
@@ -362,6 +390,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
                     if (g.BundleNodes[i] == node) g.BundleNodes[i] = default;
                 g.State = PlacementGroupState.Rescheduling;
                 _pending.AddFirst(g.Spec.Id);
+                PersistLocked(g);
                 _logger.LogWarning("Placement group {Id} lost bundles with node {NodeId}: placing them again", g.Spec.Id, node);
             }
         Kick();

@@ -26,7 +26,7 @@ internal sealed class GcsServer : IDisposable
         Logs = new LogPublisher(loggers.CreateLogger<LogPublisher>());
         Kv = new GcsInternalKv(Storage, config);
         PlacementGroups = new GcsPlacementGroupManager(new RayletBundleReservationClient(Nodes, config), Nodes.BundleNodes,
-            loggers.CreateLogger<GcsPlacementGroupManager>());
+            loggers.CreateLogger<GcsPlacementGroupManager>(), Storage);
         Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);
         Nodes.NodeDied += (id, _) => PlacementGroups.OnNodeDead(id);
         Nodes.NodeAdded += _ => PlacementGroups.Kick();

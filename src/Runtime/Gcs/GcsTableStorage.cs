@@ -4,8 +4,8 @@ using RaySharp.Core.Rpc;
 namespace RaySharp.Core.Gcs;
 
 /// <summary>
-/// Where the GCS keeps its tables (Ray's <c>GcsTableStorage</c> over a <c>StoreClient</c>): nodes, jobs, actors
-/// and the internal KV. The in-memory implementation loses everything with the GCS process; a Redis
+/// Where the GCS keeps its tables (Ray's <c>GcsTableStorage</c> over a <c>StoreClient</c>): nodes, jobs, actors,
+/// placement groups and the internal KV. The in-memory implementation loses everything with the GCS process; a Redis
 /// implementation behind the same interface lets a restarted GCS reload them.
 /// </summary>
 internal interface IGcsTableStorage
@@ -17,6 +17,9 @@ internal interface IGcsTableStorage
     IReadOnlyList<JobRecord> GetJobs();
     void PutActor(ActorInfo actor, WireTaskSpec creationTask);
     IReadOnlyList<(ActorInfo Actor, WireTaskSpec CreationTask)> GetActors();
+    void PutPlacementGroup(PlacementGroupTableData group);
+    void DeletePlacementGroup(PlacementGroupId id);
+    IReadOnlyList<PlacementGroupTableData> GetPlacementGroups();
     bool KvPut(string ns, string key, byte[] value, bool overwrite);
     byte[]? KvGet(string ns, string key);
     bool KvDelete(string ns, string key);
@@ -30,6 +33,7 @@ internal sealed class InMemoryGcsTableStorage : IGcsTableStorage
     private readonly ConcurrentDictionary<JobId, JobRecord> _jobs = new();
     private readonly ConcurrentDictionary<ActorId, (ActorInfo, WireTaskSpec)> _actors = new();
     private readonly ConcurrentDictionary<(string, string), byte[]> _kv = new();
+    private readonly ConcurrentDictionary<PlacementGroupId, PlacementGroupTableData> _placementGroups = new();
 
     public void PutNode(NodeRecord node) => _nodes[node.NodeId] = node;
     public IReadOnlyList<NodeRecord> GetNodes() => [.. _nodes.Values];
@@ -38,6 +42,9 @@ internal sealed class InMemoryGcsTableStorage : IGcsTableStorage
     public IReadOnlyList<JobRecord> GetJobs() => [.. _jobs.Values.OrderBy(j => j.StartTimeMs)];
     public void PutActor(ActorInfo actor, WireTaskSpec creationTask) => _actors[actor.ActorId] = (actor, creationTask);
     public IReadOnlyList<(ActorInfo Actor, WireTaskSpec CreationTask)> GetActors() => [.. _actors.Values];
+    public void PutPlacementGroup(PlacementGroupTableData group) => _placementGroups[group.Spec.Id] = group;
+    public void DeletePlacementGroup(PlacementGroupId id) => _placementGroups.TryRemove(id, out _);
+    public IReadOnlyList<PlacementGroupTableData> GetPlacementGroups() => [.. _placementGroups.Values.OrderBy(g => g.CreateTimeMs)];
 
     public bool KvPut(string ns, string key, byte[] value, bool overwrite)
     {

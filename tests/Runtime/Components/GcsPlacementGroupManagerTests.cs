@@ -211,4 +211,31 @@ public sealed class GcsPlacementGroupManagerTests
         Assert.Null(_manager.Get(first.Id));
         Assert.Equal(GcsPlacementGroupManager.RemovedGroupsKept, _manager.List().Count);
     }
+
+    [Fact]
+    public async Task Every_change_of_a_group_is_written_to_the_gcs_tables()
+    {
+        var storage = new InMemoryGcsTableStorage();
+        var manager = new GcsPlacementGroupManager(_raylets, _raylets.Nodes, NullLogger<GcsPlacementGroupManager>.Instance, storage);
+        _raylets.Total[A] = 1;
+        var spec = Spec(PlacementStrategy.StrictPack, [2], name: "stored");
+        manager.Create(spec);
+        Assert.Equal(PlacementGroupState.Pending, storage.GetPlacementGroups().Single().State);
+        await manager.ScheduleAsync(CancellationToken.None);
+        Assert.True(storage.GetPlacementGroups().Single().Infeasible);
+
+        _raylets.Total[B] = 2;
+        await manager.ScheduleAsync(CancellationToken.None);
+        var row = storage.GetPlacementGroups().Single();
+        Assert.Equal(PlacementGroupState.Created, row.State);
+        Assert.False(row.Infeasible);
+        Assert.Equal([B], row.BundleNodes);
+        Assert.Equal("stored", row.Spec.Name);
+        Assert.Equal(2, row.Spec.Bundles[0]["CPU"]);
+
+        manager.OnNodeDead(B);
+        Assert.Equal(PlacementGroupState.Rescheduling, storage.GetPlacementGroups().Single().State);
+        await manager.RemoveAsync(spec.Id, CancellationToken.None);
+        Assert.Equal(PlacementGroupState.Removed, storage.GetPlacementGroups().Single().State);
+    }
 }
