@@ -30,6 +30,14 @@ for (int i = 0; i < 5; i++)
 var same = Ray.GetActor<Counter>("visits");
 Console.WriteLine($"via name: {await same.Describe()}");
 
+// A placement group reserves resources in bundles, all or nothing; work scheduled into a bundle runs in its reservation.
+var pg = Ray.CreatePlacementGroup([new Dictionary<string, double> { ["CPU"] = 1 }], PlacementStrategy.Pack);
+await pg.ReadyAsync();
+var inBundle = MathTasks.Remote.WithOptions(new TaskOptions { SchedulingStrategy = new PlacementGroupSchedulingStrategy(pg, bundleIndex: 0) })
+    .Square(9);
+Console.WriteLine($"in placement group {pg.Id.ToString()[..8]}: 9^2 = {await inBundle}");
+Ray.RemovePlacementGroup(pg);
+
 // Errors come back with what the remote code threw.
 try
 {
