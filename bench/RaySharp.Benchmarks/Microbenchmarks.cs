@@ -71,7 +71,11 @@ public static class Microbenchmarks
             foreach (var workload in selected)
             {
                 using var prepared = workload.Prepare();
-                Add(workload.Name, await MeasureAsync(prepared.Call, workload.OpsPerCall, options, ct).ConfigureAwait(false));
+                var measured = await MeasureAsync(prepared.Call, workload.OpsPerCall, options, ct).ConfigureAwait(false);
+                Add(workload.Name, measured);
+                if (workload.InRoundTrips)
+                    table.WriteNote($"one operation costs {sequential.OpsPerSecond / measured.OpsPerSecond:0.0} sequential round trips " +
+                                    $"({1e6 / measured.OpsPerSecond:N0} us)");
             }
         }
         output.WriteLine($"total {total.Elapsed.TotalSeconds:0.0} s");
@@ -139,6 +143,13 @@ public static class Microbenchmarks
         {
             output.WriteLine(Row, r.Name, r.OpsPerSecond.ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
                 Ratio(r.RatioToSequentialRpc), Ratio(r.RatioToPipelinedRpc));
+            output.Flush();
+        }
+
+        /// <summary>A line under the last row that reads it another way.</summary>
+        public void WriteNote(string note)
+        {
+            output.WriteLine("  = " + note);
             output.Flush();
         }
 

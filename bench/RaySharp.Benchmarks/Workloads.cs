@@ -1,7 +1,12 @@
 namespace RaySharp.Benchmarks;
 
 /// <summary>A workload: its name, how many operations one call is, and how to set it up on a running cluster.</summary>
-internal sealed record Workload(string Name, int OpsPerCall, Func<PreparedWorkload> Prepare);
+internal sealed record Workload(string Name, int OpsPerCall, Func<PreparedWorkload> Prepare)
+{
+    /// <summary>An operation that is several calls between processes (a placement group's create, wait and removal):
+    /// its row is also shown as how many sequential raw gRPC round trips one operation costs.</summary>
+    public bool InRoundTrips { get; init; }
+}
 
 /// <summary>A workload ready to call, holding the actors it created; disposing kills them so the next workload
 /// does not share the two cores with idle actor processes.</summary>
@@ -43,6 +48,12 @@ internal static class Workloads
 
     /// <summary>Calling tasks in "n:n".</summary>
     public const int Callers = 4;
+
+    /// <summary>Groups created before any is waited for in "placement group create/removal" (Ray's <c>NUM_PGS</c>).</summary>
+    public const int PlacementGroups = 100;
+
+    /// <summary>How long a placement group may take to be created before the benchmark fails (Ray's <c>timeout_seconds=30</c>).</summary>
+    private static readonly TimeSpan s_groupTimeout = TimeSpan.FromSeconds(30);
 
     public static IReadOnlyList<Workload> All { get; } = Create(Math.Max(1, Environment.ProcessorCount / 2));
 
@@ -106,7 +117,38 @@ internal static class Workloads
                 return ValueTask.CompletedTask;
             }) { Held = live };
         }),
+        // Ray's shape: 100 groups of one small bundle created, then each waited for, then each removed (Ray gives its node
+        // a custom resource of 100 and asks 0.001 of it per bundle; a thousandth of a CPU keeps the workload runnable on
+        // any cluster). Every create, wait and removal is a blocking call to the GCS, so the driver's calls are
+        // sequential; what overlaps is the GCS placing earlier groups while the driver creates later ones.
+        new("placement group create/removal", PlacementGroups, () => new PreparedWorkload(() =>
+        {
+            var groups = new PlacementGroup[PlacementGroups];
+            for (int i = 0; i < groups.Length; i++) groups[i] = Ray.CreatePlacementGroup([SmallBundle()]);
+            foreach (var group in groups) WaitCreated(group);
+            foreach (var group in groups) Ray.RemovePlacementGroup(group);
+            return ValueTask.CompletedTask;
+        })) { InRoundTrips = true },
+        // Not one of Ray's rows: one group at a time, created, waited for and removed before the next, so the row is the
+        // latency of the whole cycle (three calls to the GCS, and the GCS's prepare, commit and cancel calls to the raylet).
+        new("placement group create/removal sync", 1, () => new PreparedWorkload(() =>
+        {
+            var group = Ray.CreatePlacementGroup([SmallBundle()]);
+            WaitCreated(group);
+            Ray.RemovePlacementGroup(group);
+            return ValueTask.CompletedTask;
+        })) { InRoundTrips = true },
     ];
+
+    private static Dictionary<string, double> SmallBundle() => new() { ["CPU"] = 0.001 };
+
+    /// <summary>Ray's <c>pg.wait(timeout_seconds=30)</c>, except that a group still pending after that fails the benchmark
+    /// instead of being counted.</summary>
+    private static void WaitCreated(PlacementGroup group)
+    {
+        if (!group.Wait(s_groupTimeout))
+            throw new TimeoutException($"{group} was not created within {s_groupTimeout.TotalSeconds:0} s.");
+    }
 
     private static ActorHandle<BenchActor>[] CreateActors(int count)
     {
