@@ -31,6 +31,13 @@ public partial class GroupMember
     public int Ping() => 1;
 }
 
+[RayRemote]
+public partial class GroupOwner
+{
+    /// <summary>Creates a group from inside the actor: the actor is its creator.</summary>
+    public string CreateGroup(string name) => Ray.CreatePlacementGroup([new Dictionary<string, double> { ["CPU"] = 1 }], name: name).Id.ToString();
+}
+
 /// <summary>Placement groups through the public API, in local mode (one node) and on the embedded cluster: creation and
 /// readiness, work scheduled into bundles, capture of child tasks, names, atomicity, removal and bad requests.</summary>
 public sealed class PlacementGroupTests : RayTest
@@ -196,5 +203,33 @@ public sealed class PlacementGroupTests : RayTest
             Ray.CreatePlacementGroup([Cpus(1), new Dictionary<string, double>()])).Message);
         foreach (double bad in (double[])[double.NaN, -1, 0, double.PositiveInfinity])
             Assert.Contains("Bundle 0", Assert.Throws<ArgumentException>(() => Ray.CreatePlacementGroup([Cpus(bad)])).Message);
+    }
+
+    [Fact]
+    public void A_group_created_inside_an_actor_goes_when_the_actor_dies()
+    {
+        var owner = GroupOwner.Remote.Create();
+        string id = owner.CreateGroup("actor-owned").Get(Timeout);
+        var pg = Ray.GetPlacementGroup("actor-owned");
+        Assert.Equal(id, pg.Id.ToString());
+        Assert.True(pg.Wait(Timeout));
+        Ray.Kill(owner);
+        // The GCS removes it once it has the actor's death: from then on waiting for it fails.
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            try
+            {
+                pg.Wait(Timeout);
+            }
+            catch (PlacementGroupSchedulingException e)
+            {
+                Assert.Contains("removed", e.Message);
+                break;
+            }
+            Assert.True(DateTime.UtcNow < deadline, "the group outlived the actor that created it");
+            Thread.Sleep(10);
+        }
+        Assert.Throws<ArgumentException>(() => Ray.GetPlacementGroup("actor-owned"));
     }
 }

@@ -16,7 +16,7 @@ public enum PlacementStrategy
 /// <summary>How long a placement group lives.</summary>
 public enum PlacementGroupLifetime
 {
-    /// <summary>Removed when its creator (job or detached actor) dies. The default.</summary>
+    /// <summary>Removed when its creator dies: the actor that created it, or else the job. The default.</summary>
     NonDetached = 0,
     /// <summary>Lives until removed with <see cref="Ray.RemovePlacementGroup"/>.</summary>
     Detached = 1,

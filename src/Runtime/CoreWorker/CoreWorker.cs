@@ -948,7 +948,8 @@ internal sealed class CoreWorker : IDisposable
         if (name is { Length: > MaxActorNameLength })
             throw new ArgumentException($"A placement group's name is at most {MaxActorNameLength} characters; this one has {name.Length}.", nameof(name));
         var id = PlacementGroupId.Of(JobId);
-        PlacementGroups.Create(id, copy, strategy, name, Namespace, lifetime);
+        // Created inside an actor: a non-detached group goes when that actor dies (else with the job).
+        PlacementGroups.Create(id, copy, strategy, name, Namespace, lifetime, TaskExecutionContext.Current?.Actor?.Spec.ActorId ?? default);
         return new PlacementGroup(id, copy, strategy, name, (timeout, ct) => WaitPlacementGroupAsync(id, timeout, ct));
     }
 

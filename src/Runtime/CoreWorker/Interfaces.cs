@@ -131,7 +131,7 @@ internal interface IGcsPlacementGroupClient
 {
     /// <summary>Stores and queues the group; throws <see cref="ArgumentException"/> when a live group has the name.</summary>
     void Create(PlacementGroupId id, IReadOnlyList<IReadOnlyDictionary<string, double>> bundles, PlacementStrategy strategy, string? name,
-        string @namespace, PlacementGroupLifetime lifetime);
+        string @namespace, PlacementGroupLifetime lifetime, ActorId creatorActor);
 
     /// <summary>Removes the group; false when the GCS knows no such group.</summary>
     bool Remove(PlacementGroupId id);

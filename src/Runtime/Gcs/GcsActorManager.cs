@@ -376,7 +376,18 @@ internal sealed class GcsActorManager : IDisposable
         try { record.Scheduling.Cancel(); } catch (ObjectDisposedException) { }
         if (stopWorker) ReleaseLease(record);
         _logger.LogInformation("Actor {ActorId} died: {Cause}", record.Spec.ActorId, cause.Message);
+        try
+        {
+            ActorDead?.Invoke(record.Spec.ActorId);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Handling the death of actor {ActorId} failed", record.Spec.ActorId);
+        }
     }
+
+    /// <summary>An actor died for good (what it created with it as owner goes: its placement groups).</summary>
+    public event Action<ActorId>? ActorDead;
 
     private void ReleaseLease(ActorRecord record)
     {

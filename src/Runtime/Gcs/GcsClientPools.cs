@@ -1,5 +1,3 @@
-using Grpc.Core;
-using RaySharp.Core.Raylet;
 using RaySharp.Core.Rpc;
 
 namespace RaySharp.Core.Gcs;
@@ -45,42 +43,36 @@ internal sealed class CoreWorkerRpcClientPool(RayConfig config, Microsoft.Extens
         CoreWorkerConnection.For(worker, NodeId.Nil, config, logger).CallAsync(CoreWorkerService.ExitMethod, new ExitRequest(false, reason));
 }
 
-/// <summary>The two phases of reserving bundles, over the raylets' RPCs. Each reply carries the node's resources after
-/// the change, which go into the GCS's view at once (the next pass must not place on what was just reserved).</summary>
+/// <summary>The two phases of reserving bundles, over the raylets' RPCs. Each reply carries the node's own resources
+/// after the change, which go into the GCS's view at once (the next pass must not place on what was just reserved).</summary>
 internal sealed class RayletBundleReservationClient(GcsNodeManager nodes, RayConfig config) : IBundleReservationClient
 {
     public async Task<bool> PrepareBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<(int Index, ResourceSet Resources)> bundles,
         CancellationToken ct)
     {
-        var reply = await CallAsync(node, NodeManagerService.PrepareBundleResourcesMethod,
-            new PrepareBundlesRequest(group, [.. bundles.Select(b => new WireBundle(b.Index, b.Resources.ToWire()))]), ct).ConfigureAwait(false);
-        return reply?.Ok ?? false;
+        if (nodes.RayletOf(node) is not { } endpoint) return false;
+        var reply = await RayletRpc.PrepareBundlesAsync(config, endpoint,
+            new PrepareBundlesRequest(group, [.. bundles.Select(b => new WireBundle(b.Index, b.Resources.ToWire()))]), config.GcsRequestTimeout, ct)
+            .ConfigureAwait(false);
+        nodes.UpdateResources(node, reply.Total, reply.Available);
+        return reply.Ok;
     }
 
     public async Task CommitBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<int> indices, CancellationToken ct)
     {
-        if (await CallAsync(node, NodeManagerService.CommitBundleResourcesMethod, new BundlesRequest(group, [.. indices]), ct).ConfigureAwait(false) is null)
-            throw new InvalidOperationException($"Node {node} is no longer alive: the bundles of placement group {group} prepared there cannot be committed.");
+        string endpoint = nodes.RayletOf(node)
+            ?? throw new InvalidOperationException($"Node {node} is no longer alive: the bundles of placement group {group} prepared there cannot be committed.");
+        var reply = await RayletRpc.CommitBundlesAsync(config, endpoint, new BundlesRequest(group, [.. indices]), config.GcsRequestTimeout, ct)
+            .ConfigureAwait(false);
+        nodes.UpdateResources(node, reply.Total, reply.Available);
     }
 
-    public Task CancelBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<int> indices, bool groupRemoved, CancellationToken ct) =>
-        CallAsync(node, NodeManagerService.CancelResourceReserveMethod, new BundlesRequest(group, [.. indices], groupRemoved), ct);
-
-    /// <summary>The call's reply, or null when the node is dead (its reservations went with it).</summary>
-    private async Task<BundlesReply?> CallAsync<TRequest>(NodeId node, Method<TRequest, BundlesReply> method, TRequest request, CancellationToken ct)
-        where TRequest : class
+    public async Task CancelBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<int> indices, bool groupRemoved, CancellationToken ct)
     {
-        if (nodes.RayletOf(node) is not { } endpoint) return null;
-        try
-        {
-            var reply = await RpcChannels.Invoker(endpoint, config).AsyncUnaryCall(method, null,
-                new CallOptions(deadline: DateTime.UtcNow + config.GcsRequestTimeout, cancellationToken: ct), request).ResponseAsync.ConfigureAwait(false);
-            nodes.UpdateResources(node, reply.Total, reply.Available);
-            return reply;
-        }
-        catch (RpcException e) when (!ct.IsCancellationRequested)
-        {
-            throw new RayletUnreachableException($"{method.Name} on node {node} at {endpoint} failed: {RpcErrors.Describe(e, endpoint)}.", e);
-        }
+        // A dead node's reservations went with it.
+        if (nodes.RayletOf(node) is not { } endpoint) return;
+        var reply = await RayletRpc.CancelBundlesAsync(config, endpoint, new BundlesRequest(group, [.. indices], groupRemoved), config.GcsRequestTimeout, ct)
+            .ConfigureAwait(false);
+        nodes.UpdateResources(node, reply.Total, reply.Available);
     }
 }

@@ -18,9 +18,10 @@ internal interface IBundleReservationClient
     Task CancelBundlesAsync(NodeId node, PlacementGroupId group, IReadOnlyList<int> indices, bool groupRemoved, CancellationToken ct);
 }
 
-/// <summary>A request to create a placement group.</summary>
+/// <summary>A request to create a placement group; <c>CreatorActor</c> is the actor that created it, if an actor did (a
+/// non-detached group goes when it dies).</summary>
 internal sealed record PlacementGroupSpec(PlacementGroupId Id, IReadOnlyList<ResourceSet> Bundles, PlacementStrategy Strategy, string? Name,
-    string Namespace, JobId JobId, PlacementGroupLifetime Lifetime);
+    string Namespace, JobId JobId, PlacementGroupLifetime Lifetime, ActorId CreatorActor = default);
 
 /// <summary>What the manager knows of a group: its state, and the node of each bundle once placed.</summary>
 internal sealed record PlacementGroupInfo(PlacementGroupSpec Spec, PlacementGroupState State, NodeId[] BundleNodes, bool Infeasible,
@@ -33,7 +34,7 @@ internal static class PlacementGroupWire
         Spec = new WirePlacementGroupSpec
         {
             Id = g.Spec.Id, Bundles = [.. g.Spec.Bundles.Select(b => b.ToWire())], Strategy = g.Spec.Strategy, Name = g.Spec.Name,
-            Namespace = g.Spec.Namespace, JobId = g.Spec.JobId, Lifetime = g.Spec.Lifetime,
+            Namespace = g.Spec.Namespace, JobId = g.Spec.JobId, Lifetime = g.Spec.Lifetime, CreatorActor = g.Spec.CreatorActor,
         },
         State = g.State, BundleNodes = g.BundleNodes, Infeasible = g.Infeasible, CreateTimeMs = g.CreateTimeMs, RemoveTimeMs = g.RemoveTimeMs,
     };
@@ -61,8 +62,9 @@ internal sealed class GcsPlacementGroupManager : IDisposable
         public long RemoveTimeMs { get; set; }
     }
 
-    /// <summary>How long a removed group stays in the cluster view raylets get (they refuse work for it from then on).</summary>
-    private static readonly TimeSpan s_removedInView = TimeSpan.FromMinutes(5);
+    /// <summary>How many removals the GCS keeps for raylets that have not heard of them yet (one that falls further
+    /// behind hears of the most recent ones, and of the others when the bundles it holds are returned).</summary>
+    private const int RemovalsKept = 10_000;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<PlacementGroupId, Group> _groups = [];
@@ -76,7 +78,8 @@ internal sealed class GcsPlacementGroupManager : IDisposable
         System.Threading.Channels.Channel.CreateBounded<bool>(new System.Threading.Channels.BoundedChannelOptions(1)
             { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Dictionary<PlacementGroupId, long> _recentlyRemoved = [];
+    private readonly Queue<(long Seq, PlacementGroupId Id)> _removals = new();
+    private long _removalSeq;
     private readonly Queue<PlacementGroupId> _removedOrder = new();
 
     /// <summary>How many removed groups stay listed (for the state API and the CLI); older ones are forgotten.</summary>
@@ -159,16 +162,14 @@ internal sealed class GcsPlacementGroupManager : IDisposable
         }
     }
 
-    /// <summary>Groups removed recently, for the raylets to refuse work queued for them.</summary>
-    public PlacementGroupId[] RecentlyRemoved()
+    /// <summary>The groups removed after removal number <paramref name="seen"/> (what a raylet last heard of), and the
+    /// number of the last removal: raylets refuse work queued for them.</summary>
+    public (PlacementGroupId[] Removed, long Seq) RemovedSince(long seen)
     {
-        long cutoff = Environment.TickCount64 - (long)s_removedInView.TotalMilliseconds;
         lock (_lock)
         {
-            if (_recentlyRemoved.Count == 0) return [];
-            foreach (var (id, at) in _recentlyRemoved)
-                if (at < cutoff) _recentlyRemoved.Remove(id);
-            return [.. _recentlyRemoved.Keys];
+            if (_removalSeq <= seen || _removals.Count == 0) return ([], _removalSeq);
+            return ([.. _removals.Where(r => r.Seq > seen).Select(r => r.Id)], _removalSeq);
         }
     }
 
@@ -190,12 +191,13 @@ internal sealed class GcsPlacementGroupManager : IDisposable
     private static PlacementGroupInfo Info(Group g) => new(g.Spec, g.State, [.. g.BundleNodes], g.Infeasible, g.CreateTimeMs, g.RemoveTimeMs);
 
     /// <summary>Completes when the group is created; fails with <see cref="PlacementGroupSchedulingException"/> when it
-    /// is removed first.</summary>
+    /// is removed (before or after it was created).</summary>
     public Task WhenReady(PlacementGroupId id)
     {
         lock (_lock)
-            return _groups.TryGetValue(id, out var g) ? g.Ready.Task
-                : Task.FromException(new PlacementGroupSchedulingException($"Placement group {id} does not exist."));
+            return !_groups.TryGetValue(id, out var g) ? Task.FromException(new PlacementGroupSchedulingException($"Placement group {id} does not exist."))
+                : g.State == PlacementGroupState.Removed ? Task.FromException(new PlacementGroupSchedulingException($"Placement group {id} was removed."))
+                : g.Ready.Task;
     }
 
     /// <summary>Tries to place every pending group, in order (called on create, and whenever nodes join or resources are
@@ -349,8 +351,10 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             if (!_groups.TryGetValue(id, out group)) return false;
             if (group.State == PlacementGroupState.Removed) return true;
             group.State = PlacementGroupState.Removed;
+            group.Infeasible = false;
             group.RemoveTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            _recentlyRemoved[id] = Environment.TickCount64;
+            _removals.Enqueue((++_removalSeq, id));
+            if (_removals.Count > RemovalsKept) _removals.Dequeue();
             _pending.Remove(id);
             _removedOrder.Enqueue(id);
             PersistLocked(group);
@@ -397,20 +401,31 @@ internal sealed class GcsPlacementGroupManager : IDisposable
     }
 
     /// <summary>A finished job's groups go, but for detached ones (in the background).</summary>
-    public void OnJobFinished(JobId job) => _ = RemoveGroupsOfJobAsync(job);
+    public void OnJobFinished(JobId job) => _ = InBackgroundAsync(ct => OnJobFinishedAsync(job, ct), $"Removing the placement groups of finished job {job}");
 
-    private async Task RemoveGroupsOfJobAsync(JobId job)
+    /// <summary>An actor died for good: the non-detached groups it created go with it (in the background).</summary>
+    public void OnActorDead(ActorId actor)
+    {
+        List<PlacementGroupId> owned;
+        lock (_lock)
+            owned = [.. _groups.Values.Where(g => g.Spec.CreatorActor == actor && !actor.IsNil && g.Spec.Lifetime != PlacementGroupLifetime.Detached &&
+                g.State != PlacementGroupState.Removed).Select(g => g.Spec.Id)];
+        foreach (var id in owned)
+            _ = InBackgroundAsync(ct => RemoveAsync(id, ct, $"actor {actor}, which created it, died"), $"Removing placement group {id}");
+    }
+
+    private async Task InBackgroundAsync(Func<CancellationToken, Task> work, string what)
     {
         try
         {
-            await OnJobFinishedAsync(job, _stopping.Token).ConfigureAwait(false);
+            await work(_stopping.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "Removing the placement groups of finished job {JobId} failed", job);
+            _logger.LogError(e, "{What} failed", what);
         }
     }
 

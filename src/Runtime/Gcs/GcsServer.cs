@@ -31,6 +31,7 @@ internal sealed class GcsServer : IDisposable
         Nodes.NodeDied += (id, _) => PlacementGroups.OnNodeDead(id);
         Nodes.NodeAdded += _ => PlacementGroups.Kick();
         Jobs.JobFinished += PlacementGroups.OnJobFinished;
+        Actors.ActorDead += PlacementGroups.OnActorDead;
         // A removed group's actors die for good (their callers learn why); its bundles are returned after.
         PlacementGroups.GroupRemoved += (id, reason) => Actors.KillActorsInPlacementGroup(id, reason);
         PlacementGroups.Start();
@@ -109,12 +110,22 @@ internal sealed class GcsNodeManager : IDisposable
         }
     }
 
-    /// <summary>A raylet answered a bundle request with its resources: the view has them before its next report.</summary>
-    public void UpdateResources(NodeId nodeId, Dictionary<string, double> total, Dictionary<string, double> available)
+    /// <summary>A raylet answered a bundle request with its own resources (bundle resources left out): the view has
+    /// them before its next report, beside the bundle resources it last reported.</summary>
+    public void UpdateResources(NodeId nodeId, Dictionary<string, double> ownTotal, Dictionary<string, double> ownAvailable)
     {
         lock (_lock)
             if (_nodes.TryGetValue(nodeId, out var n) && n.Record.Alive)
-                _nodes[nodeId] = (n.Record with { Total = total, Available = available }, n.LastReport);
+                _nodes[nodeId] = (n.Record with { Total = WithOwn(n.Record.Total, ownTotal), Available = WithOwn(n.Record.Available, ownAvailable) },
+                    n.LastReport);
+    }
+
+    private static Dictionary<string, double> WithOwn(Dictionary<string, double> reported, Dictionary<string, double> own)
+    {
+        var merged = new Dictionary<string, double>(own);
+        foreach (var (name, amount) in reported)
+            if (BundleResources.IsBundleResource(name)) merged[name] = amount;
+        return merged;
     }
 
     /// <summary>The alive nodes as the placement-group scheduler sees them: their own resources, bundles left out.</summary>

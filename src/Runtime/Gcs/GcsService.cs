@@ -98,7 +98,8 @@ internal class GcsService : IRpcService
     public virtual Task<ClusterView> ReportResources(ResourceReport r, ServerCallContext c)
     {
         WireValidation.Report(r);
-        var view = _gcs.Nodes.Report(r) with { FinishedJobs = _gcs.Jobs.RecentlyFinished(), RemovedPlacementGroups = _gcs.PlacementGroups.RecentlyRemoved() };
+        var (removed, seq) = _gcs.PlacementGroups.RemovedSince(r.RemovalsSeen);
+        var view = _gcs.Nodes.Report(r) with { FinishedJobs = _gcs.Jobs.RecentlyFinished(), RemovedPlacementGroups = removed, RemovalsSeq = seq };
         // Resources may have been freed: groups that wait get another try.
         if (_gcs.PlacementGroups.HasPending) _gcs.PlacementGroups.Kick();
         return Task.FromResult(view);
@@ -137,7 +138,7 @@ internal class GcsService : IRpcService
         try
         {
             _gcs.PlacementGroups.Create(new PlacementGroupSpec(r.Id, [.. r.Bundles.Select(b => b.FromWire())], r.Strategy, r.Name, r.Namespace, r.JobId,
-                r.Lifetime));
+                r.Lifetime, r.CreatorActor));
             return Task.FromResult(new CreatePlacementGroupReply(null));
         }
         catch (ArgumentException e)
@@ -146,6 +147,8 @@ internal class GcsService : IRpcService
         }
     }
 
+    // The reply waits until the raylets have stopped the group's work and returned its bundles: when
+    // Ray.RemovePlacementGroup returns, nothing runs in the group any more and its resources are free.
     public virtual async Task<BoolReply> RemovePlacementGroup(PlacementGroupIdRequest r, ServerCallContext c) =>
         new(await _gcs.PlacementGroups.RemoveAsync(r.Id, c.CancellationToken, "removed by Ray.RemovePlacementGroup").ConfigureAwait(false));
 

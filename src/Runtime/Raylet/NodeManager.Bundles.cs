@@ -166,6 +166,14 @@ internal sealed partial class NodeManager
         CancelMessage = $"{p.Request.Description} was scheduled into placement group {p.Request.Strategy.PlacementGroup}, which was removed.",
     };
 
+    /// <summary>The node's own resources, bundle resources left out: totals, and what is free (never below zero).</summary>
+    public (Dictionary<string, double> Total, Dictionary<string, double> Available) OwnResources()
+    {
+        lock (_lock)
+            return (BundleResources.WithoutBundles(_total).ToWire(),
+                BundleResources.WithoutBundles(_available).ToDictionary().ToDictionary(kv => kv.Key, kv => Math.Max(0, kv.Value)));
+    }
+
     /// <summary>The bundles reserved here, for the node's stats.</summary>
     public int BundleCount
     {

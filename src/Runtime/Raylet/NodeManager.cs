@@ -35,6 +35,7 @@ internal sealed partial class NodeManager : IDisposable
     private readonly Dictionary<long, Lease> _leases = [];
     private readonly Dictionary<long, PendingLease> _granting = [];
     private readonly HashSet<long> _voidedGrants = [];
+    private long _removalsSeen;
     private readonly HashSet<string> _reportedInfeasible = [];
     private readonly HashSet<JobId> _finishedJobs = [];
     private readonly ClusterResourceScheduler _scheduler;
@@ -161,8 +162,9 @@ internal sealed partial class NodeManager : IDisposable
             try
             {
                 Dictionary<string, double> available, total;
-                lock (_lock) (available, total) = (_available.ToWire(), _total.ToWire());
-                var view = await Gcs.ReportResourcesAsync(new ResourceReport(NodeId, available, total), _stopping.Token).ConfigureAwait(false);
+                long removalsSeen;
+                lock (_lock) (available, total, removalsSeen) = (_available.ToWire(), _total.ToWire(), _removalsSeen);
+                var view = await Gcs.ReportResourcesAsync(new ResourceReport(NodeId, available, total, removalsSeen), _stopping.Token).ConfigureAwait(false);
                 OnClusterView(view);
                 warned = false;
             }
@@ -197,6 +199,7 @@ internal sealed partial class NodeManager : IDisposable
             foreach (var job in finished) OnJobFinished(job);
         if (view.RemovedPlacementGroups is { Length: > 0 } removed)
             foreach (var group in removed) OnPlacementGroupRemoved(group);
+        lock (_lock) _removalsSeen = Math.Max(_removalsSeen, view.RemovalsSeq);
         List<(PendingLease, WireLeaseReply)> replies;
         lock (_lock)
         {

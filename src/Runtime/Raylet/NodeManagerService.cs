@@ -120,10 +120,12 @@ internal class NodeManagerService : IRpcService
         return Task.FromResult(BundlesReply(true));
     }
 
+    /// <summary>The node's own resources after the change (bundle resources, which every committed bundle adds four
+    /// of, reach the GCS with the next report).</summary>
     private BundlesReply BundlesReply(bool ok)
     {
-        var stats = _raylet.Stats();
-        return new BundlesReply(ok, stats.Total, stats.Available);
+        var (total, available) = _raylet.OwnResources();
+        return new BundlesReply(ok, total, available);
     }
 
     // ---- The object store (its clients are the node's workers and drivers) and the object manager ----

@@ -250,12 +250,12 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
 internal sealed class GcsPlacementGroupClient(GcsClient gcs, JobId jobId, Func<Address> creator) : IGcsPlacementGroupClient
 {
     public void Create(PlacementGroupId id, IReadOnlyList<IReadOnlyDictionary<string, double>> bundles, PlacementStrategy strategy, string? name,
-        string @namespace, PlacementGroupLifetime lifetime)
+        string @namespace, PlacementGroupLifetime lifetime, ActorId creatorActor)
     {
         var reply = gcs.CreatePlacementGroup(new WirePlacementGroupSpec
         {
             Id = id, Bundles = [.. bundles.Select(b => new Dictionary<string, double>(b))], Strategy = strategy, Name = name, Namespace = @namespace,
-            JobId = jobId, Lifetime = lifetime, Creator = creator(),
+            JobId = jobId, Lifetime = lifetime, Creator = creator(), CreatorActor = creatorActor,
         });
         if (reply.Error is { } error) throw new ArgumentException(error, nameof(name));
     }

@@ -214,12 +214,16 @@ internal sealed partial record NodeRecord
 }
 
 /// <summary>A raylet's periodic report: what is free, and its totals (which change as bundles are committed and returned).</summary>
-[MemoryPackable] internal sealed partial record ResourceReport(NodeId NodeId, Dictionary<string, double> Available, Dictionary<string, double>? Total = null);
+/// <paramref name="RemovalsSeen"/> is the last placement-group removal the raylet learned of (see <see cref="ClusterView"/>).
+[MemoryPackable] internal sealed partial record ResourceReport(NodeId NodeId, Dictionary<string, double> Available, Dictionary<string, double>? Total = null,
+    long RemovalsSeen = 0);
 
 /// <summary>The cluster view a raylet gets back for each report; <paramref name="FinishedJobs"/> lists jobs that
 /// finished recently, whose leases and workers the raylet frees.</summary>
-/// <paramref name="RemovedPlacementGroups"/> lists groups removed recently: work queued for them fails.
-[MemoryPackable] internal sealed partial record ClusterView(NodeRecord[] Nodes, JobId[]? FinishedJobs = null, PlacementGroupId[]? RemovedPlacementGroups = null);
+/// <paramref name="RemovedPlacementGroups"/> lists the groups removed since the raylet's last report (up to
+/// <paramref name="RemovalsSeq"/>, which it reports back): work queued for them fails.
+[MemoryPackable] internal sealed partial record ClusterView(NodeRecord[] Nodes, JobId[]? FinishedJobs = null, PlacementGroupId[]? RemovedPlacementGroups = null,
+    long RemovalsSeq = 0);
 
 [MemoryPackable] internal sealed partial record NodeIdRequest(NodeId NodeId, string? Reason);
 
@@ -296,6 +300,8 @@ internal sealed partial record WirePlacementGroupSpec
     public required JobId JobId { get; init; }
     public PlacementGroupLifetime Lifetime { get; init; }
     public Address? Creator { get; init; }
+    /// <summary>The actor that created the group, if one did (a non-detached group goes when it dies).</summary>
+    public ActorId CreatorActor { get; init; }
 }
 
 [MemoryPackable] internal sealed partial record CreatePlacementGroupReply(string? Error);

@@ -67,6 +67,32 @@ internal static class RayletRpc
         RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint, config), NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect),
             logger);
 
+    /// <summary>The GCS reserves placement-group bundles on a raylet: phase one.</summary>
+    public static Task<BundlesReply> PrepareBundlesAsync(RayConfig config, string endpoint, PrepareBundlesRequest request, TimeSpan deadline,
+        CancellationToken ct) => UnaryAsync(config, endpoint, NodeManagerService.PrepareBundleResourcesMethod, request, deadline, ct);
+
+    /// <summary>Phase two: the prepared bundles become bundle resources.</summary>
+    public static Task<BundlesReply> CommitBundlesAsync(RayConfig config, string endpoint, BundlesRequest request, TimeSpan deadline, CancellationToken ct) =>
+        UnaryAsync(config, endpoint, NodeManagerService.CommitBundleResourcesMethod, request, deadline, ct);
+
+    /// <summary>Returns prepared or committed bundles (an aborted reservation, or a removed group).</summary>
+    public static Task<BundlesReply> CancelBundlesAsync(RayConfig config, string endpoint, BundlesRequest request, TimeSpan deadline, CancellationToken ct) =>
+        UnaryAsync(config, endpoint, NodeManagerService.CancelResourceReserveMethod, request, deadline, ct);
+
+    private static async Task<TResponse> UnaryAsync<TRequest, TResponse>(RayConfig config, string endpoint, Method<TRequest, TResponse> method,
+        TRequest request, TimeSpan deadline, CancellationToken ct) where TRequest : class where TResponse : class
+    {
+        try
+        {
+            return await RpcChannels.Invoker(endpoint, config).AsyncUnaryCall(method, null,
+                new CallOptions(deadline: DateTime.UtcNow + deadline, cancellationToken: ct), request).ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e) when (!ct.IsCancellationRequested)
+        {
+            throw new RayletUnreachableException($"{method.Name} on the raylet at {endpoint} failed: {RpcErrors.Describe(e, endpoint)}.", e);
+        }
+    }
+
     public static Task<TResponse?> CallAsync<TRequest, TResponse>(RayConfig config, string endpoint, Method<TRequest, TResponse> method,
         TRequest request, CancellationToken ct = default) where TRequest : class where TResponse : class =>
         RpcChannels.TryCallAsync(RpcChannels.Invoker(endpoint, config), method, request, ct);

@@ -596,7 +596,7 @@ public sealed class BundleReservationTests : IDisposable
     }
 
     [Fact]
-    public async Task The_service_prepares_commits_and_cancels_answering_with_the_nodes_resources()
+    public async Task The_service_prepares_commits_and_cancels_answering_with_the_nodes_own_resources()
     {
         await StartNode(4);
         var pg = NewGroup();
@@ -613,8 +613,11 @@ public sealed class BundleReservationTests : IDisposable
 
         var committed = await _node.Service.CommitBundleResources(new BundlesRequest(pg, [0]), null!);
         Assert.True(committed.Ok);
-        Assert.Equal(3, committed.Total[CpuOf(pg, 0)]);
-        Assert.Equal(3, committed.Available[CpuOf(pg)]);
+        // The reply carries the node's own resources; the bundle resources reach the GCS with the next report.
+        Assert.Empty(NamesOf(committed.Total, pg));
+        Assert.Equal(1, committed.Available[ResourceSet.Cpu]);
+        Assert.Equal(3, _node.Total[CpuOf(pg, 0)]);
+        Assert.Equal(3, _node.Total[CpuOf(pg)]);
 
         var canceled = await _node.Service.CancelResourceReserve(new BundlesRequest(pg, [0], GroupRemoved: true), null!);
         Assert.True(canceled.Ok);

@@ -198,7 +198,9 @@ public sealed class GcsPlacementGroupManagerTests
         Assert.True(await _manager.RemoveAsync(first.Id, CancellationToken.None, "a test removed it"));
         Assert.Contains(first.Id.ToString(), removedReason);
         Assert.Contains("a test removed it", removedReason);
-        Assert.Contains(first.Id, _manager.RecentlyRemoved());
+        var (removed, seq) = _manager.RemovedSince(0);
+        Assert.Equal([first.Id], removed);
+        Assert.Empty(_manager.RemovedSince(seq).Removed);
         Assert.Contains("cancel a 0 removed", _raylets.Calls);
         Assert.Equal(PlacementGroupState.Removed, _manager.Get(first.Id)!.State);
         Assert.False(await _manager.RemoveAsync(PlacementGroupId.Of(Job), CancellationToken.None));
