@@ -22,8 +22,11 @@ internal static class Commands
                                      is given, and same-machine nodes and commands read it from the head's session
           stop                       stop every node started on this machine with `raysharp start`
           status [--address A] [--auth-token T]
-                                     nodes and resource usage of the cluster
-          list nodes|actors|jobs [--address A] [--auth-token T] [--format json]
+                                     nodes, resource usage (and what placement groups reserve), pending and
+                                     infeasible placement groups
+          list nodes|actors|jobs|placement-groups [--filter KEY=VALUE]... [--limit N] [--format table|json] [--address A] [--auth-token T]
+                                     one row per item, with Ray's state-API field names; a filter keeps the rows whose
+                                     KEY equals VALUE (KEY!=VALUE: differs), ignoring case
           memory [--address A] [--auth-token T] [--format json]
                                      the objects in each node's object store: size, primary copy or secondary,
                                      readers pinning it, spilled, owner
@@ -80,7 +83,12 @@ internal static class Commands
             if (!list[i].StartsWith("--", StringComparison.Ordinal)) { positional.Add(list[i]); continue; }
             string key = list[i][2..];
             if (key is "head" or "block") flags.Add(key);
-            else if (i + 1 < list.Count) options[key] = list[++i];
+            else if (i + 1 < list.Count)
+            {
+                string value = list[++i];
+                // --filter may be given more than once: every filter must hold.
+                options[key] = key == "filter" && options.TryGetValue(key, out var earlier) ? earlier + "\n" + value : value;
+            }
             else throw new ArgumentException($"--{key} needs a value.");
         }
         return (options, flags, positional);
@@ -310,12 +318,18 @@ internal static class Commands
                 (n.DeathReason is { } why ? $" ({why})" : ""));
         output.WriteLine("Resources (used/total):");
         var alive = nodes.Where(n => n.Alive).ToList();
-        foreach (var name in alive.SelectMany(n => n.Total.Keys).Distinct().Order(StringComparer.Ordinal))
+        // A committed bundle shows on its node as CPU_group_<i>_<pg>, CPU_group_<pg>, bundle_group_... resources: they are
+        // not listed, the share of each resource that placement groups reserve is said next to it instead. What a group
+        // reserves counts as used on the node (it is taken out of what is free); "used of reserved" is what its work holds.
+        var reserved = ReservedInPlacementGroups(alive);
+        foreach (var name in alive.SelectMany(n => n.Total.Keys).Where(n => !BundleResources.IsBundleResource(n)).Distinct().Order(StringComparer.Ordinal))
         {
             double total = alive.Sum(n => n.Total.GetValueOrDefault(name));
             double available = alive.Sum(n => n.Available.GetValueOrDefault(name));
-            output.WriteLine($"  {total - available:0.##}/{total:0.##} {name}");
+            string inGroups = reserved.TryGetValue(name, out var r) ? $" ({r.Used:0.##} used of {r.Total:0.##} reserved in placement groups)" : "";
+            output.WriteLine($"  {total - available:0.##}/{total:0.##} {name}{inGroups}");
         }
+        PlacementGroupStatus(Ask(gcs, g => g.GetAllPlacementGroups()), output);
         var stores = StoreStats(gcs, config, output);
         output.WriteLine($"Object store: {Bytes(stores.Sum(s => s.Used))} of {Bytes(stores.Sum(s => s.Capacity))} used by " +
             $"{stores.Sum(s => s.Objects.Length)} objects; {Bytes(stores.Sum(s => s.SpilledBytes))} spilled to disk " +
@@ -323,10 +337,148 @@ internal static class Commands
         return 0;
     }
 
+    /// <summary>Per resource, what the committed bundles on <paramref name="nodes"/> reserve and how much of it their work
+    /// holds. A group's wildcard resource (<c>CPU_group_&lt;pg&gt;</c>) totals what all its bundles on a node reserve;
+    /// work in a group holds some of it, and work in bundle i also some of <c>CPU_group_&lt;i&gt;_&lt;pg&gt;</c>. What is
+    /// used on a node is the larger of the two (work asking for one bundle may hold only the indexed name).</summary>
+    private static Dictionary<string, (double Total, double Used)> ReservedInPlacementGroups(IEnumerable<NodeRecord> nodes)
+    {
+        var reserved = new Dictionary<string, (double Total, double Used)>(StringComparer.Ordinal);
+        foreach (var node in nodes)
+        {
+            var perGroup = new Dictionary<(PlacementGroupId Group, string Resource), (double Total, double WildcardUsed, double IndexedUsed)>();
+            foreach (var (name, total) in node.Total)
+            {
+                if (!TryParseBundleResource(name, out var group, out var resource, out int index) || resource == "bundle") continue;
+                double used = total - node.Available.GetValueOrDefault(name);
+                var (sum, wildcardUsed, indexedUsed) = perGroup.GetValueOrDefault((group, resource));
+                perGroup[(group, resource)] = index < 0 ? (sum + total, wildcardUsed + used, indexedUsed) : (sum, wildcardUsed, indexedUsed + used);
+            }
+            foreach (var ((_, resource), (total, wildcardUsed, indexedUsed)) in perGroup)
+            {
+                var (sum, used) = reserved.GetValueOrDefault(resource);
+                reserved[resource] = (sum + total, used + Math.Min(total, Math.Max(wildcardUsed, indexedUsed)));
+            }
+        }
+        return reserved;
+    }
+
+    /// <summary>Splits a bundle resource name: <c>&lt;resource&gt;_group_&lt;pg&gt;</c> (index -1, the name all of a
+    /// group's bundles add to) or <c>&lt;resource&gt;_group_&lt;i&gt;_&lt;pg&gt;</c> (bundle i's own).</summary>
+    private static bool TryParseBundleResource(string name, out PlacementGroupId group, out string resource, out int index)
+    {
+        const string Infix = "_group";
+        resource = "";
+        index = -1;
+        if (!BundleResources.TryGetGroup(name, out group)) return false;
+        string head = name[..^(group.ToString().Length + 1)]; // "<resource>_group" or "<resource>_group_<i>"
+        if (!head.EndsWith(Infix, StringComparison.Ordinal))
+        {
+            int at = head.LastIndexOf(Infix + "_", StringComparison.Ordinal);
+            if (at <= 0 || !int.TryParse(head.AsSpan(at + Infix.Length + 1), NumberStyles.None, CultureInfo.InvariantCulture, out index)) return false;
+            resource = head[..at];
+        }
+        else resource = head[..^Infix.Length];
+        return resource.Length > 0 && BundleResources.Name(resource, group, index) == name;
+    }
+
+    /// <summary>How many groups are created and pending, then each group that waits, with why: a pending group holds
+    /// nothing until all of its bundles fit at once, and an infeasible one waits for a node that fits to join.</summary>
+    private static void PlacementGroupStatus(PlacementGroupTableData[] groups, TextWriter output)
+    {
+        var live = groups.Where(g => g.State != PlacementGroupState.Removed).ToList();
+        var waiting = live.Where(g => g.State != PlacementGroupState.Created).OrderBy(g => g.CreateTimeMs).ToList();
+        int infeasible = waiting.Count(g => g.Infeasible);
+        output.WriteLine($"Placement groups: {live.Count - waiting.Count} created, {waiting.Count} pending" +
+            (infeasible > 0 ? $" ({infeasible} infeasible)" : "") + (groups.Length > 0 ? " (`raysharp list placement-groups` lists them)" : ""));
+        if (waiting.Count == 0) return;
+        output.WriteLine("Pending placement groups:");
+        foreach (var g in waiting)
+        {
+            int lost = g.BundleNodes.Count(n => n.IsNil);
+            string why = g.Infeasible
+                ? "infeasible: no set of alive nodes can ever hold it; it waits for a node that fits"
+                : g.State switch
+                {
+                    PlacementGroupState.Prepared => "reserving its bundles",
+                    PlacementGroupState.Rescheduling => $"rescheduling {lost} of {g.Spec.Bundles.Length} bundle(s) lost with their node; waits for resources",
+                    _ => "waits for resources to be free (it holds none until every bundle fits)",
+                };
+            output.WriteLine($"  {g.Spec.Id} {StrategyName(g.Spec.Strategy)} {BundleShapes(g.Spec.Bundles)}" +
+                (g.Spec.Name is { } name ? $" '{name}'" : "") + $": {why}");
+        }
+    }
+
+    /// <summary>Ray's name of a strategy (PACK, SPREAD, STRICT_PACK, STRICT_SPREAD).</summary>
+    private static string StrategyName(PlacementStrategy strategy) => strategy switch
+    {
+        PlacementStrategy.Pack => "PACK",
+        PlacementStrategy.Spread => "SPREAD",
+        PlacementStrategy.StrictPack => "STRICT_PACK",
+        PlacementStrategy.StrictSpread => "STRICT_SPREAD",
+        _ => strategy.ToString().ToUpperInvariant(),
+    };
+
+    /// <summary>A bundle as <c>{CPU: 1, GPU: 1}</c>.</summary>
+    private static string BundleShape(IReadOnlyDictionary<string, double> bundle) =>
+        "{" + string.Join(", ", bundle.OrderBy(kv => kv.Key, StringComparer.Ordinal)
+            .Select(kv => $"{kv.Key}: {kv.Value.ToString("0.###", CultureInfo.InvariantCulture)}")) + "}";
+
+    /// <summary>The bundles of a group: <c>{CPU: 1} * 4</c> when all are alike (as `ray status` writes demands), else each in turn.</summary>
+    private static string BundleShapes(Dictionary<string, double>[] bundles)
+    {
+        var shapes = bundles.Select(BundleShape).ToList();
+        return shapes.Distinct().Count() == 1 ? $"{shapes[0]} * {shapes.Count}" : "[" + string.Join(", ", shapes) + "]";
+    }
+
+    /// <summary>A group as Ray's state API lists it (<c>ray list placement-groups --detail</c>), with its strategy and
+    /// whether it is infeasible on the current nodes.</summary>
+    private static Dictionary<string, object?> PlacementGroupRow(PlacementGroupTableData g) => new()
+    {
+        ["placement_group_id"] = g.Spec.Id.ToString(),
+        ["name"] = g.Spec.Name,
+        ["namespace"] = g.Spec.Namespace,
+        ["creator_job_id"] = g.Spec.JobId.ToString(),
+        ["state"] = g.State.ToString().ToUpperInvariant(),
+        ["strategy"] = StrategyName(g.Spec.Strategy),
+        ["is_detached"] = g.Spec.Lifetime == PlacementGroupLifetime.Detached,
+        ["infeasible"] = g.Infeasible && g.State != PlacementGroupState.Removed,
+        ["bundles"] = g.Spec.Bundles.Select((b, i) => new Dictionary<string, object?>
+        {
+            ["bundle_index"] = i,
+            ["node_id"] = i < g.BundleNodes.Length && !g.BundleNodes[i].IsNil ? g.BundleNodes[i].ToString() : null,
+            ["unit_resources"] = b,
+        }).ToList(),
+        ["stats"] = new Dictionary<string, object?>
+        {
+            ["scheduling_state"] = g.State switch
+            {
+                PlacementGroupState.Created => "FINISHED",
+                PlacementGroupState.Removed => "REMOVED",
+                PlacementGroupState.Prepared => "SCHEDULING_STARTED",
+                _ => g.Infeasible ? "INFEASIBLE" : "QUEUED",
+            },
+            ["create_time_ms"] = g.CreateTimeMs,
+            ["remove_time_ms"] = g.RemoveTimeMs == 0 ? null : g.RemoveTimeMs,
+        },
+    };
+
     private static int List(string? what, Dictionary<string, string> options, TextWriter output)
     {
+        bool json = options.GetValueOrDefault("format", "table") switch
+        {
+            "json" => true,
+            "table" => false,
+            var other => throw new ArgumentException($"--format is table or json, not '{other}'."),
+        };
+        int? limit = null;
+        if (options.TryGetValue("limit", out var l))
+            limit = int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+                : throw new ArgumentException($"--limit takes a positive number of rows, not '{l}'.");
+        var filters = options.TryGetValue("filter", out var f) ? f.Split('\n').Select(ParseFilter).ToList() : [];
+        if (what is not ("nodes" or "actors" or "jobs" or "placement-groups" or "tasks" or "objects"))
+            throw new ArgumentException("raysharp list needs one of: nodes, actors, jobs, placement-groups, tasks, objects.");
         var gcs = Gcs(options);
-        bool json = options.GetValueOrDefault("format") == "json";
         IEnumerable<Dictionary<string, object?>> rows = what switch
         {
             "nodes" => Ask(gcs, g => g.GetAllNodes()).Nodes.Select(n => new Dictionary<string, object?>
@@ -345,21 +497,57 @@ internal static class Commands
                 ["job_id"] = j.JobId.ToString(), ["status"] = j.IsDead ? "FINISHED" : "RUNNING", ["namespace"] = j.Namespace,
                 ["driver_pid"] = j.DriverProcessId, ["code_search_path"] = j.CodeSearchPath,
             }),
-            "tasks" or "objects" or "placement-groups" => throw new InvalidOperationException(
+            // Oldest first, as the GCS received them.
+            "placement-groups" => Ask(gcs, g => g.GetAllPlacementGroups()).OrderBy(g => g.CreateTimeMs).Select(PlacementGroupRow),
+            _ => throw new InvalidOperationException(
                 $"`raysharp list {what}` is not available yet: the GCS does not keep a {what} table in this version."),
-            _ => throw new ArgumentException("raysharp list needs one of: nodes, actors, jobs, tasks, objects, placement-groups."),
         };
-        var list = rows.ToList();
+        var all = rows.ToList();
+        foreach (var (key, _, _) in filters)
+            if (all.Count > 0 && !(all[0].TryGetValue(key, out var sample) && IsScalar(sample)))
+                throw new ArgumentException($"--filter: {what} have no field '{key}' to filter on; use one of: " +
+                    string.Join(", ", all[0].Where(kv => IsScalar(kv.Value)).Select(kv => kv.Key)) + ".");
+        var matching = all.Where(row => filters.All(c => string.Equals(Cell(row.GetValueOrDefault(c.Key)), c.Value, StringComparison.OrdinalIgnoreCase) == c.Equal)).ToList();
+        var list = limit is { } max ? matching.Take(max).ToList() : matching;
         if (json)
         {
             output.WriteLine(JsonSerializer.Serialize(list, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
         foreach (var row in list)
-            output.WriteLine(string.Join("  ", row.Where(kv => kv.Value is not IDictionary<string, double>).Select(kv => $"{kv.Key}={kv.Value}")));
-        if (list.Count == 0) output.WriteLine($"No {what}.");
+            output.WriteLine(string.Join("  ", row.Where(kv => kv.Value is not IDictionary<string, double>).Select(kv => $"{kv.Key}={Cell(kv.Value)}")));
+        if (list.Count == 0) output.WriteLine(all.Count == 0 ? $"No {what}." : $"No {what} match the filter.");
+        if (list.Count < matching.Count) output.WriteLine($"({list.Count} of {matching.Count} shown: --limit {limit})");
         return 0;
     }
+
+    /// <summary>KEY=VALUE or KEY!=VALUE.</summary>
+    private static (string Key, string Value, bool Equal) ParseFilter(string filter)
+    {
+        int at = filter.IndexOf('=', StringComparison.Ordinal);
+        if (at <= 0) throw new ArgumentException($"--filter takes KEY=VALUE or KEY!=VALUE, not '{filter}'.");
+        bool equal = filter[at - 1] != '!';
+        string key = filter[..(equal ? at : at - 1)].Trim();
+        if (key.Length == 0) throw new ArgumentException($"--filter takes KEY=VALUE or KEY!=VALUE, not '{filter}'.");
+        return (key, filter[(at + 1)..].Trim(), equal);
+    }
+
+    private static bool IsScalar(object? value) => value is null or string or bool or int or long or double;
+
+    /// <summary>A value in the table format: bundles as <c>[{CPU: 1} on NODE, {CPU: 1} not placed]</c>, times as UTC.</summary>
+    private static string Cell(object? value) => value switch
+    {
+        null => "",
+        bool b => b ? "true" : "false",
+        List<Dictionary<string, object?>> bundles => "[" + string.Join(", ", bundles.Select(b =>
+            BundleShape((IReadOnlyDictionary<string, double>)b["unit_resources"]!) + (b["node_id"] is string node ? $" on {node}" : " not placed"))) + "]",
+        Dictionary<string, object?> fields => "{" + string.Join(", ", fields.Where(kv => kv.Value is not null).Select(kv =>
+            kv.Key.EndsWith("_time_ms", StringComparison.Ordinal) && kv.Value is long ms
+                ? $"{kv.Key[..^3]}: {DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}Z"
+                : $"{kv.Key}: {Cell(kv.Value)}")) + "}",
+        IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
 
     private static async Task<int> MicrobenchmarkAsync(Dictionary<string, string> options, TextWriter output)
     {
