@@ -124,7 +124,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             _pending.AddLast(spec.Id);
             PersistLocked(group);
         }
-        _logger.LogInformation("Placement group {Id} ({Strategy}, {Count} bundles{Name}) of job {JobId} queued", spec.Id, spec.Strategy, spec.Bundles.Count,
+        _logger.LogInformation("Placement group {Id} ({Strategy}, bundles: {Count}{Name}) of job {JobId} queued", spec.Id, spec.Strategy, spec.Bundles.Count,
             spec.Name is null ? "" : $", named '{spec.Name}'", spec.JobId);
         Kick();
     }
@@ -239,7 +239,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             lock (_lock)
             {
                 if (infeasible && !group.Infeasible)
-                    _logger.LogWarning("Placement group {Id} ({Strategy}, {Count} bundles) is infeasible on the current nodes: it waits for a node that fits",
+                    _logger.LogWarning("Placement group {Id} ({Strategy}, bundles: {Count}) is infeasible on the current nodes: it waits for a node that fits",
                         group.Spec.Id, group.Spec.Strategy, group.Spec.Bundles.Count);
                 if (group.Infeasible != infeasible)
                 {
