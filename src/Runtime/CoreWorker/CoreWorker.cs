@@ -47,7 +47,7 @@ internal sealed class CoreWorker : IDisposable
         _onDispose = connections.OnDispose;
         Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
         NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet, loggers.CreateLogger<NormalTaskSubmitter>(),
-            config.MaxPendingLeaseRequestsPerSchedulingCategory);
+            config.MaxPendingLeaseRequestsPerSchedulingCategory, config.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(10));
         ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs, loggers.CreateLogger<ActorTaskSubmitter>(), config.TaskWaitForDeathInfo);
     }
 

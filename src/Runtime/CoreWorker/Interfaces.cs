@@ -53,6 +53,10 @@ internal interface IRayletClient : IDisposable
     void NotifyTaskUnblocked(WorkerLease lease);
 
     NodeId NodeId { get; }
+
+    /// <summary>True when <paramref name="node"/> is dead: the GCS says so, or its raylet does not answer.</summary>
+    Task<bool> IsNodeDeadAsync(NodeId node, CancellationToken ct) => Task.FromResult(false);
+
     IReadOnlyList<NodeInfo> GetNodes();
     IReadOnlyDictionary<string, double> GetTotalResources();
     IReadOnlyDictionary<string, double> GetAvailableResources();

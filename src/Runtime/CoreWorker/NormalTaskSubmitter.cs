@@ -19,6 +19,9 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         public Queue<(TaskManager.Entry Entry, TaskSpec Resolved)> Ready { get; } = new();
         public int PendingLeaseRequests { get; set; }
         public int ConsecutiveLeaseFailures { get; set; }
+        /// <summary>When lease requests of the class started failing at a spillback node that does not answer (0: they
+        /// are not failing there).</summary>
+        public long DeadNodeFailuresSince { get; set; }
     }
 
     private readonly Lock _lock = new();
@@ -36,15 +39,21 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
     /// <param name="logger">The submitter's log.</param>
     /// <param name="maxPendingLeaseRequests">Lease requests in flight per scheduling class (Ray's
     /// <c>max_pending_lease_requests_per_scheduling_category</c>).</param>
+    /// <param name="deadNodeGrace">How long lease requests failing at a spillback node that does not answer cost the
+    /// tasks no retries (by default twice the GCS's health-check timeout plus 10 s: enough for the GCS to declare the node
+    /// dead and the raylets to hear of it).</param>
     public NormalTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IRayletClient raylet, ILogger<NormalTaskSubmitter>? logger = null,
-        int? maxPendingLeaseRequests = null)
+        int? maxPendingLeaseRequests = null, TimeSpan? deadNodeGrace = null)
     {
         _taskManager = taskManager;
         _resolver = resolver;
         _raylet = raylet;
         _logger = logger ?? NullLogger<NormalTaskSubmitter>.Instance;
         _maxPendingLeaseRequests = Math.Max(1, maxPendingLeaseRequests ?? RayConfig.Default.MaxPendingLeaseRequestsPerSchedulingCategory);
+        _deadNodeGrace = deadNodeGrace ?? RayConfig.Default.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(10);
     }
+
+    private readonly TimeSpan _deadNodeGrace;
 
     public void Submit(TaskManager.Entry entry) => Observe(ResolveAndQueueAsync(entry), entry.Spec.DisplayName);
 
@@ -149,6 +158,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             cls.PendingLeaseRequests--;
             cls.ConsecutiveLeaseFailures = 0;
+            cls.DeadNodeFailuresSince = 0;
         }
         LogLeaseGranted(_logger, lease.LeaseId, lease.NodeId, cls.Request.Description);
 
@@ -161,6 +171,17 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
                 current = entry;
                 var reply = await PushAsync(lease, entry, resolved).ConfigureAwait(false);
                 bool workerDied = reply.Error is { Kind: ErrorKind.WorkerCrashed } && !reply.IsApplicationError;
+                // The last attempt's worker died: say whether its node did (NodeDiedException) or only the worker.
+                if (workerDied && entry.RetriesLeft == 0 && await _raylet.IsNodeDeadAsync(lease.NodeId, _disposed.Token).ConfigureAwait(false))
+                    reply = reply with
+                    {
+                        Error = new RayErrorInfo
+                        {
+                            Kind = ErrorKind.NodeDied, NodeId = lease.NodeId,
+                            Message = $"{entry.Spec.DisplayName} ({entry.Spec.TaskId}) was running on node {lease.NodeId}, which died, and its " +
+                                $"retries are spent: {reply.Error!.Message}",
+                        },
+                    };
                 if (_taskManager.HandleReply(entry, reply)) Queue(entry, resolved);
                 current = null;
                 if (workerDied)
@@ -243,7 +264,17 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             cls.PendingLeaseRequests--;
             failures = ++cls.ConsecutiveLeaseFailures;
             while (cls.Ready.TryPeek(out var head) && head.Entry.Status == TaskManager.Status.Finished) cls.Ready.Dequeue();
-            if (cls.Ready.TryPeek(out var first))
+            // A node that died after a raylet chose it costs no retries (as in Ray, where only the task's own failures do).
+            // For a while: once the GCS declares the node dead (its health checks) the raylets choose other nodes, and
+            // an unanswering node that the GCS still believes alive costs retries after that, as any failure does.
+            bool free = false;
+            if (e is RayletUnreachableException { SpillbackNode: not null })
+            {
+                long now = Environment.TickCount64;
+                if (cls.DeadNodeFailuresSince == 0) cls.DeadNodeFailuresSince = now;
+                free = now - cls.DeadNodeFailuresSince < (long)_deadNodeGrace.TotalMilliseconds;
+            }
+            if (!free && cls.Ready.TryPeek(out var first))
             {
                 if (first.Entry.RetriesLeft == 0) exhausted = cls.Ready.Dequeue().Entry;
                 else if (first.Entry.RetriesLeft > 0) first.Entry.RetriesLeft--;

@@ -47,6 +47,34 @@ internal sealed class RayletRpcClient : IRayletClient
         return new WorkerLease(reply.LeaseId, worker, reply.NodeId, resources) { Raylet = raylet };
     }
 
+    public async Task<bool> IsNodeDeadAsync(NodeId node, CancellationToken ct)
+    {
+        // This process's own node: were it dead, so would this process be.
+        if (node == NodeId || node.IsNil) return false;
+        try
+        {
+            var record = (await _gcs.GetAllNodesAsync(ct).ConfigureAwait(false)).Nodes.FirstOrDefault(n => n.NodeId == node);
+            if (record is null || !record.Alive) return true;
+            // The GCS declares a node dead only after its health checks fail (seconds): ask the node's raylet itself.
+            using var probe = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            probe.CancelAfter(TimeSpan.FromSeconds(2));
+            try
+            {
+                return await RpcChannels.TryCallAsync(RpcChannels.Invoker(record.RayletEndpoint, _config), NodeManagerService.GetNodeStatsMethod,
+                    Empty.Instance, probe.Token).ConfigureAwait(false) is null;
+            }
+            catch (RpcException) when (probe.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                return true; // no answer within the probe's time: as good as gone
+            }
+        }
+        catch (RayException e)
+        {
+            _logger.LogWarning("Could not tell whether node {NodeId} died (the GCS did not answer): {Detail}", node, e.Message);
+            return false;
+        }
+    }
+
     private (DateTime At, Dictionary<NodeId, string> Endpoints)? _endpoints;
 
     /// <summary>The raylet endpoint of an alive node, from the GCS's node table (refreshed at most once a second).</summary>

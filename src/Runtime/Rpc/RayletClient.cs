@@ -33,7 +33,7 @@ internal static class RayletRpc
                 // The caller asks again (or the GCS marks the actor dead with this cause): say which raylet is gone and why.
                 string which = node is { } n ? $"the raylet of node {n} at {endpoint}" : $"the raylet at {endpoint}";
                 throw new RayletUnreachableException($"Requesting a worker lease for {request.Description} failed: {which} is " +
-                    $"{RpcErrors.Describe(e, endpoint)}.", e);
+                    $"{RpcErrors.Describe(e, endpoint)}.", e) { SpillbackNode = node };
             }
             switch (reply.Kind)
             {
