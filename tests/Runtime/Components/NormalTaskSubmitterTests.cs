@@ -201,6 +201,38 @@ public sealed class NormalTaskSubmitterTests : IDisposable
         Assert.Contains(_logger.Entries, e => e.Level == LogLevel.Warning && e.Exception is LeaseRejectedException);
     }
 
+    private static RayletUnreachableException DeadSpillbackNode() =>
+        new("the raylet of node X is unreachable", new IOException("connection refused")) { SpillbackNode = NodeId.FromRandom() };
+
+    [Fact]
+    public async Task Lease_failures_at_a_spillback_node_that_died_cost_no_retries_while_the_cluster_learns_of_its_death()
+    {
+        // Six failures at a dead spillback node, then a grant: a task with no retries at all still runs.
+        var raylet = new FakeRaylet { GrantImmediately = true, FailFirst = 6, Failure = DeadSpillbackNode() };
+        using var worker = NewWorker(raylet);
+        using var submitter = new NormalTaskSubmitter(worker.TaskManager, worker.Resolver, raylet, _logger, deadNodeGrace: TimeSpan.FromMinutes(1));
+        raylet.Worker.Handler = _ => Task.FromResult(Ok(3));
+
+        var spec = Submit(maxRetries: 0, submitter, worker);
+
+        Assert.Equal(3, ValueOf(await Result(worker, spec)));
+        Assert.Equal(7, raylet.Requests);
+    }
+
+    [Fact]
+    public async Task A_spillback_node_that_stays_unreachable_past_the_grace_costs_retries_as_any_failure()
+    {
+        var raylet = new FakeRaylet { Reject = DeadSpillbackNode() };
+        using var worker = NewWorker(raylet);
+        using var submitter = new NormalTaskSubmitter(worker.TaskManager, worker.Resolver, raylet, _logger, deadNodeGrace: TimeSpan.Zero);
+
+        var spec = Submit(maxRetries: 1, submitter, worker);
+
+        var e = Assert.Throws<WorkerCrashedException>((await Result(worker, spec)).ThrowIfError);
+        Assert.Contains("unreachable", e.Message);
+        Assert.Equal(2, raylet.Requests);
+    }
+
     [Fact]
     public async Task A_raylet_that_keeps_failing_lease_requests_fails_tasks_once_their_own_retries_are_spent()
     {
