@@ -15,6 +15,22 @@ public static partial class Sleepy
     }
 }
 
+[RayRemote]
+public partial class Survivor
+{
+    private int _calls;
+
+    /// <summary>Where the actor runs, whether this instance is a restart, and how many calls this instance served.</summary>
+    public (string Node, bool Reconstructed, int Calls) Describe() =>
+        (Ray.GetRuntimeContext().NodeId.ToString(), Ray.GetRuntimeContext().WasCurrentActorReconstructed, ++_calls);
+
+    public string SlowNode(int ms)
+    {
+        Thread.Sleep(ms);
+        return Ray.GetRuntimeContext().NodeId.ToString();
+    }
+}
+
 /// <summary>Work on a node that dies is retried on the nodes left (issue: fault tolerance, node death).</summary>
 public sealed class NodeDeathTests(Xunit.Abstractions.ITestOutputHelper output)
 {
@@ -39,11 +55,27 @@ public sealed class NodeDeathTests(Xunit.Abstractions.ITestOutputHelper output)
 
         var nodes = new List<string>();
         var failures = new List<Exception>();
-        foreach (var r in refs)
+        TimeSpan? firstOnHead = null;
+        var pending = refs.Where(r => !first.Ready.Contains(r)).ToList();
+        foreach (var r in first.Ready) nodes.Add(r.Get(Timeout));
+        while (pending.Count > 0)
         {
-            try { nodes.Add(r.Get(Timeout)); }
-            catch (RayException e) { failures.Add(e); }
+            var (ready, rest) = Ray.Wait(pending, numReturns: 1, timeout: Timeout);
+            Assert.NotEmpty(ready);
+            foreach (var r in ready)
+            {
+                try
+                {
+                    string node = r.Get(Timeout);
+                    nodes.Add(node);
+                    if (node == cluster.Head.NodeId.ToString()) firstOnHead ??= clock.Elapsed;
+                }
+                catch (RayException e) { failures.Add(e); }
+            }
+            pending = [.. rest];
         }
+        output.WriteLine($"health checks every {cluster.Config.HealthCheckPeriod.TotalSeconds} s, dead after {cluster.Config.HealthCheckFailureThreshold} missed; " +
+            $"first result from the head {firstOnHead?.TotalSeconds:0.00} s after the node was killed");
         output.WriteLine($"all 200 settled {clock.Elapsed.TotalSeconds:0.00} s after the node was killed: {nodes.Count} results " +
             $"({nodes.Count(n => n == doomed.NodeId.ToString())} from the killed node, before it died), {failures.Count} failed" +
             (failures.Count > 0 ? $"; first: {failures[0].GetType().Name}: {failures[0].Message}" : ""));
@@ -70,5 +102,37 @@ public sealed class NodeDeathTests(Xunit.Abstractions.ITestOutputHelper output)
         var e = Assert.Throws<NodeDiedException>(() => onDoomed.Get(Timeout));
         Assert.Equal(doomed.NodeId, e.NodeId);
         Assert.Contains(doomed.NodeId.ToString(), e.Message);
+    }
+
+    [Fact]
+    public void An_actor_on_a_node_that_dies_restarts_elsewhere_and_its_calls_in_flight_are_resent()
+    {
+        using var cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 2 });
+        var doomed = cluster.AddNode(numCpus: 2);
+        cluster.WaitForNodes(2, TimeSpan.FromSeconds(30));
+        using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
+
+        var actor = Survivor.Remote.WithOptions(new ActorOptions
+        {
+            Name = "survivor", Lifetime = ActorLifetime.Detached, MaxRestarts = 1, MaxTaskRetries = 2,
+            SchedulingStrategy = new NodeAffinitySchedulingStrategy(doomed.NodeId, soft: true),
+        }).Create();
+        var before = actor.Describe().Get(Timeout);
+        Assert.Equal(doomed.NodeId.ToString(), before.Node);
+        Assert.False(before.Reconstructed);
+        var inFlight = actor.SlowNode(5_000);
+
+        var clock = Stopwatch.StartNew();
+        cluster.RemoveNode(doomed, graceful: false);
+
+        // The call in flight is resent to the restarted instance, on the node left.
+        Assert.Equal(cluster.Head.NodeId.ToString(), inFlight.Get(Timeout));
+        output.WriteLine($"the call in flight was answered by the restarted actor {clock.Elapsed.TotalSeconds:0.00} s after its node was killed");
+        var after = actor.Describe().Get(Timeout);
+        Assert.Equal(cluster.Head.NodeId.ToString(), after.Node);
+        Assert.True(after.Reconstructed);
+        // Named and detached, it keeps its name across the restart.
+        Assert.Equal(cluster.Head.NodeId.ToString(), Ray.GetActor<Survivor>("survivor").Describe().Get(Timeout).Node);
+        Ray.Kill(actor);
     }
 }

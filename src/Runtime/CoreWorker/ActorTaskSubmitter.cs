@@ -27,6 +27,9 @@ internal sealed partial class ActorTaskSubmitter
     {
         public ActorId ActorId { get; } = actorId;
         public ActorLifecycleState State { get; set; } = ActorLifecycleState.PendingCreation;
+
+        /// <summary>The node the actor's current instance runs on (nil while it has none, or when not known).</summary>
+        public NodeId NodeId { get; set; }
         public int NumRestarts { get; set; }
         public ICoreWorkerClient? Worker { get; set; }
         public RayErrorInfo? DeathCause { get; set; }
@@ -57,15 +60,23 @@ internal sealed partial class ActorTaskSubmitter
     /// <param name="logger">Where failures inside the submitter go.</param>
     /// <param name="waitForDeathInfo">How long a call whose worker died waits for the GCS to say what became of the
     /// actor before it fails with the worker's death (Ray's <c>timeout_ms_task_wait_for_death_info</c>).</param>
+    /// <param name="isNodeDead">Tells whether a node is dead (its raylet does not answer); none: never asked.</param>
+    /// <param name="nodeDeathWait">How long a call waits instead when the actor's whole node is gone: long enough for
+    /// the GCS's health checks to declare the node dead and restart the actor.</param>
     public ActorTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IGcsActorClient gcs, ILogger<ActorTaskSubmitter>? logger = null,
-        TimeSpan? waitForDeathInfo = null)
+        TimeSpan? waitForDeathInfo = null, Func<NodeId, CancellationToken, Task<bool>>? isNodeDead = null, TimeSpan? nodeDeathWait = null)
     {
         _taskManager = taskManager;
         _resolver = resolver;
         _gcs = gcs;
         _logger = logger ?? NullLogger<ActorTaskSubmitter>.Instance;
         _waitForDeathInfo = waitForDeathInfo ?? TimeSpan.FromSeconds(1);
+        _isNodeDead = isNodeDead;
+        _nodeDeathWait = nodeDeathWait ?? RayConfig.Default.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(2);
     }
+
+    private readonly Func<NodeId, CancellationToken, Task<bool>>? _isNodeDead;
+    private readonly TimeSpan _nodeDeathWait;
 
     /// <summary>The next sequence number for a call from this worker to <paramref name="actorId"/>; also checks
     /// the actor's MaxPendingCalls.</summary>
@@ -124,6 +135,7 @@ internal sealed partial class ActorTaskSubmitter
             q.State = update.State;
             q.NumRestarts = update.NumRestarts;
             q.Worker = update.Worker;
+            q.NodeId = update.NodeId;
             if (update.State == ActorLifecycleState.Dead)
             {
                 q.DeathCause = update.DeathCause ?? RayErrorInfo.ActorDied(q.ActorId, "the actor died");
@@ -341,7 +353,7 @@ internal sealed partial class ActorTaskSubmitter
                 // The GCS has not said yet what became of the actor: wait for its notice, a while at most.
                 call.DiedUnder = reply.Error!.Message;
                 q.AwaitingDeathNotice.Add(call);
-                _ = Task.Delay(_waitForDeathInfo).ContinueWith(_ => ResolveDeathNotices(q, call), TaskScheduler.Default);
+                _ = WaitForDeathNoticeAsync(q, call, q.NodeId);
                 return;
             }
             if (q.State is ActorLifecycleState.Restarting or ActorLifecycleState.PendingCreation && call.RetriesLeft != 0)
@@ -358,6 +370,25 @@ internal sealed partial class ActorTaskSubmitter
         }
         if (fail is not null) _taskManager.FailTask(entry, fail);
         else Pump(q);
+    }
+
+    /// <summary>Gives the GCS a while to say what became of the actor after its worker died under a call. A worker that
+    /// died alone is reported by its raylet within moments; when the whole node is gone (its raylet does not answer),
+    /// the GCS learns it from its health checks, so the call waits that long before it fails.</summary>
+    private async Task WaitForDeathNoticeAsync(ActorQueue q, Call call, NodeId node)
+    {
+        try
+        {
+            var wait = _waitForDeathInfo;
+            if (_isNodeDead is not null && !node.IsNil && await _isNodeDead(node, CancellationToken.None).ConfigureAwait(false))
+                wait = wait > _nodeDeathWait ? wait : _nodeDeathWait;
+            await Task.Delay(wait).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogDeathProbeFailed(_logger, e, q.ActorId);
+        }
+        ResolveDeathNotices(q, call);
     }
 
     private void Requeue(ActorQueue q, Call call)
@@ -382,6 +413,9 @@ internal sealed partial class ActorTaskSubmitter
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pushing {Task} ({TaskId}) to actor {ActorId} failed; treating the actor's worker as dead")]
     private static partial void LogPushFailed(ILogger logger, Exception e, string task, TaskId taskId, ActorId actorId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not tell whether the node of actor {ActorId} died")]
+    private static partial void LogDeathProbeFailed(ILogger logger, Exception e, ActorId actorId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling the reply of {Task} from actor {ActorId} failed inside RaySharp")]
     private static partial void LogReplyHandlingFailed(ILogger logger, Exception e, string task, ActorId actorId);

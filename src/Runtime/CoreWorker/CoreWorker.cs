@@ -48,7 +48,8 @@ internal sealed class CoreWorker : IDisposable
         Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
         NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet, loggers.CreateLogger<NormalTaskSubmitter>(),
             config.MaxPendingLeaseRequestsPerSchedulingCategory, config.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(10));
-        ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs, loggers.CreateLogger<ActorTaskSubmitter>(), config.TaskWaitForDeathInfo);
+        ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs, loggers.CreateLogger<ActorTaskSubmitter>(), config.TaskWaitForDeathInfo,
+            Raylet.IsNodeDeadAsync, config.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(2));
     }
 
     private readonly IOwnershipClient? _ownership;

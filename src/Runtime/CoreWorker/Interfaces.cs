@@ -105,7 +105,7 @@ internal enum ActorLifecycleState { PendingCreation, Alive, Restarting, Dead }
 
 /// <summary>What the GCS publishes to handle holders when an actor changes state.</summary>
 internal sealed record ActorStateUpdate(ActorId ActorId, ActorLifecycleState State, ICoreWorkerClient? Worker, int NumRestarts,
-    RayErrorInfo? DeathCause);
+    RayErrorInfo? DeathCause, NodeId NodeId = default);
 
 /// <summary>The GCS actor manager as workers see it: registration (with named-actor uniqueness), lookup,
 /// kill, and pub/sub of actor state. Local mode implements it in process.</summary>

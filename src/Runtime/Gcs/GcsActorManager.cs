@@ -119,9 +119,7 @@ internal sealed class GcsActorManager : IDisposable
                 IsActorCreation = true,
                 Description = $"Actor {spec.ClassName}",
             };
-            string start = _rayletFor(task.Strategy.Kind == WireStrategyKind.NodeAffinity ? task.Strategy.NodeId : task.Owner.NodeId)
-                ?? throw new ActorUnschedulableException($"Actor {spec.ClassName} cannot be scheduled: the cluster has no alive node.");
-            var (lease, raylet) = await _raylets.RequestWorkerLeaseAsync(start, request, ct).ConfigureAwait(false);
+            var (lease, raylet) = await LeaseAsync(task, spec, request, ct).ConfigureAwait(false);
             int attempt;
             lock (_lock)
             {
@@ -169,6 +167,33 @@ internal sealed class GcsActorManager : IDisposable
         catch (Exception e)
         {
             MarkDead(record, RayErrorInfo.ActorDied(spec.ActorId, $"it could not be scheduled: {(e is RayletUnreachableException ? e.Message : RpcErrors.Describe(e))}"));
+        }
+    }
+
+    /// <summary>How long the scheduling of an actor keeps asking again when the raylet a request was sent on to does
+    /// not answer (a node that just died, which the raylets still believe alive until they hear of its death).</summary>
+    internal static TimeSpan UnreachableRayletGrace { get; set; } = TimeSpan.FromSeconds(20);
+
+    private async Task<(WireLeaseReply Reply, string RayletEndpoint)> LeaseAsync(WireTaskSpec task, WireActorCreation spec, WireLeaseRequest request,
+        CancellationToken ct)
+    {
+        long deadline = Environment.TickCount64 + (long)UnreachableRayletGrace.TotalMilliseconds;
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            string start = _rayletFor(task.Strategy.Kind == WireStrategyKind.NodeAffinity ? task.Strategy.NodeId : task.Owner.NodeId)
+                ?? throw new ActorUnschedulableException($"Actor {spec.ClassName} cannot be scheduled: the cluster has no alive node.");
+            try
+            {
+                return await _raylets.RequestWorkerLeaseAsync(start, request, ct).ConfigureAwait(false);
+            }
+            catch (RayletUnreachableException e) when (Environment.TickCount64 < deadline)
+            {
+                _logger.LogInformation("Scheduling actor {ActorId} ({Class}): {Reason}; asking again in {Backoff} ms", spec.ActorId, spec.ClassName, e.Message,
+                    backoff.TotalMilliseconds);
+                await Task.Delay(backoff, ct).ConfigureAwait(false);
+                backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 2000));
+            }
         }
     }
 

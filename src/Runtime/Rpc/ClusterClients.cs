@@ -249,7 +249,7 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
             {
                 var worker = info.Worker is { } address ? new RemoteCoreWorkerClient(address, _worker.Raylet.NodeId, _worker.JobId, 0, ResourceSet.Empty,
                     _worker.Config, _worker.Loggers.CreateLogger<CoreWorkerConnection>()) : null;
-                onUpdate(new ActorStateUpdate(info.ActorId, info.State, worker, info.NumRestarts, info.DeathCause));
+                onUpdate(new ActorStateUpdate(info.ActorId, info.State, worker, info.NumRestarts, info.DeathCause, info.NodeId));
                 if (info.State == ActorLifecycleState.Dead) return;
             }
         }
