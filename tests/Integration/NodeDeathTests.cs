@@ -16,6 +16,28 @@ public static partial class Sleepy
 }
 
 [RayRemote]
+public partial class PidBoard
+{
+    private int _pid;
+
+    public int Post(int pid) => _pid = pid;
+
+    public int Read() => _pid;
+}
+
+public static partial class Sleepy
+{
+    /// <summary>Posts its worker's PID, sleeps, then says where it ran.</summary>
+    [RayRemote]
+    public static string PostPidThenNode(ActorHandle<PidBoard> board, int ms)
+    {
+        board.Post(Environment.ProcessId).Get();
+        Thread.Sleep(ms);
+        return Ray.GetRuntimeContext().NodeId.ToString();
+    }
+}
+
+[RayRemote]
 public partial class Survivor
 {
     private int _calls;
@@ -134,5 +156,43 @@ public sealed class NodeDeathTests(Xunit.Abstractions.ITestOutputHelper output)
         // Named and detached, it keeps its name across the restart.
         Assert.Equal(cluster.Head.NodeId.ToString(), Ray.GetActor<Survivor>("survivor").Describe().Get(Timeout).Node);
         Ray.Kill(actor);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    [Fact]
+    public void A_task_on_a_node_that_stops_answering_is_retried_as_soon_as_the_node_is_declared_dead()
+    {
+        using var cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 2 });
+        var frozen = cluster.AddNode(numCpus: 2);
+        cluster.WaitForNodes(2, TimeSpan.FromSeconds(30));
+        using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
+
+        var board = PidBoard.Remote.WithOptions(new ActorOptions
+            { SchedulingStrategy = new NodeAffinitySchedulingStrategy(cluster.Head.NodeId) }).Create();
+        Assert.Equal(0, board.Read().Get(Timeout));
+        var task = Sleepy.Remote.WithOptions(new TaskOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(frozen.NodeId, soft: true) })
+            .PostPidThenNode(board, 3_000);
+        int workerPid = 0;
+        ThreeNodeTests.WaitUntil(() => (workerPid = board.Read().Get(Timeout)) != 0);
+        // SIGSTOP: the node's raylet and the task's worker stop answering without closing a connection, as behind a
+        // network partition. Nothing breaks on the driver's side; the GCS's health checks notice the silent raylet.
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, kill(frozen.ProcessId, 19));
+        Assert.Equal(0, kill(workerPid, 19));
+        try
+        {
+            // gRPC keepalive alone would take about 40 s to give up on the stopped worker; the node's death, published by
+            // the GCS, breaks the connection as soon as the node is declared dead.
+            Assert.Equal(cluster.Head.NodeId.ToString(), task.Get(TimeSpan.FromSeconds(25)));
+            output.WriteLine($"the task was retried and finished on the head {clock.Elapsed.TotalSeconds:0.00} s after its node froze " +
+                $"(health checks every {cluster.Config.HealthCheckPeriod.TotalSeconds} s, dead after {cluster.Config.HealthCheckFailureThreshold} missed)");
+        }
+        finally
+        {
+            kill(workerPid, 9);
+            kill(frozen.ProcessId, 9);
+        }
     }
 }

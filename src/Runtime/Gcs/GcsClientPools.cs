@@ -25,10 +25,14 @@ internal interface ICoreWorkerClientPool
 }
 
 /// <summary>The raylets over gRPC (or the in-process transport in local mode).</summary>
-internal sealed class RayletRpcClientPool(RayConfig config, Microsoft.Extensions.Logging.ILogger logger) : IRayletClientPool
+/// <param name="config">Deadlines, keepalive and the cluster token.</param>
+/// <param name="logger">Where failed notices are logged.</param>
+/// <param name="nodeDeath">Fires when a node is declared dead: a lease request sent on to it stops waiting.</param>
+internal sealed class RayletRpcClientPool(RayConfig config, Microsoft.Extensions.Logging.ILogger logger, Func<NodeId, CancellationToken>? nodeDeath = null)
+    : IRayletClientPool
 {
     public Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestWorkerLeaseAsync(string endpoint, WireLeaseRequest request, CancellationToken ct) =>
-        RayletRpc.RequestLeaseAsync(config, endpoint, request, ct);
+        RayletRpc.RequestLeaseAsync(config, endpoint, request, ct, nodeDeath);
 
     public void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) => RayletRpc.ReturnWorker(config, rayletEndpoint, leaseId, disconnect, logger);
 }

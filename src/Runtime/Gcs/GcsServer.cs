@@ -20,13 +20,15 @@ internal sealed class GcsServer : IDisposable
     {
         Storage = storage ?? new InMemoryGcsTableStorage();
         Nodes = new GcsNodeManager(Storage, config, loggers.CreateLogger<GcsNodeManager>());
-        Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(config, loggers.CreateLogger<RayletRpcClientPool>()), workers ?? new CoreWorkerRpcClientPool(config, loggers.CreateLogger<CoreWorkerConnection>()),
+        Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(config, loggers.CreateLogger<RayletRpcClientPool>(), Nodes.DeathOf), workers ?? new CoreWorkerRpcClientPool(config, loggers.CreateLogger<CoreWorkerConnection>()),
             loggers.CreateLogger<GcsActorManager>());
         Jobs = new GcsJobManager(Storage, Actors, loggers.CreateLogger<GcsJobManager>());
         Logs = new LogPublisher(loggers.CreateLogger<LogPublisher>());
         Kv = new GcsInternalKv(Storage, config);
         PlacementGroups = new GcsPlacementGroupManager(new RayletBundleReservationClient(Nodes, config), Nodes.BundleNodes,
             loggers.CreateLogger<GcsPlacementGroupManager>(), Storage);
+        Events = new ClusterEventPublisher(loggers.CreateLogger<ClusterEventPublisher>());
+        Nodes.NodeDied += (id, reason) => Events.Publish(new ClusterEvent(ClusterEventKind.NodeDead, id, default, reason));
         Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);
         Nodes.NodeDied += (id, _) => PlacementGroups.OnNodeDead(id);
         Nodes.NodeAdded += _ => PlacementGroups.Kick();
@@ -45,9 +47,14 @@ internal sealed class GcsServer : IDisposable
     public LogPublisher Logs { get; }
     public GcsInternalKv Kv { get; }
     public GcsPlacementGroupManager PlacementGroups { get; }
+    public ClusterEventPublisher Events { get; }
     public GcsService Service { get; }
 
-    public void OnWorkerFailure(WorkerId workerId, NodeId nodeId, string reason) => Actors.OnWorkerDied(workerId, reason);
+    public void OnWorkerFailure(WorkerId workerId, NodeId nodeId, string reason)
+    {
+        Events.Publish(new ClusterEvent(ClusterEventKind.WorkerDead, nodeId, workerId, reason));
+        Actors.OnWorkerDied(workerId, reason);
+    }
 
     public void Dispose()
     {
@@ -161,6 +168,17 @@ internal sealed class GcsNodeManager : IDisposable
         }
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<NodeId, CancellationTokenSource> _deaths = new();
+
+    /// <summary>Fires when the node is declared dead (at once if it is already): calls waiting on its raylet stop.</summary>
+    public CancellationToken DeathOf(NodeId nodeId)
+    {
+        var death = _deaths.GetOrAdd(nodeId, _ => new CancellationTokenSource());
+        lock (_lock)
+            if (_nodes.TryGetValue(nodeId, out var n) && !n.Record.Alive) death.Cancel();
+        return death.Token;
+    }
+
     public void MarkDead(NodeId nodeId, string reason)
     {
         lock (_lock)
@@ -170,6 +188,7 @@ internal sealed class GcsNodeManager : IDisposable
             _nodes[nodeId] = (dead, n.LastReport);
             _storage.PutNode(dead);
         }
+        if (_deaths.TryGetValue(nodeId, out var death)) death.Cancel();
         _logger.LogWarning("Node {NodeId} is dead: {Reason}", nodeId, reason);
         if (NodeDied is { } handlers)
             foreach (var h in handlers.GetInvocationList().Cast<Action<NodeId, string>>())
@@ -307,6 +326,42 @@ internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager ac
     public IReadOnlyList<JobRecord> All() => storage.GetJobs();
 
     public void Dispose() => _stopping.Cancel();
+}
+
+/// <summary>Node and worker deaths, for every process that subscribes (one stream per process): owners stop waiting on
+/// workers that are gone, and know which nodes' copies of objects are lost.</summary>
+internal sealed class ClusterEventPublisher(ILogger<ClusterEventPublisher> logger)
+{
+    private readonly Lock _lock = new();
+    private readonly List<Action<ClusterEvent>> _subscribers = [];
+
+    public void Publish(ClusterEvent e)
+    {
+        Action<ClusterEvent>[] subscribers;
+        lock (_lock) subscribers = [.. _subscribers];
+        foreach (var s in subscribers)
+        {
+            try
+            {
+                s(e);
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "A subscriber of cluster events failed to take {Kind} of {NodeId}", e.Kind, e.NodeId);
+            }
+        }
+    }
+
+    public IDisposable Subscribe(Action<ClusterEvent> sink)
+    {
+        lock (_lock) _subscribers.Add(sink);
+        return new Unsubscribe(() => { lock (_lock) _subscribers.Remove(sink); });
+    }
+
+    private sealed class Unsubscribe(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
 }
 
 /// <summary>Worker output published by raylets and streamed to the drivers of the job (Ray's log monitor).</summary>

@@ -43,6 +43,7 @@ internal class GcsService : IRpcService
     public static readonly Method<NamedPlacementGroupRequest, PlacementGroupReply> GetNamedPlacementGroupMethod = RpcMarshaller.Unary<NamedPlacementGroupRequest, PlacementGroupReply>(Name, nameof(GetNamedPlacementGroup));
     public static readonly Method<Empty, PlacementGroupList> GetAllPlacementGroupsMethod = RpcMarshaller.Unary<Empty, PlacementGroupList>(Name, nameof(GetAllPlacementGroups));
     public static readonly Method<WaitPlacementGroupRequest, WaitPlacementGroupReply> WaitPlacementGroupUntilReadyMethod = RpcMarshaller.Unary<WaitPlacementGroupRequest, WaitPlacementGroupReply>(Name, nameof(WaitPlacementGroupUntilReady));
+    public static readonly Method<Empty, ClusterEvent> SubscribeClusterEventsMethod = RpcMarshaller.ServerStreaming<Empty, ClusterEvent>(Name, nameof(SubscribeClusterEvents));
     public static readonly Method<JobIdRequest, LogBatch> SubscribeLogsMethod = RpcMarshaller.ServerStreaming<JobIdRequest, LogBatch>(Name, nameof(SubscribeLogs));
 
     private readonly GcsServer _gcs;
@@ -84,6 +85,7 @@ internal class GcsService : IRpcService
         b.AddMethod(PublishLogsMethod, s is null ? null : s.PublishLogs);
         b.AddMethod(SubscribeLogsMethod, s is null ? null : s.SubscribeLogs);
         b.AddMethod(WatchDriverMethod, s is null ? null : s.WatchDriver);
+        b.AddMethod(SubscribeClusterEventsMethod, s is null ? null : s.SubscribeClusterEvents);
         b.AddMethod(CreatePlacementGroupMethod, s is null ? null : s.CreatePlacementGroup);
         b.AddMethod(RemovePlacementGroupMethod, s is null ? null : s.RemovePlacementGroup);
         b.AddMethod(GetPlacementGroupMethod, s is null ? null : s.GetPlacementGroup);
@@ -185,6 +187,17 @@ internal class GcsService : IRpcService
         var updates = Channel.CreateUnbounded<ActorInfo>(new UnboundedChannelOptions { SingleReader = true });
         using var subscription = _gcs.Actors.Subscribe(request.ActorId, info => updates.Writer.TryWrite(info));
         await DrainAsync(updates.Reader, stream, context.CancellationToken, i => i.State == ActorLifecycleState.Dead).ConfigureAwait(false);
+    }
+
+    /// <summary>Every node and worker death from now on, after the nodes already dead (a subscriber that joins late or
+    /// comes back after a GCS restart learns them too).</summary>
+    public virtual async Task SubscribeClusterEvents(Empty request, IServerStreamWriter<ClusterEvent> stream, ServerCallContext context)
+    {
+        var events = Channel.CreateUnbounded<ClusterEvent>(new UnboundedChannelOptions { SingleReader = true });
+        using var subscription = _gcs.Events.Subscribe(e => events.Writer.TryWrite(e));
+        foreach (var dead in _gcs.Nodes.View().Nodes.Where(n => !n.Alive))
+            events.Writer.TryWrite(new ClusterEvent(ClusterEventKind.NodeDead, dead.NodeId, default, dead.DeathReason ?? "the node died"));
+        await DrainAsync(events.Reader, stream, context.CancellationToken, _ => false).ConfigureAwait(false);
     }
 
     public virtual async Task SubscribeLogs(JobIdRequest request, IServerStreamWriter<LogBatch> stream, ServerCallContext context)

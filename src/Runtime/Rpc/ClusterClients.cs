@@ -41,16 +41,29 @@ internal sealed class RayletRpcClient : IRayletClient
     {
         var envVars = request.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null;
         string target = !request.PreferredNode.IsNil && request.PreferredNode != NodeId ? EndpointOf(request.PreferredNode) ?? _raylet : _raylet;
-        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_config, target, request.ToWire(_jobId, envVars), ct).ConfigureAwait(false);
+        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_config, target, request.ToWire(_jobId, envVars), ct, DeathOf).ConfigureAwait(false);
         var resources = reply.Resources.FromWire();
         var worker = new RemoteCoreWorkerClient(reply.Worker!, NodeId, _jobId, reply.LeaseId, resources, _config, _connectionLogger);
         return new WorkerLease(reply.LeaseId, worker, reply.NodeId, resources) { Raylet = raylet };
     }
 
+    private readonly ConcurrentDictionary<NodeId, CancellationTokenSource> _deaths = new();
+
+    /// <summary>The GCS published the node's death: lease requests waiting on its raylet stop waiting.</summary>
+    public void OnNodeDead(NodeId node)
+    {
+        var death = _deaths.GetOrAdd(node, _ => new CancellationTokenSource());
+        try { death.Cancel(); } catch (ObjectDisposedException) { }
+    }
+
+    /// <summary>Fires when the node is declared dead (at once if it is already).</summary>
+    private CancellationToken DeathOf(NodeId node) => _deaths.GetOrAdd(node, _ => new CancellationTokenSource()).Token;
+
     public async Task<bool> IsNodeDeadAsync(NodeId node, CancellationToken ct)
     {
         // This process's own node: were it dead, so would this process be.
         if (node == NodeId || node.IsNil) return false;
+        if (_deaths.TryGetValue(node, out var death) && death.IsCancellationRequested) return true;
         try
         {
             var record = (await _gcs.GetAllNodesAsync(ct).ConfigureAwait(false)).Nodes.FirstOrDefault(n => n.NodeId == node);
@@ -387,6 +400,66 @@ internal static class DriverWatch
 }
 
 /// <summary>Streams the job's worker output to this driver's console, prefixed with the worker's pid and node.</summary>
+/// <summary>The process's one subscription to node and worker deaths (Ray's failure pub/sub): connections to workers
+/// that are gone break at once, and the raylet client remembers dead nodes. It resubscribes when the stream breaks (a
+/// GCS that restarts), until disposed.</summary>
+internal static class ClusterEventStream
+{
+    public static IDisposable Start(GcsClient gcs, RayletRpcClient raylet, ILogger logger)
+    {
+        var cts = new CancellationTokenSource();
+        _ = Task.Run(async () =>
+        {
+            var backoff = TimeSpan.FromMilliseconds(200);
+            while (!cts.IsCancellationRequested)
+            {
+                try
+                {
+                    await foreach (var e in gcs.SubscribeClusterEvents(cts.Token).ConfigureAwait(false))
+                    {
+                        backoff = TimeSpan.FromMilliseconds(200);
+                        if (e.Kind == ClusterEventKind.NodeDead)
+                        {
+                            raylet.OnNodeDead(e.NodeId);
+                            CoreWorkerConnection.BreakNode(e.NodeId, e.Reason);
+                        }
+                        else
+                        {
+                            CoreWorkerConnection.BreakWorker(e.WorkerId, e.Reason);
+                        }
+                    }
+                }
+                catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
+                {
+                    // The GCS went away or this process is shutting down: subscribe again unless stopping.
+                }
+                catch (Exception e)
+                {
+                    logger.LogError(e, "Handling a cluster event failed; subscribing again");
+                }
+                try
+                {
+                    await Task.Delay(backoff, cts.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 2000));
+            }
+        });
+        return new Stop(cts);
+    }
+
+    private sealed class Stop(CancellationTokenSource cts) : IDisposable
+    {
+        public void Dispose()
+        {
+            try { cts.Cancel(); } catch (ObjectDisposedException) { }
+        }
+    }
+}
+
 internal static class DriverLogStream
 {
     public static IDisposable Start(GcsClient gcs, JobId jobId)

@@ -52,6 +52,20 @@ internal sealed partial class CoreWorkerConnection
 
     public CallInvoker Invoker => _invoker;
 
+    /// <summary>The GCS says the node died: connections to its workers break now, failing the calls in flight (a node cut
+    /// off by the network leaves them hanging otherwise).</summary>
+    public static void BreakNode(NodeId node, string reason)
+    {
+        foreach (var c in s_connections.Values)
+            if (c.Address.NodeId == node) c.Break($"its node {node} died ({reason})");
+    }
+
+    /// <summary>The GCS says the worker died: the connection to it breaks now.</summary>
+    public static void BreakWorker(WorkerId worker, string reason)
+    {
+        if (s_connections.TryGetValue(worker, out var c)) c.Break($"the worker process {worker} died ({reason})");
+    }
+
     public Task<PushTaskResponse> PushAsync(WireTaskSpec task, long leaseId, Dictionary<string, double> leaseResources)
     {
         // Replies complete in stream order with their continuations inline: a caller that sees a later reply has

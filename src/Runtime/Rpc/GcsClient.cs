@@ -161,6 +161,10 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
 
     public void PublishLogs(LogBatch batch) => Fire(GcsService.PublishLogsMethod, batch);
 
+    /// <summary>Node and worker deaths as the GCS publishes them (the nodes already dead first), until <paramref name="ct"/>
+    /// is cancelled or the GCS goes away.</summary>
+    public IAsyncEnumerable<ClusterEvent> SubscribeClusterEvents(CancellationToken ct) => Stream(GcsService.SubscribeClusterEventsMethod, Empty.Instance, ct);
+
     /// <summary>The job's worker output as it is published, until <paramref name="ct"/> is cancelled.</summary>
     public IAsyncEnumerable<LogBatch> SubscribeLogs(JobId jobId, CancellationToken ct) => Stream(GcsService.SubscribeLogsMethod, new JobIdRequest(jobId), ct);
 

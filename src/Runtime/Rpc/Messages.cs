@@ -227,6 +227,12 @@ internal sealed partial record NodeRecord
 
 [MemoryPackable] internal sealed partial record NodeIdRequest(NodeId NodeId, string? Reason);
 
+internal enum ClusterEventKind : byte { NodeDead, WorkerDead }
+
+/// <summary>A death every process hears of through its one subscription to the GCS (Ray's node and worker failure
+/// pub/sub channels): a node (<see cref="WorkerId"/> nil) or a worker process.</summary>
+[MemoryPackable] internal sealed partial record ClusterEvent(ClusterEventKind Kind, NodeId NodeId, WorkerId WorkerId, string Reason);
+
 [MemoryPackable]
 internal sealed partial record JobRecord
 {

@@ -11,22 +11,36 @@ internal static class RayletRpc
     /// <summary>Asks the raylet at <paramref name="endpoint"/> for a lease, following Reschedule replies. Returns
     /// the granting raylet's endpoint with the reply; throws the unschedulable exception on Canceled,
     /// <see cref="LeaseRejectedException"/> on Rejected (the caller asks again).</summary>
+    /// <param name="config">The caller's configuration (spillback limit, channel keepalive).</param>
+    /// <param name="endpoint">The raylet asked first.</param>
+    /// <param name="request">The lease request.</param>
+    /// <param name="ct">Cancels the request.</param>
+    /// <param name="nodeDeath">The token that fires when a node is declared dead (none: not watched). A request sent on
+    /// to a node that dies (or is dead already) stops waiting for it: a raylet that froze or was cut off never answers.</param>
     public static async Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestLeaseAsync(RayConfig config, string endpoint,
-        WireLeaseRequest request, CancellationToken ct)
+        WireLeaseRequest request, CancellationToken ct, Func<NodeId, CancellationToken>? nodeDeath = null)
     {
         NodeId? node = null; // known once a raylet names the node it sends the request to
         for (int hop = 0; ; hop++)
         {
             WireLeaseReply reply;
+            var death = node is { } target && nodeDeath is not null ? nodeDeath(target) : CancellationToken.None;
+            using var call = CancellationTokenSource.CreateLinkedTokenSource(ct, death);
             try
             {
+                if (death.IsCancellationRequested) throw new RpcException(new Status(StatusCode.Unavailable, "the node was declared dead"));
                 reply = await RpcChannels.Invoker(endpoint, config)
-                    .AsyncUnaryCall(NodeManagerService.RequestWorkerLeaseMethod, null, new CallOptions(cancellationToken: ct), request)
+                    .AsyncUnaryCall(NodeManagerService.RequestWorkerLeaseMethod, null, new CallOptions(cancellationToken: call.Token), request)
                     .ResponseAsync.ConfigureAwait(false);
             }
             catch (RpcException) when (ct.IsCancellationRequested)
             {
                 throw new OperationCanceledException(ct);
+            }
+            catch (RpcException e) when (death.IsCancellationRequested)
+            {
+                throw new RayletUnreachableException($"Requesting a worker lease for {request.Description} failed: node {node} at {endpoint}, which " +
+                    "a raylet had sent it on to, was declared dead by the GCS.", e) { SpillbackNode = node };
             }
             catch (RpcException e)
             {

@@ -360,7 +360,7 @@ internal static class ClusterDriver
         }
         var jobId = Reach(gcs, address, g => g.GetNextJobId());
         string ns = options.Namespace ?? Guid.NewGuid().ToString("N");
-        IDisposable? logs = null, watch = null;
+        IDisposable? logs = null, watch = null, events = null;
         var worker = new CoreWorker(jobId, ns, options.RuntimeEnv, config, loggers, w =>
         {
             threads?.Attach(w, gcs);
@@ -379,12 +379,15 @@ internal static class ClusterDriver
             // A driver that joined a cluster can die alone; the GCS finishes its job when this watch breaks. (Local
             // mode's and the embedded cluster's GCS live and die with the driver.)
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
-            return new WorkerConnections(new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers), new GcsActorClient(gcs, w), endpoint, socket,
+            var rayletClient = new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers);
+            events = ClusterEventStream.Start(gcs, rayletClient, loggers.CreateLogger<RayletRpcClient>());
+            return new WorkerConnections(rayletClient, new GcsActorClient(gcs, w), endpoint, socket,
                 new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode,
                 ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, w.WorkerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()),
                 PlacementGroups: new GcsPlacementGroupClient(gcs, jobId, () => w.Address), OnDispose: () =>
                 {
                     gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
+                    events?.Dispose();
                     watch?.Dispose();
                     logs?.Dispose();
                     embedded?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));

@@ -64,8 +64,11 @@ internal static class WorkerMain
         string socket = Path.Combine(sessionDir, "sockets", "w-" + workerId.ToString()[..12] + ".sock");
         await using var server = await RpcServer.StartAsync(host, 0, socket, [new CoreWorkerService(handler, config)], config, loggers).ConfigureAwait(false);
         var gcsClient = new GcsClient(gcs, config, loggers.CreateLogger<GcsClient>());
+        var rayletClient = new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers);
+        // Deaths of nodes and workers reach this worker's connections for as long as it lives.
+        using var events = ClusterEventStream.Start(gcsClient, rayletClient, loggers.CreateLogger<RayletRpcClient>());
         var core = new CoreWorker(jobId, o["namespace"], null, config, loggers, w => new WorkerConnections(
-            new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers), new GcsActorClient(gcsClient, w), server.Endpoint, socket,
+            rayletClient, new GcsActorClient(gcsClient, w), server.Endpoint, socket,
             new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()),
             ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, workerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()),
             PlacementGroups: new GcsPlacementGroupClient(gcsClient, jobId, () => w.Address)),
