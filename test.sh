@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test project of RaySharp and ends with the line "N passed, M failed".
-# Usage: ./test.sh            (from the repository root; needs only the .NET 10 SDK)
+# Usage: ./test.sh            (from the repository root; needs the .NET 10 SDK, and installs redis-server if missing)
 set -uo pipefail
 cd "$(dirname "$0")"
+
+# The GCS's Redis storage tests start their own redis-server (on a free loopback port); install it when missing.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (apt-get) for the Redis tests"
+  export DEBIAN_FRONTEND=noninteractive
+  # Without a package list apt-get install finds nothing: update once and try again.
+  apt-get install -y -qq redis-server >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq redis-server >/dev/null 2>&1; } \
+    || echo "could not install redis-server: the Redis tests will fail (apt-get install -y redis-server)"
+fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -15,6 +15,8 @@ internal interface IGcsTableStorage
     void PutJob(JobRecord job);
     JobRecord? GetJob(JobId id);
     IReadOnlyList<JobRecord> GetJobs();
+    /// <summary>The next job number (1, 2, ...), atomically: a GCS restarted over the same storage never reuses one.</summary>
+    long NextJobCounter();
     void PutActor(ActorInfo actor, WireTaskSpec creationTask);
     IReadOnlyList<(ActorInfo Actor, WireTaskSpec CreationTask)> GetActors();
     void PutPlacementGroup(PlacementGroupTableData group);
@@ -34,12 +36,14 @@ internal sealed class InMemoryGcsTableStorage : IGcsTableStorage
     private readonly ConcurrentDictionary<ActorId, (ActorInfo, WireTaskSpec)> _actors = new();
     private readonly ConcurrentDictionary<(string, string), byte[]> _kv = new();
     private readonly ConcurrentDictionary<PlacementGroupId, PlacementGroupTableData> _placementGroups = new();
+    private long _jobCounter;
 
     public void PutNode(NodeRecord node) => _nodes[node.NodeId] = node;
     public IReadOnlyList<NodeRecord> GetNodes() => [.. _nodes.Values];
     public void PutJob(JobRecord job) => _jobs[job.JobId] = job;
     public JobRecord? GetJob(JobId id) => _jobs.GetValueOrDefault(id);
     public IReadOnlyList<JobRecord> GetJobs() => [.. _jobs.Values.OrderBy(j => j.StartTimeMs)];
+    public long NextJobCounter() => Interlocked.Increment(ref _jobCounter);
     public void PutActor(ActorInfo actor, WireTaskSpec creationTask) => _actors[actor.ActorId] = (actor, creationTask);
     public IReadOnlyList<(ActorInfo Actor, WireTaskSpec CreationTask)> GetActors() => [.. _actors.Values];
     public void PutPlacementGroup(PlacementGroupTableData group) => _placementGroups[group.Spec.Id] = group;
