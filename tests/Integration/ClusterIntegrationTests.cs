@@ -354,7 +354,7 @@ public sealed class NodeFailureTests
 
         var errors = new List<RayException>
         {
-            Assert.Throws<WorkerCrashedException>(() => task.Get(Timeout)),
+            Assert.Throws<NodeDiedException>(() => task.Get(Timeout)),
             Assert.Throws<ActorDiedException>(() => actor.Node().Get(Timeout)),
             Assert.ThrowsAny<RayException>(() => pinned.Get(Timeout)),
         };
