@@ -32,7 +32,7 @@ public static class ChaosRun
         {
             while (!stop.Token.WaitHandle.WaitOne(killEvery))
             {
-                var workers = ChildProcesses(Environment.ProcessId).Where(p => p != ledgerPid).Order().ToList();
+                var workers = WorkerProcesses.Of(Environment.ProcessId).Where(p => p != ledgerPid).Order().ToList();
                 if (workers.Count == 0) continue;
                 int victim = workers[random.Next(workers.Count)];
                 try
@@ -77,37 +77,6 @@ public static class ChaosRun
         int moreThanOnce = executions.Count(n => n > 1);
         log.WriteLine($"pending at the end: {pending.Count}");
         return new ChaosResult(tasks, succeeded, failed, pending.Count, moreThanOnce, killed, failures, watch.Elapsed);
-    }
-
-    /// <summary>A RaySharp worker process (its command line is <c>dotnet exec ... RaySharp.Runtime.dll worker ...</c>), not
-    /// some other child such as a test cluster's node.</summary>
-    private static bool IsWorker(string procDir)
-    {
-        try
-        {
-            var args = File.ReadAllText(Path.Combine(procDir, "cmdline")).Split('\0');
-            return args.Any(a => a.EndsWith("RaySharp.Runtime.dll", StringComparison.Ordinal)) && args.Contains("worker");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>The worker processes whose parent is <paramref name="parent"/> (Linux /proc).</summary>
-    private static IEnumerable<int> ChildProcesses(int parent)
-    {
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
-            string stat;
-            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
-            catch (IOException) { continue; }
-            catch (UnauthorizedAccessException) { continue; }
-            // pid (comm) state ppid ...: comm may hold spaces, so read after its closing parenthesis.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields.Length > 1 && int.TryParse(fields[1], out int ppid) && ppid == parent && IsWorker(dir)) yield return pid;
-        }
     }
 }
 

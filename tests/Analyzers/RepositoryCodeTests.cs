@@ -71,13 +71,15 @@ public class RepositoryCodeTests
         return new AnalyzerFileReference(path, LoadedAssemblyLoader.Instance).GetGeneratorsForAllLanguages().ToArray();
     }
 
-    /// <summary>What the cluster runtime's RPC layer compiles against: gRPC (copied next to the runtime) and the
-    /// ASP.NET Core shared framework (Kestrel), skipping assemblies already referenced.</summary>
+    /// <summary>What the cluster runtime's RPC layer and GCS storage compile against: gRPC and the Redis client (copied
+    /// next to the runtime) and the ASP.NET Core shared framework (Kestrel), skipping assemblies already referenced.</summary>
     private static IEnumerable<MetadataReference> ClusterRuntimeReferences(ImmutableArray<MetadataReference> existing)
     {
         var have = existing.Select(r => Path.GetFileName(r.Display ?? "")).ToHashSet(StringComparer.OrdinalIgnoreCase);
         string runtimeDir = Path.GetDirectoryName(typeof(RayRemoteAttribute).Assembly.Location)!;
-        var grpc = Directory.EnumerateFiles(runtimeDir, "Grpc.*.dll");
+        var grpc = Directory.EnumerateFiles(runtimeDir, "Grpc.*.dll")
+            .Concat(Directory.EnumerateFiles(runtimeDir, "StackExchange.Redis.dll"))
+            .Concat(Directory.EnumerateFiles(runtimeDir, "Pipelines.Sockets.Unofficial.dll"));
         string netCoreDir = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         string aspNetRoot = Path.GetFullPath(Path.Combine(netCoreDir, "..", "..", "Microsoft.AspNetCore.App"));
         string aspNetDir = Directory.EnumerateDirectories(aspNetRoot).OrderBy(d => d, StringComparer.Ordinal).Last();

@@ -174,11 +174,16 @@ internal sealed class GcsActorManager : IDisposable
     /// not answer (a node that just died, which the raylets still believe alive until they hear of its death).</summary>
     internal static TimeSpan UnreachableRayletGrace { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>How many times in a row a raylet may reject an actor's lease (its worker died before registering) before
+    /// the actor is given up as unable to start.</summary>
+    internal const int MaxRejectedLeases = 5;
+
     private async Task<(WireLeaseReply Reply, string RayletEndpoint)> LeaseAsync(WireTaskSpec task, WireActorCreation spec, WireLeaseRequest request,
         CancellationToken ct)
     {
         long deadline = Environment.TickCount64 + (long)UnreachableRayletGrace.TotalMilliseconds;
         var backoff = TimeSpan.FromMilliseconds(100);
+        int rejected = 0;
         while (true)
         {
             string start = _rayletFor(task.Strategy.Kind == WireStrategyKind.NodeAffinity ? task.Strategy.NodeId : task.Owner.NodeId)
@@ -187,7 +192,8 @@ internal sealed class GcsActorManager : IDisposable
             {
                 return await _raylets.RequestWorkerLeaseAsync(start, request, ct).ConfigureAwait(false);
             }
-            catch (RayletUnreachableException e) when (Environment.TickCount64 < deadline)
+            catch (Exception e) when (e is RayletUnreachableException && Environment.TickCount64 < deadline
+                || e is LeaseRejectedException && ++rejected <= MaxRejectedLeases)
             {
                 _logger.LogInformation("Scheduling actor {ActorId} ({Class}): {Reason}; asking again in {Backoff} ms", spec.ActorId, spec.ClassName, e.Message,
                     backoff.TotalMilliseconds);

@@ -140,10 +140,8 @@ internal sealed class GcsNodeManager : IDisposable
     {
         lock (_lock)
             return [.. _nodes.Values.Where(n => n.Record.Alive).Select(n => new BundleNode(n.Record.NodeId,
-                BundleResources.WithoutBundles(n.Record.Total.FromWire()), BundleResources.WithoutBundles(Clamp(n.Record.Available).FromWire())))];
+                BundleResources.WithoutBundles(n.Record.Total.FromWire()), BundleResources.WithoutBundles(n.Record.Available.FromWireAvailable())))];
     }
-
-    private static Dictionary<string, double> Clamp(Dictionary<string, double> available) => available.ToDictionary(kv => kv.Key, kv => Math.Max(0, kv.Value));
 
     /// <summary>The raylet endpoint of exactly this node, if it is alive.</summary>
     public string? RayletOf(NodeId nodeId)

@@ -269,7 +269,7 @@ internal sealed partial class NodeManager : IDisposable
     {
         var nodes = new List<SchedulingNode> { new(NodeId, Endpoint, _total, _available) };
         foreach (var n in _view.Values)
-            if (n.Alive && n.NodeId != NodeId) nodes.Add(new SchedulingNode(n.NodeId, n.RayletEndpoint, n.Total.FromWire(), n.Available.FromWire()));
+            if (n.Alive && n.NodeId != NodeId) nodes.Add(new SchedulingNode(n.NodeId, n.RayletEndpoint, n.Total.FromWire(), n.Available.FromWireAvailable()));
         return nodes;
     }
 

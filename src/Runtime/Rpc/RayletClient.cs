@@ -59,7 +59,7 @@ internal static class RayletRpc
                     // After a few hops, make the chosen node queue the request instead of passing it on again.
                     request = request with { GrantOrReject = hop + 1 >= Math.Max(1, config.MaxSpillbacks / 2), Spilled = true };
                     continue;
-                case LeaseReplyKind.Rejected when !request.IsActorCreation:
+                case LeaseReplyKind.Rejected:
                     throw new LeaseRejectedException(reply.CancelMessage ?? $"The raylet at {endpoint} rejected the lease request of {request.Description}.");
                 case LeaseReplyKind.Canceled when reply.PlacementGroupRemoved:
                     throw new PlacementGroupSchedulingException(reply.CancelMessage ?? $"The placement group of {request.Description} was removed.");

@@ -14,6 +14,12 @@ internal static class WireFormat
 
     public static Dictionary<string, double> ToWire(this ResourceSet resources) => new(resources.ToDictionary());
 
+    /// <summary>What a node reported free: an amount below zero (a blocked task that took its CPU back while another
+    /// used it) counts as nothing free.</summary>
+    public static ResourceSet FromWireAvailable(this Dictionary<string, double>? available) =>
+        available is null || available.Count == 0 ? ResourceSet.Empty
+        : ResourceSet.From(available.Where(kv => kv.Value > 0));
+
     public static ResourceSet FromWire(this Dictionary<string, double>? resources) =>
         resources is null || resources.Count == 0 ? ResourceSet.Empty : ResourceSet.From(resources);
 

@@ -282,6 +282,20 @@ public sealed class NodeManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_node_reporting_less_than_nothing_free_is_seen_as_full_and_requests_are_still_answered()
+    {
+        // A blocked task that took its CPU back while another task used it leaves a node reporting CPU -1 for a while.
+        await StartNode(1);
+        var busy = NodeId.FromRandom();
+        var roomy = NodeId.FromRandom();
+        await _gcs.SetViewAsync(Remote(busy, "raylet-busy", 2, -1), Remote(roomy, "raylet-roomy", 4, 4));
+        await Granted(Request());
+        var reply = await Request(cpus: 2).WaitAsync(Wait);
+        Assert.Equal(LeaseReplyKind.Spillback, reply.Kind);
+        Assert.Equal("raylet-roomy", reply.SpillbackEndpoint);
+    }
+
+    [Fact]
     public async Task Hard_affinity_to_a_node_not_in_the_cluster_is_canceled_naming_the_node()
     {
         await StartNode(2);
