@@ -24,6 +24,9 @@ internal sealed class GcsActorManager : IDisposable
         public long LeaseId { get; set; }
         public RayErrorInfo? DeathCause { get; set; }
         public List<Action<ActorInfo>> Subscribers { get; } = [];
+
+        /// <summary>Creation attempts whose worker died before the constructor ran.</summary>
+        public int FailedCreations { get; set; }
         public CancellationTokenSource Scheduling { get; set; } = new();
     }
 
@@ -140,6 +143,22 @@ internal sealed class GcsActorManager : IDisposable
             {
                 if (error.Kind == ErrorKind.WorkerCrashed)
                 {
+                    // The leased worker died before the constructor could run (it was killed, or it had died idle and the
+                    // raylet had not seen it yet): the actor never started, so it is scheduled again without spending a
+                    // restart, a few times at most.
+                    bool again;
+                    lock (_lock)
+                    {
+                        again = record.State != ActorLifecycleState.Dead && record.FailedCreations++ < MaxFailedCreations;
+                    }
+                    if (again)
+                    {
+                        ReleaseLease(record);
+                        _logger.LogInformation("Actor {ActorId} ({Class}): its worker died before the constructor ran ({Reason}); scheduling it again",
+                            spec.ActorId, spec.ClassName, error.Message);
+                        _ = ScheduleAsync(record);
+                        return;
+                    }
                     OnWorkerDied(lease.Worker!.WorkerId, error.Message);
                     return;
                 }
@@ -177,6 +196,9 @@ internal sealed class GcsActorManager : IDisposable
     /// <summary>How many times in a row a raylet may reject an actor's lease (its worker died before registering) before
     /// the actor is given up as unable to start.</summary>
     internal const int MaxRejectedLeases = 5;
+
+    /// <summary>How many times an actor whose leased worker died before its constructor ran is scheduled again.</summary>
+    internal const int MaxFailedCreations = 3;
 
     private async Task<(WireLeaseReply Reply, string RayletEndpoint)> LeaseAsync(WireTaskSpec task, WireActorCreation spec, WireLeaseRequest request,
         CancellationToken ct)

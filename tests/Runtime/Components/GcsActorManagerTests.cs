@@ -148,15 +148,25 @@ public sealed class GcsActorManagerTests : IDisposable
     }
 
     [Fact]
-    public async Task A_worker_that_dies_during_creation_restarts_the_actor_while_restarts_remain()
+    public async Task A_worker_that_dies_before_the_actor_started_is_replaced_without_spending_a_restart()
     {
-        var (_, states) = Start(Creation(maxRestarts: 1));
+        // A worker handed out after it died (killed while idle) never ran the constructor: the actor is scheduled again.
+        var (_, states) = Start(Creation(maxRestarts: 0));
         await GrantAndConstruct(new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = "the process died" });
-        await NextState(states, ActorLifecycleState.Restarting);
         var (_, worker) = await GrantAndConstruct();
         var alive = await NextState(states, ActorLifecycleState.Alive);
-        Assert.Equal(1, alive.NumRestarts);
+        Assert.Equal(0, alive.NumRestarts);
         Assert.Equal(worker, alive.Worker);
+    }
+
+    [Fact]
+    public async Task An_actor_whose_workers_keep_dying_before_it_starts_dies_after_a_few_tries()
+    {
+        var (_, states) = Start(Creation(maxRestarts: 0));
+        for (int i = 0; i <= GcsActorManager.MaxFailedCreations; i++)
+            await GrantAndConstruct(new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = $"the process died ({i})" });
+        var dead = await NextState(states, ActorLifecycleState.Dead);
+        Assert.Contains($"the process died ({GcsActorManager.MaxFailedCreations})", dead.DeathCause!.Message);
     }
 
     [Fact]
