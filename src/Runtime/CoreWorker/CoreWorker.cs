@@ -129,6 +129,7 @@ internal sealed class CoreWorker : IDisposable
             // A large object: every node frees its copies (the primary's raylet unpins it).
             if (MemoryStore.TryGet(id, out var obj) && obj.IsInStore) FreeInStore(id);
             MemoryStore.Delete(id);
+            TaskManager.OnOwnedObjectOutOfScope(id);
         }
     }
 
@@ -430,6 +431,19 @@ internal sealed class CoreWorker : IDisposable
         if (_copies.TryGetValue(id, out var copies))
             lock (copies) nodes.AddRange(copies.Where(n => n != obj.StoreNode));
         return nodes;
+    }
+
+    /// <summary>Frees one copy nobody needs (a return stored after every reference to it was released).</summary>
+    internal void FreeStoreCopy(ObjectId id, NodeId node)
+    {
+        try
+        {
+            ObjectStore?.Free([id], [node]);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Could not ask the object store to free {ObjectId} on node {NodeId}", id, node);
+        }
     }
 
     private void FreeInStore(ObjectId id)

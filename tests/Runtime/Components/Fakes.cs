@@ -14,8 +14,9 @@ internal static class ComponentHarness
 
     private static uint s_nextJob = 1000;
 
-    public static CoreWorker NewWorker(FakeRaylet? raylet = null, FakeGcs? gcs = null) =>
-        new(new JobId(Interlocked.Increment(ref s_nextJob)), "components", null, new RayConfig(), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+    public static CoreWorker NewWorker(FakeRaylet? raylet = null, FakeGcs? gcs = null, RayConfig? config = null) =>
+        new(new JobId(Interlocked.Increment(ref s_nextJob)), "components", null, config ?? new RayConfig(),
+            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
             _ => new WorkerConnections(raylet ?? new FakeRaylet(), gcs ?? new FakeGcs(), "fake"));
 
     public static RemoteFunctionDescriptor Function(string name, FunctionKind kind = FunctionKind.NormalTask) => new()
