@@ -7,7 +7,7 @@ namespace RaySharp.Core;
 /// memory store, decides retries, fails them with errors, cancels them, and collects streaming items. After a task
 /// finishes it keeps the task's lineage — its spec — while the task's returns are referenced (or the lineage of a task
 /// that takes them as arguments is kept), up to <see cref="RayConfig.MaxLineageBytes"/>, so that
-/// it can be run again when every copy of a return is lost.
+/// <see cref="ResubmitTask"/> can run it again when every copy of a return is lost.
 /// </summary>
 internal sealed class TaskManager : IGeneratorItemSink
 {
@@ -26,6 +26,12 @@ internal sealed class TaskManager : IGeneratorItemSink
 
         /// <summary>The arguments as the submitter resolved them (refs to small objects inlined), kept as the lineage.</summary>
         public TaskArg[]? ResolvedArgs { get; set; }
+
+        /// <summary>A finished task run again from its lineage to rebuild lost returns.</summary>
+        public bool IsReconstruction { get; init; }
+
+        /// <summary>How often the task was sent again because an argument's copy was lost under it.</summary>
+        public int ArgumentRecoveries { get; set; }
     }
 
     /// <summary>A finished task's lineage: its spec (null once evicted, or when its outputs cannot be rebuilt, with the
@@ -42,6 +48,9 @@ internal sealed class TaskManager : IGeneratorItemSink
         public string? NotRebuilt { get; set; }
         public LinkedListNode<TaskId>? Order { get; set; }
     }
+
+    /// <summary>How often a task is sent again after one of its arguments was lost under it and recovered.</summary>
+    internal const int MaxArgumentRecoveries = 3;
 
     /// <summary>What a kept spec costs besides its inline arguments (IDs, descriptor, options).</summary>
     internal const long LineageOverheadBytes = 256;
@@ -128,6 +137,15 @@ internal sealed class TaskManager : IGeneratorItemSink
             FailTask(entry, RayErrorInfo.Cancelled(entry.Spec.TaskId, entry.Spec.DisplayName));
             return false;
         }
+        if (LostArgument(entry, reply) is { } lost)
+        {
+            // The copy of an argument in an object store could not be read where the task ran: recover the argument
+            // (its owner rebuilds it when every copy is gone), then resolve and send the task again. No retry is spent.
+            entry.ArgumentRecoveries++;
+            entry.Status = Status.WaitingForDependencies;
+            _worker.Recovery.RecoverArgumentThenResubmit(entry, lost, reply.Error!);
+            return false;
+        }
         if (ShouldRetry(entry, reply))
         {
             if (entry.RetriesLeft > 0) entry.RetriesLeft--;
@@ -135,6 +153,17 @@ internal sealed class TaskManager : IGeneratorItemSink
         }
         FailTask(entry, reply.Error);
         return false;
+    }
+
+    /// <summary>The in-store argument whose copy the executor could not read (it fails such a task with ObjectLost naming
+    /// the argument), when the task may be sent again after recovering it.</summary>
+    private static TaskArg? LostArgument(Entry entry, PushTaskReply reply)
+    {
+        if (!reply.IsApplicationError || reply.Error is not { Kind: ErrorKind.ObjectLost, ObjectId: { } id }) return null;
+        if (entry.Spec.Type != TaskType.NormalTask || entry.ArgumentRecoveries >= MaxArgumentRecoveries || entry.ResolvedArgs is not { } args) return null;
+        foreach (var a in args)
+            if (a.IsInStore && a.Id == id) return a;
+        return null;
     }
 
     private static bool ShouldRetry(Entry entry, PushTaskReply reply)
@@ -159,10 +188,12 @@ internal sealed class TaskManager : IGeneratorItemSink
         {
             var id = spec.ReturnId(i);
             kept[i] = _worker.ReferenceCounter.IsInScope(id);
-            if (kept[i]) _worker.ReferenceCounter.AddNestedObjects(id, returns[i].NestedIds);
+            if (!kept[i]) continue;
+            if (entry.IsReconstruction) _worker.ReferenceCounter.AddNestedObjectsOnce(id, returns[i].NestedIds);
+            else _worker.ReferenceCounter.AddNestedObjects(id, returns[i].NestedIds);
         }
         // The lineage takes hold of its arguments' lineage before the arguments are released (their values may go).
-        RecordLineage(entry, kept);
+        if (!entry.IsReconstruction) RecordLineage(entry, kept);
         _worker.ReferenceCounter.RemoveSubmittedTaskReferences(spec.ArgumentReferenceIds());
         for (int i = 0; i < count; i++)
         {
@@ -298,6 +329,54 @@ internal sealed class TaskManager : IGeneratorItemSink
         while (maybeUnused.TryPop(out var d)) DropIfUnusedLocked(d);
     }
 
+    /// <summary>
+    /// Ray's <c>TaskManager::ResubmitTask</c>: runs a finished task again from its lineage to rebuild lost returns. The
+    /// task becomes pending again with its arguments pinned, and <paramref name="reset"/> returns (those lost) are emptied
+    /// so that their readers wait for the new values; one of its retries is spent. Returns null and the entry to submit
+    /// once its lost arguments are recovered (null when the task is already running again: its readers just wait), or
+    /// why its outputs cannot be rebuilt (then nothing changed).
+    /// </summary>
+    public string? ResubmitTask(TaskId taskId, Func<ObjectId, bool> reset, out Entry? resubmitted)
+    {
+        resubmitted = null;
+        TaskSpec spec;
+        lock (_lock)
+        {
+            if (_pending.ContainsKey(taskId))
+            {
+                // Emptied before the run in progress stores its returns (that happens after it leaves the pending table).
+                ResetReturnsLocked(taskId, reset);
+                return null;
+            }
+            if (!_lineage.TryGetValue(taskId, out var l))
+                return $"no lineage is kept for its task {taskId} (the items of a streaming generator are not rebuilt)";
+            if (l.Spec is null) return l.NotRebuilt ?? $"the lineage of its task {l.Name} ({taskId}) is not kept";
+            if (l.RetriesLeft == 0)
+                return $"its task {l.Name} ({taskId}) has no retries left to run again (MaxRetries = {l.Spec.MaxRetries}, counting earlier " +
+                    "failures and earlier re-executions)";
+            spec = l.Spec;
+            if (l.RetriesLeft > 0) l.RetriesLeft--;
+            resubmitted = new Entry(spec, l.RetriesLeft) { IsReconstruction = true };
+            _pending[taskId] = resubmitted;
+            ResetReturnsLocked(taskId, reset, spec);
+        }
+        // Returns released since are pinned again by whoever needs them (a task rebuilt after them takes them as arguments).
+        foreach (var id in spec.ReturnIds()) _worker.ReferenceCounter.MarkOwned(id, _worker.Address);
+        _worker.ReferenceCounter.AddSubmittedTaskReferences(spec.ArgumentReferenceIds());
+        return null;
+    }
+
+    private void ResetReturnsLocked(TaskId taskId, Func<ObjectId, bool> reset, TaskSpec? spec = null)
+    {
+        var returns = spec?.ReturnIds() ?? (_lineage.TryGetValue(taskId, out var l) ? l.Returns : []);
+        foreach (var id in returns)
+        {
+            if (!reset(id)) continue;
+            _worker.MemoryStore.Delete(id);
+            _worker.ForgetLocations(id);
+        }
+    }
+
     private bool TryMarkFinished(Entry entry)
     {
         lock (_lock)
@@ -305,6 +384,12 @@ internal sealed class TaskManager : IGeneratorItemSink
             if (entry.Status == Status.Finished) return false;
             entry.Status = Status.Finished;
             _pending.Remove(entry.Spec.TaskId);
+            if (entry.IsReconstruction && _lineage.TryGetValue(entry.Spec.TaskId, out var l))
+            {
+                // The retries this run spent count for the next loss; its returns may have been released meanwhile.
+                l.RetriesLeft = entry.RetriesLeft;
+                DropIfUnusedLocked(l);
+            }
             return true;
         }
     }

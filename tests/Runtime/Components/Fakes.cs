@@ -187,6 +187,20 @@ internal sealed class FakeRaylet : IRayletClient
 
     public void NotifyTaskUnblocked(WorkerLease lease) { }
 
+    private readonly ConcurrentDictionary<NodeId, bool> _deadNodes = new();
+
+    /// <summary>From now on <see cref="IsNodeDeadAsync"/> says the node is dead.</summary>
+    public void KillNode(NodeId node) => _deadNodes[node] = true;
+
+    /// <summary>Counts <see cref="IsNodeDeadAsync"/> calls.</summary>
+    public CountSignal NodeChecks { get; } = new();
+
+    public Task<bool> IsNodeDeadAsync(NodeId node, CancellationToken ct)
+    {
+        NodeChecks.Increment();
+        return Task.FromResult(_deadNodes.ContainsKey(node));
+    }
+
     public IReadOnlyList<NodeInfo> GetNodes() => [];
 
     public IReadOnlyDictionary<string, double> GetTotalResources() => new Dictionary<string, double>();
