@@ -121,7 +121,7 @@ internal sealed partial class ObjectRecoveryManager
             var error = ReconstructionFailed(id, $"Object {id} is lost: its only copy was on node {deadNode}, which died, and it cannot be rebuilt: " +
                 $"{failure}.", deadNode);
             _worker.MemoryStore.Replace(id, lost, error);
-            LogNotRebuilt(_logger, id, deadNode, failure);
+            LogNotRebuilt(_logger, id, $"its only copy was on node {deadNode}, which died; {failure}");
             return error;
         }
         var rebuilt = _worker.MemoryStore.WhenAvailable(id);
@@ -185,14 +185,14 @@ internal sealed partial class ObjectRecoveryManager
         string? failure = id.IsPut ? PutFailure(id) : _worker.TaskManager.ResubmitTask(id.TaskId, r => r == id, out entry);
         if (failure is not null)
         {
-            LogNotRebuilt(_logger, id, default, failure);
+            LogNotRebuilt(_logger, id, failure);
             _worker.MemoryStore.Put(id, ReconstructionFailed(id, $"Object {id}, an argument of a task run again to rebuild a lost object, was " +
                 $"released after the tasks that took it finished, and it cannot be computed again: {failure}."));
             return;
         }
         if (entry is null) return;
         Interlocked.Increment(ref _resubmissions);
-        LogResubmitting(_logger, entry.Spec.DisplayName, entry.Spec.TaskId, id, default);
+        LogRecomputing(_logger, entry.Spec.DisplayName, entry.Spec.TaskId, id);
         await SubmitAfterArgumentsAsync(entry).ConfigureAwait(false);
     }
 
@@ -232,8 +232,12 @@ internal sealed partial class ObjectRecoveryManager
         Message = "Running {Task} ({TaskId}) again from its lineage to rebuild object {ObjectId} (lost with node {Node})")]
     private static partial void LogResubmitting(ILogger logger, string task, TaskId taskId, ObjectId objectId, NodeId node);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Object {ObjectId} (lost with node {Node}) cannot be rebuilt: {Reason}")]
-    private static partial void LogNotRebuilt(ILogger logger, ObjectId objectId, NodeId node, string reason);
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Running {Task} ({TaskId}) again from its lineage to compute object {ObjectId}, freed since, for a task being rebuilt")]
+    private static partial void LogRecomputing(ILogger logger, string task, TaskId taskId, ObjectId objectId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Object {ObjectId} cannot be rebuilt: {Reason}")]
+    private static partial void LogNotRebuilt(ILogger logger, ObjectId objectId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Argument {ObjectId} of {Task} ({TaskId}) was recovered; submitting the task again")]
     private static partial void LogArgumentRecovered(ILogger logger, ObjectId objectId, string task, TaskId taskId);
