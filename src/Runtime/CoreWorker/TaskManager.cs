@@ -252,6 +252,7 @@ internal sealed class TaskManager : IGeneratorItemSink
     private static TaskSpec LineageSpec(TaskSpec spec, TaskArg[]? resolved)
     {
         if (resolved is null || resolved.Length != spec.Args.Length) return spec;
+        if (Array.FindIndex(resolved, a => a.IsInStore) < 0) return spec.WithArgs(resolved); // the spec itself when nothing was resolved
         var args = new TaskArg[resolved.Length];
         for (int i = 0; i < args.Length; i++)
             args[i] = resolved[i].IsInStore ? TaskArg.ByReference(resolved[i].Id, resolved[i].Owner!) : resolved[i];
