@@ -94,7 +94,7 @@ public sealed class ObjectRef<T> : ObjectRef
     public T Get(TimeSpan? timeout = null)
     {
         var obj = Worker.GetObject(this, timeout);
-        var value = Worker.ReadValue<T>(Id, obj);
+        var value = Worker.ReadValue<T>(Id, obj, timeout);
         GC.KeepAlive(this);
         return value;
     }

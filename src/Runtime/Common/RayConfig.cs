@@ -108,6 +108,10 @@ internal sealed record RayConfig
     /// spilling (RaySharp-only).</summary>
     public TimeSpan ObjectStoreFullGracePeriod { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Most bytes of finished tasks' specs an owner keeps as lineage, to re-execute them when their outputs are
+    /// lost (Ray's <c>max_lineage_bytes</c>); beyond it the oldest lineage is evicted, and its outputs cannot be rebuilt.</summary>
+    public long MaxLineageBytes { get; init; } = 1024L * 1024 * 1024;
+
     /// <summary>A node is dead after this long without a report (<see cref="HealthCheckPeriod"/> ×
     /// <see cref="HealthCheckFailureThreshold"/>).</summary>
     public TimeSpan HealthCheckTimeout => HealthCheckPeriod * HealthCheckFailureThreshold;
@@ -155,6 +159,7 @@ internal sealed record RayConfig
         Long("min_spilling_size", c => c.MinSpillingSize, (c, v) => c with { MinSpillingSize = v }, min: 0),
         Millis("object_store_full_grace_period_ms", c => c.ObjectStoreFullGracePeriod, (c, v) => c with { ObjectStoreFullGracePeriod = v }, allowZero: true),
         Long("internal_kv_max_key_length", c => c.InternalKvMaxKeyLength, (c, v) => c with { InternalKvMaxKeyLength = (int)v }, min: 1, max: int.MaxValue),
+        Long("max_lineage_bytes", c => c.MaxLineageBytes, (c, v) => c with { MaxLineageBytes = v }, min: 0),
     ];
 
     /// <summary>The Ray names of every setting, in the order they are logged.</summary>

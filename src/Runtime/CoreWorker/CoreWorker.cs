@@ -50,6 +50,7 @@ internal sealed class CoreWorker : IDisposable
             config.MaxPendingLeaseRequestsPerSchedulingCategory, config.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(10));
         ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs, loggers.CreateLogger<ActorTaskSubmitter>(), config.TaskWaitForDeathInfo,
             Raylet.IsNodeDeadAsync, config.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(2));
+        Recovery = new ObjectRecoveryManager(this, Raylet.IsNodeDeadAsync, HasCopyAsync, loggers.CreateLogger<ObjectRecoveryManager>());
     }
 
     private readonly IOwnershipClient? _ownership;
@@ -75,6 +76,9 @@ internal sealed class CoreWorker : IDisposable
     public static void SetCurrent(CoreWorker? worker) => Volatile.Write(ref s_current, worker);
 
     public JobId JobId { get; }
+
+    /// <summary>The task the driver's own puts belong to (outside any task).</summary>
+    internal TaskId DriverTaskId => _driverTaskId;
     public string Namespace { get; }
     public WorkerId WorkerId { get; }
     public Address Address { get; }
@@ -96,6 +100,9 @@ internal sealed class CoreWorker : IDisposable
     public IGcsActorClient Gcs { get; }
     public NormalTaskSubmitter NormalTaskSubmitter { get; }
     public ActorTaskSubmitter ActorTaskSubmitter { get; }
+
+    /// <summary>Recovers owned objects whose copies are lost (re-executing their tasks from lineage).</summary>
+    public ObjectRecoveryManager Recovery { get; }
 
     private void OnObjectOutOfScope(ObjectId id, Address? borrowedFrom)
     {
@@ -129,6 +136,7 @@ internal sealed class CoreWorker : IDisposable
             // A large object: every node frees its copies (the primary's raylet unpins it).
             if (MemoryStore.TryGet(id, out var obj) && obj.IsInStore) FreeInStore(id);
             MemoryStore.Delete(id);
+            TaskManager.OnOwnedObjectOutOfScope(id);
         }
     }
 
@@ -171,10 +179,16 @@ internal sealed class CoreWorker : IDisposable
         _ = BorrowRegistrationsSettled().ContinueWith(_ => executor.ReleasePins(ids), TaskScheduler.Default);
     }
 
-    /// <summary>Serves an object this worker owns to a borrower: at once if ready, else when its task finishes.</summary>
-    public async Task<RayObject> ServeObjectAsync(ObjectId id, CancellationToken ct)
+    /// <summary>Serves an object this worker owns to a borrower: at once if ready, else when its task finishes. A borrower
+    /// that could not read the copy on <paramref name="lostAt"/> gets the object recovered first (when every copy is
+    /// gone, its task runs again).</summary>
+    public async Task<RayObject> ServeObjectAsync(ObjectId id, NodeId lostAt, CancellationToken ct)
     {
-        if (MemoryStore.TryGet(id, out var ready)) return ready;
+        if (MemoryStore.TryGet(id, out var ready))
+        {
+            if (lostAt.IsNil || !ready.IsInStore || ready.StoreNode != lostAt) return ready;
+            return await Recovery.RecoverAsync(id, ready).WaitAsync(ct).ConfigureAwait(false);
+        }
         if (!ReferenceCounter.IsInScope(id))
             return RayObject.FromError(new RayErrorInfo
             {
@@ -247,10 +261,10 @@ internal sealed class CoreWorker : IDisposable
             GC.KeepAlive(reference);
             return ObjectView<T>.Create(obj.Data, pin: null);
         }
-        var map = MapAsync(reference.Id, obj, CancellationToken.None);
-        if (!map.IsCompleted) WaitBlocking(map, timeout, () => TimeoutFor([reference.Id], timeout));
-        var mapping = map.GetAwaiter().GetResult();
+        var (mapping, recovered) = BlockRead(reference.Id, MapRecoveringAsync(reference.Id, obj, CancellationToken.None), timeout);
         GC.KeepAlive(reference);
+        // Rebuilt small enough to be inline: a view of its array.
+        if (mapping is null) return ObjectView<T>.Create(recovered.Data, pin: null);
         return ObjectView<T>.Create(mapping.Memory, new StorePin(this, reference.Id, mapping));
     }
 
@@ -432,6 +446,46 @@ internal sealed class CoreWorker : IDisposable
         return nodes;
     }
 
+    /// <summary>A lost object is rebuilt: the copies its directory listed are gone (or no longer its value's).</summary>
+    internal void ForgetLocations(ObjectId id)
+    {
+        _copies.TryRemove(id, out _);
+        _spilledUrls.TryRemove(id, out _);
+    }
+
+    /// <summary>Frees one copy nobody needs (a return stored after every reference to it was released).</summary>
+    internal void FreeStoreCopy(ObjectId id, NodeId node)
+    {
+        try
+        {
+            ObjectStore?.Free([id], [node]);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "Could not ask the object store to free {ObjectId} on node {NodeId}", id, node);
+        }
+    }
+
+    /// <summary>Whether <paramref name="node"/> still holds a readable copy: pulled here to find out (without a store,
+    /// as in component tests, a live node is taken at its word).</summary>
+    private async Task<bool> HasCopyAsync(ObjectId id, NodeId node, CancellationToken ct)
+    {
+        if (ObjectStore is not { } store) return true;
+        try
+        {
+            var mapping = await store.GetAsync(id, node, ct).ConfigureAwait(false);
+            if (mapping is null) return false;
+            mapping.Close();
+            store.Release(id);
+            return true;
+        }
+        catch (RayException e)
+        {
+            _logger.LogDebug(e, "Node {NodeId} has no copy of {ObjectId} to read", node, id);
+            return false;
+        }
+    }
+
     private void FreeInStore(ObjectId id)
     {
         try
@@ -448,18 +502,43 @@ internal sealed class CoreWorker : IDisposable
     }
 
     /// <summary>The value of an available object: deserialized from its inline bytes, or from its copy in this node's
-    /// store, mapped with no copy (pulled from the node holding it first when this node has none).</summary>
-    public T ReadValue<T>(ObjectId id, RayObject obj)
+    /// store, mapped with no copy (pulled from the node holding it first when this node has none; recovered when that
+    /// copy is lost). Waits at most <paramref name="timeout"/> for a pull or a recovery.</summary>
+    public T ReadValue<T>(ObjectId id, RayObject obj, TimeSpan? timeout = null)
     {
         if (!obj.IsInStore) return obj.GetValue<T>(this);
-        return DeserializeMapped<T>(id, Block(MapAsync(id, obj, CancellationToken.None)));
+        var (mapping, recovered) = BlockRead(id, MapRecoveringAsync(id, obj, CancellationToken.None), timeout);
+        return mapping is null ? recovered.GetValue<T>(this) : DeserializeMapped<T>(id, mapping);
     }
 
     public async ValueTask<T> ReadValueAsync<T>(ObjectId id, RayObject obj, CancellationToken ct)
     {
         if (!obj.IsInStore) return obj.GetValue<T>(this);
-        var mapping = await MapAsync(id, obj, ct).ConfigureAwait(false);
-        return DeserializeMapped<T>(id, mapping);
+        var (mapping, recovered) = await MapRecoveringAsync(id, obj, ct).ConfigureAwait(false);
+        return mapping is null ? recovered.GetValue<T>(this) : DeserializeMapped<T>(id, mapping);
+    }
+
+    /// <summary>Waits for a read of the store; one that completes after the timeout has its mapping released.</summary>
+    private (StoreMapping? Mapping, RayObject Object) BlockRead(ObjectId id, Task<(StoreMapping?, RayObject)> read, TimeSpan? timeout)
+    {
+        if (!read.IsCompleted)
+        {
+            try
+            {
+                WaitBlocking(read, timeout, () => TimeoutFor([id], timeout));
+            }
+            catch (GetTimeoutException)
+            {
+                _ = read.ContinueWith(t =>
+                {
+                    if (!t.IsCompletedSuccessfully || t.Result.Item1 is not { } late) return;
+                    late.Close();
+                    ObjectStore?.Release(id);
+                }, TaskScheduler.Default);
+                throw;
+            }
+        }
+        return read.GetAwaiter().GetResult();
     }
 
     private T DeserializeMapped<T>(ObjectId id, StoreMapping mapping)
@@ -475,13 +554,68 @@ internal sealed class CoreWorker : IDisposable
         }
     }
 
-    /// <summary>Maps an in-store object for reading (one read of the store until released).</summary>
+    /// <summary>Reads of a lost object that recover it and read the result before giving up.</summary>
+    private const int MaxReadRecoveries = 3;
+
+    /// <summary>Maps an in-store object to read it. When its copy cannot be read, the object is recovered — by this worker
+    /// if it owns it, else by its owner — and the recovered copy is mapped instead (a null mapping: it came back inline).
+    /// Its error, if it cannot be recovered, is thrown.</summary>
+    internal async Task<(StoreMapping? Mapping, RayObject Object)> MapRecoveringAsync(ObjectId id, RayObject obj, CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return (await MapAsync(id, obj, ct).ConfigureAwait(false), obj);
+            }
+            catch (ObjectLostException) when (attempt <= MaxReadRecoveries && !ct.IsCancellationRequested)
+            {
+                var recovered = await RecoverObjectAsync(id, null, obj).WaitAsync(ct).ConfigureAwait(false);
+                if (recovered.IsInStore && recovered.StoreNode == obj.StoreNode) throw; // nothing better to read
+                recovered.ThrowIfError();
+                if (!recovered.IsInStore) return (null, recovered);
+                obj = recovered;
+            }
+        }
+    }
+
+    /// <summary>Recovers an object whose copy <paramref name="stale"/> could not be read: an object owned here by
+    /// <see cref="Recovery"/>; a borrowed one by asking its owner (see <see cref="ServeObjectAsync"/>), whose answer —
+    /// a new copy, or the error why there is none (<see cref="OwnerDiedException"/> when the owner is gone) — replaces
+    /// what this worker cached. Returns <paramref name="stale"/> when nothing better can be had.</summary>
+    internal async Task<RayObject> RecoverObjectAsync(ObjectId id, Address? owner, RayObject stale)
+    {
+        owner ??= ReferenceCounter.GetOwner(id);
+        if (owner is null || owner.WorkerId == WorkerId) return await Recovery.RecoverAsync(id, stale).ConfigureAwait(false);
+        if (_ownership is not { } ownership) return stale;
+        var fresh = await ownership.GetObjectAsync(owner, id, stale.StoreNode).ConfigureAwait(false);
+        if (fresh.IsInStore && fresh.StoreNode == stale.StoreNode) return stale;
+        if (MemoryStore.TryGet(id, out var cached) && cached.IsInStore && cached.StoreNode == stale.StoreNode) MemoryStore.Replace(id, cached, fresh);
+        return fresh;
+    }
+
+    /// <summary>Maps an in-store object for reading (one read of the store until released). Fails with an
+    /// <see cref="ObjectLostException"/> naming the object when its copy cannot be read (a task whose argument it was
+    /// fails with it, and its owner recovers the argument).</summary>
     internal async Task<StoreMapping> MapAsync(ObjectId id, RayObject obj, CancellationToken ct)
     {
         var store = ObjectStore ?? throw new InvalidOperationException(
             $"Object {id} is in the object store of node {obj.StoreNode}, and this worker has no object store to read it from.");
-        return await store.GetAsync(id, obj.StoreNode, ct).ConfigureAwait(false) ?? throw new ObjectLostException(
-            $"Object {id} ({obj.StoreSize} bytes) is no longer in the object store of node {obj.StoreNode}: it was freed, or its node died.");
+        StoreMapping? mapping;
+        try
+        {
+            mapping = await store.GetAsync(id, obj.StoreNode, ct).ConfigureAwait(false);
+        }
+        catch (ObjectLostException e) when (e.ObjectId is null)
+        {
+            throw new ObjectLostException(e.Message, e) { ObjectId = id };
+        }
+        catch (RayException e) when (e is not ObjectLostException && !ct.IsCancellationRequested)
+        {
+            throw new ObjectLostException($"Object {id} ({obj.StoreSize} bytes, on node {obj.StoreNode}) could not be read: {e.Message}", e) { ObjectId = id };
+        }
+        return mapping ?? throw new ObjectLostException(
+            $"Object {id} ({obj.StoreSize} bytes) is no longer in the object store of node {obj.StoreNode}: it was freed, or its node died.") { ObjectId = id };
     }
 
     /// <summary>A ref read out of a serialized value: a new local reference to an object owned by <paramref name="owner"/>.</summary>
@@ -516,7 +650,7 @@ internal sealed class CoreWorker : IDisposable
         var pending = WhenEach(refs);
         var all = WhenAllOrFirstError(pending);
         if (!all.IsCompleted) WaitBlocking(all, timeout, () => TimeoutFor(NotReady(refs), timeout));
-        var values = ValuesOf(refs, pending);
+        var values = ValuesOf(refs, pending, timeout);
         GC.KeepAlive(refs);
         return values;
     }
@@ -528,7 +662,7 @@ internal sealed class CoreWorker : IDisposable
         var all = WhenAllOrFirstError(pending);
         if (!all.IsCompleted)
             await WaitReleasingCpuAsync(all, timeout, ct, () => TimeoutFor(NotReady(refs), timeout)).ConfigureAwait(false);
-        var values = ValuesOf(refs, pending);
+        var values = ValuesOf(refs, pending, timeout);
         GC.KeepAlive(refs);
         return values;
     }
@@ -547,12 +681,12 @@ internal sealed class CoreWorker : IDisposable
 
     /// <summary>The values in order; the first failed object (in list order among those available) throws, as
     /// Ray.Get of a list does as soon as any object has failed.</summary>
-    private T[] ValuesOf<T>(IReadOnlyList<ObjectRef<T>> refs, Task<RayObject>[] pending)
+    private T[] ValuesOf<T>(IReadOnlyList<ObjectRef<T>> refs, Task<RayObject>[] pending, TimeSpan? timeout)
     {
         foreach (var t in pending)
             if (t.IsCompletedSuccessfully && t.Result.IsError) t.Result.ThrowIfError();
         var values = new T[pending.Length];
-        for (int i = 0; i < values.Length; i++) values[i] = ReadValue<T>(refs[i].Id, pending[i].Result);
+        for (int i = 0; i < values.Length; i++) values[i] = ReadValue<T>(refs[i].Id, pending[i].Result, timeout);
         return values;
     }
 

@@ -41,6 +41,19 @@ internal sealed class CoreWorkerMemoryStore
 
     public bool Contains(ObjectId id) => TryGet(id, out _);
 
+    /// <summary>Replaces the value of an object that holds <paramref name="expected"/> (the same instance) with
+    /// <paramref name="value"/>: a lost object's new location or its error. False when the object holds something else
+    /// (replaced meanwhile) or nothing.</summary>
+    public bool Replace(ObjectId id, RayObject expected, RayObject value)
+    {
+        lock (_lock)
+        {
+            if (!_entries.TryGetValue(id, out var e) || !ReferenceEquals(e.Object, expected)) return false;
+            e.Object = value;
+            return true;
+        }
+    }
+
     /// <summary>A task that completes when the object is put (already completed if it is here).</summary>
     public Task<RayObject> WhenAvailable(ObjectId id)
     {

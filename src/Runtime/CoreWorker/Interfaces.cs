@@ -175,8 +175,9 @@ internal sealed record WorkerConnections(IRayletClient Raylet, IGcsActorClient G
 /// <summary>The ownership protocol as a borrower uses it (Ray's object status and borrower RPCs to owners).</summary>
 internal interface IOwnershipClient
 {
-    /// <summary>The object's value from its owner, waiting until it exists; an OwnerDied error when the owner is gone.</summary>
-    Task<RayObject> GetObjectAsync(Address owner, ObjectId id);
+    /// <summary>The object's value from its owner, waiting until it exists; an OwnerDied error when the owner is gone. With
+    /// <paramref name="lostAt"/>, the copy on that node could not be read: the owner recovers the object first.</summary>
+    Task<RayObject> GetObjectAsync(Address owner, ObjectId id, NodeId lostAt = default);
 
     /// <summary>Tells the owner this worker borrows the object (completes when the owner has recorded it).</summary>
     Task AddBorrowerAsync(Address owner, ObjectId id, Address borrower);

@@ -82,6 +82,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
                 _taskManager.FailTask(entry, upstream);
                 return;
             }
+            entry.ResolvedArgs = args; // kept as the task's lineage once it finishes
             Queue(entry, spec.WithArgs(args));
         }
         catch (OperationCanceledException) when (entry.CancelRequested)

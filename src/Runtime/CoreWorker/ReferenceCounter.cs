@@ -77,6 +77,31 @@ internal sealed class ReferenceCounter
         }
     }
 
+    /// <summary><see cref="AddNestedObjects"/> for a return whose task ran again to rebuild it: its nesting was recorded
+    /// when the task first finished (unless the return went out of scope since), and is not counted twice.</summary>
+    public void AddNestedObjectsOnce(ObjectId outer, ObjectId[] inner)
+    {
+        if (inner.Length == 0) return;
+        lock (_lock)
+        {
+            if (!_refs.TryGetValue(outer, out var r) || r.Contains.Length > 0) return;
+            r.Contains = inner;
+            foreach (var id in inner) GetOrAdd(id).ContainedIn++;
+        }
+    }
+
+    /// <summary>Marks an object this worker tracks as owned here (a task return that went out of scope and is pinned
+    /// again because a task rebuilding a lost object takes it as an argument).</summary>
+    public void MarkOwned(ObjectId id, Address owner)
+    {
+        lock (_lock)
+        {
+            if (!_refs.TryGetValue(id, out var r)) return;
+            r.Owned = true;
+            r.Owner = owner;
+        }
+    }
+
     public void AddLocalReference(ObjectId id, Address? owner = null)
     {
         bool borrowStarted;

@@ -4,7 +4,10 @@ namespace RaySharp.Core;
 
 /// <summary>
 /// Tracks the tasks this worker owns until they finish (Ray's <c>TaskManager</c>): stores their returns in the
-/// memory store, decides retries, fails them with errors, cancels them, and collects streaming items.
+/// memory store, decides retries, fails them with errors, cancels them, and collects streaming items. After a task
+/// finishes it keeps the task's lineage — its spec — while the task's returns are referenced (or the lineage of a task
+/// that takes them as arguments is kept), up to <see cref="RayConfig.MaxLineageBytes"/>, so that
+/// <see cref="ResubmitTask"/> can run it again when every copy of a return is lost.
 /// </summary>
 internal sealed class TaskManager : IGeneratorItemSink
 {
@@ -20,10 +23,43 @@ internal sealed class TaskManager : IGeneratorItemSink
         public ICoreWorkerClient? RunningOn { get; set; }
         public GeneratorStream? Stream { get; init; }
         public List<TaskId> Children { get; } = [];
+
+        /// <summary>The arguments as the submitter resolved them (refs to small objects inlined), kept as the lineage.</summary>
+        public TaskArg[]? ResolvedArgs { get; set; }
+
+        /// <summary>A finished task run again from its lineage to rebuild lost returns.</summary>
+        public bool IsReconstruction { get; init; }
+
+        /// <summary>How often the task was sent again because an argument's copy was lost under it.</summary>
+        public int ArgumentRecoveries { get; set; }
     }
+
+    /// <summary>A finished task's lineage: its spec (null once evicted, or when its outputs cannot be rebuilt, with the
+    /// reason), the retries left to rebuild them, and how many kept lineages take its returns as arguments.</summary>
+    internal sealed class Lineage(TaskId taskId, string name, ObjectId[] returns)
+    {
+        public TaskId TaskId { get; } = taskId;
+        public string Name { get; } = name;
+        public ObjectId[] Returns { get; } = returns;
+        public TaskSpec? Spec { get; set; }
+        public long Bytes { get; set; }
+        public int RetriesLeft { get; set; }
+        public int Dependents { get; set; }
+        public string? NotRebuilt { get; set; }
+        public LinkedListNode<TaskId>? Order { get; set; }
+    }
+
+    /// <summary>How often a task is sent again after one of its arguments was lost under it and recovered.</summary>
+    internal const int MaxArgumentRecoveries = 3;
+
+    /// <summary>What a kept spec costs besides its inline arguments (IDs, descriptor, options).</summary>
+    internal const long LineageOverheadBytes = 256;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<TaskId, Entry> _pending = [];
+    private readonly Dictionary<TaskId, Lineage> _lineage = [];
+    private readonly LinkedList<TaskId> _lineageOrder = new(); // kept specs, oldest first (evicted first)
+    private long _lineageBytes;
     private readonly CoreWorker _worker;
 
     public TaskManager(CoreWorker worker) => _worker = worker;
@@ -31,6 +67,33 @@ internal sealed class TaskManager : IGeneratorItemSink
     public int NumPendingTasks
     {
         get { lock (_lock) return _pending.Count; }
+    }
+
+    /// <summary>Finished tasks whose lineage is tracked (kept specs and those whose outputs cannot be rebuilt).</summary>
+    public int NumLineageEntries
+    {
+        get { lock (_lock) return _lineage.Count; }
+    }
+
+    /// <summary>The estimated bytes of the specs kept as lineage (at most <see cref="RayConfig.MaxLineageBytes"/>).</summary>
+    public long LineageBytes
+    {
+        get { lock (_lock) return _lineageBytes; }
+    }
+
+    /// <summary>The lineage of a finished task, if tracked (for tests and diagnostics).</summary>
+    public bool TryGetLineage(TaskId taskId, out TaskSpec? spec, out string? notRebuilt)
+    {
+        lock (_lock)
+        {
+            if (_lineage.TryGetValue(taskId, out var l))
+            {
+                (spec, notRebuilt) = (l.Spec, l.NotRebuilt);
+                return true;
+            }
+        }
+        (spec, notRebuilt) = (null, null);
+        return false;
     }
 
     /// <summary>Registers a submitted task: its returns become owned objects (one local ref each, adopted by the
@@ -74,6 +137,15 @@ internal sealed class TaskManager : IGeneratorItemSink
             FailTask(entry, RayErrorInfo.Cancelled(entry.Spec.TaskId, entry.Spec.DisplayName));
             return false;
         }
+        if (LostArgument(entry, reply) is { } lost)
+        {
+            // The copy of an argument in an object store could not be read where the task ran: recover the argument
+            // (its owner rebuilds it when every copy is gone), then resolve and send the task again. No retry is spent.
+            entry.ArgumentRecoveries++;
+            entry.Status = Status.WaitingForDependencies;
+            _worker.Recovery.RecoverArgumentThenResubmit(entry, lost, reply.Error!);
+            return false;
+        }
         if (ShouldRetry(entry, reply))
         {
             if (entry.RetriesLeft > 0) entry.RetriesLeft--;
@@ -81,6 +153,17 @@ internal sealed class TaskManager : IGeneratorItemSink
         }
         FailTask(entry, reply.Error);
         return false;
+    }
+
+    /// <summary>The in-store argument whose copy the executor could not read (it fails such a task with ObjectLost naming
+    /// the argument), when the task may be sent again after recovering it.</summary>
+    private static TaskArg? LostArgument(Entry entry, PushTaskReply reply)
+    {
+        if (!reply.IsApplicationError || reply.Error is not { Kind: ErrorKind.ObjectLost, ObjectId: { } id }) return null;
+        if (entry.Spec.Type != TaskType.NormalTask || entry.ArgumentRecoveries >= MaxArgumentRecoveries || entry.ResolvedArgs is not { } args) return null;
+        foreach (var a in args)
+            if (a.IsInStore && a.Id == id) return a;
+        return null;
     }
 
     private static bool ShouldRetry(Entry entry, PushTaskReply reply)
@@ -105,15 +188,194 @@ internal sealed class TaskManager : IGeneratorItemSink
         {
             var id = spec.ReturnId(i);
             kept[i] = _worker.ReferenceCounter.IsInScope(id);
-            if (kept[i]) _worker.ReferenceCounter.AddNestedObjects(id, returns[i].NestedIds);
+            if (!kept[i]) continue;
+            if (entry.IsReconstruction) _worker.ReferenceCounter.AddNestedObjectsOnce(id, returns[i].NestedIds);
+            else _worker.ReferenceCounter.AddNestedObjects(id, returns[i].NestedIds);
         }
+        // The lineage takes hold of its arguments' lineage before the arguments are released (their values may go).
+        if (!entry.IsReconstruction) RecordLineage(entry, kept);
         _worker.ReferenceCounter.RemoveSubmittedTaskReferences(spec.ArgumentReferenceIds());
         for (int i = 0; i < count; i++)
+        {
             if (kept[i]) _worker.MemoryStore.Put(spec.ReturnId(i), returns[i]);
+            // Nobody references the return any more: its copy in the store is not kept either.
+            else if (returns[i].IsInStore) _worker.FreeStoreCopy(spec.ReturnId(i), returns[i].StoreNode);
+        }
         // The executor pinned refs nested in the returns; now that the returns hold them, drop the pins.
         ReleasePins(nestedPins);
         _yieldedCounts.TryRemove(spec.TaskId, out _);
         entry.Stream?.Complete();
+    }
+
+    // ---- Lineage ----
+
+    /// <summary>Keeps the lineage of a task that finished with returns still referenced: its spec, with the arguments
+    /// the submitter inlined as values (refs remain only for arguments in an object store), unless its outputs cannot be
+    /// rebuilt — then only why, for the error a loss gives.</summary>
+    private void RecordLineage(Entry entry, bool[] kept)
+    {
+        var spec = entry.Spec;
+        if (spec.IsStreaming || Array.IndexOf(kept, true) < 0) return;
+        var lineage = new Lineage(spec.TaskId, spec.DisplayName, spec.ReturnIds()) { RetriesLeft = entry.RetriesLeft };
+        lineage.NotRebuilt = spec.Type switch
+        {
+            TaskType.ActorTask => spec.MaxRetries == 0
+                ? $"it was returned by actor method {spec.DisplayName} ({spec.TaskId}), which is not retryable (MaxTaskRetries is 0)"
+                : $"it was returned by actor method {spec.DisplayName} ({spec.TaskId}), and RaySharp does not re-execute actor tasks to rebuild lost outputs yet",
+            _ when spec.MaxRetries == 0 => $"its task {spec.DisplayName} ({spec.TaskId}) has MaxRetries = 0; give the task MaxRetries > 0 (or -1) to have lost outputs re-executed",
+            _ when entry.RetriesLeft == 0 => $"its task {spec.DisplayName} ({spec.TaskId}) spent its retries (MaxRetries = {spec.MaxRetries}) before it finished",
+            _ => null,
+        };
+        if (lineage.NotRebuilt is null)
+        {
+            lineage.Spec = LineageSpec(spec, entry.ResolvedArgs);
+            lineage.Bytes = EstimateLineageBytes(lineage.Spec);
+        }
+        lock (_lock)
+        {
+            _lineage[spec.TaskId] = lineage;
+            if (lineage.Spec is { } keptSpec)
+            {
+                lineage.Order = _lineageOrder.AddLast(spec.TaskId);
+                _lineageBytes += lineage.Bytes;
+                foreach (var dep in LineageArguments(keptSpec))
+                    if (_lineage.TryGetValue(dep.TaskId, out var d) && d != lineage) d.Dependents++;
+            }
+            // A return released since the check above found no lineage to drop then.
+            DropIfUnusedLocked(lineage);
+            EvictLocked();
+        }
+    }
+
+    /// <summary>The spec as lineage: arguments the submitter inlined become values (they need no lineage of their own);
+    /// arguments in an object store stay refs.</summary>
+    private static TaskSpec LineageSpec(TaskSpec spec, TaskArg[]? resolved)
+    {
+        if (resolved is null || resolved.Length != spec.Args.Length) return spec;
+        if (Array.FindIndex(resolved, a => a.IsInStore) < 0) return spec.WithArgs(resolved); // the spec itself when nothing was resolved
+        var args = new TaskArg[resolved.Length];
+        for (int i = 0; i < args.Length; i++)
+            args[i] = resolved[i].IsInStore ? TaskArg.ByReference(resolved[i].Id, resolved[i].Owner!) : resolved[i];
+        return spec.WithArgs(args);
+    }
+
+    /// <summary>A kept spec's size: its inline arguments' bytes and what the rest costs (Ray counts the serialized spec).</summary>
+    internal static long EstimateLineageBytes(TaskSpec spec)
+    {
+        long bytes = LineageOverheadBytes;
+        foreach (var a in spec.Args)
+            bytes += a.IsRef || a.IsInStore ? ObjectId.Size + 64 : (a.Value.Data?.Length ?? 0) + (long)a.Value.NestedIds.Length * ObjectId.Size;
+        return bytes;
+    }
+
+    /// <summary>Objects a kept spec takes as arguments whose own lineage it needs (task returns; puts have none).</summary>
+    private static IEnumerable<ObjectId> LineageArguments(TaskSpec spec) => spec.ArgumentReferenceIds().Where(id => !id.IsPut);
+
+    /// <summary>An owned object went out of scope: when none of its task's returns is referenced and no kept lineage
+    /// needs it, the task's lineage goes (and, in turn, that of its arguments).</summary>
+    public void OnOwnedObjectOutOfScope(ObjectId id)
+    {
+        if (id.IsPut) return;
+        lock (_lock)
+            if (_lineage.TryGetValue(id.TaskId, out var l)) DropIfUnusedLocked(l);
+    }
+
+    private void DropIfUnusedLocked(Lineage first)
+    {
+        var stack = new Stack<Lineage>();
+        stack.Push(first);
+        while (stack.Count > 0)
+        {
+            var l = stack.Pop();
+            if (l.Dependents > 0 || _pending.ContainsKey(l.TaskId) || !_lineage.TryGetValue(l.TaskId, out var current) || current != l) continue;
+            bool referenced = false;
+            foreach (var r in l.Returns)
+                if (_worker.ReferenceCounter.IsInScope(r)) { referenced = true; break; }
+            if (referenced) continue;
+            _lineage.Remove(l.TaskId);
+            ReleaseSpecLocked(l, stack);
+        }
+    }
+
+    /// <summary>Drops a lineage's spec (dropped or evicted): the lineage of its arguments is no longer needed by it.</summary>
+    private void ReleaseSpecLocked(Lineage l, Stack<Lineage> maybeUnused)
+    {
+        if (l.Spec is not { } spec) return;
+        l.Spec = null;
+        _lineageBytes -= l.Bytes;
+        l.Bytes = 0;
+        if (l.Order is { } node) _lineageOrder.Remove(node);
+        l.Order = null;
+        foreach (var dep in LineageArguments(spec))
+        {
+            if (!_lineage.TryGetValue(dep.TaskId, out var d) || d == l) continue;
+            if (--d.Dependents <= 0) maybeUnused.Push(d);
+        }
+    }
+
+    /// <summary>Evicts the oldest kept specs while they take more than <see cref="RayConfig.MaxLineageBytes"/> (Ray's
+    /// lineage eviction); a loss of their outputs then fails, saying so.</summary>
+    private void EvictLocked()
+    {
+        long max = _worker.Config.MaxLineageBytes;
+        if (_lineageBytes <= max) return;
+        var maybeUnused = new Stack<Lineage>();
+        while (_lineageBytes > max && _lineageOrder.First is { } oldest)
+        {
+            var l = _lineage[oldest.Value];
+            l.NotRebuilt = $"the lineage of its task {l.Name} ({l.TaskId}) was evicted: the owner keeps at most RAY_max_lineage_bytes " +
+                $"({max} bytes) of finished tasks' specs, oldest evicted first; raise RAY_max_lineage_bytes to keep more";
+            ReleaseSpecLocked(l, maybeUnused);
+        }
+        while (maybeUnused.TryPop(out var d)) DropIfUnusedLocked(d);
+    }
+
+    /// <summary>
+    /// Ray's <c>TaskManager::ResubmitTask</c>: runs a finished task again from its lineage to rebuild lost returns. The
+    /// task becomes pending again with its arguments pinned, and <paramref name="reset"/> returns (those lost) are emptied
+    /// so that their readers wait for the new values; one of its retries is spent. Returns null and the entry to submit
+    /// once its lost arguments are recovered (null when the task is already running again: its readers just wait), or
+    /// why its outputs cannot be rebuilt (then nothing changed).
+    /// </summary>
+    public string? ResubmitTask(TaskId taskId, Func<ObjectId, bool> reset, out Entry? resubmitted)
+    {
+        resubmitted = null;
+        TaskSpec spec;
+        lock (_lock)
+        {
+            if (_pending.ContainsKey(taskId))
+            {
+                // Emptied before the run in progress stores its returns (that happens after it leaves the pending table).
+                ResetReturnsLocked(taskId, reset);
+                return null;
+            }
+            if (!_lineage.TryGetValue(taskId, out var l))
+                return $"no lineage is kept for its task {taskId} (the items of a streaming generator are not rebuilt)";
+            if (l.Spec is null) return l.NotRebuilt ?? $"the lineage of its task {l.Name} ({taskId}) is not kept";
+            if (l.RetriesLeft == 0)
+                return $"its task {l.Name} ({taskId}) has no retries left to run again (MaxRetries = {l.Spec.MaxRetries}, counting earlier " +
+                    "failures and earlier re-executions)";
+            spec = l.Spec;
+            if (l.RetriesLeft > 0) l.RetriesLeft--;
+            resubmitted = new Entry(spec, l.RetriesLeft) { IsReconstruction = true };
+            _pending[taskId] = resubmitted;
+            ResetReturnsLocked(taskId, reset, spec);
+        }
+        // Returns released since are pinned again by whoever needs them (a task rebuilt after them takes them as arguments).
+        foreach (var id in spec.ReturnIds()) _worker.ReferenceCounter.MarkOwned(id, _worker.Address);
+        _worker.ReferenceCounter.AddSubmittedTaskReferences(spec.ArgumentReferenceIds());
+        return null;
+    }
+
+    private void ResetReturnsLocked(TaskId taskId, Func<ObjectId, bool> reset, TaskSpec? spec = null)
+    {
+        var returns = spec?.ReturnIds() ?? (_lineage.TryGetValue(taskId, out var l) ? l.Returns : []);
+        foreach (var id in returns)
+        {
+            if (!reset(id)) continue;
+            _worker.MemoryStore.Delete(id);
+            _worker.ForgetLocations(id);
+        }
     }
 
     private bool TryMarkFinished(Entry entry)
@@ -123,6 +385,12 @@ internal sealed class TaskManager : IGeneratorItemSink
             if (entry.Status == Status.Finished) return false;
             entry.Status = Status.Finished;
             _pending.Remove(entry.Spec.TaskId);
+            if (entry.IsReconstruction && _lineage.TryGetValue(entry.Spec.TaskId, out var l))
+            {
+                // The retries this run spent count for the next loss; its returns may have been released meanwhile.
+                l.RetriesLeft = entry.RetriesLeft;
+                DropIfUnusedLocked(l);
+            }
             return true;
         }
     }

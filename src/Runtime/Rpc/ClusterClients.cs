@@ -321,13 +321,13 @@ internal sealed class GcsPlacementGroupClient(GcsClient gcs, JobId jobId, Func<A
 /// <summary>The ownership protocol over RPC: fetch from owners, borrower registration.</summary>
 internal sealed class OwnershipRpcClient(NodeId localNode, RayConfig config, ILogger? logger = null) : IOwnershipClient
 {
-    public async Task<RayObject> GetObjectAsync(Address owner, ObjectId id)
+    public async Task<RayObject> GetObjectAsync(Address owner, ObjectId id, NodeId lostAt = default)
     {
         string who = $"worker {owner.WorkerId} at {owner.Endpoint} on node {owner.NodeId}";
         WireObject? reply;
         try
         {
-            reply = await CoreWorkerConnection.For(owner, localNode, config, logger).CallAsync(CoreWorkerService.GetObjectMethod, new GetObjectRequest(id))
+            reply = await CoreWorkerConnection.For(owner, localNode, config, logger).CallAsync(CoreWorkerService.GetObjectMethod, new GetObjectRequest(id, lostAt))
                 .ConfigureAwait(false);
         }
         catch (RpcException e)

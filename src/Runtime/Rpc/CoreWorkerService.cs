@@ -91,7 +91,7 @@ internal class CoreWorkerService : IRpcService
         Task.FromResult(new BoolReply(_handler.HandleCancelTask(request.TaskId, request.Force, request.Recursive)));
 
     public virtual Task<WireObject> GetObject(GetObjectRequest request, ServerCallContext context) =>
-        _handler.HandleGetObjectAsync(request.ObjectId, context.CancellationToken);
+        _handler.HandleGetObjectAsync(request.ObjectId, request.LostAt, context.CancellationToken);
 
     public virtual Task<Empty> AddBorrower(BorrowerRequest request, ServerCallContext context)
     {
@@ -152,7 +152,7 @@ internal interface ICoreWorkerServiceHandler
     void OnRepliesWritten();
 
     bool HandleCancelTask(TaskId taskId, bool force, bool recursive);
-    Task<WireObject> HandleGetObjectAsync(ObjectId id, CancellationToken ct);
+    Task<WireObject> HandleGetObjectAsync(ObjectId id, NodeId lostAt, CancellationToken ct);
     void HandleAddBorrower(ObjectId id, Address borrower);
     void HandleRemoveBorrower(ObjectId id, Address borrower);
     void HandleReleasePins(ObjectId[] ids);

@@ -148,8 +148,8 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         return Receiver?.CancelTask(taskId, force) ?? false;
     }
 
-    public async Task<WireObject> HandleGetObjectAsync(ObjectId id, CancellationToken ct) =>
-        (await Core.ServeObjectAsync(id, ct).ConfigureAwait(false)).ToWire();
+    public async Task<WireObject> HandleGetObjectAsync(ObjectId id, NodeId lostAt, CancellationToken ct) =>
+        (await Core.ServeObjectAsync(id, lostAt, ct).ConfigureAwait(false)).ToWire();
 
     public void HandleAddBorrower(ObjectId id, Address borrower) => Core.ReferenceCounter.AddBorrower(id, borrower);
 

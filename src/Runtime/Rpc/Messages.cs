@@ -82,7 +82,8 @@ internal sealed partial record WireTaskSpec
 
 [MemoryPackable] internal sealed partial record CancelTaskRequest(TaskId TaskId, bool Force, bool Recursive);
 
-[MemoryPackable] internal sealed partial record GetObjectRequest(ObjectId ObjectId);
+/// <summary>A borrower asks the owner for an object; <see cref="LostAt"/>: the copy on that node could not be read.</summary>
+[MemoryPackable] internal sealed partial record GetObjectRequest(ObjectId ObjectId, NodeId LostAt = default);
 
 [MemoryPackable] internal sealed partial record BorrowerRequest(ObjectId ObjectId, Address Borrower);
 

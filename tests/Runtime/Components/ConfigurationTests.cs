@@ -20,6 +20,7 @@ public sealed class RayConfigTests
         Assert.Equal(new RayConfig(), config);
         Assert.Equal(10, config.MaxPendingLeaseRequestsPerSchedulingCategory);
         Assert.Equal(TimeSpan.FromSeconds(3), config.HealthCheckTimeout);
+        Assert.Equal(1024L * 1024 * 1024, config.MaxLineageBytes); // Ray's default: 1 GiB
     }
 
     [Fact]
@@ -34,6 +35,7 @@ public sealed class RayConfigTests
             ["RAY_scheduler_spread_threshold"] = "0.25",
             ["RAY_gcs_server_request_timeout_seconds"] = "7",
             ["RAY_rpc_max_batch_size"] = " 64 ",
+            ["RAY_max_lineage_bytes"] = "1048576",
         }, out var problems);
         Assert.Empty(problems);
         Assert.Equal(4, config.MaxPendingLeaseRequestsPerSchedulingCategory);
@@ -44,6 +46,7 @@ public sealed class RayConfigTests
         Assert.Equal(0.25, config.SchedulerSpreadThreshold);
         Assert.Equal(TimeSpan.FromSeconds(7), config.GcsRequestTimeout);
         Assert.Equal(64, config.RpcMaxBatchSize);
+        Assert.Equal(1024 * 1024, config.MaxLineageBytes);
         Assert.Contains("max_pending_lease_requests_per_scheduling_category=4", config.Describe());
     }
 

@@ -14,8 +14,9 @@ internal static class ComponentHarness
 
     private static uint s_nextJob = 1000;
 
-    public static CoreWorker NewWorker(FakeRaylet? raylet = null, FakeGcs? gcs = null) =>
-        new(new JobId(Interlocked.Increment(ref s_nextJob)), "components", null, new RayConfig(), Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+    public static CoreWorker NewWorker(FakeRaylet? raylet = null, FakeGcs? gcs = null, RayConfig? config = null) =>
+        new(new JobId(Interlocked.Increment(ref s_nextJob)), "components", null, config ?? new RayConfig(),
+            Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
             _ => new WorkerConnections(raylet ?? new FakeRaylet(), gcs ?? new FakeGcs(), "fake"));
 
     public static RemoteFunctionDescriptor Function(string name, FunctionKind kind = FunctionKind.NormalTask) => new()
@@ -185,6 +186,20 @@ internal sealed class FakeRaylet : IRayletClient
     public void NotifyTaskBlocked(WorkerLease lease) { }
 
     public void NotifyTaskUnblocked(WorkerLease lease) { }
+
+    private readonly ConcurrentDictionary<NodeId, bool> _deadNodes = new();
+
+    /// <summary>From now on <see cref="IsNodeDeadAsync"/> says the node is dead.</summary>
+    public void KillNode(NodeId node) => _deadNodes[node] = true;
+
+    /// <summary>Counts <see cref="IsNodeDeadAsync"/> calls.</summary>
+    public CountSignal NodeChecks { get; } = new();
+
+    public Task<bool> IsNodeDeadAsync(NodeId node, CancellationToken ct)
+    {
+        NodeChecks.Increment();
+        return Task.FromResult(_deadNodes.ContainsKey(node));
+    }
 
     public IReadOnlyList<NodeInfo> GetNodes() => [];
 
