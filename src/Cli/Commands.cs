@@ -222,7 +222,8 @@ internal static class Commands
             ?? throw new InvalidOperationException(
                 $"Authentication: no cluster token for the cluster at {address}. Pass --auth-token or set {ClusterToken.Variable} to the token in " +
                 $"the head node's <session dir>/{ClusterToken.FileName} (on the head's machine it is found there by itself).");
-        config = RayConfig.Default with { AuthToken = token };
+        // A command fails at once when the GCS does not answer (it does not wait out a GCS restart).
+        config = RayConfig.Default with { AuthToken = token, GcsRpcServerReconnectTimeout = TimeSpan.Zero };
         return new(address, config);
     }
 
