@@ -121,6 +121,21 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
     private void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
         RpcChannels.Fire(Invoker, method, request, _logger);
 
+    /// <summary>A notice the GCS must not miss (a death, an exit): sent in the background and, while the GCS restarts,
+    /// retried as a call is; lost only when the GCS stays away past the reconnect timeout (or has no storage).</summary>
+    private void FireRetried<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await CallAsync(method, request, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning("The GCS at {Endpoint} did not take {Method}: {Reason}", Endpoint, method.Name, e.Message);
+            }
+        });
+
     // ---- Nodes ----
 
     public Task RegisterNodeAsync(NodeRecord node, CancellationToken ct) => CallAsync(GcsService.RegisterNodeMethod, node, ct);
@@ -141,7 +156,7 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
         RpcChannels.TryCallAsync(Invoker, GcsService.UnregisterNodeMethod, new NodeIdRequest(nodeId, reason));
 
     public void ReportWorkerFailure(WorkerId workerId, NodeId nodeId, string reason) =>
-        Fire(GcsService.ReportWorkerFailureMethod, new WorkerFailureRequest(workerId, nodeId, reason));
+        FireRetried(GcsService.ReportWorkerFailureMethod, new WorkerFailureRequest(workerId, nodeId, reason));
 
     // ---- Jobs ----
 
@@ -176,9 +191,10 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
     public void KillActor(ActorId actorId, bool noRestart, string reason) =>
         Call(GcsService.KillActorMethod, new KillActorRequest(actorId, noRestart, reason));
 
-    public void ReportActorOutOfScope(ActorId actorId) => Fire(GcsService.ReportActorOutOfScopeMethod, new ActorIdRequest(actorId));
+    public void ReportActorOutOfScope(ActorId actorId) => FireRetried(GcsService.ReportActorOutOfScopeMethod, new ActorIdRequest(actorId));
 
-    public void ReportActorExited(ActorId actorId, string reason) => Fire(GcsService.ReportActorExitedMethod, new ActorExitedRequest(actorId, reason));
+    public void ReportActorExited(ActorId actorId, string reason) =>
+        FireRetried(GcsService.ReportActorExitedMethod, new ActorExitedRequest(actorId, reason));
 
     /// <summary>The actor's state now and every later change, until it is dead or <paramref name="ct"/> is cancelled.</summary>
     public IAsyncEnumerable<ActorInfo> SubscribeActor(ActorId actorId, CancellationToken ct) =>

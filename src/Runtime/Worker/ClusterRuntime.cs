@@ -343,6 +343,8 @@ internal static class ClusterDriver
         if (embedded is not null)
         {
             gcs = new GcsClient(embedded.GcsEndpoint, config, loggers.CreateLogger<GcsClient>());
+            // Tells this process's GCS clients that this GCS keeps its tables in memory: once it is gone, calls fail at once.
+            gcs.GetAllNodes(retry: false);
             raylet = embedded.RayletLocalEndpoint;
             nodeId = embedded.Raylet.NodeId;
             endpoint = embedded.Server.Endpoint;
