@@ -46,6 +46,8 @@ public sealed class GcsFaultToleranceTests(Xunit.Abstractions.ITestOutputHelper 
 
         var tally = Tally.Remote.WithOptions(new ActorOptions { Name = "tally", Lifetime = ActorLifetime.Detached }).Create();
         Assert.Equal(1, tally.Add(1).Get(Timeout));
+        Assert.Equal(4, GcsOutage.Remote.SlowSquare(2, 0).Get(Timeout)); // a warm worker for the task submitted during the outage
+        using var stored = Ray.Put(Enumerable.Range(0, 100_000).ToArray()); // in the object store (not inlined)
         var running = GcsOutage.Remote.SlowSquare(7, 3_000);
 
         var clock = Stopwatch.StartNew();
@@ -53,6 +55,9 @@ public sealed class GcsFaultToleranceTests(Xunit.Abstractions.ITestOutputHelper 
         // Actor calls go worker to worker, and the task's result comes back from its worker: no GCS needed.
         Assert.Equal(3, tally.Add(2).Get(Timeout));
         Assert.Equal(49, running.Get(Timeout));
+        // Objects stay readable, and a task submitted now runs (the raylet leases it a worker without the GCS).
+        Assert.Equal(99_999, stored.Get(Timeout)[^1]);
+        Assert.Equal(9, GcsOutage.Remote.SlowSquare(3, 0).Get(Timeout));
         output.WriteLine($"the actor answered and the task finished {clock.Elapsed.TotalSeconds:0.00} s after the GCS was killed");
 
         cluster.RestartGcs();
