@@ -78,8 +78,8 @@ public sealed class GcsReloadTests(RedisServerFixture redis) : IClassFixture<Red
 
         Assert.Equal(PlacementGroupState.Created, gcs.PlacementGroups.GetNamed("pg", "ns")!.State);
         Assert.True(gcs.PlacementGroups.WhenReady(created.Spec.Id).IsCompletedSuccessfully);
-        Assert.Equal(PlacementGroupState.Pending, gcs.PlacementGroups.GetNamed("waiting", "ns")!.State);
-        Assert.True(gcs.PlacementGroups.HasPending);
+        // The group that was waiting is placed again (it may already be past the first phase on the reloaded node).
+        Assert.Contains(gcs.PlacementGroups.GetNamed("waiting", "ns")!.State, (PlacementGroupState[])[PlacementGroupState.Pending, PlacementGroupState.Prepared]);
     }
 
     [Fact]
