@@ -114,6 +114,7 @@ public sealed class GcsFaultToleranceTests(Xunit.Abstractions.ITestOutputHelper 
         Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(30));
         Assert.Contains(cluster.Address, e.Message);
         Assert.Contains("did not answer", e.Message);
+        Assert.Contains("gcs_rpc_server_reconnect_timeout_s", e.Message);
     }
 
     [Fact]

@@ -68,7 +68,7 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
             catch (RpcException e)
             {
                 if (firstFailure == 0) firstFailure = Environment.TickCount64;
-                if (!retry || !ShouldRetry(e, firstFailure)) throw Unreachable(method, e);
+                if (!retry || !ShouldRetry(e, firstFailure)) throw Unreachable(method, e, Environment.TickCount64 - firstFailure);
                 if (backoff.TotalMilliseconds == 100) LogWaiting(method, e);
             }
             Thread.Sleep(backoff);
@@ -91,7 +91,7 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
             catch (RpcException e) when (!ct.IsCancellationRequested)
             {
                 if (firstFailure == 0) firstFailure = Environment.TickCount64;
-                if (!retry || !ShouldRetry(e, firstFailure)) throw Unreachable(method, e);
+                if (!retry || !ShouldRetry(e, firstFailure)) throw Unreachable(method, e, Environment.TickCount64 - firstFailure);
                 if (backoff.TotalMilliseconds == 100) LogWaiting(method, e);
             }
             await Task.Delay(backoff, ct).ConfigureAwait(false);
@@ -108,12 +108,16 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
         !(s_faultTolerant.TryGetValue(Endpoint, out bool ft) && !ft)
         && Environment.TickCount64 - brokenSince < (long)_config.GcsRpcServerReconnectTimeout.TotalMilliseconds;
 
-    private RayException Unreachable(IMethod method, RpcException e) => e.StatusCode switch
+    private RayException Unreachable(IMethod method, RpcException e, long waitedMs = 0) => e.StatusCode switch
     {
         StatusCode.Unauthenticated => new($"Authentication failed: the GCS at {Endpoint} refused {method.Name}: {e.Status.Detail}", e),
         // The GCS answered and refused the request (a quota, a limit): its reason is the error.
         StatusCode.InvalidArgument or StatusCode.ResourceExhausted => new($"The GCS at {Endpoint} refused {method.Name}: {e.Status.Detail}", e),
         _ => new($"The GCS at {Endpoint} did not answer {method.Name}: {RpcErrors.Describe(e, Endpoint)}. " +
+            (waitedMs >= 1000
+                ? $"It did not come back within {waitedMs / 1000.0:0.#} s (gcs_rpc_server_reconnect_timeout_s = " +
+                  $"{_config.GcsRpcServerReconnectTimeout.TotalSeconds:0.#}). "
+                : "") +
             "Check that the cluster's head node is running and reachable.", e),
     };
 
