@@ -17,6 +17,9 @@ internal static class Commands
         usage: raysharp <command> [options]
 
           start --head [--port 6379] [--num-cpus N] [--num-gpus N] [--resources '{"name":1}'] [--object-store-memory BYTES] [--block]
+                [--gcs-storage redis://HOST:PORT]
+                                     with --gcs-storage the GCS runs in a process of its own and keeps its tables in
+                                     Redis: restarted, it reloads them and the cluster reconnects
           start --address HOST:PORT [same resource options] [--block]
                                      the cluster token: --auth-token or RAY_AUTH_TOKEN; a head makes one if neither
                                      is given, and same-machine nodes and commands read it from the head's session
@@ -102,50 +105,50 @@ internal static class Commands
             throw new ArgumentException("raysharp start needs exactly one of --head or --address HOST:PORT.");
         if (!head && address is null) throw new ArgumentException("raysharp start needs --head, or --address HOST:PORT of a running head node.");
         if (options.TryGetValue("resources", out var json)) NodeMain.ParseResources(json); // fail here, not in the background
+        string? gcsStorage = options.GetValueOrDefault("gcs-storage");
+        if (gcsStorage is not null)
+        {
+            if (!head) throw new ArgumentException("--gcs-storage is an option of the head node (raysharp start --head --gcs-storage redis://HOST:PORT).");
+            RedisGcsTableStorage.ParseAddress(gcsStorage); // a malformed URL fails here, not in the background
+        }
+        string port = options.GetValueOrDefault("port", head ? "6379" : "0");
+
+        // The token reaches the node in its environment, never on its command line (where `ps` shows it). The GCS process
+        // and the head node share one, made here when none is given.
+        var token = ClusterToken.From(options.GetValueOrDefault("auth-token") ?? Environment.GetEnvironmentVariable(ClusterToken.Variable));
+        if (gcsStorage is not null) token ??= ClusterToken.Generate();
+        string? sessionDir = null;
+        if (gcsStorage is not null)
+        {
+            // The GCS first, on the cluster's port; the head node's raylet joins it.
+            sessionDir = NodeHost.NewSessionDir(options.GetValueOrDefault("temp-dir"));
+            var gcsArgs = new List<string> { "gcs", "--port", port, "--gcs-storage", gcsStorage, "--session-dir", sessionDir };
+            if (options.TryGetValue("node-ip", out var ip)) gcsArgs.AddRange(["--node-ip", ip]);
+            var (gcsPid, gcsFields) = await LaunchAsync(gcsArgs, sessionDir, "gcs.log", GcsMain.ReadyMarker, token, "GCS").ConfigureAwait(false);
+            Record(gcsPid, new() { ["gcs"] = gcsFields["gcs"], ["node"] = "", ["head"] = GcsRole, ["session"] = sessionDir });
+            output.WriteLine($"Started the GCS (pid {gcsPid}) at {gcsFields["gcs"]}, its tables in {RedactedStorage(gcsStorage)}.");
+            address = gcsFields["gcs"];
+        }
+
         var nodeArgs = new List<string> { "node" };
         if (head) nodeArgs.Add("--head");
-        else nodeArgs.AddRange(["--address", address!]);
-        nodeArgs.AddRange(["--port", options.GetValueOrDefault("port", head ? "6379" : "0")]);
+        if (!head || gcsStorage is not null) nodeArgs.AddRange(["--address", address!]);
+        nodeArgs.AddRange(["--port", port]);
         foreach (var key in (string[])["num-cpus", "num-gpus", "resources", "object-store-memory", "node-ip", "temp-dir"])
             if (options.TryGetValue(key, out var v)) nodeArgs.AddRange(["--" + key, v]);
 
-        // The token reaches the node in its environment, never on its command line (where `ps` shows it).
-        var token = ClusterToken.From(options.GetValueOrDefault("auth-token") ?? Environment.GetEnvironmentVariable(ClusterToken.Variable));
         if (flags.Contains("block"))
         {
             if (token is not null) Environment.SetEnvironmentVariable(ClusterToken.Variable, token.Value);
+            if (sessionDir is not null) nodeArgs.AddRange(["--session-dir", sessionDir]);
             return NodeMain.Run([.. nodeArgs]);
         }
 
-        string sessionDir = NodeHost.NewSessionDir(options.GetValueOrDefault("temp-dir"));
+        sessionDir ??= NodeHost.NewSessionDir(options.GetValueOrDefault("temp-dir"));
         nodeArgs.AddRange(["--session-dir", sessionDir]);
-        string log = Path.Combine(sessionDir, "node.log");
-        string runtimeDll = Path.Combine(AppContext.BaseDirectory, "RaySharp.Runtime.dll");
-        string runtimeConfig = ProcessWorkerLauncher.WriteWorkerRuntimeConfig(sessionDir);
-        // The node runs in the background after this command returns: its output goes to the session log.
-        string command = "exec " + Quote(ProcessWorkerLauncher.DotnetHost()) + " exec --runtimeconfig " + Quote(runtimeConfig) + " " + Quote(runtimeDll) + " " +
-            string.Join(' ', nodeArgs.Select(Quote)) + " > " + Quote(log) + " 2>&1 < /dev/null";
-        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        if (token is not null) psi.Environment[ClusterToken.Variable] = token.Value;
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(command);
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start the node process.");
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        string? ready = null;
-        while (ready is null)
-        {
-            if (process.HasExited)
-                throw new InvalidOperationException($"The node exited with code {process.ExitCode}: {ReadShared(log)}");
-            if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"The node did not start within 60 s; see {log}.");
-            ready = ReadShared(log).Split('\n').FirstOrDefault(l => l.StartsWith(NodeMain.ReadyMarker, StringComparison.Ordinal));
-            if (ready is null) await Task.Delay(100).ConfigureAwait(false); // polling the node's log for its ready line
-        }
-        var fields = ready.Trim().Split(' ').Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
-        Directory.CreateDirectory(NodesDir);
-        File.WriteAllText(Path.Combine(NodesDir, process.Id.ToString(CultureInfo.InvariantCulture) + ".json"), JsonSerializer.Serialize(
-            new Dictionary<string, string> { ["pid"] = process.Id.ToString(CultureInfo.InvariantCulture), ["gcs"] = fields["gcs"], ["node"] = fields["node"],
-                ["head"] = head.ToString(), ["session"] = sessionDir }));
-        output.WriteLine($"Started a {(head ? "head" : "worker")} node {fields["node"][..8]} (pid {process.Id}); logs in {sessionDir}.");
+        var (pid, fields) = await LaunchAsync(nodeArgs, sessionDir, "node.log", NodeMain.ReadyMarker, token, "node").ConfigureAwait(false);
+        Record(pid, new() { ["gcs"] = fields["gcs"], ["node"] = fields["node"], ["head"] = head.ToString(), ["session"] = sessionDir });
+        output.WriteLine($"Started a {(head ? "head" : "worker")} node {fields["node"][..8]} (pid {pid}); logs in {sessionDir}.");
         if (head)
         {
             output.WriteLine($"Connect drivers with RayOptions.Address = \"{fields["gcs"]}\" or RAY_ADDRESS={fields["gcs"]};");
@@ -154,6 +157,51 @@ internal static class Commands
                 $"elsewhere give it as {ClusterToken.Variable}.");
         }
         return 0;
+    }
+
+    /// <summary>The role recorded for a GCS process of its own (beside "True" for a head node and "False" for the others).</summary>
+    private const string GcsRole = "gcs";
+
+    private static string RedactedStorage(string url)
+    {
+        var (host, port, _, password) = RedisGcsTableStorage.ParseAddress(url);
+        return $"redis://{(password is null ? "" : "***@")}{host}:{port}";
+    }
+
+    private static void Record(int pid, Dictionary<string, string> record)
+    {
+        record["pid"] = pid.ToString(CultureInfo.InvariantCulture);
+        Directory.CreateDirectory(NodesDir);
+        File.WriteAllText(Path.Combine(NodesDir, record["pid"] + ".json"), JsonSerializer.Serialize(record));
+    }
+
+    /// <summary>Starts <c>RaySharp.Runtime.dll ARGS</c> in the background (its output in <paramref name="logName"/> in the
+    /// session) and waits for its ready line; returns its pid and the line's fields.</summary>
+    private static async Task<(int Pid, Dictionary<string, string> Fields)> LaunchAsync(List<string> args, string sessionDir, string logName, string marker,
+        ClusterToken? token, string what)
+    {
+        string log = Path.Combine(sessionDir, logName);
+        string runtimeDll = Path.Combine(AppContext.BaseDirectory, "RaySharp.Runtime.dll");
+        string runtimeConfig = ProcessWorkerLauncher.WriteWorkerRuntimeConfig(sessionDir);
+        // The process runs in the background after this command returns: its output goes to the session log.
+        string command = "exec " + Quote(ProcessWorkerLauncher.DotnetHost()) + " exec --runtimeconfig " + Quote(runtimeConfig) + " " + Quote(runtimeDll) + " " +
+            string.Join(' ', args.Select(Quote)) + " > " + Quote(log) + " 2>&1 < /dev/null";
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        if (token is not null) psi.Environment[ClusterToken.Variable] = token.Value;
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(command);
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start the {what} process.");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        string? ready = null;
+        while (ready is null)
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException($"The {what} exited with code {process.ExitCode}: {ReadShared(log)}");
+            if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"The {what} did not start within 60 s; see {log}.");
+            ready = ReadShared(log).Split('\n').FirstOrDefault(l => l.StartsWith(marker, StringComparison.Ordinal));
+            if (ready is null) await Task.Delay(100).ConfigureAwait(false); // polling the process's log for its ready line
+        }
+        return (process.Id, ready.Trim().Split(' ').Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]));
     }
 
     private static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
@@ -181,9 +229,9 @@ internal static class Commands
 
     private static int Stop(TextWriter output)
     {
-        int stopped = 0;
-        // Worker nodes first, then the head (it hosts the GCS the others report to).
-        foreach (var record in RecordedNodes().OrderBy(r => r["head"] == bool.TrueString).ToList())
+        int stopped = 0, gcsStopped = 0;
+        // Worker nodes first, then the head, then a GCS of its own (the others report to it).
+        foreach (var record in RecordedNodes().OrderBy(r => r["head"] == GcsRole ? 2 : r["head"] == bool.TrueString ? 1 : 0).ToList())
         {
             int pid = int.Parse(record["pid"], CultureInfo.InvariantCulture);
             try
@@ -192,7 +240,8 @@ internal static class Commands
                 // SIGTERM: the node unregisters and stops its workers; SIGKILL the tree if it does not.
                 using (var kill = Process.Start("kill", ["-TERM", pid.ToString(CultureInfo.InvariantCulture)])) kill?.WaitForExit();
                 if (!process.WaitForExit(10_000)) process.Kill(entireProcessTree: true);
-                stopped++;
+                if (record["head"] == GcsRole) gcsStopped++;
+                else stopped++;
             }
             catch (ArgumentException)
             {
@@ -200,7 +249,8 @@ internal static class Commands
             }
             File.Delete(record["file"]);
         }
-        output.WriteLine(stopped == 0 ? "No RaySharp nodes were running." : $"Stopped {stopped} RaySharp node(s).");
+        output.WriteLine(stopped == 0 && gcsStopped == 0 ? "No RaySharp nodes were running."
+            : $"Stopped {stopped} RaySharp node(s){(gcsStopped > 0 ? " and the GCS" : "")}.");
         return 0;
     }
 
@@ -222,7 +272,8 @@ internal static class Commands
             ?? throw new InvalidOperationException(
                 $"Authentication: no cluster token for the cluster at {address}. Pass --auth-token or set {ClusterToken.Variable} to the token in " +
                 $"the head node's <session dir>/{ClusterToken.FileName} (on the head's machine it is found there by itself).");
-        config = RayConfig.Default with { AuthToken = token };
+        // A command fails at once when the GCS does not answer (it does not wait out a GCS restart).
+        config = RayConfig.Default with { AuthToken = token, GcsRpcServerReconnectTimeout = TimeSpan.Zero };
         return new(address, config);
     }
 

@@ -84,6 +84,31 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public void A_head_with_GCS_storage_runs_the_GCS_in_its_own_process_and_stop_ends_it()
+    {
+        using var redis = Testing.RedisServer.Start();
+        var head = Raysharp("start", "--head", "--port", "0", "--num-cpus", "1", "--gcs-storage", redis.Address);
+        Assert.True(head.ExitCode == 0, head.Output);
+        Assert.Matches(@"Started the GCS \(pid \d+\)", head.Output);
+        string address = AddressPattern().Match(head.Output).Groups[1].Value;
+        try
+        {
+            var status = Raysharp("status", "--address", address);
+            Assert.True(status.ExitCode == 0, status.Output);
+            Assert.Contains("Alive nodes: 1", status.Output);
+            using (Ray.Init(new RayOptions { Address = address, TempDir = Path.Combine(_temp, "raysharp") }))
+                Assert.Equal(3, Probe.Remote.Leaf(3).Get(TimeSpan.FromSeconds(60)));
+        }
+        finally
+        {
+            var stop = Raysharp("stop");
+            Assert.True(stop.ExitCode == 0, stop.Output);
+            Assert.Contains("Stopped 1 RaySharp node(s) and the GCS.", stop.Output);
+        }
+        Assert.Equal(1, Raysharp("status", "--address", address).ExitCode);
+    }
+
+    [Fact]
     public void Bad_input_is_named_and_exits_with_2()
     {
         var neither = Raysharp("start");

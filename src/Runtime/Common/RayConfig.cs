@@ -64,6 +64,10 @@ internal sealed record RayConfig
     /// <summary>Deadline of a call to the GCS.</summary>
     public TimeSpan GcsRequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long a GCS client keeps retrying a call while the GCS is unreachable (a GCS that restarts over Redis
+    /// storage) before it fails (Ray's <c>gcs_rpc_server_reconnect_timeout_s</c>).</summary>
+    public TimeSpan GcsRpcServerReconnectTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Deadline of a raylet's periodic resource report to the GCS.</summary>
     public TimeSpan GcsReportResourcesTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -141,6 +145,7 @@ internal sealed record RayConfig
         Long("max_spillbacks", c => c.MaxSpillbacks, (c, v) => c with { MaxSpillbacks = (int)v }, min: 1, max: 1000),
         Long("rpc_max_batch_size", c => c.RpcMaxBatchSize, (c, v) => c with { RpcMaxBatchSize = (int)v }, min: 1, max: 1_000_000),
         Seconds("gcs_server_request_timeout_seconds", c => c.GcsRequestTimeout, (c, v) => c with { GcsRequestTimeout = v }),
+        Seconds("gcs_rpc_server_reconnect_timeout_s", c => c.GcsRpcServerReconnectTimeout, (c, v) => c with { GcsRpcServerReconnectTimeout = v }),
         Millis("gcs_report_resources_timeout_ms", c => c.GcsReportResourcesTimeout, (c, v) => c with { GcsReportResourcesTimeout = v }),
         Long("async_actor_default_max_concurrency", c => c.AsyncActorDefaultMaxConcurrency,
             (c, v) => c with { AsyncActorDefaultMaxConcurrency = (int)v }, min: 1, max: int.MaxValue),

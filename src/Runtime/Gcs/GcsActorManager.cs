@@ -89,6 +89,7 @@ internal sealed class GcsActorManager : IDisposable
             if (!_actors.TryGetValue(resolved.ActorId, out record) || record.CreateRequested || record.State == ActorLifecycleState.Dead) return;
             record.CreationTask = resolved;
             record.CreateRequested = true;
+            Persist(record); // a restarted GCS schedules it again
         }
         _ = ScheduleAsync(record);
     }
@@ -269,9 +270,45 @@ internal sealed class GcsActorManager : IDisposable
         NumRestarts = r.NumRestarts,
         DeathCause = r.DeathCause,
         NodeId = r.NodeId,
+        CreateRequested = r.CreateRequested,
+        LeaseId = r.State == ActorLifecycleState.Alive ? r.LeaseId : 0,
     };
 
     private void Persist(ActorRecord r) => _storage.PutActor(Snapshot(r), r.CreationTask);
+
+    /// <summary>A restarted GCS reads the actor table back from its storage (after the node table): alive actors stay
+    /// alive on their workers (which kept running), with their names; actors that were being created or restarted are
+    /// scheduled again.</summary>
+    /// <param name="rayletOf">The raylet endpoint of an alive node (where an alive actor's lease is returned).</param>
+    public int Reload(Func<NodeId, string?> rayletOf)
+    {
+        var rows = _storage.GetActors();
+        List<ActorRecord> reschedule = [];
+        lock (_lock)
+        {
+            foreach (var (info, task) in rows)
+            {
+                if (task.ActorCreation is null) continue;
+                var record = new ActorRecord(task)
+                {
+                    State = info.State, NumRestarts = info.NumRestarts, DeathCause = info.DeathCause, NodeId = info.NodeId,
+                    CreateRequested = info.CreateRequested || info.State is ActorLifecycleState.Alive or ActorLifecycleState.Restarting,
+                };
+                if (info.State == ActorLifecycleState.Alive)
+                {
+                    record.Worker = info.Worker;
+                    record.LeaseId = info.LeaseId;
+                    record.LeaseRaylet = rayletOf(info.NodeId);
+                }
+                _actors[info.ActorId] = record;
+                if (info.State != ActorLifecycleState.Dead && record.Spec.Name is { } name) _named[(record.Spec.Namespace, name)] = info.ActorId;
+                if (info.State == ActorLifecycleState.Restarting || (info.State == ActorLifecycleState.PendingCreation && record.CreateRequested))
+                    reschedule.Add(record);
+            }
+        }
+        foreach (var r in reschedule) _ = ScheduleAsync(r);
+        return rows.Count;
+    }
 
     public ActorInfo? GetNamed(string name, string @namespace)
     {

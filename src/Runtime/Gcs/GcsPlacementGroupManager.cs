@@ -58,7 +58,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
         public NodeId[] BundleNodes { get; set; } = new NodeId[spec.Bundles.Count];
         public bool Infeasible { get; set; }
         public TaskCompletionSource Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public long CreateTimeMs { get; } = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        public long CreateTimeMs { get; init; } = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         public long RemoveTimeMs { get; set; }
     }
 
@@ -127,6 +127,50 @@ internal sealed class GcsPlacementGroupManager : IDisposable
         _logger.LogInformation("Placement group {Id} ({Strategy}, bundles: {Count}{Name}) of job {JobId} queued", spec.Id, spec.Strategy, spec.Bundles.Count,
             spec.Name is null ? "" : $", named '{spec.Name}'", spec.JobId);
         Kick();
+    }
+
+    /// <summary>A restarted GCS reads its groups back from the storage: created groups keep their bundles (the raylets
+    /// still hold them), groups that were being placed are queued again (those that lost bundles first), removed ones
+    /// stay listed. Called before <see cref="Start"/>.</summary>
+    public int Reload()
+    {
+        if (_storage is null) return 0;
+        var rows = _storage.GetPlacementGroups();
+        lock (_lock)
+        {
+            foreach (var row in rows)
+            {
+                var w = row.Spec;
+                var spec = new PlacementGroupSpec(w.Id, [.. w.Bundles.Select(b => b.FromWire())], w.Strategy, w.Name, w.Namespace, w.JobId, w.Lifetime,
+                    w.CreatorActor);
+                // A group caught between prepare and commit is placed again (Ray's GCS does the same after a restart).
+                var state = row.State == PlacementGroupState.Prepared ? PlacementGroupState.Pending : row.State;
+                var group = new Group(spec)
+                {
+                    State = state, BundleNodes = row.BundleNodes.Length == spec.Bundles.Count ? row.BundleNodes : new NodeId[spec.Bundles.Count],
+                    Infeasible = row.Infeasible, CreateTimeMs = row.CreateTimeMs, RemoveTimeMs = row.RemoveTimeMs,
+                };
+                _groups[w.Id] = group;
+                switch (state)
+                {
+                    case PlacementGroupState.Created:
+                        group.Ready.TrySetResult();
+                        break;
+                    case PlacementGroupState.Rescheduling:
+                        _pending.AddFirst(w.Id);
+                        break;
+                    case PlacementGroupState.Pending:
+                        _pending.AddLast(w.Id);
+                        break;
+                    case PlacementGroupState.Removed:
+                        _removedOrder.Enqueue(w.Id);
+                        break;
+                }
+                if (state != PlacementGroupState.Removed && w.Name is { } name) _names[(w.Namespace, name)] = w.Id;
+            }
+        }
+        Kick();
+        return rows.Count;
     }
 
     /// <summary>Starts the scheduling loop.</summary>

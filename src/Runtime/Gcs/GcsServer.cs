@@ -36,6 +36,13 @@ internal sealed class GcsServer : IDisposable
         Actors.ActorDead += PlacementGroups.OnActorDead;
         // A removed group's actors die for good (their callers learn why); its bundles are returned after.
         PlacementGroups.GroupRemoved += (id, reason) => Actors.KillActorsInPlacementGroup(id, reason);
+        // A GCS restarted over external storage picks up where the last one stopped (in memory there is nothing yet).
+        if (Storage is not InMemoryGcsTableStorage)
+        {
+            int nodes = Nodes.Reload(), groups = PlacementGroups.Reload(), actors = Actors.Reload(Nodes.RayletOf), jobs = Jobs.Reload();
+            loggers.CreateLogger<GcsServer>().LogInformation("The GCS loaded its tables from {Storage}: {Nodes} nodes, {Jobs} jobs, {Actors} actors, " +
+                "{Groups} placement groups", Storage, nodes, jobs, actors, groups);
+        }
         PlacementGroups.Start();
         Service = new GcsService(this);
     }
@@ -111,7 +118,9 @@ internal sealed class GcsNodeManager : IDisposable
     {
         lock (_lock)
         {
-            if (_nodes.TryGetValue(report.NodeId, out var n) && n.Record.Alive)
+            if (!_nodes.TryGetValue(report.NodeId, out var n))
+                return ViewLocked() with { UnknownNode = true }; // a GCS restarted without this node: it registers again
+            if (n.Record.Alive)
                 _nodes[report.NodeId] = (n.Record with { Available = report.Available, Total = report.Total ?? n.Record.Total }, Environment.TickCount64);
             return ViewLocked();
         }
@@ -154,7 +163,19 @@ internal sealed class GcsNodeManager : IDisposable
         lock (_lock) return ViewLocked();
     }
 
-    private ClusterView ViewLocked() => new([.. _nodes.Values.Select(n => n.Record)]);
+    private ClusterView ViewLocked() => new([.. _nodes.Values.Select(n => n.Record)]) { FaultTolerant = _storage is not InMemoryGcsTableStorage };
+
+    /// <summary>A restarted GCS reads the node table back from its storage. Alive nodes get a fresh health-check clock:
+    /// their raylets kept running and have until the health-check timeout to report to the new GCS.</summary>
+    public int Reload()
+    {
+        var nodes = _storage.GetNodes();
+        long now = Environment.TickCount64;
+        lock (_lock)
+            foreach (var node in nodes)
+                _nodes[node.NodeId] = (node, now);
+        return nodes.Count;
+    }
 
     /// <summary>The raylet endpoint of <paramref name="preferred"/> if it is alive, else of any alive node (the head first).</summary>
     public string? RayletFor(NodeId preferred)
@@ -248,9 +269,8 @@ internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager ac
     private readonly Dictionary<JobId, int> _watches = [];
     private readonly Dictionary<JobId, long> _finished = [];
     private readonly CancellationTokenSource _stopping = new();
-    private int _nextJobId;
-
-    public JobId NextJobId() => new((uint)Interlocked.Increment(ref _nextJobId));
+    /// <summary>A new job ID from the storage's counter: a GCS restarted over the same storage never hands one out twice.</summary>
+    public JobId NextJobId() => new((uint)storage.NextJobCounter());
 
     public void Add(JobRecord job) => storage.PutJob(job with { StartTimeMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
 
@@ -316,6 +336,36 @@ internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager ac
         if (storage.GetJob(jobId) is not { IsDead: false }) return;
         logger.LogWarning("The driver of job {JobId} disconnected without finishing its job (it exited or was killed): marking the job finished, " +
             "killing its non-detached actors and freeing its leases", jobId);
+        MarkFinished(jobId);
+    }
+
+    /// <summary>How long a restarted GCS waits for the driver of a running job to watch again before it finishes the job.</summary>
+    internal static TimeSpan ReloadedDriverGrace { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A restarted GCS: the drivers of running jobs reconnect their watches; a job whose driver does not within
+    /// <see cref="ReloadedDriverGrace"/> (it died while the GCS was down) is finished. Returns how many jobs are stored.</summary>
+    public int Reload()
+    {
+        var jobs = storage.GetJobs();
+        foreach (var job in jobs.Where(j => !j.IsDead && j.Driver is not null))
+            _ = FinishUnlessWatchedAsync(job.JobId);
+        return jobs.Count;
+    }
+
+    private async Task FinishUnlessWatchedAsync(JobId jobId)
+    {
+        try
+        {
+            await Task.Delay(ReloadedDriverGrace, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        lock (_lock)
+            if (_watches.ContainsKey(jobId)) return;
+        if (storage.GetJob(jobId) is not { IsDead: false }) return;
+        logger.LogWarning("The driver of job {JobId} did not reconnect to the restarted GCS: marking the job finished", jobId);
         MarkFinished(jobId);
     }
 

@@ -147,11 +147,14 @@ internal sealed partial class NodeManager : IDisposable
             NodeId = NodeId, RayletEndpoint = endpoint, RayletSocket = socket, Total = Total.ToWire(), IsHead = IsHead,
             ProcessId = Environment.ProcessId,
         };
+        _registration = record;
         await Gcs.RegisterNodeAsync(record, ct).ConfigureAwait(false);
         _logger.LogInformation("Raylet {NodeId} started at {Endpoint} (head: {IsHead}, resources: {Resources}, GCS at {Gcs})", NodeId, endpoint, IsHead,
             Total, gcs.Endpoint);
         _reportLoop = ReportLoopAsync();
     }
+
+    private NodeRecord? _registration;
 
     private async Task ReportLoopAsync()
     {
@@ -165,6 +168,13 @@ internal sealed partial class NodeManager : IDisposable
                 long removalsSeen;
                 lock (_lock) (available, total, removalsSeen) = (_available.ToWire(), _total.ToWire(), _removalsSeen);
                 var view = await Gcs.ReportResourcesAsync(new ResourceReport(NodeId, available, total, removalsSeen), _stopping.Token).ConfigureAwait(false);
+                if (view.UnknownNode && _registration is { } registration)
+                {
+                    // A GCS that restarted without this node in its table: register again (the next report carries the state).
+                    _logger.LogWarning("The GCS at {Gcs} does not know raylet {NodeId} (it restarted): registering again", Gcs.Endpoint, NodeId);
+                    await Gcs.RegisterNodeAsync(registration, _stopping.Token).ConfigureAwait(false);
+                }
+                if (warned) _logger.LogInformation("Raylet {NodeId} reaches the GCS at {Gcs} again", NodeId, Gcs.Endpoint);
                 OnClusterView(view);
                 warned = false;
             }

@@ -212,7 +212,7 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
                 KillActor(creationTask.ActorId, true, $"an argument of its constructor failed: {upstream.ToException().Message}");
                 return;
             }
-            _gcs.CreateActor(creationTask.WithArgs(args).ToWire(_worker.JobId));
+            await _gcs.CreateActorAsync(creationTask.WithArgs(args).ToWire(_worker.JobId), _closing.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -254,25 +254,58 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         return new Subscription(cts);
     }
 
+    /// <summary>Follows the actor's state. When the stream breaks while the GCS may be restarting (external storage), it
+    /// subscribes again for up to <c>gcs_rpc_server_reconnect_timeout_s</c> — the actor keeps running meanwhile, its
+    /// calls go worker to worker — and only then reports the actor dead, its state unknown.</summary>
     private async Task ListenAsync(ActorId actorId, Action<ActorStateUpdate> onUpdate, CancellationToken ct)
     {
-        try
+        long brokenSince = 0;
+        var backoff = TimeSpan.FromMilliseconds(100);
+        (ActorLifecycleState State, int Restarts, WorkerId? Worker)? last = null;
+        while (true)
         {
-            await foreach (var info in _gcs.SubscribeActor(actorId, ct).ConfigureAwait(false))
+            Exception failure;
+            try
             {
-                var worker = info.Worker is { } address ? new RemoteCoreWorkerClient(address, _worker.Raylet.NodeId, _worker.JobId, 0, ResourceSet.Empty,
-                    _worker.Config, _worker.Loggers.CreateLogger<CoreWorkerConnection>()) : null;
-                onUpdate(new ActorStateUpdate(info.ActorId, info.State, worker, info.NumRestarts, info.DeathCause, info.NodeId));
-                if (info.State == ActorLifecycleState.Dead) return;
+                await foreach (var info in _gcs.SubscribeActor(actorId, ct).ConfigureAwait(false))
+                {
+                    brokenSince = 0;
+                    backoff = TimeSpan.FromMilliseconds(100);
+                    // A resubscription starts with the state already known: not a change.
+                    var now = (info.State, info.NumRestarts, info.Worker?.WorkerId);
+                    if (last == now) continue;
+                    last = now;
+                    var worker = info.Worker is { } address ? new RemoteCoreWorkerClient(address, _worker.Raylet.NodeId, _worker.JobId, 0, ResourceSet.Empty,
+                        _worker.Config, _worker.Loggers.CreateLogger<CoreWorkerConnection>()) : null;
+                    onUpdate(new ActorStateUpdate(info.ActorId, info.State, worker, info.NumRestarts, info.DeathCause, info.NodeId));
+                    if (info.State == ActorLifecycleState.Dead) return;
+                }
+                failure = new IOException("the GCS ended the actor's subscription");
             }
-        }
-        catch (Exception e)
-        {
-            if (ct.IsCancellationRequested) return;
-            if (e is not (RpcException or OperationCanceledException or IOException))
-                _logger.LogWarning(e, "Following actor {ActorId}'s state failed", actorId);
-            onUpdate(new ActorStateUpdate(actorId, ActorLifecycleState.Dead, null, 0,
-                RayErrorInfo.ActorDied(actorId, $"the GCS at {_gcs.Endpoint} became unreachable, so the actor's state is unknown")));
+            catch (Exception e)
+            {
+                if (ct.IsCancellationRequested) return;
+                failure = e;
+            }
+            if (brokenSince == 0) brokenSince = Environment.TickCount64;
+            bool reconnect = failure is RpcException rpc ? _gcs.MayReconnect(rpc, brokenSince) : failure is IOException && _gcs.MayReconnect(brokenSince);
+            if (!reconnect)
+            {
+                if (failure is not (RpcException or OperationCanceledException or IOException))
+                    _logger.LogWarning(failure, "Following actor {ActorId}'s state failed", actorId);
+                onUpdate(new ActorStateUpdate(actorId, ActorLifecycleState.Dead, null, 0,
+                    RayErrorInfo.ActorDied(actorId, $"the GCS at {_gcs.Endpoint} became unreachable, so the actor's state is unknown")));
+                return;
+            }
+            try
+            {
+                await Task.Delay(backoff, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 1000));
         }
     }
 
@@ -467,17 +500,29 @@ internal static class DriverLogStream
         var cts = new CancellationTokenSource();
         _ = Task.Run(async () =>
         {
-            try
+            // Subscribed again when the stream breaks (a GCS that restarts), until the driver shuts down.
+            while (!cts.IsCancellationRequested)
             {
-                await foreach (var batch in gcs.SubscribeLogs(jobId, cts.Token).ConfigureAwait(false))
+                try
                 {
-                    var target = batch.IsError ? Console.Error : Console.Out;
-                    foreach (var line in batch.Lines) target.WriteLine($"{batch.Prefix} {line}");
+                    await foreach (var batch in gcs.SubscribeLogs(jobId, cts.Token).ConfigureAwait(false))
+                    {
+                        var target = batch.IsError ? Console.Error : Console.Out;
+                        foreach (var line in batch.Lines) target.WriteLine($"{batch.Prefix} {line}");
+                    }
                 }
-            }
-            catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
-            {
-                // The cluster or the driver is shutting down.
+                catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
+                {
+                    // The GCS went away, or the driver is shutting down.
+                }
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), cts.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         });
         return new Stop(cts);

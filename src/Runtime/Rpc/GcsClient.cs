@@ -26,40 +26,98 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
 
     private CallInvoker Invoker => RpcChannels.Invoker(Endpoint, _config);
 
-    /// <summary>A call the caller waits for; an unreachable GCS is a <see cref="RayException"/> that names it.</summary>
-    private TResponse Call<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, TimeSpan? deadline = null)
+    /// <summary>Whether the GCS at an endpoint keeps its tables in external storage (learned from its cluster views): a
+    /// client retries calls to such a GCS while it restarts, and fails at once when the GCS is known to have none.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> s_faultTolerant = new();
+
+    /// <summary>Records what a cluster view says of its GCS's storage.</summary>
+    private ClusterView Learn(ClusterView view)
+    {
+        s_faultTolerant[Endpoint] = view.FaultTolerant;
+        return view;
+    }
+
+    /// <summary>True while a call that found the GCS unreachable should wait for it: the GCS may be restarting (it has
+    /// external storage, or this process does not know), and the reconnect timeout since the first failure has not
+    /// passed.</summary>
+    private bool ShouldRetry(RpcException e, long firstFailure) =>
+        e.StatusCode == StatusCode.Unavailable
+        && !(s_faultTolerant.TryGetValue(Endpoint, out bool ft) && !ft)
+        && Environment.TickCount64 - firstFailure < (long)_config.GcsRpcServerReconnectTimeout.TotalMilliseconds;
+
+    private static TimeSpan NextBackoff(TimeSpan backoff) => TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 1000));
+
+    private void LogWaiting(IMethod method, RpcException e) =>
+        _logger.LogWarning("The GCS at {Endpoint} did not answer {Method} ({Status}): retrying for up to {Timeout} s while it restarts", Endpoint, method.Name,
+            e.StatusCode, _config.GcsRpcServerReconnectTimeout.TotalSeconds);
+
+    /// <summary>A call the caller waits for; an unreachable GCS is a <see cref="RayException"/> that names it. While the
+    /// GCS restarts (external storage) the call is retried, with backoff, up to <c>gcs_rpc_server_reconnect_timeout_s</c>;
+    /// <paramref name="retry"/> false fails at once (a first contact, a probe).</summary>
+    private TResponse Call<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, TimeSpan? deadline = null, bool retry = true)
         where TRequest : class where TResponse : class
     {
-        try
+        long firstFailure = 0;
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (true)
         {
-            return Invoker.BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline)), request);
-        }
-        catch (RpcException e)
-        {
-            throw Unreachable(method, e);
+            try
+            {
+                return Invoker.BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline)), request);
+            }
+            catch (RpcException e)
+            {
+                if (firstFailure == 0) firstFailure = Environment.TickCount64;
+                if (!retry || !ShouldRetry(e, firstFailure)) throw Unreachable(method, e, Environment.TickCount64 - firstFailure);
+                if (backoff.TotalMilliseconds == 100) LogWaiting(method, e);
+            }
+            Thread.Sleep(backoff);
+            backoff = NextBackoff(backoff);
         }
     }
 
     private async Task<TResponse> CallAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request, CancellationToken ct,
-        TimeSpan? deadline = null) where TRequest : class where TResponse : class
+        TimeSpan? deadline = null, bool retry = true) where TRequest : class where TResponse : class
     {
-        try
+        long firstFailure = 0;
+        var backoff = TimeSpan.FromMilliseconds(100);
+        while (true)
         {
-            return await Invoker.AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline), cancellationToken: ct),
-                request).ResponseAsync.ConfigureAwait(false);
-        }
-        catch (RpcException e) when (!ct.IsCancellationRequested)
-        {
-            throw Unreachable(method, e);
+            try
+            {
+                return await Invoker.AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline), cancellationToken: ct),
+                    request).ResponseAsync.ConfigureAwait(false);
+            }
+            catch (RpcException e) when (!ct.IsCancellationRequested)
+            {
+                if (firstFailure == 0) firstFailure = Environment.TickCount64;
+                if (!retry || !ShouldRetry(e, firstFailure)) throw Unreachable(method, e, Environment.TickCount64 - firstFailure);
+                if (backoff.TotalMilliseconds == 100) LogWaiting(method, e);
+            }
+            await Task.Delay(backoff, ct).ConfigureAwait(false);
+            backoff = NextBackoff(backoff);
         }
     }
 
-    private RayException Unreachable(IMethod method, RpcException e) => e.StatusCode switch
+    /// <summary>How long a stream to the GCS that broke may be opened again (see <see cref="ShouldRetry"/>): true while
+    /// the GCS may be restarting and <paramref name="brokenSince"/> is within the reconnect timeout.</summary>
+    internal bool MayReconnect(RpcException e, long brokenSince) => ShouldRetry(e, brokenSince);
+
+    /// <summary>As <see cref="MayReconnect(RpcException, long)"/> for a stream that broke with another error (a reset connection).</summary>
+    internal bool MayReconnect(long brokenSince) =>
+        !(s_faultTolerant.TryGetValue(Endpoint, out bool ft) && !ft)
+        && Environment.TickCount64 - brokenSince < (long)_config.GcsRpcServerReconnectTimeout.TotalMilliseconds;
+
+    private RayException Unreachable(IMethod method, RpcException e, long waitedMs = 0) => e.StatusCode switch
     {
         StatusCode.Unauthenticated => new($"Authentication failed: the GCS at {Endpoint} refused {method.Name}: {e.Status.Detail}", e),
         // The GCS answered and refused the request (a quota, a limit): its reason is the error.
         StatusCode.InvalidArgument or StatusCode.ResourceExhausted => new($"The GCS at {Endpoint} refused {method.Name}: {e.Status.Detail}", e),
         _ => new($"The GCS at {Endpoint} did not answer {method.Name}: {RpcErrors.Describe(e, Endpoint)}. " +
+            (waitedMs >= 1000
+                ? $"It did not come back within {waitedMs / 1000.0:0.#} s (gcs_rpc_server_reconnect_timeout_s = " +
+                  $"{_config.GcsRpcServerReconnectTimeout.TotalSeconds:0.#}). "
+                : "") +
             "Check that the cluster's head node is running and reachable.", e),
     };
 
@@ -67,23 +125,42 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
     private void Fire<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
         RpcChannels.Fire(Invoker, method, request, _logger);
 
+    /// <summary>A notice the GCS must not miss (a death, an exit): sent in the background and, while the GCS restarts,
+    /// retried as a call is; lost only when the GCS stays away past the reconnect timeout (or has no storage).</summary>
+    private void FireRetried<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request) where TRequest : class where TResponse : class =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await CallAsync(method, request, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning("The GCS at {Endpoint} did not take {Method}: {Reason}", Endpoint, method.Name, e.Message);
+            }
+        });
+
     // ---- Nodes ----
 
     public Task RegisterNodeAsync(NodeRecord node, CancellationToken ct) => CallAsync(GcsService.RegisterNodeMethod, node, ct);
 
     /// <summary>Reports this node's available resources; the reply is the cluster view.</summary>
-    public Task<ClusterView> ReportResourcesAsync(ResourceReport report, CancellationToken ct) =>
-        CallAsync(GcsService.ReportResourcesMethod, report, ct, _config.GcsReportResourcesTimeout);
+    /// <remarks>Not retried: the raylet reports again on its next tick.</remarks>
+    public async Task<ClusterView> ReportResourcesAsync(ResourceReport report, CancellationToken ct) =>
+        Learn(await CallAsync(GcsService.ReportResourcesMethod, report, ct, _config.GcsReportResourcesTimeout, retry: false).ConfigureAwait(false));
 
-    public ClusterView GetAllNodes() => Call(GcsService.GetAllNodesMethod, Empty.Instance);
+    /// <summary>The node table; <paramref name="retry"/> false fails at once when the GCS is unreachable (a first contact,
+    /// which also tells this process whether the GCS can restart).</summary>
+    public ClusterView GetAllNodes(bool retry = true) => Learn(Call(GcsService.GetAllNodesMethod, Empty.Instance, retry: retry));
 
-    public Task<ClusterView> GetAllNodesAsync(CancellationToken ct = default) => CallAsync(GcsService.GetAllNodesMethod, Empty.Instance, ct);
+    public async Task<ClusterView> GetAllNodesAsync(CancellationToken ct = default) =>
+        Learn(await CallAsync(GcsService.GetAllNodesMethod, Empty.Instance, ct).ConfigureAwait(false));
 
     public Task UnregisterNodeAsync(NodeId nodeId, string reason) =>
         RpcChannels.TryCallAsync(Invoker, GcsService.UnregisterNodeMethod, new NodeIdRequest(nodeId, reason));
 
     public void ReportWorkerFailure(WorkerId workerId, NodeId nodeId, string reason) =>
-        Fire(GcsService.ReportWorkerFailureMethod, new WorkerFailureRequest(workerId, nodeId, reason));
+        FireRetried(GcsService.ReportWorkerFailureMethod, new WorkerFailureRequest(workerId, nodeId, reason));
 
     // ---- Jobs ----
 
@@ -105,8 +182,8 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
     public RegisterActorReply RegisterActor(WireTaskSpec creationTask, bool getIfExists) =>
         Call(GcsService.RegisterActorMethod, new RegisterActorRequest(creationTask, getIfExists));
 
-    /// <summary>The creation task with its arguments resolved: the GCS schedules it.</summary>
-    public void CreateActor(WireTaskSpec resolved) => Fire(GcsService.CreateActorMethod, resolved);
+    /// <summary>The creation task with its arguments resolved: the GCS schedules it (retried while the GCS restarts).</summary>
+    public Task CreateActorAsync(WireTaskSpec resolved, CancellationToken ct) => CallAsync(GcsService.CreateActorMethod, resolved, ct);
 
     public ActorInfo? GetNamedActor(string name, string @namespace) =>
         Call(GcsService.GetNamedActorMethod, new NamedActorRequest(name, @namespace)).Info;
@@ -118,9 +195,10 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
     public void KillActor(ActorId actorId, bool noRestart, string reason) =>
         Call(GcsService.KillActorMethod, new KillActorRequest(actorId, noRestart, reason));
 
-    public void ReportActorOutOfScope(ActorId actorId) => Fire(GcsService.ReportActorOutOfScopeMethod, new ActorIdRequest(actorId));
+    public void ReportActorOutOfScope(ActorId actorId) => FireRetried(GcsService.ReportActorOutOfScopeMethod, new ActorIdRequest(actorId));
 
-    public void ReportActorExited(ActorId actorId, string reason) => Fire(GcsService.ReportActorExitedMethod, new ActorExitedRequest(actorId, reason));
+    public void ReportActorExited(ActorId actorId, string reason) =>
+        FireRetried(GcsService.ReportActorExitedMethod, new ActorExitedRequest(actorId, reason));
 
     /// <summary>The actor's state now and every later change, until it is dead or <paramref name="ct"/> is cancelled.</summary>
     public IAsyncEnumerable<ActorInfo> SubscribeActor(ActorId actorId, CancellationToken ct) =>

@@ -223,8 +223,11 @@ internal sealed partial record NodeRecord
 /// finished recently, whose leases and workers the raylet frees.</summary>
 /// <paramref name="RemovedPlacementGroups"/> lists the groups removed since the raylet's last report (up to
 /// <paramref name="RemovalsSeq"/>, which it reports back): work queued for them fails.
+/// <paramref name="FaultTolerant"/>: the GCS keeps its tables in external storage (clients wait for it while it restarts).
+/// <paramref name="UnknownNode"/>: the reporting raylet is not in the GCS's node table (a GCS that restarted without it):
+/// the raylet registers again.
 [MemoryPackable] internal sealed partial record ClusterView(NodeRecord[] Nodes, JobId[]? FinishedJobs = null, PlacementGroupId[]? RemovedPlacementGroups = null,
-    long RemovalsSeq = 0);
+    long RemovalsSeq = 0, bool FaultTolerant = false, bool UnknownNode = false);
 
 [MemoryPackable] internal sealed partial record NodeIdRequest(NodeId NodeId, string? Reason);
 
@@ -280,6 +283,10 @@ internal sealed partial record ActorInfo
     public int NumRestarts { get; init; }
     public RayErrorInfo? DeathCause { get; init; }
     public NodeId NodeId { get; init; }
+    /// <summary>The owner asked for the creation (the stored creation task has its arguments resolved).</summary>
+    public bool CreateRequested { get; init; }
+    /// <summary>The lease of the actor's worker at its raylet (a restarted GCS returns it when the actor dies).</summary>
+    public long LeaseId { get; init; }
 }
 
 [MemoryPackable] internal sealed partial record ActorInfoReply(ActorInfo? Info);

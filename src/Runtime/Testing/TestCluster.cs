@@ -94,15 +94,21 @@ public sealed class TestCluster : IDisposable
     /// environment, never on its command line).</summary>
     internal RayConfig Config { get; }
 
-    /// <summary>Starts the head node (GCS + raylet).</summary>
+    /// <summary>Starts the head node (GCS + raylet). With <see cref="TestClusterOptions.GcsStorage"/> the GCS runs in a
+    /// process of its own over that Redis, started first on a fixed port, so <see cref="KillGcs"/> and
+    /// <see cref="RestartGcs"/> can stop and restart it while the nodes keep running.</summary>
     public static TestCluster Start(TestClusterOptions? options = null)
     {
         options ??= new TestClusterOptions();
-        if (options.GcsStorage is not null)
-            throw new NotSupportedException("TestClusterOptions.GcsStorage (Redis) is not available in this version of RaySharp yet; leave it null.");
-        var cluster = new TestCluster(NodeHost.NewSessionDir(null));
+        if (options.GcsStorage is { } storage) RedisGcsTableStorage.ParseAddress(storage); // a malformed URL fails here, clearly
+        var cluster = new TestCluster(NodeHost.NewSessionDir(null)) { _gcsStorage = options.GcsStorage };
         try
         {
+            if (cluster._gcsStorage is not null)
+            {
+                cluster._gcsPort = FreePort();
+                cluster.StartGcs();
+            }
             var (head, gcs) = cluster.StartNode(head: true, options.HeadNumCpus, options.HeadNumGpus, options.HeadResources, null);
             cluster.Head = head;
             cluster.Address = gcs;
@@ -113,6 +119,31 @@ public sealed class TestCluster : IDisposable
             cluster.Dispose();
             throw;
         }
+    }
+
+    private string? _gcsStorage;
+    private int _gcsPort;
+    private Process? _gcs;
+
+    /// <summary>The GCS process (null without external storage: the GCS is in the head node's process).</summary>
+    public int? GcsProcessId
+    {
+        get { lock (_lock) return _gcs?.Id; }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void StartGcs()
+    {
+        var (process, line) = StartProcess(["gcs", "--lifeline", "--session-dir", _sessionDir, "--port", _gcsPort.ToString(CultureInfo.InvariantCulture),
+            "--gcs-storage", _gcsStorage!], GcsMain.ReadyMarker, Config.AuthToken!, "GCS");
+        lock (_lock) _gcs = process;
+        Address = Fields(line)["gcs"];
     }
 
     /// <summary>Starts another raylet process with these resources and waits until the GCS knows it.</summary>
@@ -135,6 +166,29 @@ public sealed class TestCluster : IDisposable
     private (TestNode Node, string Gcs) StartNode(bool head, double numCpus, double numGpus, IReadOnlyDictionary<string, double>? resources,
         long? objectStoreMemory, ClusterToken? token = null)
     {
+        var args = new List<string>
+        {
+            "node", "--lifeline", "--session-dir", _sessionDir,
+            "--num-cpus", numCpus.ToString(CultureInfo.InvariantCulture), "--num-gpus", numGpus.ToString(CultureInfo.InvariantCulture),
+        };
+        if (head) args.Add("--head");
+        // A head node joins the GCS process when there is one; the other nodes always join the GCS.
+        if (!head || _gcsStorage is not null) args.AddRange(["--address", Address]);
+        if (resources is { Count: > 0 }) args.AddRange(["--resources", JsonSerializer.Serialize(resources)]);
+        if (objectStoreMemory is { } bytes) args.AddRange(["--object-store-memory", bytes.ToString(CultureInfo.InvariantCulture)]);
+        var (process, line) = StartProcess(args, NodeMain.ReadyMarker, token ?? Config.AuthToken!, "node");
+        var fields = Fields(line);
+        var node = new TestNode(NodeId.Parse(fields["node"]), process, head, fields["raylet"]);
+        lock (_lock) _nodes.Add(node);
+        return (node, fields["gcs"]);
+    }
+
+    private static Dictionary<string, string> Fields(string line) =>
+        line.Split(' ').Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
+
+    /// <summary>Starts <c>RaySharp.Runtime.dll ARGS</c> and waits for its ready line (<paramref name="marker"/>).</summary>
+    private (Process Process, string ReadyLine) StartProcess(IEnumerable<string> args, string marker, ClusterToken token, string what)
+    {
         string runtimeDll = typeof(TestCluster).Assembly.Location;
         var psi = new ProcessStartInfo(ProcessWorkerLauncher.DotnetHost())
         {
@@ -144,23 +198,14 @@ public sealed class TestCluster : IDisposable
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(runtimeDll)!,
         };
-        var args = new List<string>
-        {
-            "exec", "--runtimeconfig", _runtimeConfig, runtimeDll, "node", "--lifeline", "--session-dir", _sessionDir,
-            "--num-cpus", numCpus.ToString(CultureInfo.InvariantCulture), "--num-gpus", numGpus.ToString(CultureInfo.InvariantCulture),
-        };
-        if (head) args.Add("--head");
-        else args.AddRange(["--address", Address]);
-        if (resources is { Count: > 0 }) args.AddRange(["--resources", JsonSerializer.Serialize(resources)]);
-        if (objectStoreMemory is { } bytes) args.AddRange(["--object-store-memory", bytes.ToString(CultureInfo.InvariantCulture)]);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment[ClusterToken.Variable] = (token ?? Config.AuthToken!).Value;
-        var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start a node process.");
+        foreach (var a in (string[])["exec", "--runtimeconfig", _runtimeConfig, runtimeDll, .. args]) psi.ArgumentList.Add(a);
+        psi.Environment[ClusterToken.Variable] = token.Value;
+        var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start a {what} process.");
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var errors = new System.Text.StringBuilder();
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data?.StartsWith(NodeMain.ReadyMarker, StringComparison.Ordinal) == true) ready.TrySetResult(e.Data);
+            if (e.Data?.StartsWith(marker, StringComparison.Ordinal) == true) ready.TrySetResult(e.Data);
         };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (errors) errors.AppendLine(e.Data); };
         process.EnableRaisingEvents = true;
@@ -170,24 +215,19 @@ public sealed class TestCluster : IDisposable
             process.WaitForExit();
             string why;
             lock (errors) why = errors.ToString();
-            ready.TrySetException(new InvalidOperationException($"The node process exited before it was ready (code {process.ExitCode}): {why}"));
+            ready.TrySetException(new InvalidOperationException($"The {what} process exited before it was ready (code {process.ExitCode}): {why}"));
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        string line;
         try
         {
-            line = ready.Task.WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+            return (process, ready.Task.WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult());
         }
         catch (TimeoutException)
         {
             Kill(process);
-            throw new InvalidOperationException($"The node process did not become ready within 60 s: {errors}");
+            throw new InvalidOperationException($"The {what} process did not become ready within 60 s: {errors}");
         }
-        var fields = line.Split(' ').Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
-        var node = new TestNode(NodeId.Parse(fields["node"]), process, head, fields["raylet"]);
-        lock (_lock) _nodes.Add(node);
-        return (node, fields["gcs"]);
     }
 
     /// <summary>Removes a node. Not graceful: SIGKILL its raylet and workers at once (the GCS notices by missed
@@ -195,7 +235,7 @@ public sealed class TestCluster : IDisposable
     public void RemoveNode(TestNode node, bool graceful = true)
     {
         ArgumentNullException.ThrowIfNull(node);
-        if (node.IsHead) throw new ArgumentException("The head node hosts the GCS and cannot be removed; dispose the cluster instead.", nameof(node));
+        if (node.IsHead) throw new ArgumentException("The head node cannot be removed; dispose the cluster instead.", nameof(node));
         lock (_lock) _nodes.Remove(node);
         if (graceful)
         {
@@ -209,11 +249,40 @@ public sealed class TestCluster : IDisposable
         }
     }
 
-    /// <summary>Kills the GCS. Not available yet: the GCS shares the head node's process.</summary>
-    public void KillGcs() => throw new NotSupportedException("GCS fault injection needs the GCS in its own process with Redis storage, which this version does not have yet.");
+    /// <summary>Kills the GCS process (SIGKILL, as a crash): the nodes, their workers and actors keep running, and calls
+    /// to the GCS wait for it to come back (up to <c>gcs_rpc_server_reconnect_timeout_s</c>).</summary>
+    /// <exception cref="NotSupportedException">The cluster has no <see cref="TestClusterOptions.GcsStorage"/>: its GCS
+    /// shares the head node's process and keeps its tables in memory.</exception>
+    public void KillGcs()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Process? gcs;
+        lock (_lock)
+        {
+            RequireGcsProcess();
+            gcs = _gcs;
+            _gcs = null;
+        }
+        if (gcs is not null) Kill(gcs);
+    }
 
-    /// <summary>Restarts the GCS. Not available yet (see <see cref="KillGcs"/>).</summary>
-    public void RestartGcs() => KillGcs();
+    /// <summary>Starts the GCS again on the same port over the same storage (killing it first if it runs): it reloads its
+    /// tables and the nodes, drivers and workers reconnect.</summary>
+    /// <exception cref="NotSupportedException">The cluster has no <see cref="TestClusterOptions.GcsStorage"/>.</exception>
+    public void RestartGcs()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_lock) RequireGcsProcess();
+        KillGcs();
+        StartGcs();
+    }
+
+    private void RequireGcsProcess()
+    {
+        if (_gcsStorage is null)
+            throw new NotSupportedException("GCS fault injection needs the GCS in its own process with Redis storage: start the TestCluster with " +
+                "TestClusterOptions.GcsStorage = \"redis://HOST:PORT\" (a RedisServer gives one).");
+    }
 
     /// <summary>Waits until the GCS reports <paramref name="count"/> alive nodes.</summary>
     /// <exception cref="TimeoutException">They are not there within <paramref name="timeout"/>.</exception>
@@ -234,7 +303,7 @@ public sealed class TestCluster : IDisposable
     {
         try
         {
-            return new GcsClient(Address, Config).GetAllNodes().Nodes.Count(n => n.Alive);
+            return new GcsClient(Address, Config).GetAllNodes(retry: false).Nodes.Count(n => n.Alive);
         }
         catch (RayException)
         {
@@ -268,6 +337,9 @@ public sealed class TestCluster : IDisposable
         }
         foreach (var n in nodes.Where(n => !n.IsHead)) Kill(n.Process);
         foreach (var n in nodes.Where(n => n.IsHead)) Kill(n.Process);
+        Process? gcs;
+        lock (_lock) (gcs, _gcs) = (_gcs, null);
+        if (gcs is not null) Kill(gcs);
         // Killed nodes leave their shared-memory objects behind.
         NodeHost.DeleteStoreDirectories(_sessionDir);
         if (Address.Length > 0) RpcChannels.Forget(Address);

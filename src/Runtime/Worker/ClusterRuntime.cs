@@ -45,17 +45,18 @@ internal sealed class NodeHost : IAsyncDisposable
     public string RayletLocalEndpoint => Raylet.Socket is { } s ? "unix:" + s : Raylet.Endpoint;
 
     /// <summary>Starts a node. With <paramref name="gcsAddress"/> null it is a head node hosting the GCS; otherwise it
-    /// joins the GCS at that address. Its components log through <paramref name="loggers"/>, the process's factory.</summary>
+    /// joins the GCS at that address (as the head node when <paramref name="isHead"/>: the GCS runs in a process of its
+    /// own). Its components log through <paramref name="loggers"/>, the process's factory.</summary>
     public static async Task<NodeHost> StartAsync(ResourceSet resources, string? gcsAddress, NodeTransport transport, RayConfig config,
         ILoggerFactory loggers, IReadOnlyList<IRpcService>? extraServices = null, NodeId? nodeId = null, string? sessionDir = null,
-        CancellationToken ct = default)
+        CancellationToken ct = default, bool? isHead = null)
     {
         var id = nodeId ?? NodeId.FromRandom();
         var gcs = gcsAddress is null ? new GcsServer(config, loggers) : null;
         NodeManager? raylet = null;
         var launcher = transport.Launcher(batch => raylet?.PublishLogs(batch));
         var store = CreateStore(resources, id, sessionDir, config, loggers);
-        raylet = new NodeManager(id, resources, isHead: gcs is not null, config, loggers, launcher, store);
+        raylet = new NodeManager(id, resources, isHead: isHead ?? gcs is not null, config, loggers, launcher, store);
         var services = new List<IRpcService> { raylet.Service };
         if (gcs is not null) services.Add(gcs.Service);
         services.AddRange(extraServices ?? []);
@@ -342,6 +343,8 @@ internal static class ClusterDriver
         if (embedded is not null)
         {
             gcs = new GcsClient(embedded.GcsEndpoint, config, loggers.CreateLogger<GcsClient>());
+            // Tells this process's GCS clients that this GCS keeps its tables in memory: once it is gone, calls fail at once.
+            gcs.GetAllNodes(retry: false);
             raylet = embedded.RayletLocalEndpoint;
             nodeId = embedded.Raylet.NodeId;
             endpoint = embedded.Server.Endpoint;
@@ -350,7 +353,7 @@ internal static class ClusterDriver
         else
         {
             gcs = new GcsClient(GcsAddress(address!), config, loggers.CreateLogger<GcsClient>());
-            var node = Reach(gcs, address, g => g.GetAllNodes()).Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead).FirstOrDefault()
+            var node = Reach(gcs, address, g => g.GetAllNodes(retry: false)).Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead).FirstOrDefault()
                 ?? throw new InvalidOperationException($"The cluster at {address} has no alive node to run a driver on.");
             nodeId = node.NodeId;
             raylet = node.RayletSocket is { } s && File.Exists(s) ? "unix:" + s : node.RayletEndpoint;

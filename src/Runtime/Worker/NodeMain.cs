@@ -7,7 +7,7 @@ namespace RaySharp.Core.Worker;
 
 /// <summary>
 /// A node process: <c>RaySharp.Runtime.dll node [--head] [--address GCS] ...</c> hosts a raylet (and, on the head
-/// node, the GCS) until it is stopped (SIGTERM/SIGINT), or — with <c>--lifeline</c> — until its parent closes its
+/// node, the GCS, unless <c>--head --address</c> names a GCS in its own process, see <see cref="GcsMain"/>) until it is stopped (SIGTERM/SIGINT), or — with <c>--lifeline</c> — until its parent closes its
 /// stdin. Used by <c>raysharp start</c> and <c>TestCluster</c>. When ready it prints one line:
 /// <c>RAYSHARP_NODE_READY gcs=HOST:PORT node=NODE_ID raylet=HOST:PORT</c>.
 /// </summary>
@@ -40,6 +40,8 @@ internal static class NodeMain
     {
         bool head = flags.Contains("head");
         string? address = o.GetValueOrDefault("address");
+        // A head node hosts the GCS, or with --address joins the GCS process of a cluster with external storage.
+        bool hostsGcs = head && address is null;
         if (!head && address is null) throw new ArgumentException("A node needs --head or --address GCS_HOST:PORT.");
         var options = new RayOptions
         {
@@ -56,7 +58,7 @@ internal static class NodeMain
         // and its GCS to raysharp-gcs.log; a node joining a cluster to raylet-<node id>.log.
         var nodeId = NodeId.FromRandom();
         string rayletLog = NodeHost.RayletLogFile(sessionDir, nodeId, head);
-        var (config, loggers) = RayLogging.StartProcess(head ? "head node" : "node", NodeHost.NodeLogs(sessionDir, rayletLog, rayletLog, head));
+        var (config, loggers) = RayLogging.StartProcess(head ? "head node" : "node", NodeHost.NodeLogs(sessionDir, rayletLog, rayletLog, hostsGcs));
         using var _ = loggers;
         // The cluster token: --auth-token or RAY_AUTH_TOKEN; else a head makes a new one and a joining node reads its
         // head's from the head's session directory (same machine, same user).
@@ -66,10 +68,10 @@ internal static class NodeMain
                 $"Authentication: no cluster token to join the cluster at {address}. Set {ClusterToken.Variable} (or --auth-token) to the token " +
                 $"in the head node's <session dir>/{ClusterToken.FileName}.");
         config = config with { AuthToken = token };
-        var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), head ? port : 0, config, loggers);
-        await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), head ? null : address, transport, config, loggers,
-            nodeId: nodeId, sessionDir: sessionDir).ConfigureAwait(false);
-        if (head) token.WriteToSession(sessionDir, node.GcsEndpoint);
+        var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), hostsGcs ? port : 0, config, loggers);
+        await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), hostsGcs ? null : address, transport, config, loggers,
+            nodeId: nodeId, sessionDir: sessionDir, isHead: head).ConfigureAwait(false);
+        if (hostsGcs) token.WriteToSession(sessionDir, node.GcsEndpoint);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
@@ -77,7 +79,7 @@ internal static class NodeMain
         Console.WriteLine($"{ReadyMarker} gcs={node.GcsEndpoint} node={node.Raylet.NodeId} raylet={node.Raylet.Endpoint} session={sessionDir}");
         Console.Out.Flush();
         await stop.Task.ConfigureAwait(false);
-        if (!head && address is not null)
+        if (!hostsGcs && address is not null)
             await new Rpc.GcsClient(address, config).UnregisterNodeAsync(node.Raylet.NodeId, "the node was stopped").ConfigureAwait(false);
         return 0;
     }

@@ -20,6 +20,7 @@ internal static class WorkerMain
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "node") return NodeMain.Run(args);
+        if (args.Length > 0 && args[0] == "gcs") return GcsMain.Run(args);
         if (args.Length == 0 || args[0] != "worker")
         {
             Console.Error.WriteLine("RaySharp.Runtime.dll runs as a RaySharp worker process, started by a raylet (`worker --worker-id ...`). " +

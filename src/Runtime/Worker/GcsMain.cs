@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using RaySharp.Core.Gcs;
+using RaySharp.Core.Logging;
+using RaySharp.Core.Rpc;
+
+namespace RaySharp.Core.Worker;
+
+/// <summary>
+/// The GCS in a process of its own (Ray's <c>gcs_server</c>): <c>RaySharp.Runtime.dll gcs --port PORT --gcs-storage
+/// redis://HOST:PORT [--session-dir DIR] [--storage-namespace NS] [--lifeline]</c>. Its tables live in Redis, so a GCS
+/// restarted on the same port over the same storage reloads them, and the cluster's raylets, drivers and workers
+/// reconnect to it. It logs to <c>raysharp-gcs.log</c> in the session directory. When ready it prints one line:
+/// <c>RAYSHARP_GCS_READY gcs=HOST:PORT session=DIR</c>.
+/// </summary>
+internal static class GcsMain
+{
+    public const string ReadyMarker = "RAYSHARP_GCS_READY";
+
+    public static int Run(string[] args)
+    {
+        var o = new Dictionary<string, string>();
+        var flags = new HashSet<string>();
+        for (int i = 1; i < args.Length; i++)
+        {
+            string key = args[i].TrimStart('-');
+            if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) o[key] = args[++i];
+            else flags.Add(key);
+        }
+        try
+        {
+            return RunAsync(o, flags).GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"[RaySharp GCS] failed: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunAsync(Dictionary<string, string> o, HashSet<string> flags)
+    {
+        string storageAddress = o.GetValueOrDefault("gcs-storage")
+            ?? throw new ArgumentException("The GCS process needs --gcs-storage redis://HOST:PORT (its tables must outlive it).");
+        int port = o.TryGetValue("port", out var p) ? int.Parse(p, CultureInfo.InvariantCulture) : 6379;
+        string sessionDir = o.GetValueOrDefault("session-dir") ?? NodeHost.NewSessionDir(o.GetValueOrDefault("temp-dir"));
+        NodeHost.MarkSessionInUse(sessionDir);
+        var (config, loggers) = RayLogging.StartProcess("GCS", new LogDestinations(NodeHost.GcsLogFile(sessionDir)));
+        using var _ = loggers;
+        var token = ClusterToken.From(o.GetValueOrDefault("auth-token")) ?? config.AuthToken ?? ClusterToken.Generate();
+        config = config with { AuthToken = token };
+        // The same namespace after a restart finds the same tables: by default the session's (one cluster per session).
+        string ns = o.GetValueOrDefault("storage-namespace") ?? Path.GetFileName(sessionDir.TrimEnd(Path.DirectorySeparatorChar));
+        using var storage = new RedisGcsTableStorage(storageAddress, ns);
+        using var gcs = new GcsServer(config, loggers, storage);
+        await using var server = await RpcServer.StartAsync(o.GetValueOrDefault("node-ip", "127.0.0.1"), port, null, [gcs.Service], config, loggers)
+            .ConfigureAwait(false);
+        token.WriteToSession(sessionDir, server.Endpoint);
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
+        if (flags.Contains("lifeline")) Lifeline.Start(() => stop.TrySetResult());
+        Console.WriteLine($"{ReadyMarker} gcs={server.Endpoint} session={sessionDir}");
+        Console.Out.Flush();
+        await stop.Task.ConfigureAwait(false);
+        return 0;
+    }
+}
