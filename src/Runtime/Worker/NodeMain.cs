@@ -15,26 +15,7 @@ internal static class NodeMain
 {
     public const string ReadyMarker = "RAYSHARP_NODE_READY";
 
-    public static int Run(string[] args)
-    {
-        var o = new Dictionary<string, string>();
-        var flags = new HashSet<string>();
-        for (int i = 1; i < args.Length; i++)
-        {
-            string key = args[i].TrimStart('-');
-            if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) o[key] = args[++i];
-            else flags.Add(key);
-        }
-        try
-        {
-            return RunAsync(o, flags).GetAwaiter().GetResult();
-        }
-        catch (Exception e)
-        {
-            Console.Error.WriteLine($"[RaySharp node] failed: {e.Message}");
-            return 1;
-        }
-    }
+    public static int Run(string[] args) => ProcessArgs.Run("node", args, RunAsync);
 
     private static async Task<int> RunAsync(Dictionary<string, string> o, HashSet<string> flags)
     {
