@@ -154,11 +154,19 @@ public abstract class ThreeNodeDriverTests : IDisposable
     }
 
     /// <summary>Runs the second driver program against the cluster and returns its output.</summary>
-    protected string RunDriver(string command, string argument)
+    protected string RunDriver(string command, string argument) => DriverProgram.Run(_fixture.Cluster.Address, command, argument);
+}
+
+/// <summary>The second driver program (tests/Integration.Driver), run as a process of its own.</summary>
+internal static class DriverProgram
+{
+    /// <summary>Runs it against the cluster at <paramref name="address"/> and returns its output; fails the test when it
+    /// fails or does not finish within 120 s.</summary>
+    public static string Run(string address, string command, string argument)
     {
         string driver = Path.Combine(AppContext.BaseDirectory, "RaySharp.Integration.Driver.dll");
         var psi = new ProcessStartInfo(Core.Raylet.ProcessWorkerLauncher.DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])["exec", driver, _fixture.Cluster.Address, command, argument]) psi.ArgumentList.Add(a);
+        foreach (var a in (string[])["exec", driver, address, command, argument]) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

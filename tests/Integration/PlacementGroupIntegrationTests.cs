@@ -177,23 +177,7 @@ public sealed class PlacementGroupClusterTests : PlacementGroupClusterTestsBase,
         Assert.True(gcs.RemovePlacementGroup(detached.Spec.Id));
     }
 
-    private string RunDriver(string command, string argument)
-    {
-        string driver = Path.Combine(AppContext.BaseDirectory, "RaySharp.Integration.Driver.dll");
-        var psi = new ProcessStartInfo(Core.Raylet.ProcessWorkerLauncher.DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])["exec", driver, Cluster.Address, command, argument]) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"The driver ({command}) did not finish within 120 s.");
-        }
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"the driver ({command}) failed with {process.ExitCode}: {stdout.Result} {stderr.Result}");
-        return stdout.Result;
-    }
+    private string RunDriver(string command, string argument) => DriverProgram.Run(Cluster.Address, command, argument);
 }
 
 /// <summary>Placement groups on clusters whose shape changes: a node that fits joins, a node holding a bundle dies.</summary>

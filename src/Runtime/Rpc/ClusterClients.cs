@@ -420,15 +420,7 @@ internal static class DriverWatch
                 }
             }
         });
-        return new Stop(cts);
-    }
-
-    private sealed class Stop(CancellationTokenSource cts) : IDisposable
-    {
-        public void Dispose()
-        {
-            try { cts.Cancel(); } catch (ObjectDisposedException) { }
-        }
+        return new CancelOnDispose(cts);
     }
 }
 
@@ -481,15 +473,7 @@ internal static class ClusterEventStream
                 backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 2000));
             }
         });
-        return new Stop(cts);
-    }
-
-    private sealed class Stop(CancellationTokenSource cts) : IDisposable
-    {
-        public void Dispose()
-        {
-            try { cts.Cancel(); } catch (ObjectDisposedException) { }
-        }
+        return new CancelOnDispose(cts);
     }
 }
 
@@ -525,14 +509,15 @@ internal static class DriverLogStream
                 }
             }
         });
-        return new Stop(cts);
+        return new CancelOnDispose(cts);
     }
+}
 
-    private sealed class Stop(CancellationTokenSource cts) : IDisposable
+/// <summary>Stops a background loop (a subscription, a watch) when disposed, by cancelling its token.</summary>
+internal sealed class CancelOnDispose(CancellationTokenSource cts) : IDisposable
+{
+    public void Dispose()
     {
-        public void Dispose()
-        {
-            try { cts.Cancel(); } catch (ObjectDisposedException) { }
-        }
+        try { cts.Cancel(); } catch (ObjectDisposedException) { }
     }
 }
