@@ -6,18 +6,21 @@ using RaySharp.Chaos;
 //   killed every --kill-every seconds, then reports how many finished, failed, were lost (never finished) and ran more
 //   than once.
 // Node chaos: `dotnet run -c Release --project bench/RaySharp.Chaos -- --nodes [--seeds N] [--first-seed S]
-//   [--operations N] [--fault-every SECONDS]` runs chains of tasks and restarting actors on a 3-node test cluster while
-//   workers and whole nodes are killed, once per seed, and prints a line per seed and the totals.
+//   [--operations N] [--fault-every SECONDS] [--gcs-restarts] [--large-objects]` runs chains of tasks and restarting actors
+//   (and, with --large-objects, large arrays read by a second task) on a 3-node test cluster while workers and whole nodes
+//   are killed (and, with --gcs-restarts, the GCS is killed and restarted over Redis), once per seed, and prints a line
+//   per seed and the totals.
 
 int tasks = 2000, seed = 1, cpus = 4, seeds = 10, operations = 300;
 double killEvery = 1, faultEvery = 1.5;
-bool nodes = false;
+bool nodes = false, gcsRestarts = false, largeObjects = false;
 for (int i = 0; i < args.Length; i++)
 {
-    if (args[i] == "--nodes")
+    switch (args[i])
     {
-        nodes = true;
-        continue;
+        case "--nodes": nodes = true; continue;
+        case "--gcs-restarts": gcsRestarts = true; continue;
+        case "--large-objects": largeObjects = true; continue;
     }
     if (i + 1 >= args.Length)
     {
@@ -36,7 +39,7 @@ for (int i = 0; i < args.Length; i++)
         case "--fault-every": faultEvery = double.Parse(v, CultureInfo.InvariantCulture); break;
         default:
             Console.Error.WriteLine($"unknown argument {args[i - 1]}; use --tasks N --kill-every SECONDS --seed S --cpus C, or " +
-                "--nodes --seeds N --first-seed S --operations N --fault-every SECONDS");
+                "--nodes --seeds N --first-seed S --operations N --fault-every SECONDS [--gcs-restarts] [--large-objects]");
             return 2;
     }
 }
@@ -51,12 +54,15 @@ if (!nodes)
 var results = new List<NodeChaosResult>();
 for (int s = seed; s < seed + seeds; s++)
 {
-    var r = NodeChaosRun.Run(s, operations, TimeSpan.FromSeconds(faultEvery), TextWriter.Null);
+    var r = NodeChaosRun.Run(new NodeChaosOptions
+    {
+        Seed = s, Operations = operations, FaultEvery = TimeSpan.FromSeconds(faultEvery), GcsRestarts = gcsRestarts, LargeObjects = largeObjects,
+    }, TextWriter.Null);
     Console.WriteLine(r);
     results.Add(r);
 }
 Console.WriteLine($"total over {results.Count} seeds: operations={results.Sum(r => r.Operations)} faults_injected={results.Sum(r => r.Faults)} " +
-    $"(workers_killed={results.Sum(r => r.WorkersKilled)} nodes_killed={results.Sum(r => r.NodesKilled)}) results_lost={results.Sum(r => r.Lost)} " +
+    $"(workers_killed={results.Sum(r => r.WorkersKilled)} nodes_killed={results.Sum(r => r.NodesKilled)} gcs_restarts={results.Sum(r => r.GcsRestarts)}) results_lost={results.Sum(r => r.Lost)} " +
     $"wrong_results={results.Sum(r => r.Wrong)} hangs={results.Sum(r => r.Hangs)} " +
     $"non_retryable_failed_as_documented={results.Sum(r => r.NonRetryableFailedAsDocumented)} non_retryable_failed_otherwise={results.Sum(r => r.NonRetryableFailedOtherwise)}");
 return results.All(r => r.Lost == 0 && r.Wrong == 0 && r.Hangs == 0 && r.NonRetryableFailedOtherwise == 0) ? 0 : 1;

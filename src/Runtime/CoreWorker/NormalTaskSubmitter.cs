@@ -265,11 +265,11 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             cls.PendingLeaseRequests--;
             failures = ++cls.ConsecutiveLeaseFailures;
             while (cls.Ready.TryPeek(out var head) && head.Entry.Status == TaskManager.Status.Finished) cls.Ready.Dequeue();
-            // A node that died after a raylet chose it costs no retries (as in Ray, where only the task's own failures do).
+            // A node that died after a raylet (or the locality choice) picked it costs no retries (as in Ray, where only the task's own failures do).
             // For a while: once the GCS declares the node dead (its health checks) the raylets choose other nodes, and
             // an unanswering node that the GCS still believes alive costs retries after that, as any failure does.
             bool free = false;
-            if (e is RayletUnreachableException { SpillbackNode: not null })
+            if (e is RayletUnreachableException { RemoteNode: not null })
             {
                 long now = Environment.TickCount64;
                 if (cls.DeadNodeFailuresSince == 0) cls.DeadNodeFailuresSince = now;

@@ -5,7 +5,8 @@ namespace RaySharp.Core;
 /// lease, the work is still schedulable, so the submitter asks again.</summary>
 internal sealed class RayletUnreachableException(string message, Exception inner) : Exception(message, inner)
 {
-    /// <summary>The node whose raylet did not answer, when another raylet had sent the request there (a spillback): that
-    /// node is dying or gone, and the raylets will stop choosing it once the GCS declares it dead.</summary>
-    public NodeId? SpillbackNode { get; init; }
+    /// <summary>The node whose raylet did not answer, when it was not the submitter's own: another raylet had sent the
+    /// request there (a spillback), or the submitter chose it for its arguments (locality). That node is dying or gone,
+    /// and nobody chooses it any more once the GCS declares it dead.</summary>
+    public NodeId? RemoteNode { get; init; }
 }

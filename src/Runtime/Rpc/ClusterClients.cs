@@ -40,8 +40,11 @@ internal sealed class RayletRpcClient : IRayletClient
     public async ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct)
     {
         var envVars = request.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null;
-        string target = !request.PreferredNode.IsNil && request.PreferredNode != NodeId ? EndpointOf(request.PreferredNode) ?? _raylet : _raylet;
-        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_config, target, request.ToWire(_jobId, envVars), ct, DeathOf).ConfigureAwait(false);
+        var remote = !request.PreferredNode.IsNil && request.PreferredNode != NodeId && EndpointOf(request.PreferredNode) is { } endpoint
+            ? (Node: request.PreferredNode, Endpoint: endpoint)
+            : default((NodeId Node, string Endpoint)?);
+        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_config, remote?.Endpoint ?? _raylet, request.ToWire(_jobId, envVars), ct, DeathOf,
+            remote?.Node).ConfigureAwait(false);
         var resources = reply.Resources.FromWire();
         var worker = new RemoteCoreWorkerClient(reply.Worker!, NodeId, _jobId, reply.LeaseId, resources, _config, _connectionLogger);
         return new WorkerLease(reply.LeaseId, worker, reply.NodeId, resources) { Raylet = raylet };

@@ -17,10 +17,12 @@ internal static class RayletRpc
     /// <param name="ct">Cancels the request.</param>
     /// <param name="nodeDeath">The token that fires when a node is declared dead (none: not watched). A request sent on
     /// to a node that dies (or is dead already) stops waiting for it: a raylet that froze or was cut off never answers.</param>
+    /// <param name="endpointNode">The node of <paramref name="endpoint"/> when it is another node than the caller's own
+    /// (a locality choice): watched for death and named, as a spillback target is.</param>
     public static async Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestLeaseAsync(RayConfig config, string endpoint,
-        WireLeaseRequest request, CancellationToken ct, Func<NodeId, CancellationToken>? nodeDeath = null)
+        WireLeaseRequest request, CancellationToken ct, Func<NodeId, CancellationToken>? nodeDeath = null, NodeId? endpointNode = null)
     {
-        NodeId? node = null; // known once a raylet names the node it sends the request to
+        NodeId? node = endpointNode; // else known once a raylet names the node it sends the request to
         for (int hop = 0; ; hop++)
         {
             WireLeaseReply reply;
@@ -40,14 +42,14 @@ internal static class RayletRpc
             catch (RpcException e) when (death.IsCancellationRequested)
             {
                 throw new RayletUnreachableException($"Requesting a worker lease for {request.Description} failed: node {node} at {endpoint}, which " +
-                    "a raylet had sent it on to, was declared dead by the GCS.", e) { SpillbackNode = node };
+                    "a raylet had sent it on to, was declared dead by the GCS.", e) { RemoteNode = node };
             }
             catch (RpcException e)
             {
                 // The caller asks again (or the GCS marks the actor dead with this cause): say which raylet is gone and why.
                 string which = node is { } n ? $"the raylet of node {n} at {endpoint}" : $"the raylet at {endpoint}";
                 throw new RayletUnreachableException($"Requesting a worker lease for {request.Description} failed: {which} is " +
-                    $"{RpcErrors.Describe(e, endpoint)}.", e) { SpillbackNode = node };
+                    $"{RpcErrors.Describe(e, endpoint)}.", e) { RemoteNode = node };
             }
             switch (reply.Kind)
             {

@@ -202,7 +202,7 @@ public sealed class NormalTaskSubmitterTests : IDisposable
     }
 
     private static RayletUnreachableException DeadSpillbackNode() =>
-        new("the raylet of node X is unreachable", new IOException("connection refused")) { SpillbackNode = NodeId.FromRandom() };
+        new("the raylet of node X is unreachable", new IOException("connection refused")) { RemoteNode = NodeId.FromRandom() };
 
     [Fact]
     public async Task Lease_failures_at_a_spillback_node_that_died_cost_no_retries_while_the_cluster_learns_of_its_death()

@@ -1,10 +1,10 @@
 using RaySharp.Chaos;
 using Xunit;
 
-namespace RaySharp.Integration;
+namespace RaySharp.Chaos.Tests;
 
 /// <summary>A short, seeded version of bench/RaySharp.Chaos: tasks with retries survive worker processes being killed.</summary>
-public sealed class ChaosTests(Xunit.Abstractions.ITestOutputHelper output)
+public sealed class WorkerChaosTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Fact]
     public void Tasks_with_retries_all_finish_while_workers_are_killed()
