@@ -6,14 +6,14 @@ using RaySharp.Chaos;
 //   killed every --kill-every seconds, then reports how many finished, failed, were lost (never finished) and ran more
 //   than once.
 // Node chaos: `dotnet run -c Release --project bench/RaySharp.Chaos -- --nodes [--seeds N] [--first-seed S]
-//   [--operations N] [--fault-every SECONDS] [--gcs-restarts] [--large-objects]` runs chains of tasks and restarting actors
+//   [--operations N] [--fault-every SECONDS] [--gcs-restarts] [--large-objects] [--verbose]` runs chains of tasks and restarting actors
 //   (and, with --large-objects, large arrays read by a second task) on a 3-node test cluster while workers and whole nodes
 //   are killed (and, with --gcs-restarts, the GCS is killed and restarted over Redis), once per seed, and prints a line
 //   per seed and the totals.
 
 int tasks = 2000, seed = 1, cpus = 4, seeds = 10, operations = 300;
 double killEvery = 1, faultEvery = 1.5;
-bool nodes = false, gcsRestarts = false, largeObjects = false;
+bool nodes = false, gcsRestarts = false, largeObjects = false, verbose = false;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -21,6 +21,7 @@ for (int i = 0; i < args.Length; i++)
         case "--nodes": nodes = true; continue;
         case "--gcs-restarts": gcsRestarts = true; continue;
         case "--large-objects": largeObjects = true; continue;
+        case "--verbose": verbose = true; continue;
     }
     if (i + 1 >= args.Length)
     {
@@ -39,7 +40,7 @@ for (int i = 0; i < args.Length; i++)
         case "--fault-every": faultEvery = double.Parse(v, CultureInfo.InvariantCulture); break;
         default:
             Console.Error.WriteLine($"unknown argument {args[i - 1]}; use --tasks N --kill-every SECONDS --seed S --cpus C, or " +
-                "--nodes --seeds N --first-seed S --operations N --fault-every SECONDS [--gcs-restarts] [--large-objects]");
+                "--nodes --seeds N --first-seed S --operations N --fault-every SECONDS [--gcs-restarts] [--large-objects] [--verbose]");
             return 2;
     }
 }
@@ -57,7 +58,7 @@ for (int s = seed; s < seed + seeds; s++)
     var r = NodeChaosRun.Run(new NodeChaosOptions
     {
         Seed = s, Operations = operations, FaultEvery = TimeSpan.FromSeconds(faultEvery), GcsRestarts = gcsRestarts, LargeObjects = largeObjects,
-    }, TextWriter.Null);
+    }, verbose ? Console.Error : TextWriter.Null);
     Console.WriteLine(r);
     results.Add(r);
 }

@@ -65,6 +65,17 @@ public static partial class Rebuildable
 #pragma warning restore RAY101
 }
 
+/// <summary>An actor whose method returns a large array (in the store of the actor's node); each run is counted.</summary>
+[RayRemote]
+public partial class Maker
+{
+    public async Task<byte[]> Make(ActorHandle<Tally> tally, string name, int size, int seed)
+    {
+        await tally.Add(name);
+        return Rebuildable.Bytes(size, seed);
+    }
+}
+
 /// <summary>
 /// Lineage reconstruction (Ray's object reconstruction) on a real cluster: a node holding the only copy of a task's
 /// large output is killed, and the owner (the driver) runs the task again — on a node that replaces it — when the
@@ -191,6 +202,50 @@ public sealed class LineageReconstructionTests(Xunit.Abstractions.ITestOutputHel
         Assert.Equal(made.Id, e.ObjectId);
         Assert.Contains("MaxRetries = 0", e.Message);
         Assert.Contains(doomed.NodeId.ToString(), e.Message);
+        Assert.Equal(1, tally.Count("once").Get(Timeout));
+    }
+
+    [Fact]
+    public void A_large_output_of_a_retryable_actor_method_whose_node_died_is_computed_again_on_the_restarted_actor()
+    {
+        var (cluster, doomed) = Start();
+        using var _ = cluster;
+        using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
+        var tally = Tally.Remote.Create();
+        var maker = Maker.Remote.WithOptions(new ActorOptions { Resources = Worker, NumCpus = 0, MaxRestarts = -1, MaxTaskRetries = -1 }).Create();
+        var made = maker.Make(tally, "make", Size, 31);
+        WaitDone(made);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        cluster.RemoveNode(doomed, graceful: false);
+        cluster.AddNode(numCpus: 1, resources: Worker);
+
+        // The actor restarts on the new node and the call runs again there, after the calls made since.
+        var later = maker.Make(tally, "later", 16, 1);
+        Assert.Equal(SHA256.HashData(Rebuildable.Bytes(Size, 31)), SHA256.HashData(made.Get(Timeout)));
+        output.WriteLine($"actor output rebuilt and read {clock.Elapsed.TotalSeconds:0.00} s after the node was killed");
+        Assert.Equal(16, later.Get(Timeout).Length);
+        Assert.Equal(2, tally.Count("make").Get(Timeout));
+        Assert.Equal(1, tally.Count("later").Get(Timeout));
+    }
+
+    [Fact]
+    public void The_output_of_an_actor_method_with_MaxTaskRetries_0_whose_node_died_fails_with_ObjectReconstructionFailedException()
+    {
+        var (cluster, doomed) = Start();
+        using var _ = cluster;
+        using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
+        var tally = Tally.Remote.Create();
+        var maker = Maker.Remote.WithOptions(new ActorOptions { Resources = Worker, NumCpus = 0, MaxRestarts = -1, MaxTaskRetries = 0 }).Create();
+        var made = maker.Make(tally, "once", Size, 33);
+        WaitDone(made);
+
+        cluster.RemoveNode(doomed, graceful: false);
+        cluster.AddNode(numCpus: 1, resources: Worker);
+
+        var e = Assert.Throws<ObjectReconstructionFailedException>(() => made.Get(Timeout));
+        Assert.Contains("not retryable", e.Message);
+        Assert.Contains("MaxTaskRetries", e.Message);
         Assert.Equal(1, tally.Count("once").Get(Timeout));
     }
 

@@ -48,6 +48,10 @@ internal sealed record RayConfig
     /// <summary>Consecutive failed health checks after which a node is marked dead and its death broadcast.</summary>
     public int HealthCheckFailureThreshold { get; init; } = 3;
 
+    /// <summary>How long a GCS that restarted waits before it health-checks the nodes it read back from its storage
+    /// (Ray's <c>health_check_initial_delay_ms</c>): their raylets need time to notice the new GCS and report again.</summary>
+    public TimeSpan HealthCheckInitialDelay { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>How long an actor call whose worker died waits for the GCS's notice of what became of the actor
     /// (restarted: retry; dead: fail with the cause) before it fails with the worker's death.</summary>
     public TimeSpan TaskWaitForDeathInfo { get; init; } = TimeSpan.FromSeconds(1);
@@ -138,6 +142,7 @@ internal sealed record RayConfig
         Seconds("worker_register_timeout_seconds", c => c.WorkerRegisterTimeout, (c, v) => c with { WorkerRegisterTimeout = v }),
         Millis("raylet_report_resources_period_milliseconds", c => c.RayletReportPeriod, (c, v) => c with { RayletReportPeriod = v }),
         Millis("health_check_period_ms", c => c.HealthCheckPeriod, (c, v) => c with { HealthCheckPeriod = v }),
+        Millis("health_check_initial_delay_ms", c => c.HealthCheckInitialDelay, (c, v) => c with { HealthCheckInitialDelay = v }),
         Long("health_check_failure_threshold", c => c.HealthCheckFailureThreshold, (c, v) => c with { HealthCheckFailureThreshold = (int)v }, min: 1, max: int.MaxValue),
         Millis("timeout_ms_task_wait_for_death_info", c => c.TaskWaitForDeathInfo, (c, v) => c with { TaskWaitForDeathInfo = v }, allowZero: true),
         Long("max_pending_lease_requests_per_scheduling_category", c => c.MaxPendingLeaseRequestsPerSchedulingCategory,

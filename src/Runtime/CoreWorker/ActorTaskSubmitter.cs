@@ -11,9 +11,13 @@ namespace RaySharp.Core;
 /// </summary>
 internal sealed partial class ActorTaskSubmitter
 {
-    private sealed class Call(TaskManager.Entry entry, int retriesLeft)
+    private sealed class Call(TaskManager.Entry entry, int retriesLeft, long position)
     {
         public TaskManager.Entry Entry { get; } = entry;
+
+        /// <summary>Where the call stands in its caller's order: its sequence number, or for a call run again to rebuild
+        /// a lost output, a new one after every call submitted so far.</summary>
+        public long Position { get; } = position;
         public int RetriesLeft { get; set; } = retriesLeft;
 
         /// <summary>The actor's restart count when the call was sent (which incarnation ran it).</summary>
@@ -100,7 +104,13 @@ internal sealed partial class ActorTaskSubmitter
         lock (_lock)
         {
             if (q.State == ActorLifecycleState.Dead) dead = q.DeathCause;
-            else q.Waiting.Add(entry.Spec.SequenceNumber, new Call(entry, maxTaskRetries));
+            else
+            {
+                // A call run again from its lineage goes after the calls made since (its number may belong to another
+                // caller's queue, or come before calls already sent).
+                long position = entry.IsReconstruction ? q.NextSequenceNumber++ : entry.Spec.SequenceNumber;
+                q.Waiting.Add(position, new Call(entry, maxTaskRetries, position));
+            }
         }
         LogSubmitted(_logger, entry.Spec.DisplayName, entry.Spec.TaskId, entry.Spec.ActorId, entry.Spec.SequenceNumber);
         if (dead is not null) _taskManager.FailTask(entry, dead);
@@ -165,7 +175,7 @@ internal sealed partial class ActorTaskSubmitter
                 else if (restarted && call.RetriesLeft != 0)
                 {
                     if (call.RetriesLeft > 0) call.RetriesLeft--;
-                    q.Waiting[call.Entry.Spec.SequenceNumber] = call;
+                    q.Waiting[call.Position] = call;
                     retried = true;
                 }
                 else if (restarted)
@@ -284,6 +294,7 @@ internal sealed partial class ActorTaskSubmitter
                 _taskManager.FailTask(entry, upstream);
                 continue;
             }
+            entry.ResolvedArgs = args; // kept as the call's lineage once it finishes
             entry.Status = TaskManager.Status.Running;
             entry.RunningOn = worker;
             lock (_lock) call.SentToIncarnation = q.NumRestarts;
@@ -359,7 +370,7 @@ internal sealed partial class ActorTaskSubmitter
             if (q.State is ActorLifecycleState.Restarting or ActorLifecycleState.PendingCreation && call.RetriesLeft != 0)
             {
                 if (call.RetriesLeft > 0) call.RetriesLeft--;
-                q.Waiting[entry.Spec.SequenceNumber] = call;
+                q.Waiting[call.Position] = call;
             }
             else
             {
@@ -393,7 +404,7 @@ internal sealed partial class ActorTaskSubmitter
 
     private void Requeue(ActorQueue q, Call call)
     {
-        lock (_lock) q.Waiting[call.Entry.Spec.SequenceNumber] = call;
+        lock (_lock) q.Waiting[call.Position] = call;
         Pump(q);
     }
 

@@ -154,7 +154,9 @@ internal sealed partial class ObjectRecoveryManager
             foreach (var a in entry.Spec.Args)
                 if (a.IsRef && (a.Owner is null || a.Owner.WorkerId == _worker.WorkerId)) (arguments ??= []).Add(EnsureArgumentAsync(a.Id));
             if (arguments is not null) await Task.WhenAll(arguments).ConfigureAwait(false);
-            _worker.NormalTaskSubmitter.Submit(entry);
+            // An actor call runs again on the actor (restarted if it was on the node that died), in its caller's order.
+            if (entry.Spec.Type == TaskType.ActorTask) _worker.ActorTaskSubmitter.Submit(entry, entry.RetriesLeft);
+            else _worker.NormalTaskSubmitter.Submit(entry);
         }
         catch (Exception e)
         {

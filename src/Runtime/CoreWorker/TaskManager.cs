@@ -219,9 +219,12 @@ internal sealed class TaskManager : IGeneratorItemSink
         var lineage = new Lineage(spec.TaskId, spec.DisplayName, spec.ReturnIds()) { RetriesLeft = entry.RetriesLeft };
         lineage.NotRebuilt = spec.Type switch
         {
-            TaskType.ActorTask => spec.MaxRetries == 0
-                ? $"it was returned by actor method {spec.DisplayName} ({spec.TaskId}), which is not retryable (MaxTaskRetries is 0)"
-                : $"it was returned by actor method {spec.DisplayName} ({spec.TaskId}), and RaySharp does not re-execute actor tasks to rebuild lost outputs yet",
+            TaskType.ActorTask when spec.MaxRetries == 0 =>
+                $"it was returned by actor method {spec.DisplayName} ({spec.TaskId}), which is not retryable (MaxTaskRetries is 0); give the " +
+                "method or actor MaxTaskRetries > 0 (or -1) to have lost outputs re-executed on the actor",
+            TaskType.ActorTask when entry.RetriesLeft == 0 =>
+                $"its actor method {spec.DisplayName} ({spec.TaskId}) spent its retries (MaxTaskRetries = {spec.MaxRetries}) before it finished",
+            TaskType.ActorCreationTask => $"it was returned by the constructor of actor {spec.ActorId}",
             _ when spec.MaxRetries == 0 => $"its task {spec.DisplayName} ({spec.TaskId}) has MaxRetries = 0; give the task MaxRetries > 0 (or -1) to have lost outputs re-executed",
             _ when entry.RetriesLeft == 0 => $"its task {spec.DisplayName} ({spec.TaskId}) spent its retries (MaxRetries = {spec.MaxRetries}) before it finished",
             _ => null,

@@ -165,12 +165,13 @@ internal sealed class GcsNodeManager : IDisposable
 
     private ClusterView ViewLocked() => new([.. _nodes.Values.Select(n => n.Record)]) { FaultTolerant = _storage is not InMemoryGcsTableStorage };
 
-    /// <summary>A restarted GCS reads the node table back from its storage. Alive nodes get a fresh health-check clock:
-    /// their raylets kept running and have until the health-check timeout to report to the new GCS.</summary>
+    /// <summary>A restarted GCS reads the node table back from its storage. Alive nodes get a fresh health-check clock,
+    /// started <see cref="RayConfig.HealthCheckInitialDelay"/> from now: their raylets kept running, and need time to
+    /// reconnect to the new GCS and report before the health-check timeout starts counting.</summary>
     public int Reload()
     {
         var nodes = _storage.GetNodes();
-        long now = Environment.TickCount64;
+        long now = Environment.TickCount64 + (long)_config.HealthCheckInitialDelay.TotalMilliseconds;
         lock (_lock)
             foreach (var node in nodes)
                 _nodes[node.NodeId] = (node, now);

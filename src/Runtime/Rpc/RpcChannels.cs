@@ -39,6 +39,9 @@ internal static class RpcChannels
     public static string EndpointFor(Address address, NodeId localNode) =>
         address.Socket is { } socket && address.NodeId == localNode && File.Exists(socket) ? "unix:" + socket : address.Endpoint;
 
+    /// <summary>How soon a channel whose peer went away tries to connect again, and the most it waits between tries.</summary>
+    internal static readonly TimeSpan ReconnectBackoffInitial = TimeSpan.FromMilliseconds(100), ReconnectBackoffMax = TimeSpan.FromSeconds(1);
+
     private static GrpcChannel Create(string endpoint, RayConfig config)
     {
         var handler = new SocketsHttpHandler
@@ -82,6 +85,10 @@ internal static class RpcChannels
             MaxReceiveMessageSize = Math.Max(config.CoreWorkerGrpcMaxReceiveMessageSize,
                 Math.Max(config.GcsGrpcMaxReceiveMessageSize, config.RayletGrpcMaxReceiveMessageSize)),
             MaxSendMessageSize = null,
+            // A peer that restarts (a GCS over Redis) is reached again within a couple of seconds, not after the
+            // client's default reconnect backoff, which grows to two minutes.
+            InitialReconnectBackoff = ReconnectBackoffInitial,
+            MaxReconnectBackoff = ReconnectBackoffMax,
         });
     }
 
