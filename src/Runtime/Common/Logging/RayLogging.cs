@@ -86,7 +86,8 @@ internal static class RayLogging
         var log = loggers.CreateLogger(SettingsCategory);
         foreach (var problem in problems) log.Log(destinations.SettingsProblemLevel, "{Problem}", problem);
         log.LogInformation("RaySharp {Process} (pid {Pid}) started; log level {LogLevel}; config: {Config}", process, Environment.ProcessId,
-            Environment.GetEnvironmentVariable(LogLevelSettings.Variable) is { Length: > 0 } l ? l : "default (files: info, console: warning)",
+            Environment.GetEnvironmentVariable(LogLevelSettings.Variable) is { Length: > 0 } l ? l
+                : destinations.Host is null ? "default (files: info, console: warning)" : "default (files: info, host: the host's filters)",
             config.Describe());
         return (config, loggers);
     }
