@@ -134,6 +134,35 @@ public sealed class HostedRayTests : IDisposable
     }
 
     [Fact]
+    public async Task A_hosted_service_registered_before_RaySharp_can_call_it_from_start_to_stop()
+    {
+        var user = new CallsRayService();
+        using var host = BuildHost(b =>
+        {
+            b.Services.AddSingleton<IHostedService>(user);
+            b.Services.AddRaySharp(o => o.LocalMode = true);
+        });
+
+        await host.StartAsync();
+        await host.StopAsync();
+
+        Assert.Equal([2, 4], user.Results);
+        Assert.False(Ray.IsInitialized);
+    }
+
+    /// <summary>Calls a task when the host starts it and again when the host stops it.</summary>
+    private sealed class CallsRayService : IHostedService
+    {
+        public List<int> Results { get; } = [];
+
+        public async Task StartAsync(CancellationToken cancellationToken) =>
+            Results.Add(await HostedTasks.Remote.Double(1).AsTask(cancellationToken).WaitAsync(Timeout, cancellationToken));
+
+        public async Task StopAsync(CancellationToken cancellationToken) =>
+            Results.Add(await HostedTasks.Remote.Double(2).AsTask(cancellationToken).WaitAsync(Timeout, cancellationToken));
+    }
+
+    [Fact]
     public async Task Adding_RaySharp_twice_starts_it_once_with_both_configurations()
     {
         using var host = BuildHost(b =>
