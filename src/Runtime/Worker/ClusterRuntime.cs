@@ -272,7 +272,8 @@ internal sealed class NodeHost : IAsyncDisposable
 internal static class ClusterDriver
 {
     /// <summary>The driver process's composition root: its loggers (<c>logs/driver-&lt;pid&gt;.log</c> with, for the
-    /// embedded cluster, <c>raylet.log</c> and <c>raysharp-gcs.log</c>; the console only in local mode), its
+    /// embedded cluster, <c>raylet.log</c> and <c>raysharp-gcs.log</c>; the console only in local mode; a host's logger
+    /// factory in place of the console when RaySharp.Hosting started it), its
     /// configuration, and its components. The loggers are disposed when the driver shuts down.</summary>
     public static CoreWorker Start(RayOptions options, string? address)
     {
@@ -287,7 +288,7 @@ internal static class ClusterDriver
                 ? NodeHost.NodeLogs(sessionDir, NodeHost.RayletLogFile(sessionDir, nodeId, head: true), driverLog, head: true)
                 : new LogDestinations(driverLog);
         }
-        var (config, loggers) = RayLogging.StartProcess("driver", destinations);
+        var (config, loggers) = RayLogging.StartProcess("driver", destinations with { Host = options.HostLoggerFactory });
         try
         {
             config = config with { AuthToken = DriverToken(options, address, config.AuthToken) };

@@ -9,8 +9,9 @@ namespace RaySharp.Core.Logging;
 /// <param name="Routes">Category prefixes logged to a file of their own (the GCS hosted by a raylet or driver process).</param>
 /// <param name="SettingsProblemLevel">The level of the warnings about bad <c>RAY_*</c> values: workers, which inherit
 /// their raylet's environment, report them only to their file (the raylet already warned).</param>
+/// <param name="Host">A host's logger factory that takes the console's place (a driver started by RaySharp.Hosting).</param>
 internal sealed record LogDestinations(string? DefaultFile, IReadOnlyList<KeyValuePair<string, string>>? Routes = null,
-    LogLevel SettingsProblemLevel = LogLevel.Warning)
+    LogLevel SettingsProblemLevel = LogLevel.Warning, ILoggerFactory? Host = null)
 {
     public static LogDestinations ConsoleOnly { get; } = new((string?)null);
 }
@@ -19,7 +20,9 @@ internal sealed record LogDestinations(string? DefaultFile, IReadOnlyList<KeyVal
 /// Builds the one <see cref="ILoggerFactory"/> of a process (each composition root calls <see cref="CreateFactory"/>):
 /// a file in the session's log directory at Information and the console (stderr) at Warning, unless
 /// <c>RAY_LOG_LEVEL</c> (see <see cref="LogLevelSettings"/>) says otherwise. ASP.NET Core's and gRPC's own categories
-/// log at Warning unless a category override names them.
+/// log at Warning unless a category override names them. With a host's factory (<see cref="LogDestinations.Host"/>)
+/// the lines that would go to the console go to the host instead, at every level unless <c>RAY_LOG_LEVEL</c> sets one:
+/// the host's own filters (its <c>Logging:LogLevel</c> configuration) decide.
 /// </summary>
 internal static class RayLogging
 {
@@ -38,15 +41,23 @@ internal static class RayLogging
         var factory = LoggerFactory.Create(builder =>
         {
             builder.SetMinimumLevel(LogLevel.Trace);
-            builder.AddSimpleConsole(o =>
+            if (destinations.Host is { } host)
             {
-                o.SingleLine = true;
-                o.IncludeScopes = false;
-                o.ColorBehavior = LoggerColorBehavior.Disabled;
-            });
-            // Standard output belongs to the program (and a node's ready line): every log line goes to stderr.
-            builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-            AddRules<ConsoleLoggerProvider>(builder, levels.Default ?? DefaultConsoleLevel, levels);
+                builder.AddProvider(new HostLoggerProvider(host));
+                AddRules<HostLoggerProvider>(builder, levels.Default ?? LogLevel.Trace, levels);
+            }
+            else
+            {
+                builder.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.IncludeScopes = false;
+                    o.ColorBehavior = LoggerColorBehavior.Disabled;
+                });
+                // Standard output belongs to the program (and a node's ready line): every log line goes to stderr.
+                builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+                AddRules<ConsoleLoggerProvider>(builder, levels.Default ?? DefaultConsoleLevel, levels);
+            }
             if (destinations.DefaultFile is { } file)
             {
                 // Created by the container (not AddProvider(instance)) so that disposing the factory disposes, and so
@@ -75,7 +86,8 @@ internal static class RayLogging
         var log = loggers.CreateLogger(SettingsCategory);
         foreach (var problem in problems) log.Log(destinations.SettingsProblemLevel, "{Problem}", problem);
         log.LogInformation("RaySharp {Process} (pid {Pid}) started; log level {LogLevel}; config: {Config}", process, Environment.ProcessId,
-            Environment.GetEnvironmentVariable(LogLevelSettings.Variable) is { Length: > 0 } l ? l : "default (files: info, console: warning)",
+            Environment.GetEnvironmentVariable(LogLevelSettings.Variable) is { Length: > 0 } l ? l
+                : destinations.Host is null ? "default (files: info, console: warning)" : "default (files: info, host: the host's filters)",
             config.Describe());
         return (config, loggers);
     }
