@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Gcs;
+using RaySharp.Core.Jobs;
 using RaySharp.Core.LocalMode;
 using RaySharp.Core.Logging;
 using RaySharp.Core.Raylet;
@@ -56,7 +57,7 @@ internal sealed class NodeHost : IAsyncDisposable
         NodeManager? raylet = null;
         var launcher = transport.Launcher(batch => raylet?.PublishLogs(batch));
         var store = CreateStore(resources, id, sessionDir, config, loggers);
-        raylet = new NodeManager(id, resources, isHead: isHead ?? gcs is not null, config, loggers, launcher, store);
+        raylet = new NodeManager(id, resources, isHead: isHead ?? gcs is not null, config, loggers, launcher, store, sessionDir);
         var services = new List<IRpcService> { raylet.Service };
         if (gcs is not null) services.Add(gcs.Service);
         services.AddRange(extraServices ?? []);
@@ -363,8 +364,14 @@ internal static class ClusterDriver
         }
         var jobId = Reach(gcs, address, g => g.GetNextJobId());
         string ns = options.Namespace ?? Guid.NewGuid().ToString("N");
+        // The job's working dir travels as a package in the GCS: this driver uploads its own, or a submitted job's driver
+        // takes the package its supervisor unpacked (JobSubmissionEnvironment).
+        var uploader = options.LocalMode ? null : new Packaging.WorkingDirUploader(gcs, config);
+        var jobEnv = options.RuntimeEnv;
+        if (uploader is not null && jobEnv?.WorkingDir is { } workingDir) jobEnv = jobEnv with { WorkingDir = uploader.Upload(workingDir) };
+        else if (!options.LocalMode && JobSubmissionEnvironment.WorkingDirUri is { } submitted) jobEnv = (jobEnv ?? new RuntimeEnv()) with { WorkingDir = submitted };
         IDisposable? logs = null, watch = null, events = null;
-        var worker = new CoreWorker(jobId, ns, options.RuntimeEnv, config, loggers, w =>
+        var worker = new CoreWorker(jobId, ns, jobEnv, config, loggers, w =>
         {
             threads?.Attach(w, gcs);
             Reach(gcs, address, g =>
@@ -374,6 +381,8 @@ internal static class ClusterDriver
                     JobId = jobId, Namespace = ns, CodeSearchPath = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar),
                     Driver = new Address(w.WorkerId, nodeId, endpoint) { Socket = socket }, DriverProcessId = Environment.ProcessId,
                     EnvVars = options.RuntimeEnv?.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null,
+                    WorkingDirUri = Packaging.WorkingDirPackage.IsUri(jobEnv?.WorkingDir) ? jobEnv!.WorkingDir : null,
+                    SubmissionId = JobSubmissionEnvironment.SubmissionId,
                 });
                 return true;
             });
@@ -400,6 +409,7 @@ internal static class ClusterDriver
                 });
         });
         handler.Worker = worker;
+        if (uploader is not null) worker.WorkingDirUploader = uploader.Upload;
         return worker;
     }
 
