@@ -31,4 +31,9 @@ public sealed record RayOptions
 
     /// <summary>Root of the session directory (logs, spilled objects); default: the system temp directory.</summary>
     public string? TempDir { get; init; }
+
+    /// <summary>Embedded cluster only: start the dashboard (jobs REST API, see docs/jobs.md) on 127.0.0.1 at this port (0:
+    /// any free port). Null: <c>RAY_DASHBOARD_PORT</c> when set, else no dashboard. Needs RaySharp.Dashboard.dll next to
+    /// the runtime (reference the RaySharp.Dashboard project or package).</summary>
+    public int? DashboardPort { get; init; }
 }

@@ -322,6 +322,7 @@ internal static class ClusterDriver
         var handler = new CoreWorkerServiceHandler(default);
         var driverService = new CoreWorkerService(handler, config);
         NodeHost? embedded = null;
+        DashboardProcess? dashboard = null;
         IRpcHost? ownServer = null;
         string raylet, endpoint;
         string? socket;
@@ -340,6 +341,9 @@ internal static class ClusterDriver
             embedded = NodeHost.StartAsync(resources, null, NodeTransport.Grpc(sessionDir!, "127.0.0.1", 0, config, loggers), config, loggers, [driverService],
                 embeddedNodeId, sessionDir).GetAwaiter().GetResult();
             config.AuthToken!.WriteToSession(sessionDir!, embedded.GcsEndpoint);
+            if (EmbeddedDashboardPort(options) is { } port)
+                dashboard = DashboardProcess.StartAsync(embedded.GcsEndpoint, "127.0.0.1", port, sessionDir!, config.AuthToken,
+                    loggers.CreateLogger("RaySharp.Dashboard")).GetAwaiter().GetResult();
         }
         if (embedded is not null)
         {
@@ -402,6 +406,7 @@ internal static class ClusterDriver
                     events?.Dispose();
                     watch?.Dispose();
                     logs?.Dispose();
+                    dashboard?.Dispose();
                     embedded?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
                     ownServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
                     // Last: flushes the log files.
@@ -411,6 +416,18 @@ internal static class ClusterDriver
         handler.Worker = worker;
         if (uploader is not null) worker.WorkingDirUploader = uploader.Upload;
         return worker;
+    }
+
+    /// <summary>The port of an embedded cluster's dashboard: <see cref="RayOptions.DashboardPort"/>, else
+    /// <c>RAY_DASHBOARD_PORT</c>; null for none.</summary>
+    private static int? EmbeddedDashboardPort(RayOptions options)
+    {
+        if (options.DashboardPort is { } port)
+            return port is >= 0 and <= 65535 ? port : throw new ArgumentException($"RayOptions.DashboardPort {port} is not a port number (0: any free port).");
+        string? variable = Environment.GetEnvironmentVariable("RAY_DASHBOARD_PORT");
+        if (string.IsNullOrWhiteSpace(variable)) return null;
+        return int.TryParse(variable, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p) && p <= 65535 ? p
+            : throw new ArgumentException($"RAY_DASHBOARD_PORT='{variable}' is not a port number (0: any free port).");
     }
 
     /// <summary>A first call to the cluster, turning an unreachable GCS into an error that says what to check.</summary>
