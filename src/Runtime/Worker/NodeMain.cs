@@ -55,8 +55,9 @@ internal static class NodeMain
             nodeId: nodeId, sessionDir: sessionDir, isHead: head).ConfigureAwait(false);
         if (hostsGcs) token.WriteToSession(sessionDir, node.GcsEndpoint);
         // The head's dashboard (--dashboard-port; 0 picks a free port), a process of its own that lives as long as this one.
+        // As in Ray, a dashboard that cannot start (port taken, assembly missing) leaves the cluster running without it.
         using var dashboard = head && o.TryGetValue("dashboard-port", out var dp)
-            ? await DashboardProcess.StartAsync(node.GcsEndpoint, o.GetValueOrDefault("dashboard-host", "127.0.0.1"), ParsePort(dp), sessionDir, token,
+            ? await StartDashboardAsync(node.GcsEndpoint, o.GetValueOrDefault("dashboard-host", "127.0.0.1"), ParsePort(dp), sessionDir, token,
                 loggers.CreateLogger("RaySharp.Dashboard")).ConfigureAwait(false)
             : null;
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -70,6 +71,20 @@ internal static class NodeMain
         if (!hostsGcs && address is not null)
             await new Rpc.GcsClient(address, config).UnregisterNodeAsync(node.Raylet.NodeId, "the node was stopped").ConfigureAwait(false);
         return 0;
+    }
+
+    private static async Task<DashboardProcess?> StartDashboardAsync(string gcs, string host, int port, string sessionDir, ClusterToken token, ILogger logger)
+    {
+        try
+        {
+            return await DashboardProcess.StartAsync(gcs, host, port, sessionDir, token, logger).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            logger.LogError("The dashboard did not start; the node runs without it: {Message}", e.Message);
+            Console.Error.WriteLine($"[RaySharp node] the dashboard did not start; the node runs without it: {e.Message}");
+            return null;
+        }
     }
 
     private static int ParsePort(string value) =>
