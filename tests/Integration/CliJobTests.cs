@@ -11,27 +11,7 @@ public sealed partial class CliJobTests : IDisposable
 
     public CliJobTests() => Directory.CreateDirectory(_temp);
 
-    private (int ExitCode, string Output) Raysharp(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Core.Raylet.ProcessWorkerLauncher.DotnetHost())
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        psi.Environment["TMPDIR"] = _temp; // its own record of started nodes: `raysharp stop` stops only this test's
-        psi.Environment.Remove("RAY_ADDRESS");
-        psi.Environment.Remove(Core.ClusterToken.Variable);
-        foreach (var a in (string[])["exec", Path.Combine(AppContext.BaseDirectory, "RaySharp.Cli.dll"), .. args]) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"raysharp {string.Join(' ', args)} did not finish within 120 s.");
-        }
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    private (int ExitCode, string Output) Raysharp(params string[] args) => RaysharpCommand.Run(_temp, args);
 
     [Fact]
     public void Job_submit_prints_the_output_and_exits_0_and_status_says_succeeded()
