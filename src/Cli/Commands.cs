@@ -13,10 +13,12 @@ namespace RaySharp.Cli;
 /// <summary>The <c>raysharp</c> command (API.md §8).</summary>
 internal static class Commands
 {
-    private const string Usage = """
+    private static readonly string Usage = $$"""
         usage: raysharp <command> [options]
 
           start --head [--port 6379] [--num-cpus N] [--num-gpus N] [--resources '{"name":1}'] [--object-store-memory BYTES] [--block]
+                [--dashboard-host 127.0.0.1] [--dashboard-port 8265] [--include-dashboard true|false]
+                                     the head serves the dashboard (jobs REST API) unless --include-dashboard false
                 [--gcs-storage redis://HOST:PORT]
                                      with --gcs-storage the GCS runs in a process of its own and keeps its tables in
                                      Redis: restarted, it reloads them and the cluster reconnects
@@ -33,6 +35,7 @@ internal static class Commands
           memory [--address A] [--auth-token T] [--format json]
                                      the objects in each node's object store: size, primary copy or secondary,
                                      readers pinning it, spilled, owner
+        {{JobCommands.Usage}}
           microbenchmark [--filter TEXT] [--duration SECONDS] [--json PATH]
                                      Ray's microbenchmarks on an embedded cluster, with raw gRPC baselines
 
@@ -51,6 +54,7 @@ internal static class Commands
         }
         try
         {
+            if (args[0] == "job") return await JobCommands.RunAsync(args[1..], output, error).ConfigureAwait(false);
             var (options, flags, positional) = Parse(args.Skip(1));
             return args[0] switch
             {
@@ -136,6 +140,9 @@ internal static class Commands
         nodeArgs.AddRange(["--port", port]);
         foreach (var key in (string[])["num-cpus", "num-gpus", "resources", "object-store-memory", "node-ip", "temp-dir"])
             if (options.TryGetValue(key, out var v)) nodeArgs.AddRange(["--" + key, v]);
+        if (head && DashboardWanted(options))
+            nodeArgs.AddRange(["--dashboard-host", options.GetValueOrDefault("dashboard-host", "127.0.0.1"),
+                "--dashboard-port", options.GetValueOrDefault("dashboard-port", DashboardProcess.DefaultPort.ToString(CultureInfo.InvariantCulture))]);
 
         if (flags.Contains("block"))
         {
@@ -147,7 +154,10 @@ internal static class Commands
         sessionDir ??= NodeHost.NewSessionDir(options.GetValueOrDefault("temp-dir"));
         nodeArgs.AddRange(["--session-dir", sessionDir]);
         var (pid, fields) = await LaunchAsync(nodeArgs, sessionDir, "node.log", NodeMain.ReadyMarker, token, "node").ConfigureAwait(false);
-        Record(pid, new() { ["gcs"] = fields["gcs"], ["node"] = fields["node"], ["head"] = head.ToString(), ["session"] = sessionDir });
+        Record(pid, new() { ["gcs"] = fields["gcs"], ["node"] = fields["node"], ["head"] = head.ToString(), ["session"] = sessionDir,
+            ["dashboard"] = fields.GetValueOrDefault("dashboard", "") });
+        if (fields.TryGetValue("dashboard", out var dashboardUrl))
+            output.WriteLine($"The dashboard serves at {dashboardUrl}: submit jobs with raysharp job submit --address {dashboardUrl} -- ENTRYPOINT.");
         output.WriteLine($"Started a {(head ? "head" : "worker")} node {fields["node"][..8]} (pid {pid}); logs in {sessionDir}.");
         if (head)
         {
@@ -158,6 +168,17 @@ internal static class Commands
         }
         return 0;
     }
+
+    private static bool DashboardWanted(Dictionary<string, string> options) => options.GetValueOrDefault("include-dashboard", "true") switch
+    {
+        "true" => true,
+        "false" => false,
+        var other => throw new ArgumentException($"--include-dashboard is true or false, not '{other}'."),
+    };
+
+    /// <summary>The dashboard of the head node started on this machine, if it has one.</summary>
+    internal static string? RecordedDashboard() =>
+        RecordedNodes().FirstOrDefault(r => r["head"] == bool.TrueString && r.GetValueOrDefault("dashboard") is { Length: > 0 })?["dashboard"];
 
     /// <summary>The role recorded for a GCS process of its own (beside "True" for a head node and "False" for the others).</summary>
     private const string GcsRole = "gcs";

@@ -31,6 +31,10 @@ public partial class Holder
 public static partial class Printer
 {
     /// <summary>Writes to the worker's stdout, which the driver shows prefixed with the worker's pid and node.</summary>
+    /// <summary>The directory this worker loaded its code from, and its current directory.</summary>
+    [RayRemote]
+    public static string Where() => $"{AppContext.BaseDirectory.TrimEnd('/')} cwd={Environment.CurrentDirectory}";
+
     [RayRemote]
     public static int Print(string marker)
     {

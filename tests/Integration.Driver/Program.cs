@@ -6,6 +6,7 @@ using RaySharp.Integration.Driver;
 //   RaySharp.Integration.Driver ADDRESS lend-and-exit NAME     give a detached Holder a ref this driver owns, exit
 //   RaySharp.Integration.Driver ADDRESS shutdown-busy X        start 5 one-CPU sleepers, shut down while they run
 //   RaySharp.Integration.Driver ADDRESS print MARKER           run a task that prints MARKER, exit
+//   RaySharp.Integration.Driver ADDRESS where RESOURCE         run a task needing RESOURCE, print its code directory
 //   RaySharp.Integration.Driver ADDRESS create-groups NAME     create a detached placement group NAME and a non-detached
 //                                                              one NAME-job, wait until both are ready, exit
 //   RaySharp.Integration.Driver ADDRESS hold NAME              create a named (non-detached) Keeper, start 5 one-CPU
@@ -50,6 +51,11 @@ using (Ray.Init(new RayOptions { Address = args[0], Namespace = "integration" })
             await detachedGroup.ReadyAsync();
             await jobGroup.ReadyAsync();
             Console.WriteLine($"created {args[2]}");
+            break;
+        case "where":
+            // A task that needs the resource ARG (only another node has it) reports where its worker loaded its code.
+            var place = await Printer.Remote.WithOptions(new TaskOptions { Resources = new Dictionary<string, double> { [args[2]] = 1 } }).Where();
+            Console.WriteLine($"task ran from {place}");
             break;
         case "print":
             Console.WriteLine($"printed by pid {await Printer.Remote.Print(args[2])}");

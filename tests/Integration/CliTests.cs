@@ -12,27 +12,7 @@ public sealed partial class CliTests : IDisposable
 
     public CliTests() => Directory.CreateDirectory(_temp);
 
-    private (int ExitCode, string Output) Raysharp(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Core.Raylet.ProcessWorkerLauncher.DotnetHost())
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        psi.Environment["TMPDIR"] = _temp;
-        psi.Environment.Remove("RAY_ADDRESS");
-        psi.Environment.Remove(Core.ClusterToken.Variable);
-        foreach (var a in (string[])["exec", Path.Combine(AppContext.BaseDirectory, "RaySharp.Cli.dll"), .. args]) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"raysharp {string.Join(' ', args)} did not finish within 120 s.");
-        }
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    private (int ExitCode, string Output) Raysharp(params string[] args) => RaysharpCommand.Run(_temp, args);
 
     [Fact]
     public void Start_join_status_and_stop_a_two_node_cluster()

@@ -38,4 +38,9 @@ public sealed record RayOptions
     /// <summary>The logger factory of a host (RaySharp.Hosting) that the driver's logs go to in place of its console
     /// logger; the session's log files are written as before. Not disposed by RaySharp: the host owns it.</summary>
     internal ILoggerFactory? HostLoggerFactory { get; init; }
+
+    /// <summary>Embedded cluster only: start the dashboard (jobs REST API, see docs/jobs.md) on 127.0.0.1 at this port (0:
+    /// any free port). Null: <c>RAY_DASHBOARD_PORT</c> when set, else no dashboard. Needs RaySharp.Dashboard.dll next to
+    /// the runtime (reference the RaySharp.Dashboard project or package).</summary>
+    public int? DashboardPort { get; set; }
 }

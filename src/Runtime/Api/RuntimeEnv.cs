@@ -10,7 +10,10 @@ public sealed record RuntimeEnv
     /// <summary>Environment variables to set for the task or actor.</summary>
     public IReadOnlyDictionary<string, string>? EnvVars { get; init; }
 
-    /// <summary>Working directory for the worker (relative paths resolve against it).</summary>
+    /// <summary>Working directory for the worker (relative paths resolve against it). On a cluster the directory is
+    /// packed, uploaded once to the GCS and unpacked on every node that runs the work, which runs there (and, when
+    /// the directory holds the program's build output, loads its code from there): nodes need no shared filesystem.
+    /// See docs/jobs.md.</summary>
     public string? WorkingDir { get; init; }
 
     /// <summary>Checks what a worker could not apply: variable names that are empty or contain '=' or NUL (the OS
@@ -26,7 +29,7 @@ public sealed record RuntimeEnv
             if (value is null)
                 throw new ArgumentException($"RuntimeEnv.EnvVars[\"{name}\"] is null; use an empty string to set an empty value.", paramName);
         }
-        if (WorkingDir is { } dir && !Directory.Exists(dir))
+        if (WorkingDir is { } dir && !Core.Packaging.WorkingDirPackage.IsUri(dir) && !Directory.Exists(dir))
             throw new ArgumentException($"RuntimeEnv.WorkingDir '{dir}' does not exist (relative paths resolve against {Environment.CurrentDirectory}).",
                 paramName);
     }

@@ -53,7 +53,17 @@ internal sealed class ClusterToken
     /// <summary>The token of the cluster whose GCS is <paramref name="gcsAddress"/>, read from its head's session
     /// directory under <paramref name="tempDir"/> (default: the system temp dir's <c>raysharp</c>); null when no
     /// session directory of this machine (readable by this user) names that address.</summary>
-    public static ClusterToken? FindLocal(string gcsAddress, string? tempDir = null)
+    public static ClusterToken? FindLocal(string gcsAddress, string? tempDir = null) => FindLocal(AddressFileName, gcsAddress, tempDir);
+
+    /// <summary>The file beside the token naming the head's dashboard URL (<c>http://HOST:PORT</c>).</summary>
+    public const string DashboardAddressFileName = "dashboard_address";
+
+    /// <summary>The token of the cluster whose dashboard serves <paramref name="dashboardUrl"/>, from its head's session
+    /// directory on this machine; null when none names that URL.</summary>
+    public static ClusterToken? FindLocalForDashboard(string dashboardUrl, string? tempDir = null) =>
+        FindLocal(DashboardAddressFileName, dashboardUrl.TrimEnd('/'), tempDir);
+
+    private static ClusterToken? FindLocal(string addressFileName, string address, string? tempDir)
     {
         string root = tempDir ?? Path.Combine(Path.GetTempPath(), "raysharp");
         if (!Directory.Exists(root)) return null;
@@ -70,8 +80,8 @@ internal sealed class ClusterToken
         {
             try
             {
-                string addressFile = Path.Combine(session.FullName, AddressFileName);
-                if (!File.Exists(addressFile) || File.ReadAllText(addressFile).Trim() != gcsAddress) continue;
+                string addressFile = Path.Combine(session.FullName, addressFileName);
+                if (!File.Exists(addressFile) || File.ReadAllText(addressFile).Trim().TrimEnd('/') != address) continue;
                 if (From(File.ReadAllText(Path.Combine(session.FullName, FileName))) is { } token) return token;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

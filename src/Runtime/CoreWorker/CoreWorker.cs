@@ -905,8 +905,12 @@ internal sealed class CoreWorker : IDisposable
     private static ResourceSet InPlacementGroup(ResourceSet resources, SchedulingStrategy strategy) =>
         strategy is PlacementGroupSchedulingStrategy pg ? BundleResources.ForBundle(resources, pg.PlacementGroup.Id, pg.BundleIndex) : resources;
 
+    /// <summary>Uploads a local working dir and returns its package URI (null in local mode: the directory is used as is).</summary>
+    internal Func<string, string>? WorkingDirUploader { get; set; }
+
     private RuntimeEnv? MergeRuntimeEnv(RuntimeEnv? own)
     {
+        if (own?.WorkingDir is { } dir && WorkingDirUploader is { } upload) own = own with { WorkingDir = upload(dir) };
         // Nested tasks inherit the environment of the task that submits them, as in Ray.
         var parent = TaskExecutionContext.Current?.Task.RuntimeEnv ?? JobRuntimeEnv;
         return parent is null ? own : parent.MergedWith(own);

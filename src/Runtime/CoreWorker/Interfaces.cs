@@ -18,6 +18,9 @@ internal sealed record LeaseRequest(ResourceSet Resources, SchedulingStrategy St
 
     /// <summary>The task's arguments in object stores and the node holding each, for the granting raylet to pull.</summary>
     public IReadOnlyList<(ObjectId Id, NodeId Node)>? StoreArgs { get; init; }
+
+    /// <summary>The working-dir package (<c>gcs://…</c>) the worker runs in, from the task's runtime env.</summary>
+    public string? WorkingDirUri { get; init; }
 }
 
 /// <summary>A granted lease: a worker to push tasks to, holding <see cref="Resources"/> on <see cref="NodeId"/>.</summary>

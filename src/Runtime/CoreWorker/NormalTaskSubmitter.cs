@@ -107,7 +107,10 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             if (!_classes.TryGetValue(key, out var cls))
                 _classes[key] = cls = new SchedulingClass(new LeaseRequest(spec.Resources, spec.Strategy, spec.RuntimeEnvKey, false,
-                    spec.DisplayName, EnvVars: spec.RuntimeEnv?.EnvVars));
+                    spec.DisplayName, EnvVars: spec.RuntimeEnv?.EnvVars)
+                {
+                    WorkingDirUri = Packaging.WorkingDirPackage.IsUri(spec.RuntimeEnv?.WorkingDir) ? spec.RuntimeEnv!.WorkingDir : null,
+                });
             entry.Status = TaskManager.Status.WaitingForLease;
             cls.Ready.Enqueue((entry, resolved));
             LogQueued(_logger, spec.DisplayName, spec.TaskId, cls.Ready.Count);

@@ -120,6 +120,7 @@ internal sealed class GcsActorManager : IDisposable
                 Strategy = task.Strategy,
                 RuntimeEnvKey = WireFormat.RuntimeEnvKey(task.EnvVars, task.WorkingDir),
                 EnvVars = task.EnvVars,
+                WorkingDirUri = Packaging.WorkingDirPackage.IsUri(task.WorkingDir) ? task.WorkingDir : null,
                 IsActorCreation = true,
                 Description = $"Actor {spec.ClassName}",
             };

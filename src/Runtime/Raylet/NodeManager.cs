@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Rpc;
 
+using RaySharp.Core.Packaging;
+
 namespace RaySharp.Core.Raylet;
 
 /// <summary>
@@ -57,9 +59,13 @@ internal sealed partial class NodeManager : IDisposable
     /// <param name="loggers">The raylet's logs (a category per component).</param>
     /// <param name="launcher">Starts this node's workers (processes, or threads in local mode).</param>
     /// <param name="store">The node's shared-memory object store (null: this raylet has none, as in component tests).</param>
+    /// <param name="sessionDir">The session directory, where working-dir packages unpack (null: jobs cannot use them).</param>
     public NodeManager(NodeId nodeId, ResourceSet total, bool isHead, RayConfig config, ILoggerFactory loggers, IWorkerLauncher launcher,
-        PlasmaStore? store = null)
+        PlasmaStore? store = null, string? sessionDir = null)
     {
+        if (sessionDir is not null)
+            _workingDirs = new WorkingDirCache(sessionDir, (uri, ct) => Task.Run(() => Gcs.KvGet(WorkingDirPackage.KvNamespace, uri), ct),
+                loggers.CreateLogger<WorkingDirCache>());
         NodeId = nodeId;
         _total = total;
         _available = total;
@@ -448,7 +454,8 @@ internal sealed partial class NodeManager : IDisposable
         try
         {
             var use = p.Request.IsActorCreation ? WorkerUse.Actor : p.Resources.IsEmpty ? WorkerUse.ZeroResourceTask : WorkerUse.Task;
-            worker = await Pool.PopWorkerAsync(p.Request.JobId, p.Request.RuntimeEnvKey, p.Request.EnvVars, use, p.Cancellation).ConfigureAwait(false);
+            string? workingDir = p.Request.WorkingDirUri is { } uri ? await UnpackAsync(uri, p.Cancellation).ConfigureAwait(false) : null;
+            worker = await Pool.PopWorkerAsync(p.Request.JobId, p.Request.RuntimeEnvKey, p.Request.EnvVars, use, p.Cancellation, workingDir).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -570,9 +577,17 @@ internal sealed partial class NodeManager : IDisposable
             if (_jobs.TryGetValue(jobId, out var cached)) return cached;
         var job = await Gcs.GetJobAsync(jobId, ct).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Job {jobId} is not registered with the GCS.");
+        if (job.WorkingDirUri is { } uri) job = WorkerPool.InWorkingDir(job, await UnpackAsync(uri, ct).ConfigureAwait(false));
         lock (_jobs) _jobs[jobId] = job;
         return job;
     }
+
+    private readonly WorkingDirCache? _workingDirs;
+
+    /// <summary>The local directory of a working-dir package, unpacked on this node on first use.</summary>
+    private Task<string> UnpackAsync(string uri, CancellationToken ct) => _workingDirs is null
+        ? throw new InvalidOperationException($"This node has no session directory to unpack the working-dir package {uri} into.")
+        : _workingDirs.GetAsync(uri, ct);
 
     private void OnWorkerDied(WorkerProcess worker, string reason)
     {
@@ -636,6 +651,9 @@ internal interface IRayletGcsClient
     Task<ClusterView> ReportResourcesAsync(ResourceReport report, CancellationToken ct);
 
     Task<JobRecord?> GetJobAsync(JobId jobId, CancellationToken ct);
+
+    /// <summary>An internal KV value (working-dir packages are kept there), or null.</summary>
+    byte[]? KvGet(string @namespace, string key);
 
     void ReportWorkerFailure(WorkerId workerId, NodeId nodeId, string reason);
 

@@ -92,7 +92,7 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = job.CodeSearchPath,
+            WorkingDirectory = job.LocalWorkingDir ?? job.CodeSearchPath,
         };
         foreach (var a in (string[])["exec", "--runtimeconfig", _runtimeConfig, runtimeDll, "worker",
             "--worker-id", info.WorkerId.ToString(), "--node-id", info.NodeId.ToString(), "--job-id", job.JobId.ToString(),

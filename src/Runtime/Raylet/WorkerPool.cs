@@ -121,8 +121,10 @@ internal sealed class WorkerPool : IDisposable
     }
 
     /// <summary>An idle worker for the job and environment, or a newly started one once it has registered. When the
-    /// node is at a worker limit for <paramref name="use"/>, waits until a worker is returned, blocks or exits.</summary>
-    public async Task<WorkerProcess> PopWorkerAsync(JobId jobId, string envKey, Dictionary<string, string>? envVars, WorkerUse use, CancellationToken ct)
+    /// node is at a worker limit for <paramref name="use"/>, waits until a worker is returned, blocks or exits. The task's
+    /// own unpacked working dir (<paramref name="workingDir"/>, from its runtime env) replaces the job's.</summary>
+    public async Task<WorkerProcess> PopWorkerAsync(JobId jobId, string envKey, Dictionary<string, string>? envVars, WorkerUse use, CancellationToken ct,
+        string? workingDir = null)
     {
         lock (_lock)
         {
@@ -130,6 +132,7 @@ internal sealed class WorkerPool : IDisposable
             if (TakeIdleLocked(jobId, envKey, use) is { } idle) return idle;
         }
         var job = await _getJob(jobId, ct).ConfigureAwait(false);
+        if (workingDir is not null) job = InWorkingDir(job, workingDir);
         WorkerProcess worker;
         WorkerProcess? evicted;
         bool prestarted;
@@ -349,6 +352,15 @@ internal sealed class WorkerPool : IDisposable
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _logger.LogInformation("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
     }
+
+    /// <summary>The job as a worker running in the unpacked working dir <paramref name="directory"/> sees it: that is its
+    /// current directory, and, when the package carries the runtime (the job's build output was uploaded), its code
+    /// search path too, so no file of the driver's machine is needed.</summary>
+    public static JobRecord InWorkingDir(JobRecord job, string directory) => job with
+    {
+        LocalWorkingDir = directory,
+        CodeSearchPath = File.Exists(Path.Combine(directory, "RaySharp.Runtime.dll")) ? directory : job.CodeSearchPath,
+    };
 
     /// <summary>Workers starting now (launched, not yet registered or exited).</summary>
     public int NumStarting => _maxStarting - _startSlots.CurrentCount;

@@ -113,6 +113,8 @@ internal sealed partial record WireLeaseRequest
     /// <summary>The task's arguments in object stores, with the node holding each: the granting raylet pulls those it
     /// lacks while the task is pushed.</summary>
     public WireStoreArg[]? StoreArgs { get; init; }
+    /// <summary>The task's or actor's own working-dir package URI, when it differs from its job's.</summary>
+    public string? WorkingDirUri { get; init; }
 }
 
 [MemoryPackable] internal sealed partial record WireStoreArg(ObjectId ObjectId, NodeId Node);
@@ -249,6 +251,13 @@ internal sealed partial record JobRecord
     public bool IsDead { get; init; }
     public long StartTimeMs { get; init; }
     public long EndTimeMs { get; init; }
+    /// <summary>The job's working directory as a package in the GCS (<c>gcs://_ray_pkg_&lt;hash&gt;.zip</c>): every node
+    /// unpacks it and runs the job's workers there.</summary>
+    public string? WorkingDirUri { get; init; }
+    /// <summary>The submission that started this driver (<c>raysharp job submit</c>), if any.</summary>
+    public string? SubmissionId { get; init; }
+    /// <summary>Where this node unpacked <see cref="WorkingDirUri"/> (set by the raylet, never sent).</summary>
+    [MemoryPackIgnore] public string? LocalWorkingDir { get; init; }
 }
 
 [MemoryPackable] internal sealed partial record JobIdRequest(JobId JobId);

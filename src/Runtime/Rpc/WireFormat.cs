@@ -130,6 +130,7 @@ internal static class WireFormat
         IsActorCreation = r.IsActorCreation,
         Description = r.Description,
         StoreArgs = r.StoreArgs is { Count: > 0 } args ? [.. args.Select(a => new WireStoreArg(a.Id, a.Node))] : null,
+        WorkingDirUri = r.WorkingDirUri,
     };
 
     /// <summary>The pool key of a task's runtime env, computed from its wire form (the GCS has no TaskSpec).</summary>

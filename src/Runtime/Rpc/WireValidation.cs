@@ -108,6 +108,8 @@ internal static class WireValidation
         if (request.EnvVars is { Count: > MaxResourceKinds }) throw Invalid($"RequestWorkerLease for {request.Description}: {request.EnvVars.Count} env vars.");
         if (request.StoreArgs is { Length: > MaxStoreArgs })
             throw Invalid($"RequestWorkerLease for {request.Description}: {request.StoreArgs.Length} in-store arguments (at most {MaxStoreArgs}).");
+        if (request.WorkingDirUri is not null && !Packaging.WorkingDirPackage.IsUri(request.WorkingDirUri))
+            throw Invalid($"RequestWorkerLease for {request.Description}: the working dir is not a package URI (gcs://_ray_pkg_<hash>.zip).");
     }
 
     private const int MaxStoreArgs = 10_000;

@@ -24,6 +24,10 @@ public sealed record TestClusterOptions
 
     /// <summary>GCS storage (<c>redis://host:port</c>); null keeps the GCS tables in memory.</summary>
     public string? GcsStorage { get; init; }
+
+    /// <summary>Start the head's dashboard (jobs REST API) on a free loopback port; its URL is
+    /// <see cref="TestCluster.DashboardUrl"/>. Needs RaySharp.Dashboard.dll next to the runtime.</summary>
+    public bool IncludeDashboard { get; init; }
 }
 
 /// <summary>A node of a <see cref="TestCluster"/>: a real raylet process on this machine.</summary>
@@ -101,7 +105,7 @@ public sealed class TestCluster : IDisposable
     {
         options ??= new TestClusterOptions();
         if (options.GcsStorage is { } storage) RedisGcsTableStorage.ParseAddress(storage); // a malformed URL fails here, clearly
-        var cluster = new TestCluster(NodeHost.NewSessionDir(null)) { _gcsStorage = options.GcsStorage };
+        var cluster = new TestCluster(NodeHost.NewSessionDir(null)) { _gcsStorage = options.GcsStorage, _includeDashboard = options.IncludeDashboard };
         try
         {
             if (cluster._gcsStorage is not null)
@@ -122,7 +126,11 @@ public sealed class TestCluster : IDisposable
     }
 
     private string? _gcsStorage;
+    private bool _includeDashboard;
     private int _gcsPort;
+
+    /// <summary>The head's dashboard, <c>http://127.0.0.1:PORT</c> (null unless <see cref="TestClusterOptions.IncludeDashboard"/>).</summary>
+    public string? DashboardUrl { get; private set; }
     private Process? _gcs;
 
     /// <summary>The GCS process (null without external storage: the GCS is in the head node's process).</summary>
@@ -172,6 +180,7 @@ public sealed class TestCluster : IDisposable
             "--num-cpus", numCpus.ToString(CultureInfo.InvariantCulture), "--num-gpus", numGpus.ToString(CultureInfo.InvariantCulture),
         };
         if (head) args.Add("--head");
+        if (head && _includeDashboard) args.AddRange(["--dashboard-port", "0"]);
         // A head node joins the GCS process when there is one; the other nodes always join the GCS.
         if (!head || _gcsStorage is not null) args.AddRange(["--address", Address]);
         if (resources is { Count: > 0 }) args.AddRange(["--resources", JsonSerializer.Serialize(resources)]);
@@ -179,6 +188,7 @@ public sealed class TestCluster : IDisposable
         var (process, line) = StartProcess(args, NodeMain.ReadyMarker, token ?? Config.AuthToken!, "node");
         var fields = Fields(line);
         var node = new TestNode(NodeId.Parse(fields["node"]), process, head, fields["raylet"]);
+        if (head && fields.TryGetValue("dashboard", out var dashboard)) DashboardUrl = dashboard;
         lock (_lock) _nodes.Add(node);
         return (node, fields["gcs"]);
     }

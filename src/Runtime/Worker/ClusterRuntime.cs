@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Gcs;
+using RaySharp.Core.Jobs;
 using RaySharp.Core.LocalMode;
 using RaySharp.Core.Logging;
 using RaySharp.Core.Raylet;
@@ -56,7 +57,7 @@ internal sealed class NodeHost : IAsyncDisposable
         NodeManager? raylet = null;
         var launcher = transport.Launcher(batch => raylet?.PublishLogs(batch));
         var store = CreateStore(resources, id, sessionDir, config, loggers);
-        raylet = new NodeManager(id, resources, isHead: isHead ?? gcs is not null, config, loggers, launcher, store);
+        raylet = new NodeManager(id, resources, isHead: isHead ?? gcs is not null, config, loggers, launcher, store, sessionDir);
         var services = new List<IRpcService> { raylet.Service };
         if (gcs is not null) services.Add(gcs.Service);
         services.AddRange(extraServices ?? []);
@@ -322,6 +323,7 @@ internal static class ClusterDriver
         var handler = new CoreWorkerServiceHandler(default);
         var driverService = new CoreWorkerService(handler, config);
         NodeHost? embedded = null;
+        DashboardProcess? dashboard = null;
         IRpcHost? ownServer = null;
         string raylet, endpoint;
         string? socket;
@@ -340,6 +342,9 @@ internal static class ClusterDriver
             embedded = NodeHost.StartAsync(resources, null, NodeTransport.Grpc(sessionDir!, "127.0.0.1", 0, config, loggers), config, loggers, [driverService],
                 embeddedNodeId, sessionDir).GetAwaiter().GetResult();
             config.AuthToken!.WriteToSession(sessionDir!, embedded.GcsEndpoint);
+            if (EmbeddedDashboardPort(options) is { } port)
+                dashboard = DashboardProcess.StartAsync(embedded.GcsEndpoint, "127.0.0.1", port, sessionDir!, config.AuthToken,
+                    loggers.CreateLogger("RaySharp.Dashboard")).GetAwaiter().GetResult();
         }
         if (embedded is not null)
         {
@@ -364,8 +369,14 @@ internal static class ClusterDriver
         }
         var jobId = Reach(gcs, address, g => g.GetNextJobId());
         string ns = options.Namespace ?? Guid.NewGuid().ToString("N");
+        // The job's working dir travels as a package in the GCS: this driver uploads its own, or a submitted job's driver
+        // takes the package its supervisor unpacked (JobSubmissionEnvironment).
+        var uploader = options.LocalMode ? null : new Packaging.WorkingDirUploader(gcs, config);
+        var jobEnv = options.RuntimeEnv;
+        if (uploader is not null && jobEnv?.WorkingDir is { } workingDir) jobEnv = jobEnv with { WorkingDir = uploader.Upload(workingDir) };
+        else if (!options.LocalMode && JobSubmissionEnvironment.WorkingDirUri is { } submitted) jobEnv = (jobEnv ?? new RuntimeEnv()) with { WorkingDir = submitted };
         IDisposable? logs = null, watch = null, events = null;
-        var worker = new CoreWorker(jobId, ns, options.RuntimeEnv, config, loggers, w =>
+        var worker = new CoreWorker(jobId, ns, jobEnv, config, loggers, w =>
         {
             threads?.Attach(w, gcs);
             Reach(gcs, address, g =>
@@ -375,6 +386,8 @@ internal static class ClusterDriver
                     JobId = jobId, Namespace = ns, CodeSearchPath = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar),
                     Driver = new Address(w.WorkerId, nodeId, endpoint) { Socket = socket }, DriverProcessId = Environment.ProcessId,
                     EnvVars = options.RuntimeEnv?.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null,
+                    WorkingDirUri = Packaging.WorkingDirPackage.IsUri(jobEnv?.WorkingDir) ? jobEnv!.WorkingDir : null,
+                    SubmissionId = JobSubmissionEnvironment.SubmissionId,
                 });
                 return true;
             });
@@ -394,6 +407,7 @@ internal static class ClusterDriver
                     events?.Dispose();
                     watch?.Dispose();
                     logs?.Dispose();
+                    dashboard?.Dispose();
                     embedded?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
                     ownServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
                     // Last: flushes the log files.
@@ -401,7 +415,20 @@ internal static class ClusterDriver
                 });
         });
         handler.Worker = worker;
+        if (uploader is not null) worker.WorkingDirUploader = uploader.Upload;
         return worker;
+    }
+
+    /// <summary>The port of an embedded cluster's dashboard: <see cref="RayOptions.DashboardPort"/>, else
+    /// <c>RAY_DASHBOARD_PORT</c>; null for none.</summary>
+    private static int? EmbeddedDashboardPort(RayOptions options)
+    {
+        if (options.DashboardPort is { } port)
+            return port is >= 0 and <= 65535 ? port : throw new ArgumentException($"RayOptions.DashboardPort {port} is not a port number (0: any free port).");
+        string? variable = Environment.GetEnvironmentVariable("RAY_DASHBOARD_PORT");
+        if (string.IsNullOrWhiteSpace(variable)) return null;
+        return int.TryParse(variable, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int p) && p <= 65535 ? p
+            : throw new ArgumentException($"RAY_DASHBOARD_PORT='{variable}' is not a port number (0: any free port).");
     }
 
     /// <summary>A first call to the cluster, turning an unreachable GCS into an error that says what to check.</summary>

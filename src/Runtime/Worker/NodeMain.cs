@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -53,17 +54,42 @@ internal static class NodeMain
         await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), hostsGcs ? null : address, transport, config, loggers,
             nodeId: nodeId, sessionDir: sessionDir, isHead: head).ConfigureAwait(false);
         if (hostsGcs) token.WriteToSession(sessionDir, node.GcsEndpoint);
+        // The head's dashboard (--dashboard-port; 0 picks a free port), a process of its own that lives as long as this one.
+        // As in Ray, a dashboard that cannot start (port taken, assembly missing) leaves the cluster running without it.
+        using var dashboard = head && o.TryGetValue("dashboard-port", out var dp)
+            ? await StartDashboardAsync(node.GcsEndpoint, o.GetValueOrDefault("dashboard-host", "127.0.0.1"), ParsePort(dp), sessionDir, token,
+                loggers.CreateLogger("RaySharp.Dashboard")).ConfigureAwait(false)
+            : null;
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
         if (flags.Contains("lifeline")) Lifeline.Start(() => stop.TrySetResult());
-        Console.WriteLine($"{ReadyMarker} gcs={node.GcsEndpoint} node={node.Raylet.NodeId} raylet={node.Raylet.Endpoint} session={sessionDir}");
+        Console.WriteLine($"{ReadyMarker} gcs={node.GcsEndpoint} node={node.Raylet.NodeId} raylet={node.Raylet.Endpoint} session={sessionDir}" +
+            (dashboard is null ? "" : $" dashboard={dashboard.Url}"));
         Console.Out.Flush();
         await stop.Task.ConfigureAwait(false);
         if (!hostsGcs && address is not null)
             await new Rpc.GcsClient(address, config).UnregisterNodeAsync(node.Raylet.NodeId, "the node was stopped").ConfigureAwait(false);
         return 0;
     }
+
+    private static async Task<DashboardProcess?> StartDashboardAsync(string gcs, string host, int port, string sessionDir, ClusterToken token, ILogger logger)
+    {
+        try
+        {
+            return await DashboardProcess.StartAsync(gcs, host, port, sessionDir, token, logger).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            logger.LogError("The dashboard did not start; the node runs without it: {Message}", e.Message);
+            Console.Error.WriteLine($"[RaySharp node] the dashboard did not start; the node runs without it: {e.Message}");
+            return null;
+        }
+    }
+
+    private static int ParsePort(string value) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port <= 65535 ? port
+            : throw new ArgumentException($"--dashboard-port takes a port number (0: any free port), not '{value}'.");
 
     /// <summary>Parses <c>{"name": amount, ...}</c>.</summary>
     internal static Dictionary<string, double> ParseResources(string json)

@@ -60,6 +60,8 @@ internal static class WorkerMain
         // The raylet gone means this worker has no one to serve.
         Lifeline.Start(() => Exit(loggers, 0));
         CodeSearchPath.Load(o["code-search-path"]);
+        // The runtime's own actors (the generator does not run on this assembly): a job supervisor may be leased here.
+        Jobs.JobSupervisor.Functions.Register();
 
         var handler = new CoreWorkerServiceHandler(nodeId);
         string socket = Path.Combine(sessionDir, "sockets", "w-" + workerId.ToString()[..12] + ".sock");

@@ -31,6 +31,11 @@ internal sealed class FakeRayletGcs : IRayletGcsClient
 
     public ConcurrentQueue<LogBatch> Logs { get; } = new();
 
+    /// <summary>The internal KV as the raylet reads it (working-dir packages).</summary>
+    public ConcurrentDictionary<(string Namespace, string Key), byte[]> Kv { get; } = new();
+
+    public byte[]? KvGet(string @namespace, string key) => Kv.GetValueOrDefault((@namespace, key));
+
     public JobRecord AddJob(JobId jobId) =>
         Jobs[jobId] = new JobRecord { JobId = jobId, Namespace = "ns", CodeSearchPath = "/fake/code" };
 
