@@ -76,6 +76,7 @@ public static class NodeChaosRun
         using var cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 1, GcsStorage = redis?.Address });
         var nodes = new List<TestNode> { cluster.AddNode(numCpus: 2), cluster.AddNode(numCpus: 2) };
         cluster.WaitForNodes(3, TimeSpan.FromSeconds(60));
+        log.WriteLine($"session {cluster.SessionDir}");
         using var ray = Ray.Init(new RayOptions { Address = cluster.Address });
 
         var retryable = new TaskOptions { MaxRetries = -1 };

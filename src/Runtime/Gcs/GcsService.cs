@@ -115,7 +115,12 @@ internal class GcsService : IRpcService
     public virtual Task<JobList> GetAllJobs(Empty r, ServerCallContext c) => Task.FromResult(new JobList([.. _gcs.Jobs.All()]));
     public virtual Task<RegisterActorReply> RegisterActor(RegisterActorRequest r, ServerCallContext c) => Task.FromResult(_gcs.Actors.Register(r.CreationTask, r.GetIfExists));
     public virtual Task<Empty> CreateActor(WireTaskSpec r, ServerCallContext c) { _gcs.Actors.Create(r); return s_empty; }
-    public virtual Task<ActorInfoReply> GetNamedActor(NamedActorRequest r, ServerCallContext c) => Task.FromResult(new ActorInfoReply(_gcs.Actors.GetNamed(r.Name, r.Namespace)));
+    public virtual Task<ActorInfoReply> GetNamedActor(NamedActorRequest r, ServerCallContext c)
+    {
+        WireValidation.Text(r.Name, "GetNamedActor: the name");
+        WireValidation.Text(r.Namespace, "GetNamedActor: the namespace", allowEmpty: true);
+        return Task.FromResult(new ActorInfoReply(_gcs.Actors.GetNamed(r.Name, r.Namespace)));
+    }
     public virtual Task<ActorInfoReply> GetActorInfo(ActorIdRequest r, ServerCallContext c) => Task.FromResult(new ActorInfoReply(_gcs.Actors.Get(r.ActorId)));
     public virtual Task<ActorList> GetAllActors(Empty r, ServerCallContext c) => Task.FromResult(new ActorList([.. _gcs.Actors.All()]));
     public virtual Task<Empty> KillActor(KillActorRequest r, ServerCallContext c) { _gcs.Actors.Kill(r.ActorId, r.NoRestart, r.Reason); return s_empty; }
@@ -157,8 +162,12 @@ internal class GcsService : IRpcService
     public virtual Task<PlacementGroupReply> GetPlacementGroup(PlacementGroupIdRequest r, ServerCallContext c) =>
         Task.FromResult(new PlacementGroupReply(_gcs.PlacementGroups.Get(r.Id)?.ToWire()));
 
-    public virtual Task<PlacementGroupReply> GetNamedPlacementGroup(NamedPlacementGroupRequest r, ServerCallContext c) =>
-        Task.FromResult(new PlacementGroupReply(_gcs.PlacementGroups.GetNamed(r.Name, r.Namespace)?.ToWire()));
+    public virtual Task<PlacementGroupReply> GetNamedPlacementGroup(NamedPlacementGroupRequest r, ServerCallContext c)
+    {
+        WireValidation.Text(r.Name, "GetNamedPlacementGroup: the name");
+        WireValidation.Text(r.Namespace, "GetNamedPlacementGroup: the namespace", allowEmpty: true);
+        return Task.FromResult(new PlacementGroupReply(_gcs.PlacementGroups.GetNamed(r.Name, r.Namespace)?.ToWire()));
+    }
 
     public virtual Task<PlacementGroupList> GetAllPlacementGroups(Empty r, ServerCallContext c) =>
         Task.FromResult(new PlacementGroupList([.. _gcs.PlacementGroups.List().Select(g => g.ToWire())]));
