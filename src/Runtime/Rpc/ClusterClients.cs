@@ -93,21 +93,27 @@ internal sealed class RayletRpcClient : IRayletClient
 
     private (DateTime At, Dictionary<NodeId, string> Endpoints)? _endpoints;
 
-    /// <summary>The raylet endpoint of an alive node, from the GCS's node table (refreshed at most once a second).</summary>
+    /// <summary>The raylet endpoint of an alive node, from the GCS's node table (read again at most once a second). It
+    /// never waits for a GCS that is away (restarting): the last table read stands meanwhile, and without one the
+    /// request goes to the local raylet.</summary>
     private string? EndpointOf(NodeId node)
     {
         var cached = _endpoints;
-        if (cached is null || DateTime.UtcNow - cached.Value.At > TimeSpan.FromSeconds(1) || !cached.Value.Endpoints.ContainsKey(node))
+        if (cached is null || DateTime.UtcNow - cached.Value.At > TimeSpan.FromSeconds(1))
         {
             try
             {
-                cached = (DateTime.UtcNow, View().Nodes.Where(n => n.Alive).ToDictionary(n => n.NodeId, n => n.RayletEndpoint));
-                _endpoints = cached;
+                var fresh = (DateTime.UtcNow, _gcs.GetAllNodes(retry: false).Nodes.Where(n => n.Alive).ToDictionary(n => n.NodeId, n => n.RayletEndpoint));
+                _endpoints = cached = fresh;
             }
             catch (RayException e)
             {
-                _logger.LogWarning("Could not read the node table for a locality-aware lease; asking the local raylet: {Detail}", e.Message);
-                return null;
+                if (cached is null)
+                {
+                    _logger.LogWarning("Could not read the node table for a locality-aware lease; asking the local raylet: {Detail}", e.Message);
+                    return null;
+                }
+                _endpoints = cached = (DateTime.UtcNow, cached.Value.Endpoints); // try the GCS again in a second
             }
         }
         return cached.Value.Endpoints.GetValueOrDefault(node);
