@@ -384,7 +384,9 @@ internal static class ClusterDriver
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
             var rayletClient = new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers);
             events = ClusterEventStream.Start(gcs, rayletClient, loggers.CreateLogger<RayletRpcClient>());
-            return new WorkerConnections(rayletClient, new GcsActorClient(gcs, w), endpoint, socket,
+            var state = new GcsStateSource(gcs);
+            return new WorkerConnections(rayletClient, new GcsActorClient(gcs, w), endpoint, socket, TaskEvents: state, State: state,
+                Ownership:
                 new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode,
                 ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, w.WorkerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()),
                 PlacementGroups: new GcsPlacementGroupClient(gcs, jobId, () => w.Address), OnDispose: () =>
