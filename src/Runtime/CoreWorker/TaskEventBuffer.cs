@@ -27,7 +27,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
     private const int InitialCapacity = 256;
 
     private readonly Lock _lock = new();
-    private Recorded[] _ring = new Recorded[InitialCapacity];
+    private Recorded[] _ring;
     private int _head;
     private int _count;
     private long _dropped;
@@ -52,6 +52,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
         _sink = sink;
         _reporter = reporter;
         _maxBuffered = Math.Max(1, maxBuffered);
+        _ring = new Recorded[Math.Min(InitialCapacity, _maxBuffered)];
         _batchSize = Math.Max(1, batchSize);
         _logger = logger;
         _loop = RunAsync(interval);

@@ -72,15 +72,23 @@ public static class StateApi
     internal static TaskListResult ListTasks(IStateSource source, int limit, IEnumerable<StateFilter>? filters)
     {
         StateFilter[] checkedFilters = [.. filters ?? []];
-        StateFilter.CheckKeys(new TaskState { TaskId = "", Name = "", JobId = "", FuncOrClassName = "" }, checkedFilters, "tasks");
+        CheckFilters("tasks", checkedFilters);
         return source.ListTasks(CheckLimit(limit), checkedFilters);
     }
 
     internal static ListResult<ObjectState> ListObjects(IStateSource source, int limit, IEnumerable<StateFilter>? filters)
     {
         StateFilter[] checkedFilters = [.. filters ?? []];
-        StateFilter.CheckKeys(new ObjectState { ObjectId = "", Type = "", NodeId = "", WorkerId = "" }, checkedFilters, "objects");
+        CheckFilters("objects", checkedFilters);
         return source.ListObjects(CheckLimit(limit), checkedFilters);
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the fields there are when a filter names none of the
+    /// fields of <paramref name="what"/> (<c>tasks</c> or <c>objects</c>), before the cluster is asked.</summary>
+    internal static void CheckFilters(string what, IReadOnlyList<StateFilter> filters)
+    {
+        if (what == "tasks") StateFilter.CheckKeys(new TaskState { TaskId = "", Name = "", JobId = "", FuncOrClassName = "" }, filters, what);
+        else StateFilter.CheckKeys(new ObjectState { ObjectId = "", Type = "", NodeId = "", WorkerId = "" }, filters, what);
     }
 
     internal static ListResult<T> Limit<T>(IReadOnlyList<T> all, int limit, IEnumerable<StateFilter>? filters, string what)
