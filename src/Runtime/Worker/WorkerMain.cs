@@ -70,8 +70,8 @@ internal static class WorkerMain
         using var events = ClusterEventStream.Start(gcsClient, rayletClient, loggers.CreateLogger<RayletRpcClient>());
         var state = new GcsStateSource(gcsClient);
         var core = new CoreWorker(jobId, o["namespace"], null, config, loggers, w => new WorkerConnections(
-            rayletClient, new GcsActorClient(gcsClient, w), server.Endpoint, socket, TaskEvents: state, State: state, Ownership:
-            new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()),
+            rayletClient, new GcsActorClient(gcsClient, w), server.Endpoint, socket,
+            new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), TaskEvents: state, State: state,
             ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, workerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()),
             PlacementGroups: new GcsPlacementGroupClient(gcsClient, jobId, () => w.Address)),
             workerId);

@@ -1,45 +1,12 @@
-using System.Diagnostics;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Xunit;
 
 namespace RaySharp.Integration;
 
 /// <summary>`raysharp list tasks|objects` and `raysharp summary` against a cluster started with `raysharp start`, after
 /// a driver ran work on it: the rows a user looks for, in both formats, and bad input named with exit code 2.</summary>
-public sealed partial class CliStateTests : IDisposable
+public sealed partial class CliTests
 {
-    private readonly string _temp = Path.Combine(Path.GetTempPath(), "rs-clistate-" + Guid.NewGuid().ToString("N")[..8]);
-
-    public CliStateTests() => Directory.CreateDirectory(_temp);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_temp, recursive: true); } catch (IOException) { }
-    }
-
-    private (int ExitCode, string Output) Raysharp(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Core.Raylet.ProcessWorkerLauncher.DotnetHost())
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        psi.Environment["TMPDIR"] = _temp;
-        psi.Environment.Remove("RAY_ADDRESS");
-        psi.Environment.Remove(Core.ClusterToken.Variable);
-        foreach (var a in (string[])["exec", Path.Combine(AppContext.BaseDirectory, "RaySharp.Cli.dll"), .. args]) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"raysharp {string.Join(' ', args)} did not finish within 120 s.");
-        }
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
-
     [Fact]
     public void List_and_summarize_the_tasks_and_objects_of_a_driver()
     {
@@ -117,7 +84,4 @@ public sealed partial class CliStateTests : IDisposable
         Assert.Contains("tasks, actors, objects", summary.Output);
         Assert.Single(limit.Output.Trim().Split('\n'));
     }
-
-    [GeneratedRegex("RAY_ADDRESS=([0-9.]+:[0-9]+)")]
-    private static partial Regex AddressPattern();
 }
