@@ -29,9 +29,12 @@ internal static class Commands
           status [--address A] [--auth-token T]
                                      nodes, resource usage (and what placement groups reserve), pending and
                                      infeasible placement groups
-          list nodes|actors|jobs|placement-groups [--filter KEY=VALUE]... [--limit N] [--format table|json] [--address A] [--auth-token T]
+          list nodes|actors|jobs|placement-groups|tasks|objects [--filter KEY=VALUE]... [--limit N] [--format table|json] [--address A] [--auth-token T]
                                      one row per item, with Ray's state-API field names; a filter keeps the rows whose
-                                     KEY equals VALUE (KEY!=VALUE: differs), ignoring case
+                                     KEY equals VALUE (KEY!=VALUE: differs), ignoring case; tasks come from the GCS's
+                                     task events, objects from every driver's and worker's reference table
+          summary tasks|actors|objects [--format table|json] [--address A] [--auth-token T]
+                                     tasks per function and actors per class, counted per state; references per type
           memory [--address A] [--auth-token T] [--format json]
                                      the objects in each node's object store: size, primary copy or secondary,
                                      readers pinning it, spilled, owner
@@ -61,7 +64,9 @@ internal static class Commands
                 "start" => await StartAsync(options, flags, output).ConfigureAwait(false),
                 "stop" => Stop(output),
                 "status" => Status(options, output),
+                "list" when positional.FirstOrDefault() is "tasks" or "objects" => StateCommands.List(positional[0], options, () => Gcs(options), output),
                 "list" => List(positional.FirstOrDefault(), options, output),
+                "summary" => StateCommands.Summary(positional.FirstOrDefault(), options, () => Gcs(options), output),
                 "memory" => Memory(options, output),
                 "microbenchmark" => await MicrobenchmarkAsync(options, output).ConfigureAwait(false),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'.\n{Usage}"),

@@ -120,6 +120,24 @@ internal sealed record RayConfig
     /// lost (Ray's <c>max_lineage_bytes</c>); beyond it the oldest lineage is evicted, and its outputs cannot be rebuilt.</summary>
     public long MaxLineageBytes { get; init; } = 1024L * 1024 * 1024;
 
+    /// <summary>How often a process sends its buffered task events to the GCS (Ray's
+    /// <c>task_events_report_interval_ms</c>); zero turns task events off in that process.</summary>
+    public TimeSpan TaskEventsReportInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Most task events a process holds before it drops the oldest (Ray's <c>task_events_max_buffer_size</c>).</summary>
+    public int TaskEventsMaxBufferSize { get; init; } = 100_000;
+
+    /// <summary>Most task events in one report to the GCS (Ray's <c>task_events_send_batch_size</c>).</summary>
+    public int TaskEventsSendBatchSize { get; init; } = 10_000;
+
+    /// <summary>Most task attempts the GCS keeps; beyond it the oldest are evicted and counted (Ray's
+    /// <c>task_events_max_num_task_in_gcs</c>).</summary>
+    public int TaskEventsMaxNumTaskInGcs { get; init; } = 100_000;
+
+    /// <summary>How long after a job finished the GCS marks its tasks that never reported an end as failed (Ray's
+    /// <c>gcs_mark_task_failed_on_job_done_delay_ms</c>): events still on their way get there first.</summary>
+    public TimeSpan GcsMarkTaskFailedOnJobDoneDelay { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>A node is dead after this long without a report (<see cref="HealthCheckPeriod"/> ×
     /// <see cref="HealthCheckFailureThreshold"/>).</summary>
     public TimeSpan HealthCheckTimeout => HealthCheckPeriod * HealthCheckFailureThreshold;
@@ -170,7 +188,18 @@ internal sealed record RayConfig
         Millis("object_store_full_grace_period_ms", c => c.ObjectStoreFullGracePeriod, (c, v) => c with { ObjectStoreFullGracePeriod = v }, allowZero: true),
         Long("internal_kv_max_key_length", c => c.InternalKvMaxKeyLength, (c, v) => c with { InternalKvMaxKeyLength = (int)v }, min: 1, max: int.MaxValue),
         Long("max_lineage_bytes", c => c.MaxLineageBytes, (c, v) => c with { MaxLineageBytes = v }, min: 0),
+        Millis("task_events_report_interval_ms", c => c.TaskEventsReportInterval, (c, v) => c with { TaskEventsReportInterval = v }, allowZero: true),
+        Long("task_events_max_buffer_size", c => c.TaskEventsMaxBufferSize, (c, v) => c with { TaskEventsMaxBufferSize = (int)v }, min: 1, max: 100_000_000),
+        Long("task_events_send_batch_size", c => c.TaskEventsSendBatchSize, (c, v) => c with { TaskEventsSendBatchSize = (int)v }, min: 1,
+            max: MaxTaskEventsPerBatch),
+        Long("task_events_max_num_task_in_gcs", c => c.TaskEventsMaxNumTaskInGcs, (c, v) => c with { TaskEventsMaxNumTaskInGcs = (int)v },
+            min: 1, max: 100_000_000),
+        Millis("gcs_mark_task_failed_on_job_done_delay_ms", c => c.GcsMarkTaskFailedOnJobDoneDelay,
+            (c, v) => c with { GcsMarkTaskFailedOnJobDoneDelay = v }, allowZero: true),
     ];
+
+    /// <summary>The most events a report may carry (the GCS refuses larger batches).</summary>
+    public const int MaxTaskEventsPerBatch = 100_000;
 
     /// <summary>The Ray names of every setting, in the order they are logged.</summary>
     public static IEnumerable<string> Names => s_entries.Select(e => e.Name);

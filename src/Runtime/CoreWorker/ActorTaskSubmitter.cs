@@ -297,6 +297,7 @@ internal sealed partial class ActorTaskSubmitter
             entry.ResolvedArgs = args; // kept as the call's lineage once it finishes
             entry.Status = TaskManager.Status.Running;
             entry.RunningOn = worker;
+            _taskManager.RecordEvent(entry, RaySharp.State.RayTaskStatus.SubmittedToWorker, q.NodeId);
             lock (_lock) call.SentToIncarnation = q.NumRestarts;
             // Sent in sequence order; the reply is handled whenever it comes.
             LogPushing(_logger, entry.Spec.DisplayName, entry.Spec.TaskId, q.ActorId);

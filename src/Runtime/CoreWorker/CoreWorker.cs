@@ -45,6 +45,11 @@ internal sealed class CoreWorker : IDisposable
         _placementGroups = connections.PlacementGroups;
         WorkersShareProcess = connections.WorkersShareProcess;
         _onDispose = connections.OnDispose;
+        State = connections.State;
+        // RAY_task_events_report_interval_ms=0 turns task events off: nothing is recorded on the submit or execute path.
+        if (connections.TaskEvents is { } sink && config.TaskEventsReportInterval > TimeSpan.Zero)
+            TaskEvents = new TaskEventBuffer(sink, WorkerId, config.TaskEventsReportInterval, config.TaskEventsMaxBufferSize,
+                config.TaskEventsSendBatchSize, loggers.CreateLogger<TaskEventBuffer>());
         Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
         NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet, loggers.CreateLogger<NormalTaskSubmitter>(),
             config.MaxPendingLeaseRequestsPerSchedulingCategory, config.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(10));
@@ -103,6 +108,12 @@ internal sealed class CoreWorker : IDisposable
 
     /// <summary>Recovers owned objects whose copies are lost (re-executing their tasks from lineage).</summary>
     public ObjectRecoveryManager Recovery { get; }
+
+    /// <summary>This process's task events, sent to the GCS in batches; null when they are off.</summary>
+    public TaskEventBuffer? TaskEvents { get; }
+
+    /// <summary>The cluster's state (nodes, actors, tasks, objects) for the state API; null without a GCS.</summary>
+    public RaySharp.State.IStateSource? State { get; }
 
     private void OnObjectOutOfScope(ObjectId id, Address? borrowedFrom)
     {
@@ -991,6 +1002,7 @@ internal sealed class CoreWorker : IDisposable
             return (registered, o.Name, existingOwner ?? Address);
         }
         ReferenceCounter.AddOwnedObject(ActorManager.HandleObjectId(actorId), Address, localRefs: 0);
+        TaskEvents?.Record(spec, 0, RaySharp.State.RayTaskStatus.PendingArgsAvail, withInfo: true);
         var pinned = spec.ArgumentReferenceIds().ToArray();
         if (pinned.Length > 0)
         {
@@ -1153,11 +1165,68 @@ internal sealed class CoreWorker : IDisposable
         };
     }
 
+    /// <summary>This process's reference table for the state API (<c>ListObjects</c>): up to <paramref name="limit"/>
+    /// references, each with what the owner knows of its value (size, in a store, spilled) and of the task creating it.</summary>
+    public CoreWorkerObjects ListObjectRefs(int limit, bool isDriver)
+    {
+        var refs = ReferenceCounter.Snapshot(limit, out int total);
+        var objects = new ObjectRefData[refs.Count];
+        for (int i = 0; i < objects.Length; i++)
+        {
+            var r = refs[i];
+            long size = -1;
+            NodeId storeNode = default;
+            if (MemoryStore.TryGet(r.Id, out var obj) && !obj.IsError)
+            {
+                size = obj.Size;
+                storeNode = obj.StoreNode;
+            }
+            RaySharp.State.RayTaskStatus? taskStatus = null;
+            int attempt = 0;
+            if (r.Owned && !r.Id.IsPut && !ActorManager.IsHandleObject(r.Id, out _))
+            {
+                if (TaskManager.TryGetPending(r.Id.TaskId, out var entry))
+                {
+                    taskStatus = entry.Status switch
+                    {
+                        TaskManager.Status.WaitingForDependencies => RaySharp.State.RayTaskStatus.PendingArgsAvail,
+                        TaskManager.Status.WaitingForLease => RaySharp.State.RayTaskStatus.PendingNodeAssignment,
+                        TaskManager.Status.Running => RaySharp.State.RayTaskStatus.SubmittedToWorker,
+                        _ => RaySharp.State.RayTaskStatus.Finished,
+                    };
+                    attempt = entry.Attempt;
+                }
+                else if (obj is not null) taskStatus = obj.IsError ? RaySharp.State.RayTaskStatus.Failed : RaySharp.State.RayTaskStatus.Finished;
+            }
+            objects[i] = new ObjectRefData
+            {
+                ObjectId = r.Id, Size = size, Owned = r.Owned, Owner = r.Owner?.WorkerId ?? default, Local = r.Local, Submitted = r.Submitted,
+                ContainedIn = r.ContainedIn, Borrowers = r.Borrowers, TaskStatus = taskStatus, Attempt = attempt, StoreNode = storeNode,
+                Spilled = r.Owned && SpilledUrl(r.Id) is not null,
+                ReferenceType = ActorManager.IsHandleObject(r.Id, out _) ? RaySharp.State.ReferenceType.ActorHandle
+                    : r.Submitted > 0 ? RaySharp.State.ReferenceType.UsedByPendingTask
+                    : r.Local > 0 ? RaySharp.State.ReferenceType.LocalReference
+                    : r.ContainedIn > 0 ? RaySharp.State.ReferenceType.CapturedInObject
+                    : RaySharp.State.ReferenceType.BorrowedByOthers,
+            };
+        }
+        return new CoreWorkerObjects(WorkerId, isDriver, Environment.ProcessId, Raylet.NodeId, Address.Endpoint, objects, total);
+    }
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         var shutdown = new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = "RaySharp was shut down before the task finished." };
         TaskManager.FailAll(shutdown);
+        // The last events (those failures among them) go out while the GCS is still there.
+        try
+        {
+            TaskEvents?.StopAsync(TimeSpan.FromSeconds(2)).Wait(TimeSpan.FromSeconds(3));
+        }
+        catch (AggregateException e)
+        {
+            _logger.LogWarning(e.GetBaseException(), "Sending the last task events at shutdown failed");
+        }
         NormalTaskSubmitter.Dispose();
         ActorTaskSubmitter.Dispose();
         Gcs.Dispose();

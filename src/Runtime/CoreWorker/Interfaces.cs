@@ -171,9 +171,11 @@ internal sealed record ActorLimits(int MaxTaskRetries, int MaxPendingCalls);
 /// set process-wide while it runs (a worker process is started with them instead).</param>
 /// <param name="ObjectStore">The node's shared-memory object store; null when objects stay inline (component tests).</param>
 /// <param name="PlacementGroups">The GCS's placement-group manager; null when there is none (component tests).</param>
+/// <param name="TaskEvents">Where this process's task events go (the GCS); null: none are recorded.</param>
+/// <param name="State">The cluster's state for <see cref="RaySharp.State.StateApi"/>; null when there is no GCS to ask.</param>
 internal sealed record WorkerConnections(IRayletClient Raylet, IGcsActorClient Gcs, string Endpoint, string? Socket = null,
     IOwnershipClient? Ownership = null, bool WorkersShareProcess = false, Action? OnDispose = null, IObjectStoreClient? ObjectStore = null,
-    IGcsPlacementGroupClient? PlacementGroups = null);
+    IGcsPlacementGroupClient? PlacementGroups = null, ITaskEventSink? TaskEvents = null, RaySharp.State.IStateSource? State = null);
 
 /// <summary>The ownership protocol as a borrower uses it (Ray's object status and borrower RPCs to owners).</summary>
 internal interface IOwnershipClient

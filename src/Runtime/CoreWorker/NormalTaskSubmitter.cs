@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using RaySharp.State;
 
 namespace RaySharp.Core;
 
@@ -102,6 +103,9 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
     private void Queue(TaskManager.Entry entry, TaskSpec resolved)
     {
         var spec = entry.Spec;
+        // A retry or re-execution runs as the entry's next attempt; the executor reports it under that number.
+        if (resolved.AttemptNumber != entry.Attempt) resolved = resolved.WithArgs(resolved.Args, entry.Attempt);
+        _taskManager.RecordEvent(entry, RayTaskStatus.PendingNodeAssignment);
         string key = string.Join("\u0001", spec.Function.FunctionId, spec.Resources, spec.Strategy, spec.RuntimeEnvKey);
         lock (_lock)
         {
@@ -325,6 +329,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             entry.RunningOn = lease.Worker;
             entry.Status = TaskManager.Status.Running;
+            _taskManager.RecordEvent(entry, RayTaskStatus.SubmittedToWorker, lease.NodeId);
             LogPushing(_logger, resolved.DisplayName, resolved.TaskId, lease.LeaseId);
             return await lease.Worker.PushTaskAsync(resolved, CancellationToken.None).ConfigureAwait(false);
         }

@@ -52,6 +52,26 @@ internal sealed class ReferenceCounter
         _logger = logger ?? NullLogger<ReferenceCounter>.Instance;
     }
 
+    /// <summary>One reference as <see cref="Snapshot"/> reports it.</summary>
+    internal readonly record struct ReferenceInfo(ObjectId Id, bool Owned, Address? Owner, int Local, int Submitted, int ContainedIn, int Borrowers);
+
+    /// <summary>Up to <paramref name="limit"/> of the references in scope here, for the state API (Ray's
+    /// <c>GetCoreWorkerStats</c> reference table); <paramref name="total"/> counts them all.</summary>
+    public List<ReferenceInfo> Snapshot(int limit, out int total)
+    {
+        var taken = new List<ReferenceInfo>(Math.Min(limit, 1024));
+        total = 0;
+        lock (_lock)
+        {
+            foreach (var (id, r) in _refs)
+            {
+                if (!r.InScope) continue;
+                if (total++ < limit) taken.Add(new ReferenceInfo(id, r.Owned, r.Owner, r.Local, r.Submitted, r.ContainedIn, r.Borrowers?.Count ?? 0));
+            }
+        }
+        return taken;
+    }
+
     /// <summary>Registers an object this worker owns (a task return or a put), with <paramref name="localRefs"/>
     /// references already taken for the refs about to be handed out.</summary>
     public void AddOwnedObject(ObjectId id, Address owner, int localRefs = 1)

@@ -1,4 +1,5 @@
 using RaySharp.Internal;
+using RaySharp.State;
 
 namespace RaySharp.Core;
 
@@ -28,21 +29,31 @@ internal sealed class TaskExecutor
         TaskExecutionContext.Current = context;
         // A worker process was started with its runtime env's variables; local mode shares one process.
         var restoreEnv = _worker.WorkersShareProcess ? ApplyRuntimeEnv(task.RuntimeEnv) : null;
+        var events = _worker.TaskEvents;
+        // An actor's creation has no owner-side reply to end it: the executor reports how it ended, and what it is.
+        bool creation = task.Type == TaskType.ActorCreationTask;
+        events?.Record(task, task.AttemptNumber, RayTaskStatus.Running, withInfo: creation, nodeId: _worker.Raylet.NodeId,
+            workerId: executingWorker.WorkerId, pid: Environment.ProcessId);
         try
         {
             await invocation.MapStoreArgumentsAsync().ConfigureAwait(false);
             await task.Function.Invoker(invocation).ConfigureAwait(false);
+            if (creation) events?.Record(task, task.AttemptNumber, RayTaskStatus.Finished);
             return new PushTaskReply(invocation.Returns(), null, false, invocation.NestedPins());
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             invocation.ReleasePins();
-            return new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false);
+            var cancelled = RayErrorInfo.Cancelled(task.TaskId, task.DisplayName);
+            if (creation) events?.Record(task, task.AttemptNumber, RayTaskStatus.Failed, error: cancelled);
+            return new PushTaskReply([], cancelled, false);
         }
         catch (Exception e)
         {
             invocation.ReleasePins();
-            return new PushTaskReply([], RayErrorInfo.FromUserException(e, task.DisplayName), true);
+            var error = RayErrorInfo.FromUserException(e, task.DisplayName);
+            if (creation) events?.Record(task, task.AttemptNumber, RayTaskStatus.Failed, error: error);
+            return new PushTaskReply([], error, true);
         }
         finally
         {

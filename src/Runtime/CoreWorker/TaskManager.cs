@@ -1,4 +1,5 @@
 using RaySharp.Internal;
+using RaySharp.State;
 
 namespace RaySharp.Core;
 
@@ -32,6 +33,9 @@ internal sealed class TaskManager : IGeneratorItemSink
 
         /// <summary>How often the task was sent again because an argument's copy was lost under it.</summary>
         public int ArgumentRecoveries { get; set; }
+
+        /// <summary>Which run of the task this is (Ray's attempt number): 0, then one more for each retry or re-execution.</summary>
+        public int Attempt { get; set; }
     }
 
     /// <summary>A finished task's lineage: its spec (null once evicted, or when its outputs cannot be rebuilt, with the
@@ -47,6 +51,9 @@ internal sealed class TaskManager : IGeneratorItemSink
         public int Dependents { get; set; }
         public string? NotRebuilt { get; set; }
         public LinkedListNode<TaskId>? Order { get; set; }
+
+        /// <summary>The attempt that produced the returns (a re-execution is the next one).</summary>
+        public int Attempt { get; set; }
     }
 
     /// <summary>How often a task is sent again after one of its arguments was lost under it and recovered.</summary>
@@ -108,8 +115,15 @@ internal sealed class TaskManager : IGeneratorItemSink
             _pending[spec.TaskId] = entry;
             if (spec.ParentTaskId is { } parent && _pending.TryGetValue(parent, out var p)) p.Children.Add(spec.TaskId);
         }
+        _worker.TaskEvents?.Record(spec, 0, RayTaskStatus.PendingArgsAvail, withInfo: true);
         return entry;
     }
+
+    /// <summary>Records a state change of the entry's current attempt as a task event (when events are on); a new
+    /// attempt's first event says what the task is.</summary>
+    public void RecordEvent(Entry entry, RayTaskStatus state, NodeId nodeId = default) =>
+        _worker.TaskEvents?.Record(entry.Spec, entry.Attempt, state, withInfo: entry.Attempt > 0 && state == RayTaskStatus.PendingNodeAssignment,
+            nodeId: nodeId);
 
     public bool TryGetPending(TaskId taskId, out Entry entry)
     {
@@ -149,6 +163,9 @@ internal sealed class TaskManager : IGeneratorItemSink
         if (ShouldRetry(entry, reply))
         {
             if (entry.RetriesLeft > 0) entry.RetriesLeft--;
+            // This attempt failed; the retry is the next one.
+            _worker.TaskEvents?.Record(entry.Spec, entry.Attempt, RayTaskStatus.Failed, error: reply.Error);
+            entry.Attempt++;
             return true;
         }
         FailTask(entry, reply.Error);
@@ -180,6 +197,7 @@ internal sealed class TaskManager : IGeneratorItemSink
     {
         var spec = entry.Spec;
         if (!TryMarkFinished(entry)) return;
+        _worker.TaskEvents?.Record(spec, entry.Attempt, RayTaskStatus.Finished);
         // First the returns take hold of the refs nested in them, then the arguments are released, then the returns
         // become visible: whoever sees a result sees the arguments freed, and nothing a return holds was freed.
         int count = Math.Min(spec.NumReturns, returns.Length);
@@ -216,7 +234,7 @@ internal sealed class TaskManager : IGeneratorItemSink
     {
         var spec = entry.Spec;
         if (spec.IsStreaming || Array.IndexOf(kept, true) < 0) return;
-        var lineage = new Lineage(spec.TaskId, spec.DisplayName, spec.ReturnIds()) { RetriesLeft = entry.RetriesLeft };
+        var lineage = new Lineage(spec.TaskId, spec.DisplayName, spec.ReturnIds()) { RetriesLeft = entry.RetriesLeft, Attempt = entry.Attempt };
         lineage.NotRebuilt = spec.Type switch
         {
             TaskType.ActorTask when spec.MaxRetries == 0 =>
@@ -360,10 +378,11 @@ internal sealed class TaskManager : IGeneratorItemSink
                     "failures and earlier re-executions)";
             spec = l.Spec;
             if (l.RetriesLeft > 0) l.RetriesLeft--;
-            resubmitted = new Entry(spec, l.RetriesLeft) { IsReconstruction = true };
+            resubmitted = new Entry(spec, l.RetriesLeft) { IsReconstruction = true, Attempt = ++l.Attempt };
             _pending[taskId] = resubmitted;
             ResetReturnsLocked(taskId, reset, spec);
         }
+        _worker.TaskEvents?.Record(spec, resubmitted.Attempt, RayTaskStatus.PendingArgsAvail, withInfo: true);
         // Returns released since are pinned again by whoever needs them (a task rebuilt after them takes them as arguments).
         foreach (var id in spec.ReturnIds()) _worker.ReferenceCounter.MarkOwned(id, _worker.Address);
         _worker.ReferenceCounter.AddSubmittedTaskReferences(spec.ArgumentReferenceIds());
@@ -419,7 +438,7 @@ internal sealed class TaskManager : IGeneratorItemSink
             entry.Stream?.Add(id);
         }
         for (int i = 0; i < spec.NumReturns; i++) StoreOwned(spec.ReturnId(i), obj);
-        Finish(entry);
+        Finish(entry, error);
     }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<TaskId, int> _yieldedCounts = new();
@@ -443,9 +462,10 @@ internal sealed class TaskManager : IGeneratorItemSink
         _worker.MemoryStore.Put(id, obj);
     }
 
-    private void Finish(Entry entry)
+    private void Finish(Entry entry, RayErrorInfo error)
     {
         if (!TryMarkFinished(entry)) return;
+        _worker.TaskEvents?.Record(entry.Spec, entry.Attempt, RayTaskStatus.Failed, error: error);
         _yieldedCounts.TryRemove(entry.Spec.TaskId, out _);
         entry.Stream?.Complete();
         _worker.ReferenceCounter.RemoveSubmittedTaskReferences(entry.Spec.ArgumentReferenceIds());

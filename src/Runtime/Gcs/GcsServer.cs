@@ -18,6 +18,7 @@ internal sealed class GcsServer : IDisposable
     public GcsServer(RayConfig config, ILoggerFactory loggers, IGcsTableStorage? storage = null, IRayletClientPool? raylets = null,
         ICoreWorkerClientPool? workers = null)
     {
+        Config = config;
         Storage = storage ?? new InMemoryGcsTableStorage();
         Nodes = new GcsNodeManager(Storage, config, loggers.CreateLogger<GcsNodeManager>());
         Actors = new GcsActorManager(Nodes.RayletFor, Storage, raylets ?? new RayletRpcClientPool(config, loggers.CreateLogger<RayletRpcClientPool>(), Nodes.DeathOf), workers ?? new CoreWorkerRpcClientPool(config, loggers.CreateLogger<CoreWorkerConnection>()),
@@ -28,6 +29,8 @@ internal sealed class GcsServer : IDisposable
         PlacementGroups = new GcsPlacementGroupManager(new RayletBundleReservationClient(Nodes, config), Nodes.BundleNodes,
             loggers.CreateLogger<GcsPlacementGroupManager>(), Storage);
         Events = new ClusterEventPublisher(loggers.CreateLogger<ClusterEventPublisher>());
+        Tasks = new GcsTaskManager(config.TaskEventsMaxNumTaskInGcs, config.GcsMarkTaskFailedOnJobDoneDelay, loggers.CreateLogger<GcsTaskManager>());
+        Jobs.JobFinished += Tasks.OnJobFinished;
         Nodes.NodeDied += (id, reason) => Events.Publish(new ClusterEvent(ClusterEventKind.NodeDead, id, default, reason));
         Nodes.NodeDied += (id, reason) => Actors.OnNodeDied(id, reason);
         Nodes.NodeDied += (id, _) => PlacementGroups.OnNodeDead(id);
@@ -47,7 +50,11 @@ internal sealed class GcsServer : IDisposable
         Service = new GcsService(this);
     }
 
+    public RayConfig Config { get; }
     public IGcsTableStorage Storage { get; }
+
+    /// <summary>The task-event store behind the state API's task listing.</summary>
+    public GcsTaskManager Tasks { get; }
     public GcsNodeManager Nodes { get; }
     public GcsJobManager Jobs { get; }
     public GcsActorManager Actors { get; }
@@ -61,11 +68,13 @@ internal sealed class GcsServer : IDisposable
     {
         Events.Publish(new ClusterEvent(ClusterEventKind.WorkerDead, nodeId, workerId, reason));
         Actors.OnWorkerDied(workerId, reason);
+        Tasks.OnWorkerDead(workerId, reason);
     }
 
     public void Dispose()
     {
         PlacementGroups.Dispose();
+        Tasks.Dispose();
         Jobs.Dispose();
         Nodes.Dispose();
         Actors.Dispose();

@@ -45,6 +45,9 @@ internal class GcsService : IRpcService
     public static readonly Method<WaitPlacementGroupRequest, WaitPlacementGroupReply> WaitPlacementGroupUntilReadyMethod = RpcMarshaller.Unary<WaitPlacementGroupRequest, WaitPlacementGroupReply>(Name, nameof(WaitPlacementGroupUntilReady));
     public static readonly Method<Empty, ClusterEvent> SubscribeClusterEventsMethod = RpcMarshaller.ServerStreaming<Empty, ClusterEvent>(Name, nameof(SubscribeClusterEvents));
     public static readonly Method<JobIdRequest, LogBatch> SubscribeLogsMethod = RpcMarshaller.ServerStreaming<JobIdRequest, LogBatch>(Name, nameof(SubscribeLogs));
+    public static readonly Method<TaskEventBatch, Empty> AddTaskEventDataMethod = RpcMarshaller.Unary<TaskEventBatch, Empty>(Name, nameof(AddTaskEventData));
+    public static readonly Method<ListTasksRequest, ListTasksReply> ListTasksMethod = RpcMarshaller.Unary<ListTasksRequest, ListTasksReply>(Name, nameof(ListTasks));
+    public static readonly Method<ListObjectsRequest, ListObjectsReply> ListObjectsMethod = RpcMarshaller.Unary<ListObjectsRequest, ListObjectsReply>(Name, nameof(ListObjects));
 
     private readonly GcsServer _gcs;
 
@@ -92,6 +95,9 @@ internal class GcsService : IRpcService
         b.AddMethod(GetNamedPlacementGroupMethod, s is null ? null : s.GetNamedPlacementGroup);
         b.AddMethod(GetAllPlacementGroupsMethod, s is null ? null : s.GetAllPlacementGroups);
         b.AddMethod(WaitPlacementGroupUntilReadyMethod, s is null ? null : s.WaitPlacementGroupUntilReady);
+        b.AddMethod(AddTaskEventDataMethod, s is null ? null : s.AddTaskEventData);
+        b.AddMethod(ListTasksMethod, s is null ? null : s.ListTasks);
+        b.AddMethod(ListObjectsMethod, s is null ? null : s.ListObjects);
     }
 
     private static readonly Task<Empty> s_empty = Task.FromResult(Empty.Instance);
@@ -136,6 +142,54 @@ internal class GcsService : IRpcService
     public virtual Task<BoolReply> KvDel(KvRequest r, ServerCallContext c) => Task.FromResult(new BoolReply(_gcs.Kv.Delete(r.Namespace, r.Key)));
     public virtual Task<KvKeysReply> KvKeys(KvRequest r, ServerCallContext c) => Task.FromResult(new KvKeysReply([.. _gcs.Storage.KvKeys(r.Namespace, r.Key)]));
     public virtual Task<Empty> PublishLogs(LogBatch r, ServerCallContext c) { _gcs.Logs.Publish(r); return s_empty; }
+
+    // ---- Task events and the state API ----
+
+    public virtual Task<Empty> AddTaskEventData(TaskEventBatch r, ServerCallContext c)
+    {
+        WireValidation.TaskEvents(r);
+        _gcs.Tasks.AddEvents(r);
+        return s_empty;
+    }
+
+    public virtual Task<ListTasksReply> ListTasks(ListTasksRequest r, ServerCallContext c)
+    {
+        WireValidation.Limit(r.Limit, State.StateApi.MaxLimit, "ListTasks");
+        WireValidation.Filters(r.Filters, "ListTasks");
+        var (tasks, total, droppedAtWorkers, droppedAtGcs) = Refused(() => _gcs.Tasks.List(r.Limit, FromWire(r.Filters)));
+        return Task.FromResult(new ListTasksReply(tasks, total, droppedAtWorkers, droppedAtGcs));
+    }
+
+    public virtual async Task<ListObjectsReply> ListObjects(ListObjectsRequest r, ServerCallContext c)
+    {
+        WireValidation.Limit(r.Limit, State.StateApi.MaxLimit, "ListObjects");
+        WireValidation.Filters(r.Filters, "ListObjects");
+        var nodes = _gcs.Nodes.View().Nodes.Where(n => n.Alive).Select(n => (n.NodeId, n.RayletEndpoint)).ToList();
+        var drivers = _gcs.Jobs.All().Where(j => !j.IsDead && j.Driver is not null).Select(j => j.Driver!).ToList();
+        try
+        {
+            return await StateRpc.ListObjectsAsync(nodes, drivers, _gcs.Config, r.Limit, FromWire(r.Filters), c.CancellationToken).ConfigureAwait(false);
+        }
+        catch (ArgumentException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+    }
+
+    private static State.StateFilter[] FromWire(WireStateFilter[] filters) => [.. filters.Select(f => new State.StateFilter(f.Key, f.Value, f.Equal))];
+
+    /// <summary>A filter naming no field of the rows is the caller's mistake: refused with its message.</summary>
+    private static T Refused<T>(Func<T> list)
+    {
+        try
+        {
+            return list();
+        }
+        catch (ArgumentException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+    }
 
     // ---- Placement groups ----
 

@@ -28,6 +28,7 @@ internal class NodeManagerService : IRpcService
     public static readonly Method<BundlesRequest, BundlesReply> CommitBundleResourcesMethod = RpcMarshaller.Unary<BundlesRequest, BundlesReply>(Name, nameof(CommitBundleResources));
     public static readonly Method<BundlesRequest, BundlesReply> CancelResourceReserveMethod = RpcMarshaller.Unary<BundlesRequest, BundlesReply>(Name, nameof(CancelResourceReserve));
     public static readonly Method<Empty, StoreStatsReply> GetStoreStatsMethod = RpcMarshaller.Unary<Empty, StoreStatsReply>(Name, nameof(GetStoreStats));
+    public static readonly Method<GetObjectRefsRequest, NodeObjectRefsReply> GetObjectRefsMethod = RpcMarshaller.Unary<GetObjectRefsRequest, NodeObjectRefsReply>(Name, nameof(GetObjectRefs));
 
     private readonly NodeManager _raylet;
 
@@ -59,6 +60,25 @@ internal class NodeManagerService : IRpcService
         b.AddMethod(PrepareBundleResourcesMethod, s is null ? null : s.PrepareBundleResources);
         b.AddMethod(CommitBundleResourcesMethod, s is null ? null : s.CommitBundleResources);
         b.AddMethod(CancelResourceReserveMethod, s is null ? null : s.CancelResourceReserve);
+        b.AddMethod(GetObjectRefsMethod, s is null ? null : s.GetObjectRefs);
+    }
+
+    /// <summary>The reference tables of the workers registered here, for the state API (Ray's <c>GetObjectsInfo</c>); a
+    /// worker that does not answer within <see cref="StateRpc.WorkerTimeout"/> is named in the reply instead.</summary>
+    public virtual async Task<NodeObjectRefsReply> GetObjectRefs(GetObjectRefsRequest request, ServerCallContext context)
+    {
+        WireValidation.Limit(request.Limit, StateRpc.MaxObjectsPerWorker, "GetObjectRefs");
+        var workers = _raylet.Pool.WorkerAddresses();
+        var calls = workers.Select(a => StateRpc.FromWorkerAsync(RpcChannels.EndpointFor(a, _raylet.NodeId), _raylet.Config, request.Limit,
+            StateRpc.WorkerTimeout, context.CancellationToken)).ToList();
+        var replies = new List<CoreWorkerObjects>(calls.Count);
+        var unreachable = new List<string>();
+        for (int i = 0; i < calls.Count; i++)
+        {
+            if (await calls[i].ConfigureAwait(false) is { } reply) replies.Add(reply);
+            else unreachable.Add($"worker {workers[i].WorkerId} did not answer within {StateRpc.WorkerTimeout.TotalSeconds:0} s");
+        }
+        return new NodeObjectRefsReply([.. replies], [.. unreachable]);
     }
 
     public virtual Task<WireLeaseReply> RequestWorkerLease(WireLeaseRequest request, ServerCallContext context)

@@ -25,6 +25,7 @@ internal class CoreWorkerService : IRpcService
     public static readonly Method<ExitRequest, Empty> ExitMethod = RpcMarshaller.Unary<ExitRequest, Empty>(Name, nameof(Exit));
     public static readonly Method<Empty, Empty> CollectGarbageMethod = RpcMarshaller.Unary<Empty, Empty>(Name, nameof(CollectGarbage));
     public static readonly Method<ObjectLocationRequest, BoolReply> AddObjectLocationMethod = RpcMarshaller.Unary<ObjectLocationRequest, BoolReply>(Name, nameof(AddObjectLocation));
+    public static readonly Method<GetObjectRefsRequest, CoreWorkerObjects> GetObjectRefsMethod = RpcMarshaller.Unary<GetObjectRefsRequest, CoreWorkerObjects>(Name, nameof(GetObjectRefs));
 
     private readonly ICoreWorkerServiceHandler _handler;
     private readonly RayConfig _config;
@@ -56,6 +57,7 @@ internal class CoreWorkerService : IRpcService
         binder.AddMethod(ExitMethod, service is null ? null : service.Exit);
         binder.AddMethod(CollectGarbageMethod, service is null ? null : service.CollectGarbage);
         binder.AddMethod(AddObjectLocationMethod, service is null ? null : service.AddObjectLocation);
+        binder.AddMethod(GetObjectRefsMethod, service is null ? null : service.GetObjectRefs);
     }
 
     /// <summary>Runs each pushed task as it arrives and streams the replies back, batching those that are ready together.</summary>
@@ -135,6 +137,13 @@ internal class CoreWorkerService : IRpcService
         return Task.FromResult(new BoolReply(_handler.HandleAddObjectLocation(request.ObjectId, request.NodeId, request.SpilledUrl)));
     }
 
+    /// <summary>This process's reference table, for the state API's object listing.</summary>
+    public virtual Task<CoreWorkerObjects> GetObjectRefs(GetObjectRefsRequest request, ServerCallContext context)
+    {
+        WireValidation.Limit(request.Limit, StateRpc.MaxObjectsPerWorker, "GetObjectRefs");
+        return Task.FromResult(_handler.HandleGetObjectRefs(request.Limit));
+    }
+
     public virtual async Task<Empty> Exit(ExitRequest request, ServerCallContext context)
     {
         await _handler.HandleExitAsync(request.Force, request.Reason).ConfigureAwait(false);
@@ -161,6 +170,9 @@ internal interface ICoreWorkerServiceHandler
     bool HandleAddObjectLocation(ObjectId id, NodeId node, string? spilledUrl);
     void HandleGeneratorItem(TaskId taskId, int index, RayObject item);
     Task HandleExitAsync(bool force, string reason);
+
+    /// <summary>Up to <paramref name="limit"/> references of this process's table.</summary>
+    CoreWorkerObjects HandleGetObjectRefs(int limit);
 }
 
 /// <summary>Drains a channel into a stream, writing whatever is ready in one message (batching under load).</summary>

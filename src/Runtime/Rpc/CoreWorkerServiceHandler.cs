@@ -165,6 +165,9 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
 
     public void HandleGeneratorItem(TaskId taskId, int index, RayObject item) => Core.TaskManager.ReportGeneratorItem(taskId, index, item);
 
+    // A driver's endpoint has no receiver; local mode's worker threads share the driver's table (the GCS lists it once).
+    public CoreWorkerObjects HandleGetObjectRefs(int limit) => Core.ListObjectRefs(limit, isDriver: Receiver is null);
+
     public Task HandleExitAsync(bool force, string reason)
     {
         var receiver = Receiver;

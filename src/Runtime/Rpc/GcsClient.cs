@@ -235,6 +235,16 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
 
     public string[] KvKeys(string @namespace, string prefix) => Call(GcsService.KvKeysMethod, new KvRequest(@namespace, prefix, null, false)).Keys;
 
+    // ---- Task events and the state API ----
+
+    /// <summary>Sends a batch of this process's task events (not retried: the next batch reports it lost).</summary>
+    public Task AddTaskEventsAsync(TaskEventBatch batch, CancellationToken ct) =>
+        CallAsync(GcsService.AddTaskEventDataMethod, batch, ct, _config.GcsRequestTimeout, retry: false);
+
+    public ListTasksReply ListTasks(ListTasksRequest request) => Call(GcsService.ListTasksMethod, request);
+
+    public ListObjectsReply ListObjects(ListObjectsRequest request) => Call(GcsService.ListObjectsMethod, request);
+
     // ---- Logs ----
 
     public void PublishLogs(LogBatch batch) => Fire(GcsService.PublishLogsMethod, batch);

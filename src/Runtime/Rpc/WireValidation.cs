@@ -114,5 +114,82 @@ internal static class WireValidation
 
     private const int MaxStoreArgs = 10_000;
 
+    /// <summary>Longest error message a task event carries (a worker cuts longer ones).</summary>
+    public const int MaxErrorMessageLength = TaskEventBuffer.MaxErrorMessageLength;
+
+    /// <summary>Most filters one list takes.</summary>
+    public const int MaxFilters = 32;
+
+    /// <summary>No attempt number, pid or time beyond these is real.</summary>
+    private const int MaxAttempt = 1_000_000;
+    private const long MaxTimeMs = 32_503_680_000_000; // the year 3000
+
+    public static void TaskEvents(TaskEventBatch batch)
+    {
+        if (batch.Events is null) throw Invalid("AddTaskEventData: the events are missing.");
+        if (batch.Events.Length > RayConfig.MaxTaskEventsPerBatch)
+            throw Invalid($"AddTaskEventData: {batch.Events.Length} events in one batch; at most {RayConfig.MaxTaskEventsPerBatch} are accepted.");
+        if (batch.NumDropped < 0) throw Invalid($"AddTaskEventData: the dropped count is {batch.NumDropped}.");
+        foreach (var e in batch.Events)
+        {
+            if (e is null || e.TaskId.IsNil) throw Invalid("AddTaskEventData: an event has no task ID.");
+            string what = $"AddTaskEventData: the event of task {e.TaskId}";
+            if (e.Attempt is < 0 or > MaxAttempt) throw Invalid($"{what} has attempt number {e.Attempt}.");
+            if (!Enum.IsDefined(e.State)) throw Invalid($"{what} has unknown state {(int)e.State}.");
+            if (e.TimeMs is <= 0 or > MaxTimeMs) throw Invalid($"{what} has time {e.TimeMs} ms.");
+            if (e.WorkerPid < 0) throw Invalid($"{what} has pid {e.WorkerPid}.");
+            if (e.ErrorType is not null) Text(e.ErrorType, $"{what}: the error type");
+            if (e.ErrorMessage is { Length: > MaxErrorMessageLength })
+                throw Invalid($"{what}: the error message is {e.ErrorMessage.Length} characters long; at most {MaxErrorMessageLength} are accepted.");
+            if (e.Info is { } info)
+            {
+                Text(info.Name, $"{what}: the name", allowEmpty: true);
+                Text(info.FuncOrClassName, $"{what}: the function name", allowEmpty: true);
+                if (!Enum.IsDefined(info.Type)) throw Invalid($"{what} has unknown task type {(int)info.Type}.");
+                Resources(info.RequiredResources, $"{what}: the required resources");
+            }
+        }
+    }
+
+    public static void Filters(WireStateFilter[]? filters, string what)
+    {
+        if (filters is null) throw Invalid($"{what}: the filters are missing.");
+        if (filters.Length > MaxFilters) throw Invalid($"{what}: {filters.Length} filters; at most {MaxFilters} are accepted.");
+        foreach (var f in filters)
+        {
+            if (f is null) throw Invalid($"{what}: a filter is missing.");
+            Text(f.Key, $"{what}: a filter's key");
+            Text(f.Value, $"{what}: the value of filter {f.Key}", allowEmpty: true);
+        }
+    }
+
+    public static void Limit(int limit, int max, string what)
+    {
+        if (limit < 1 || limit > max) throw Invalid($"{what}: the limit is {limit}; it must be from 1 to {max}.");
+    }
+
+    /// <summary>A core worker's reference table as a raylet or driver returned it.</summary>
+    public static void ObjectRefs(CoreWorkerObjects w, int limit)
+    {
+        if (w is null || w.WorkerId.IsNil) throw Invalid("GetObjectRefs: a reply names no worker.");
+        if (w.Objects is null || w.Objects.Length > limit || w.Total < w.Objects.Length || w.Pid < 0)
+            throw Invalid($"GetObjectRefs: worker {w.WorkerId} replied with {w.Objects?.Length} references of {w.Total} (at most {limit} asked).");
+        Text(w.Endpoint, $"GetObjectRefs: the endpoint of worker {w.WorkerId}", allowEmpty: true);
+        foreach (var o in w.Objects)
+            if (o is null || !Enum.IsDefined(o.ReferenceType) || o.TaskStatus is { } s && !Enum.IsDefined(s) || o.Local < 0 || o.Submitted < 0
+                || o.ContainedIn < 0 || o.Borrowers < 0)
+                throw Invalid($"GetObjectRefs: worker {w.WorkerId} replied with a malformed reference.");
+    }
+
+    public static void ObjectRefs(NodeObjectRefsReply reply)
+    {
+        if (reply.Workers is null || reply.Unreachable is null || reply.Workers.Length > MaxWorkersPerNode || reply.Unreachable.Length > MaxWorkersPerNode)
+            throw Invalid("GetObjectRefs: a raylet's reply is missing its lists or is too long.");
+        foreach (var u in reply.Unreachable) Text(u, "GetObjectRefs: an unreachable worker", allowEmpty: true);
+    }
+
+    /// <summary>More workers than any node runs.</summary>
+    private const int MaxWorkersPerNode = 100_000;
+
     private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 }

@@ -398,8 +398,10 @@ internal static class ClusterDriver
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
             var rayletClient = new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers);
             events = ClusterEventStream.Start(gcs, rayletClient, loggers.CreateLogger<RayletRpcClient>());
+            var state = new GcsStateSource(gcs);
             return new WorkerConnections(rayletClient, new GcsActorClient(gcs, w), endpoint, socket,
                 new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), WorkersShareProcess: options.LocalMode,
+                TaskEvents: state, State: state,
                 ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, w.WorkerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()),
                 PlacementGroups: new GcsPlacementGroupClient(gcs, jobId, () => w.Address), OnDispose: () =>
                 {

@@ -70,9 +70,10 @@ internal static class WorkerMain
         var rayletClient = new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers);
         // Deaths of nodes and workers reach this worker's connections for as long as it lives.
         using var events = ClusterEventStream.Start(gcsClient, rayletClient, loggers.CreateLogger<RayletRpcClient>());
+        var state = new GcsStateSource(gcsClient);
         var core = new CoreWorker(jobId, o["namespace"], null, config, loggers, w => new WorkerConnections(
             rayletClient, new GcsActorClient(gcsClient, w), server.Endpoint, socket,
-            new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()),
+            new OwnershipRpcClient(nodeId, config, loggers.CreateLogger<CoreWorkerConnection>()), TaskEvents: state, State: state,
             ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, workerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()),
             PlacementGroups: new GcsPlacementGroupClient(gcsClient, jobId, () => w.Address)),
             workerId);

@@ -1,0 +1,263 @@
+using Microsoft.Extensions.Logging;
+using RaySharp.State;
+
+namespace RaySharp.Core;
+
+/// <summary>Where a worker's task events go (the GCS's <c>AddTaskEventData</c>).</summary>
+internal interface ITaskEventSink
+{
+    Task SendAsync(TaskEventBatch batch, CancellationToken ct);
+}
+
+/// <summary>
+/// A process's task events (Ray's <c>TaskEventBuffer</c>): the submit and execute paths record each state change of a
+/// task attempt here — a struct copied into a ring under a short lock, no I/O, no allocation once the ring has grown —
+/// and a loop sends them to the GCS in batches of at most <c>task_events_send_batch_size</c> every
+/// <c>task_events_report_interval_ms</c>. The ring holds at most <c>task_events_max_buffer_size</c> events; when it is
+/// full the oldest is overwritten and counted as dropped, and so are the events of a batch the GCS did not take: the
+/// next batch reports the count, and the GCS adds it to what the state API says was lost.
+/// </summary>
+internal sealed partial class TaskEventBuffer : IAsyncDisposable
+{
+    /// <summary>One recorded state change. The spec is kept (not copied) until the batch is built: recording costs no
+    /// allocation, and the spec lives at least that long with its owner anyway.</summary>
+    private readonly record struct Recorded(TaskSpec Spec, int Attempt, RayTaskStatus State, long TimeMs, NodeId NodeId, WorkerId WorkerId, int Pid,
+        RayErrorInfo? Error, bool WithInfo);
+
+    private const int InitialCapacity = 256;
+
+    private readonly Lock _lock = new();
+    private Recorded[] _ring;
+    private int _head;
+    private int _count;
+    private long _dropped;
+    private readonly ITaskEventSink _sink;
+    private readonly WorkerId _reporter;
+    private readonly int _maxBuffered;
+    private readonly int _batchSize;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private readonly SemaphoreSlim _flushing = new(1, 1);
+
+    /// <param name="sink">Takes the batches (the GCS).</param>
+    /// <param name="reporter">This process's worker ID, named in each batch.</param>
+    /// <param name="interval">How often a batch is sent (positive; events are disabled by not building a buffer).</param>
+    /// <param name="maxBuffered">The most events held; beyond it the oldest are dropped.</param>
+    /// <param name="batchSize">The most events in one batch.</param>
+    /// <param name="logger">Where failed sends are reported.</param>
+    public TaskEventBuffer(ITaskEventSink sink, WorkerId reporter, TimeSpan interval, int maxBuffered, int batchSize, ILogger<TaskEventBuffer> logger)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+        _sink = sink;
+        _reporter = reporter;
+        _maxBuffered = Math.Max(1, maxBuffered);
+        _ring = new Recorded[Math.Min(InitialCapacity, _maxBuffered)];
+        _batchSize = Math.Max(1, batchSize);
+        _logger = logger;
+        _loop = RunAsync(interval);
+    }
+
+    /// <summary>Events held now (for tests and diagnostics).</summary>
+    public int Count
+    {
+        get { lock (_lock) return _count; }
+    }
+
+    /// <summary>Records that an attempt of <paramref name="spec"/> reached <paramref name="state"/> now.</summary>
+    /// <param name="spec">The task.</param>
+    /// <param name="attempt">Which attempt.</param>
+    /// <param name="state">The state it reached.</param>
+    /// <param name="nodeId">Where it was sent or runs, when the recorder knows.</param>
+    /// <param name="workerId">The worker that runs it (the executor knows).</param>
+    /// <param name="pid">That worker's process.</param>
+    /// <param name="error">Why it failed.</param>
+    /// <param name="withInfo">Send what the task is (name, function, job, actor, parent, resources) with the event: its
+    /// owner does for an attempt's first event, the executor for Running.</param>
+    public void Record(TaskSpec spec, int attempt, RayTaskStatus state, bool withInfo = false, NodeId nodeId = default, WorkerId workerId = default,
+        int pid = 0, RayErrorInfo? error = null)
+    {
+        var e = new Recorded(spec, attempt, state, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), nodeId, workerId, pid, error, withInfo);
+        lock (_lock)
+        {
+            if (_count == _ring.Length)
+            {
+                if (_ring.Length < _maxBuffered) GrowLocked();
+                else
+                {
+                    // Full: the oldest event makes room (Ray's buffer drops its oldest too).
+                    _ring[_head] = e;
+                    _head = (_head + 1) % _ring.Length;
+                    _dropped++;
+                    return;
+                }
+            }
+            _ring[(_head + _count) % _ring.Length] = e;
+            _count++;
+        }
+    }
+
+    private void GrowLocked()
+    {
+        var bigger = new Recorded[Math.Min(_maxBuffered, _ring.Length * 2)];
+        for (int i = 0; i < _count; i++) bigger[i] = _ring[(_head + i) % _ring.Length];
+        _ring = bigger;
+        _head = 0;
+    }
+
+    /// <summary>Sends what is held now, a batch at a time (the loop does this every interval; shutdown does it once more).</summary>
+    public async Task FlushAsync(CancellationToken ct)
+    {
+        await _flushing.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            while (true)
+            {
+                Recorded[] taken;
+                long dropped;
+                lock (_lock)
+                {
+                    taken = new Recorded[Math.Min(_count, _batchSize)];
+                    for (int i = 0; i < taken.Length; i++)
+                    {
+                        taken[i] = _ring[_head];
+                        _ring[_head] = default; // the spec is not kept alive by the ring
+                        _head = (_head + 1) % _ring.Length;
+                    }
+                    _count -= taken.Length;
+                    dropped = _dropped;
+                    _dropped = 0;
+                }
+                if (taken.Length == 0 && dropped == 0) return;
+                try
+                {
+                    await _sink.SendAsync(new TaskEventBatch(_reporter, Array.ConvertAll(taken, ToData), dropped), ct).ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    // Lost with the batch; the next one says how many.
+                    lock (_lock) _dropped += dropped + taken.Length;
+                    if (e is OperationCanceledException && ct.IsCancellationRequested) throw;
+                    LogSendFailed(_logger, e, taken.Length);
+                    return;
+                }
+                if (taken.Length < _batchSize) return;
+            }
+        }
+        finally
+        {
+            _flushing.Release();
+        }
+    }
+
+    private async Task RunAsync(TimeSpan interval)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            {
+                try
+                {
+                    await FlushAsync(_stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e)
+                {
+                    // One bad batch must not stop the reports.
+                    LogFlushFailed(_logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed.
+        }
+    }
+
+    private static TaskEventData ToData(Recorded e) => new()
+    {
+        TaskId = e.Spec.TaskId,
+        Attempt = e.Attempt,
+        State = e.State,
+        TimeMs = e.TimeMs,
+        Info = e.WithInfo ? InfoOf(e.Spec) : null,
+        NodeId = e.NodeId,
+        WorkerId = e.WorkerId,
+        WorkerPid = e.Pid,
+        ErrorType = e.Error is { } error ? ErrorTypeOf(error.Kind) : null,
+        ErrorMessage = e.Error is { } err ? MessageOf(err) : null,
+    };
+
+    private static TaskInfoData InfoOf(TaskSpec spec) => new(
+        spec.DisplayName,
+        spec.ActorCreation?.Class.Name ?? spec.Function.Name,
+        spec.Type switch
+        {
+            TaskType.ActorCreationTask => RayTaskType.ActorCreationTask,
+            TaskType.ActorTask => RayTaskType.ActorTask,
+            _ => RayTaskType.NormalTask,
+        },
+        spec.TaskId.JobId,
+        spec.ActorId,
+        spec.ParentTaskId ?? default,
+        new Dictionary<string, double>(spec.Resources.ToDictionary(), StringComparer.Ordinal));
+
+    /// <summary>Longest error message an event carries; longer ones are cut (the GCS refuses longer).</summary>
+    internal const int MaxErrorMessageLength = 16 * 1024;
+
+    private static string MessageOf(RayErrorInfo error)
+    {
+        string message = error.Kind == ErrorKind.TaskException && error.TypeChain.Length > 0 ? $"{error.TypeChain[0]}: {error.Message}" : error.Message;
+        return message.Length <= MaxErrorMessageLength ? message : message[..(MaxErrorMessageLength - 1)] + "…";
+    }
+
+    /// <summary>Ray's name of the error type (<c>common.proto: ErrorType</c>) for a failure kind.</summary>
+    internal static string ErrorTypeOf(ErrorKind kind) => kind switch
+    {
+        ErrorKind.TaskException => "TASK_EXECUTION_EXCEPTION",
+        ErrorKind.ActorDied => "ACTOR_DIED",
+        ErrorKind.ActorUnavailable => "ACTOR_UNAVAILABLE",
+        ErrorKind.TaskCancelled => "TASK_CANCELLED",
+        ErrorKind.WorkerCrashed => "WORKER_DIED",
+        ErrorKind.NodeDied => "NODE_DIED",
+        ErrorKind.ObjectLost => "OBJECT_LOST",
+        ErrorKind.OwnerDied => "OWNER_DIED",
+        ErrorKind.ObjectReconstructionFailed => "OBJECT_UNRECONSTRUCTABLE",
+        ErrorKind.ObjectStoreFull => "OBJECT_STORE_FULL",
+        ErrorKind.RuntimeEnvSetupFailed => "RUNTIME_ENV_SETUP_FAILED",
+        ErrorKind.TaskUnschedulable => "TASK_UNSCHEDULABLE_ERROR",
+        ErrorKind.ActorUnschedulable => "ACTOR_UNSCHEDULABLE_ERROR",
+        ErrorKind.PlacementGroupFailed => "TASK_PLACEMENT_GROUP_REMOVED",
+        _ => kind.ToString().ToUpperInvariant(),
+    };
+
+    /// <summary>Stops the loop and sends what is left, waiting at most <paramref name="timeout"/> (a shutting-down
+    /// process must not hang on a GCS that is gone).</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        if (_stop.IsCancellationRequested) return;
+        _stop.Cancel();
+        await _loop.ConfigureAwait(false);
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await FlushAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The GCS did not take the last events in time.
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sending {Count} task events to the GCS failed; they are counted as dropped")]
+    private static partial void LogSendFailed(ILogger logger, Exception e, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Reporting task events failed inside RaySharp; the next report runs at the next interval")]
+    private static partial void LogFlushFailed(ILogger logger, Exception e);
+}
