@@ -122,6 +122,7 @@ internal sealed class GcsActorManager : IDisposable
                 EnvVars = task.EnvVars,
                 WorkingDirUri = Packaging.WorkingDirPackage.IsUri(task.WorkingDir) ? task.WorkingDir : null,
                 IsActorCreation = true,
+                GcsIncarnation = Incarnation,
                 Description = $"Actor {spec.ClassName}",
             };
             var (lease, raylet) = await LeaseAsync(task, spec, request, ct).ConfigureAwait(false);
@@ -276,6 +277,42 @@ internal sealed class GcsActorManager : IDisposable
     };
 
     private void Persist(ActorRecord r) => _storage.PutActor(Snapshot(r), r.CreationTask);
+
+    /// <summary>This GCS process among those that ran the cluster: set on its actor leases, so a later one can tell
+    /// them from its own.</summary>
+    public long Incarnation { get; } = Random.Shared.NextInt64(1, long.MaxValue);
+
+    /// <summary>After a restart: tells the node's raylet which actor workers this GCS knows there, so that it stops the
+    /// ones an earlier GCS leased for actors it never recorded (Ray's <c>ReleaseUnusedActorWorkers</c>). Retried while
+    /// the node lives and does not answer (its raylet may be reconnecting too), for a minute at most.</summary>
+    public async Task ReleaseUnusedActorWorkersAsync(NodeId node, Func<NodeId, string?> rayletOf)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (rayletOf(node) is { } endpoint)
+        {
+            WorkerId[] inUse;
+            lock (_lock)
+                inUse = [.. _actors.Values.Where(a => a.NodeId == node && a.Worker is not null).Select(a => a.Worker!.WorkerId)];
+            try
+            {
+                int released = await _raylets.ReleaseUnusedActorWorkersAsync(endpoint, new ReleaseUnusedActorWorkersRequest(Incarnation, inUse),
+                    CancellationToken.None).ConfigureAwait(false);
+                if (released > 0) _logger.LogWarning("Node {NodeId} stopped {Count} actor workers an earlier GCS had leased and no actor uses", node, released);
+                return;
+            }
+            catch (Exception e) when (DateTime.UtcNow < deadline)
+            {
+                _logger.LogDebug(e, "Node {NodeId} did not take the list of actor workers in use yet; trying again", node);
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning(e, "Node {NodeId} did not take the list of actor workers in use within a minute; workers an earlier GCS leased " +
+                    "for actors may stay", node);
+                return;
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>A restarted GCS reads the actor table back from its storage (after the node table): alive actors stay
     /// alive on their workers (which kept running), with their names; actors that were being created or restarted are

@@ -12,6 +12,9 @@ internal interface IRayletClientPool
 
     /// <summary>Returns a lease; with <paramref name="disconnect"/> the raylet stops the worker.</summary>
     void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect);
+
+    /// <summary>Has the raylet stop the actor workers another GCS incarnation leased that are not in use; returns how many.</summary>
+    Task<int> ReleaseUnusedActorWorkersAsync(string rayletEndpoint, ReleaseUnusedActorWorkersRequest request, CancellationToken ct);
 }
 
 /// <summary>The workers as the GCS calls them (Ray's <c>CoreWorkerClientPool</c>): actor creation and exit.</summary>
@@ -35,6 +38,9 @@ internal sealed class RayletRpcClientPool(RayConfig config, Microsoft.Extensions
         RayletRpc.RequestLeaseAsync(config, endpoint, request, ct, nodeDeath);
 
     public void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) => RayletRpc.ReturnWorker(config, rayletEndpoint, leaseId, disconnect, logger);
+
+    public async Task<int> ReleaseUnusedActorWorkersAsync(string rayletEndpoint, ReleaseUnusedActorWorkersRequest request, CancellationToken ct) =>
+        (await RayletRpc.ReleaseUnusedActorWorkersAsync(config, rayletEndpoint, request, config.GcsRequestTimeout, ct).ConfigureAwait(false)).Released;
 }
 
 /// <summary>The workers over their long-lived task streams.</summary>

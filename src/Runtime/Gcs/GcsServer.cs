@@ -45,6 +45,10 @@ internal sealed class GcsServer : IDisposable
             int nodes = Nodes.Reload(), groups = PlacementGroups.Reload(), actors = Actors.Reload(Nodes.RayletOf), jobs = Jobs.Reload();
             loggers.CreateLogger<GcsServer>().LogInformation("The GCS loaded its tables from {Storage}: {Nodes} nodes, {Jobs} jobs, {Actors} actors, " +
                 "{Groups} placement groups", Storage, nodes, jobs, actors, groups);
+            // Actor workers an earlier GCS leased but never recorded would hold their resources forever: every node
+            // known now, and every node that registers again, is told which ones are in use.
+            foreach (var node in Nodes.View().Nodes.Where(n => n.Alive)) _ = Actors.ReleaseUnusedActorWorkersAsync(node.NodeId, Nodes.RayletOf);
+            Nodes.NodeAdded += id => _ = Actors.ReleaseUnusedActorWorkersAsync(id, Nodes.RayletOf);
         }
         PlacementGroups.Start();
         Service = new GcsService(this);

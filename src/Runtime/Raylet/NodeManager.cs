@@ -30,6 +30,9 @@ internal sealed partial class NodeManager : IDisposable
         public WorkerProcess Worker { get; } = worker;
         public ResourceSet Resources { get; } = resources;
         public bool Blocked { get; set; }
+
+        /// <summary>The GCS process that leased the worker for an actor (0: not an actor lease from the GCS).</summary>
+        public long GcsIncarnation { get; init; }
     }
 
     private readonly Lock _lock = new();
@@ -473,7 +476,7 @@ internal sealed partial class NodeManager : IDisposable
             });
             return;
         }
-        var lease = new Lease(leaseId, worker, p.Resources);
+        var lease = new Lease(leaseId, worker, p.Resources) { GcsIncarnation = p.Request.IsActorCreation ? p.Request.GcsIncarnation : 0 };
         bool voided;
         lock (_lock)
         {
@@ -513,6 +516,21 @@ internal sealed partial class NodeManager : IDisposable
     }
 
     public void ReturnWorker(long leaseId, bool disconnect) => ReturnWorker(leaseId, disconnect, null);
+
+    /// <summary>A GCS that restarted names the actor workers it knows here: actor leases an earlier GCS took that it does
+    /// not name (an actor whose creation the old GCS had started but not recorded) are returned and their workers
+    /// stopped, so their resources are not held forever. Returns how many.</summary>
+    public int ReleaseUnusedActorWorkers(long gcsIncarnation, IReadOnlyCollection<WorkerId> inUse)
+    {
+        var used = inUse as IReadOnlySet<WorkerId> ?? inUse.ToHashSet();
+        List<long> unused;
+        lock (_lock)
+            unused = [.. _leases.Values.Where(l => l.GcsIncarnation != 0 && l.GcsIncarnation != gcsIncarnation && !used.Contains(l.Worker.WorkerId))
+                .Select(l => l.Id)];
+        foreach (long id in unused) ReturnWorker(id, disconnect: true, "the GCS that leased it for an actor restarted, and no actor it knows uses it");
+        if (unused.Count > 0) _logger.LogWarning("Released {Count} actor workers leased by an earlier GCS that no actor uses", unused.Count);
+        return unused.Count;
+    }
 
     private void ReturnWorker(long leaseId, bool disconnect, string? why)
     {

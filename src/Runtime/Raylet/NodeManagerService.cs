@@ -28,6 +28,8 @@ internal class NodeManagerService : IRpcService
     public static readonly Method<BundlesRequest, BundlesReply> CommitBundleResourcesMethod = RpcMarshaller.Unary<BundlesRequest, BundlesReply>(Name, nameof(CommitBundleResources));
     public static readonly Method<BundlesRequest, BundlesReply> CancelResourceReserveMethod = RpcMarshaller.Unary<BundlesRequest, BundlesReply>(Name, nameof(CancelResourceReserve));
     public static readonly Method<Empty, StoreStatsReply> GetStoreStatsMethod = RpcMarshaller.Unary<Empty, StoreStatsReply>(Name, nameof(GetStoreStats));
+    public static readonly Method<ReleaseUnusedActorWorkersRequest, ReleaseUnusedActorWorkersReply> ReleaseUnusedActorWorkersMethod =
+        RpcMarshaller.Unary<ReleaseUnusedActorWorkersRequest, ReleaseUnusedActorWorkersReply>(Name, nameof(ReleaseUnusedActorWorkers));
     public static readonly Method<GetObjectRefsRequest, NodeObjectRefsReply> GetObjectRefsMethod = RpcMarshaller.Unary<GetObjectRefsRequest, NodeObjectRefsReply>(Name, nameof(GetObjectRefs));
 
     private readonly NodeManager _raylet;
@@ -61,6 +63,7 @@ internal class NodeManagerService : IRpcService
         b.AddMethod(CommitBundleResourcesMethod, s is null ? null : s.CommitBundleResources);
         b.AddMethod(CancelResourceReserveMethod, s is null ? null : s.CancelResourceReserve);
         b.AddMethod(GetObjectRefsMethod, s is null ? null : s.GetObjectRefs);
+        b.AddMethod(ReleaseUnusedActorWorkersMethod, s is null ? null : s.ReleaseUnusedActorWorkers);
     }
 
     /// <summary>The reference tables of the workers registered here, for the state API (Ray's <c>GetObjectsInfo</c>); a
@@ -85,6 +88,12 @@ internal class NodeManagerService : IRpcService
     {
         WireValidation.Lease(request);
         return _raylet.RequestWorkerLeaseAsync(request, context.CancellationToken);
+    }
+
+    public virtual Task<ReleaseUnusedActorWorkersReply> ReleaseUnusedActorWorkers(ReleaseUnusedActorWorkersRequest request, ServerCallContext context)
+    {
+        WireValidation.ReleaseUnusedActorWorkers(request);
+        return Task.FromResult(new ReleaseUnusedActorWorkersReply(_raylet.ReleaseUnusedActorWorkers(request.GcsIncarnation, request.InUse)));
     }
 
     public virtual Task<Empty> ReturnWorker(ReturnWorkerRequest request, ServerCallContext context)

@@ -105,6 +105,9 @@ internal sealed partial record WireLeaseRequest
     public required string RuntimeEnvKey { get; init; }
     public Dictionary<string, string>? EnvVars { get; init; }
     public bool IsActorCreation { get; init; }
+    /// <summary>On the GCS's actor-creation leases: which GCS process asked. A GCS that restarted releases the actor
+    /// workers an earlier one leased that no actor uses (<see cref="ReleaseUnusedActorWorkersRequest"/>).</summary>
+    public long GcsIncarnation { get; init; }
     public required string Description { get; init; }
     /// <summary>Set when another raylet already chose this node (no second spillback).</summary>
     public bool GrantOrReject { get; init; }
@@ -138,6 +141,12 @@ internal sealed partial record WireLeaseReply
 }
 
 [MemoryPackable] internal sealed partial record ReturnWorkerRequest(long LeaseId, bool Disconnect);
+
+/// <summary>From a GCS that restarted (Ray's <c>ReleaseUnusedActorWorkers</c>): actor workers leased by another GCS
+/// incarnation and not in <paramref name="InUse"/> (the workers of the actors it knows on the node) are stopped.</summary>
+[MemoryPackable] internal sealed partial record ReleaseUnusedActorWorkersRequest(long GcsIncarnation, WorkerId[] InUse);
+
+[MemoryPackable] internal sealed partial record ReleaseUnusedActorWorkersReply(int Released);
 
 [MemoryPackable] internal sealed partial record LeaseIdRequest(long LeaseId);
 

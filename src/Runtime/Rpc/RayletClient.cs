@@ -95,6 +95,10 @@ internal static class RayletRpc
     public static Task<BundlesReply> CancelBundlesAsync(RayConfig config, string endpoint, BundlesRequest request, TimeSpan deadline, CancellationToken ct) =>
         UnaryAsync(config, endpoint, NodeManagerService.CancelResourceReserveMethod, request, deadline, ct);
 
+    public static Task<ReleaseUnusedActorWorkersReply> ReleaseUnusedActorWorkersAsync(RayConfig config, string endpoint,
+        ReleaseUnusedActorWorkersRequest request, TimeSpan deadline, CancellationToken ct) =>
+        UnaryAsync(config, endpoint, NodeManagerService.ReleaseUnusedActorWorkersMethod, request, deadline, ct);
+
     private static async Task<TResponse> UnaryAsync<TRequest, TResponse>(RayConfig config, string endpoint, Method<TRequest, TResponse> method,
         TRequest request, TimeSpan deadline, CancellationToken ct) where TRequest : class where TResponse : class
     {

@@ -45,6 +45,17 @@ internal static class WireValidation
         if (value.Length > MaxNameLength) throw Invalid($"{what} is {value.Length} characters long; at most {MaxNameLength} are accepted.");
     }
 
+    public static void ReleaseUnusedActorWorkers(ReleaseUnusedActorWorkersRequest request)
+    {
+        if (request.GcsIncarnation == 0) throw Invalid("ReleaseUnusedActorWorkers: the GCS incarnation is 0.");
+        if (request.InUse is null) throw Invalid("ReleaseUnusedActorWorkers: the list of workers in use is missing.");
+        if (request.InUse.Length > MaxWorkersInUse)
+            throw Invalid($"ReleaseUnusedActorWorkers lists {request.InUse.Length} workers; at most {MaxWorkersInUse} are accepted.");
+    }
+
+    /// <summary>Workers a ReleaseUnusedActorWorkers request may name: more than any node runs.</summary>
+    public const int MaxWorkersInUse = 100_000;
+
     public static void Node(NodeRecord node)
     {
         if (node.NodeId.IsNil) throw Invalid("RegisterNode: the node ID is nil.");

@@ -289,6 +289,9 @@ public sealed class GcsActorManagerTests : IDisposable
             _returned.GetOrAdd(leaseId, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         }
 
+        public Task<int> ReleaseUnusedActorWorkersAsync(string rayletEndpoint, ReleaseUnusedActorWorkersRequest request, CancellationToken ct) =>
+            Task.FromResult(0);
+
         public Task WhenReturned(long leaseId) => _returned.GetOrAdd(leaseId, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
         public sealed record Request(WireLeaseRequest Lease, long LeaseId, CancellationToken Cancellation)

@@ -83,6 +83,31 @@ public sealed class GcsReloadTests(RedisServerFixture redis) : IClassFixture<Red
     }
 
     [Fact]
+    public async Task A_restarted_GCS_tells_each_node_which_actor_workers_it_knows_so_the_others_are_released()
+    {
+        var node = GcsTableStorageContractTests.Node(alive: true) with { RayletEndpoint = "127.0.0.1:1001" };
+        var other = GcsTableStorageContractTests.Node(alive: true) with { RayletEndpoint = "127.0.0.1:1002" };
+        var (actor, task) = GcsTableStorageContractTests.Actor("on-node");
+        actor = actor with { NodeId = node.NodeId, LeaseId = 3 };
+        var before = Open();
+        before.PutNode(node);
+        before.PutNode(other);
+        before.PutActor(actor, task);
+
+        var gcs = StartGcs();
+        var releases = new Dictionary<string, ReleaseUnusedActorWorkersRequest>();
+        while (releases.Count < 2)
+        {
+            var (endpoint, request) = await _raylets.Releases.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
+            releases[endpoint] = request;
+        }
+        Assert.Equal(actor.Worker!.WorkerId, Assert.Single(releases[node.RayletEndpoint].InUse));
+        Assert.Empty(releases[other.RayletEndpoint].InUse);
+        // The raylets keep what this GCS leases itself: its actor leases carry the incarnation the requests name.
+        Assert.All(releases.Values, r => Assert.Equal(gcs.Actors.Incarnation, r.GcsIncarnation));
+    }
+
+    [Fact]
     public async Task An_actor_whose_creation_was_requested_is_scheduled_again_by_the_restarted_GCS()
     {
         var node = GcsTableStorageContractTests.Node(alive: true);
@@ -97,6 +122,7 @@ public sealed class GcsReloadTests(RedisServerFixture redis) : IClassFixture<Red
         var request = await _raylets.Requests.Reader.ReadAsync().AsTask().WaitAsync(s_timeout);
         Assert.Equal(node.RayletEndpoint, request.Endpoint);
         Assert.Equal($"Actor {actor.Creation.ClassName}", request.Lease.Description);
+        Assert.Equal(gcs.Actors.Incarnation, request.Lease.GcsIncarnation);
         // Its owner never asked for the other one's creation: it waits for the owner's request.
         Assert.False(_raylets.Requests.Reader.TryRead(out _));
         Assert.Equal(ActorLifecycleState.PendingCreation, gcs.Actors.Get(unrequested.ActorId)!.State);
@@ -121,6 +147,15 @@ public sealed class GcsReloadTests(RedisServerFixture redis) : IClassFixture<Red
         }
 
         public void ReturnWorker(string rayletEndpoint, long leaseId, bool disconnect) => Returned.Add((rayletEndpoint, leaseId));
+
+        public System.Threading.Channels.Channel<(string Endpoint, ReleaseUnusedActorWorkersRequest Request)> Releases { get; } =
+            System.Threading.Channels.Channel.CreateUnbounded<(string, ReleaseUnusedActorWorkersRequest)>();
+
+        public Task<int> ReleaseUnusedActorWorkersAsync(string rayletEndpoint, ReleaseUnusedActorWorkersRequest request, CancellationToken ct)
+        {
+            Releases.Writer.TryWrite((rayletEndpoint, request));
+            return Task.FromResult(0);
+        }
     }
 
     private sealed class IdleWorkers : ICoreWorkerClientPool

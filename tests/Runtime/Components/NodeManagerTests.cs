@@ -556,6 +556,31 @@ public sealed class NodeManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_restarted_GCS_releases_the_actor_workers_an_earlier_one_leased_that_no_actor_uses()
+    {
+        await StartNode(4);
+        Task<WireLeaseReply> ActorLease(long incarnation) => _node.RequestWorkerLeaseAsync(new WireLeaseRequest
+        {
+            JobId = _job, Resources = new() { [ResourceSet.Cpu] = 1 }, Strategy = Default, RuntimeEnvKey = "", IsActorCreation = true,
+            GcsIncarnation = incarnation, Description = "Actor A",
+        }, CancellationToken.None);
+        var used = await Granted(ActorLease(incarnation: 1));
+        var orphan = await Granted(ActorLease(incarnation: 1));
+        var mine = await Granted(ActorLease(incarnation: 2));
+        var task = await Granted(Request());
+        Assert.Equal(0, AvailableCpus);
+
+        // GCS 2 knows the actor on `used`; `orphan` was leased by GCS 1 for an actor it never recorded.
+        Assert.Equal(1, _node.ReleaseUnusedActorWorkers(2, [used.Worker!.WorkerId]));
+
+        Assert.Contains("GCS", await _launcher.HandleOf(orphan.Worker!.WorkerId).Killed.Task.WaitAsync(Wait));
+        Assert.Equal(1, AvailableCpus);
+        foreach (var kept in new[] { used, mine, task }) Assert.False(_launcher.HandleOf(kept.Worker!.WorkerId).Killed.Task.IsCompleted);
+        // Told again, it finds nothing more to release.
+        Assert.Equal(0, _node.ReleaseUnusedActorWorkers(2, [used.Worker!.WorkerId]));
+    }
+
+    [Fact]
     public async Task A_worker_that_does_not_register_in_time_rejects_the_lease_with_where_to_look()
     {
         await StartNode(1, autoRegister: false, config: new RayConfig { WorkerRegisterTimeout = TimeSpan.FromMilliseconds(200) });
