@@ -33,6 +33,8 @@ internal static class Commands
           memory [--address A] [--auth-token T] [--format json]
                                      the objects in each node's object store: size, primary copy or secondary,
                                      readers pinning it, spilled, owner
+          logs [FILE] [--node ID] [--actor ID] [--follow] [--address A]
+                                     the nodes' log files; with FILE or --actor, prints it (--follow: keeps printing)
           microbenchmark [--filter TEXT] [--duration SECONDS] [--json PATH]
                                      Ray's microbenchmarks on an embedded cluster, with raw gRPC baselines
 
@@ -59,6 +61,7 @@ internal static class Commands
                 "status" => Status(options, output),
                 "list" => List(positional.FirstOrDefault(), options, output),
                 "memory" => Memory(options, output),
+                "logs" => await LogCommands.RunAsync(positional, options, flags, output).ConfigureAwait(false),
                 "microbenchmark" => await MicrobenchmarkAsync(options, output).ConfigureAwait(false),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'.\n{Usage}"),
             };
@@ -85,7 +88,7 @@ internal static class Commands
         {
             if (!list[i].StartsWith("--", StringComparison.Ordinal)) { positional.Add(list[i]); continue; }
             string key = list[i][2..];
-            if (key is "head" or "block") flags.Add(key);
+            if (key is "head" or "block" or "follow") flags.Add(key);
             else if (i + 1 < list.Count)
             {
                 string value = list[++i];
@@ -134,7 +137,7 @@ internal static class Commands
         if (head) nodeArgs.Add("--head");
         if (!head || gcsStorage is not null) nodeArgs.AddRange(["--address", address!]);
         nodeArgs.AddRange(["--port", port]);
-        foreach (var key in (string[])["num-cpus", "num-gpus", "resources", "object-store-memory", "node-ip", "temp-dir"])
+        foreach (var key in (string[])["num-cpus", "num-gpus", "resources", "object-store-memory", "node-ip", "temp-dir", "metrics-export-port"])
             if (options.TryGetValue(key, out var v)) nodeArgs.AddRange(["--" + key, v]);
 
         if (flags.Contains("block"))
@@ -262,7 +265,7 @@ internal static class Commands
     /// <summary>The cluster's GCS, through the same client every RaySharp process uses.</summary>
     private static GcsClient Gcs(Dictionary<string, string> options) => Gcs(options, out _);
 
-    private static GcsClient Gcs(Dictionary<string, string> options, out RayConfig config)
+    internal static GcsClient Gcs(Dictionary<string, string> options, out RayConfig config)
     {
         string address = ResolveAddress(options);
         var token = ClusterToken.From(options.GetValueOrDefault("auth-token") ?? Environment.GetEnvironmentVariable(ClusterToken.Variable))
@@ -341,7 +344,7 @@ internal static class Commands
     }
 
     /// <summary>A call to the GCS; an unreachable one is an error that says what to check.</summary>
-    private static T Ask<T>(GcsClient gcs, Func<GcsClient, T> call)
+    internal static T Ask<T>(GcsClient gcs, Func<GcsClient, T> call)
     {
         try
         {

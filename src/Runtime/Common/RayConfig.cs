@@ -116,6 +116,19 @@ internal sealed record RayConfig
     /// lost (Ray's <c>max_lineage_bytes</c>); beyond it the oldest lineage is evicted, and its outputs cannot be rebuilt.</summary>
     public long MaxLineageBytes { get; init; } = 1024L * 1024 * 1024;
 
+    /// <summary>How often workers and drivers send their metrics to their node's raylet (Ray's <c>metrics_report_interval_ms</c>).</summary>
+    public TimeSpan MetricsReportInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a node's log monitor looks for new output in its workers' log files (RaySharp-only).</summary>
+    public TimeSpan LogMonitorPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Most lines one batch of worker output to a driver carries; the rest follow in the next batch (RaySharp-only).</summary>
+    public int LogMonitorBatchMaxLines { get; init; } = 500;
+
+    /// <summary>Most bytes the log monitor reads from one file per poll, so one chatty worker cannot starve the others
+    /// (RaySharp-only).</summary>
+    public int LogMonitorMaxBytesPerRead { get; init; } = 256 * 1024;
+
     /// <summary>A node is dead after this long without a report (<see cref="HealthCheckPeriod"/> ×
     /// <see cref="HealthCheckFailureThreshold"/>).</summary>
     public TimeSpan HealthCheckTimeout => HealthCheckPeriod * HealthCheckFailureThreshold;
@@ -165,6 +178,11 @@ internal sealed record RayConfig
         Millis("object_store_full_grace_period_ms", c => c.ObjectStoreFullGracePeriod, (c, v) => c with { ObjectStoreFullGracePeriod = v }, allowZero: true),
         Long("internal_kv_max_key_length", c => c.InternalKvMaxKeyLength, (c, v) => c with { InternalKvMaxKeyLength = (int)v }, min: 1, max: int.MaxValue),
         Long("max_lineage_bytes", c => c.MaxLineageBytes, (c, v) => c with { MaxLineageBytes = v }, min: 0),
+        Millis("metrics_report_interval_ms", c => c.MetricsReportInterval, (c, v) => c with { MetricsReportInterval = v }),
+        Millis("log_monitor_poll_interval_ms", c => c.LogMonitorPollInterval, (c, v) => c with { LogMonitorPollInterval = v }),
+        Long("log_monitor_batch_max_lines", c => c.LogMonitorBatchMaxLines, (c, v) => c with { LogMonitorBatchMaxLines = (int)v }, min: 1, max: 100_000),
+        Long("log_monitor_max_bytes_per_read", c => c.LogMonitorMaxBytesPerRead, (c, v) => c with { LogMonitorMaxBytesPerRead = (int)v },
+            min: 4096, max: 64 * 1024 * 1024),
     ];
 
     /// <summary>The Ray names of every setting, in the order they are logged.</summary>

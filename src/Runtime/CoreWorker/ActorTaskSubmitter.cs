@@ -164,6 +164,7 @@ internal sealed partial class ActorTaskSubmitter
                     fail.Add((call, q.DeathCause!));
                 else if (restarted && call.RetriesLeft != 0)
                 {
+                    TaskManager.RecordRetry(call.Entry.Spec);
                     if (call.RetriesLeft > 0) call.RetriesLeft--;
                     q.Waiting[call.Entry.Spec.SequenceNumber] = call;
                     retried = true;
@@ -358,6 +359,7 @@ internal sealed partial class ActorTaskSubmitter
             }
             if (q.State is ActorLifecycleState.Restarting or ActorLifecycleState.PendingCreation && call.RetriesLeft != 0)
             {
+                TaskManager.RecordRetry(entry.Spec);
                 if (call.RetriesLeft > 0) call.RetriesLeft--;
                 q.Waiting[entry.Spec.SequenceNumber] = call;
             }

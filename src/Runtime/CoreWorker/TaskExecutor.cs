@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using RaySharp.Core.Stats;
 using RaySharp.Internal;
 
 namespace RaySharp.Core;
@@ -28,19 +30,34 @@ internal sealed class TaskExecutor
         TaskExecutionContext.Current = context;
         // A worker process was started with its runtime env's variables; local mode shares one process.
         var restoreEnv = _worker.WorkersShareProcess ? ApplyRuntimeEnv(task.RuntimeEnv) : null;
+        // The span is current while user code runs: its own spans and logs join the submitter's trace.
+        using var span = RayTracing.StartExecute(task, _worker.WorkerId);
+        var type = new KeyValuePair<string, object?>(RayMetrics.Type, task.Type switch
+        {
+            TaskType.ActorTask => RayMetrics.ActorTask,
+            TaskType.ActorCreationTask => RayMetrics.ActorCreation,
+            _ => RayMetrics.NormalTask,
+        });
+        RayMetrics.TasksRunning.Add(1, type);
+        long started = Stopwatch.GetTimestamp();
+        string outcome = Ok;
         try
         {
             await invocation.MapStoreArgumentsAsync().ConfigureAwait(false);
             await task.Function.Invoker(invocation).ConfigureAwait(false);
+            if (task.Type == TaskType.ActorCreationTask && !_worker.WorkersShareProcess) AnnounceActor(task);
             return new PushTaskReply(invocation.Returns(), null, false, invocation.NestedPins());
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            outcome = Cancelled;
             invocation.ReleasePins();
             return new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false);
         }
         catch (Exception e)
         {
+            outcome = Error;
+            span?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
             invocation.ReleasePins();
             return new PushTaskReply([], RayErrorInfo.FromUserException(e, task.DisplayName), true);
         }
@@ -49,7 +66,22 @@ internal sealed class TaskExecutor
             invocation.UnmapStoreArguments();
             restoreEnv?.Invoke();
             TaskExecutionContext.Current = previous;
+            RayMetrics.TasksRunning.Add(-1, type);
+            RayMetrics.TaskExecutions.Add(1, type, new KeyValuePair<string, object?>(RayMetrics.Outcome, outcome));
+            if (RayMetrics.TaskExecutionTime.Enabled) RayMetrics.TaskExecutionTime.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, type);
         }
+    }
+
+    private const string Ok = "ok", Error = "error", Cancelled = "cancelled";
+
+    /// <summary>The line a worker process writes to its standard output once it hosts an actor: the node's log monitor
+    /// reads it (and does not forward it) and names the actor in the prefix of the worker's later output.</summary>
+    internal const string ActorNameMarker = ":raysharp_actor_name:";
+
+    private static void AnnounceActor(TaskSpec task)
+    {
+        Console.Out.WriteLine(ActorNameMarker + (task.ActorCreation?.Class.Name ?? task.DisplayName));
+        Console.Out.Flush();
     }
 
     /// <summary>Local mode shares one process, so a task's env vars are set process-wide while it runs.</summary>

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using RaySharp.Core.Stats;
 using RaySharp.Internal;
 
 namespace RaySharp.Core;
@@ -32,6 +34,9 @@ internal sealed class TaskManager : IGeneratorItemSink
 
         /// <summary>How often the task was sent again because an argument's copy was lost under it.</summary>
         public int ArgumentRecoveries { get; set; }
+
+        /// <summary>When the task was submitted (<see cref="Stopwatch.GetTimestamp"/>), for its latency.</summary>
+        public long SubmittedAt { get; } = Stopwatch.GetTimestamp();
     }
 
     /// <summary>A finished task's lineage: its spec (null once evicted, or when its outputs cannot be rebuilt, with the
@@ -103,6 +108,7 @@ internal sealed class TaskManager : IGeneratorItemSink
         foreach (var id in spec.ReturnIds()) _worker.ReferenceCounter.AddOwnedObject(id, _worker.Address);
         _worker.ReferenceCounter.AddSubmittedTaskReferences(spec.ArgumentReferenceIds());
         var entry = new Entry(spec, maxRetries) { Stream = stream };
+        RecordSubmitted(spec);
         lock (_lock)
         {
             _pending[spec.TaskId] = entry;
@@ -148,6 +154,7 @@ internal sealed class TaskManager : IGeneratorItemSink
         }
         if (ShouldRetry(entry, reply))
         {
+            RecordRetry(entry.Spec);
             if (entry.RetriesLeft > 0) entry.RetriesLeft--;
             return true;
         }
@@ -180,6 +187,7 @@ internal sealed class TaskManager : IGeneratorItemSink
     {
         var spec = entry.Spec;
         if (!TryMarkFinished(entry)) return;
+        RecordEnd(entry, RayMetrics.Finished);
         // First the returns take hold of the refs nested in them, then the arguments are released, then the returns
         // become visible: whoever sees a result sees the arguments freed, and nothing a return holds was freed.
         int count = Math.Min(spec.NumReturns, returns.Length);
@@ -395,6 +403,35 @@ internal sealed class TaskManager : IGeneratorItemSink
         }
     }
 
+    // ---- Metrics (RayMetrics: raysharp.tasks, raysharp.tasks.pending, raysharp.task.latency) ----
+
+    private static string TypeTag(TaskType type) => type switch
+    {
+        TaskType.ActorTask => RayMetrics.ActorTask,
+        TaskType.ActorCreationTask => RayMetrics.ActorCreation,
+        _ => RayMetrics.NormalTask,
+    };
+
+    private static void RecordSubmitted(TaskSpec spec)
+    {
+        var type = new KeyValuePair<string, object?>(RayMetrics.Type, TypeTag(spec.Type));
+        RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, RayMetrics.Submitted), type);
+        RayMetrics.TasksPending.Add(1, type);
+    }
+
+    /// <summary>The task is sent again after a failure (a retry spent, or a free one after a lost lease).</summary>
+    internal static void RecordRetry(TaskSpec spec) =>
+        RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, RayMetrics.Retried),
+            new KeyValuePair<string, object?>(RayMetrics.Type, TypeTag(spec.Type)));
+
+    private static void RecordEnd(Entry entry, string state)
+    {
+        var type = new KeyValuePair<string, object?>(RayMetrics.Type, TypeTag(entry.Spec.Type));
+        RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, state), type);
+        RayMetrics.TasksPending.Add(-1, type);
+        if (RayMetrics.TaskLatency.Enabled) RayMetrics.TaskLatency.Record(Stopwatch.GetElapsedTime(entry.SubmittedAt).TotalSeconds, type);
+    }
+
     private void ReleasePins(ObjectId[][]? nestedPins)
     {
         if (nestedPins is null) return;
@@ -443,6 +480,7 @@ internal sealed class TaskManager : IGeneratorItemSink
     private void Finish(Entry entry)
     {
         if (!TryMarkFinished(entry)) return;
+        RecordEnd(entry, RayMetrics.Failed);
         _yieldedCounts.TryRemove(entry.Spec.TaskId, out _);
         entry.Stream?.Complete();
         _worker.ReferenceCounter.RemoveSubmittedTaskReferences(entry.Spec.ArgumentReferenceIds());

@@ -321,6 +321,23 @@ internal sealed class GcsActorManager : IDisposable
         lock (_lock) return _actors.TryGetValue(id, out var r) ? Snapshot(r) : null;
     }
 
+    /// <summary>Actors by state (<c>raysharp.actors</c>).</summary>
+    public IEnumerable<System.Diagnostics.Metrics.Measurement<long>> Measurements()
+    {
+        var counts = new long[Enum.GetValues<ActorLifecycleState>().Length];
+        lock (_lock)
+            foreach (var r in _actors.Values) counts[(int)r.State]++;
+        return
+        [
+            new(counts[(int)ActorLifecycleState.PendingCreation], State("pending_creation")),
+            new(counts[(int)ActorLifecycleState.Alive], State("alive")),
+            new(counts[(int)ActorLifecycleState.Restarting], State("restarting")),
+            new(counts[(int)ActorLifecycleState.Dead], State("dead")),
+        ];
+
+        static KeyValuePair<string, object?> State(string state) => new(Stats.RayMetrics.State, state);
+    }
+
     public IReadOnlyList<ActorInfo> All()
     {
         lock (_lock) return [.. _actors.Values.Select(Snapshot)];

@@ -45,7 +45,20 @@ internal sealed class GcsServer : IDisposable
         }
         PlacementGroups.Start();
         Service = new GcsService(this);
+        _gauges =
+        [
+            Stats.RayMetrics.ActorSources.Add(Actors.Measurements),
+            Stats.RayMetrics.NodeSources.Add(() =>
+            {
+                var nodes = Nodes.View().Nodes;
+                int alive = nodes.Count(n => n.Alive);
+                return [new(alive, new KeyValuePair<string, object?>(Stats.RayMetrics.State, "alive")),
+                    new(nodes.Length - alive, new KeyValuePair<string, object?>(Stats.RayMetrics.State, "dead"))];
+            }),
+        ];
     }
+
+    private readonly IDisposable[] _gauges;
 
     public IGcsTableStorage Storage { get; }
     public GcsNodeManager Nodes { get; }
@@ -65,6 +78,7 @@ internal sealed class GcsServer : IDisposable
 
     public void Dispose()
     {
+        foreach (var g in _gauges) g.Dispose();
         PlacementGroups.Dispose();
         Jobs.Dispose();
         Nodes.Dispose();

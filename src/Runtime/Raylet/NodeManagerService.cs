@@ -28,6 +28,9 @@ internal class NodeManagerService : IRpcService
     public static readonly Method<BundlesRequest, BundlesReply> CommitBundleResourcesMethod = RpcMarshaller.Unary<BundlesRequest, BundlesReply>(Name, nameof(CommitBundleResources));
     public static readonly Method<BundlesRequest, BundlesReply> CancelResourceReserveMethod = RpcMarshaller.Unary<BundlesRequest, BundlesReply>(Name, nameof(CancelResourceReserve));
     public static readonly Method<Empty, StoreStatsReply> GetStoreStatsMethod = RpcMarshaller.Unary<Empty, StoreStatsReply>(Name, nameof(GetStoreStats));
+    public static readonly Method<MetricsReport, Empty> ReportMetricsMethod = RpcMarshaller.Unary<MetricsReport, Empty>(Name, nameof(ReportMetrics));
+    public static readonly Method<Empty, LogFileList> ListLogsMethod = RpcMarshaller.Unary<Empty, LogFileList>(Name, nameof(ListLogs));
+    public static readonly Method<ReadLogRequest, ReadLogReply> ReadLogMethod = RpcMarshaller.Unary<ReadLogRequest, ReadLogReply>(Name, nameof(ReadLog));
 
     private readonly NodeManager _raylet;
 
@@ -59,7 +62,25 @@ internal class NodeManagerService : IRpcService
         b.AddMethod(PrepareBundleResourcesMethod, s is null ? null : s.PrepareBundleResources);
         b.AddMethod(CommitBundleResourcesMethod, s is null ? null : s.CommitBundleResources);
         b.AddMethod(CancelResourceReserveMethod, s is null ? null : s.CancelResourceReserve);
+        b.AddMethod(ReportMetricsMethod, s is null ? null : s.ReportMetrics);
+        b.AddMethod(ListLogsMethod, s is null ? null : s.ListLogs);
+        b.AddMethod(ReadLogMethod, s is null ? null : s.ReadLog);
     }
+
+    /// <summary>A worker's or driver's metrics for the node's export (validated by <see cref="Stats.NodeMetrics"/>).</summary>
+    public virtual Task<Empty> ReportMetrics(MetricsReport request, ServerCallContext context)
+    {
+        _raylet.Metrics.Report(request);
+        return Task.FromResult(Empty.Instance);
+    }
+
+    /// <summary>The node's log files (<c>raysharp logs</c>).</summary>
+    public virtual Task<LogFileList> ListLogs(Empty request, ServerCallContext context) =>
+        Task.FromResult(new LogFileList(_raylet.NodeId, _raylet.Logs?.ListFiles() ?? []));
+
+    /// <summary>Part of one of the node's log files; only names <see cref="ListLogs"/> lists can be read.</summary>
+    public virtual Task<ReadLogReply> ReadLog(ReadLogRequest request, ServerCallContext context) =>
+        Task.FromResult(_raylet.Logs?.Read(request) ?? new ReadLogReply(false, [], 0, 0));
 
     public virtual Task<WireLeaseReply> RequestWorkerLease(WireLeaseRequest request, ServerCallContext context)
     {

@@ -78,9 +78,12 @@ internal sealed class RpcServer : IRpcHost
         });
         // One check for every call of every service; a message over its service's limit fails with ResourceExhausted.
         builder.Services.AddSingleton(new ClusterAuthInterceptor(authenticator));
+        builder.Services.AddSingleton(RpcMetricsInterceptor.Instance);
         var grpc = builder.Services.AddGrpc(o =>
         {
             o.Interceptors.Add<ClusterAuthInterceptor>();
+            // After the check: refused calls are counted by the authenticator, not as calls of their method.
+            o.Interceptors.Add<RpcMetricsInterceptor>();
             o.MaxReceiveMessageSize = Math.Min(config.GcsGrpcMaxReceiveMessageSize, config.RayletGrpcMaxReceiveMessageSize);
             o.MaxSendMessageSize = null;
             o.EnableDetailedErrors = true;

@@ -112,5 +112,5 @@ internal static class WireValidation
 
     private const int MaxStoreArgs = 10_000;
 
-    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+    internal static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 }
