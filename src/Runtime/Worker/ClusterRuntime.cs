@@ -61,6 +61,8 @@ internal sealed class NodeHost : IAsyncDisposable
         CancellationToken ct = default, bool? isHead = null, int? metricsExportPort = null)
     {
         var id = nodeId ?? NodeId.FromRandom();
+        // An exporting node counts from its start: the collector enables the instruments before any component records.
+        if (metricsExportPort is not null) _ = MetricsCollector.Process;
         var gcs = gcsAddress is null ? new GcsServer(config, loggers) : null;
         bool head = isHead ?? gcs is not null;
         NodeManager? raylet = null;

@@ -35,6 +35,8 @@ internal static class GcsMain
         config = config with { AuthToken = token };
         // The same namespace after a restart finds the same tables: by default the session's (one cluster per session).
         string ns = o.GetValueOrDefault("storage-namespace") ?? Path.GetFileName(sessionDir.TrimEnd(Path.DirectorySeparatorChar));
+        // Counting from the start: the collector enables the instruments before the GCS records anything.
+        var collector = MetricsCollector.Process;
         using var storage = new RedisGcsTableStorage(storageAddress, ns);
         using var gcs = new GcsServer(config, loggers, storage);
         await using var server = await RpcServer.StartAsync(o.GetValueOrDefault("node-ip", "127.0.0.1"), port, null, [gcs.Service], config, loggers)
@@ -42,7 +44,7 @@ internal static class GcsMain
         token.WriteToSession(sessionDir, server.Endpoint);
         // Its metrics (actors, nodes, RPCs) are served apart from any node's; the head finds them through the KV.
         await using var metrics = await MetricsExporter.StartAsync(ClusterMetrics.HostOf(server.Endpoint), metricsPort,
-            MetricsCollector.Process.Collect, loggers).ConfigureAwait(false);
+            collector.Collect, loggers).ConfigureAwait(false);
         gcs.Kv.Put(ClusterMetrics.KvNamespace, ClusterMetrics.GcsMetricsKey,
             System.Text.Encoding.UTF8.GetBytes($"{ClusterMetrics.HostOf(server.Endpoint)}:{metrics.Port}"), overwrite: true);
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
