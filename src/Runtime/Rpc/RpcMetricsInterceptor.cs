@@ -73,10 +73,13 @@ internal sealed class RpcMetricsInterceptor : Interceptor
 
     // ---- Server side ----
 
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
-        UnaryServerMethod<TRequest, TResponse> continuation)
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
+        UnaryServerMethod<TRequest, TResponse> continuation) =>
+        Enabled ? TimedAsync(request, context, continuation) : continuation(request, context);
+
+    private static async Task<TResponse> TimedAsync<TRequest, TResponse>(TRequest request, ServerCallContext context,
+        UnaryServerMethod<TRequest, TResponse> continuation) where TRequest : class where TResponse : class
     {
-        if (!Enabled) return await continuation(request, context).ConfigureAwait(false);
         long start = Stopwatch.GetTimestamp();
         var code = StatusCode.OK;
         try
@@ -99,32 +102,20 @@ internal sealed class RpcMetricsInterceptor : Interceptor
         }
     }
 
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
-        ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var code = StatusCode.OK;
-        try
-        {
-            await continuation(request, responseStream, context).ConfigureAwait(false);
-        }
-        catch (RpcException e)
-        {
-            code = e.StatusCode;
-            throw;
-        }
-        finally
-        {
-            CountStream(context.Method, code);
-        }
-    }
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
+        Enabled ? CountedAsync(continuation(request, responseStream, context), context.Method) : continuation(request, responseStream, context);
 
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
-        IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
+        IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        Enabled ? CountedAsync(continuation(requestStream, responseStream, context), context.Method) : continuation(requestStream, responseStream, context);
+
+    private static async Task CountedAsync(Task stream, string method)
     {
         var code = StatusCode.OK;
         try
         {
-            await continuation(requestStream, responseStream, context).ConfigureAwait(false);
+            await stream.ConfigureAwait(false);
         }
         catch (RpcException e)
         {
@@ -133,7 +124,7 @@ internal sealed class RpcMetricsInterceptor : Interceptor
         }
         finally
         {
-            CountStream(context.Method, code);
+            CountStream(method, code);
         }
     }
 
