@@ -32,12 +32,7 @@ internal sealed class TaskExecutor
         var restoreEnv = _worker.WorkersShareProcess ? ApplyRuntimeEnv(task.RuntimeEnv) : null;
         // The span is current while user code runs: its own spans and logs join the submitter's trace.
         using var span = RayTracing.StartExecute(task, _worker.WorkerId);
-        var type = new KeyValuePair<string, object?>(RayMetrics.Type, task.Type switch
-        {
-            TaskType.ActorTask => RayMetrics.ActorTask,
-            TaskType.ActorCreationTask => RayMetrics.ActorCreation,
-            _ => RayMetrics.NormalTask,
-        });
+        var type = RayMetrics.TypeTag(task.Type);
         RayMetrics.TasksRunning.Add(1, type);
         long started = Stopwatch.GetTimestamp();
         string outcome = Ok;

@@ -405,28 +405,20 @@ internal sealed class TaskManager : IGeneratorItemSink
 
     // ---- Metrics (RayMetrics: raysharp.tasks, raysharp.tasks.pending, raysharp.task.latency) ----
 
-    private static string TypeTag(TaskType type) => type switch
-    {
-        TaskType.ActorTask => RayMetrics.ActorTask,
-        TaskType.ActorCreationTask => RayMetrics.ActorCreation,
-        _ => RayMetrics.NormalTask,
-    };
-
     private static void RecordSubmitted(TaskSpec spec)
     {
-        var type = new KeyValuePair<string, object?>(RayMetrics.Type, TypeTag(spec.Type));
+        var type = RayMetrics.TypeTag(spec.Type);
         RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, RayMetrics.Submitted), type);
         RayMetrics.TasksPending.Add(1, type);
     }
 
     /// <summary>The task is sent again after a failure (a retry spent, or a free one after a lost lease).</summary>
     internal static void RecordRetry(TaskSpec spec) =>
-        RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, RayMetrics.Retried),
-            new KeyValuePair<string, object?>(RayMetrics.Type, TypeTag(spec.Type)));
+        RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, RayMetrics.Retried), RayMetrics.TypeTag(spec.Type));
 
     private static void RecordEnd(Entry entry, string state)
     {
-        var type = new KeyValuePair<string, object?>(RayMetrics.Type, TypeTag(entry.Spec.Type));
+        var type = RayMetrics.TypeTag(entry.Spec.Type);
         RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, state), type);
         RayMetrics.TasksPending.Add(-1, type);
         if (RayMetrics.TaskLatency.Enabled) RayMetrics.TaskLatency.Record(Stopwatch.GetElapsedTime(entry.SubmittedAt).TotalSeconds, type);

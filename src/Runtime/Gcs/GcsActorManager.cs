@@ -329,13 +329,11 @@ internal sealed class GcsActorManager : IDisposable
             foreach (var r in _actors.Values) counts[(int)r.State]++;
         return
         [
-            new(counts[(int)ActorLifecycleState.PendingCreation], State("pending_creation")),
-            new(counts[(int)ActorLifecycleState.Alive], State("alive")),
-            new(counts[(int)ActorLifecycleState.Restarting], State("restarting")),
-            new(counts[(int)ActorLifecycleState.Dead], State("dead")),
+            new(counts[(int)ActorLifecycleState.PendingCreation], Stats.RayMetrics.StateTag("pending_creation")),
+            new(counts[(int)ActorLifecycleState.Alive], Stats.RayMetrics.StateTag("alive")),
+            new(counts[(int)ActorLifecycleState.Restarting], Stats.RayMetrics.StateTag("restarting")),
+            new(counts[(int)ActorLifecycleState.Dead], Stats.RayMetrics.StateTag("dead")),
         ];
-
-        static KeyValuePair<string, object?> State(string state) => new(Stats.RayMetrics.State, state);
     }
 
     public IReadOnlyList<ActorInfo> All()

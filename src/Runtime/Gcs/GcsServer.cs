@@ -52,8 +52,8 @@ internal sealed class GcsServer : IDisposable
             {
                 var nodes = Nodes.View().Nodes;
                 int alive = nodes.Count(n => n.Alive);
-                return [new(alive, new KeyValuePair<string, object?>(Stats.RayMetrics.State, "alive")),
-                    new(nodes.Length - alive, new KeyValuePair<string, object?>(Stats.RayMetrics.State, "dead"))];
+                return [new(alive, Stats.RayMetrics.StateTag("alive")),
+                    new(nodes.Length - alive, Stats.RayMetrics.StateTag("dead"))];
             }),
         ];
     }

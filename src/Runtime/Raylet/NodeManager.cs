@@ -115,8 +115,8 @@ internal sealed partial class NodeManager : IDisposable
     {
         int granted, queued;
         lock (_lock) (granted, queued) = (_leases.Count, _queue.Count);
-        return [new(granted, new KeyValuePair<string, object?>(RayMetrics.State, "granted")),
-            new(queued, new KeyValuePair<string, object?>(RayMetrics.State, "queued"))];
+        return [new(granted, RayMetrics.StateTag("granted")),
+            new(queued, RayMetrics.StateTag("queued"))];
     }
 
     private static IEnumerable<Measurement<long>> StoreMeasurements(PlasmaStore store, bool counters)

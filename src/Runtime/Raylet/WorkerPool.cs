@@ -134,9 +134,7 @@ internal sealed class WorkerPool : IDisposable
             }
             foreach (var stack in _idle.Values) idle += stack.Count;
         }
-        return [new(alive, State("alive")), new(starting, State("starting")), new(idle, State("idle"))];
-
-        static KeyValuePair<string, object?> State(string state) => new(Stats.RayMetrics.State, state);
+        return [new(alive, Stats.RayMetrics.StateTag("alive")), new(starting, Stats.RayMetrics.StateTag("starting")), new(idle, Stats.RayMetrics.StateTag("idle"))];
     }
 
     /// <summary>An idle worker for the job and environment, or a newly started one once it has registered. When the

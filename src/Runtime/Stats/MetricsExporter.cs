@@ -1,12 +1,8 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Rpc;
 
@@ -45,10 +41,7 @@ internal sealed class MetricsExporter : IAsyncDisposable
     public static async Task<MetricsExporter> StartAsync(string host, int port, Func<MetricFamily[]> collect, ILoggerFactory? loggers,
         CancellationToken ct = default)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "RaySharp.Metrics" });
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<IHostLifetime, NoSignalHandlingLifetime>();
-        if (loggers is not null) builder.Services.AddSingleton(loggers);
+        var builder = EmbeddedWebHost.CreateBuilder("RaySharp.Metrics", loggers);
         builder.WebHost.ConfigureKestrel(o => o.Listen(IPAddress.Parse(host), port, l => l.Protocols = HttpProtocols.Http1));
         var app = builder.Build();
         var logger = loggers?.CreateLogger<MetricsExporter>();
@@ -68,23 +61,10 @@ internal sealed class MetricsExporter : IAsyncDisposable
             return Results.Text(text, PrometheusText.ContentType);
         });
         await app.StartAsync(ct).ConfigureAwait(false);
-        int bound = port;
-        foreach (var a in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
-            if (Uri.TryCreate(a, UriKind.Absolute, out var uri)) bound = uri.Port;
+        int bound = EmbeddedWebHost.BoundPort(app, port);
         logger?.LogInformation("Metrics are exported at http://{Host}:{Port}/metrics", host, bound);
         return new MetricsExporter(app, host, bound);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await _app.StopAsync(cts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-        }
-        await _app.DisposeAsync().ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => EmbeddedWebHost.StopAsync(_app);
 }

@@ -23,6 +23,20 @@ internal static class RayMetrics
     public const string Submitted = "submitted", Finished = "finished", Failed = "failed", Retried = "retried";
     public const string NormalTask = "normal_task", ActorTask = "actor_task", ActorCreation = "actor_creation_task";
 
+    private static readonly KeyValuePair<string, object?> s_normalTask = new(Type, NormalTask), s_actorTask = new(Type, ActorTask),
+        s_actorCreation = new(Type, ActorCreation);
+
+    /// <summary>A <c>state</c> tag, for the gauges read by state.</summary>
+    public static KeyValuePair<string, object?> StateTag(string state) => new(State, state);
+
+    /// <summary>The <c>type</c> tag of a task's measurements.</summary>
+    public static KeyValuePair<string, object?> TypeTag(TaskType type) => type switch
+    {
+        Core.TaskType.ActorTask => s_actorTask,
+        Core.TaskType.ActorCreationTask => s_actorCreation,
+        _ => s_normalTask,
+    };
+
     // ---- Tasks, at the owner (submitter) ----
 
     /// <summary>Task state transitions seen by owners: submitted, finished, failed, retried.</summary>

@@ -66,7 +66,7 @@ public sealed class TracingTests : IDisposable
     }
 
     [Fact]
-    public void A_task_without_trace_context_or_with_a_malformed_one_starts_no_detached_span()
+    public void A_malformed_trace_context_from_the_wire_is_ignored_and_the_execute_span_starts_a_trace_of_its_own()
     {
         Assert.Null(Activity.Current);
         var plain = NormalTask(_worker);
