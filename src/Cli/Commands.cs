@@ -17,7 +17,7 @@ internal static class Commands
         usage: raysharp <command> [options]
 
           start --head [--port 6379] [--num-cpus N] [--num-gpus N] [--resources '{"name":1}'] [--object-store-memory BYTES] [--block]
-                [--gcs-storage redis://HOST:PORT]
+                [--gcs-storage redis://HOST:PORT] [--metrics-export-port PORT]
                                      with --gcs-storage the GCS runs in a process of its own and keeps its tables in
                                      Redis: restarted, it reloads them and the cluster reconnects
           start --address HOST:PORT [same resource options] [--block]

@@ -127,9 +127,17 @@ internal static class LogCommands
             {
                 while (true)
                 {
-                    var reply = await invoker.AsyncUnaryCall(NodeManagerService.ReadLogMethod, null,
-                        new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct),
-                        new ReadLogRequest(names[i], offsets[i], Chunk)).ResponseAsync.ConfigureAwait(false);
+                    ReadLogReply reply;
+                    try
+                    {
+                        reply = await invoker.AsyncUnaryCall(NodeManagerService.ReadLogMethod, null,
+                            new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30), cancellationToken: ct),
+                            new ReadLogRequest(names[i], offsets[i], Chunk)).ResponseAsync.ConfigureAwait(false);
+                    }
+                    catch (RpcException) when (ct.IsCancellationRequested)
+                    {
+                        throw new OperationCanceledException(ct);
+                    }
                     if (!reply.Found) break;
                     anyFound = true;
                     if (reply.Size < offsets[i])

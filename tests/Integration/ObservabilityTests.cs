@@ -262,6 +262,50 @@ public sealed partial class ObservabilityTests : IClassFixture<ObservedCluster>,
         Ray.Kill(talker);
     }
 
+    /// <summary>Collects what a command prints while it runs on another thread.</summary>
+    private sealed class LockedWriter : StringWriter
+    {
+        public override void Write(char value)
+        {
+            lock (this) base.Write(value);
+        }
+
+        public override void Write(string? value)
+        {
+            lock (this) base.Write(value);
+        }
+
+        public string Text
+        {
+            get { lock (this) return ToString(); }
+        }
+    }
+
+    [Fact]
+    public void Raysharp_logs_follow_keeps_printing_what_an_actor_writes_until_cancelled()
+    {
+        string marker = "followed-" + Guid.NewGuid().ToString("N")[..8];
+        var talker = Talker.Remote.WithOptions(new ActorOptions { SchedulingStrategy = new NodeAffinitySchedulingStrategy(_fixture.Other.NodeId) }).Create();
+        talker.Say(marker + " first").Get(Timeout);
+        var output = new LockedWriter();
+        using var cts = new CancellationTokenSource();
+        var follow = LogCommands.RunAsync([], new() { ["actor"] = talker.Id.ToString(), ["address"] = Cluster.Address,
+            ["auth-token"] = Cluster.Config.AuthToken!.Value }, ["follow"], output, cts.Token);
+        try
+        {
+            WaitFor(() => output.Text.Contains(marker + " first", StringComparison.Ordinal) ? "" : null, "--follow prints what is there");
+            talker.Say(marker + " second").Get(Timeout);
+            WaitFor(() => output.Text.Contains(marker + " second", StringComparison.Ordinal) ? "" : null, "--follow prints what is appended");
+            Assert.False(follow.IsCompleted);
+        }
+        finally
+        {
+            cts.Cancel();
+            Assert.ThrowsAny<OperationCanceledException>(() => follow.GetAwaiter().GetResult());
+            Ray.Kill(talker);
+        }
+    }
+
     [Fact]
     public void Raysharp_logs_refuses_bad_input_with_exit_code_2_and_one_line()
     {
