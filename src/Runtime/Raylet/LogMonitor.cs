@@ -253,7 +253,10 @@ internal sealed partial class LogMonitor : IDisposable
         /// line. True when the file was read to its end.</summary>
         public bool ReadLines(int maxBytes, List<string> lines, bool final)
         {
-            if (!File.Exists(Path)) return true;
+            // A stat first: most polls find most files unchanged, and need not open them.
+            var info = new FileInfo(Path);
+            if (!info.Exists) return true;
+            if (info.Length == _offset && !(final && _partial.Length > 0)) return true;
             using var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             long size = stream.Length;
             if (size < _offset)

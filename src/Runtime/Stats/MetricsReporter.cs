@@ -85,7 +85,6 @@ internal sealed partial class MetricsReporter : IDisposable
         {
             // The raylet is gone or slow: the node keeps this process's last periodic report.
         }
-        _stop.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting metrics to the raylet at {Raylet} failed ({Reason}); retrying at the next interval")]
