@@ -318,3 +318,23 @@ public sealed partial class ObservabilityTests : IClassFixture<ObservedCluster>,
         }
     }
 }
+
+/// <summary>A GCS in its own process (over Redis) exports its own metrics, and the cluster's text includes them.</summary>
+public sealed class GcsProcessMetricsTests
+{
+    [Fact]
+    public void The_cluster_text_includes_the_GCS_process_labelled_gcs()
+    {
+        using var redis = RedisServer.Start();
+        using var cluster = TestCluster.Start(new TestClusterOptions { HeadNumCpus = 1, GcsStorage = redis.Address });
+        var gcs = new GcsClient(cluster.Address, cluster.Config);
+
+        string text = ClusterMetrics.ScrapeAllAsync(gcs).GetAwaiter().GetResult();
+
+        Assert.Contains("raysharp_gcs_nodes{node_id=\"gcs\",state=\"alive\"} 1\n", text);
+        Assert.Contains("raysharp_actors{node_id=\"gcs\",state=\"alive\"} 0\n", text);
+        // The head node's raylet exports apart from the GCS process: its samples carry its own node ID.
+        Assert.Contains($"raysharp_workers{{node_id=\"{cluster.Head.NodeId}\"", text);
+        Assert.DoesNotContain("was not scraped", text);
+    }
+}

@@ -30,9 +30,6 @@ internal sealed class MetricsExporter : IAsyncDisposable
     /// <summary>The bound port.</summary>
     public int Port { get; }
 
-    /// <summary>The scrape URL.</summary>
-    public string Url => $"http://{(Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host)}:{Port}/metrics";
-
     /// <param name="host">The address to listen on.</param>
     /// <param name="port">The port; 0 for a free one.</param>
     /// <param name="collect">The metrics to export, read at each scrape.</param>
