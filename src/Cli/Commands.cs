@@ -19,7 +19,7 @@ internal static class Commands
           start --head [--port 6379] [--num-cpus N] [--num-gpus N] [--resources '{"name":1}'] [--object-store-memory BYTES] [--block]
                 [--dashboard-host 127.0.0.1] [--dashboard-port 8265] [--include-dashboard true|false]
                                      the head serves the dashboard (jobs REST API) unless --include-dashboard false
-                [--gcs-storage redis://HOST:PORT]
+                [--gcs-storage redis://HOST:PORT] [--metrics-export-port PORT]
                                      with --gcs-storage the GCS runs in a process of its own and keeps its tables in
                                      Redis: restarted, it reloads them and the cluster reconnects
           start --address HOST:PORT [same resource options] [--block]
@@ -39,6 +39,8 @@ internal static class Commands
                                      the objects in each node's object store: size, primary copy or secondary,
                                      readers pinning it, spilled, owner
         {{JobCommands.Usage}}
+          logs [FILE] [--node ID] [--actor ID] [--follow] [--address A]
+                                     the nodes' log files; with FILE or --actor, prints it (--follow: keeps printing)
           microbenchmark [--filter TEXT] [--duration SECONDS] [--json PATH]
                                      Ray's microbenchmarks on an embedded cluster, with raw gRPC baselines
 
@@ -68,6 +70,7 @@ internal static class Commands
                 "list" => List(positional.FirstOrDefault(), options, output),
                 "summary" => StateCommands.Summary(positional.FirstOrDefault(), options, () => Gcs(options), output),
                 "memory" => Memory(options, output),
+                "logs" => await LogCommands.RunAsync(positional, options, flags, output).ConfigureAwait(false),
                 "microbenchmark" => await MicrobenchmarkAsync(options, output).ConfigureAwait(false),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'.\n{Usage}"),
             };
@@ -94,7 +97,7 @@ internal static class Commands
         {
             if (!list[i].StartsWith("--", StringComparison.Ordinal)) { positional.Add(list[i]); continue; }
             string key = list[i][2..];
-            if (key is "head" or "block") flags.Add(key);
+            if (key is "head" or "block" or "follow") flags.Add(key);
             else if (i + 1 < list.Count)
             {
                 string value = list[++i];
@@ -143,7 +146,7 @@ internal static class Commands
         if (head) nodeArgs.Add("--head");
         if (!head || gcsStorage is not null) nodeArgs.AddRange(["--address", address!]);
         nodeArgs.AddRange(["--port", port]);
-        foreach (var key in (string[])["num-cpus", "num-gpus", "resources", "object-store-memory", "node-ip", "temp-dir"])
+        foreach (var key in (string[])["num-cpus", "num-gpus", "resources", "object-store-memory", "node-ip", "temp-dir", "metrics-export-port"])
             if (options.TryGetValue(key, out var v)) nodeArgs.AddRange(["--" + key, v]);
         if (head && DashboardWanted(options))
             nodeArgs.AddRange(["--dashboard-host", options.GetValueOrDefault("dashboard-host", "127.0.0.1"),
@@ -288,7 +291,7 @@ internal static class Commands
     /// <summary>The cluster's GCS, through the same client every RaySharp process uses.</summary>
     private static GcsClient Gcs(Dictionary<string, string> options) => Gcs(options, out _);
 
-    private static GcsClient Gcs(Dictionary<string, string> options, out RayConfig config)
+    internal static GcsClient Gcs(Dictionary<string, string> options, out RayConfig config)
     {
         string address = ResolveAddress(options);
         var token = ClusterToken.From(options.GetValueOrDefault("auth-token") ?? Environment.GetEnvironmentVariable(ClusterToken.Variable))
@@ -367,7 +370,7 @@ internal static class Commands
     }
 
     /// <summary>A call to the GCS; an unreachable one is an error that says what to check.</summary>
-    private static T Ask<T>(GcsClient gcs, Func<GcsClient, T> call)
+    internal static T Ask<T>(GcsClient gcs, Func<GcsClient, T> call)
     {
         try
         {

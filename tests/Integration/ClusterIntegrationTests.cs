@@ -307,13 +307,12 @@ public sealed class ThreeNodeTests(ThreeNodeCluster fixture, Xunit.Abstractions.
     }
 
     [Fact]
-    public void Worker_output_reaches_the_driver_prefixed_with_its_pid_and_node()
+    public void Worker_output_reaches_the_driver_prefixed_with_its_pid_ip_and_node()
     {
         string marker = "marker-" + Guid.NewGuid().ToString("N")[..8];
         string stdout = RunDriver("print", marker);
         var pid = stdout.Split('\n').Single(l => l.StartsWith("printed by pid ", StringComparison.Ordinal))["printed by pid ".Length..].Trim();
-        Assert.Contains($"(pid={pid}, node=", stdout);
-        Assert.Matches($@"\(pid={pid}, node=[0-9a-f]{{8}}\) {marker}", stdout);
+        Assert.Matches($@"\(pid={pid}, ip=127\.0\.0\.1, node=[0-9a-f]{{8}}\) {marker}", stdout);
     }
 
 

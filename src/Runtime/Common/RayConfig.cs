@@ -137,6 +137,18 @@ internal sealed record RayConfig
     /// <summary>How long after a job finished the GCS marks its tasks that never reported an end as failed (Ray's
     /// <c>gcs_mark_task_failed_on_job_done_delay_ms</c>): events still on their way get there first.</summary>
     public TimeSpan GcsMarkTaskFailedOnJobDoneDelay { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>How often workers and drivers send their metrics to their node's raylet (Ray's <c>metrics_report_interval_ms</c>).</summary>
+    public TimeSpan MetricsReportInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a node's log monitor looks for new output in its workers' log files (RaySharp-only).</summary>
+    public TimeSpan LogMonitorPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Most lines one batch of worker output to a driver carries; the rest follow in the next batch (RaySharp-only).</summary>
+    public int LogMonitorBatchMaxLines { get; init; } = 500;
+
+    /// <summary>Most bytes the log monitor reads from one file per poll, so one chatty worker cannot starve the others
+    /// (RaySharp-only).</summary>
+    public int LogMonitorMaxBytesPerRead { get; init; } = 256 * 1024;
 
     /// <summary>A node is dead after this long without a report (<see cref="HealthCheckPeriod"/> ×
     /// <see cref="HealthCheckFailureThreshold"/>).</summary>
@@ -196,6 +208,11 @@ internal sealed record RayConfig
             min: 1, max: 100_000_000),
         Millis("gcs_mark_task_failed_on_job_done_delay_ms", c => c.GcsMarkTaskFailedOnJobDoneDelay,
             (c, v) => c with { GcsMarkTaskFailedOnJobDoneDelay = v }, allowZero: true),
+        Millis("metrics_report_interval_ms", c => c.MetricsReportInterval, (c, v) => c with { MetricsReportInterval = v }),
+        Millis("log_monitor_poll_interval_ms", c => c.LogMonitorPollInterval, (c, v) => c with { LogMonitorPollInterval = v }),
+        Long("log_monitor_batch_max_lines", c => c.LogMonitorBatchMaxLines, (c, v) => c with { LogMonitorBatchMaxLines = (int)v }, min: 1, max: 100_000),
+        Long("log_monitor_max_bytes_per_read", c => c.LogMonitorMaxBytesPerRead, (c, v) => c with { LogMonitorMaxBytesPerRead = (int)v },
+            min: 4096, max: 64 * 1024 * 1024),
     ];
 
     /// <summary>The most events a report may carry (the GCS refuses larger batches).</summary>

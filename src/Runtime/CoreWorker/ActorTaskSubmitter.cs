@@ -174,6 +174,7 @@ internal sealed partial class ActorTaskSubmitter
                     fail.Add((call, q.DeathCause!));
                 else if (restarted && call.RetriesLeft != 0)
                 {
+                    TaskManager.RecordRetry(call.Entry.Spec);
                     if (call.RetriesLeft > 0) call.RetriesLeft--;
                     q.Waiting[call.Position] = call;
                     retried = true;
@@ -370,6 +371,7 @@ internal sealed partial class ActorTaskSubmitter
             }
             if (q.State is ActorLifecycleState.Restarting or ActorLifecycleState.PendingCreation && call.RetriesLeft != 0)
             {
+                TaskManager.RecordRetry(entry.Spec);
                 if (call.RetriesLeft > 0) call.RetriesLeft--;
                 q.Waiting[call.Position] = call;
             }

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using RaySharp.Internal;
 
+using RaySharp.Core.Stats;
+
 namespace RaySharp.Core;
 
 /// <summary>
@@ -856,6 +858,7 @@ internal sealed class CoreWorker : IDisposable
 
     public ObjectId[] SubmitTask(RemoteFunctionDescriptor function, TaskOptions? options, TaskArg[] args)
     {
+        using var span = RayTracing.StartSubmit(RayTracing.SubmitTask, function.Name);
         var (spec, maxRetries) = BuildTaskSpec(function, options, args);
         var entry = TaskManager.AddPendingTask(spec, maxRetries);
         NormalTaskSubmitter.Submit(entry);
@@ -864,6 +867,7 @@ internal sealed class CoreWorker : IDisposable
 
     public GeneratorStream SubmitStreamingTask(RemoteFunctionDescriptor function, TaskOptions? options, TaskArg[] args)
     {
+        using var span = RayTracing.StartSubmit(RayTracing.SubmitTask, function.Name);
         var (spec, maxRetries) = BuildTaskSpec(function, options, args);
         var stream = new GeneratorStream(spec.TaskId, this);
         var entry = TaskManager.AddPendingTask(spec, maxRetries, stream);
@@ -882,6 +886,7 @@ internal sealed class CoreWorker : IDisposable
         int maxRetries = o.MaxRetries ?? Config.TaskMaxRetries;
         o.RuntimeEnv?.Validate("options");
         var strategy = o.SchedulingStrategy ?? CapturedStrategy() ?? SchedulingStrategy.Default;
+        var (traceParent, traceState) = RayTracing.Capture();
         var spec = new TaskSpec
         {
             TaskId = TaskId.ForNormalTask(JobId),
@@ -898,6 +903,8 @@ internal sealed class CoreWorker : IDisposable
             RetryExceptions = o.RetryExceptions ?? o.RetryExceptionTypes is { Count: > 0 },
             RetryExceptionTypes = o.RetryExceptionTypes,
             Name = o.Name,
+            TraceParent = traceParent,
+            TraceState = traceState,
         };
         return (spec, maxRetries);
     }
@@ -967,6 +974,8 @@ internal sealed class CoreWorker : IDisposable
             MaxPendingCalls = o.MaxPendingCalls ?? -1,
             UsesDefaultCpus = o.NumCpus is null,
         };
+        using var span = RayTracing.StartSubmit(RayTracing.CreateActor, cls.Name);
+        var (traceParent, traceState) = RayTracing.Capture();
         var spec = new TaskSpec
         {
             TaskId = TaskId.ForActorCreation(actorId),
@@ -980,6 +989,8 @@ internal sealed class CoreWorker : IDisposable
             RuntimeEnv = MergeRuntimeEnv(o.RuntimeEnv),
             ActorId = actorId,
             ActorCreation = creation,
+            TraceParent = traceParent,
+            TraceState = traceState,
         };
         // The creation task's arguments stay alive for restarts as long as the actor can be restarted; they are
         // pinned like a pending task's (released when the actor dies, see OnActorDied).
@@ -1020,6 +1031,7 @@ internal sealed class CoreWorker : IDisposable
 
     public ObjectId[] SubmitActorTask(ActorHandle actor, RemoteFunctionDescriptor method, TaskArg[] args)
     {
+        using var span = RayTracing.StartSubmit(RayTracing.SubmitActorTask, method.Name);
         var (spec, entry, retries) = BuildActorTask(actor, method, args, stream: null);
         ActorTaskSubmitter.Submit(entry, retries);
         return spec.ReturnIds();
@@ -1027,6 +1039,7 @@ internal sealed class CoreWorker : IDisposable
 
     public GeneratorStream SubmitStreamingActorTask(ActorHandle actor, RemoteFunctionDescriptor method, TaskArg[] args)
     {
+        using var span = RayTracing.StartSubmit(RayTracing.SubmitActorTask, method.Name);
         var taskId = TaskId.ForActorTask(actor.Id);
         var stream = new GeneratorStream(taskId, this);
         var (_, entry, retries) = BuildActorTask(actor, method, args, stream, taskId);
@@ -1042,6 +1055,7 @@ internal sealed class CoreWorker : IDisposable
         var info = Gcs.GetActorInfo(actor.Id);
         int maxTaskRetries = method.MaxTaskRetries ?? info?.MaxTaskRetries ?? 0;
         long sequence = ActorTaskSubmitter.NextSequenceNumber(actor.Id, info?.MaxPendingCalls ?? -1, method.Name);
+        var (traceParent, traceState) = RayTracing.Capture();
         var spec = new TaskSpec
         {
             TaskId = taskId ?? TaskId.ForActorTask(actor.Id),
@@ -1054,6 +1068,8 @@ internal sealed class CoreWorker : IDisposable
             SequenceNumber = sequence,
             MaxRetries = maxTaskRetries,
             RetryExceptions = method.RetryExceptions ?? false,
+            TraceParent = traceParent,
+            TraceState = traceState,
         };
         var entry = TaskManager.AddPendingTask(spec, maxTaskRetries, stream);
         return (spec, entry, maxTaskRetries);

@@ -288,7 +288,11 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             if (!free && cls.Ready.TryPeek(out var first))
             {
                 if (first.Entry.RetriesLeft == 0) exhausted = cls.Ready.Dequeue().Entry;
-                else if (first.Entry.RetriesLeft > 0) first.Entry.RetriesLeft--;
+                else
+                {
+                    TaskManager.RecordRetry(first.Entry.Spec);
+                    if (first.Entry.RetriesLeft > 0) first.Entry.RetriesLeft--;
+                }
             }
         }
         LogLeaseFailed(_logger, e, cls.Request.Description, failures);

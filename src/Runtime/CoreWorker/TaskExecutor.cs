@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using RaySharp.Core.Stats;
 using RaySharp.Internal;
 using RaySharp.State;
 
@@ -34,15 +36,23 @@ internal sealed class TaskExecutor
         bool creation = task.Type == TaskType.ActorCreationTask;
         events?.Record(task, task.AttemptNumber, RayTaskStatus.Running, withInfo: creation, nodeId: _worker.Raylet.NodeId,
             workerId: executingWorker.WorkerId, pid: Environment.ProcessId);
+        // The span is current while user code runs: its own spans and logs join the submitter's trace.
+        using var span = RayTracing.StartExecute(task, _worker.WorkerId);
+        var type = RayMetrics.TypeTag(task.Type);
+        RayMetrics.TasksRunning.Add(1, type);
+        long started = Stopwatch.GetTimestamp();
+        string outcome = Ok;
         try
         {
             await invocation.MapStoreArgumentsAsync().ConfigureAwait(false);
             await task.Function.Invoker(invocation).ConfigureAwait(false);
             if (creation) events?.Record(task, task.AttemptNumber, RayTaskStatus.Finished);
+            if (task.Type == TaskType.ActorCreationTask && !_worker.WorkersShareProcess) AnnounceActor(task);
             return new PushTaskReply(invocation.Returns(), null, false, invocation.NestedPins());
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            outcome = Cancelled;
             invocation.ReleasePins();
             var cancelled = RayErrorInfo.Cancelled(task.TaskId, task.DisplayName);
             if (creation) events?.Record(task, task.AttemptNumber, RayTaskStatus.Failed, error: cancelled);
@@ -50,6 +60,8 @@ internal sealed class TaskExecutor
         }
         catch (Exception e)
         {
+            outcome = Error;
+            span?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
             invocation.ReleasePins();
             var error = RayErrorInfo.FromUserException(e, task.DisplayName);
             if (creation) events?.Record(task, task.AttemptNumber, RayTaskStatus.Failed, error: error);
@@ -60,7 +72,22 @@ internal sealed class TaskExecutor
             invocation.UnmapStoreArguments();
             restoreEnv?.Invoke();
             TaskExecutionContext.Current = previous;
+            RayMetrics.TasksRunning.Add(-1, type);
+            RayMetrics.TaskExecutions.Add(1, type, new KeyValuePair<string, object?>(RayMetrics.Outcome, outcome));
+            if (RayMetrics.TaskExecutionTime.Enabled) RayMetrics.TaskExecutionTime.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, type);
         }
+    }
+
+    private const string Ok = "ok", Error = "error", Cancelled = "cancelled";
+
+    /// <summary>The line a worker process writes to its standard output once it hosts an actor: the node's log monitor
+    /// reads it (and does not forward it) and names the actor in the prefix of the worker's later output.</summary>
+    internal const string ActorNameMarker = ":raysharp_actor_name:";
+
+    private static void AnnounceActor(TaskSpec task)
+    {
+        Console.Out.WriteLine(ActorNameMarker + (task.ActorCreation?.Class.Name ?? task.DisplayName));
+        Console.Out.Flush();
     }
 
     /// <summary>Local mode shares one process, so a task's env vars are set process-wide while it runs.</summary>

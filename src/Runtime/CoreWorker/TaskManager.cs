@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using RaySharp.Core.Stats;
 using RaySharp.Internal;
 using RaySharp.State;
 
@@ -36,6 +38,8 @@ internal sealed class TaskManager : IGeneratorItemSink
 
         /// <summary>Which run of the task this is (Ray's attempt number): 0, then one more for each retry or re-execution.</summary>
         public int Attempt { get; set; }
+        /// <summary>When the task was submitted (<see cref="Stopwatch.GetTimestamp"/>), for its latency.</summary>
+        public long SubmittedAt { get; } = Stopwatch.GetTimestamp();
     }
 
     /// <summary>A finished task's lineage: its spec (null once evicted, or when its outputs cannot be rebuilt, with the
@@ -110,6 +114,7 @@ internal sealed class TaskManager : IGeneratorItemSink
         foreach (var id in spec.ReturnIds()) _worker.ReferenceCounter.AddOwnedObject(id, _worker.Address);
         _worker.ReferenceCounter.AddSubmittedTaskReferences(spec.ArgumentReferenceIds());
         var entry = new Entry(spec, maxRetries) { Stream = stream };
+        RecordSubmitted(spec);
         lock (_lock)
         {
             _pending[spec.TaskId] = entry;
@@ -162,6 +167,7 @@ internal sealed class TaskManager : IGeneratorItemSink
         }
         if (ShouldRetry(entry, reply))
         {
+            RecordRetry(entry.Spec);
             if (entry.RetriesLeft > 0) entry.RetriesLeft--;
             // This attempt failed; the retry is the next one.
             _worker.TaskEvents?.Record(entry.Spec, entry.Attempt, RayTaskStatus.Failed, error: reply.Error);
@@ -198,6 +204,7 @@ internal sealed class TaskManager : IGeneratorItemSink
         var spec = entry.Spec;
         if (!TryMarkFinished(entry)) return;
         _worker.TaskEvents?.Record(spec, entry.Attempt, RayTaskStatus.Finished);
+        RecordEnd(entry, RayMetrics.Finished);
         // First the returns take hold of the refs nested in them, then the arguments are released, then the returns
         // become visible: whoever sees a result sees the arguments freed, and nothing a return holds was freed.
         int count = Math.Min(spec.NumReturns, returns.Length);
@@ -417,6 +424,27 @@ internal sealed class TaskManager : IGeneratorItemSink
         }
     }
 
+    // ---- Metrics (RayMetrics: raysharp.tasks, raysharp.tasks.pending, raysharp.task.latency) ----
+
+    private static void RecordSubmitted(TaskSpec spec)
+    {
+        var type = RayMetrics.TypeTag(spec.Type);
+        RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, RayMetrics.Submitted), type);
+        RayMetrics.TasksPending.Add(1, type);
+    }
+
+    /// <summary>The task is sent again after a failure (a retry spent, or a free one after a lost lease).</summary>
+    internal static void RecordRetry(TaskSpec spec) =>
+        RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, RayMetrics.Retried), RayMetrics.TypeTag(spec.Type));
+
+    private static void RecordEnd(Entry entry, string state)
+    {
+        var type = RayMetrics.TypeTag(entry.Spec.Type);
+        RayMetrics.Tasks.Add(1, new KeyValuePair<string, object?>(RayMetrics.State, state), type);
+        RayMetrics.TasksPending.Add(-1, type);
+        if (RayMetrics.TaskLatency.Enabled) RayMetrics.TaskLatency.Record(Stopwatch.GetElapsedTime(entry.SubmittedAt).TotalSeconds, type);
+    }
+
     private void ReleasePins(ObjectId[][]? nestedPins)
     {
         if (nestedPins is null) return;
@@ -466,6 +494,7 @@ internal sealed class TaskManager : IGeneratorItemSink
     {
         if (!TryMarkFinished(entry)) return;
         _worker.TaskEvents?.Record(entry.Spec, entry.Attempt, RayTaskStatus.Failed, error: error);
+        RecordEnd(entry, RayMetrics.Failed);
         _yieldedCounts.TryRemove(entry.Spec.TaskId, out _);
         entry.Stream?.Complete();
         _worker.ReferenceCounter.RemoveSubmittedTaskReferences(entry.Spec.ArgumentReferenceIds());

@@ -81,6 +81,10 @@ internal sealed class TaskSpec
     // Actor creation
     public ActorCreationSpec? ActorCreation { get; init; }
 
+    /// <summary>The submitter's W3C trace context: the executing worker's span is its child (null: not traced).</summary>
+    public string? TraceParent { get; init; }
+    public string? TraceState { get; init; }
+
     public string DisplayName => Name ?? Function.Name;
 
     /// <summary>This spec with resolved <paramref name="args"/> (and, for an actor restart, its attempt number).</summary>
@@ -91,6 +95,7 @@ internal sealed class TaskSpec
             Resources = Resources, Strategy = Strategy, RuntimeEnv = RuntimeEnv, MaxRetries = MaxRetries,
             RetryExceptions = RetryExceptions, RetryExceptionTypes = RetryExceptionTypes, Name = Name, ActorId = ActorId,
             SequenceNumber = SequenceNumber, AttemptNumber = attemptNumber ?? AttemptNumber, ActorCreation = ActorCreation,
+            TraceParent = TraceParent, TraceState = TraceState,
         };
 
     public int NumReturns => Function.ReturnKind == ReturnKind.Streaming ? 0 : Function.NumReturns;

@@ -359,6 +359,21 @@ internal sealed class GcsActorManager : IDisposable
         lock (_lock) return _actors.TryGetValue(id, out var r) ? Snapshot(r) : null;
     }
 
+    /// <summary>Actors by state (<c>raysharp.actors</c>).</summary>
+    public IEnumerable<System.Diagnostics.Metrics.Measurement<long>> Measurements()
+    {
+        var counts = new long[Enum.GetValues<ActorLifecycleState>().Length];
+        lock (_lock)
+            foreach (var r in _actors.Values) counts[(int)r.State]++;
+        return
+        [
+            new(counts[(int)ActorLifecycleState.PendingCreation], Stats.RayMetrics.StateTag("pending_creation")),
+            new(counts[(int)ActorLifecycleState.Alive], Stats.RayMetrics.StateTag("alive")),
+            new(counts[(int)ActorLifecycleState.Restarting], Stats.RayMetrics.StateTag("restarting")),
+            new(counts[(int)ActorLifecycleState.Dead], Stats.RayMetrics.StateTag("dead")),
+        ];
+    }
+
     public IReadOnlyList<ActorInfo> All()
     {
         lock (_lock) return [.. _actors.Values.Select(Snapshot)];

@@ -52,9 +52,22 @@ internal sealed class GcsServer : IDisposable
         }
         PlacementGroups.Start();
         Service = new GcsService(this);
+        _gauges =
+        [
+            Stats.RayMetrics.ActorSources.Add(Actors.Measurements),
+            Stats.RayMetrics.NodeSources.Add(() =>
+            {
+                var nodes = Nodes.View().Nodes;
+                int alive = nodes.Count(n => n.Alive);
+                return [new(alive, Stats.RayMetrics.StateTag("alive")),
+                    new(nodes.Length - alive, Stats.RayMetrics.StateTag("dead"))];
+            }),
+        ];
     }
 
     public RayConfig Config { get; }
+    private readonly IDisposable[] _gauges;
+
     public IGcsTableStorage Storage { get; }
 
     /// <summary>The task-event store behind the state API's task listing.</summary>
@@ -77,6 +90,7 @@ internal sealed class GcsServer : IDisposable
 
     public void Dispose()
     {
+        foreach (var g in _gauges) g.Dispose();
         PlacementGroups.Dispose();
         Tasks.Dispose();
         Jobs.Dispose();

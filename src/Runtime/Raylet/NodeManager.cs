@@ -1,5 +1,7 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Rpc;
+using RaySharp.Core.Stats;
 
 using RaySharp.Core.Packaging;
 
@@ -87,7 +89,66 @@ internal sealed partial class NodeManager : IDisposable
                 Rpc.CoreWorkerService.AddObjectLocationMethod, new ObjectLocationRequest(id, NodeId, url), _logger);
         }
         Service = new NodeManagerService(this);
+        // The node's export: this process's collector (started only when something scrapes) and its workers' reports.
+        Metrics = new NodeMetrics(() => MetricsCollector.Process.Collect(), config.MetricsReportInterval);
+        _gauges =
+        [
+            RayMetrics.WorkerSources.Add(() => Pool.Measurements()),
+            RayMetrics.LeaseSources.Add(LeaseMeasurements),
+        ];
+        if (store is not null)
+        {
+            _gauges.Add(RayMetrics.StoreGaugeSources.Add(() => StoreMeasurements(store, counters: false)));
+            _gauges.Add(RayMetrics.StoreCounterSources.Add(() => StoreMeasurements(store, counters: true)));
+            _gauges.Add(RayMetrics.StoreObjectSources.Add(() =>
+            {
+                var stats = store.Stats();
+                return [new(stats.Objects, new KeyValuePair<string, object?>("location", "in_memory")),
+                    new(stats.SpilledObjects, new KeyValuePair<string, object?>("location", "spilled"))];
+            }));
+        }
     }
+
+    private readonly List<IDisposable> _gauges;
+
+    /// <summary>What the node exports: its process's metrics and its workers' and drivers' reports.</summary>
+    public NodeMetrics Metrics { get; }
+
+    /// <summary>The node's log monitor (null when its workers are threads, in local mode).</summary>
+    public LogMonitor? Logs { get; init; }
+
+    /// <summary>The port this node exports Prometheus metrics on, advertised in its registration (0: none).</summary>
+    public int MetricsExportPort { get; set; }
+
+    private IEnumerable<Measurement<long>> LeaseMeasurements()
+    {
+        int granted, queued;
+        lock (_lock) (granted, queued) = (_leases.Count, _queue.Count);
+        return [new(granted, RayMetrics.StateTag("granted")),
+            new(queued, RayMetrics.StateTag("queued"))];
+    }
+
+    private static IEnumerable<Measurement<long>> StoreMeasurements(PlasmaStore store, bool counters)
+    {
+        var s = store.Stats();
+        return counters
+            ? [new(s.RestoredBytes, Kind("restored")), new(s.EvictedBytes, Kind("evicted"))]
+            : [new(s.Used, Kind("used")), new(s.Capacity, Kind("capacity")), new(s.FallbackBytes, Kind("fallback")), new(s.SpilledBytes, Kind("spilled"))];
+
+        static KeyValuePair<string, object?> Kind(string kind) => new("kind", kind);
+    }
+
+    private static readonly KeyValuePair<string, object?> s_requested = new(RayMetrics.Outcome, "requested"),
+        s_granted = new(RayMetrics.Outcome, "granted"), s_spilledBack = new(RayMetrics.Outcome, "spilled_back"),
+        s_canceled = new(RayMetrics.Outcome, "canceled"), s_rejected = new(RayMetrics.Outcome, "rejected");
+
+    private static void CountLease(WireLeaseReply reply) => RayMetrics.Leases.Add(1, reply.Kind switch
+    {
+        LeaseReplyKind.Granted => s_granted,
+        LeaseReplyKind.Spillback => s_spilledBack,
+        LeaseReplyKind.Rejected => s_rejected,
+        _ => s_canceled,
+    });
 
     /// <summary>The raylet's configuration (its calls to other raylets carry its token).</summary>
     public RayConfig Config => _config;
@@ -154,7 +215,7 @@ internal sealed partial class NodeManager : IDisposable
         var record = new NodeRecord
         {
             NodeId = NodeId, RayletEndpoint = endpoint, RayletSocket = socket, Total = Total.ToWire(), IsHead = IsHead,
-            ProcessId = Environment.ProcessId,
+            ProcessId = Environment.ProcessId, MetricsExportPort = MetricsExportPort,
         };
         _registration = record;
         await Gcs.RegisterNodeAsync(record, ct).ConfigureAwait(false);
@@ -300,6 +361,10 @@ internal sealed partial class NodeManager : IDisposable
         var placement = request.PlacementResources?.FromWire() ?? resources;
         var pending = new PendingLease(request, resources, placement, ct);
         LogLeaseRequested(_logger, request.Description, request.JobId, request.GrantOrReject);
+        RayMetrics.Leases.Add(1, s_requested);
+        // Every answer is counted by its kind (a request the requester cancels is not answered).
+        _ = pending.Reply.Task.ContinueWith(static t => { if (t.IsCompletedSuccessfully) CountLease(t.Result); }, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         // The job's first lease here: warm up workers up to the CPU count, less the one this lease starts.
         Pool.PrestartForJob(request.JobId, (int)Math.Ceiling(_baseCpus) - 1);
         lock (_lock)
@@ -310,6 +375,7 @@ internal sealed partial class NodeManager : IDisposable
             if (Decide(pending) is { } immediate)
             {
                 LogLeaseAnswered(_logger, request.Description, immediate.Kind, immediate.NodeId);
+                CountLease(immediate);
                 return Task.FromResult(immediate);
             }
             _queue.AddLast(pending);
@@ -614,6 +680,8 @@ internal sealed partial class NodeManager : IDisposable
         Objects?.Store.DisconnectClient(worker.WorkerId.ToString());
         // The objects it owned are unreachable now.
         Objects?.Store.FreeOwnedBy(worker.WorkerId);
+        // Its metrics stay counted in the node's totals; its gauges go.
+        Metrics.Retire(worker.WorkerId);
         Gcs.ReportWorkerFailure(worker.WorkerId, NodeId, reason);
     }
 
@@ -631,6 +699,7 @@ internal sealed partial class NodeManager : IDisposable
             _queue.Clear();
         }
         _stopping.Cancel();
+        foreach (var g in _gauges) g.Dispose();
         foreach (var p in queued) p.Reply.TrySetResult(Canceled("the node shut down"));
         Pool.Dispose();
         // Last: the workers that mapped its objects are gone; every object and spill file goes with the node.

@@ -31,6 +31,9 @@ internal class NodeManagerService : IRpcService
     public static readonly Method<ReleaseUnusedActorWorkersRequest, ReleaseUnusedActorWorkersReply> ReleaseUnusedActorWorkersMethod =
         RpcMarshaller.Unary<ReleaseUnusedActorWorkersRequest, ReleaseUnusedActorWorkersReply>(Name, nameof(ReleaseUnusedActorWorkers));
     public static readonly Method<GetObjectRefsRequest, NodeObjectRefsReply> GetObjectRefsMethod = RpcMarshaller.Unary<GetObjectRefsRequest, NodeObjectRefsReply>(Name, nameof(GetObjectRefs));
+    public static readonly Method<MetricsReport, Empty> ReportMetricsMethod = RpcMarshaller.Unary<MetricsReport, Empty>(Name, nameof(ReportMetrics));
+    public static readonly Method<Empty, LogFileList> ListLogsMethod = RpcMarshaller.Unary<Empty, LogFileList>(Name, nameof(ListLogs));
+    public static readonly Method<ReadLogRequest, ReadLogReply> ReadLogMethod = RpcMarshaller.Unary<ReadLogRequest, ReadLogReply>(Name, nameof(ReadLog));
 
     private readonly NodeManager _raylet;
 
@@ -64,6 +67,9 @@ internal class NodeManagerService : IRpcService
         b.AddMethod(CancelResourceReserveMethod, s is null ? null : s.CancelResourceReserve);
         b.AddMethod(GetObjectRefsMethod, s is null ? null : s.GetObjectRefs);
         b.AddMethod(ReleaseUnusedActorWorkersMethod, s is null ? null : s.ReleaseUnusedActorWorkers);
+        b.AddMethod(ReportMetricsMethod, s is null ? null : s.ReportMetrics);
+        b.AddMethod(ListLogsMethod, s is null ? null : s.ListLogs);
+        b.AddMethod(ReadLogMethod, s is null ? null : s.ReadLog);
     }
 
     /// <summary>The reference tables of the workers registered here, for the state API (Ray's <c>GetObjectsInfo</c>); a
@@ -83,6 +89,21 @@ internal class NodeManagerService : IRpcService
         }
         return new NodeObjectRefsReply([.. replies], [.. unreachable]);
     }
+
+    /// <summary>A worker's or driver's metrics for the node's export (validated by <see cref="Stats.NodeMetrics"/>).</summary>
+    public virtual Task<Empty> ReportMetrics(MetricsReport request, ServerCallContext context)
+    {
+        _raylet.Metrics.Report(request);
+        return Task.FromResult(Empty.Instance);
+    }
+
+    /// <summary>The node's log files (<c>raysharp logs</c>).</summary>
+    public virtual Task<LogFileList> ListLogs(Empty request, ServerCallContext context) =>
+        Task.FromResult(new LogFileList(_raylet.NodeId, _raylet.Logs?.ListFiles() ?? []));
+
+    /// <summary>Part of one of the node's log files; only names <see cref="ListLogs"/> lists can be read.</summary>
+    public virtual Task<ReadLogReply> ReadLog(ReadLogRequest request, ServerCallContext context) =>
+        Task.FromResult(_raylet.Logs?.Read(request) ?? new ReadLogReply(false, [], 0, 0));
 
     public virtual Task<WireLeaseReply> RequestWorkerLease(WireLeaseRequest request, ServerCallContext context)
     {

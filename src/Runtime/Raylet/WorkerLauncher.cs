@@ -45,8 +45,9 @@ internal interface IWorkerLauncher
 
 /// <summary>
 /// Starts each worker as <c>dotnet exec RaySharp.Runtime.dll worker ...</c> from the job's code search path, with its
-/// standard output and error captured to <c>logs/worker-&lt;id&gt;.out</c> and <c>.err</c> in the session directory and
-/// published to the job's driver (the worker's own runtime log is <c>logs/worker-&lt;id&gt;.log</c>, written by the worker).
+/// standard output and error captured to <c>logs/worker-&lt;id&gt;.out</c> and <c>.err</c> in the session directory, which
+/// the node's <see cref="LogMonitor"/> tails and publishes to the job's driver (the worker's own runtime log is
+/// <c>logs/worker-&lt;id&gt;.log</c>, written by the worker).
 /// Each worker's stdin is a pipe from this process: when the raylet goes away, the worker reads end-of-file and
 /// exits, so a crashed raylet leaves no orphans.
 /// </summary>
@@ -55,16 +56,19 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
     private static readonly Encoding s_utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false);
     private readonly string _sessionDir;
     private readonly string _runtimeConfig;
-    private readonly Action<LogBatch> _publishLogs;
+    private readonly LogMonitor _logs;
+    private readonly string _nodeIp;
     private readonly ClusterToken? _token;
 
     /// <param name="sessionDir">The session directory: workers' logs and sockets go there.</param>
-    /// <param name="publishLogs">Publishes workers' output to their drivers.</param>
+    /// <param name="logs">The node's log monitor: it tails the workers' output files and publishes them to their drivers.</param>
+    /// <param name="nodeIp">The node's address, for the prefix of the workers' output.</param>
     /// <param name="token">The cluster token workers get (in their environment, never on their command line).</param>
-    public ProcessWorkerLauncher(string sessionDir, Action<LogBatch> publishLogs, ClusterToken? token)
+    public ProcessWorkerLauncher(string sessionDir, LogMonitor logs, string nodeIp, ClusterToken? token)
     {
         _sessionDir = sessionDir;
-        _publishLogs = publishLogs;
+        _logs = logs;
+        _nodeIp = nodeIp;
         _token = token;
         SessionFiles.CreatePrivateDirectory(Path.Combine(sessionDir, "logs"));
         SessionFiles.CreatePrivateDirectory(Path.Combine(sessionDir, "sockets"));
@@ -113,8 +117,13 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
             handle.OnExited();
             onExited();
             // The output pipes drain to end-of-file first; then the process object, its stdin pipe (the worker's
-            // lifeline) and its stream readers are released, so a long-lived raylet does not leak descriptors.
-            _ = Task.Run(handle.Release);
+            // lifeline) and its stream readers are released, so a long-lived raylet does not leak descriptors. The log
+            // monitor then publishes what is left in its files and stops tailing them.
+            _ = Task.Run(() =>
+            {
+                handle.Release();
+                _logs.Stop(info.WorkerId);
+            });
         };
         try
         {
@@ -127,19 +136,18 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
             process.Dispose();
             throw;
         }
-        string prefix = $"(pid={process.Id}, node={info.NodeId.ToString()[..8]})";
-        process.OutputDataReceived += (_, e) => OnOutput(handle, job.JobId, prefix, e.Data, isError: false);
-        process.ErrorDataReceived += (_, e) => OnOutput(handle, job.JobId, prefix, e.Data, isError: true);
+        _logs.Track(info.WorkerId, job.JobId, process.Id, _nodeIp, info.NodeId);
+        process.OutputDataReceived += (_, e) => OnOutput(handle, e.Data, isError: false);
+        process.ErrorDataReceived += (_, e) => OnOutput(handle, e.Data, isError: true);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return handle;
     }
 
-    private void OnOutput(ProcessHandle worker, JobId jobId, string prefix, string? line, bool isError)
+    /// <summary>A line of the worker's output goes to its file; the log monitor takes it from there to the driver.</summary>
+    private static void OnOutput(ProcessHandle worker, string? line, bool isError)
     {
-        if (line is null) return;
-        worker.WriteLog(line, isError);
-        _publishLogs(new LogBatch(jobId, prefix, [line], isError));
+        if (line is not null) worker.WriteLog(line, isError);
     }
 
     private sealed class ProcessHandle(Process process, StreamWriter stdout, StreamWriter stderr) : IWorkerHandle

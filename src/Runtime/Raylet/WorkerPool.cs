@@ -120,6 +120,23 @@ internal sealed class WorkerPool : IDisposable
         get { lock (_lock) return _all.Count; }
     }
 
+    /// <summary>The pool's workers for <c>raysharp.workers</c>: alive (registered), starting (not yet registered) and
+    /// idle (registered and in the pool, not leased).</summary>
+    public IEnumerable<System.Diagnostics.Metrics.Measurement<long>> Measurements()
+    {
+        int alive = 0, starting = 0, idle = 0;
+        lock (_lock)
+        {
+            foreach (var w in _all.Values)
+            {
+                if (w.Registered.Task.IsCompletedSuccessfully) alive++;
+                else if (!w.Registered.Task.IsCompleted) starting++;
+            }
+            foreach (var stack in _idle.Values) idle += stack.Count;
+        }
+        return [new(alive, Stats.RayMetrics.StateTag("alive")), new(starting, Stats.RayMetrics.StateTag("starting")), new(idle, Stats.RayMetrics.StateTag("idle"))];
+    }
+
     /// <summary>An idle worker for the job and environment, or a newly started one once it has registered. When the
     /// node is at a worker limit for <paramref name="use"/>, waits until a worker is returned, blocks or exits. The task's
     /// own unpacked working dir (<paramref name="workingDir"/>, from its runtime env) replaces the job's.</summary>

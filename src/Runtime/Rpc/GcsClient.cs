@@ -63,7 +63,9 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
         {
             try
             {
-                return Invoker.BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline)), request);
+                var reply = Invoker.BlockingUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline)), request);
+                if (firstFailure != 0) Stats.RayMetrics.GcsReconnects.Add(1);
+                return reply;
             }
             catch (RpcException e)
             {
@@ -85,8 +87,10 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
         {
             try
             {
-                return await Invoker.AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline), cancellationToken: ct),
+                var reply = await Invoker.AsyncUnaryCall(method, null, new CallOptions(deadline: DateTime.UtcNow + (deadline ?? DefaultDeadline), cancellationToken: ct),
                     request).ResponseAsync.ConfigureAwait(false);
+                if (firstFailure != 0) Stats.RayMetrics.GcsReconnects.Add(1);
+                return reply;
             }
             catch (RpcException e) when (!ct.IsCancellationRequested)
             {
@@ -230,6 +234,9 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
         Call(GcsService.KvPutMethod, new KvRequest(@namespace, key, value, overwrite)).Value;
 
     public byte[]? KvGet(string @namespace, string key) => Call(GcsService.KvGetMethod, new KvRequest(@namespace, key, null, false)).Value;
+
+    public async Task<byte[]?> KvGetAsync(string @namespace, string key, CancellationToken ct = default) =>
+        (await CallAsync(GcsService.KvGetMethod, new KvRequest(@namespace, key, null, false), ct).ConfigureAwait(false)).Value;
 
     public bool KvDelete(string @namespace, string key) => Call(GcsService.KvDelMethod, new KvRequest(@namespace, key, null, false)).Value;
 

@@ -64,6 +64,9 @@ internal sealed partial record WireTaskSpec
     public long SequenceNumber { get; init; }
     public int AttemptNumber { get; init; }
     public WireActorCreation? ActorCreation { get; init; }
+    /// <summary>The submitter's W3C trace context (<c>traceparent</c>, <c>tracestate</c>); null when it was not traced.</summary>
+    public string? TraceParent { get; init; }
+    public string? TraceState { get; init; }
 
     public string DisplayName => Name ?? FunctionName;
 }
@@ -223,6 +226,8 @@ internal sealed partial record NodeRecord
     public bool IsHead { get; init; }
     public int ProcessId { get; init; }
     public string? DeathReason { get; init; }
+    /// <summary>The node's Prometheus port (<c>--metrics-export-port</c>) on the raylet endpoint's host; 0: it exports none.</summary>
+    public int MetricsExportPort { get; init; }
 }
 
 /// <summary>A raylet's periodic report: what is free, and its totals (which change as bundles are committed and returned).</summary>

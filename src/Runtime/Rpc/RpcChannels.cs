@@ -23,7 +23,7 @@ internal static class RpcChannels
     {
         var token = config?.AuthToken;
         if (InProcessTransport.IsInProcess(endpoint)) return InProcessTransport.Invoker(endpoint, token);
-        var invoker = Channel(endpoint, config).CreateCallInvoker();
+        var invoker = Channel(endpoint, config).CreateCallInvoker().Intercept(RpcMetricsInterceptor.Instance);
         return token is null ? invoker : invoker.Intercept(metadata =>
         {
             metadata.Add(ClusterAuthenticator.HeaderName, token.Header);

@@ -56,13 +56,7 @@ internal sealed class RpcServer : IRpcHost
         var token = config.AuthToken ?? throw new InvalidOperationException(
             $"An RPC server needs the cluster token ({ClusterToken.Variable}); this process was started without one.");
         var authenticator = new ClusterAuthenticator(token, loggers?.CreateLogger(typeof(ClusterAuthenticator).FullName!));
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "RaySharp" });
-        builder.Logging.ClearProviders();
-        // The server is part of a process it does not own (a user's driver, a worker, a node): SIGTERM and Ctrl+C keep
-        // their usual meaning there instead of quietly stopping this server and leaving the process running.
-        builder.Services.AddSingleton<IHostLifetime, NoSignalHandlingLifetime>();
-        // The host logs through the process's factory (its files, console and levels); the process owns and disposes it.
-        if (loggers is not null) builder.Services.AddSingleton(loggers);
+        var builder = EmbeddedWebHost.CreateBuilder("RaySharp", loggers);
         builder.WebHost.ConfigureKestrel(options =>
         {
             options.Limits.Http2.MaxStreamsPerConnection = 100_000;
@@ -78,9 +72,12 @@ internal sealed class RpcServer : IRpcHost
         });
         // One check for every call of every service; a message over its service's limit fails with ResourceExhausted.
         builder.Services.AddSingleton(new ClusterAuthInterceptor(authenticator));
+        builder.Services.AddSingleton(RpcMetricsInterceptor.Instance);
         var grpc = builder.Services.AddGrpc(o =>
         {
             o.Interceptors.Add<ClusterAuthInterceptor>();
+            // After the check: refused calls are counted by the authenticator, not as calls of their method.
+            o.Interceptors.Add<RpcMetricsInterceptor>();
             o.MaxReceiveMessageSize = Math.Min(config.GcsGrpcMaxReceiveMessageSize, config.RayletGrpcMaxReceiveMessageSize);
             o.MaxSendMessageSize = null;
             o.EnableDetailedErrors = true;
@@ -94,28 +91,13 @@ internal sealed class RpcServer : IRpcHost
         foreach (var service in services) service.Map(app);
         await app.StartAsync(ct).ConfigureAwait(false);
         if (socketPath is not null) SessionFiles.RestrictSocket(socketPath);
-        int bound = port;
-        var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>();
-        foreach (var a in addresses?.Addresses ?? [])
-        {
-            if (a.StartsWith("http://unix:", StringComparison.Ordinal)) continue;
-            if (Uri.TryCreate(a, UriKind.Absolute, out var uri)) bound = uri.Port;
-        }
-        return new RpcServer(app, host, bound, socketPath, authenticator);
+        return new RpcServer(app, host, EmbeddedWebHost.BoundPort(app, port), socketPath, authenticator);
     }
 
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await _app.StopAsync(cts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Streams still open (long polls, subscriptions) are cut: their clients see the server go away.
-        }
-        await _app.DisposeAsync().ConfigureAwait(false);
+        // Streams still open (long polls, subscriptions) are cut: their clients see the server go away.
+        await EmbeddedWebHost.StopAsync(_app).ConfigureAwait(false);
         if (SocketPath is not null) try { File.Delete(SocketPath); } catch (IOException) { }
         // This process's cached channels to the stopped server go too: a later server on the same (ephemeral) port would
         // otherwise be called through a channel still backing off from this one's refused connections.
@@ -148,6 +130,51 @@ internal interface IRpcService
     /// <summary>Sets the service's own gRPC options (its message size limit) on the server's builder.</summary>
     void Configure(Grpc.AspNetCore.Server.IGrpcServerBuilder grpc, RayConfig config)
     {
+    }
+}
+
+/// <summary>What RaySharp's Kestrel hosts (the RPC server, the metrics endpoint) share: a slim builder inside a process
+/// the host does not own, its bound port, and a bounded stop.</summary>
+internal static class EmbeddedWebHost
+{
+    /// <summary>A slim builder that logs through <paramref name="loggers"/> (null: nowhere) and leaves signals alone.</summary>
+    public static WebApplicationBuilder CreateBuilder(string applicationName, ILoggerFactory? loggers)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = applicationName });
+        builder.Logging.ClearProviders();
+        // The host is part of a process it does not own (a user's driver, a worker, a node): SIGTERM and Ctrl+C keep
+        // their usual meaning there instead of quietly stopping this host and leaving the process running.
+        builder.Services.AddSingleton<IHostLifetime, NoSignalHandlingLifetime>();
+        // The host logs through the process's factory (its files, console and levels); the process owns and disposes it.
+        if (loggers is not null) builder.Services.AddSingleton(loggers);
+        return builder;
+    }
+
+    /// <summary>The TCP port the started host listens on (<paramref name="requested"/> unless it was 0).</summary>
+    public static int BoundPort(WebApplication app, int requested)
+    {
+        int bound = requested;
+        var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>();
+        foreach (var a in addresses?.Addresses ?? [])
+        {
+            if (a.StartsWith("http://unix:", StringComparison.Ordinal)) continue;
+            if (Uri.TryCreate(a, UriKind.Absolute, out var uri)) bound = uri.Port;
+        }
+        return bound;
+    }
+
+    /// <summary>Stops the host, cutting what is still open after two seconds, and disposes it.</summary>
+    public static async ValueTask StopAsync(WebApplication app)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await app.StopAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await app.DisposeAsync().ConfigureAwait(false);
     }
 }
 

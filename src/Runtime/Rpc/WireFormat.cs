@@ -75,6 +75,8 @@ internal static class WireFormat
             MaxPendingCalls = c.MaxPendingCalls,
             UsesDefaultCpus = c.UsesDefaultCpus,
         } : null,
+        TraceParent = spec.TraceParent,
+        TraceState = spec.TraceState,
     };
 
     /// <summary>The task as the worker that runs it needs it: the function resolved in this process's registry.</summary>
@@ -102,6 +104,8 @@ internal static class WireFormat
             SequenceNumber = w.SequenceNumber,
             AttemptNumber = w.AttemptNumber,
             ActorCreation = w.ActorCreation is { } c ? FromWire(c, function) : null,
+            TraceParent = w.TraceParent,
+            TraceState = w.TraceState,
         };
     }
 

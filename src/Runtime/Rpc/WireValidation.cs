@@ -202,5 +202,5 @@ internal static class WireValidation
     /// <summary>More workers than any node runs.</summary>
     private const int MaxWorkersPerNode = 100_000;
 
-    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+    internal static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
 }

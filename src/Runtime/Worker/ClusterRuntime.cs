@@ -5,14 +5,16 @@ using RaySharp.Core.LocalMode;
 using RaySharp.Core.Logging;
 using RaySharp.Core.Raylet;
 using RaySharp.Core.Rpc;
+using RaySharp.Core.Stats;
 
 namespace RaySharp.Core.Worker;
 
 /// <summary>How a node's components are reached: over gRPC (TCP and a Unix socket), or in process (local mode).</summary>
 /// <param name="Serve">Starts the node's RPC host for the given services.</param>
-/// <param name="Launcher">Starts the node's workers, given how to publish their output.</param>
+/// <param name="Launcher">Starts the node's workers, given the node's log monitor (null in local mode, where workers are
+/// threads whose output is the driver's own).</param>
 internal sealed record NodeTransport(Func<IReadOnlyList<IRpcService>, string, Task<IRpcHost>> Serve,
-    Func<Action<LogBatch>, IWorkerLauncher> Launcher)
+    Func<LogMonitor?, IWorkerLauncher> Launcher)
 {
     /// <summary>gRPC on <paramref name="host"/> (port <paramref name="port"/> for the head's GCS, 0 for any), a Unix
     /// socket in the session directory, and worker processes. Kestrel logs through <paramref name="loggers"/>.
@@ -24,20 +26,25 @@ internal sealed record NodeTransport(Func<IReadOnlyList<IRpcService>, string, Ta
             string socket = Path.Combine(sessionDir, "sockets", name + ".sock");
             return await RpcServer.StartAsync(host, port, socket, services, config, loggers).ConfigureAwait(false);
         },
-        publishLogs => new ProcessWorkerLauncher(sessionDir, publishLogs, config.AuthToken));
+        logs => new ProcessWorkerLauncher(sessionDir, logs ?? throw new ArgumentNullException(nameof(logs), "Worker processes need the node's log monitor."),
+            host, config.AuthToken));
 }
 
 /// <summary>A node's components hosted in this process: the GCS (head node only), the raylet, and one RPC host for
 /// both (plus, for a driver on the node, the driver's own core worker service).</summary>
 internal sealed class NodeHost : IAsyncDisposable
 {
-    private NodeHost(IRpcHost server, NodeManager raylet, GcsServer? gcs, string gcsEndpoint)
+    private NodeHost(IRpcHost server, NodeManager raylet, GcsServer? gcs, string gcsEndpoint, MetricsExporter? metrics)
     {
         Server = server;
         Raylet = raylet;
         Gcs = gcs;
         GcsEndpoint = gcsEndpoint;
+        Metrics = metrics;
     }
+
+    /// <summary>The node's Prometheus endpoint, when it exports one.</summary>
+    public MetricsExporter? Metrics { get; }
 
     public IRpcHost Server { get; }
     public NodeManager Raylet { get; }
@@ -47,34 +54,62 @@ internal sealed class NodeHost : IAsyncDisposable
 
     /// <summary>Starts a node. With <paramref name="gcsAddress"/> null it is a head node hosting the GCS; otherwise it
     /// joins the GCS at that address (as the head node when <paramref name="isHead"/>: the GCS runs in a process of its
-    /// own). Its components log through <paramref name="loggers"/>, the process's factory.</summary>
+    /// own). Its components log through <paramref name="loggers"/>, the process's factory. With
+    /// <paramref name="metricsExportPort"/> (0: a free port) it serves Prometheus metrics there and advertises the port
+    /// in its registration.</summary>
     public static async Task<NodeHost> StartAsync(ResourceSet resources, string? gcsAddress, NodeTransport transport, RayConfig config,
         ILoggerFactory loggers, IReadOnlyList<IRpcService>? extraServices = null, NodeId? nodeId = null, string? sessionDir = null,
-        CancellationToken ct = default, bool? isHead = null)
+        CancellationToken ct = default, bool? isHead = null, int? metricsExportPort = null)
     {
         var id = nodeId ?? NodeId.FromRandom();
+        // An exporting node counts from its start: the collector enables the instruments before any component records.
+        if (metricsExportPort is not null) _ = MetricsCollector.Process;
         var gcs = gcsAddress is null ? new GcsServer(config, loggers) : null;
+        bool head = isHead ?? gcs is not null;
         NodeManager? raylet = null;
-        var launcher = transport.Launcher(batch => raylet?.PublishLogs(batch));
+        var logs = sessionDir is null ? null : new LogMonitor(LogDir(sessionDir), batch => raylet?.PublishLogs(batch), config,
+            () => OwnLogFiles(sessionDir, id, head), loggers.CreateLogger<LogMonitor>());
+        var launcher = transport.Launcher(logs);
         var store = CreateStore(resources, id, sessionDir, config, loggers);
-        raylet = new NodeManager(id, resources, isHead: isHead ?? gcs is not null, config, loggers, launcher, store, sessionDir);
+        raylet = new NodeManager(id, resources, isHead: isHead ?? gcs is not null, config, loggers, launcher, store, sessionDir) { Logs = logs };
         var services = new List<IRpcService> { raylet.Service };
         if (gcs is not null) services.Add(gcs.Service);
         services.AddRange(extraServices ?? []);
         IRpcHost? server = null;
+        MetricsExporter? metrics = null;
         try
         {
             server = await transport.Serve(services, "raylet-" + id.ToString()[..8]).ConfigureAwait(false);
+            if (metricsExportPort is { } port)
+            {
+                metrics = await MetricsExporter.StartAsync(ClusterMetrics.HostOf(server.Endpoint), port, raylet.Metrics.Collect, loggers, ct)
+                    .ConfigureAwait(false);
+                raylet.MetricsExportPort = metrics.Port;
+            }
             await raylet.StartAsync(new GcsClient(gcsAddress ?? server.Endpoint, config, loggers.CreateLogger<GcsClient>()), server.Endpoint, server.Socket, ct).ConfigureAwait(false);
         }
         catch
         {
             raylet.Dispose();
+            logs?.Dispose();
             gcs?.Dispose();
+            if (metrics is not null) await metrics.DisposeAsync().ConfigureAwait(false);
             if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        return new NodeHost(server, raylet, gcs, raylet.GcsEndpoint);
+        return new NodeHost(server, raylet, gcs, raylet.GcsEndpoint, metrics);
+    }
+
+    /// <summary>The files of the session's log directory a node lists besides its workers': its raylet's log and, on the
+    /// head node, the GCS's and the drivers' (an embedded cluster's driver logs beside them).</summary>
+    private static IEnumerable<string> OwnLogFiles(string sessionDir, NodeId nodeId, bool head)
+    {
+        yield return Path.GetFileName(RayletLogFile(sessionDir, nodeId, head));
+        if (!head) yield break;
+        yield return Path.GetFileName(GcsLogFile(sessionDir));
+        string dir = LogDir(sessionDir);
+        if (!Directory.Exists(dir)) yield break;
+        foreach (var driver in Directory.EnumerateFiles(dir, "driver-*.log")) yield return Path.GetFileName(driver);
     }
 
     /// <summary>
@@ -262,7 +297,10 @@ internal sealed class NodeHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Raylet.Dispose();
+        // After the workers are gone: their last output reaches the drivers.
+        Raylet.Logs?.Dispose();
         Gcs?.Dispose();
+        if (Metrics is not null) await Metrics.DisposeAsync().ConfigureAwait(false);
         await Server.DisposeAsync().ConfigureAwait(false);
     }
 }
@@ -375,7 +413,7 @@ internal static class ClusterDriver
         var jobEnv = options.RuntimeEnv;
         if (uploader is not null && jobEnv?.WorkingDir is { } workingDir) jobEnv = jobEnv with { WorkingDir = uploader.Upload(workingDir) };
         else if (!options.LocalMode && JobSubmissionEnvironment.WorkingDirUri is { } submitted) jobEnv = (jobEnv ?? new RuntimeEnv()) with { WorkingDir = submitted };
-        IDisposable? logs = null, watch = null, events = null;
+        IDisposable? logs = null, watch = null, events = null, metrics = null;
         var worker = new CoreWorker(jobId, ns, jobEnv, config, loggers, w =>
         {
             threads?.Attach(w, gcs);
@@ -396,6 +434,8 @@ internal static class ClusterDriver
             // A driver that joined a cluster can die alone; the GCS finishes its job when this watch breaks. (Local
             // mode's and the embedded cluster's GCS live and die with the driver.)
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
+            // A driver on a cluster reports its metrics (the tasks it owns) to its node; an embedded node exports them itself.
+            if (embedded is null) metrics = MetricsReporter.Start(w.WorkerId, raylet, config, loggers.CreateLogger(typeof(MetricsReporter).FullName!));
             var rayletClient = new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers);
             events = ClusterEventStream.Start(gcs, rayletClient, loggers.CreateLogger<RayletRpcClient>());
             var state = new GcsStateSource(gcs);
@@ -406,6 +446,7 @@ internal static class ClusterDriver
                 PlacementGroups: new GcsPlacementGroupClient(gcs, jobId, () => w.Address), OnDispose: () =>
                 {
                     gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
+                    metrics?.Dispose();
                     events?.Dispose();
                     watch?.Dispose();
                     logs?.Dispose();

@@ -10,7 +10,8 @@ namespace RaySharp.Core.Worker;
 /// A node process: <c>RaySharp.Runtime.dll node [--head] [--address GCS] ...</c> hosts a raylet (and, on the head
 /// node, the GCS, unless <c>--head --address</c> names a GCS in its own process, see <see cref="GcsMain"/>) until it is stopped (SIGTERM/SIGINT), or — with <c>--lifeline</c> — until its parent closes its
 /// stdin. Used by <c>raysharp start</c> and <c>TestCluster</c>. When ready it prints one line:
-/// <c>RAYSHARP_NODE_READY gcs=HOST:PORT node=NODE_ID raylet=HOST:PORT</c>.
+/// <c>RAYSHARP_NODE_READY gcs=HOST:PORT node=NODE_ID raylet=HOST:PORT session=DIR metrics=PORT</c>; Prometheus metrics are
+/// served on <c>--metrics-export-port</c> (default: a free port), the port advertised in the node table.
 /// </summary>
 internal static class NodeMain
 {
@@ -33,6 +34,7 @@ internal static class NodeMain
             Resources = o.TryGetValue("resources", out var r) ? ParseResources(r) : null,
         };
         int port = o.TryGetValue("port", out var p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
+        int metricsPort = ProcessArgs.MetricsExportPort(o);
         string sessionDir = o.GetValueOrDefault("session-dir") ?? NodeHost.NewSessionDir(o.GetValueOrDefault("temp-dir"));
         // The directory may be named after another process (raysharp start, which exits): record that this node uses it.
         NodeHost.MarkSessionInUse(sessionDir);
@@ -52,7 +54,7 @@ internal static class NodeMain
         config = config with { AuthToken = token };
         var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), hostsGcs ? port : 0, config, loggers);
         await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), hostsGcs ? null : address, transport, config, loggers,
-            nodeId: nodeId, sessionDir: sessionDir, isHead: head).ConfigureAwait(false);
+            nodeId: nodeId, sessionDir: sessionDir, isHead: head, metricsExportPort: metricsPort).ConfigureAwait(false);
         if (hostsGcs) token.WriteToSession(sessionDir, node.GcsEndpoint);
         // The head's dashboard (--dashboard-port; 0 picks a free port), a process of its own that lives as long as this one.
         // As in Ray, a dashboard that cannot start (port taken, assembly missing) leaves the cluster running without it.
@@ -64,8 +66,8 @@ internal static class NodeMain
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.TrySetResult(); });
         if (flags.Contains("lifeline")) Lifeline.Start(() => stop.TrySetResult());
-        Console.WriteLine($"{ReadyMarker} gcs={node.GcsEndpoint} node={node.Raylet.NodeId} raylet={node.Raylet.Endpoint} session={sessionDir}" +
-            (dashboard is null ? "" : $" dashboard={dashboard.Url}"));
+        Console.WriteLine($"{ReadyMarker} gcs={node.GcsEndpoint} node={node.Raylet.NodeId} raylet={node.Raylet.Endpoint} session={sessionDir} " +
+            $"metrics={node.Metrics!.Port}" + (dashboard is null ? "" : $" dashboard={dashboard.Url}"));
         Console.Out.Flush();
         await stop.Task.ConfigureAwait(false);
         if (!hostsGcs && address is not null)

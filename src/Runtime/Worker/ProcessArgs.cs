@@ -17,6 +17,12 @@ internal static class ProcessArgs
         return (o, flags);
     }
 
+    /// <summary>The <c>--metrics-export-port</c> option (Ray's flag): a port from 0 (a free one, the default) to 65535.</summary>
+    public static int MetricsExportPort(Dictionary<string, string> options) =>
+        !options.TryGetValue("metrics-export-port", out var text) ? 0
+        : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) && port <= 65535 ? port
+        : throw new ArgumentException($"--metrics-export-port must be a port number from 0 (any free port) to 65535, not '{text}'.");
+
     /// <param name="what">Names the process in the failure line (<c>[RaySharp node] failed: ...</c>).</param>
     /// <param name="args">The process's arguments, the mode first.</param>
     /// <param name="run">The process's work, with its options and flags.</param>

@@ -6,6 +6,7 @@ using System.Runtime.Loader;
 using Microsoft.Extensions.Logging;
 using RaySharp.Core.Logging;
 using RaySharp.Core.Rpc;
+using RaySharp.Core.Stats;
 
 namespace RaySharp.Core.Worker;
 
@@ -57,6 +58,8 @@ internal static class WorkerMain
         // .out and .err). Bad RAY_* values were already reported by the raylet whose environment it inherits.
         var (config, loggers) = RayLogging.StartProcess("worker " + workerId,
             new LogDestinations(Path.Combine(NodeHost.LogDir(sessionDir), $"worker-{workerId}.log"), SettingsProblemLevel: LogLevel.Information));
+        // Its metrics go to its raylet, which exports them with the node's.
+        var metrics = MetricsReporter.Start(workerId, raylet, config, loggers.CreateLogger(typeof(MetricsReporter).FullName!));
         // The raylet gone means this worker has no one to serve.
         Lifeline.Start(() => Exit(loggers, 0));
         CodeSearchPath.Load(o["code-search-path"]);
@@ -86,6 +89,8 @@ internal static class WorkerMain
             return 3;
         }
         await handler.Exited.Task.ConfigureAwait(false);
+        // Its last counts reach the node before it goes.
+        metrics.Dispose();
         // Exit without waiting for user threads: a force-cancelled task may still be running.
         Exit(loggers, 0);
         return 0;

@@ -84,6 +84,31 @@ public sealed class NodeManagerTests : IDisposable
     private static NodeRecord Remote(NodeId id, string endpoint, double total, double available, bool alive = true) =>
         FakeRayletGcs.Node(id, endpoint, total, available, alive);
 
+    // ---- Metrics ----
+
+    [Fact]
+    public async Task Lease_answers_are_counted_and_the_pools_workers_are_observed_by_state()
+    {
+        // Other tests' raylets record on the same meter meanwhile: counts are at least this test's.
+        using var collector = new Core.Stats.MetricsCollector(Core.Stats.RayMetrics.MeterName);
+        double Leases(string outcome) => collector.Collect().Where(f => f.Name == "raysharp.leases").SelectMany(f => f.Points)
+            .Where(p => p.Labels.SequenceEqual(["outcome", outcome])).Sum(p => p.Value);
+        long Workers(string state) => _node.Pool.Measurements().Single(m => m.Tags.ToArray().Single().Value as string == state).Value;
+        await StartNode(1);
+
+        var lease = await Granted(Request());
+        await CanceledWith(Request(strategy: new WireStrategy(WireStrategyKind.NodeAffinity, NodeId.FromRandom(), false)));
+        Assert.True(Leases("requested") >= 2);
+        Assert.True(Leases("granted") >= 1);
+        Assert.True(Leases("canceled") >= 1);
+        Assert.Equal(1, Workers("alive"));
+        Assert.Equal(0, Workers("idle"));
+
+        _node.ReturnWorker(lease.LeaseId, disconnect: false);
+        Assert.Equal(1, Workers("idle"));
+        Assert.Equal(0, Workers("starting"));
+    }
+
     // ---- Grants and the queue ----
 
     [Fact]
