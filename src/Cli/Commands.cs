@@ -90,6 +90,8 @@ internal static class Commands
             return unmatched.StartsWith('-')
                 ? $"Unknown option '{unmatched}' for {path} (run {path} --help for its options)."
                 : $"Unexpected argument '{unmatched}' for {path} (run {path} --help).";
+        if (command.Arguments.FirstOrDefault(a => a.Arity.MinimumNumberOfValues > 0 && parse.GetResult(a) is null or { Tokens.Count: 0 }) is { } missing)
+            return $"{path} needs {missing.Name} (run {path} --help).";
         string message = parse.Errors[0].Message.ReplaceLineEndings(" ");
         // Our own messages name the option or the command; System.CommandLine's say what is missing.
         return message.StartsWith("--", StringComparison.Ordinal) || message.StartsWith("raysharp", StringComparison.Ordinal)
