@@ -63,11 +63,12 @@ internal static class Commands
         }
         catch (ArgumentException e)
         {
-            error.WriteLine(CliOptions.Reason(e));
+            error.WriteLine(CliOptions.Reason(e).ReplaceLineEndings(" "));
             return 2;
         }
         catch (Exception e) when (e is InvalidOperationException or RpcException or IOException or RayException or HttpRequestException)
         {
+            // Not flattened: a node that failed to start says why with the lines of its log.
             error.WriteLine($"{PathOf(parse.CommandResult)}: {(e is RpcException rpc ? RpcErrors.Describe(rpc) : e.Message)}");
             return 1;
         }

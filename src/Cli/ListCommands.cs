@@ -115,7 +115,16 @@ internal static class ListCommands
             // Oldest first, as the GCS received them.
             _ => cluster.Ask(g => g.GetAllPlacementGroups()).OrderBy(g => g.CreateTimeMs).Select(PlacementGroupRow),
         };
-        var matching = StateFilter.Apply(rows, filters, what).ToList();
+        List<Dictionary<string, object?>> matching;
+        try
+        {
+            matching = StateFilter.Apply(rows, filters, what).ToList();
+        }
+        catch (ArgumentException e)
+        {
+            // The fields are known once the first row is there: a filter naming none of them is still bad input (exit code 2).
+            throw new ArgumentException("--filter: " + CliOptions.Reason(e), e);
+        }
         var shown = limit is { } max ? matching.Take(max).ToList() : matching;
         // The table leaves out maps of amounts (a node's resources): `--format json` has them.
         var columns = matching.FirstOrDefault()?.Where(kv => kv.Value is not IDictionary<string, double>).Select(kv => kv.Key).ToList() ?? [];
