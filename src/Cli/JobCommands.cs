@@ -1,3 +1,5 @@
+using System.CommandLine;
+using System.Globalization;
 using RaySharp.Core;
 using RaySharp.Jobs;
 
@@ -11,133 +13,181 @@ namespace RaySharp.Cli;
 /// </summary>
 internal static class JobCommands
 {
-    public const string Usage = """
-          job submit [--address http://HOST:8265] [--working-dir DIR] [--submission-id ID] [--env KEY=VALUE]... [--no-wait] -- ENTRYPOINT...
-                                     run ENTRYPOINT (a shell command line) on the head node as a job; prints its ID, then
-                                     its output; exits 0 only when the job succeeded
-          job status|logs|stop|delete ID [--address http://HOST:8265] [--follow (logs)]
-          job list [--address http://HOST:8265]
-        """;
-
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    public static Command Build()
     {
-        if (args.Length == 0) throw new ArgumentException("raysharp job needs one of: submit, status, logs, stop, delete, list.");
-        var (options, flags, positional, entrypoint) = Parse(args.AsSpan(1));
-        using var client = new JobSubmissionClient(DashboardAddress(options.GetValueOrDefault("address")));
-        try
-        {
-            switch (args[0])
-            {
-                case "submit":
-                    return await SubmitAsync(client, options, flags, entrypoint, output).ConfigureAwait(false);
-                case "list":
-                    foreach (var job in await client.ListJobsAsync().ConfigureAwait(false)) output.WriteLine(Describe(job));
-                    return 0;
-                case "status" or "logs" or "stop" or "delete":
-                    string id = positional.Count == 1 ? positional[0] : throw new ArgumentException($"raysharp job {args[0]} needs one job ID.");
-                    return await OnJobAsync(client, args[0], id, flags.Contains("follow"), output).ConfigureAwait(false);
-                default:
-                    throw new ArgumentException($"Unknown job command '{args[0]}'; use submit, status, logs, stop, delete or list.");
-            }
-        }
-        catch (JobNotFoundException e)
-        {
-            error.WriteLine(e.Message);
-            return 1;
-        }
-        catch (RayException e)
-        {
-            error.WriteLine($"raysharp job {args[0]}: {e.Message}");
-            return 1;
-        }
+        var job = new Command("job", "Run programs on the cluster as jobs, through the head's dashboard.");
+        job.Subcommands.Add(BuildSubmit());
+        job.Subcommands.Add(OnOneJob("status", "A job's status, exit code and message.", withFormat: true));
+        job.Subcommands.Add(OnOneJob("logs", "A job's output so far (--follow: until it ends)."));
+        job.Subcommands.Add(OnOneJob("stop", "Stop a running job."));
+        job.Subcommands.Add(OnOneJob("delete", "Forget a finished job and its logs."));
+        job.Subcommands.Add(BuildList());
+        return job;
     }
 
-    private static async Task<int> SubmitAsync(JobSubmissionClient client, Dictionary<string, string> options, HashSet<string> flags, string? entrypoint,
-        TextWriter output)
+    private static Option<string?> Address() => new("--address")
     {
-        if (string.IsNullOrWhiteSpace(entrypoint)) throw new ArgumentException("raysharp job submit needs an entrypoint after --, e.g. -- dotnet MyApp.dll.");
-        Dictionary<string, string>? env = null;
-        if (options.TryGetValue("env", out var pairs))
-            foreach (var pair in pairs.Split('\n'))
+        Description = "the head's dashboard (default: RAY_ADDRESS, else the head started on this machine, else http://127.0.0.1:8265)",
+        HelpName = "http://HOST:PORT",
+    };
+
+    private static Command BuildSubmit()
+    {
+        var address = Address();
+        var workingDir = new Option<string?>("--working-dir") { Description = "a directory to upload; the entrypoint runs in it", HelpName = "DIR" };
+        workingDir.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } dir && !Directory.Exists(dir)) r.AddError($"--working-dir '{dir}' is not a directory.");
+        });
+        var submissionId = new Option<string?>("--submission-id") { Description = "the job's ID (default: a new one)", HelpName = "ID" };
+        var env = new Option<string[]>("--env")
+        {
+            Description = "an environment variable of the entrypoint; repeat for several", HelpName = "KEY=VALUE",
+            Arity = ArgumentArity.OneOrMore, DefaultValueFactory = _ => [],
+        };
+        env.Validators.Add(r =>
+        {
+            foreach (var pair in r.GetValueOrDefault<string[]>() ?? [])
+                if (pair.IndexOf('=', StringComparison.Ordinal) <= 0) r.AddError($"--env takes KEY=VALUE, not '{pair}'.");
+        });
+        var noWait = new Option<bool>("--no-wait") { Description = "print the job's ID and return without following it" };
+        var entrypoint = new Argument<string[]>("ENTRYPOINT")
+        {
+            Description = "after --: the shell command line to run on the head node", Arity = ArgumentArity.ZeroOrMore,
+        };
+        var command = new Command("submit",
+            "Run ENTRYPOINT on the head node as a job; print its ID, then its output. Exits 0 only when the job succeeded.")
+            .With(address, workingDir, submissionId, env, noWait);
+        command.Arguments.Add(entrypoint);
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(entrypoint) is not { Length: > 0 })
+                r.AddError("raysharp job submit needs an entrypoint after --, e.g. -- dotnet MyApp.dll.");
+        });
+        command.Handle(async (parse, terminal, ct) =>
+        {
+            var pairs = parse.GetValue(env) ?? [];
+            var vars = pairs.Length == 0 ? null : pairs.Select(p => p.Split('=', 2)).GroupBy(p => p[0]).ToDictionary(g => g.Key, g => g.Last()[1]);
+            string? dir = parse.GetValue(workingDir);
+            var submission = new JobSubmission
             {
-                int at = pair.IndexOf('=', StringComparison.Ordinal);
-                if (at <= 0) throw new ArgumentException($"--env takes KEY=VALUE, not '{pair}'.");
-                (env ??= [])[pair[..at]] = pair[(at + 1)..];
-            }
-        string? workingDir = options.GetValueOrDefault("working-dir");
-        if (workingDir is not null && !Directory.Exists(workingDir)) throw new ArgumentException($"--working-dir '{workingDir}' is not a directory.");
-        string id = await client.SubmitJobAsync(new JobSubmission
+                Entrypoint = string.Join(' ', parse.GetValue(entrypoint)!),
+                SubmissionId = parse.GetValue(submissionId),
+                RuntimeEnv = vars is null && dir is null ? null : new RuntimeEnv { EnvVars = vars, WorkingDir = dir },
+            };
+            using var client = Client(parse, address);
+            return await SubmitAsync(client, submission, parse.GetValue(noWait), terminal, ct).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static async Task<int> SubmitAsync(JobSubmissionClient client, JobSubmission submission, bool noWait, Terminal terminal, CancellationToken ct)
+    {
+        string id = await client.SubmitJobAsync(submission, ct).ConfigureAwait(false);
+        terminal.Out.WriteLine($"Job '{id}' submitted.");
+        if (noWait)
         {
-            Entrypoint = entrypoint,
-            SubmissionId = options.GetValueOrDefault("submission-id"),
-            RuntimeEnv = env is null && workingDir is null ? null : new RuntimeEnv { EnvVars = env, WorkingDir = workingDir },
-        }).ConfigureAwait(false);
-        output.WriteLine($"Job '{id}' submitted.");
-        if (flags.Contains("no-wait"))
-        {
-            output.WriteLine($"Follow it with: raysharp job logs {id} --follow; its status: raysharp job status {id}");
+            terminal.Out.WriteLine($"Follow it with: raysharp job logs {id} --follow; its status: raysharp job status {id}");
             return 0;
         }
-        await foreach (var line in client.TailJobLogsAsync(id).ConfigureAwait(false)) output.WriteLine(line);
-        var info = await client.GetJobInfoAsync(id).ConfigureAwait(false);
-        output.WriteLine(Describe(info));
+        // Ctrl+C ends this command, not the job (the process's default, as `ray job submit`).
+        var info = await terminal.SpinAsync($"Job '{id}' is running (Ctrl+C stops following it, not the job)…", async _ =>
+        {
+            await foreach (var line in client.TailJobLogsAsync(id, ct).ConfigureAwait(false)) terminal.WriteLine(line);
+            return await client.GetJobInfoAsync(id, ct).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        terminal.Out.WriteLine(Describe(info));
         return info.Status == JobStatus.Succeeded ? 0 : 1;
     }
 
-    private static async Task<int> OnJobAsync(JobSubmissionClient client, string command, string id, bool follow, TextWriter output)
+    /// <summary><c>job status|logs|stop|delete ID</c>.</summary>
+    private static Command OnOneJob(string name, string description, bool withFormat = false)
     {
-        switch (command)
+        var address = Address();
+        var id = new Argument<string>("ID") { Description = "the job's submission ID" };
+        var follow = new Option<bool>("--follow") { Description = "keep printing the output until the job ends" };
+        var format = CliOptions.Format();
+        var command = new Command(name, description).With(address);
+        command.Arguments.Add(id);
+        if (name == "logs") command.Options.Add(follow);
+        if (withFormat) command.Options.Add(format);
+        command.Handle(async (parse, terminal, ct) =>
         {
-            case "status":
-                output.WriteLine(Describe(await client.GetJobInfoAsync(id).ConfigureAwait(false)));
-                return 0;
-            case "logs" when follow:
-                await foreach (var line in client.TailJobLogsAsync(id).ConfigureAwait(false)) output.WriteLine(line);
-                return 0;
-            case "logs":
-                output.Write(await client.GetJobLogsAsync(id).ConfigureAwait(false));
-                return 0;
-            case "stop":
-                output.WriteLine(await client.StopJobAsync(id).ConfigureAwait(false) ? $"Job '{id}' stopped." : $"Job '{id}' had already finished.");
-                return 0;
-            default:
-                try
-                {
-                    await client.DeleteJobAsync(id).ConfigureAwait(false);
-                }
-                catch (InvalidOperationException e)
-                {
-                    throw new RayException(e.Message);
-                }
-                output.WriteLine($"Job '{id}' deleted.");
-                return 0;
-        }
+            using var client = Client(parse, address);
+            string job = parse.GetValue(id)!;
+            var output = terminal.Out;
+            switch (name)
+            {
+                case "status":
+                    var info = await client.GetJobInfoAsync(job, ct).ConfigureAwait(false);
+                    if (parse.GetValue(format) == "json") terminal.WriteJson(JsonRow(info));
+                    else output.WriteLine(Describe(info));
+                    return 0;
+                case "logs" when parse.GetValue(follow):
+                    await foreach (var line in client.TailJobLogsAsync(job, ct).ConfigureAwait(false)) output.WriteLine(line);
+                    return 0;
+                case "logs":
+                    output.Write(await client.GetJobLogsAsync(job, ct).ConfigureAwait(false));
+                    return 0;
+                case "stop":
+                    output.WriteLine(await client.StopJobAsync(job, ct).ConfigureAwait(false) ? $"Job '{job}' stopped." : $"Job '{job}' had already finished.");
+                    return 0;
+                default:
+                    try
+                    {
+                        await client.DeleteJobAsync(job, ct).ConfigureAwait(false);
+                    }
+                    catch (InvalidOperationException e)
+                    {
+                        throw new RayException(e.Message); // a job still running: the cluster's answer, not bad input
+                    }
+                    output.WriteLine($"Job '{job}' deleted.");
+                    return 0;
+            }
+        });
+        return command;
     }
+
+    private static Command BuildList()
+    {
+        var address = Address();
+        var format = CliOptions.Format();
+        var command = new Command("list", "Every job the cluster knows: ID, status, exit code, entrypoint.").With(address, format);
+        command.Handle(async (parse, terminal, ct) =>
+        {
+            using var client = Client(parse, address);
+            var jobs = await client.ListJobsAsync(ct).ConfigureAwait(false);
+            if (parse.GetValue(format) == "json") terminal.WriteJson(jobs.Select(JsonRow).ToList());
+            else if (terminal.Interactive && jobs.Count > 0)
+                terminal.WriteTable(["submission id", "status", "exit code", "entrypoint", "message"], jobs.Select(j => (IReadOnlyList<string>)
+                    [j.SubmissionId, Status(j), j.DriverExitCode?.ToString(CultureInfo.InvariantCulture) ?? "", j.Entrypoint, j.Message ?? ""]));
+            else if (jobs.Count == 0) terminal.Out.WriteLine("No jobs.");
+            else foreach (var job in jobs) terminal.Out.WriteLine(Describe(job));
+            return 0;
+        });
+        return command;
+    }
+
+    private static JobSubmissionClient Client(ParseResult parse, Option<string?> address) => new(DashboardAddress(parse.GetValue(address)));
+
+    private static string Status(JobDetails job) => job.Status.ToString().ToUpperInvariant();
 
     private static string Describe(JobDetails job) =>
-        $"{job.SubmissionId}  {job.Status.ToString().ToUpperInvariant()}" + (job.DriverExitCode is { } code ? $" (exit code {code})" : "") +
+        $"{job.SubmissionId}  {Status(job)}" + (job.DriverExitCode is { } code ? $" (exit code {code})" : "") +
         $"  {job.Entrypoint}" + (job.Message is { Length: > 0 } m ? $"  — {m}" : "");
 
-    /// <summary>Options (<c>--env</c> may repeat), the flags <c>--no-wait</c> and <c>--follow</c>, positional words, and
-    /// everything after <c>--</c> joined as the entrypoint.</summary>
-    private static (Dictionary<string, string>, HashSet<string>, List<string>, string?) Parse(ReadOnlySpan<string> args)
+    /// <summary>A job with the field names of Ray's <c>ray job list</c> JSON (times in milliseconds since the epoch).</summary>
+    private static Dictionary<string, object?> JsonRow(JobDetails job) => new()
     {
-        var options = new Dictionary<string, string>();
-        var flags = new HashSet<string>();
-        var positional = new List<string>();
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--") return (options, flags, positional, string.Join(' ', args[(i + 1)..].ToArray()));
-            if (!args[i].StartsWith("--", StringComparison.Ordinal)) { positional.Add(args[i]); continue; }
-            string key = args[i][2..];
-            if (key is "no-wait" or "follow") { flags.Add(key); continue; }
-            if (key is not ("address" or "working-dir" or "submission-id" or "env")) throw new ArgumentException($"raysharp job: unknown option --{key}.");
-            if (i + 1 >= args.Length) throw new ArgumentException($"--{key} needs a value.");
-            string value = args[++i];
-            options[key] = key == "env" && options.TryGetValue(key, out var earlier) ? earlier + "\n" + value : value;
-        }
-        return (options, flags, positional, null);
-    }
+        ["submission_id"] = job.SubmissionId,
+        ["status"] = Status(job),
+        ["entrypoint"] = job.Entrypoint,
+        ["message"] = job.Message,
+        ["start_time"] = job.StartTime?.ToUnixTimeMilliseconds(),
+        ["end_time"] = job.EndTime?.ToUnixTimeMilliseconds(),
+        ["driver_exit_code"] = job.DriverExitCode,
+        ["metadata"] = job.Metadata,
+    };
 
     /// <summary>The dashboard to talk to (see the class summary).</summary>
     internal static string DashboardAddress(string? address)
@@ -149,7 +199,7 @@ internal static class JobCommands
             return DashboardOfGcs(address) ?? throw new ArgumentException(
                 $"'{address}' is a GCS address and no head node on this machine names its dashboard; give --address http://HOST:8265.");
         }
-        return Commands.RecordedDashboard() ?? $"http://127.0.0.1:{Core.Worker.DashboardProcess.DefaultPort}";
+        return NodeRecords.HeadDashboard() ?? $"http://127.0.0.1:{Core.Worker.DashboardProcess.DefaultPort}";
     }
 
     private static string? DashboardOfGcs(string gcsAddress)

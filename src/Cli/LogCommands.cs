@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Grpc.Core;
 using RaySharp.Core;
 using RaySharp.Core.Raylet;
@@ -12,26 +13,41 @@ namespace RaySharp.Cli;
 /// </summary>
 internal static class LogCommands
 {
-    private static readonly HashSet<string> s_options = ["node", "actor", "address", "auth-token", "temp-dir"];
-
     /// <summary>How much of a file one read asks for.</summary>
     private const int Chunk = 256 * 1024;
 
     /// <summary>How often <c>--follow</c> asks for more.</summary>
     private static readonly TimeSpan s_followInterval = TimeSpan.FromMilliseconds(500);
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> positional, Dictionary<string, string> options, HashSet<string> flags,
+    public static Command Build()
+    {
+        var cluster = new ClusterOptions();
+        var file = new Argument<string?>("FILE")
+        {
+            Description = "a log file to print, by the name the listing shows (without a directory)", Arity = ArgumentArity.ZeroOrOne,
+        };
+        file.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } f && (f.Length == 0 || f.IndexOfAny(['/', '\\']) >= 0))
+                r.AddError($"'{f}' is not a log file name (names as `raysharp logs` lists them, without a directory).");
+        });
+        var node = new Option<string?>("--node") { Description = "only this node (its ID, or at least 4 hex digits of it)", HelpName = "ID" };
+        var actor = new Option<string?>("--actor") { Description = "print this actor's output (stdout and stderr of its worker)", HelpName = "ID" };
+        var follow = new Option<bool>("--follow") { Description = "keep printing what is appended (with FILE or --actor), until Ctrl+C" };
+        var command = cluster.AddTo(new Command("logs", "List the log files of the cluster's nodes, or print one: a file by name, or an actor's output.")
+            .With(node, actor, follow));
+        command.Arguments.Add(file);
+        command.Handle((parse, terminal, ct) => RunAsync(parse.GetValue(file), parse.GetValue(node), parse.GetValue(actor), parse.GetValue(follow),
+            () => cluster.Connect(parse), terminal.Out, ct));
+        return command;
+    }
+
+    /// <summary>Lists or prints (see the class); <paramref name="connect"/> is called once the arguments are known good.</summary>
+    internal static async Task<int> RunAsync(string? file, string? nodeText, string? actorText, bool follow, Func<ClusterConnection> connect,
         TextWriter output, CancellationToken ct = default)
     {
-        if (options.Keys.FirstOrDefault(k => !s_options.Contains(k)) is { } unknown)
-            throw new ArgumentException($"raysharp logs: unknown option --{unknown} (use [FILE] [--node ID] [--actor ID] [--follow]).");
-        if (positional.Count > 1) throw new ArgumentException($"raysharp logs takes at most one file name, not {positional.Count}.");
-        string? file = positional.Count == 1 ? positional[0] : null;
-        if (file is not null && (file.Length == 0 || file.IndexOfAny(['/', '\\']) >= 0))
-            throw new ArgumentException($"raysharp logs: '{file}' is not a log file name (names as `raysharp logs` lists them, without a directory).");
-        bool follow = flags.Contains("follow");
         ActorId? actor = null;
-        if (options.TryGetValue("actor", out var actorText))
+        if (actorText is not null)
         {
             if (!ActorId.TryParse(actorText, out var parsed)) throw new ArgumentException($"--actor: '{actorText}' is not an actor ID (hex, as `raysharp list actors` shows).");
             if (file is not null) throw new ArgumentException("raysharp logs: give a file name or --actor, not both.");
@@ -39,13 +55,14 @@ internal static class LogCommands
         }
         if (follow && file is null && actor is null) throw new ArgumentException("--follow needs a file name or --actor ID to follow.");
 
-        var gcs = Commands.Gcs(options, out var config);
-        var nodes = Commands.Ask(gcs, g => g.GetAllNodes()).Nodes;
-        NodeRecord? node = options.TryGetValue("node", out var nodeText) ? FindNode(nodes, nodeText) : null;
+        var connection = connect();
+        var config = connection.Config;
+        var nodes = connection.Ask(g => g.GetAllNodes()).Nodes;
+        NodeRecord? node = nodeText is not null ? FindNode(nodes, nodeText) : null;
 
         if (actor is { } actorId)
         {
-            var info = Commands.Ask(gcs, g => g.GetActorInfo(actorId)) ?? throw new ArgumentException($"--actor: the cluster has no actor {actorId}.");
+            var info = connection.Ask(g => g.GetActorInfo(actorId)) ?? throw new ArgumentException($"--actor: the cluster has no actor {actorId}.");
             var worker = info.Worker ?? throw new InvalidOperationException(
                 $"actor {actorId} has no worker now (it is {info.State}); its past workers' files are listed by `raysharp logs --node ID`.");
             node = nodes.FirstOrDefault(n => n.NodeId == worker.NodeId) ?? throw new InvalidOperationException(

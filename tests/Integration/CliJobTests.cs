@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Xunit;
 
@@ -32,11 +33,26 @@ public sealed partial class CliJobTests : IDisposable
             var status = Raysharp("job", "status", "cli-ok", "--address", url);
             Assert.True(status.ExitCode == 0, status.Output);
             Assert.Contains("cli-ok  SUCCEEDED (exit code 0)", status.Output, StringComparison.Ordinal);
+            var statusJson = Raysharp("job", "status", "cli-ok", "--address", url, "--format", "json");
+            Assert.True(statusJson.ExitCode == 0, statusJson.Output);
+            using (var doc = JsonDocument.Parse(statusJson.Output))
+            {
+                Assert.Equal("cli-ok", doc.RootElement.GetProperty("submission_id").GetString());
+                Assert.Equal("SUCCEEDED", doc.RootElement.GetProperty("status").GetString());
+                Assert.Equal(0, doc.RootElement.GetProperty("driver_exit_code").GetInt32());
+            }
 
             var failing = Raysharp("job", "submit", "--address", url, "--", "exit", "3");
             Assert.Equal(1, failing.ExitCode);
             Assert.Contains("FAILED (exit code 3)", failing.Output, StringComparison.Ordinal);
             Assert.Contains("cli-ok", Raysharp("job", "list", "--address", url).Output, StringComparison.Ordinal);
+            using (var doc = JsonDocument.Parse(Raysharp("job", "list", "--address", url, "--format", "json").Output))
+            {
+                var jobs = doc.RootElement.EnumerateArray().ToList();
+                Assert.Equal(2, jobs.Count);
+                Assert.Contains(jobs, j => j.GetProperty("submission_id").GetString() == "cli-ok" && j.GetProperty("status").GetString() == "SUCCEEDED");
+                Assert.Contains(jobs, j => j.GetProperty("status").GetString() == "FAILED" && j.GetProperty("driver_exit_code").GetInt32() == 3);
+            }
             var unknown = Raysharp("job", "status", "nope", "--address", url);
             Assert.Equal(1, unknown.ExitCode);
             Assert.Contains("No job 'nope'", unknown.Output, StringComparison.Ordinal);

@@ -56,6 +56,10 @@ public sealed partial class CliTests
                 Assert.True(summary.ExitCode == 0, summary.Output);
                 Assert.Contains(nameof(Probe.Leaf), summary.Output);
                 Assert.Contains("FINISHED: ", summary.Output);
+                var summaryJson = Raysharp("summary", "tasks", "--address", address, "--format", "json");
+                Assert.True(summaryJson.ExitCode == 0, summaryJson.Output);
+                using (var doc = JsonDocument.Parse(summaryJson.Output))
+                    Assert.Contains(doc.RootElement.GetProperty("summary").EnumerateObject(), e => e.Name.Contains(nameof(Probe.Leaf), StringComparison.Ordinal));
             }
         }
         finally

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Xunit;
 
@@ -30,6 +31,24 @@ public sealed partial class CliTests : IDisposable
             Assert.Contains("Alive nodes: 2", status.Output);
             Assert.Contains("0/3 CPU", status.Output);
             Assert.Contains("0/1 gpu_a", status.Output);
+
+            // The same for scripts: JSON that parses, with the nodes and the resource totals.
+            var statusJson = Raysharp("status", "--address", address, "--format", "json");
+            Assert.True(statusJson.ExitCode == 0, statusJson.Output);
+            using (var doc = JsonDocument.Parse(statusJson.Output))
+            {
+                Assert.Equal(address, doc.RootElement.GetProperty("gcs").GetString());
+                var nodes = doc.RootElement.GetProperty("nodes").EnumerateArray().ToList();
+                Assert.Equal(2, nodes.Count);
+                Assert.All(nodes, n => Assert.Equal("ALIVE", n.GetProperty("state").GetString()));
+                Assert.Single(nodes, n => n.GetProperty("is_head").GetBoolean());
+                var cpu = doc.RootElement.GetProperty("resources").EnumerateArray().Single(r => r.GetProperty("resource").GetString() == "CPU");
+                Assert.Equal(3, cpu.GetProperty("total").GetDouble());
+                Assert.Equal(0, doc.RootElement.GetProperty("placement_groups").GetProperty("pending").GetInt32());
+            }
+            var nodesJson = Raysharp("list", "nodes", "--address", address, "--format", "json");
+            using (var doc = JsonDocument.Parse(nodesJson.Output))
+                Assert.Contains(doc.RootElement.EnumerateArray(), n => n.GetProperty("resources").TryGetProperty("gpu_a", out var g) && g.GetDouble() == 1);
 
             var wrong = Raysharp("status", "--address", address, "--auth-token", "not-the-token");
             Assert.Equal(1, wrong.ExitCode);
@@ -100,6 +119,8 @@ public sealed partial class CliTests : IDisposable
         var unknown = Raysharp("frobnicate");
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("Unknown command 'frobnicate'", unknown.Output);
+        // What a person reads first: the one line, not a page of usage.
+        Assert.Single(unknown.Output.Trim().Split('\n'));
     }
 
     [Fact]

@@ -289,8 +289,8 @@ public sealed partial class ObservabilityTests : IClassFixture<ObservedCluster>,
         talker.Say(marker + " first").Get(Timeout);
         var output = new LockedWriter();
         using var cts = new CancellationTokenSource();
-        var follow = LogCommands.RunAsync([], new() { ["actor"] = talker.Id.ToString(), ["address"] = Cluster.Address,
-            ["auth-token"] = Cluster.Config.AuthToken!.Value }, ["follow"], output, cts.Token);
+        var follow = LogCommands.RunAsync(null, null, talker.Id.ToString(), follow: true,
+            () => ClusterConnection.Open(Cluster.Address, Cluster.Config.AuthToken!.Value), output, cts.Token);
         try
         {
             WaitFor(() => output.Text.Contains(marker + " first", StringComparison.Ordinal) ? "" : null, "--follow prints what is there");
