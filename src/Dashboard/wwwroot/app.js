@@ -41,7 +41,9 @@
 
   const td = (content, cls) => h('td', cls ? { class: cls } : {}, content);
   const hashLink = (path, text, title) => h('a', { href: '#/' + path.map(encodeURIComponent).join('/'), title }, text);
-  const shortId = (id) => id ? h('span', { class: 'id', title: id }, id.slice(0, 8)) : h('span', { class: 'muted' }, '—');
+  // The first 8 hex digits name a node or actor; an ID that starts with zeros (an actor's creation task) is told apart by its end.
+  const shortId = (id) => !id ? h('span', { class: 'muted' }, '—')
+    : h('span', { class: 'id', title: id }, /^0{8}/.test(id) ? '…' + id.slice(-8) : id.slice(0, 8));
 
   function badge(state) {
     const s = String(state || 'UNKNOWN').toUpperCase();
@@ -365,7 +367,7 @@
       const rows = actors.rows.map(a => {
         const t = latest[a.actor_id];
         return h('tr', { 'data-actor': a.actor_id },
-          td(shortId(a.actor_id)), td(a.class_name), td(a.name || h('span', { class: 'muted' }, '—')), td(badge(a.state)),
+          td(shortId(a.actor_id)), td(a.class_name, 'wrap'), td(a.name || h('span', { class: 'muted' }, '—'), 'wrap'), td(badge(a.state)),
           td(a.num_restarts, 'num'), td(shortId(a.node_id)),
           td(t && t.worker_pid ? (t.worker_id ? hashLink(['logs', 'worker-' + t.worker_id + '.log'], String(t.worker_pid), 'the worker\'s log') : t.worker_pid) : '—', 'num'),
           td(shortId(a.job_id)), td(a.ray_namespace), td(a.is_detached ? 'yes' : ''), td(a.death_cause || '', 'err'));
