@@ -67,11 +67,14 @@ public sealed class BrowserTests(DashboardFixture fixture, ITestOutputHelper out
         Assert.Contains(DashboardFixture.Markup, browser.FindElement(By.CssSelector("pre[data-log=job]")).Text, StringComparison.Ordinal);
         Assert.Empty(browser.FindElements(By.Id("injected")));
 
-        // Stopping a job: refused until the person gives the cluster token, then done.
+        // A job submitted while the Jobs page is open appears there by itself, running.
+        chromium.Click("the Jobs page", By.CssSelector("#nav a[data-page=jobs]"));
+        chromium.Until("the jobs list", d => d.FindElement(By.CssSelector($"table[data-table=jobs] tr[data-job='{w.SubmissionId}']")));
         using var jobs = new JobSubmissionClient(fixture.Url);
         string longJob = await jobs.SubmitJobAsync(new JobSubmission { Entrypoint = "echo started; sleep 600 & wait" });
-        await DashboardFixture.WaitForJobAsync(jobs, longJob, s => s == JobStatus.Running);
-        chromium.Click("the Jobs page", By.CssSelector("#nav a[data-page=jobs]"));
+        chromium.Until("the new job as RUNNING", d => d.FindElement(By.CssSelector($"table[data-table=jobs] tr[data-job='{longJob}'] .badge")).Text == "RUNNING");
+
+        // Stopping it: refused until the person gives the cluster token, then done.
         void ClickStop() => chromium.Click("the stop button of the running job",
             By.CssSelector($"table[data-table=jobs] tr[data-job='{longJob}'] button[data-action=stop]"));
         ClickStop();

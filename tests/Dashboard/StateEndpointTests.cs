@@ -48,12 +48,20 @@ public sealed class StateEndpointTests(DashboardFixture fixture)
         Assert.Equal(Keeper, actor["class_name"]!.GetValue<string>());
         Assert.Equal(0, actor["num_restarts"]!.GetValue<int>());
 
-        var printed = await fixture.GetJsonUntilAsync($"/api/v0/tasks?filter_keys=func_or_class_name&filter_values={Print}&filter_keys=state&filter_values=FINISHED",
-            b => ListOf(b)["result"]!.AsArray().FirstOrDefault()?["worker_pid"] is not null, "the finished task with its worker's pid");
-        var task = ListOf(printed)["result"]!.AsArray().First()!;
+        var (_, printed) = await fixture.GetJsonAsync($"/api/v0/tasks?filter_keys=func_or_class_name&filter_values={Print}&filter_keys=state&filter_values=FINISHED");
+        var task = ListOf(printed)["result"]!.AsArray().Single()!;
         Assert.Equal("NORMAL_TASK", task["type"]!.GetValue<string>());
         Assert.Equal(Print, task["func_or_class_name"]!.GetValue<string>());
-        Assert.True(task["worker_pid"]!.GetValue<int>() > 0);
+
+        // The detached actor's worker lives on, so its own events (with its pid) arrive with its next batch.
+        var (_, others) = await fixture.GetJsonAsync($"/api/v0/tasks?filter_keys=func_or_class_name&filter_predicates=!%3D&filter_values={Print}");
+        Assert.DoesNotContain(ListOf(others)["result"]!.AsArray(), t => t!["func_or_class_name"]!.GetValue<string>() == Print);
+        var called = await fixture.GetJsonUntilAsync($"/api/v0/tasks?filter_keys=func_or_class_name&filter_values={Keeper}.Increment",
+            b => ListOf(b)["result"]!.AsArray().SingleOrDefault()?["worker_pid"] is not null, "the actor's call with its worker's pid");
+        var call = ListOf(called)["result"]!.AsArray().Single()!;
+        Assert.Equal("ACTOR_TASK", call["type"]!.GetValue<string>());
+        Assert.Equal(actor["actor_id"]!.GetValue<string>(), call["actor_id"]!.GetValue<string>());
+        Assert.True(call["worker_pid"]!.GetValue<int>() > 0);
 
         var (_, one) = await fixture.GetJsonAsync("/api/v0/tasks?limit=1");
         var limited = ListOf(one);

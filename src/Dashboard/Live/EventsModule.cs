@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Hosting;
 
 namespace RaySharp.Dashboard.Live;
 
@@ -7,9 +8,9 @@ namespace RaySharp.Dashboard.Live;
 /// each <see cref="ClusterSnapshot"/> (one a second while the stream is open; a comment line every
 /// <see cref="KeepAlive"/> if the cluster cannot be read in time), and <c>GET /api/cluster</c> answers the latest one once.
 /// At most <see cref="MaxClients"/> streams are open at a time (503 beyond); a stream ends, and stops counting, when its
-/// client goes away.
+/// client goes away or the dashboard stops.
 /// </summary>
-internal sealed class EventsModule(ClusterSnapshots snapshots) : IDashboardModule
+internal sealed class EventsModule(ClusterSnapshots snapshots, IHostApplicationLifetime lifetime) : IDashboardModule
 {
     public const int MaxClients = 64;
     public static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
@@ -31,7 +32,9 @@ internal sealed class EventsModule(ClusterSnapshots snapshots) : IDashboardModul
             }
             try
             {
-                await StreamAsync(context.Response, context.RequestAborted).ConfigureAwait(false);
+                // A stream never ends by itself: it also ends when the dashboard stops, which otherwise would wait for it.
+                using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+                await StreamAsync(context.Response, ended.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or IOException)
             {
