@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Runs every test project of RaySharp and ends with the line "N passed, M failed".
-# Usage: ./test.sh            (from the repository root; needs the .NET 10 SDK, and installs redis-server if missing)
+# Usage: ./test.sh            (from the repository root; needs the .NET 10 SDK, and installs redis-server, chromium and
+#                              chromium-driver if missing)
 set -uo pipefail
 cd "$(dirname "$0")"
 
-# The GCS's Redis storage tests start their own redis-server (on a free loopback port); install it when missing.
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "installing redis-server (apt-get) for the Redis tests"
+# Installs Debian packages the tests need: $1 says which tests, the rest are the packages.
+apt_install() {
+  local why=$1; shift
+  echo "installing $* (apt-get) for $why"
   export DEBIAN_FRONTEND=noninteractive
   # Without a package list apt-get install finds nothing: update once and try again.
-  apt-get install -y -qq redis-server >/dev/null 2>&1 \
-    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq redis-server >/dev/null 2>&1; } \
-    || echo "could not install redis-server: the Redis tests will fail (apt-get install -y redis-server)"
-fi
+  apt-get install -y -qq "$@" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$@" >/dev/null 2>&1; } \
+    || echo "could not install $*: $why will fail (apt-get install -y $*)"
+}
+
+# The GCS's Redis storage tests start their own redis-server (on a free loopback port).
+command -v redis-server >/dev/null 2>&1 || apt_install "the Redis tests" redis-server
+# The dashboard's browser test drives Debian's Chromium headless through its chromedriver.
+{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || apt_install "the dashboard's browser test" chromium chromium-driver
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

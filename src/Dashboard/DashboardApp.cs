@@ -10,6 +10,8 @@ using RaySharp.Core.Logging;
 using RaySharp.Core.Rpc;
 using RaySharp.Core.Worker;
 using RaySharp.Dashboard.Jobs;
+using RaySharp.Dashboard.Live;
+using RaySharp.Dashboard.State;
 
 namespace RaySharp.Dashboard;
 
@@ -23,11 +25,14 @@ internal static class DashboardApp
 {
     public static int Main(string[] args) => ProcessArgs.Run("dashboard", ["dashboard", .. args], RunAsync);
 
-    /// <summary>The modules the dashboard serves; add new areas (web UI, /api/v0 state, /metrics) here.</summary>
+    /// <summary>The modules the dashboard serves (jobs, the /api/v0 state API, live updates, logs, the web UI); add new areas here.</summary>
     private static IEnumerable<IDashboardModule> Modules(IServiceProvider services) =>
     [
         services.GetRequiredService<JobsModule>(),
-        services.GetRequiredService<IndexModule>(),
+        services.GetRequiredService<StateModule>(),
+        services.GetRequiredService<EventsModule>(),
+        services.GetRequiredService<LogsModule>(),
+        services.GetRequiredService<WebUiModule>(),
     ];
 
     private static async Task<int> RunAsync(Dictionary<string, string> o, HashSet<string> flags)
@@ -58,7 +63,11 @@ internal static class DashboardApp
         builder.Services.AddSingleton(s => new JobManager(store, s.GetRequiredService<IJobSupervisors>(),
             uri => kv.Get(Core.Packaging.WorkingDirPackage.KvNamespace, uri) is not null, loggers.CreateLogger<JobManager>()));
         builder.Services.AddSingleton(s => new JobsModule(s.GetRequiredService<JobManager>(), kv, sessionDir, token, config));
-        builder.Services.AddSingleton<IndexModule>();
+        builder.Services.AddSingleton<StateModule>();
+        builder.Services.AddSingleton<ClusterSnapshots>().AddHostedService(s => s.GetRequiredService<ClusterSnapshots>());
+        builder.Services.AddSingleton<EventsModule>();
+        builder.Services.AddSingleton(new LogsModule(sessionDir));
+        builder.Services.AddSingleton<WebUiModule>();
         await using var app = builder.Build();
         foreach (var module in Modules(app.Services)) module.Map(app);
         await app.StartAsync().ConfigureAwait(false);

@@ -84,17 +84,30 @@ public static class StateApi
     }
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the fields there are when a filter names none of the
-    /// fields of <paramref name="what"/> (<c>tasks</c> or <c>objects</c>), before the cluster is asked.</summary>
+    /// fields of <paramref name="what"/> (<c>tasks</c>, <c>objects</c>, <c>nodes</c>, <c>actors</c>, <c>jobs</c> or
+    /// <c>placement groups</c>), before the cluster is asked (a list with no rows would not notice).</summary>
     internal static void CheckFilters(string what, IReadOnlyList<StateFilter> filters)
     {
-        if (what == "tasks") StateFilter.CheckKeys(new TaskState { TaskId = "", Name = "", JobId = "", FuncOrClassName = "" }, filters, what);
-        else StateFilter.CheckKeys(new ObjectState { ObjectId = "", Type = "", NodeId = "", WorkerId = "" }, filters, what);
+        switch (what)
+        {
+            case "tasks": StateFilter.CheckKeys(new TaskState { TaskId = "", Name = "", JobId = "", FuncOrClassName = "" }, filters, what); break;
+            case "objects": StateFilter.CheckKeys(new ObjectState { ObjectId = "", Type = "", NodeId = "", WorkerId = "" }, filters, what); break;
+            case "nodes": StateFilter.CheckKeys(new NodeState { NodeId = "", NodeIp = "", State = "" }, filters, what); break;
+            case "actors": StateFilter.CheckKeys(new ActorState { ActorId = "", ClassName = "", State = "", JobId = "", RayNamespace = "" }, filters, what); break;
+            case "jobs": StateFilter.CheckKeys(new JobState { JobId = "", Status = "", Namespace = "" }, filters, what); break;
+            case "placement groups":
+                StateFilter.CheckKeys(new PlacementGroupState { PlacementGroupId = "", CreatorJobId = "", State = "", Strategy = "" }, filters, what);
+                break;
+            default: throw new ArgumentException($"The state API lists no '{what}'.", nameof(what));
+        }
     }
 
     internal static ListResult<T> Limit<T>(IReadOnlyList<T> all, int limit, IEnumerable<StateFilter>? filters, string what)
     {
         CheckLimit(limit);
-        var matching = StateFilter.Apply(all, [.. filters ?? []], what).ToList();
+        StateFilter[] checkedFilters = [.. filters ?? []];
+        CheckFilters(what, checkedFilters);
+        var matching = StateFilter.Apply(all, checkedFilters, what).ToList();
         return new ListResult<T>(matching.Count <= limit ? matching : matching[..limit], matching.Count);
     }
 
