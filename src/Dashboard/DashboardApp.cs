@@ -33,6 +33,7 @@ internal static class DashboardApp
         services.GetRequiredService<EventsModule>(),
         services.GetRequiredService<LogsModule>(),
         services.GetRequiredService<WebUiModule>(),
+        services.GetRequiredService<MetricsModule>(),
     ];
 
     private static async Task<int> RunAsync(Dictionary<string, string> o, HashSet<string> flags)
@@ -68,6 +69,7 @@ internal static class DashboardApp
         builder.Services.AddSingleton<EventsModule>();
         builder.Services.AddSingleton(new LogsModule(sessionDir));
         builder.Services.AddSingleton<WebUiModule>();
+        builder.Services.AddSingleton<MetricsModule>();
         await using var app = builder.Build();
         foreach (var module in Modules(app.Services)) module.Map(app);
         await app.StartAsync().ConfigureAwait(false);
