@@ -14,6 +14,11 @@ public sealed record MicrobenchmarkOptions
     /// <c>TESTS_TO_RUN</c>; null runs all. The raw gRPC baselines always run: every ratio needs them.</summary>
     public string? Filter { get; init; }
 
+    /// <summary>After the workloads, measures "single client tasks async" again on fresh clusters with task events
+    /// turned off (<c>RAY_task_events_report_interval_ms=0</c>) and on, twice each, alternating, so the cost of task
+    /// events is a ratio within one run.</summary>
+    public bool CompareTaskEvents { get; init; }
+
     /// <summary>When set, the results are also written to this file as JSON.</summary>
     public string? JsonPath { get; init; }
 

@@ -78,6 +78,7 @@ public static class Microbenchmarks
                                     $"({1e6 / measured.OpsPerSecond:N0} us)");
             }
         }
+        if (options.CompareTaskEvents) await CompareTaskEventsAsync(options, Add, table, ct).ConfigureAwait(false);
         output.WriteLine($"total {total.Elapsed.TotalSeconds:0.0} s");
 
         if (options.JsonPath is { } path)
@@ -89,6 +90,41 @@ public static class Microbenchmarks
             output.WriteLine($"results written to {path}");
         }
         return results;
+    }
+
+    /// <summary>The name of the workload whose cost with and without task events is compared.</summary>
+    public const string TaskEventsWorkload = "single client tasks async";
+
+    /// <summary>"single client tasks async" on fresh clusters with task events off and on, twice each: each cluster's
+    /// processes read <c>RAY_task_events_report_interval_ms</c> when they start, so the variable is set for the driver and
+    /// inherited by the workers it starts.</summary>
+    private static async Task CompareTaskEventsAsync(MicrobenchmarkOptions options, Action<string, Measurement> add, ResultTable table,
+        CancellationToken ct)
+    {
+        const string variable = "RAY_task_events_report_interval_ms";
+        var workload = Workloads.All.Single(w => w.Name == TaskEventsWorkload);
+        string? before = Environment.GetEnvironmentVariable(variable);
+        double off = 0, on = 0;
+        try
+        {
+            // Twice each, alternating, so a drift of the machine over the run weighs on both alike.
+            foreach (var (label, value) in new[] { ("task events off", "0"), ("task events on", before), ("task events off", "0"), ("task events on", before) })
+            {
+                Environment.SetEnvironmentVariable(variable, value);
+                using var ray = Ray.Init(options.RayOptions);
+                using var prepared = workload.Prepare();
+                var measured = await MeasureAsync(prepared.Call, workload.OpsPerCall, options, ct).ConfigureAwait(false);
+                add($"{workload.Name} ({label})", measured);
+                if (value == "0") off += measured.OpsPerSecond;
+                else on += measured.OpsPerSecond;
+            }
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, before);
+        }
+        table.WriteNote($"task events cost {(1 - on / off) * 100:0.0}% of {TaskEventsWorkload} (mean of two runs on vs two off, each on a " +
+                        "fresh cluster)");
     }
 
     /// <summary>Calls <paramref name="call"/> through the warm-up, then counts the calls completed until the

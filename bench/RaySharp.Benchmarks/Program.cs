@@ -4,12 +4,13 @@ using RaySharp.Benchmarks;
 // `dotnet run -c Release --project bench/RaySharp.Benchmarks -- [--object-store] [--duration S] [--warmup S] [--filter TEXT] [--json PATH]`
 
 const string Usage = """
-    usage: RaySharp.Benchmarks [--object-store] [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH]
+    usage: RaySharp.Benchmarks [--object-store] [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH] [--compare-task-events]
       --object-store  run the object store's benchmarks (put, get, transfer, memory) instead of the call workloads
       --duration  seconds each benchmark is measured (default 2.5)
       --warmup    seconds each benchmark runs before it is measured (default 1)
       --filter    run only the workloads whose name contains TEXT (the raw gRPC baselines always run)
       --json      also write the results to PATH as JSON
+      --compare-task-events  then measure "single client tasks async" with task events off and on (twice each, fresh clusters)
     """;
 
 var options = new MicrobenchmarkOptions();
@@ -20,6 +21,11 @@ for (int i = 0; i < args.Length; i++)
     if (arg == "--object-store")
     {
         objectStore = true;
+        continue;
+    }
+    if (arg == "--compare-task-events")
+    {
+        options = options with { CompareTaskEvents = true };
         continue;
     }
     if (arg is "-h" or "--help")
