@@ -134,9 +134,6 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
 
     private async Task LeaseAndRunAsync(SchedulingClass cls)
     {
-        // Started under the submitter's lock: leave it before anything that may block (choosing the node reads the
-        // node table).
-        await Task.Yield();
         WorkerLease lease;
         try
         {

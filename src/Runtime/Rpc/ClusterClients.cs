@@ -40,6 +40,9 @@ internal sealed class RayletRpcClient : IRayletClient
     public async ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct)
     {
         var envVars = request.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null;
+        // The submitter asks under its lock: reading the node table (at most once a second) is I/O that must not run
+        // on its thread, so that wait happens elsewhere.
+        if (!request.PreferredNode.IsNil && request.PreferredNode != NodeId && EndpointsStale) await Task.Yield();
         var remote = !request.PreferredNode.IsNil && request.PreferredNode != NodeId && EndpointOf(request.PreferredNode) is { } endpoint
             ? (Node: request.PreferredNode, Endpoint: endpoint)
             : default((NodeId Node, string Endpoint)?);
@@ -96,6 +99,8 @@ internal sealed class RayletRpcClient : IRayletClient
     /// <summary>The raylet endpoint of an alive node, from the GCS's node table (read again at most once a second). It
     /// never waits for a GCS that is away (restarting): the last table read stands meanwhile, and without one the
     /// request goes to the local raylet.</summary>
+    private bool EndpointsStale => _endpoints is not { } cached || DateTime.UtcNow - cached.At > TimeSpan.FromSeconds(1);
+
     private string? EndpointOf(NodeId node)
     {
         var cached = _endpoints;
