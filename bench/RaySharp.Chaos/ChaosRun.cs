@@ -16,7 +16,15 @@ public sealed record ChaosResult(int Tasks, int Succeeded, int Failed, int Lost,
 /// <summary>Tasks with retries on the embedded cluster while a seeded random worker process is killed periodically.</summary>
 public static class ChaosRun
 {
-    public static ChaosResult Run(int tasks, TimeSpan killEvery, int seed, int cpus, TextWriter log, TimeSpan? deadline = null)
+    /// <param name="tasks">Tasks submitted, each with <c>MaxRetries = 3</c>.</param>
+    /// <param name="killEvery">Time between kills.</param>
+    /// <param name="seed">Seeds which worker is killed.</param>
+    /// <param name="cpus">CPUs of the embedded cluster.</param>
+    /// <param name="log">Where the run says what it did.</param>
+    /// <param name="deadline">Tasks unsettled after this long are lost.</param>
+    /// <param name="tasksPerKill">When above 0, a kill also waits until this many more tasks finished since the last one,
+    /// so a slow (busy) machine sees as many kills per task as a fast one, not more.</param>
+    public static ChaosResult Run(int tasks, TimeSpan killEvery, int seed, int cpus, TextWriter log, TimeSpan? deadline = null, int tasksPerKill = 0)
     {
         var watch = Stopwatch.StartNew();
         using var ray = Ray.Init(new RayOptions { NumCpus = cpus });
@@ -27,11 +35,13 @@ public static class ChaosRun
 
         using var stop = new CancellationTokenSource();
         var random = new Random(seed);
-        int killed = 0;
+        int killed = 0, settled = 0, settledAtLastKill = 0;
         var killer = new Thread(() =>
         {
             while (!stop.Token.WaitHandle.WaitOne(killEvery))
             {
+                if (tasksPerKill > 0 && Volatile.Read(ref settled) - settledAtLastKill < tasksPerKill) continue;
+                settledAtLastKill = Volatile.Read(ref settled);
                 var workers = WorkerProcesses.Of(Environment.ProcessId).Where(p => p != ledgerPid).Order().ToList();
                 if (workers.Count == 0) continue;
                 int victim = workers[random.Next(workers.Count)];
@@ -58,6 +68,7 @@ public static class ChaosRun
             foreach (var r in ready)
             {
                 pending.Remove(r);
+                Interlocked.Increment(ref settled);
                 try
                 {
                     r.Get();
