@@ -14,6 +14,8 @@ internal sealed class WorkerProcess
     public int ProcessId => Handle?.ProcessId ?? 0;
     public Address? Address { get; set; }
     public TaskCompletionSource<WorkerProcess> Registered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>1 while it holds one of the pool's start slots (it was started and has not registered or exited yet).</summary>
+    public int StartSlotHeld;
     public volatile string? DeathReason;
     public long LeaseId { get; set; }
     public bool IsActor { get; set; }
@@ -365,8 +367,9 @@ internal sealed class WorkerPool : IDisposable
             _startSlots.Release();
             throw;
         }
-        _ = worker.Registered.Task.ContinueWith(_ => _startSlots.Release(), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // Given back when it registers or exits, before anyone waiting on that hears of it; it may have done either already.
+        Volatile.Write(ref worker.StartSlotHeld, 1);
+        if (worker.Registered.Task.IsCompleted) ReleaseStartSlot(worker);
         _logger.LogInformation("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
     }
 
@@ -389,8 +392,14 @@ internal sealed class WorkerPool : IDisposable
         lock (_lock) _all.TryGetValue(request.WorkerId, out worker);
         if (worker is null) return false;
         worker.Address = request.Address;
+        ReleaseStartSlot(worker);
         worker.Registered.TrySetResult(worker);
         return true;
+    }
+
+    private void ReleaseStartSlot(WorkerProcess worker)
+    {
+        if (Interlocked.Exchange(ref worker.StartSlotHeld, 0) == 1) _startSlots.Release();
     }
 
     public WorkerProcess? Get(WorkerId id)
@@ -518,6 +527,7 @@ internal sealed class WorkerPool : IDisposable
         }
         string reason = worker.DeathReason ?? worker.Handle?.ExitDescription ?? "the worker ended";
         worker.DeathReason ??= reason;
+        ReleaseStartSlot(worker);
         worker.Registered.TrySetException(new WorkerStartupFailedException($"The worker exited before it registered: {reason}."));
         if (worker.Address is { } a)
         {
