@@ -19,6 +19,10 @@ public sealed record MicrobenchmarkOptions
     /// events is a ratio within one run.</summary>
     public bool CompareTaskEvents { get; init; }
 
+    /// <summary>The Orleans peer: an Orleans silo in a child process and this process as its client, measured on the
+    /// RaySharp actor workloads' shapes after them, each row followed by its RaySharp counterpart's ratio to it.</summary>
+    public OrleansPeerRows Orleans { get; init; } = OrleansPeerRows.Included;
+
     /// <summary>When set, the results are also written to this file as JSON.</summary>
     public string? JsonPath { get; init; }
 
