@@ -11,7 +11,8 @@ public sealed record MicrobenchmarkOptions
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Runs only the workloads whose name contains this text (case-insensitive), as Ray's
-    /// <c>TESTS_TO_RUN</c>; null runs all. The raw gRPC baselines always run: every ratio needs them.</summary>
+    /// <c>TESTS_TO_RUN</c>; null runs all. The raw gRPC baselines always run: every ratio needs them. An Orleans row runs
+    /// when this matches its name or the name of the RaySharp workload it mirrors.</summary>
     public string? Filter { get; init; }
 
     /// <summary>After the workloads, measures "single client tasks async" again on fresh clusters with task events

@@ -29,10 +29,11 @@ public static class Microbenchmarks
 
     /// <summary>
     /// Measures the two baselines, then starts RaySharp (<see cref="MicrobenchmarkOptions.RayOptions"/>), runs
-    /// each selected workload and shuts RaySharp down. Rows are written to <paramref name="output"/> as they are
+    /// each selected workload and shuts RaySharp down; then, unless <see cref="MicrobenchmarkOptions.Orleans"/> is off, starts
+    /// the Orleans peer (a silo process) and measures its rows. Rows are written to <paramref name="output"/> as they are
     /// measured; RaySharp must not already be initialized in this process.
     /// </summary>
-    /// <returns>The baselines first, then the workloads.</returns>
+    /// <returns>The baselines first, then the workloads, then the Orleans rows.</returns>
     public static async Task<IReadOnlyList<MicrobenchmarkResult>> RunAsync(TextWriter output, MicrobenchmarkOptions options,
         CancellationToken ct = default)
     {
