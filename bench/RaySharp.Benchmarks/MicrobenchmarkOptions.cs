@@ -11,13 +11,18 @@ public sealed record MicrobenchmarkOptions
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Runs only the workloads whose name contains this text (case-insensitive), as Ray's
-    /// <c>TESTS_TO_RUN</c>; null runs all. The raw gRPC baselines always run: every ratio needs them.</summary>
+    /// <c>TESTS_TO_RUN</c>; null runs all. The raw gRPC baselines always run: every ratio needs them. An Orleans row runs
+    /// when this matches its name or the name of the RaySharp workload it mirrors.</summary>
     public string? Filter { get; init; }
 
     /// <summary>After the workloads, measures "single client tasks async" again on fresh clusters with task events
     /// turned off (<c>RAY_task_events_report_interval_ms=0</c>) and on, twice each, alternating, so the cost of task
     /// events is a ratio within one run.</summary>
     public bool CompareTaskEvents { get; init; }
+
+    /// <summary>The Orleans peer: an Orleans silo in a child process and this process as its client, measured on the
+    /// RaySharp actor workloads' shapes after them, each row followed by its RaySharp counterpart's ratio to it.</summary>
+    public OrleansPeerRows Orleans { get; init; } = OrleansPeerRows.Included;
 
     /// <summary>When set, the results are also written to this file as JSON.</summary>
     public string? JsonPath { get; init; }

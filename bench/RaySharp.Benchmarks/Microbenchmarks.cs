@@ -24,12 +24,16 @@ public static class Microbenchmarks
     /// <summary>The names of the Ray workloads, in the order they run.</summary>
     public static IReadOnlyList<string> WorkloadNames { get; } = [.. Workloads.All.Select(w => w.Name)];
 
+    /// <summary>The names of the Orleans peer's rows, in the order they run (after the workloads).</summary>
+    public static IReadOnlyList<string> OrleansWorkloadNames { get; } = [.. OrleansWorkloads.All.Select(w => w.Name)];
+
     /// <summary>
     /// Measures the two baselines, then starts RaySharp (<see cref="MicrobenchmarkOptions.RayOptions"/>), runs
-    /// each selected workload and shuts RaySharp down. Rows are written to <paramref name="output"/> as they are
+    /// each selected workload and shuts RaySharp down; then, unless <see cref="MicrobenchmarkOptions.Orleans"/> is off, starts
+    /// the Orleans peer (a silo process) and measures its rows. Rows are written to <paramref name="output"/> as they are
     /// measured; RaySharp must not already be initialized in this process.
     /// </summary>
-    /// <returns>The baselines first, then the workloads.</returns>
+    /// <returns>The baselines first, then the workloads, then the Orleans rows.</returns>
     public static async Task<IReadOnlyList<MicrobenchmarkResult>> RunAsync(TextWriter output, MicrobenchmarkOptions options,
         CancellationToken ct = default)
     {
@@ -64,7 +68,11 @@ public static class Microbenchmarks
         Add(StreamPingPongName, pingPong);
         Add(PipelinedRpcName, pipelined);
 
-        var selected = Workloads.All.Where(w => options.Filter is null || w.Name.Contains(options.Filter, StringComparison.OrdinalIgnoreCase)).ToList();
+        bool Matches(string name) => options.Filter is null || name.Contains(options.Filter, StringComparison.OrdinalIgnoreCase);
+        var orleans = options.Orleans == OrleansPeerRows.Off ? []
+            : OrleansWorkloads.All.Where(w => Matches(w.Name) || Matches(w.Counterpart)).ToList();
+        var selected = Workloads.All.Where(w => Matches(w.Name) &&
+                                                (options.Orleans != OrleansPeerRows.Only || orleans.Any(o => o.Counterpart == w.Name))).ToList();
         if (selected.Count > 0)
         {
             using var ray = Ray.Init(options.RayOptions);
@@ -78,6 +86,7 @@ public static class Microbenchmarks
                                     $"({1e6 / measured.OpsPerSecond:N0} us)");
             }
         }
+        if (orleans.Count > 0) await RunOrleansAsync(orleans, options, Add, results, table, ct).ConfigureAwait(false);
         if (options.CompareTaskEvents) await CompareTaskEventsAsync(options, Add, table, ct).ConfigureAwait(false);
         output.WriteLine($"total {total.Elapsed.TotalSeconds:0.0} s");
 
@@ -90,6 +99,22 @@ public static class Microbenchmarks
             output.WriteLine($"results written to {path}");
         }
         return results;
+    }
+
+    /// <summary>The Orleans peer's rows, after RaySharp has shut down so the silo does not share the cores with idle
+    /// workers; each is followed by how the RaySharp workload it mirrors compares with it, when that ran.</summary>
+    private static async Task RunOrleansAsync(List<OrleansWorkload> workloads, MicrobenchmarkOptions options, Action<string, Measurement> add,
+        List<MicrobenchmarkResult> results, ResultTable table, CancellationToken ct)
+    {
+        await using var peer = await OrleansPeer.StartAsync(ct).ConfigureAwait(false);
+        foreach (var workload in workloads)
+        {
+            var call = await workload.Prepare(peer.Client).ConfigureAwait(false);
+            var measured = await MeasureAsync(call, workload.OpsPerCall, options, ct).ConfigureAwait(false);
+            add(workload.Name, measured);
+            if (results.Find(r => r.Name == workload.Counterpart) is { } raySharp)
+                table.WriteNote($"{workload.Counterpart}: {ResultTable.Ratio(raySharp.OpsPerSecond / measured.OpsPerSecond)} of Orleans");
+        }
     }
 
     /// <summary>The name of the workload whose cost with and without task events is compared.</summary>
@@ -189,7 +214,7 @@ public static class Microbenchmarks
             output.Flush();
         }
 
-        private static string Ratio(double ratio) =>
+        public static string Ratio(double ratio) =>
             ratio.ToString(ratio >= 10 ? "0.0" : ratio >= 0.1 ? "0.00" : "0.000", System.Globalization.CultureInfo.InvariantCulture) + "x";
     }
 }

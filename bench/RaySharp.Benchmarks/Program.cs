@@ -1,11 +1,13 @@
 using System.Globalization;
 using RaySharp.Benchmarks;
 
-// `dotnet run -c Release --project bench/RaySharp.Benchmarks -- [--object-store] [--duration S] [--warmup S] [--filter TEXT] [--json PATH]`
+// `dotnet run -c Release --project bench/RaySharp.Benchmarks -- [--object-store] [--orleans | --no-orleans] [--duration S] [--warmup S] [--filter TEXT] [--json PATH]`
 
 const string Usage = """
-    usage: RaySharp.Benchmarks [--object-store] [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH] [--compare-task-events]
+    usage: RaySharp.Benchmarks [--object-store] [--orleans | --no-orleans] [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH] [--compare-task-events]
       --object-store  run the object store's benchmarks (put, get, transfer, memory) instead of the call workloads
+      --orleans     only the comparison with the Orleans peer: its grain rows and the RaySharp actor rows they mirror
+      --no-orleans  no Orleans rows (by default they follow the RaySharp workloads)
       --duration  seconds each benchmark is measured (default 2.5)
       --warmup    seconds each benchmark runs before it is measured (default 1)
       --filter    run only the workloads whose name contains TEXT (the raw gRPC baselines always run)
@@ -23,6 +25,11 @@ for (int i = 0; i < args.Length; i++)
         objectStore = true;
         continue;
     }
+    if (arg is "--orleans" or "--no-orleans")
+    {
+        options = options with { Orleans = arg == "--orleans" ? OrleansPeerRows.Only : OrleansPeerRows.Off };
+        continue;
+    }
     if (arg == "--compare-task-events")
     {
         options = options with { CompareTaskEvents = true };
@@ -32,6 +39,7 @@ for (int i = 0; i < args.Length; i++)
     {
         Console.WriteLine(Usage);
         Console.WriteLine("workloads: " + string.Join(", ", Microbenchmarks.WorkloadNames));
+        Console.WriteLine("Orleans peer: " + string.Join(", ", Microbenchmarks.OrleansWorkloadNames));
         return 0;
     }
     string? problem = arg is not ("--duration" or "--warmup" or "--filter" or "--json") ? $"unknown argument: {arg}"

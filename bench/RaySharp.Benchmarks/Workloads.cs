@@ -55,7 +55,10 @@ internal static class Workloads
     /// <summary>How long a placement group may take to be created before the benchmark fails (Ray's <c>timeout_seconds=30</c>).</summary>
     private static readonly TimeSpan s_groupTimeout = TimeSpan.FromSeconds(30);
 
-    public static IReadOnlyList<Workload> All { get; } = Create(Math.Max(1, Environment.ProcessorCount / 2));
+    /// <summary>Server actors in the fan-out workloads: half the machine's cores, at least one.</summary>
+    public static int Servers { get; } = Math.Max(1, Environment.ProcessorCount / 2);
+
+    public static IReadOnlyList<Workload> All { get; } = Create(Servers);
 
     private static IReadOnlyList<Workload> Create(int servers) =>
     [
