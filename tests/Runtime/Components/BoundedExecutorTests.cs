@@ -41,17 +41,7 @@ public sealed class BoundedExecutorTests : IDisposable
     [Fact]
     public void Blocking_items_run_side_by_side_up_to_the_bound()
     {
-        using var meeting = new Barrier(4);
-        var met = new ConcurrentBag<bool>();
-        using var done = new CountdownEvent(4);
-        for (int i = 0; i < 4; i++)
-            _executor.TryPost(() =>
-            {
-                met.Add(meeting.SignalAndWait(Wait));
-                done.Signal();
-            });
-        Assert.True(done.Wait(Wait));
-        Assert.All(met, Assert.True);
+        AssertAllRunAtOnce(_executor, 4);
         Assert.Equal(4, _executor.Threads);
     }
 
@@ -95,17 +85,23 @@ public sealed class BoundedExecutorTests : IDisposable
         executor.RaiseBound(3);
         executor.RaiseBound(2);
         Assert.Equal(3, executor.MaxThreads);
-        using var meeting = new Barrier(3);
+        AssertAllRunAtOnce(executor, 3);
+    }
+
+    /// <summary>Posts <paramref name="count"/> items that each return only once all of them are running.</summary>
+    private static void AssertAllRunAtOnce(BoundedExecutor executor, int count)
+    {
+        using var meeting = new Barrier(count);
         var met = new ConcurrentBag<bool>();
-        using var done = new CountdownEvent(3);
-        for (int i = 0; i < 3; i++)
-            executor.TryPost(() =>
+        using var done = new CountdownEvent(count);
+        for (int i = 0; i < count; i++)
+            Assert.True(executor.TryPost(() =>
             {
                 met.Add(meeting.SignalAndWait(Wait));
                 done.Signal();
-            });
+            }));
         Assert.True(done.Wait(Wait));
-        Assert.All(met, Assert.True);
+        Assert.Equal(count, met.Count(m => m));
     }
 
     [Fact]
