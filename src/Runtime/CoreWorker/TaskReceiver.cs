@@ -44,9 +44,6 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
     public ResourceSet AssignedResources => Lease?.Resources ?? ResourceSet.Empty;
     public bool IsDead => _deathReason is not null;
 
-    /// <summary>The threads this worker's tasks and sync actor calls ran on so far.</summary>
-    internal int Threads => _thread.Threads;
-
     public Task<PushTaskReply> PushTaskAsync(TaskSpec task, CancellationToken ct)
     {
         if (_deathReason is { } reason) return Task.FromResult(PushTaskReply.WorkerDied(reason));
