@@ -30,6 +30,24 @@ internal partial class BenchActor
     public byte[] SmallValue() => BenchTasks.Ok;
 }
 
+/// <summary>Ray's async actor: its method is async, so calls run concurrently on the actor's async context.</summary>
+[RayRemote]
+internal partial class BenchAsyncActor
+{
+    public Task<byte[]> SmallValue() => Task.FromResult(BenchTasks.Ok);
+
+    /// <summary>A sync method of an actor that also has an async one: it runs on the actor's thread for sync calls.</summary>
+    public byte[] SmallValueSync() => BenchTasks.Ok;
+}
+
+/// <summary>A threaded actor (<c>MaxConcurrency</c> above 1, no async methods): its sync calls run on a pool of
+/// that many threads.</summary>
+[RayRemote(MaxConcurrency = 4)]
+internal partial class BenchThreadedActor
+{
+    public byte[] SmallValue() => BenchTasks.Ok;
+}
+
 /// <summary>An actor that calls other actors ("1:n actor calls"): the calls come from a worker, not the driver.</summary>
 [RayRemote]
 internal partial class BenchClient(ActorHandle<BenchActor>[] servers)

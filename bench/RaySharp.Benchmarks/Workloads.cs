@@ -74,6 +74,28 @@ internal static class Workloads
             var actor = BenchActor.Remote.Create();
             return Async(() => actor.SmallValue(), actor);
         }),
+        new("1:1 async-actor calls sync", 1, () =>
+        {
+            var actor = BenchAsyncActor.Remote.Create();
+            return Sync(() => actor.SmallValue(), actor);
+        }),
+        new("1:1 async-actor calls async", Batch, () =>
+        {
+            var actor = BenchAsyncActor.Remote.Create();
+            return Async(() => actor.SmallValue(), actor);
+        }),
+        // Not Ray's rows: the sync method of an actor that also has an async method, and a threaded actor's sync method,
+        // each run on the actor's bounded pool of threads.
+        new("1:1 async-actor sync-method calls async", Batch, () =>
+        {
+            var actor = BenchAsyncActor.Remote.Create();
+            return Async(() => actor.SmallValueSync(), actor);
+        }),
+        new("1:1 threaded-actor calls async", Batch, () =>
+        {
+            var actor = BenchThreadedActor.Remote.Create();
+            return Async(() => actor.SmallValue(), actor);
+        }),
         new("1:n actor calls async", FanOutCalls * servers, () =>
         {
             var actors = CreateActors(servers);

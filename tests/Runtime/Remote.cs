@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using MemoryPack;
 
 namespace RaySharp.Tests;
@@ -425,4 +426,101 @@ public partial class Weights
             return true;
         }
     }
+}
+
+/// <summary>Records which threads ran its sync calls and how many ran at once; created as a sync actor, or as a threaded
+/// one through <c>MaxConcurrency</c>.</summary>
+[RayRemote]
+public partial class ThreadRecorder
+{
+    private readonly ConcurrentDictionary<int, byte> _threads = new();
+    private readonly List<int> _order = [];
+    private readonly Barrier _meeting;
+    private int _running, _maxRunning;
+
+    /// <param name="meeting">How many <see cref="Meet"/> calls must be running at once for any of them to return true.</param>
+    public ThreadRecorder(int meeting) => _meeting = new Barrier(meeting);
+
+    public int Record(int sequence)
+    {
+        Running.Enter(ref _running, ref _maxRunning);
+        _threads.TryAdd(Environment.CurrentManagedThreadId, 0);
+        lock (_order) _order.Add(sequence);
+        Running.Exit(ref _running);
+        return sequence;
+    }
+
+    /// <summary>Returns once the others of the meeting are running too; false if they never all run at once.</summary>
+    public bool Meet() => _meeting.SignalAndWait(TimeSpan.FromSeconds(30));
+
+    public int Threads() => _threads.Count;
+
+    public int MaxRunning() => Volatile.Read(ref _maxRunning);
+
+    public int[] Order()
+    {
+        lock (_order) return [.. _order];
+    }
+}
+
+/// <summary>An async actor with sync methods too: its sync calls run on one thread, its async calls on the async
+/// context, never waiting for that thread.</summary>
+[RayRemote]
+public partial class MixedActor
+{
+    private readonly ConcurrentDictionary<int, byte> _syncThreads = new();
+    private readonly ManualResetEventSlim _opened = new();
+    private int _running, _maxRunning, _blocked;
+
+    public int Sync(int value)
+    {
+        Running.Enter(ref _running, ref _maxRunning);
+        _syncThreads.TryAdd(Environment.CurrentManagedThreadId, 0);
+        Running.Exit(ref _running);
+        return value;
+    }
+
+    public Task<int> SyncThreads() => Task.FromResult(_syncThreads.Count);
+
+    public Task<int> MaxRunning() => Task.FromResult(Volatile.Read(ref _maxRunning));
+
+    public async Task<int> Echo(int value)
+    {
+        await Task.Yield();
+        return value;
+    }
+
+    /// <summary>Blocks the actor's sync thread until an async call opens it; false if none does.</summary>
+    public bool WaitOpened()
+    {
+        Volatile.Write(ref _blocked, 1);
+        return _opened.Wait(TimeSpan.FromSeconds(30));
+    }
+
+    public Task<bool> Blocked() => Task.FromResult(Volatile.Read(ref _blocked) == 1);
+
+    public Task Open()
+    {
+        _opened.Set();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A blocking Get in a sync method: of a task, then of an async call to this very actor.</summary>
+#pragma warning disable RAY114 // on purpose: it holds the actor's sync thread, which the async call must not need
+    public int GetInside(ActorHandle<MixedActor> self, int value) =>
+        Tasks.Remote.Add(value, 1).Get() + self.Echo(value).Get();
+#pragma warning restore RAY114
+}
+
+/// <summary>Counts the calls running at once and keeps the peak.</summary>
+internal static class Running
+{
+    public static void Enter(ref int running, ref int peak)
+    {
+        int now = Interlocked.Increment(ref running);
+        int seen;
+        while (now > (seen = Volatile.Read(ref peak)) && Interlocked.CompareExchange(ref peak, now, seen) != seen) { }
+    }
+
+    public static void Exit(ref int running) => Interlocked.Decrement(ref running);
 }

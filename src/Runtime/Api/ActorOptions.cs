@@ -34,7 +34,9 @@ public sealed record ActorOptions
     /// <summary>Retries of a call that failed because the actor died (default 0; -1 forever).</summary>
     public int? MaxTaskRetries { get; init; }
 
-    /// <summary>Calls that may run at once (1 for sync actors, 1000 for actors with async methods).</summary>
+    /// <summary>Calls that may run at once (1 for sync actors, 1000 for actors with async methods). An actor without async
+    /// methods runs its calls on at most this many threads; an actor with async methods runs its sync methods one at a
+    /// time, on one thread, as Ray runs them on the actor's event loop.</summary>
     public int? MaxConcurrency { get; init; }
 
     /// <summary>Calls a caller may have pending before new calls fail with

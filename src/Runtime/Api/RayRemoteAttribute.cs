@@ -33,7 +33,9 @@ public sealed class RayRemoteAttribute : Attribute
     /// <summary>Actors: how often to retry a call that failed because the actor died (default 0).</summary>
     public int MaxTaskRetries { get; set; }
 
-    /// <summary>Actors: how many calls may run at once (1 for sync actors, 1000 for actors with async methods).</summary>
+    /// <summary>Actors: how many calls may run at once (1 for sync actors, 1000 for actors with async methods). An actor
+    /// without async methods runs its calls on at most this many threads; one with async methods runs its sync methods
+    /// one at a time, on one thread.</summary>
     public int MaxConcurrency { get; set; }
 
     /// <summary>Tasks returning a tuple: return each element as its own object.</summary>

@@ -16,4 +16,7 @@ internal sealed class ActorState(ActorCreationSpec spec, int numRestarts, Schedu
 
     /// <summary>One call at a time on the actor's own thread, in arrival order (Ray's sync, single-threaded actor).</summary>
     public bool IsSingleThreaded => Spec.MaxConcurrency <= 1 && !Spec.Class.HasAsyncMethods;
+
+    /// <summary>Has async methods: up to MaxConcurrency calls in flight, interleaving at their awaits (Ray's async actor).</summary>
+    public bool IsAsync => Spec.Class.HasAsyncMethods;
 }

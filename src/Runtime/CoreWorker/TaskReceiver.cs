@@ -5,17 +5,25 @@ namespace RaySharp.Core;
 /// <summary>
 /// A worker's task receiver (Ray's <c>TaskReceiver</c>): runs the tasks pushed to the worker on a dedicated thread,
 /// one at a time. A worker that receives an actor creation task becomes that actor's worker for the rest of its
-/// life: sync single-threaded actors run every call on this thread in arrival order; async and threaded actors run
-/// up to MaxConcurrency calls at once. A worker process has one; in local mode each worker thread is one.
+/// life, and runs its calls as Ray does:
+/// <list type="bullet">
+/// <item>a sync actor (MaxConcurrency 1, no async methods) runs every call on that thread, in arrival order;</item>
+/// <item>a threaded actor (MaxConcurrency above 1, no async methods) runs up to MaxConcurrency calls at once, on at
+/// most MaxConcurrency dedicated threads (Ray's <c>BoundedExecutor</c>), started in arrival order;</item>
+/// <item>an async actor (any async method) runs up to MaxConcurrency calls at once; its async methods run on the
+/// async context (their awaits hold no thread), its sync methods one at a time on the worker's thread, in arrival
+/// order — where Ray runs them on the actor's one event-loop thread.</item>
+/// </list>
+/// A worker process has one; in local mode each worker thread is one.
 /// </summary>
 internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDisposable
 {
-    private readonly BlockingCollection<Action> _queue = new();
-    private readonly Thread _thread;
+    private readonly BoundedExecutor _thread;
     private readonly TaskExecutor _executor;
     private readonly IRayletClient _raylet;
     private readonly ConcurrentDictionary<TaskId, CancellationTokenSource> _running = new();
     private readonly CancellationTokenSource _dead = new();
+    // An async actor's calls in flight, async and sync alike (a threaded actor's are bounded by its threads).
     private SemaphoreSlim? _concurrency;
     private volatile string? _deathReason;
 
@@ -24,8 +32,7 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         _executor = executor;
         _raylet = raylet;
         WorkerId = workerId;
-        _thread = new Thread(Run) { IsBackground = true, Name = $"RaySharp worker {WorkerId.ToString()[..8]}" };
-        _thread.Start();
+        _thread = new BoundedExecutor(1, $"RaySharp worker {WorkerId.ToString()[..8]}");
     }
 
     public WorkerId WorkerId { get; }
@@ -36,11 +43,6 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
     public ActorState? Actor { get; private set; }
     public ResourceSet AssignedResources => Lease?.Resources ?? ResourceSet.Empty;
     public bool IsDead => _deathReason is not null;
-
-    private void Run()
-    {
-        foreach (var work in _queue.GetConsumingEnumerable()) work();
-    }
 
     public Task<PushTaskReply> PushTaskAsync(TaskSpec task, CancellationToken ct)
     {
@@ -53,12 +55,13 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         {
             var creation = task.ActorCreation!;
             Actor = new ActorState(creation, numRestarts: task.AttemptNumber, task.Strategy);
-            if (!Actor.IsSingleThreaded) _concurrency = new SemaphoreSlim(Math.Max(1, creation.MaxConcurrency));
+            if (Actor.IsAsync) _concurrency = new SemaphoreSlim(Math.Max(1, creation.MaxConcurrency));
+            else _thread.RaiseBound(creation.MaxConcurrency);
             Enqueue(task, cts, done);
         }
-        else if (Actor is { IsSingleThreaded: false })
+        else if (Actor is { IsAsync: true })
         {
-            _ = RunConcurrentAsync(task, cts, done);
+            _ = RunAsyncActorCallAsync(task, cts, done);
         }
         else
         {
@@ -67,16 +70,18 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         return done.Task;
     }
 
-    private void Enqueue(TaskSpec task, CancellationTokenSource cts, TaskCompletionSource<PushTaskReply> done)
+    /// <summary>Runs the task on the worker's threads; <paramref name="release"/>, if any, once it is done.</summary>
+    private void Enqueue(TaskSpec task, CancellationTokenSource cts, TaskCompletionSource<PushTaskReply> done, SemaphoreSlim? release = null)
     {
-        try
-        {
-            _queue.Add(() => done.TrySetResult(ExecuteOnThisThread(task, cts)));
-        }
-        catch (InvalidOperationException)
-        {
-            done.TrySetResult(PushTaskReply.WorkerDied(_deathReason ?? "the worker stopped"));
-        }
+        if (_thread.TryPost(() =>
+            {
+                var reply = ExecuteOnThisThread(task, cts);
+                release?.Release();
+                done.TrySetResult(reply);
+            }))
+            return;
+        release?.Release();
+        done.TrySetResult(PushTaskReply.WorkerDied(_deathReason ?? "the worker stopped"));
     }
 
     private PushTaskReply ExecuteOnThisThread(TaskSpec task, CancellationTokenSource cts)
@@ -84,6 +89,9 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         try
         {
             if (_deathReason is { } reason) return PushTaskReply.WorkerDied(reason);
+            // Cancelled while it waited for a thread: it never starts.
+            if (cts.IsCancellationRequested && task.Type == TaskType.ActorTask)
+                return new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false);
             // A leased worker is dedicated to its task, so blocking its thread on an async invoker is what a
             // worker process's main thread would do too.
             return _executor.ExecuteAsync(task, this, Actor, cts.Token).GetAwaiter().GetResult();
@@ -116,7 +124,7 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         }
         if (Actor is { IsSingleThreaded: true })
         {
-            try { _queue.Add(Exit); } catch (InvalidOperationException) { then(); }
+            if (!_thread.TryPost(Exit)) then();
         }
         else
         {
@@ -140,7 +148,9 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         }
     }
 
-    private async Task RunConcurrentAsync(TaskSpec task, CancellationTokenSource cts, TaskCompletionSource<PushTaskReply> done)
+    /// <summary>A call to an async actor: it waits for one of the actor's MaxConcurrency slots, then an async method
+    /// runs on the async context and a sync one on the worker's thread.</summary>
+    private async Task RunAsyncActorCallAsync(TaskSpec task, CancellationTokenSource cts, TaskCompletionSource<PushTaskReply> done)
     {
         try
         {
@@ -153,19 +163,19 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
                 : new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false));
             return;
         }
+        if (!task.Function.IsAsync)
+        {
+            Enqueue(task, cts, done, release: _concurrency);
+            return;
+        }
         try
         {
             if (_deathReason is { } reason) { done.TrySetResult(PushTaskReply.WorkerDied(reason)); return; }
-            // Sync methods of threaded actors may block: give them a thread of their own.
-            var reply = task.Function.IsAsync
-                ? await _executor.ExecuteAsync(task, this, Actor, cts.Token).ConfigureAwait(false)
-                : await Task.Factory.StartNew(() => _executor.ExecuteAsync(task, this, Actor, cts.Token),
-                    CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap().ConfigureAwait(false);
-            done.TrySetResult(reply);
+            done.TrySetResult(await _executor.ExecuteAsync(task, this, Actor, cts.Token).ConfigureAwait(false));
         }
         finally
         {
-            _concurrency!.Release();
+            _concurrency.Release();
             _running.TryRemove(task.TaskId, out _);
             cts.Dispose();
             ExitIfRequested();
@@ -186,7 +196,7 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         if (_deathReason is not null) return;
         _deathReason = reason;
         try { _dead.Cancel(); } catch (ObjectDisposedException) { }
-        _queue.CompleteAdding();
+        _thread.Complete();
     }
 
     public void NotifyBlocked()
