@@ -57,13 +57,22 @@ internal sealed partial class CoreWorkerConnection
     public static void BreakNode(NodeId node, string reason)
     {
         foreach (var c in s_connections.Values)
-            if (c.Address.NodeId == node) c.Break($"its node {node} died ({reason})");
+            if (c.Address.NodeId == node) c.BreakForGood($"its node {node} died ({reason})");
     }
 
     /// <summary>The GCS says the worker died: the connection to it breaks now.</summary>
     public static void BreakWorker(WorkerId worker, string reason)
     {
-        if (s_connections.TryGetValue(worker, out var c)) c.Break($"the worker process {worker} died ({reason})");
+        if (s_connections.TryGetValue(worker, out var c)) c.BreakForGood($"the worker process {worker} died ({reason})");
+    }
+
+    /// <summary>Breaks the connection of a process that is gone and drops its channels: a channel keeps trying to
+    /// reconnect to its endpoint (every second at most) until it is disposed.</summary>
+    private void BreakForGood(string reason)
+    {
+        Break(reason);
+        RpcChannels.Forget(Address.Endpoint);
+        if (Address.Socket is { } socket) RpcChannels.Forget("unix:" + socket);
     }
 
     public Task<PushTaskResponse> PushAsync(WireTaskSpec task, long leaseId, Dictionary<string, double> leaseResources)
