@@ -26,6 +26,7 @@ internal class EchoService : IRpcService
     public const string Name = "raysharp.bench.EchoService";
     public static readonly Method<EchoMessage, EchoMessage> EchoMethod = RpcMarshaller.Unary<EchoMessage, EchoMessage>(Name, nameof(Echo));
     public static readonly Method<EchoMessage, EchoMessage> EchoStreamMethod = RpcMarshaller.Duplex<EchoMessage, EchoMessage>(Name, nameof(EchoStream));
+    public static readonly Method<EchoMessage, EchoMessage> AckMethod = RpcMarshaller.Unary<EchoMessage, EchoMessage>(Name, nameof(Ack));
     public static readonly Method<ChunksRequest, EchoMessage> ChunksMethod = RpcMarshaller.ServerStreaming<ChunksRequest, EchoMessage>(Name, nameof(Chunks));
 
     public void Map(IEndpointRouteBuilder app) => app.MapGrpcService<EchoService>();
@@ -36,10 +37,17 @@ internal class EchoService : IRpcService
     {
         binder.AddMethod(EchoMethod, service is null ? null : service.Echo);
         binder.AddMethod(EchoStreamMethod, service is null ? null : service.EchoStream);
+        binder.AddMethod(AckMethod, service is null ? null : service.Ack);
         binder.AddMethod(ChunksMethod, service is null ? null : service.Chunks);
     }
 
     public virtual Task<EchoMessage> Echo(EchoMessage request, ServerCallContext context) => Task.FromResult(request);
+
+    private static readonly byte[] s_ok = "ok"u8.ToArray();
+
+    /// <summary>Takes a message of any size and answers two bytes: the baseline of a call with a large argument and a
+    /// small result.</summary>
+    public virtual Task<EchoMessage> Ack(EchoMessage request, ServerCallContext context) => Task.FromResult(new EchoMessage(request.Sequence, s_ok));
 
     /// <summary>Streams the bytes asked for, a new buffer per message (as an object transfer reads its chunks): the
     /// baseline of the inter-node transfer.</summary>

@@ -24,6 +24,19 @@ public sealed record MicrobenchmarkOptions
     /// RaySharp actor workloads' shapes after them, each row followed by its RaySharp counterpart's ratio to it.</summary>
     public OrleansPeerRows Orleans { get; init; } = OrleansPeerRows.Included;
 
+    /// <summary>The scale rows after the workloads: <see cref="QueuedTasks"/> tasks queued at once, worker process start to
+    /// first task, and <see cref="ActorsAtOnce"/> actors created at once. They take minutes, not seconds.</summary>
+    public ScaleRows Scale { get; init; } = ScaleRows.Included;
+
+    /// <summary>Tasks the driver submits before waiting for any, in "tasks queued on one node" (Ray's 1,000,000).</summary>
+    public int QueuedTasks { get; init; } = 1_000_000;
+
+    /// <summary>Actors created before any is waited for, in "actors created at once" (200).</summary>
+    public int ActorsAtOnce { get; init; } = 200;
+
+    /// <summary>Fresh worker processes timed from their start to their first task, one after another.</summary>
+    public int WorkerStarts { get; init; } = 20;
+
     /// <summary>When set, the results are also written to this file as JSON.</summary>
     public string? JsonPath { get; init; }
 

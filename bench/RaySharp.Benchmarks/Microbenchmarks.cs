@@ -21,6 +21,13 @@ public static class Microbenchmarks
     /// <summary>The baseline of the "async" workloads: batches of 1000 echoes on one bidirectional stream.</summary>
     public const string PipelinedRpcName = "raw gRPC round trip pipelined";
 
+    /// <summary>The baseline of the rows with large arguments: one unary call at a time carrying that many bytes,
+    /// answered with two.</summary>
+    public static string PayloadRpcName(int bytes) => $"raw gRPC round trip sequential with {Workloads.SizeName(bytes)}";
+
+    /// <summary>The names of the scale rows (1,000,000 queued tasks, worker start, many actors at once), in the order they run.</summary>
+    public static IReadOnlyList<string> ScaleNames => ScaleBenchmarks.Names;
+
     /// <summary>The names of the Ray workloads, in the order they run.</summary>
     public static IReadOnlyList<string> WorkloadNames { get; } = [.. Workloads.All.Select(w => w.Name)];
 
@@ -48,31 +55,45 @@ public static class Microbenchmarks
         var results = new List<MicrobenchmarkResult>();
         var table = new ResultTable(output);
 
+        bool Matches(string name) => options.Filter is null || name.Contains(options.Filter, StringComparison.OrdinalIgnoreCase);
+        var orleans = options.Orleans == OrleansPeerRows.Off ? []
+            : OrleansWorkloads.All.Where(w => Matches(w.Name) || Matches(w.Counterpart)).ToList();
+        var selected = options.Scale == ScaleRows.Only ? []
+            : Workloads.All.Where(w => Matches(w.Name) &&
+                                       (options.Orleans != OrleansPeerRows.Only || orleans.Any(o => o.Counterpart == w.Name))).ToList();
+        var scale = options.Scale == ScaleRows.Off || options.Orleans == OrleansPeerRows.Only ? []
+            : ScaleBenchmarks.Names.Where(Matches).ToList();
+
         Measurement sequential, pingPong, pipelined;
+        var withPayload = new Dictionary<int, Measurement>();
         await using (var rpc = await RawRpcBaseline.StartAsync(ct).ConfigureAwait(false))
         {
             sequential = await MeasureAsync(rpc.UnaryAsync, 1, options, ct).ConfigureAwait(false);
             pingPong = await MeasureAsync(() => rpc.StreamPingPongAsync(ct), 1, options, ct).ConfigureAwait(false);
             pipelined = await MeasureAsync(() => rpc.StreamBatchAsync(Workloads.Batch, ct), Workloads.Batch, options, ct)
                 .ConfigureAwait(false);
+            // The same unary call carrying each argument size a selected row uses.
+            foreach (int size in selected.Select(w => w.ArgumentBytes).Where(b => b > 0).Distinct())
+            {
+                var payload = new byte[size];
+                withPayload[size] = await MeasureAsync(() => rpc.UnaryWithPayloadAsync(payload), 1, options, ct).ConfigureAwait(false);
+            }
         }
-        void Add(string name, Measurement m)
+        MicrobenchmarkResult Add(string name, Measurement m, string? detail = null)
         {
             var result = new MicrobenchmarkResult(name, m.Operations, m.Seconds, m.OpsPerSecond,
-                m.OpsPerSecond / sequential.OpsPerSecond, m.OpsPerSecond / pipelined.OpsPerSecond);
+                m.OpsPerSecond / sequential.OpsPerSecond, m.OpsPerSecond / pipelined.OpsPerSecond, m.OpsPerSecond / pingPong.OpsPerSecond,
+                m.AllocatedBytesPerOperation, detail);
             results.Add(result);
             table.Write(result);
+            return result;
         }
         table.WriteHeader();
         Add(SequentialRpcName, sequential);
         Add(StreamPingPongName, pingPong);
         Add(PipelinedRpcName, pipelined);
+        foreach (var (size, m) in withPayload) Add(PayloadRpcName(size), m);
 
-        bool Matches(string name) => options.Filter is null || name.Contains(options.Filter, StringComparison.OrdinalIgnoreCase);
-        var orleans = options.Orleans == OrleansPeerRows.Off ? []
-            : OrleansWorkloads.All.Where(w => Matches(w.Name) || Matches(w.Counterpart)).ToList();
-        var selected = Workloads.All.Where(w => Matches(w.Name) &&
-                                                (options.Orleans != OrleansPeerRows.Only || orleans.Any(o => o.Counterpart == w.Name))).ToList();
         if (selected.Count > 0)
         {
             using var ray = Ray.Init(options.RayOptions);
@@ -84,8 +105,14 @@ public static class Microbenchmarks
                 if (workload.InRoundTrips)
                     table.WriteNote($"one operation costs {sequential.OpsPerSecond / measured.OpsPerSecond:0.0} sequential round trips " +
                                     $"({1e6 / measured.OpsPerSecond:N0} us)");
+                if (workload.ArgumentBytes > 0)
+                    table.WriteNote($"{ResultTable.Ratio(measured.OpsPerSecond / withPayload[workload.ArgumentBytes].OpsPerSecond)} of " +
+                                    PayloadRpcName(workload.ArgumentBytes));
             }
         }
+        if (scale.Count > 0)
+            await ScaleBenchmarks.RunAsync(scale, options, (name, ops, seconds, detail) => Add(name, new Measurement(ops, seconds, double.NaN), detail),
+                table.WriteNote, ct).ConfigureAwait(false);
         if (orleans.Count > 0) await RunOrleansAsync(orleans, options, Add, results, table, ct).ConfigureAwait(false);
         if (options.CompareTaskEvents) await CompareTaskEventsAsync(options, Add, table, ct).ConfigureAwait(false);
         output.WriteLine($"total {total.Elapsed.TotalSeconds:0.0} s");
@@ -103,7 +130,7 @@ public static class Microbenchmarks
 
     /// <summary>The Orleans peer's rows, after RaySharp has shut down so the silo does not share the cores with idle
     /// workers; each is followed by how the RaySharp workload it mirrors compares with it, when that ran.</summary>
-    private static async Task RunOrleansAsync(List<OrleansWorkload> workloads, MicrobenchmarkOptions options, Action<string, Measurement> add,
+    private static async Task RunOrleansAsync(List<OrleansWorkload> workloads, MicrobenchmarkOptions options, Func<string, Measurement, string?, MicrobenchmarkResult> add,
         List<MicrobenchmarkResult> results, ResultTable table, CancellationToken ct)
     {
         await using var peer = await OrleansPeer.StartAsync(ct).ConfigureAwait(false);
@@ -111,7 +138,7 @@ public static class Microbenchmarks
         {
             var call = await workload.Prepare(peer.Client).ConfigureAwait(false);
             var measured = await MeasureAsync(call, workload.OpsPerCall, options, ct).ConfigureAwait(false);
-            add(workload.Name, measured);
+            add(workload.Name, measured, null);
             if (results.Find(r => r.Name == workload.Counterpart) is { } raySharp)
                 table.WriteNote($"{workload.Counterpart}: {ResultTable.Ratio(raySharp.OpsPerSecond / measured.OpsPerSecond)} of Orleans");
         }
@@ -123,7 +150,7 @@ public static class Microbenchmarks
     /// <summary>"single client tasks async" on fresh clusters with task events off and on, twice each: each cluster's
     /// processes read <c>RAY_task_events_report_interval_ms</c> when they start, so the variable is set for the driver and
     /// inherited by the workers it starts.</summary>
-    private static async Task CompareTaskEventsAsync(MicrobenchmarkOptions options, Action<string, Measurement> add, ResultTable table,
+    private static async Task CompareTaskEventsAsync(MicrobenchmarkOptions options, Func<string, Measurement, string?, MicrobenchmarkResult> add, ResultTable table,
         CancellationToken ct)
     {
         const string variable = "RAY_task_events_report_interval_ms";
@@ -139,7 +166,7 @@ public static class Microbenchmarks
                 using var ray = Ray.Init(options.RayOptions);
                 using var prepared = workload.Prepare();
                 var measured = await MeasureAsync(prepared.Call, workload.OpsPerCall, options, ct).ConfigureAwait(false);
-                add($"{workload.Name} ({label})", measured);
+                add($"{workload.Name} ({label})", measured, null);
                 if (value == "0") off += measured.OpsPerSecond;
                 else on += measured.OpsPerSecond;
             }
@@ -170,6 +197,7 @@ public static class Microbenchmarks
         while (clock.Elapsed < options.Warmup);
 
         long calls = 0;
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
         clock.Restart();
         do
         {
@@ -179,10 +207,12 @@ public static class Microbenchmarks
         }
         while (clock.Elapsed < options.Duration);
         double seconds = clock.Elapsed.TotalSeconds;
-        return new Measurement(calls * opsPerCall, seconds);
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        return new Measurement(calls * opsPerCall, seconds, (double)allocated / (calls * opsPerCall));
     }
 
-    private readonly record struct Measurement(long Operations, double Seconds)
+    /// <summary>A measured row: operations, seconds, and the bytes this process allocated per operation meanwhile.</summary>
+    private readonly record struct Measurement(long Operations, double Seconds, double AllocatedBytesPerOperation)
     {
         public double OpsPerSecond => Operations / Seconds;
     }
@@ -191,19 +221,22 @@ public static class Microbenchmarks
     private sealed class ResultTable(TextWriter output)
     {
         // Wide enough for the longest name, "single client put/get with 100,000 live refs".
-        private const string Row = "{0,-46} {1,14} {2,12} {3,12}";
+        private const string Row = "{0,-46} {1,12} {2,11} {3,11} {4,11} {5,9}";
 
         public void WriteHeader()
         {
             output.WriteLine();
-            output.WriteLine(Row, "benchmark", "ops/s", "vs seq RPC", "vs pipe RPC");
-            output.WriteLine(new string('-', 46 + 1 + 14 + 1 + 12 + 1 + 12));
+            output.WriteLine(Row, "benchmark", "ops/s", "vs seq RPC", "vs ping-pong", "vs pipe RPC", "B/op");
+            output.WriteLine(new string('-', 46 + 1 + 12 + 1 + 11 + 1 + 11 + 1 + 11 + 1 + 9));
         }
 
         public void Write(MicrobenchmarkResult r)
         {
-            output.WriteLine(Row, r.Name, r.OpsPerSecond.ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
-                Ratio(r.RatioToSequentialRpc), Ratio(r.RatioToPipelinedRpc));
+            var invariant = System.Globalization.CultureInfo.InvariantCulture;
+            output.WriteLine(Row, r.Name, r.OpsPerSecond.ToString(r.OpsPerSecond >= 100 ? "N0" : r.OpsPerSecond >= 1 ? "0.0" : "0.000", invariant),
+                Ratio(r.RatioToSequentialRpc), Ratio(r.RatioToStreamPingPong), Ratio(r.RatioToPipelinedRpc),
+                double.IsNaN(r.AllocatedBytesPerOperation) ? "" : r.AllocatedBytesPerOperation.ToString("N0", invariant));
+            if (r.Detail is { } detail) WriteNote(detail);
             output.Flush();
         }
 
@@ -214,7 +247,7 @@ public static class Microbenchmarks
             output.Flush();
         }
 
-        public static string Ratio(double ratio) =>
+        public static string Ratio(double ratio) => double.IsNaN(ratio) ? "" :
             ratio.ToString(ratio >= 10 ? "0.0" : ratio >= 0.1 ? "0.00" : "0.000", System.Globalization.CultureInfo.InvariantCulture) + "x";
     }
 }
@@ -229,6 +262,7 @@ internal sealed record MicrobenchmarkReport(
     DateTimeOffset Timestamp,
     MicrobenchmarkResult[] Results);
 
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(MicrobenchmarkReport))]
 internal sealed partial class ReportJsonContext : JsonSerializerContext;

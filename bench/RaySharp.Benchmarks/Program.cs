@@ -1,13 +1,19 @@
 using System.Globalization;
 using RaySharp.Benchmarks;
 
-// `dotnet run -c Release --project bench/RaySharp.Benchmarks -- [--object-store] [--orleans | --no-orleans] [--duration S] [--warmup S] [--filter TEXT] [--json PATH]`
+// `dotnet run -c Release --project bench/RaySharp.Benchmarks -- [--object-store] [--orleans | --no-orleans] [--scale | --no-scale] [--duration S] [--warmup S] [--filter TEXT] [--json PATH]`
 
 const string Usage = """
-    usage: RaySharp.Benchmarks [--object-store] [--orleans | --no-orleans] [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH] [--compare-task-events]
+    usage: RaySharp.Benchmarks [--object-store] [--orleans | --no-orleans] [--scale | --no-scale] [--queued-tasks N] [--actors N] [--worker-starts N]
+                               [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH] [--compare-task-events]
       --object-store  run the object store's benchmarks (put, get, transfer, memory) instead of the call workloads
       --orleans     only the comparison with the Orleans peer: its grain rows and the RaySharp actor rows they mirror
       --no-orleans  no Orleans rows (by default they follow the RaySharp workloads)
+      --scale       only the scale rows: tasks queued on one node, worker process start to first task, actors created at once
+      --no-scale    no scale rows (by default they follow the workloads and take a few minutes)
+      --queued-tasks  tasks queued at once in "tasks queued on one node" (default 1000000)
+      --actors        actors in "actors created at once" (default 200)
+      --worker-starts fresh workers timed in "worker process start to first task" (default 20)
       --duration  seconds each benchmark is measured (default 2.5)
       --warmup    seconds each benchmark runs before it is measured (default 1)
       --filter    run only the workloads whose name contains TEXT (the raw gRPC baselines always run)
@@ -30,6 +36,11 @@ for (int i = 0; i < args.Length; i++)
         options = options with { Orleans = arg == "--orleans" ? OrleansPeerRows.Only : OrleansPeerRows.Off };
         continue;
     }
+    if (arg is "--scale" or "--no-scale")
+    {
+        options = options with { Scale = arg == "--scale" ? ScaleRows.Only : ScaleRows.Off };
+        continue;
+    }
     if (arg == "--compare-task-events")
     {
         options = options with { CompareTaskEvents = true };
@@ -40,9 +51,11 @@ for (int i = 0; i < args.Length; i++)
         Console.WriteLine(Usage);
         Console.WriteLine("workloads: " + string.Join(", ", Microbenchmarks.WorkloadNames));
         Console.WriteLine("Orleans peer: " + string.Join(", ", Microbenchmarks.OrleansWorkloadNames));
+        Console.WriteLine("scale rows: " + string.Join(", ", Microbenchmarks.ScaleNames));
         return 0;
     }
-    string? problem = arg is not ("--duration" or "--warmup" or "--filter" or "--json") ? $"unknown argument: {arg}"
+    string? problem = arg is not ("--duration" or "--warmup" or "--filter" or "--json" or "--queued-tasks" or "--actors" or "--worker-starts")
+        ? $"unknown argument: {arg}"
         : i + 1 >= args.Length ? $"{arg} needs a value"
         : null;
     if (problem is not null)
@@ -64,6 +77,19 @@ for (int i = 0; i < args.Length; i++)
             options = arg == "--duration"
                 ? options with { Duration = TimeSpan.FromSeconds(seconds) }
                 : options with { Warmup = TimeSpan.FromSeconds(seconds) };
+            break;
+        case "--queued-tasks" or "--actors" or "--worker-starts":
+            if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
+            {
+                Console.Error.WriteLine($"{arg} takes a positive whole number, not '{value}'");
+                return 2;
+            }
+            options = arg switch
+            {
+                "--queued-tasks" => options with { QueuedTasks = n },
+                "--actors" => options with { ActorsAtOnce = n },
+                _ => options with { WorkerStarts = n },
+            };
             break;
         case "--filter":
             options = options with { Filter = value };

@@ -42,6 +42,15 @@ internal sealed class RawRpcBaseline : IAsyncDisposable
         if (reply.Payload.Length != s_payload.Length) throw new InvalidOperationException("The echo server changed the message.");
     }
 
+    /// <summary>One unary call carrying <paramref name="payload"/>, answered with two bytes, awaited before the next: the
+    /// baseline of a call with an argument of that size.</summary>
+    public async ValueTask UnaryWithPayloadAsync(byte[] payload)
+    {
+        var reply = await _invoker.AsyncUnaryCall(EchoService.AckMethod, null, new CallOptions(), new EchoMessage(Interlocked.Increment(ref _sequence), payload))
+            .ConfigureAwait(false);
+        if (reply.Payload.Length != s_payload.Length) throw new InvalidOperationException("The echo server answered an unexpected message.");
+    }
+
     /// <summary>One message on the long-lived stream, its echo read before the next: a round trip without the
     /// per-call HTTP/2 stream and headers, the least a sync call over the runtime's push streams can cost.</summary>
     public async ValueTask StreamPingPongAsync(CancellationToken ct)

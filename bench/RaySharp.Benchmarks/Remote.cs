@@ -12,6 +12,19 @@ internal static partial class BenchTasks
     [RayRemote]
     public static byte[] SmallValue() => Ok;
 
+    /// <summary>A task with an argument of any size that returns two bytes: the cost of moving the argument.</summary>
+    [RayRemote]
+    public static byte[] TakeArg(byte[] arg) => arg.Length > 0 ? Ok : [];
+
+    /// <summary>How long ago this worker process started, in milliseconds, and its pid: run as the first task of a
+    /// fresh worker, the time from process start to first task.</summary>
+    [RayRemote]
+    public static double[] ProcessAge()
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        return [(DateTime.Now - self.StartTime).TotalMilliseconds, Environment.ProcessId];
+    }
+
     /// <summary>A task that is itself a caller: <paramref name="n"/> calls spread round-robin over
     /// <paramref name="actors"/>, then waits for all of them ("n:n actor calls").</summary>
     [RayRemote]
@@ -28,6 +41,25 @@ internal static partial class BenchTasks
 internal partial class BenchActor
 {
     public byte[] SmallValue() => BenchTasks.Ok;
+
+    /// <summary>Takes an argument of any size, returns two bytes.</summary>
+    public byte[] TakeArg(byte[] arg) => arg.Length > 0 ? BenchTasks.Ok : [];
+
+    /// <summary>This actor's worker process: its pid and resident memory in bytes (VmRSS), once it is ready.</summary>
+    public long[] ProcessMemory() => [Environment.ProcessId, ResidentBytes.Of(Environment.ProcessId)];
+}
+
+/// <summary>A client of tasks ("multi client tasks async"): an actor that submits tasks itself.</summary>
+[RayRemote]
+internal partial class BenchTaskClient
+{
+    /// <summary><paramref name="n"/> empty tasks submitted, then all waited for.</summary>
+    public int SmallValueBatch(int n)
+    {
+        var refs = new List<ObjectRef<byte[]>>(n);
+        for (int i = 0; i < n; i++) refs.Add(BenchTasks.Remote.SmallValue());
+        return Calls.GetAndRelease(refs);
+    }
 }
 
 /// <summary>Ray's async actor: its method is async, so calls run concurrently on the actor's async context.</summary>
@@ -59,6 +91,33 @@ internal partial class BenchClient(ActorHandle<BenchActor>[] servers)
         foreach (var server in servers)
             for (int i = 0; i < n; i++) refs.Add(server.SmallValue());
         return Calls.GetAndRelease(refs);
+    }
+}
+
+/// <summary>A process's resident memory, from <c>/proc</c> (Linux; 0 elsewhere).</summary>
+internal static class ResidentBytes
+{
+    /// <summary>VmRSS of <paramref name="pid"/> in bytes, or 0 when it cannot be read.</summary>
+    public static long Of(int pid) => Read(pid, "VmRSS:");
+
+    /// <summary>The highest resident memory of <paramref name="pid"/> so far (VmHWM) in bytes, or 0.</summary>
+    public static long PeakOf(int pid) => Read(pid, "VmHWM:");
+
+    private static long Read(int pid, string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+                if (line.StartsWith(field, StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan(field.Length).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return 0;
     }
 }
 

@@ -6,6 +6,10 @@ internal sealed record Workload(string Name, int OpsPerCall, Func<PreparedWorklo
     /// <summary>An operation that is several calls between processes (a placement group's create, wait and removal):
     /// its row is also shown as how many sequential raw gRPC round trips one operation costs.</summary>
     public bool InRoundTrips { get; init; }
+
+    /// <summary>The size of each call's argument, when the row is compared with a raw gRPC call carrying as much; 0 for
+    /// the rows of two-byte calls.</summary>
+    public int ArgumentBytes { get; init; }
 }
 
 /// <summary>A workload ready to call, holding the actors it created; disposing kills them so the next workload
@@ -58,12 +62,39 @@ internal static class Workloads
     /// <summary>Server actors in the fan-out workloads: half the machine's cores, at least one.</summary>
     public static int Servers { get; } = Math.Max(1, Environment.ProcessorCount / 2);
 
+    /// <summary>Submitting actors in "multi client tasks async": half the machine's cores as in Ray, but at least two, so
+    /// that there are several clients on a small machine too.</summary>
+    public static int TaskClients { get; } = Math.Max(2, Environment.ProcessorCount / 2);
+
+    /// <summary>The argument sizes of the rows compared with a raw gRPC call carrying as much.</summary>
+    public static readonly int[] ArgumentSizes = [10 * 1024, 1024 * 1024];
+
+    /// <summary>"10 KB", "1 MB".</summary>
+    public static string SizeName(int bytes) => bytes >= 1024 * 1024 ? $"{bytes / (1024 * 1024)} MB" : $"{bytes / 1024} KB";
+
     public static IReadOnlyList<Workload> All { get; } = Create(Servers);
 
     private static IReadOnlyList<Workload> Create(int servers) =>
     [
         new("single client tasks sync", 1, () => Sync(() => BenchTasks.Remote.SmallValue())),
         new("single client tasks async", Batch, () => Async(() => BenchTasks.Remote.SmallValue())),
+        new("multi client tasks async", Batch * TaskClients, () =>
+        {
+            var clients = new ActorHandle<BenchTaskClient>[TaskClients];
+            for (int i = 0; i < clients.Length; i++) clients[i] = BenchTaskClient.Remote.Create();
+            return new PreparedWorkload(() =>
+            {
+                var batches = new List<ObjectRef<int>>(clients.Length);
+                foreach (var client in clients) batches.Add(client.SmallValueBatch(Batch));
+                Calls.GetAndRelease(batches);
+                return ValueTask.CompletedTask;
+            }, clients);
+        }),
+        .. ArgumentSizes.Select(size => new Workload($"single client tasks sync with {SizeName(size)} args", 1, () =>
+        {
+            var arg = new byte[size];
+            return Sync(() => BenchTasks.Remote.TakeArg(arg));
+        }) { ArgumentBytes = size }),
         new("1:1 actor calls sync", 1, () =>
         {
             var actor = BenchActor.Remote.Create();
@@ -74,6 +105,12 @@ internal static class Workloads
             var actor = BenchActor.Remote.Create();
             return Async(() => actor.SmallValue(), actor);
         }),
+        .. ArgumentSizes.Select(size => new Workload($"1:1 actor calls sync with {SizeName(size)} args", 1, () =>
+        {
+            var arg = new byte[size];
+            var actor = BenchActor.Remote.Create();
+            return Sync(() => actor.TakeArg(arg), actor);
+        }) { ArgumentBytes = size }),
         new("1:1 async-actor calls sync", 1, () =>
         {
             var actor = BenchAsyncActor.Remote.Create();

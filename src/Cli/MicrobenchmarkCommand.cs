@@ -15,11 +15,14 @@ internal static class MicrobenchmarkCommand
         var json = new Option<string?>("--json") { Description = "also write the results as JSON to PATH", HelpName = "PATH" };
         var orleans = new Option<bool>("--orleans") { Description = "only the comparison with the Orleans peer: its grain rows and the actor rows they mirror" };
         var noOrleans = new Option<bool>("--no-orleans") { Description = "no Orleans rows (by default they follow the workloads)" };
+        var scale = new Option<bool>("--scale") { Description = "only the scale rows: 1,000,000 tasks queued, worker start to first task, 200 actors at once" };
+        var noScale = new Option<bool>("--no-scale") { Description = "no scale rows (by default they follow the workloads and take a few minutes)" };
         var command = new Command("microbenchmark", "Ray's microbenchmarks on an embedded cluster, with raw gRPC baselines and an Orleans peer.")
-            .With(filter, duration, json, orleans, noOrleans);
+            .With(filter, duration, json, orleans, noOrleans, scale, noScale);
         command.Validators.Add(result =>
         {
             if (result.GetValue(orleans) && result.GetValue(noOrleans)) result.AddError("--orleans and --no-orleans exclude each other");
+            if (result.GetValue(scale) && result.GetValue(noScale)) result.AddError("--scale and --no-scale exclude each other");
         });
         command.Handle(async (parse, terminal, _) =>
         {
@@ -29,6 +32,9 @@ internal static class MicrobenchmarkCommand
                 Orleans = parse.GetValue(orleans) ? Benchmarks.OrleansPeerRows.Only
                     : parse.GetValue(noOrleans) ? Benchmarks.OrleansPeerRows.Off
                     : Benchmarks.OrleansPeerRows.Included,
+                Scale = parse.GetValue(scale) ? Benchmarks.ScaleRows.Only
+                    : parse.GetValue(noScale) ? Benchmarks.ScaleRows.Off
+                    : Benchmarks.ScaleRows.Included,
             };
             if (parse.GetValue(duration) is { } seconds) o = o with { Duration = TimeSpan.FromSeconds(seconds) };
             await Benchmarks.Microbenchmarks.RunAsync(terminal.Out, o).ConfigureAwait(false);
