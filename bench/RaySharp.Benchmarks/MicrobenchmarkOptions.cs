@@ -37,6 +37,10 @@ public sealed record MicrobenchmarkOptions
     /// <summary>Fresh worker processes timed from their start to their first task, one after another.</summary>
     public int WorkerStarts { get; init; } = 20;
 
+    /// <summary>Under each workload row, the types this process allocated most while it was measured (sampled from the
+    /// runtime's allocation ticks), with their estimated bytes per operation.</summary>
+    public bool ProfileAllocations { get; init; }
+
     /// <summary>When set, the results are also written to this file as JSON.</summary>
     public string? JsonPath { get; init; }
 

@@ -94,14 +94,18 @@ public static class Microbenchmarks
         Add(PipelinedRpcName, pipelined);
         foreach (var (size, m) in withPayload) Add(PayloadRpcName(size), m);
 
+        using var profiler = options.ProfileAllocations ? new AllocationProfiler() : null;
         if (selected.Count > 0)
         {
             using var ray = Ray.Init(options.RayOptions);
             foreach (var workload in selected)
             {
                 using var prepared = workload.Prepare();
-                var measured = await MeasureAsync(prepared.Call, workload.OpsPerCall, options, ct).ConfigureAwait(false);
+                var measured = await MeasureAsync(prepared.Call, workload.OpsPerCall, options, ct, profiler).ConfigureAwait(false);
                 Add(workload.Name, measured);
+                if (profiler is not null)
+                    foreach (var (type, bytes, share) in profiler.Stop(measured.Operations))
+                        table.WriteNote($"{bytes,9:N0} B/op {share,6:P0}  {type}");
                 if (workload.InRoundTrips)
                     table.WriteNote($"one operation costs {sequential.OpsPerSecond / measured.OpsPerSecond:0.0} sequential round trips " +
                                     $"({1e6 / measured.OpsPerSecond:N0} us)");
@@ -182,7 +186,7 @@ public static class Microbenchmarks
     /// <summary>Calls <paramref name="call"/> through the warm-up, then counts the calls completed until the
     /// duration has passed (always at least one of each).</summary>
     private static async Task<Measurement> MeasureAsync(Func<ValueTask> call, int opsPerCall, MicrobenchmarkOptions options,
-        CancellationToken ct)
+        CancellationToken ct, AllocationProfiler? profiler = null)
     {
         // Leftovers of the previous benchmark (refs awaiting finalization) are not this one's cost.
         GC.Collect();
@@ -197,6 +201,7 @@ public static class Microbenchmarks
         while (clock.Elapsed < options.Warmup);
 
         long calls = 0;
+        profiler?.Start();
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
         clock.Restart();
         do

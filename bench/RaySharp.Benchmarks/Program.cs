@@ -5,7 +5,7 @@ using RaySharp.Benchmarks;
 
 const string Usage = """
     usage: RaySharp.Benchmarks [--object-store] [--orleans | --no-orleans] [--scale | --no-scale] [--queued-tasks N] [--actors N] [--worker-starts N]
-                               [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH] [--compare-task-events]
+                               [--duration SECONDS] [--warmup SECONDS] [--filter TEXT] [--json PATH] [--compare-task-events] [--allocations]
       --object-store  run the object store's benchmarks (put, get, transfer, memory) instead of the call workloads
       --orleans     only the comparison with the Orleans peer: its grain rows and the RaySharp actor rows they mirror
       --no-orleans  no Orleans rows (by default they follow the RaySharp workloads)
@@ -18,6 +18,7 @@ const string Usage = """
       --warmup    seconds each benchmark runs before it is measured (default 1)
       --filter    run only the workloads whose name contains TEXT (the raw gRPC baselines always run)
       --json      also write the results to PATH as JSON
+      --allocations  under each workload row, the types this process allocated most while it was measured
       --compare-task-events  then measure "single client tasks async" with task events off and on (twice each, fresh clusters)
     """;
 
@@ -39,6 +40,11 @@ for (int i = 0; i < args.Length; i++)
     if (arg is "--scale" or "--no-scale")
     {
         options = options with { Scale = arg == "--scale" ? ScaleRows.Only : ScaleRows.Off };
+        continue;
+    }
+    if (arg == "--allocations")
+    {
+        options = options with { ProfileAllocations = true };
         continue;
     }
     if (arg == "--compare-task-events")
