@@ -34,6 +34,7 @@ internal static class DashboardApp
         services.GetRequiredService<LogsModule>(),
         services.GetRequiredService<WebUiModule>(),
         services.GetRequiredService<MetricsModule>(),
+        services.GetRequiredService<HealthModule>(),
     ];
 
     private static async Task<int> RunAsync(Dictionary<string, string> o, HashSet<string> flags)
@@ -70,6 +71,7 @@ internal static class DashboardApp
         builder.Services.AddSingleton(new LogsModule(sessionDir));
         builder.Services.AddSingleton<WebUiModule>();
         builder.Services.AddSingleton<MetricsModule>();
+        builder.Services.AddSingleton<HealthModule>();
         await using var app = builder.Build();
         foreach (var module in Modules(app.Services)) module.Map(app);
         await app.StartAsync().ConfigureAwait(false);
