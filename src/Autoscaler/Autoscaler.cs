@@ -165,11 +165,21 @@ internal sealed class Autoscaler
             }
         }
 
-        // Scale down: the longest idle first, per type while above min_workers. A drain the node refuses (it got work
-        // since the state was read) leaves it running.
+        // What the demand needs, on the room of the nodes that take work (what is free on them; all of a launching node).
         var counts = _config.NodeTypes.ToDictionary(t => t.Name, t => tracked.Count(x => x.Instance.NodeType == t.Name && IsCounted(x.Status)));
+        var leaving = tracked.Where(x => !IsCounted(x.Status) && x.Node is not null).Select(x => x.Node!.NodeId).ToHashSet();
+        var roomNodes = state.Nodes.Where(n => n.Activity is NodeActivity.Running or NodeActivity.Idle && !leaving.Contains(n.NodeId)).ToList();
+        var room = roomNodes.Select(n => n.Available.FromWireAvailable())
+            .Concat(tracked.Where(x => x.Status == InstanceStatus.Launching).Select(x => ResourceSet.From(types[x.Instance.NodeType].Resources)))
+            .ToList();
+        var decision = ResourceDemandScheduler.Schedule(new SchedulingInput(_config.NodeTypes, counts, room, state.Demand, state.PendingGroups));
+        var needed = decision.RoomUsed.Where(i => i < roomNodes.Count).Select(i => roomNodes[i].NodeId).ToHashSet();
+
+        // Scale down: the longest idle first, per type while above min_workers, but not a node the demand is about to use
+        // (work queued elsewhere moves to it). A drain the node refuses (it got work since the state was read) leaves it running.
         var idleLimit = (long)_config.IdleTimeout.TotalMilliseconds;
-        foreach (var idle in tracked.Where(x => x.Status == InstanceStatus.Idle && x.Node!.IdleMs >= idleLimit).OrderByDescending(x => x.Node!.IdleMs).ToList())
+        foreach (var idle in tracked.Where(x => x.Status == InstanceStatus.Idle && x.Node!.IdleMs >= idleLimit && !needed.Contains(x.Node.NodeId))
+                     .OrderByDescending(x => x.Node!.IdleMs).ToList())
         {
             var type = types[idle.Instance.NodeType];
             if (counts[type.Name] <= type.MinWorkers) continue;
@@ -185,13 +195,7 @@ internal sealed class Autoscaler
             tracked[tracked.IndexOf(idle)] = idle with { Status = InstanceStatus.Terminating };
         }
 
-        // Scale up: the room is what is free on the nodes that take work, and all of each launching node.
-        var leaving = tracked.Where(x => !IsCounted(x.Status) && x.Node is not null).Select(x => x.Node!.NodeId).ToHashSet();
-        var room = state.Nodes.Where(n => n.Activity is NodeActivity.Running or NodeActivity.Idle && !leaving.Contains(n.NodeId))
-            .Select(n => n.Available.FromWireAvailable())
-            .Concat(tracked.Where(x => x.Status == InstanceStatus.Launching).Select(x => ResourceSet.From(types[x.Instance.NodeType].Resources)))
-            .ToList();
-        var decision = ResourceDemandScheduler.Schedule(new SchedulingInput(_config.NodeTypes, counts, room, state.Demand, state.PendingGroups));
+        // Scale up.
         foreach (var (typeName, count) in decision.ToLaunch)
         {
             _logger.LogInformation("Launching {Count} node(s) of type {NodeType} ({Counted} running or launching, max_workers {Max})", count, typeName,

@@ -14,9 +14,11 @@ internal sealed record SchedulingInput(
     IReadOnlyList<PendingBundles> PendingGroups);
 
 /// <summary>How many nodes of each type to launch, and the demand no node type can ever meet (reported, never launched
-/// for). <paramref name="Unmet"/> counts requests a node type could fit but that <c>max_workers</c> leaves waiting.</summary>
+/// for). <paramref name="Unmet"/> counts requests a node type could fit but that <c>max_workers</c> leaves waiting;
+/// <paramref name="RoomUsed"/> the indices of <see cref="SchedulingInput.Room"/> that demand was placed on (an idle node
+/// whose room the demand needs is kept).</summary>
 internal sealed record SchedulingDecision(IReadOnlyDictionary<string, int> ToLaunch, IReadOnlyList<ResourceDemand> Infeasible,
-    IReadOnlyList<PendingBundles> InfeasibleGroups, int Unmet);
+    IReadOnlyList<PendingBundles> InfeasibleGroups, int Unmet, IReadOnlySet<int> RoomUsed);
 
 /// <summary>
 /// Turns demand into nodes to launch (Ray's resource demand scheduler), as a pure function of its input. First each
@@ -35,9 +37,10 @@ internal static class ResourceDemandScheduler
     /// <summary>Shapes that must each go on its own node (one shape for a task, several for a STRICT_SPREAD group).</summary>
     private sealed record Unit(IReadOnlyList<ResourceSet> Shapes, double Size);
 
-    private sealed class Bin(string? type, ResourceSet room)
+    /// <summary>A node's room: <paramref name="roomIndex"/> is its index in the input's room, -1 for nodes this pass opens.</summary>
+    private sealed class Bin(int roomIndex, ResourceSet room)
     {
-        public string? Type { get; } = type;
+        public int RoomIndex { get; } = roomIndex;
         public ResourceSet Room { get; set; } = room;
     }
 
@@ -46,7 +49,7 @@ internal static class ResourceDemandScheduler
         var types = input.NodeTypes.ToDictionary(t => t.Name, t => ResourceSet.From(t.Resources));
         var counts = input.NodeTypes.ToDictionary(t => t.Name, t => input.NodeCounts.GetValueOrDefault(t.Name));
         var launch = input.NodeTypes.ToDictionary(t => t.Name, _ => 0);
-        var bins = input.Room.Select(r => new Bin(null, r)).ToList();
+        var bins = input.Room.Select((r, i) => new Bin(i, r)).ToList();
 
         // min_workers first: those nodes come whatever the demand, and their room takes demand like any node's.
         foreach (var t in input.NodeTypes)
@@ -54,7 +57,7 @@ internal static class ResourceDemandScheduler
             {
                 counts[t.Name]++;
                 launch[t.Name]++;
-                bins.Add(new Bin(t.Name, types[t.Name]));
+                bins.Add(new Bin(-1, types[t.Name]));
             }
 
         var infeasible = new List<ResourceDemand>();
@@ -99,6 +102,7 @@ internal static class ResourceDemandScheduler
             .OrderByDescending(u => u.Size).ThenByDescending(u => u.Shapes.Count).ToList();
 
         int unmet = 0;
+        var roomUsed = new HashSet<int>();
         foreach (var unit in ordered)
         {
             var used = new HashSet<Bin>();
@@ -109,7 +113,7 @@ internal static class ResourceDemandScheduler
                 {
                     counts[type.Name]++;
                     launch[type.Name]++;
-                    bin = new Bin(type.Name, types[type.Name]);
+                    bin = new Bin(-1, types[type.Name]);
                     bins.Add(bin);
                 }
                 if (bin is null)
@@ -119,9 +123,10 @@ internal static class ResourceDemandScheduler
                 }
                 bin.Room = bin.Room.Subtract(shape);
                 used.Add(bin);
+                if (bin.RoomIndex >= 0) roomUsed.Add(bin.RoomIndex);
             }
         }
-        return new SchedulingDecision(launch.Where(l => l.Value > 0).ToDictionary(), infeasible, infeasibleGroups, unmet);
+        return new SchedulingDecision(launch.Where(l => l.Value > 0).ToDictionary(), infeasible, infeasibleGroups, unmet, roomUsed);
     }
 
     /// <summary>The type to start for <paramref name="shape"/>: of those that fit it and are under max_workers, the one

@@ -144,6 +144,19 @@ public sealed class AutoscalerTests
     }
 
     [Fact]
+    public async Task An_idle_node_the_queued_demand_needs_is_kept()
+    {
+        // Work queued at the head (say) fits the idle gpu_worker: it is about to move there, so the node stays.
+        var gpu = _provider.Add("gpu_worker");
+        var gpuNode = NodeOf(gpu, NodeActivity.Idle, idleMs: 61_000, cpus: 1) with { Available = new() { ["CPU"] = 1, ["accel"] = 1 } };
+        _gcs.State = new() { Nodes = [Head(), gpuNode], Demand = [Demand(false, ("CPU", 1), ("accel", 1))], PendingGroups = [] };
+        await Autoscaler().RunOnceAsync(CancellationToken.None);
+        Assert.Empty(_gcs.Drains);
+        Assert.Empty(_provider.Terminated);
+        Assert.Empty(_provider.Launches);
+    }
+
+    [Fact]
     public async Task Idle_nodes_are_kept_down_to_min_workers()
     {
         var a = _provider.Add("cpu_worker");

@@ -118,7 +118,7 @@ internal static class WireValidation
             if (g?.Bundles is null || g.Bundles.Length > MaxBundles) throw Invalid($"{what} has a placement group without bundles or with too many.");
             foreach (var b in g.Bundles) Resources(b, $"{what}: a bundle of placement group {g.Group}");
         }
-        Text(state.LastError, $"{what}: the last error", allowEmpty: true);
+        if (state.LastError is not null) Text(state.LastError, $"{what}: the last error", allowEmpty: true);
     }
 
     /// <summary>The most bundles a placement group may have.</summary>
