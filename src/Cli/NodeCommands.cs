@@ -174,6 +174,9 @@ internal static class NodeCommands
             output.WriteLine($"add nodes with: raysharp start --address {fields["gcs"]}");
             output.WriteLine($"The cluster token is in {Path.Combine(sessionDir, ClusterToken.FileName)}: processes on this machine find it; " +
                 $"elsewhere give it as {ClusterToken.Variable}.");
+            if (parse.GetValue(o.AutoscalingConfig) is { } autoscaling)
+                output.WriteLine($"The autoscaler runs with {Path.GetFullPath(autoscaling)}; it logs to " +
+                    $"{Path.Combine(NodeHost.LogDir(sessionDir), AutoscalerProcess.LogName)} (raysharp status shows its nodes).");
         }
         return 0;
     }

@@ -54,6 +54,7 @@ internal sealed partial class NodeManager
     public DrainNodeReply Drain(DrainReason reason, string message)
     {
         bool holdsObjects = Objects?.Store.HoldsPrimaryCopies() ?? false;
+        List<PendingLease> queued;
         lock (_lock)
         {
             if (_disposed) return new DrainNodeReply(false, $"node {NodeId} is shutting down");
@@ -61,7 +62,13 @@ internal sealed partial class NodeManager
                 return new DrainNodeReply(false, $"node {NodeId} is not idle: {_leases.Count + _granting.Count} leases, {_queue.Count} queued requests, " +
                     $"{_bundles.Count} placement-group bundles" + (holdsObjects ? ", primary copies of objects" : ""));
             _draining = true;
+            // Work queued here (a preemption of a busy node) is handed back: its requesters ask again, and their raylets
+            // place it elsewhere once they hear of the drain.
+            queued = [.. _queue];
+            _queue.Clear();
         }
+        foreach (var p in queued)
+            p.Reply.TrySetResult(new WireLeaseReply { Kind = LeaseReplyKind.Rejected, CancelMessage = $"node {NodeId} is draining and takes no new work" });
         _logger.LogInformation("Node {NodeId} is draining ({Reason}: {Message}): it takes no new work", NodeId, reason, message);
         return new DrainNodeReply(true, null);
     }

@@ -507,6 +507,7 @@ internal sealed partial class NodeManager : IDisposable
 
     private void GrantQueuedLocked()
     {
+        if (_draining) return;
         for (var node = _queue.First; node is not null;)
         {
             var next = node.Next;

@@ -90,6 +90,22 @@ public sealed class NodeManagerAutoscalingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_preempted_busy_node_hands_its_queued_work_back()
+    {
+        await StartNode(cpus: 1);
+        var held = await Request(new() { [ResourceSet.Cpu] = 1 }).WaitAsync(Wait);
+        Assert.Equal(LeaseReplyKind.Granted, held.Kind);
+        var queued = Request(new() { [ResourceSet.Cpu] = 1 });
+        await ReportWhere(r => r.Demand is { Length: 1 });
+        Assert.True(_node.Drain(DrainReason.Preemption, "spot instance reclaimed").Accepted);
+        var reply = await queued.WaitAsync(Wait);
+        Assert.Equal(LeaseReplyKind.Rejected, reply.Kind);
+        // The CPU coming back grants nothing here any more.
+        _node.ReturnWorker(held.LeaseId, disconnect: false);
+        Assert.Equal(1, _node.Stats().Available[ResourceSet.Cpu]);
+    }
+
+    [Fact]
     public async Task A_draining_node_sends_new_work_to_another_node_and_rejects_work_sent_to_it()
     {
         await StartNode(cpus: 1);
