@@ -247,7 +247,10 @@ internal sealed partial class NodeManager : IDisposable
                 Dictionary<string, double> available, total;
                 long removalsSeen, idleMs;
                 ResourceDemand[] demand;
-                bool holdsObjects = Objects?.Store.HoldsPrimaryCopies() ?? false;
+                // The store is looked at only when nothing else keeps the node busy (it walks the store's objects).
+                bool otherwiseIdle;
+                lock (_lock) otherwiseIdle = IsIdleLocked();
+                bool holdsObjects = otherwiseIdle && (Objects?.Store.HoldsPrimaryCopies() ?? false);
                 lock (_lock)
                 {
                     (available, total, removalsSeen) = (_available.ToWire(), _total.ToWire(), _removalsSeen);
