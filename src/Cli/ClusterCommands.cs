@@ -18,7 +18,8 @@ internal static class ClusterCommands
         var cluster = new ClusterOptions();
         var format = CliOptions.Format();
         var command = cluster.AddTo(new Command("status",
-            "Nodes, resources used/total (and what placement groups reserve), pending and infeasible placement groups, object store use.")
+            "Nodes, resources used/total (and what placement groups reserve), pending and infeasible placement groups, object store use, " +
+            "the autoscaler's nodes per type and the demand no node type can meet.")
             .With(format));
         command.Handle((parse, terminal) => Status(cluster.Connect(parse), parse.GetValue(format) == "json", terminal));
         return command;
@@ -45,7 +46,7 @@ internal static class ClusterCommands
     private sealed record StoreTotals(long UsedBytes, long CapacityBytes, int Objects, long SpilledBytes);
 
     private sealed record StatusReport(string Gcs, IReadOnlyList<NodeRow> Nodes, IReadOnlyList<ResourceRow> Resources, GroupCounts PlacementGroups,
-        StoreTotals ObjectStore);
+        StoreTotals ObjectStore, AutoscalingStatus Autoscaling);
 
     private static int Status(ClusterConnection cluster, bool json, Terminal terminal)
     {
@@ -76,7 +77,8 @@ internal static class ClusterCommands
         return new StatusReport(cluster.Endpoint,
             [.. nodes.OrderByDescending(n => n.IsHead).Select(n => new NodeRow(n.NodeId.ToString(), n.IsHead, n.Alive ? "ALIVE" : "DEAD", n.RayletEndpoint, n.DeathReason))],
             resources, GroupCountsOf(cluster.Ask(g => g.GetAllPlacementGroups())),
-            new StoreTotals(stores.Sum(s => s.Used), stores.Sum(s => s.Capacity), stores.Sum(s => s.Objects.Length), stores.Sum(s => s.SpilledBytes)));
+            new StoreTotals(stores.Sum(s => s.Used), stores.Sum(s => s.Capacity), stores.Sum(s => s.Objects.Length), stores.Sum(s => s.SpilledBytes)),
+            AutoscalingStatus.Of(cluster.Ask(g => g.GetClusterResourceStateAsync().GetAwaiter().GetResult())));
     }
 
     private static string InGroups(ResourceRow r) => r.ReservedInPlacementGroups is { } total
@@ -107,6 +109,7 @@ internal static class ClusterCommands
                 output.WriteLine($"  {g.PlacementGroupId} {g.Strategy} {g.Bundles}" + (g.Name is { } name ? $" '{name}'" : "") + $": {g.Reason}");
         }
         output.WriteLine(StoreLine(report.ObjectStore));
+        report.Autoscaling.WriteLines(output);
     }
 
     private static void StatusTables(StatusReport report, Terminal terminal)
@@ -122,6 +125,7 @@ internal static class ClusterCommands
                 report.PlacementGroups.PendingGroups.Select(g => (IReadOnlyList<string>)[g.PlacementGroupId, g.Name ?? "", g.Strategy, g.Bundles, g.Reason]),
                 "Pending placement groups");
         terminal.Out.WriteLine(StoreLine(report.ObjectStore));
+        report.Autoscaling.WriteTables(terminal);
     }
 
     /// <summary>Per resource, what the committed bundles on <paramref name="nodes"/> reserve and how much of it their work

@@ -51,6 +51,24 @@ internal static class NodeCommands
         };
         public readonly Option<string?> TempDir = new("--temp-dir") { Description = "where session directories go (default: $TMPDIR/raysharp)", HelpName = "DIR" };
         public readonly Option<bool> Block = new("--block") { Description = "run the node in this process, in the foreground, until stopped" };
+        public readonly Option<string?> AutoscalingConfig = new Option<string?>("--autoscaling-config")
+        {
+            Description = "head only: run the autoscaler with this cluster config (YAML: provider, idle_timeout_minutes, available_node_types)",
+            HelpName = "FILE",
+        }.CheckedBy(CheckAutoscalingConfig);
+    }
+
+    /// <summary>The config is read whole before the head starts: a mistake is reported with its field, and nothing starts.</summary>
+    private static void CheckAutoscalingConfig(string path)
+    {
+        try
+        {
+            RaySharp.Autoscaler.AutoscalingConfig.Load(path);
+        }
+        catch (RaySharp.Autoscaler.AutoscalingConfigException e)
+        {
+            throw new ArgumentException(e.Message.ReplaceLineEndings("; "), e);
+        }
     }
 
     public static Command BuildStart()
@@ -59,6 +77,7 @@ internal static class NodeCommands
         var command = new Command("start", "Start a head node (--head) or a node that joins a cluster (--address), in the background.")
             .With(o.Head, o.Address, o.Port, o.NumCpus, o.NumGpus, o.Resources, o.ObjectStoreMemory, o.GcsStorage, o.NodeIp, o.DashboardHost,
                 o.DashboardPort, o.IncludeDashboard, o.MetricsExportPort, o.AuthToken, o.TempDir, o.Block);
+        command.Options.Add(o.AutoscalingConfig);
         command.Validators.Add(result =>
         {
             bool head = result.GetValue(o.Head);
@@ -68,6 +87,8 @@ internal static class NodeCommands
                 result.AddError("raysharp start needs --head, or --address HOST:PORT of a running head node (or RAY_ADDRESS).");
             else if (!head && result.GetValue(o.GcsStorage) is not null)
                 result.AddError("--gcs-storage is an option of the head node (raysharp start --head --gcs-storage redis://HOST:PORT).");
+            else if (!head && result.GetValue(o.AutoscalingConfig) is not null)
+                result.AddError("--autoscaling-config is an option of the head node (raysharp start --head --autoscaling-config FILE).");
         });
         command.Handle((parse, terminal, _) => StartAsync(parse, o, terminal));
         return command;
@@ -129,6 +150,8 @@ internal static class NodeCommands
             Pass("--dashboard-port", Invariant(parse.GetValue(o.DashboardPort) ?? DashboardProcess.DefaultPort));
         }
 
+        if (head && parse.GetValue(o.AutoscalingConfig) is { } autoscalingConfig) Pass("--autoscaling-config", Path.GetFullPath(autoscalingConfig));
+
         if (parse.GetValue(o.Block))
         {
             if (token is not null) Environment.SetEnvironmentVariable(ClusterToken.Variable, token.Value);
@@ -151,6 +174,9 @@ internal static class NodeCommands
             output.WriteLine($"add nodes with: raysharp start --address {fields["gcs"]}");
             output.WriteLine($"The cluster token is in {Path.Combine(sessionDir, ClusterToken.FileName)}: processes on this machine find it; " +
                 $"elsewhere give it as {ClusterToken.Variable}.");
+            if (parse.GetValue(o.AutoscalingConfig) is { } autoscaling)
+                output.WriteLine($"The autoscaler runs with {Path.GetFullPath(autoscaling)}; it logs to " +
+                    $"{Path.Combine(NodeHost.LogDir(sessionDir), AutoscalerProcess.LogName)} (raysharp status shows its nodes).");
         }
         return 0;
     }

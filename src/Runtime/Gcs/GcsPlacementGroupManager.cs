@@ -217,6 +217,16 @@ internal sealed class GcsPlacementGroupManager : IDisposable
         }
     }
 
+    /// <summary>The groups waiting to be placed, with the bundles they have not placed yet: the autoscaler's demand.</summary>
+    public IReadOnlyList<PendingBundles> PendingBundles()
+    {
+        lock (_lock)
+            return [.. _pending.Select(id => _groups[id]).Where(g => g.State is PlacementGroupState.Pending or PlacementGroupState.Rescheduling)
+                .Select(g => new PendingBundles(g.Spec.Id, g.Spec.Strategy,
+                    [.. g.Spec.Bundles.Where((_, i) => g.BundleNodes[i].IsNil).Select(b => b.ToWire())], g.Infeasible))
+                .Where(p => p.Bundles.Length > 0)];
+    }
+
     public PlacementGroupInfo? Get(PlacementGroupId id)
     {
         lock (_lock) return _groups.TryGetValue(id, out var g) ? Info(g) : null;

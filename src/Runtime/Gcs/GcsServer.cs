@@ -51,6 +51,8 @@ internal sealed class GcsServer : IDisposable
             Nodes.NodeAdded += id => _ = Actors.ReleaseUnusedActorWorkersAsync(id, Nodes.RayletOf);
         }
         PlacementGroups.Start();
+        Autoscaler = new GcsAutoscalerStateManager(Nodes, PlacementGroups.PendingBundles,
+            (endpoint, request, ct) => RayletRpc.DrainAsync(config, endpoint, request, config.GcsRequestTimeout, ct), loggers.CreateLogger<GcsAutoscalerStateManager>());
         Service = new GcsService(this);
         _gauges =
         [
@@ -79,6 +81,8 @@ internal sealed class GcsServer : IDisposable
     public GcsInternalKv Kv { get; }
     public GcsPlacementGroupManager PlacementGroups { get; }
     public ClusterEventPublisher Events { get; }
+    /// <summary>Demand, idle time and drains for the autoscaler.</summary>
+    public GcsAutoscalerStateManager Autoscaler { get; }
     public GcsService Service { get; }
 
     public void OnWorkerFailure(WorkerId workerId, NodeId nodeId, string reason)
@@ -171,11 +175,24 @@ internal sealed class GcsNodeManager : IDisposable
         return merged;
     }
 
-    /// <summary>The alive nodes as the placement-group scheduler sees them: their own resources, bundles left out.</summary>
+    /// <summary>The node accepted a drain: the next cluster view tells every raylet to send it no work.</summary>
+    public void MarkDraining(NodeId nodeId)
+    {
+        NodeRecord draining;
+        lock (_lock)
+        {
+            if (!_nodes.TryGetValue(nodeId, out var n) || !n.Record.Alive || n.Record.Draining) return;
+            draining = n.Record with { Draining = true };
+            _nodes[nodeId] = (draining, n.LastReport);
+        }
+        _storage.PutNode(draining);
+    }
+
+    /// <summary>The alive nodes as the placement-group scheduler sees them (draining ones left out): their own resources, bundles left out.</summary>
     public IReadOnlyList<BundleNode> BundleNodes()
     {
         lock (_lock)
-            return [.. _nodes.Values.Where(n => n.Record.Alive).Select(n => new BundleNode(n.Record.NodeId,
+            return [.. _nodes.Values.Where(n => n.Record.Alive && !n.Record.Draining).Select(n => new BundleNode(n.Record.NodeId,
                 BundleResources.WithoutBundles(n.Record.Total.FromWire()), BundleResources.WithoutBundles(n.Record.Available.FromWireAvailable())))];
     }
 

@@ -48,6 +48,9 @@ internal class GcsService : IRpcService
     public static readonly Method<TaskEventBatch, Empty> AddTaskEventDataMethod = RpcMarshaller.Unary<TaskEventBatch, Empty>(Name, nameof(AddTaskEventData));
     public static readonly Method<ListTasksRequest, ListTasksReply> ListTasksMethod = RpcMarshaller.Unary<ListTasksRequest, ListTasksReply>(Name, nameof(ListTasks));
     public static readonly Method<ListObjectsRequest, ListObjectsReply> ListObjectsMethod = RpcMarshaller.Unary<ListObjectsRequest, ListObjectsReply>(Name, nameof(ListObjects));
+    public static readonly Method<Empty, ClusterResourceState> GetClusterResourceStateMethod = RpcMarshaller.Unary<Empty, ClusterResourceState>(Name, nameof(GetClusterResourceState));
+    public static readonly Method<AutoscalingState, Empty> ReportAutoscalingStateMethod = RpcMarshaller.Unary<AutoscalingState, Empty>(Name, nameof(ReportAutoscalingState));
+    public static readonly Method<DrainNodeRequest, DrainNodeReply> DrainNodeMethod = RpcMarshaller.Unary<DrainNodeRequest, DrainNodeReply>(Name, nameof(DrainNode));
 
     private readonly GcsServer _gcs;
 
@@ -98,6 +101,9 @@ internal class GcsService : IRpcService
         b.AddMethod(AddTaskEventDataMethod, s is null ? null : s.AddTaskEventData);
         b.AddMethod(ListTasksMethod, s is null ? null : s.ListTasks);
         b.AddMethod(ListObjectsMethod, s is null ? null : s.ListObjects);
+        b.AddMethod(GetClusterResourceStateMethod, s is null ? null : s.GetClusterResourceState);
+        b.AddMethod(ReportAutoscalingStateMethod, s is null ? null : s.ReportAutoscalingState);
+        b.AddMethod(DrainNodeMethod, s is null ? null : s.DrainNode);
     }
 
     private static readonly Task<Empty> s_empty = Task.FromResult(Empty.Instance);
@@ -106,6 +112,7 @@ internal class GcsService : IRpcService
     public virtual Task<ClusterView> ReportResources(ResourceReport r, ServerCallContext c)
     {
         WireValidation.Report(r);
+        _gcs.Autoscaler.OnReport(r);
         var (removed, seq) = _gcs.PlacementGroups.RemovedSince(r.RemovalsSeen);
         var view = _gcs.Nodes.Report(r) with { FinishedJobs = _gcs.Jobs.RecentlyFinished(), RemovedPlacementGroups = removed, RemovalsSeq = seq };
         // Resources may have been freed: groups that wait get another try.
@@ -142,6 +149,23 @@ internal class GcsService : IRpcService
     public virtual Task<BoolReply> KvDel(KvRequest r, ServerCallContext c) => Task.FromResult(new BoolReply(_gcs.Kv.Delete(r.Namespace, r.Key)));
     public virtual Task<KvKeysReply> KvKeys(KvRequest r, ServerCallContext c) => Task.FromResult(new KvKeysReply([.. _gcs.Storage.KvKeys(r.Namespace, r.Key)]));
     public virtual Task<Empty> PublishLogs(LogBatch r, ServerCallContext c) { _gcs.Logs.Publish(r); return s_empty; }
+
+    // ---- The autoscaler (Ray's autoscaler state service) ----
+
+    public virtual Task<ClusterResourceState> GetClusterResourceState(Empty r, ServerCallContext c) => Task.FromResult(_gcs.Autoscaler.GetClusterResourceState());
+
+    public virtual Task<Empty> ReportAutoscalingState(AutoscalingState r, ServerCallContext c)
+    {
+        WireValidation.AutoscalingState(r);
+        _gcs.Autoscaler.OnAutoscalingState(r);
+        return s_empty;
+    }
+
+    public virtual Task<DrainNodeReply> DrainNode(DrainNodeRequest r, ServerCallContext c)
+    {
+        WireValidation.Drain(r);
+        return _gcs.Autoscaler.DrainAsync(r, c.CancellationToken);
+    }
 
     // ---- Task events and the state API ----
 

@@ -56,6 +56,10 @@ internal sealed partial class NodeManager : IDisposable
     private long _nextLeaseId;
     private bool _disposed;
     private Task? _reportLoop;
+    /// <summary>The node accepted a drain: it grants nothing new and waits to be removed.</summary>
+    private bool _draining;
+    /// <summary>When the node last had work (a lease, a bundle, a queued request, a primary object): its idle time counts from here.</summary>
+    private long _busyAt = Environment.TickCount64;
 
     /// <param name="nodeId">This node.</param>
     /// <param name="total">The node's resources.</param>
@@ -119,6 +123,12 @@ internal sealed partial class NodeManager : IDisposable
 
     /// <summary>The port this node exports Prometheus metrics on, advertised in its registration (0: none).</summary>
     public int MetricsExportPort { get; set; }
+
+    /// <summary>The node provider's instance this node runs as (registered for the autoscaler; null: not launched by one).</summary>
+    public string? InstanceId { get; init; }
+
+    /// <summary>The autoscaler's node type of this node (registered; null: not launched by the autoscaler).</summary>
+    public string? NodeTypeName { get; init; }
 
     private IEnumerable<Measurement<long>> LeaseMeasurements()
     {
@@ -215,7 +225,7 @@ internal sealed partial class NodeManager : IDisposable
         var record = new NodeRecord
         {
             NodeId = NodeId, RayletEndpoint = endpoint, RayletSocket = socket, Total = Total.ToWire(), IsHead = IsHead,
-            ProcessId = Environment.ProcessId, MetricsExportPort = MetricsExportPort,
+            ProcessId = Environment.ProcessId, MetricsExportPort = MetricsExportPort, InstanceId = InstanceId, NodeTypeName = NodeTypeName,
         };
         _registration = record;
         await Gcs.RegisterNodeAsync(record, ct).ConfigureAwait(false);
@@ -235,9 +245,20 @@ internal sealed partial class NodeManager : IDisposable
             try
             {
                 Dictionary<string, double> available, total;
-                long removalsSeen;
-                lock (_lock) (available, total, removalsSeen) = (_available.ToWire(), _total.ToWire(), _removalsSeen);
-                var view = await Gcs.ReportResourcesAsync(new ResourceReport(NodeId, available, total, removalsSeen), _stopping.Token).ConfigureAwait(false);
+                long removalsSeen, idleMs;
+                ResourceDemand[] demand;
+                // The store is looked at only when nothing else keeps the node busy (it walks the store's objects).
+                bool otherwiseIdle;
+                lock (_lock) otherwiseIdle = IsIdleLocked();
+                bool holdsObjects = otherwiseIdle && (Objects?.Store.HoldsPrimaryCopies() ?? false);
+                lock (_lock)
+                {
+                    (available, total, removalsSeen) = (_available.ToWire(), _total.ToWire(), _removalsSeen);
+                    demand = DemandLocked();
+                    idleMs = IdleMsLocked(holdsObjects);
+                }
+                var view = await Gcs.ReportResourcesAsync(new ResourceReport(NodeId, available, total, removalsSeen, demand, idleMs), _stopping.Token)
+                    .ConfigureAwait(false);
                 if (view.UnknownNode && _registration is { } registration)
                 {
                     // A GCS that restarted without this node in its table: register again (the next report carries the state).
@@ -345,11 +366,14 @@ internal sealed partial class NodeManager : IDisposable
         }
     }
 
+    /// <summary>The nodes work may go to, this one first (unless it is draining); draining nodes take no new work.</summary>
     private List<SchedulingNode> NodesLocked()
     {
-        var nodes = new List<SchedulingNode> { new(NodeId, Endpoint, _total, _available) };
+        var nodes = new List<SchedulingNode>();
+        if (!_draining) nodes.Add(new(NodeId, Endpoint, _total, _available));
         foreach (var n in _view.Values)
-            if (n.Alive && n.NodeId != NodeId) nodes.Add(new SchedulingNode(n.NodeId, n.RayletEndpoint, n.Total.FromWire(), n.Available.FromWireAvailable()));
+            if (n.Alive && !n.Draining && n.NodeId != NodeId)
+                nodes.Add(new SchedulingNode(n.NodeId, n.RayletEndpoint, n.Total.FromWire(), n.Available.FromWireAvailable()));
         return nodes;
     }
 
@@ -399,6 +423,7 @@ internal sealed partial class NodeManager : IDisposable
     /// <summary>A reply to send at once (spillback or cancel), or null to queue the request here.</summary>
     private WireLeaseReply? Decide(PendingLease p)
     {
+        if (_draining) return DecideDraining(p);
         var strategy = p.Request.Strategy;
         if (strategy.Kind == WireStrategyKind.PlacementGroup && _removedGroups.Contains(strategy.PlacementGroup))
             return GroupRemoved(p);
@@ -485,6 +510,7 @@ internal sealed partial class NodeManager : IDisposable
 
     private void GrantQueuedLocked()
     {
+        if (_draining) return;
         for (var node = _queue.First; node is not null;)
         {
             var next = node.Next;
@@ -503,6 +529,7 @@ internal sealed partial class NodeManager : IDisposable
     /// <summary>Reserves the resources now and hands over a worker once one is ready.</summary>
     private void GrantLocked(PendingLease p)
     {
+        _busyAt = Environment.TickCount64;
         _available = _available.Subtract(p.Resources);
         long leaseId = ++_nextLeaseId;
         _granting[leaseId] = p;
@@ -604,6 +631,7 @@ internal sealed partial class NodeManager : IDisposable
         lock (_lock)
         {
             if (!_leases.Remove(leaseId, out lease)) return;
+            _busyAt = Environment.TickCount64;
             LogLeaseReturned(_logger, leaseId, disconnect);
         }
         // The worker is back in the pool before the queue is served, so a queued lease of its job and env reuses it

@@ -34,6 +34,7 @@ internal class NodeManagerService : IRpcService
     public static readonly Method<MetricsReport, Empty> ReportMetricsMethod = RpcMarshaller.Unary<MetricsReport, Empty>(Name, nameof(ReportMetrics));
     public static readonly Method<Empty, LogFileList> ListLogsMethod = RpcMarshaller.Unary<Empty, LogFileList>(Name, nameof(ListLogs));
     public static readonly Method<ReadLogRequest, ReadLogReply> ReadLogMethod = RpcMarshaller.Unary<ReadLogRequest, ReadLogReply>(Name, nameof(ReadLog));
+    public static readonly Method<DrainNodeRequest, DrainNodeReply> DrainRayletMethod = RpcMarshaller.Unary<DrainNodeRequest, DrainNodeReply>(Name, nameof(DrainRaylet));
 
     private readonly NodeManager _raylet;
 
@@ -70,6 +71,7 @@ internal class NodeManagerService : IRpcService
         b.AddMethod(ReportMetricsMethod, s is null ? null : s.ReportMetrics);
         b.AddMethod(ListLogsMethod, s is null ? null : s.ListLogs);
         b.AddMethod(ReadLogMethod, s is null ? null : s.ReadLog);
+        b.AddMethod(DrainRayletMethod, s is null ? null : s.DrainRaylet);
     }
 
     /// <summary>The reference tables of the workers registered here, for the state API (Ray's <c>GetObjectsInfo</c>); a
@@ -104,6 +106,13 @@ internal class NodeManagerService : IRpcService
     /// <summary>Part of one of the node's log files; only names <see cref="ListLogs"/> lists can be read.</summary>
     public virtual Task<ReadLogReply> ReadLog(ReadLogRequest request, ServerCallContext context) =>
         Task.FromResult(_raylet.Logs?.Read(request) ?? new ReadLogReply(false, [], 0, 0));
+
+    /// <summary>The GCS drains this node for the autoscaler (Ray's <c>DrainRaylet</c>).</summary>
+    public virtual Task<DrainNodeReply> DrainRaylet(DrainNodeRequest request, ServerCallContext context)
+    {
+        WireValidation.Drain(request, _raylet.NodeId);
+        return Task.FromResult(_raylet.Drain(request.Reason, request.Message));
+    }
 
     public virtual Task<WireLeaseReply> RequestWorkerLease(WireLeaseRequest request, ServerCallContext context)
     {

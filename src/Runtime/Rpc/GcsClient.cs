@@ -242,6 +242,20 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
 
     public string[] KvKeys(string @namespace, string prefix) => Call(GcsService.KvKeysMethod, new KvRequest(@namespace, prefix, null, false)).Keys;
 
+    // ---- The autoscaler ----
+
+    /// <summary>Every node with its activity and idle time, the demand queued at the raylets, and the placement groups waiting for nodes.</summary>
+    public Task<ClusterResourceState> GetClusterResourceStateAsync(CancellationToken ct = default) =>
+        CallAsync(GcsService.GetClusterResourceStateMethod, Empty.Instance, ct);
+
+    /// <summary>The autoscaler's state after a pass (for <c>raysharp status</c>).</summary>
+    public Task ReportAutoscalingStateAsync(AutoscalingState state, CancellationToken ct = default) =>
+        CallAsync(GcsService.ReportAutoscalingStateMethod, state, ct);
+
+    /// <summary>Drains a node: once accepted it takes no new work and waits to be removed.</summary>
+    public Task<DrainNodeReply> DrainNodeAsync(DrainNodeRequest request, CancellationToken ct = default) =>
+        CallAsync(GcsService.DrainNodeMethod, request, ct);
+
     // ---- Task events and the state API ----
 
     /// <summary>Sends a batch of this process's task events (not retried: the next batch reports it lost).</summary>

@@ -228,12 +228,21 @@ internal sealed partial record NodeRecord
     public string? DeathReason { get; init; }
     /// <summary>The node's Prometheus port (<c>--metrics-export-port</c>) on the raylet endpoint's host; 0: it exports none.</summary>
     public int MetricsExportPort { get; init; }
+    /// <summary>The node provider's name for the machine or pod this node runs on (<c>RAY_CLOUD_INSTANCE_ID</c>, set by the
+    /// autoscaler's provider): how the autoscaler tells which of its instances became which node.</summary>
+    public string? InstanceId { get; init; }
+    /// <summary>The autoscaler's node type of this node (<c>RAY_NODE_TYPE_NAME</c>); null for nodes it did not launch.</summary>
+    public string? NodeTypeName { get; init; }
+    /// <summary>The node accepted a drain (DrainNode): it takes no new work and is about to be removed.</summary>
+    public bool Draining { get; init; }
 }
 
 /// <summary>A raylet's periodic report: what is free, and its totals (which change as bundles are committed and returned).</summary>
 /// <paramref name="RemovalsSeen"/> is the last placement-group removal the raylet learned of (see <see cref="ClusterView"/>).
+/// <paramref name="Demand"/> is the work queued here waiting for resources, by shape (the autoscaler's input);
+/// <paramref name="IdleMs"/> how long the node has had no leases, bundles or primary objects (0: it is busy).
 [MemoryPackable] internal sealed partial record ResourceReport(NodeId NodeId, Dictionary<string, double> Available, Dictionary<string, double>? Total = null,
-    long RemovalsSeen = 0);
+    long RemovalsSeen = 0, ResourceDemand[]? Demand = null, long IdleMs = 0);
 
 /// <summary>The cluster view a raylet gets back for each report; <paramref name="FinishedJobs"/> lists jobs that
 /// finished recently, whose leases and workers the raylet frees.</summary>

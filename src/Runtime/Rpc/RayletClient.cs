@@ -99,6 +99,10 @@ internal static class RayletRpc
         ReleaseUnusedActorWorkersRequest request, TimeSpan deadline, CancellationToken ct) =>
         UnaryAsync(config, endpoint, NodeManagerService.ReleaseUnusedActorWorkersMethod, request, deadline, ct);
 
+    /// <summary>The GCS drains a raylet for the autoscaler.</summary>
+    public static Task<DrainNodeReply> DrainAsync(RayConfig config, string endpoint, DrainNodeRequest request, TimeSpan deadline, CancellationToken ct) =>
+        UnaryAsync(config, endpoint, NodeManagerService.DrainRayletMethod, request, deadline, ct);
+
     private static async Task<TResponse> UnaryAsync<TRequest, TResponse>(RayConfig config, string endpoint, Method<TRequest, TResponse> method,
         TRequest request, TimeSpan deadline, CancellationToken ct) where TRequest : class where TResponse : class
     {

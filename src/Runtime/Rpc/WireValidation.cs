@@ -62,12 +62,63 @@ internal static class WireValidation
         Text(node.RayletEndpoint, "RegisterNode: the raylet endpoint");
         Resources(node.Total, $"RegisterNode of node {node.NodeId}: the total resources");
         Resources(node.Available, $"RegisterNode of node {node.NodeId}: the available resources", allowNegative: true);
+        if (node.InstanceId is not null) Text(node.InstanceId, $"RegisterNode of node {node.NodeId}: the instance ID");
+        if (node.NodeTypeName is not null) Text(node.NodeTypeName, $"RegisterNode of node {node.NodeId}: the node type");
     }
 
     public static void Report(ResourceReport report)
     {
         Resources(report.Available, $"ReportResources of node {report.NodeId}: the available resources", allowNegative: true);
         Resources(report.Total, $"ReportResources of node {report.NodeId}: the total resources", allowMissing: true);
+        Demand(report.Demand, $"ReportResources of node {report.NodeId}");
+        if (report.IdleMs < 0) throw Invalid($"ReportResources of node {report.NodeId}: the idle time is negative ({report.IdleMs} ms).");
+    }
+
+    /// <summary>A DrainNode (at the GCS) or DrainRaylet (at the raylet named <paramref name="self"/>) request.</summary>
+    public static void Drain(DrainNodeRequest request, NodeId? self = null)
+    {
+        if (request.NodeId.IsNil) throw Invalid("DrainNode: the node ID is nil.");
+        if (self is { } node && request.NodeId != node) throw Invalid($"DrainRaylet: the request names node {request.NodeId}, but this is node {node}.");
+        if (!Enum.IsDefined(request.Reason)) throw Invalid($"DrainNode of node {request.NodeId}: unknown reason {(int)request.Reason}.");
+        Text(request.Message, $"DrainNode of node {request.NodeId}: the message", allowEmpty: true);
+    }
+
+    /// <summary>The most demand entries a report may carry.</summary>
+    public const int MaxDemandEntries = 10_000;
+
+    public static void Demand(ResourceDemand[]? demand, string what)
+    {
+        if (demand is null) return;
+        if (demand.Length > MaxDemandEntries) throw Invalid($"{what} lists {demand.Length} resource demands; at most {MaxDemandEntries} are accepted.");
+        foreach (var d in demand)
+        {
+            if (d is null) throw Invalid($"{what} has a missing resource demand.");
+            Resources(d.Shape, $"{what}: a resource demand's shape");
+            if (d.Count <= 0) throw Invalid($"{what} has a resource demand of count {d.Count}; a count is positive.");
+            if (!Enum.IsDefined(d.Kind)) throw Invalid($"{what} has a resource demand of unknown kind {(int)d.Kind}.");
+        }
+    }
+
+    public static void AutoscalingState(AutoscalingState state)
+    {
+        const string what = "ReportAutoscalingState";
+        if (state.Instances is null || state.Infeasible is null || state.InfeasibleGroups is null) throw Invalid($"{what}: a list is missing.");
+        if (state.Instances.Length > MaxDemandEntries) throw Invalid($"{what} lists {state.Instances.Length} instances; at most {MaxDemandEntries} are accepted.");
+        foreach (var i in state.Instances)
+        {
+            if (i is null) throw Invalid($"{what} has a missing instance.");
+            Text(i.InstanceId, $"{what}: an instance ID");
+            Text(i.NodeType, $"{what}: the node type of instance {i.InstanceId}");
+            if (!Enum.IsDefined(i.Status)) throw Invalid($"{what}: instance {i.InstanceId} has unknown status {(int)i.Status}.");
+        }
+        Demand(state.Infeasible, $"{what}: the infeasible demand");
+        if (state.InfeasibleGroups.Length > MaxDemandEntries) throw Invalid($"{what} lists too many placement groups.");
+        foreach (var g in state.InfeasibleGroups)
+        {
+            if (g?.Bundles is null || g.Bundles.Length > MaxBundles) throw Invalid($"{what} has a placement group without bundles or with too many.");
+            foreach (var b in g.Bundles) Resources(b, $"{what}: a bundle of placement group {g.Group}");
+        }
+        if (state.LastError is not null) Text(state.LastError, $"{what}: the last error", allowEmpty: true);
     }
 
     /// <summary>The most bundles a placement group may have.</summary>

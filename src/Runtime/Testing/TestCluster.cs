@@ -28,6 +28,11 @@ public sealed record TestClusterOptions
     /// <summary>Start the head's dashboard (jobs REST API) on a free loopback port; its URL is
     /// <see cref="TestCluster.DashboardUrl"/>. Needs RaySharp.Dashboard.dll next to the runtime.</summary>
     public bool IncludeDashboard { get; init; }
+
+    /// <summary>An autoscaling config (YAML, as <c>raysharp start --head --autoscaling-config</c>): the head runs the
+    /// autoscaler, whose local provider starts and stops nodes of this machine (they stop with the cluster). Needs
+    /// RaySharp.Autoscaler.dll next to the runtime.</summary>
+    public string? AutoscalingConfig { get; init; }
 }
 
 /// <summary>A node of a <see cref="TestCluster"/>: a real raylet process on this machine.</summary>
@@ -105,7 +110,10 @@ public sealed class TestCluster : IDisposable
     {
         options ??= new TestClusterOptions();
         if (options.GcsStorage is { } storage) RedisGcsTableStorage.ParseAddress(storage); // a malformed URL fails here, clearly
-        var cluster = new TestCluster(NodeHost.NewSessionDir(null)) { _gcsStorage = options.GcsStorage, _includeDashboard = options.IncludeDashboard };
+        var cluster = new TestCluster(NodeHost.NewSessionDir(null))
+        {
+            _gcsStorage = options.GcsStorage, _includeDashboard = options.IncludeDashboard, _autoscalingConfig = options.AutoscalingConfig,
+        };
         try
         {
             if (cluster._gcsStorage is not null)
@@ -127,6 +135,7 @@ public sealed class TestCluster : IDisposable
 
     private string? _gcsStorage;
     private bool _includeDashboard;
+    private string? _autoscalingConfig;
     private int _gcsPort;
 
     /// <summary>The head's dashboard, <c>http://127.0.0.1:PORT</c> (null unless <see cref="TestClusterOptions.IncludeDashboard"/>).</summary>
@@ -181,6 +190,7 @@ public sealed class TestCluster : IDisposable
         };
         if (head) args.Add("--head");
         if (head && _includeDashboard) args.AddRange(["--dashboard-port", "0"]);
+        if (head && _autoscalingConfig is not null) args.AddRange(["--autoscaling-config", Path.GetFullPath(_autoscalingConfig)]);
         // A head node joins the GCS process when there is one; the other nodes always join the GCS.
         if (!head || _gcsStorage is not null) args.AddRange(["--address", Address]);
         if (resources is { Count: > 0 }) args.AddRange(["--resources", JsonSerializer.Serialize(resources)]);

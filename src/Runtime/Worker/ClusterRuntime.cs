@@ -56,10 +56,10 @@ internal sealed class NodeHost : IAsyncDisposable
     /// joins the GCS at that address (as the head node when <paramref name="isHead"/>: the GCS runs in a process of its
     /// own). Its components log through <paramref name="loggers"/>, the process's factory. With
     /// <paramref name="metricsExportPort"/> (0: a free port) it serves Prometheus metrics there and advertises the port
-    /// in its registration.</summary>
+    /// in its registration. <paramref name="instance"/> names the autoscaler's instance and node type this node runs as.</summary>
     public static async Task<NodeHost> StartAsync(ResourceSet resources, string? gcsAddress, NodeTransport transport, RayConfig config,
         ILoggerFactory loggers, IReadOnlyList<IRpcService>? extraServices = null, NodeId? nodeId = null, string? sessionDir = null,
-        CancellationToken ct = default, bool? isHead = null, int? metricsExportPort = null)
+        CancellationToken ct = default, bool? isHead = null, int? metricsExportPort = null, ProviderInstance? instance = null)
     {
         var id = nodeId ?? NodeId.FromRandom();
         // An exporting node counts from its start: the collector enables the instruments before any component records.
@@ -71,7 +71,10 @@ internal sealed class NodeHost : IAsyncDisposable
             () => OwnLogFiles(sessionDir, id, head), loggers.CreateLogger<LogMonitor>());
         var launcher = transport.Launcher(logs);
         var store = CreateStore(resources, id, sessionDir, config, loggers);
-        raylet = new NodeManager(id, resources, isHead: isHead ?? gcs is not null, config, loggers, launcher, store, sessionDir) { Logs = logs };
+        raylet = new NodeManager(id, resources, isHead: isHead ?? gcs is not null, config, loggers, launcher, store, sessionDir)
+        {
+            Logs = logs, InstanceId = instance?.InstanceId, NodeTypeName = instance?.NodeTypeName,
+        };
         var services = new List<IRpcService> { raylet.Service };
         if (gcs is not null) services.Add(gcs.Service);
         services.AddRange(extraServices ?? []);

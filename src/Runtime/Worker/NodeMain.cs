@@ -54,13 +54,17 @@ internal static class NodeMain
         config = config with { AuthToken = token };
         var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), hostsGcs ? port : 0, config, loggers);
         await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), hostsGcs ? null : address, transport, config, loggers,
-            nodeId: nodeId, sessionDir: sessionDir, isHead: head, metricsExportPort: metricsPort).ConfigureAwait(false);
+            nodeId: nodeId, sessionDir: sessionDir, isHead: head, metricsExportPort: metricsPort, instance: ProviderInstance.FromEnvironment()).ConfigureAwait(false);
         if (hostsGcs) token.WriteToSession(sessionDir, node.GcsEndpoint);
         // The head's dashboard (--dashboard-port; 0 picks a free port), a process of its own that lives as long as this one.
         // As in Ray, a dashboard that cannot start (port taken, assembly missing) leaves the cluster running without it.
         using var dashboard = head && o.TryGetValue("dashboard-port", out var dp)
             ? await StartDashboardAsync(node.GcsEndpoint, o.GetValueOrDefault("dashboard-host", "127.0.0.1"), ParsePort(dp), sessionDir, token,
                 loggers.CreateLogger("RaySharp.Dashboard")).ConfigureAwait(false)
+            : null;
+        // The autoscaler (--autoscaling-config), a process of its own beside the head, as Ray's monitor.
+        using var autoscaler = head && o.TryGetValue("autoscaling-config", out var autoscalingConfig)
+            ? AutoscalerProcess.Start(node.GcsEndpoint, autoscalingConfig, sessionDir, token, loggers.CreateLogger("RaySharp.Autoscaler"))
             : null;
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.TrySetResult(); });

@@ -490,6 +490,13 @@ internal sealed partial class PlasmaStore : IDisposable
                 e.Spilled is not null, e.Owner, e.OnFallback))];
     }
 
+    /// <summary>Whether the store holds a primary copy of any object, in memory or spilled (removing the node would lose
+    /// it): such a node is not idle for the autoscaler.</summary>
+    public bool HoldsPrimaryCopies()
+    {
+        lock (_lock) return _objects.Values.Any(e => e.Primary && !e.Freed);
+    }
+
     public PlasmaStoreStats Stats()
     {
         lock (_lock)
