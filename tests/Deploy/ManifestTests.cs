@@ -92,6 +92,11 @@ public sealed partial class ManifestTests
         foreach (Match reference in Variable().Matches(string.Join(' ', args)))
             Assert.True(env.ContainsKey(reference.Groups[1].Value), $"{name} uses $({reference.Groups[1].Value}) but does not define it");
         var expanded = args.Select(a => Variable().Replace(a, "10.1.2.3")).ToArray();
+        // The command line reads the autoscaling config as it parses: give it the ConfigMap's file, here.
+        string config = Path.Combine(Path.GetTempPath(), $"raysharp-deploy-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(config, Manifests.Object("ConfigMap", "raysharp-autoscaling").Map("data").Text("cluster.yaml"));
+        using var _ = new DeleteOnDispose(config);
+        expanded = [.. expanded.Select(a => a.StartsWith("--autoscaling-config=", StringComparison.Ordinal) ? "--autoscaling-config=" + config : a)];
 
         var parse = Commands.BuildRoot().Parse(expanded);
         Assert.True(parse.Errors.Count == 0, $"{name}: raysharp {string.Join(' ', expanded)}: {string.Join("; ", parse.Errors.Select(e => e.Message))}");
@@ -165,6 +170,47 @@ public sealed partial class ManifestTests
         Assert.Matches(@"ENTRYPOINT \[""raysharp""\]", dockerfile);
     }
 
+    [Fact]
+    public void The_head_runs_the_autoscaler_with_a_config_that_parses_and_whose_node_type_is_the_worker_Deployment()
+    {
+        var headDeployment = Manifests.Object("Deployment", "raysharp-head");
+        var head = headDeployment.Container();
+        string path = head.Arg("--autoscaling-config")!;
+        // The config file is the ConfigMap's key, mounted where the argument says.
+        var mount = head.Seq("volumeMounts").Maps().Single(m => path.StartsWith(m.Text("mountPath") + "/", StringComparison.Ordinal));
+        var volume = headDeployment.Map("spec").Map("template").Map("spec").Seq("volumes").Maps().Single(v => v.Text("name") == mount.Text("name"));
+        var configMap = Manifests.Object("ConfigMap", volume.Map("configMap").Text("name"));
+        string yaml = configMap.Map("data").Text(Path.GetFileName(path));
+
+        var config = Autoscaler.AutoscalingConfig.Parse(yaml, "deploy/kubernetes/autoscaling.yaml");
+        Assert.Equal("kubernetes", config.Provider.Type);
+        var type = Assert.Single(config.NodeTypes);
+        var workerDeployment = Manifests.Object("Deployment", type.Deployment);
+        var worker = workerDeployment.Container();
+        // The pods offer what the type says, and register as that type, under their own names.
+        Assert.Equal(type.Resources["CPU"], double.Parse(worker.Arg("--num-cpus")!, CultureInfo.InvariantCulture));
+        Assert.Equal(["CPU"], type.Resources.Keys);
+        var env = worker.Seq("env").Maps().ToDictionary(e => e.Text("name"));
+        Assert.Equal(type.Name, env["RAY_NODE_TYPE_NAME"].Text("value"));
+        Assert.Equal("metadata.name", env["RAY_CLOUD_INSTANCE_ID"].Map("valueFrom").Map("fieldRef").Text("fieldPath"));
+        int replicas = int.Parse(workerDeployment.Map("spec").Text("replicas"), CultureInfo.InvariantCulture);
+        Assert.InRange(replicas, type.MinWorkers, type.MaxWorkers);
+    }
+
+    [Fact]
+    public void The_head_s_service_account_may_do_what_the_kubernetes_provider_calls()
+    {
+        string account = Manifests.Object("Deployment", "raysharp-head").Map("spec").Map("template").Map("spec").Text("serviceAccountName");
+        Assert.NotNull(Manifests.Object("ServiceAccount", account));
+        var binding = Manifests.OfKind("RoleBinding").Single(b => b.Seq("subjects").Maps().Any(s => s.Text("kind") == "ServiceAccount" && s.Text("name") == account));
+        var role = Manifests.Object("Role", binding.Map("roleRef").Text("name"));
+        var granted = role.Seq("rules").Maps()
+            .SelectMany(r => r.Seq("resources").Texts().SelectMany(res => r.Seq("verbs").Texts().Select(v => $"{v} {res}")))
+            .ToHashSet();
+        foreach (var needed in new[] { "get deployments", "get deployments/scale", "patch deployments/scale", "list pods", "patch pods" })
+            Assert.True(granted.Contains(needed), $"the head's role does not allow {needed}");
+    }
+
     private static void AssertServicePort(string hostPort, string portName)
     {
         int colon = hostPort.LastIndexOf(':');
@@ -178,6 +224,11 @@ public sealed partial class ManifestTests
     private static int Port(string? text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is > 0 and < 65536 ? port
         : throw new FormatException($"'{text}' is not a port");
+
+    private sealed class DeleteOnDispose(string path) : IDisposable
+    {
+        public void Dispose() => File.Delete(path);
+    }
 
     [GeneratedRegex(@"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
     private static partial Regex DnsLabel();
