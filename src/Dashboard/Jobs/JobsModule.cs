@@ -83,9 +83,15 @@ internal sealed class JobsModule(JobManager jobs, IInternalKv kv, string session
             string uri = "gcs://" + name;
             if (!WorkingDirPackage.IsUri(uri)) return Results.BadRequest($"'{name}' is not a package name (_ray_pkg_<hash>.zip).");
             if (request.ContentLength is { } length && length > config.InternalKvMaxValueSize) return TooLarge(length);
+            // A chunked body has no length up front: it is read up to the limit, never further.
             using var buffer = new MemoryStream();
-            await request.Body.CopyToAsync(buffer).ConfigureAwait(false);
-            if (buffer.Length > config.InternalKvMaxValueSize) return TooLarge(buffer.Length);
+            var chunk = new byte[81920];
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk).ConfigureAwait(false)) > 0)
+            {
+                if (buffer.Length + read > config.InternalKvMaxValueSize) return TooLarge(buffer.Length + read);
+                buffer.Write(chunk, 0, read);
+            }
             kv.Put(WorkingDirPackage.KvNamespace, uri, buffer.ToArray(), overwrite: false);
             return Results.Ok();
         }).RequireClusterToken(token);

@@ -205,9 +205,13 @@ internal sealed class ReferenceCounter
         foreach (var id in ids) Release(id, r => r.Submitted--);
     }
 
+    /// <summary>A process borrows an object this one has a reference to. An object unknown here (already released, or
+    /// never known: a malformed or stale request) gets no entry: an entry kept alive by nothing but a borrower nobody
+    /// will remove would stay forever.</summary>
     public void AddBorrower(ObjectId id, Address borrower)
     {
-        lock (_lock) (GetOrAdd(id).Borrowers ??= []).Add(borrower);
+        lock (_lock)
+            if (_refs.TryGetValue(id, out var r)) (r.Borrowers ??= []).Add(borrower);
     }
 
     public void RemoveBorrower(ObjectId id, Address borrower) => Release(id, r => r.Borrowers?.Remove(borrower));

@@ -120,14 +120,37 @@ internal class GcsService : IRpcService
         return Task.FromResult(view);
     }
     public virtual Task<ClusterView> GetAllNodes(Empty r, ServerCallContext c) => Task.FromResult(_gcs.Nodes.View());
-    public virtual Task<Empty> UnregisterNode(NodeIdRequest r, ServerCallContext c) { _gcs.Nodes.MarkDead(r.NodeId, r.Reason ?? "the node was stopped"); return s_empty; }
+    public virtual Task<Empty> UnregisterNode(NodeIdRequest r, ServerCallContext c)
+    {
+        if (r.NodeId.IsNil) throw WireValidation.Invalid("UnregisterNode: the node ID is nil.");
+        _gcs.Nodes.MarkDead(r.NodeId, r.Reason ?? "the node was stopped");
+        return s_empty;
+    }
     public virtual Task<JobIdRequest> GetNextJobId(Empty r, ServerCallContext c) => Task.FromResult(new JobIdRequest(_gcs.Jobs.NextJobId()));
-    public virtual Task<Empty> AddJob(JobRecord r, ServerCallContext c) { _gcs.Jobs.Add(r); return s_empty; }
+    public virtual Task<Empty> AddJob(JobRecord r, ServerCallContext c)
+    {
+        if (r.JobId.IsNil) throw WireValidation.Invalid("AddJob: the job ID is nil.");
+        WireValidation.Text(r.Namespace, "AddJob: the namespace", allowEmpty: true);
+        if (r.EnvVars is { Count: > WireValidation.MaxResourceKinds }) throw WireValidation.Invalid($"AddJob {r.JobId}: {r.EnvVars.Count} env vars.");
+        _gcs.Jobs.Add(r);
+        return s_empty;
+    }
     public virtual Task<Empty> MarkJobFinished(JobIdRequest r, ServerCallContext c) { _gcs.Jobs.MarkFinished(r.JobId); return s_empty; }
     public virtual Task<JobList> GetJob(JobIdRequest r, ServerCallContext c) => Task.FromResult(new JobList(_gcs.Jobs.Get(r.JobId) is { } j ? [j] : []));
     public virtual Task<JobList> GetAllJobs(Empty r, ServerCallContext c) => Task.FromResult(new JobList([.. _gcs.Jobs.All()]));
-    public virtual Task<RegisterActorReply> RegisterActor(RegisterActorRequest r, ServerCallContext c) => Task.FromResult(_gcs.Actors.Register(r.CreationTask, r.GetIfExists));
-    public virtual Task<Empty> CreateActor(WireTaskSpec r, ServerCallContext c) { _gcs.Actors.Create(r); return s_empty; }
+    public virtual Task<RegisterActorReply> RegisterActor(RegisterActorRequest r, ServerCallContext c)
+    {
+        WireValidation.TaskSpec(r.CreationTask, "RegisterActor");
+        if (r.CreationTask.ActorCreation is null) throw WireValidation.Invalid("RegisterActor: the task creates no actor.");
+        return Task.FromResult(_gcs.Actors.Register(r.CreationTask, r.GetIfExists));
+    }
+    public virtual Task<Empty> CreateActor(WireTaskSpec r, ServerCallContext c)
+    {
+        WireValidation.TaskSpec(r, "CreateActor");
+        if (r.ActorCreation is null) throw WireValidation.Invalid("CreateActor: the task creates no actor.");
+        _gcs.Actors.Create(r);
+        return s_empty;
+    }
     public virtual Task<ActorInfoReply> GetNamedActor(NamedActorRequest r, ServerCallContext c)
     {
         WireValidation.Text(r.Name, "GetNamedActor: the name");

@@ -1,14 +1,15 @@
 using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace RaySharp.Core.Rpc;
 
 /// <summary>
 /// The server side of the cluster token: one per RPC host, shared by every service it hosts (gRPC through
-/// <see cref="ClusterAuthInterceptor"/>, local mode through <see cref="InProcessServer"/>). A call without the right
+/// <see cref="ClusterAuthMiddleware"/>, local mode through <see cref="InProcessServer"/>). A call without the right
 /// token fails with <see cref="StatusCode.Unauthenticated"/>, is counted, and is logged with its peer and method (at
 /// most <see cref="LogsPerMinute"/> lines a minute, so a flood cannot fill the disk).
 /// </summary>
@@ -32,9 +33,12 @@ internal sealed class ClusterAuthenticator(ClusterToken token, ILogger? logger =
     public static long TotalRejected => Interlocked.Read(ref s_totalRejected);
 
     /// <summary>Throws <see cref="RpcException"/> (Unauthenticated) unless <paramref name="headers"/> carry the token.</summary>
-    public void Check(Metadata? headers, string method, string peer)
+    public void Check(Metadata? headers, string method, string peer) => Check(headers?.GetValue(HeaderName), method, peer);
+
+    /// <summary>Throws <see cref="RpcException"/> (Unauthenticated) unless <paramref name="value"/>, the call's
+    /// <c>authorization</c> header, carries the token.</summary>
+    public void Check(string? value, string method, string peer)
     {
-        string? value = headers?.GetValue(HeaderName);
         if (value is not null && value.StartsWith(Scheme, StringComparison.Ordinal) &&
             CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(value[Scheme.Length..]), token.Bytes))
             return;
@@ -73,38 +77,31 @@ internal sealed class ClusterAuthenticator(ClusterToken token, ILogger? logger =
     }
 }
 
-/// <summary>Checks the cluster token of every call of every service of a <see cref="RpcServer"/>.</summary>
-internal sealed class ClusterAuthInterceptor(ClusterAuthenticator authenticator) : Interceptor
+/// <summary>
+/// Checks the cluster token of every call of every service of a <see cref="RpcServer"/>, before gRPC reads the call's
+/// message: a caller without the token is refused without a byte of its message parsed (an interceptor would run only
+/// after the message was read and deserialized). The refusal is a trailers-only gRPC response, status Unauthenticated.
+/// </summary>
+internal static class ClusterAuthMiddleware
 {
-    public ClusterAuthenticator Authenticator => authenticator;
-
-    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context,
-        UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        Check(context);
-        return continuation(request, context);
-    }
-
-    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream,
-        ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        Check(context);
-        return continuation(request, responseStream, context);
-    }
-
-    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
-        ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        Check(context);
-        return continuation(requestStream, context);
-    }
-
-    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream,
-        IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        Check(context);
-        return continuation(requestStream, responseStream, context);
-    }
-
-    private void Check(ServerCallContext context) => authenticator.Check(context.RequestHeaders, context.Method, context.Peer);
+    public static void UseClusterAuth(this IApplicationBuilder app, ClusterAuthenticator authenticator) =>
+        app.Use((context, next) =>
+        {
+            var connection = context.Connection;
+            string peer = connection.RemoteIpAddress is { } ip ? $"{ip}:{connection.RemotePort}" : "unix";
+            try
+            {
+                authenticator.Check(context.Request.Headers.Authorization.ToString() is { Length: > 0 } h ? h : null, context.Request.Path.Value ?? "", peer);
+            }
+            catch (RpcException e)
+            {
+                var response = context.Response;
+                response.StatusCode = 200;
+                response.ContentType = "application/grpc";
+                response.Headers["grpc-status"] = ((int)e.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                response.Headers["grpc-message"] = Uri.EscapeDataString(e.Status.Detail);
+                return Task.CompletedTask;
+            }
+            return next(context);
+        });
 }

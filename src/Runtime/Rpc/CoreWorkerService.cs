@@ -115,18 +115,33 @@ internal class CoreWorkerService : IRpcService
 
     public virtual Task<Empty> ReportGeneratorItem(GeneratorItemRequest request, ServerCallContext context)
     {
+        if (request.Index < 0) throw WireValidation.Invalid($"ReportGeneratorItem of task {request.TaskId}: item index {request.Index}.");
         _handler.HandleGeneratorItem(request.TaskId, request.Index, request.Item.FromWire());
         return Task.FromResult(Empty.Instance);
     }
 
     /// <summary>The node's object store is under pressure: refs this process dropped without disposing them are
-    /// finalized now, which frees their objects (Ray's global GC).</summary>
-    public virtual Task<Empty> CollectGarbage(Empty request, ServerCallContext context)
+    /// finalized now, which frees their objects (Ray's global GC). Requests that arrive while a collection runs share
+    /// it: a burst of them costs one collection, not one blocking collection each.</summary>
+    public virtual async Task<Empty> CollectGarbage(Empty request, ServerCallContext context)
     {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        return Task.FromResult(Empty.Instance);
+        Task collection;
+        lock (_collectionLock)
+        {
+            if (_collection is not { IsCompleted: false })
+                _collection = Task.Run(static () =>
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                });
+            collection = _collection;
+        }
+        await collection.ConfigureAwait(false);
+        return Empty.Instance;
     }
+
+    private readonly Lock _collectionLock = new();
+    private Task? _collection;
 
     /// <summary>A node made a copy of an object this worker owns; false when the owner no longer has the object (the
     /// node then frees its copy).</summary>

@@ -60,8 +60,13 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
             return;
         }
         TaskSpec spec;
+        ResourceSet leaseResources;
         try
         {
+            // On a stream, a malformed push fails its own task, not the stream and the other tasks on it.
+            WireValidation.TaskSpec(request.Task, "PushTask");
+            WireValidation.Resources(request.LeaseResources, $"PushTask of task {request.Task.TaskId}: the lease resources");
+            leaseResources = request.LeaseResources.FromWire();
             spec = request.Task.FromWire();
         }
         catch (Exception e)
@@ -70,7 +75,7 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
             return;
         }
         if (request.LeaseId != 0)
-            receiver.Lease = new WorkerLease(request.LeaseId, receiver, _nodeId, request.LeaseResources.FromWire());
+            receiver.Lease = new WorkerLease(request.LeaseId, receiver, _nodeId, leaseResources);
         Interlocked.Increment(ref _running);
         _ = RunAsync(receiver, spec, request.CallId, reply);
     }

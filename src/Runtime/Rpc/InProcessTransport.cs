@@ -43,9 +43,9 @@ internal static class InProcessTransport
             : throw new RpcException(new Status(StatusCode.Unavailable, $"No in-process server at {endpoint} (calling {method}): it stopped."));
 
     /// <summary>The message as the receiver would read it off the wire (every RaySharp message is MemoryPack, as
-    /// <see cref="RpcMarshaller"/> writes it).</summary>
+    /// <see cref="RpcMarshaller"/> writes it), checked as a server checks it.</summary>
     internal static T Copy<T>(Marshaller<T> marshaller, T value) =>
-        MemoryPack.MemoryPackSerializer.Deserialize<T>(MemoryPack.MemoryPackSerializer.Serialize(value))!;
+        RpcMarshaller.Decode<T>(new System.Buffers.ReadOnlySequence<byte>(MemoryPack.MemoryPackSerializer.Serialize(value)));
 }
 
 /// <summary>The services of one in-process endpoint; disposing it fails every open call as the peer going away.</summary>

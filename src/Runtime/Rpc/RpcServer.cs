@@ -70,13 +70,11 @@ internal sealed class RpcServer : IRpcHost
                 options.ListenUnixSocket(socketPath, l => l.Protocols = HttpProtocols.Http2);
             }
         });
-        // One check for every call of every service; a message over its service's limit fails with ResourceExhausted.
-        builder.Services.AddSingleton(new ClusterAuthInterceptor(authenticator));
+        // A message over its service's limit fails with ResourceExhausted.
         builder.Services.AddSingleton(RpcMetricsInterceptor.Instance);
         var grpc = builder.Services.AddGrpc(o =>
         {
-            o.Interceptors.Add<ClusterAuthInterceptor>();
-            // After the check: refused calls are counted by the authenticator, not as calls of their method.
+            // Calls refused for their token never get here: they are counted by the authenticator, not as calls of their method.
             o.Interceptors.Add<RpcMetricsInterceptor>();
             o.MaxReceiveMessageSize = Math.Min(config.GcsGrpcMaxReceiveMessageSize, config.RayletGrpcMaxReceiveMessageSize);
             o.MaxSendMessageSize = null;
@@ -88,6 +86,8 @@ internal sealed class RpcServer : IRpcHost
             service.Configure(grpc, config);
         }
         var app = builder.Build();
+        // One check for every call of every service, before its message is read.
+        app.UseClusterAuth(authenticator);
         foreach (var service in services) service.Map(app);
         await app.StartAsync(ct).ConfigureAwait(false);
         if (socketPath is not null) SessionFiles.RestrictSocket(socketPath);

@@ -172,6 +172,51 @@ internal static class WireValidation
             throw Invalid($"RequestWorkerLease for {request.Description}: {request.StoreArgs.Length} in-store arguments (at most {MaxStoreArgs}).");
         if (request.WorkingDirUri is not null && !Packaging.WorkingDirPackage.IsUri(request.WorkingDirUri))
             throw Invalid($"RequestWorkerLease for {request.Description}: the working dir is not a package URI (gcs://_ray_pkg_<hash>.zip).");
+        // A grant takes the resources out of what is free after checking that the placement resources fit: resources the
+        // placement does not cover would drive the node's accounting below zero.
+        if (request.PlacementResources is { } placement)
+            foreach (var (name, amount) in request.Resources)
+                if (amount > placement.GetValueOrDefault(name))
+                    throw Invalid($"RequestWorkerLease for {request.Description}: it holds {name} = {amount} but is placed with " +
+                        $"{name} = {placement.GetValueOrDefault(name)}; the placement resources must cover the resources.");
+        Strategy(request.Strategy, $"RequestWorkerLease for {request.Description}");
+    }
+
+    public static void Strategy(WireStrategy strategy, string what)
+    {
+        if (strategy.BundleIndex < -1 || strategy.BundleIndex >= MaxBundles)
+            throw Invalid($"{what}: bundle index {strategy.BundleIndex} is out of range (-1 for any, or 0 to {MaxBundles - 1}).");
+        if (strategy.Kind == WireStrategyKind.PlacementGroup && strategy.PlacementGroup.IsNil)
+            throw Invalid($"{what}: a placement-group strategy names no group.");
+    }
+
+    /// <summary>More arguments than any task is called with.</summary>
+    public const int MaxTaskArgs = 100_000;
+
+    /// <summary>A task or actor-creation spec (RegisterActor, CreateActor, and each task pushed to a worker).</summary>
+    public static void TaskSpec(WireTaskSpec spec, string what)
+    {
+        if (spec.TaskId.IsNil) throw Invalid($"{what}: the task ID is nil.");
+        what = $"{what} of task {spec.TaskId}";
+        Text(spec.FunctionName, $"{what}: the function name");
+        if (spec.Name is not null) Text(spec.Name, $"{what}: the name", allowEmpty: true);
+        Resources(spec.Resources, $"{what}: the resources");
+        Strategy(spec.Strategy, what);
+        if (spec.EnvVars is { Count: > MaxResourceKinds }) throw Invalid($"{what}: {spec.EnvVars.Count} env vars.");
+        if (spec.Args.Length > MaxTaskArgs) throw Invalid($"{what}: {spec.Args.Length} arguments (at most {MaxTaskArgs}).");
+        if (spec.MaxRetries < -1 || spec.AttemptNumber < 0 || spec.SequenceNumber < 0)
+            throw Invalid($"{what}: max retries {spec.MaxRetries}, attempt {spec.AttemptNumber}, sequence number {spec.SequenceNumber}.");
+        foreach (var arg in spec.Args)
+            if (arg.IsRef && arg.Owner is null) throw Invalid($"{what}: a ref argument ({arg.Id}) names no owner.");
+        if (spec.ActorCreation is { } c)
+        {
+            Text(c.ClassName, $"{what}: the actor class");
+            if (c.Name is not null) Text(c.Name, $"{what}: the actor name", allowEmpty: true);
+            Text(c.Namespace, $"{what}: the actor namespace", allowEmpty: true);
+            if (c.MaxConcurrency < 1 || c.MaxRestarts < -1 || c.MaxTaskRetries < -1 || c.MaxPendingCalls < -1)
+                throw Invalid($"{what}: max concurrency {c.MaxConcurrency}, max restarts {c.MaxRestarts}, max task retries {c.MaxTaskRetries}, " +
+                    $"max pending calls {c.MaxPendingCalls}.");
+        }
     }
 
     private const int MaxStoreArgs = 10_000;
