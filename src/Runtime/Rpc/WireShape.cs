@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Collections.Concurrent;
+using System.Linq.Expressions;
 using System.Reflection;
 using Grpc.Core;
 using MemoryPack;
@@ -13,7 +14,8 @@ namespace RaySharp.Core.Rpc;
 /// values too), and each enum must hold a defined value; anything else is refused with
 /// <see cref="StatusCode.InvalidArgument"/> naming the member. What values are sensible (sizes, counts, amounts) is
 /// each handler's check (<see cref="WireValidation"/>); this is the one every message gets, decided per type once from
-/// its nullable annotations.
+/// its nullable annotations. The members are read through delegates compiled once per type (no reflection per
+/// message), and an enum member is read as a number, so checking a message allocates nothing.
 /// </summary>
 internal static class WireShape
 {
@@ -47,7 +49,12 @@ internal static class WireShape
             return ElementsOf(type.GetElementType()!, elementNullable: null);
         if (type.IsGenericType && type.GetGenericTypeDefinition() is var def && (def == typeof(Dictionary<,>) || def == typeof(List<>)))
             return ElementsOf(type.GetGenericArguments()[^1], elementNullable: null);
-        if (type.IsDefined(typeof(MemoryPackableAttribute), false)) return new RecordShape(type);
+        if (type.IsDefined(typeof(MemoryPackableAttribute), false))
+        {
+            // A record with nothing to check (IDs, plain values) costs nothing to read.
+            var record = new RecordShape(type);
+            return record.IsEmpty ? TypeShape.Leaf : record;
+        }
         return TypeShape.Leaf;
     }
 
@@ -88,8 +95,15 @@ internal static class WireShape
     {
         private readonly HashSet<long> _defined = [.. Enum.GetValues(type).Cast<object>().Select(v => Convert.ToInt64(v, System.Globalization.CultureInfo.InvariantCulture))];
 
-        public override string? Problem(object value, int depth) =>
-            _defined.Contains(Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)) ? null : $"{value} is not a {type.Name}";
+        public bool IsDefined(long value) => _defined.Contains(value);
+
+        public string NotDefined(long value) => $"{value} is not a {type.Name}";
+
+        public override string? Problem(object value, int depth)
+        {
+            long number = Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
+            return IsDefined(number) ? null : NotDefined(number);
+        }
     }
 
     private sealed class CollectionShape(TypeShape element, bool checkNull) : TypeShape
@@ -116,32 +130,55 @@ internal static class WireShape
     /// <summary>A [MemoryPackable] record: the members MemoryPack writes (settable, not ignored).</summary>
     private sealed class RecordShape : TypeShape
     {
-        private readonly (PropertyInfo Property, TypeShape Shape, bool Required)[] _members;
+        /// <summary>A member to check: an enum read as a number (<see cref="Number"/>), or anything else read as an object.</summary>
+        private readonly record struct Member(string Name, Func<object, object?>? Value, Func<object, long>? Number, TypeShape Shape, bool Required);
+
+        private readonly Member[] _members;
 
         public RecordShape(Type type)
         {
-            var members = new List<(PropertyInfo, TypeShape, bool)>();
+            var members = new List<Member>();
             foreach (var p in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
             {
                 if (!p.CanRead || p.SetMethod is null || p.GetIndexParameters().Length > 0 || p.IsDefined(typeof(MemoryPackIgnoreAttribute))) continue;
                 var (shape, required) = MemberShape(p);
-                if (required || shape != Leaf) members.Add((p, shape, required));
+                if (!required && shape == Leaf) continue;
+                members.Add(p.PropertyType.IsEnum
+                    ? new Member(p.Name, null, Compile<long>(p), shape, required)
+                    : new Member(p.Name, Compile<object?>(p), null, shape, required));
             }
             _members = [.. members];
+        }
+
+        public bool IsEmpty => _members.Length == 0;
+
+        /// <summary><c>(object o) =&gt; (TResult)((T)o).Property</c>, compiled once.</summary>
+        private static Func<object, TResult> Compile<TResult>(PropertyInfo property)
+        {
+            var instance = Expression.Parameter(typeof(object), "message");
+            var read = Expression.Property(Expression.Convert(instance, property.DeclaringType!), property);
+            return Expression.Lambda<Func<object, TResult>>(Expression.Convert(read, typeof(TResult)), instance).Compile();
         }
 
         public override string? Problem(object value, int depth)
         {
             if (depth > MaxDepth) return "nested too deep";
-            foreach (var (property, shape, required) in _members)
+            foreach (var m in _members)
             {
-                var member = property.GetValue(value);
-                if (member is null)
+                if (m.Number is { } number)
                 {
-                    if (required) return $"{property.Name} is missing";
+                    var e = (EnumShape)m.Shape;
+                    long n = number(value);
+                    if (!e.IsDefined(n)) return $"{m.Name}: {e.NotDefined(n)}";
                     continue;
                 }
-                if (shape.Problem(member, depth + 1) is { } p) return $"{property.Name}: {p}";
+                var member = m.Value!(value);
+                if (member is null)
+                {
+                    if (m.Required) return $"{m.Name} is missing";
+                    continue;
+                }
+                if (m.Shape.Problem(member, depth + 1) is { } p) return $"{m.Name}: {p}";
             }
             return null;
         }
