@@ -43,7 +43,8 @@ while (Console.ReadLine() is { } line)
                 // Every node at once: a task (hard affinity) and an actor (soft affinity, so that it can be restarted
                 // elsewhere when its node dies; it lands on its node while that node is alive), kept for the later commands.
                 var alive = Ray.Nodes().Where(n => n.Alive).ToList();
-                var tasks = alive.Select(n => Work.Remote.WithOptions(On(n.Id.ToString())).Where().AsTask()).ToList();
+                // The tasks first: their workers, idle again, are there for the actors to take.
+                var where = await Task.WhenAll(alive.Select(n => Work.Remote.WithOptions(On(n.Id.ToString())).Where().AsTask())).WaitAsync(timeout);
                 foreach (var node in alive)
                     counters[node.Id.ToString()] = Counter.Remote.WithOptions(new ActorOptions
                     {
@@ -54,7 +55,6 @@ while (Console.ReadLine() is { } line)
                     await counters[n.Id.ToString()].Increment();
                     return await counters[n.Id.ToString()].Increment();
                 }).ToList();
-                var where = await Task.WhenAll(tasks).WaitAsync(timeout);
                 var actors = await Task.WhenAll(calls).WaitAsync(timeout);
                 var parts = alive.Select((n, i) => $"{n.Id}|{n.Address}|{where[i].Replace(' ', '|')}|{actors[i].Replace(' ', '|')}");
                 Console.WriteLine("OK basic " + string.Join(' ', parts));

@@ -23,10 +23,10 @@ public sealed class NetworkHostsFactAttribute : FactAttribute
 
 /// <summary>
 /// A cluster across three hosts (network namespaces on one bridge, 10.213.0.0/24): the head in host 0, a node in each
-/// of hosts 1 and 2, every node with its own directories, and a driver in host 0 whose code reaches the other hosts
-/// only through its job's working dir. Tasks, actors and a large object move between hosts; the cluster token keeps
-/// out a node of host 2 that has the wrong one; work goes on while host 1 drops packets; and when host 2 is cut off it
-/// is declared dead and its task and actor are recovered on the others.
+/// of hosts 1 and 2, every node with its own directories, and a driver in host 1 that joins by the head's address and
+/// whose code reaches the other hosts only through its job's working dir. Tasks, actors and a large object move between
+/// hosts; the cluster token keeps out a node of host 2 that has the wrong one; work goes on while host 2 drops packets;
+/// and when host 2 is cut off it is declared dead and its task and actor are recovered on the others.
 /// </summary>
 public sealed class MultiHostTests(ITestOutputHelper output)
 {
@@ -56,10 +56,11 @@ public sealed class MultiHostTests(ITestOutputHelper output)
         }
 
         Stage("nodes ready");
-        // The driver runs from a copy of its build output in a directory of its own: the other hosts get it as a package.
+        // The driver runs on host 1, not the head's, from a copy of its build output in a directory of its own: the other
+        // hosts get its code as a package.
         string code = Path.Combine(hosts.Directory, "driver-code");
         CopyDirectory(DriverBuildOutput(), code);
-        using var driver = hosts.Start(0, ProcessWorkerLauncher.DotnetHost(),
+        using var driver = hosts.Start(1, ProcessWorkerLauncher.DotnetHost(),
             [Path.Combine(code, "RaySharp.MultiHost.Driver.dll"), Path.Combine(hosts.Directory, "driver")],
             new Dictionary<string, string> { ["RAY_ADDRESS"] = gcs, [ClusterToken.Variable] = token.Value }, "the driver");
 
@@ -70,9 +71,10 @@ public sealed class MultiHostTests(ITestOutputHelper output)
             Assert.Contains("Authentication failed", intruder.Errors, StringComparison.Ordinal);
         }
         Stage("wrong token refused");
-        Assert.Equal(ids[0], driver.WaitForLine(Timeout, "READY").Split(' ')[1]);
+        // It joined by the head's address and uses the node of its own host.
+        Assert.Equal(ids[1], driver.WaitForLine(Timeout, "READY").Split(' ')[1]);
         Stage("driver ready");
-        // Tasks and actors on every host; on hosts 1 and 2 the code was loaded from the package unpacked there.
+        // Tasks and actors on every host, each loading the driver's code from the package unpacked in its node's directory.
         var basic = driver.Ask("basic", Timeout).Split(' ').Skip(2).Select(p => p.Split('|')).ToDictionary(p => p[0]);
         Assert.Equal(3, basic.Count);
         for (int i = 0; i < 3; i++)
@@ -82,28 +84,27 @@ public sealed class MultiHostTests(ITestOutputHelper output)
             Assert.Equal(ids[i], row[2]);
             Assert.Equal("2", row[4]);
             Assert.Equal(ids[i], row[5]);
-            if (i == 0) continue;
             Assert.StartsWith(Path.Combine(hosts.Directory, $"h{i}") + "/", row[3], StringComparison.Ordinal);
             Assert.Contains("working_dir_files", row[3], StringComparison.Ordinal);
         }
 
         Stage("tasks and actors on every host");
-        // A large object made on host 1, read on host 0 (timed) and on host 2.
-        var transfer = Fields(driver.Ask($"transfer {ids[1]} {ids[2]} {TransferMiB}", Timeout));
+        // A large object made on host 2, read on host 1 by the driver (timed) and on host 0 by a task.
+        var transfer = Fields(driver.Ask($"transfer {ids[2]} {ids[0]} {TransferMiB}", Timeout));
         Assert.Equal($"ok|{TransferMiB * 1024 * 1024}", transfer["here"]);
-        Assert.Equal($"{ids[2]}|ok|{TransferMiB * 1024 * 1024}", transfer["there"]);
-        output.WriteLine($"cross-host transfer: {TransferMiB} MiB from host 1 to host 0 in {transfer["seconds"]} s = {transfer["mbps"]} MB/s");
+        Assert.Equal($"{ids[0]}|ok|{TransferMiB * 1024 * 1024}", transfer["there"]);
+        output.WriteLine($"cross-host transfer: {TransferMiB} MiB from host 2 to host 1 in {transfer["seconds"]} s = {transfer["mbps"]} MB/s");
 
         Stage("transfer");
-        // Host 1 drops 10% of its packets each way: tasks, actor calls and a transfer still complete.
-        hosts.DropPacketsPercent(1, 10);
-        var loss = Fields(driver.Ask($"loss {ids[1]}", Timeout));
+        // Host 2 drops 10% of its packets each way: tasks, actor calls and a transfer still complete.
+        hosts.DropPacketsPercent(2, 10);
+        var loss = Fields(driver.Ask($"loss {ids[2]}", Timeout));
         Assert.Equal("20", loss["tasks"]);
-        Assert.Equal($"22|{ids[1]}", loss["actor"]);
-        var lossy = Fields(driver.Ask($"transfer {ids[1]} {ids[0]} 16", Timeout));
+        Assert.Equal($"22|{ids[2]}", loss["actor"]);
+        var lossy = Fields(driver.Ask($"transfer {ids[2]} {ids[0]} 16", Timeout));
         Assert.Equal($"ok|{16 * 1024 * 1024}", lossy["here"]);
-        output.WriteLine($"with 10% packet loss each way on host 1: 16 MiB from host 1 in {lossy["seconds"]} s = {lossy["mbps"]} MB/s");
-        hosts.StopDroppingPackets(1);
+        output.WriteLine($"with 10% packet loss each way on host 2: 16 MiB from host 2 in {lossy["seconds"]} s = {lossy["mbps"]} MB/s");
+        hosts.StopDroppingPackets(2);
 
         Stage("work under packet loss");
         // Host 2 cut off while a task stalls there and an actor lives there: it is declared dead, and both recover elsewhere.
