@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Reflection;
 using RaySharp.Core;
 using RaySharp.Core.Raylet;
@@ -25,8 +26,9 @@ public sealed class NetworkHostsFactAttribute : FactAttribute
 /// A cluster across three hosts (network namespaces on one bridge, 10.213.0.0/24): the head in host 0, a node in each
 /// of hosts 1 and 2, every node with its own directories, and a driver in host 1 that joins by the head's address and
 /// whose code reaches the other hosts only through its job's working dir. Tasks, actors and a large object move between
-/// hosts; the cluster token keeps out a node of host 2 that has the wrong one; work goes on while host 2 drops packets;
-/// and when host 2 is cut off it is declared dead and its task and actor are recovered on the others.
+/// hosts, over TLS with a certificate per host; a node of host 2 with the wrong token, or without TLS, is kept out; work
+/// goes on while host 2 drops packets; and when host 2 is cut off it is declared dead and its task and actor are
+/// recovered on the others.
 /// </summary>
 public sealed class MultiHostTests(ITestOutputHelper output)
 {
@@ -34,17 +36,28 @@ public sealed class MultiHostTests(ITestOutputHelper output)
     private const int TransferMiB = 128;
 
     [NetworkHostsFact]
-    public void A_cluster_across_three_hosts_runs_tasks_actors_and_transfers_keeps_out_a_wrong_token_and_survives_loss_and_a_partition()
+    public void A_TLS_cluster_across_three_hosts_runs_tasks_actors_and_transfers_keeps_out_a_wrong_token_and_survives_loss_and_a_partition()
     {
         var clock = Stopwatch.StartNew();
         void Stage(string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:0.0} s  {what}");
         using var hosts = NetworkHosts.Create(3);
         var token = ClusterToken.Generate();
         string gcs = NetworkHosts.Address(0) + ":6379";
+        // Traffic between hosts is TLS: each host has a certificate for its own address from the cluster's CA.
+        using var pki = Integration.TestCertificates.Create(Path.Combine(hosts.Directory, "pki"));
+        var env = Enumerable.Range(0, 3).Select(i =>
+        {
+            var (certificate, key) = pki.Issue($"host{i}", IPAddress.Parse(NetworkHosts.Address(i)));
+            return new Dictionary<string, string>
+            {
+                [ClusterToken.Variable] = token.Value, [ClusterTls.UseVariable] = "1", [ClusterTls.CertificateVariable] = certificate,
+                [ClusterTls.KeyVariable] = key, [ClusterTls.CaVariable] = pki.CaPath,
+            };
+        }).ToArray();
 
-        var head = StartNode(hosts, 0, token, null);
+        var head = StartNode(hosts, 0, env[0], null);
         string headReady = head.WaitForLine(Timeout, "RAYSHARP_NODE_READY");
-        var nodes = new[] { head, StartNode(hosts, 1, token, gcs), StartNode(hosts, 2, token, gcs) };
+        var nodes = new[] { head, StartNode(hosts, 1, env[1], gcs), StartNode(hosts, 2, env[2], gcs) };
         var ids = new string[3];
         for (int i = 0; i < 3; i++)
         {
@@ -62,15 +75,21 @@ public sealed class MultiHostTests(ITestOutputHelper output)
         CopyDirectory(DriverBuildOutput(), code);
         using var driver = hosts.Start(1, ProcessWorkerLauncher.DotnetHost(),
             [Path.Combine(code, "RaySharp.MultiHost.Driver.dll"), Path.Combine(hosts.Directory, "driver")],
-            new Dictionary<string, string> { ["RAY_ADDRESS"] = gcs, [ClusterToken.Variable] = token.Value }, "the driver");
+            new Dictionary<string, string>(env[1]) { ["RAY_ADDRESS"] = gcs }, "the driver");
 
-        // Meanwhile a node of host 2 with the wrong token tries to join: it exits naming authentication.
-        using (var intruder = StartNode(hosts, 2, ClusterToken.Generate(), gcs, "intruder"))
+        // Meanwhile a node of host 2 with the wrong token (and a good certificate) tries to join, and one with the token
+        // but in clear text: neither gets in.
+        using (var intruder = StartNode(hosts, 2, new Dictionary<string, string>(env[2]) { [ClusterToken.Variable] = ClusterToken.Generate().Value },
+            gcs, "the node with a wrong token"))
+        using (var clear = StartNode(hosts, 2, new Dictionary<string, string> { [ClusterToken.Variable] = token.Value,
+            ["RAY_gcs_rpc_server_reconnect_timeout_s"] = "2" }, gcs, "the node without TLS"))
         {
             Assert.Equal(1, intruder.WaitForExit(Timeout));
             Assert.Contains("Authentication failed", intruder.Errors, StringComparison.Ordinal);
+            Assert.Equal(1, clear.WaitForExit(Timeout));
+            output.WriteLine($"the node without TLS: {clear.Errors.Trim()}");
         }
-        Stage("wrong token refused");
+        Stage("a wrong token and clear text refused");
         // It joined by the head's address and uses the node of its own host.
         Assert.Equal(ids[1], driver.WaitForLine(Timeout, "READY").Split(' ')[1]);
         Stage("driver ready");
@@ -122,7 +141,7 @@ public sealed class MultiHostTests(ITestOutputHelper output)
         output.WriteLine($"test body: {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
-    private static HostProcess StartNode(NetworkHosts hosts, int host, ClusterToken token, string? gcs, string? name = null)
+    private static HostProcess StartNode(NetworkHosts hosts, int host, IReadOnlyDictionary<string, string> environment, string? gcs, string? name = null)
     {
         string directory = Path.Combine(hosts.Directory, $"h{host}");
         Directory.CreateDirectory(directory);
@@ -134,8 +153,7 @@ public sealed class MultiHostTests(ITestOutputHelper output)
             "--object-store-memory", (512L * 1024 * 1024).ToString(CultureInfo.InvariantCulture),
         };
         args.AddRange(gcs is null ? ["--head", "--port", "6379"] : ["--address", gcs]);
-        return hosts.Start(host, ProcessWorkerLauncher.DotnetHost(), args, new Dictionary<string, string> { [ClusterToken.Variable] = token.Value },
-            name ?? $"the node of host {host}");
+        return hosts.Start(host, ProcessWorkerLauncher.DotnetHost(), args, environment, name ?? $"the node of host {host}");
     }
 
     private static Dictionary<string, string> Fields(string line) => line.Split(' ').Skip(1).Where(f => f.Contains('=', StringComparison.Ordinal))
