@@ -87,7 +87,7 @@ public sealed class MultiHostTests(ITestOutputHelper output)
             Assert.Equal(1, intruder.WaitForExit(Timeout));
             Assert.Contains("Authentication failed", intruder.Errors, StringComparison.Ordinal);
             Assert.Equal(1, clear.WaitForExit(Timeout));
-            output.WriteLine($"the node without TLS: {clear.Errors.Trim()}");
+            Assert.Contains($"if the cluster uses TLS, set {ClusterTls.UseVariable}", clear.Errors, StringComparison.Ordinal);
         }
         Stage("a wrong token and clear text refused");
         // It joined by the head's address and uses the node of its own host.
