@@ -41,8 +41,11 @@ internal static class NodeIpAddress
     }
 
     /// <summary>The address of this process: <c>RAY_NODE_IP_ADDRESS</c> when set (checked), else <paramref name="fallback"/>.</summary>
-    public static string FromEnvironment(string fallback = Default) =>
-        Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } text ? Validate(text, Variable) : fallback;
+    public static string FromEnvironment(string fallback = Default) => FromEnvironment(() => fallback);
+
+    /// <summary>As <see cref="FromEnvironment(string)"/>, working out the fallback only when the variable is not set.</summary>
+    public static string FromEnvironment(Func<string> fallback) =>
+        Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } text ? Validate(text, Variable) : fallback();
 
     /// <summary>The local address this machine uses to reach <paramref name="host"/> (a driver joining a cluster by address
     /// advertises it: the route to the GCS is the route back). Loopback for a loopback GCS. No packet is sent.</summary>

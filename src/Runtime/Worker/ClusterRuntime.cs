@@ -401,7 +401,7 @@ internal static class ClusterDriver
             if (nodes.Count == 0) throw new InvalidOperationException($"The cluster at {address} has no alive node to run a driver on.");
             // The driver binds and advertises this machine's address on the route to the GCS (or RAY_NODE_IP_ADDRESS), and
             // uses a node of this machine: it shares that node's object store (Ray's driver needs a local raylet too).
-            string ip = NodeIpAddress.FromEnvironment(NodeIpAddress.RouteTo(NodeIpAddress.HostOf(GcsAddress(address!))));
+            string ip = NodeIpAddress.FromEnvironment(() => NodeIpAddress.RouteTo(NodeIpAddress.HostOf(GcsAddress(address!))));
             var node = nodes.Where(n => NodeIpAddress.HostOf(n.RayletEndpoint) == ip).OrderByDescending(n => n.IsHead).FirstOrDefault()
                 ?? throw new InvalidOperationException(
                     $"No node of the cluster at {address} runs on this machine ({ip}): its nodes are at " +
