@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test project of RaySharp and ends with the line "N passed, M failed".
-# Usage: ./test.sh            (from the repository root; needs the .NET 10 SDK, and installs redis-server, chromium and
-#                              chromium-driver if missing)
+# Usage: ./test.sh            (from the repository root; needs the .NET 10 SDK, and installs redis-server, chromium,
+#                              chromium-driver and, as root, nftables if missing)
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -18,6 +18,8 @@ apt_install() {
 
 # The GCS's Redis storage tests start their own redis-server (on a free loopback port).
 command -v redis-server >/dev/null 2>&1 || apt_install "the Redis tests" redis-server
+# The multi-host test drops packets between its network-namespace hosts with nft (as root; skipped where not permitted).
+command -v nft >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ] || apt_install "the multi-host test" nftables
 # The dashboard's browser test drives Debian's Chromium headless through its chromedriver.
 { command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || apt_install "the dashboard's browser test" chromium chromium-driver
 

@@ -29,7 +29,10 @@ internal sealed class ClusterConnection
                 $"Authentication: no cluster token for the cluster at {address}. Pass --auth-token or set {ClusterToken.Variable} to the token in " +
                 $"the head node's <session dir>/{ClusterToken.FileName} (on the head's machine it is found there by itself).");
         // A command fails at once when the GCS does not answer (it does not wait out a GCS restart).
-        var config = RayConfig.Default with { AuthToken = token, GcsRpcServerReconnectTimeout = TimeSpan.Zero };
+        var config = RayConfig.Default with
+        {
+            AuthToken = token, GcsRpcServerReconnectTimeout = TimeSpan.Zero, Tls = ClusterTls.FromEnvironment(Environment.GetEnvironmentVariable),
+        };
         return new(new GcsClient(address, config), config);
     }
 

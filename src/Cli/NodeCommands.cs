@@ -32,10 +32,11 @@ internal static class NodeCommands
             Description = "head only: run the GCS in a process of its own that keeps its tables in Redis (restarted, it reloads them)",
             HelpName = "redis://HOST:PORT",
         }.CheckedBy(url => RedisGcsTableStorage.ParseAddress(url));
-        public readonly Option<string?> NodeIp = new("--node-ip-address", "--node-ip")
+        public readonly Option<string?> NodeIp = new Option<string?>("--node-ip-address", "--node-ip")
         {
-            Description = "the address this node listens on and tells others (default 127.0.0.1)", HelpName = "IP",
-        };
+            Description = $"this host's address, which the node listens on and tells other hosts (default: {NodeIpAddress.Variable}, else 127.0.0.1)",
+            HelpName = "IP",
+        }.CheckedBy(ip => NodeIpAddress.Validate(ip));
         public readonly Option<string> DashboardHost = new("--dashboard-host")
         {
             Description = "where the head's dashboard (the jobs REST API) listens", HelpName = "HOST", DefaultValueFactory = _ => "127.0.0.1",

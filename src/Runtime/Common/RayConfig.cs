@@ -88,6 +88,10 @@ internal sealed record RayConfig
     /// described). Null in a process that has not been given one: its servers cannot start.</summary>
     public ClusterToken? AuthToken { get; init; }
 
+    /// <summary>TLS between processes over TCP (<c>RAY_USE_TLS</c> with <c>RAY_TLS_SERVER_CERT</c>, <c>RAY_TLS_SERVER_KEY</c>,
+    /// <c>RAY_TLS_CA_CERT</c>); null: clear text. Not a tunable: kept out of <see cref="Describe"/>.</summary>
+    public ClusterTls? Tls { get; init; }
+
     /// <summary>Largest message the GCS's service accepts (RaySharp-only; a larger one fails with ResourceExhausted).</summary>
     public int GcsGrpcMaxReceiveMessageSize { get; init; } = 64 * 1024 * 1024;
 
@@ -240,7 +244,7 @@ internal sealed record RayConfig
         }
         problems = found;
         // The token is a secret, not a tunable: read here so every process gets it, kept out of Describe().
-        return config with { AuthToken = ClusterToken.From(getVariable(ClusterToken.Variable)) };
+        return config with { AuthToken = ClusterToken.From(getVariable(ClusterToken.Variable)), Tls = ClusterTls.FromEnvironment(getVariable) };
     }
 
     /// <summary>Every setting as <c>name=value</c>, for the log line each process writes at start.</summary>

@@ -16,6 +16,10 @@ internal static class WorkerEnvironment
         "LD_PRELOAD", "LD_AUDIT", "DYLD_INSERT_LIBRARIES", ClusterToken.Variable,
     ];
 
+    // What the raylet itself hands its workers: their address and TLS (a job must not move a worker off its node's
+    // address or out of TLS).
+    private static readonly string[] s_nodeSettings = [NodeIpAddress.Variable, .. ClusterTls.Variables];
+
     private static readonly string[] s_forbiddenPrefixes =
     [
         "DOTNET_STARTUP_HOOKS", "DOTNET_ADDITIONAL_DEPS", "DOTNET_SHARED_STORE", "DOTNET_ROOT", "DOTNET_DiagnosticPorts",
@@ -46,6 +50,10 @@ internal static class WorkerEnvironment
         {
             if (name.Length == 0 || name.Contains('=', StringComparison.Ordinal) || name.Contains('\0', StringComparison.Ordinal))
                 throw new InvalidOperationException($"The {source} env var name '{name}' is not a valid environment variable name.");
+            if (s_nodeSettings.Any(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase)))
+                throw new InvalidOperationException(
+                    $"The {source} sets the env var {name}, which the node sets for its workers itself; RaySharp refuses it. " +
+                    "Remove it from RuntimeEnv.EnvVars.");
             if (IsForbidden(name))
                 throw new InvalidOperationException(
                     $"The {source} sets the env var {name}, which changes how the .NET host loads code in worker processes; " +

@@ -108,6 +108,8 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
         foreach (var (k, v) in info.EnvVars ?? []) psi.Environment[k] = v;
         psi.Environment["DOTNET_gcServer"] = "0";
         if (_token is not null) psi.Environment[ClusterToken.Variable] = _token.Value;
+        // The worker binds and advertises its node's address (after the job's variables: a job cannot move it).
+        psi.Environment[NodeIpAddress.Variable] = _nodeIp;
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
         var handle = new ProcessHandle(process,
             new StreamWriter(OutputPath(info.WorkerId, ".out"), append: true, s_utf8) { AutoFlush = true },

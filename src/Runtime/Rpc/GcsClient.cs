@@ -122,7 +122,10 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
                 ? $"It did not come back within {waitedMs / 1000.0:0.#} s (gcs_rpc_server_reconnect_timeout_s = " +
                   $"{_config.GcsRpcServerReconnectTimeout.TotalSeconds:0.#}). "
                 : "") +
-            "Check that the cluster's head node is running and reachable.", e),
+            "Check that the cluster's head node is running and reachable" +
+            // A TLS server hangs up on a client in clear text, and a clear-text server on a TLS client: say which this was.
+            (_config.Tls is null ? $", and, if the cluster uses TLS, set {ClusterTls.UseVariable} and its certificates here too."
+                : $", and that it uses TLS ({ClusterTls.UseVariable}) with a certificate from the same CA."), e),
     };
 
     /// <summary>A notice nobody waits for; a GCS that is gone is ignored (its restart re-learns the state).</summary>

@@ -31,8 +31,17 @@ internal static class RpcChannels
         });
     }
 
-    public static GrpcChannel Channel(string endpoint, RayConfig? config = null) =>
-        s_channels.GetOrAdd(endpoint, static (e, c) => new Lazy<GrpcChannel>(() => Create(e, c)), config ?? RayConfig.Default).Value;
+    public static GrpcChannel Channel(string endpoint, RayConfig? config = null)
+    {
+        config ??= RayConfig.Default;
+        // A TLS channel and a clear one to the same address are different channels (a port may be reused by a server of
+        // another kind).
+        string key = config.Tls is not null && !endpoint.StartsWith("unix:", StringComparison.Ordinal) ? TlsKeyPrefix + endpoint : endpoint;
+        return s_channels.GetOrAdd(key, static (_, state) => new Lazy<GrpcChannel>(() => Create(state.Endpoint, state.Config)), (Endpoint: endpoint, Config: config))
+            .Value;
+    }
+
+    private const string TlsKeyPrefix = "tls:";
 
     /// <summary>The endpoint to reach <paramref name="address"/> from a process on <paramref name="localNode"/>:
     /// its socket when it is on the same node, else TCP.</summary>
@@ -73,6 +82,12 @@ internal static class RpcChannels
             };
             target = "http://localhost";
         }
+        else if (config.Tls is { } tls)
+        {
+            // Over TCP with TLS on: this process's certificate out, the peer's checked against the cluster's CA.
+            handler.SslOptions = tls.ClientOptions();
+            target = "https://" + endpoint;
+        }
         else
         {
             target = "http://" + endpoint;
@@ -95,7 +110,8 @@ internal static class RpcChannels
     /// <summary>Drops the channel to an endpoint that went away, so a later process on the same address gets a fresh one.</summary>
     public static void Forget(string endpoint)
     {
-        if (s_channels.TryRemove(endpoint, out var lazy) && lazy.IsValueCreated) lazy.Value.Dispose();
+        foreach (var key in (string[])[endpoint, TlsKeyPrefix + endpoint])
+            if (s_channels.TryRemove(key, out var lazy) && lazy.IsValueCreated) lazy.Value.Dispose();
     }
 
     /// <summary>A unary call whose peer may be gone: null when it is unreachable (any other failure throws).</summary>

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -63,7 +64,19 @@ internal sealed class RpcServer : IRpcHost
             options.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
             options.Limits.Http2.InitialStreamWindowSize = 8 * 1024 * 1024;
             options.Limits.MaxRequestBodySize = null;
-            options.Listen(IPAddress.Parse(host), port, l => l.Protocols = HttpProtocols.Http2);
+            options.Listen(IPAddress.Parse(host), port, l =>
+            {
+                l.Protocols = HttpProtocols.Http2;
+                // Traffic that may leave the machine: mutual TLS when the cluster uses it (the Unix socket stays local).
+                if (config.Tls is { } tls)
+                    l.UseHttps(new HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificate = tls.Certificate,
+                        ClientCertificateMode = ClientCertificateMode.RequireCertificate,
+                        ClientCertificateValidation = (certificate, _, errors) => tls.Accepts(certificate, errors, checkName: false),
+                        SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+                    });
+            });
             if (socketPath is not null)
             {
                 if (File.Exists(socketPath)) File.Delete(socketPath);

@@ -80,7 +80,8 @@ public sealed class TestCluster : IDisposable
     private TestCluster(string sessionDir)
     {
         _sessionDir = sessionDir;
-        Config = RayConfig.Default with { AuthToken = ClusterToken.Generate() };
+        // TLS as this process's environment asks (RAY_USE_TLS ...): its nodes inherit the same variables.
+        Config = RayConfig.Default with { AuthToken = ClusterToken.Generate(), Tls = ClusterTls.FromEnvironment(Environment.GetEnvironmentVariable) };
         _runtimeConfig = ProcessWorkerLauncher.WriteWorkerRuntimeConfig(sessionDir);
     }
 
@@ -100,7 +101,7 @@ public sealed class TestCluster : IDisposable
     public string SessionDir => _sessionDir;
 
     /// <summary>The configuration of this process's clients of the cluster: its cluster token (every node gets it in its
-    /// environment, never on its command line).</summary>
+    /// environment, never on its command line) and, when the environment turns it on, TLS.</summary>
     internal RayConfig Config { get; }
 
     /// <summary>Starts the head node (GCS + raylet). With <see cref="TestClusterOptions.GcsStorage"/> the GCS runs in a

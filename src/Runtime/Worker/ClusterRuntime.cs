@@ -400,12 +400,21 @@ internal static class ClusterDriver
         else
         {
             gcs = new GcsClient(GcsAddress(address!), config, loggers.CreateLogger<GcsClient>());
-            var node = Reach(gcs, address, g => g.GetAllNodes(retry: false)).Nodes.Where(n => n.Alive).OrderByDescending(n => n.IsHead).FirstOrDefault()
-                ?? throw new InvalidOperationException($"The cluster at {address} has no alive node to run a driver on.");
+            var nodes = Reach(gcs, address, g => g.GetAllNodes(retry: false)).Nodes.Where(n => n.Alive).ToList();
+            if (nodes.Count == 0) throw new InvalidOperationException($"The cluster at {address} has no alive node to run a driver on.");
+            // The driver binds and advertises this machine's address on the route to the GCS (or RAY_NODE_IP_ADDRESS), and
+            // uses a node of this machine: it shares that node's object store (Ray's driver needs a local raylet too).
+            string ip = NodeIpAddress.FromEnvironment(() => NodeIpAddress.RouteTo(NodeIpAddress.HostOf(GcsAddress(address!))));
+            var node = nodes.Where(n => NodeIpAddress.HostOf(n.RayletEndpoint) == ip).OrderByDescending(n => n.IsHead).FirstOrDefault()
+                ?? throw new InvalidOperationException(
+                    $"No node of the cluster at {address} runs on this machine ({ip}): its nodes are at " +
+                    $"{string.Join(", ", nodes.Select(n => NodeIpAddress.HostOf(n.RayletEndpoint)).Distinct())}. A driver uses the object store of " +
+                    $"a node on its own machine: start one here (raysharp start --address {GcsAddress(address!)} --node-ip-address {ip}), or set " +
+                    $"{NodeIpAddress.Variable} if this machine is one of those addresses.");
             nodeId = node.NodeId;
             raylet = node.RayletSocket is { } s && File.Exists(s) ? "unix:" + s : node.RayletEndpoint;
             socket = Path.Combine(sessionDir!, "driver.sock");
-            ownServer = RpcServer.StartAsync("127.0.0.1", 0, socket, [driverService], config, loggers).GetAwaiter().GetResult();
+            ownServer = RpcServer.StartAsync(ip, 0, socket, [driverService], config, loggers).GetAwaiter().GetResult();
             endpoint = ownServer.Endpoint;
         }
         var jobId = Reach(gcs, address, g => g.GetNextJobId());

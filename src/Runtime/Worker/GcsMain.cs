@@ -39,7 +39,7 @@ internal static class GcsMain
         var collector = MetricsCollector.Process;
         using var storage = new RedisGcsTableStorage(storageAddress, ns);
         using var gcs = new GcsServer(config, loggers, storage);
-        await using var server = await RpcServer.StartAsync(o.GetValueOrDefault("node-ip", "127.0.0.1"), port, null, [gcs.Service], config, loggers)
+        await using var server = await RpcServer.StartAsync(ProcessArgs.NodeIp(o), port, null, [gcs.Service], config, loggers)
             .ConfigureAwait(false);
         token.WriteToSession(sessionDir, server.Endpoint);
         // Its metrics (actors, nodes, RPCs) are served apart from any node's; the head finds them through the KV.

@@ -33,6 +33,7 @@ internal static class NodeMain
             ObjectStoreMemory = o.TryGetValue("object-store-memory", out var m) ? long.Parse(m, CultureInfo.InvariantCulture) : null,
             Resources = o.TryGetValue("resources", out var r) ? ParseResources(r) : null,
         };
+        string nodeIp = ProcessArgs.NodeIp(o);
         int port = o.TryGetValue("port", out var p) ? int.Parse(p, CultureInfo.InvariantCulture) : 0;
         int metricsPort = ProcessArgs.MetricsExportPort(o);
         string sessionDir = o.GetValueOrDefault("session-dir") ?? NodeHost.NewSessionDir(o.GetValueOrDefault("temp-dir"));
@@ -52,7 +53,7 @@ internal static class NodeMain
                 $"Authentication: no cluster token to join the cluster at {address}. Set {ClusterToken.Variable} (or --auth-token) to the token " +
                 $"in the head node's <session dir>/{ClusterToken.FileName}.");
         config = config with { AuthToken = token };
-        var transport = NodeTransport.Grpc(sessionDir, o.GetValueOrDefault("node-ip", "127.0.0.1"), hostsGcs ? port : 0, config, loggers);
+        var transport = NodeTransport.Grpc(sessionDir, nodeIp, hostsGcs ? port : 0, config, loggers);
         await using var node = await NodeHost.StartAsync(CoreWorkerFactory.NodeResources(options), hostsGcs ? null : address, transport, config, loggers,
             nodeId: nodeId, sessionDir: sessionDir, isHead: head, metricsExportPort: metricsPort, instance: ProviderInstance.FromEnvironment()).ConfigureAwait(false);
         if (hostsGcs) token.WriteToSession(sessionDir, node.GcsEndpoint);

@@ -23,6 +23,12 @@ internal static class ProcessArgs
         : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port) && port <= 65535 ? port
         : throw new ArgumentException($"--metrics-export-port must be a port number from 0 (any free port) to 65535, not '{text}'.");
 
+    /// <summary>The address the process binds and advertises: <c>--node-ip-address</c> (or <c>--node-ip</c>), else
+    /// <c>RAY_NODE_IP_ADDRESS</c>, else loopback; checked (<see cref="NodeIpAddress.Validate"/>).</summary>
+    public static string NodeIp(Dictionary<string, string> options) =>
+        options.TryGetValue("node-ip-address", out var text) || options.TryGetValue("node-ip", out text)
+            ? NodeIpAddress.Validate(text) : NodeIpAddress.FromEnvironment();
+
     /// <param name="what">Names the process in the failure line (<c>[RaySharp node] failed: ...</c>).</param>
     /// <param name="args">The process's arguments, the mode first.</param>
     /// <param name="run">The process's work, with its options and flags.</param>

@@ -53,7 +53,8 @@ internal static class WorkerMain
         var nodeId = NodeId.Parse(o["node-id"]);
         var jobId = JobId.Parse(o["job-id"]);
         string raylet = o["raylet"], gcs = o["gcs"], sessionDir = o["session-dir"];
-        string host = o.GetValueOrDefault("node-ip", "127.0.0.1");
+        // Its node's address, which its raylet gives it (RAY_NODE_IP_ADDRESS): peers on other hosts reach it there.
+        string host = o.TryGetValue("node-ip", out var ip) ? NodeIpAddress.Validate(ip, "--node-ip") : NodeIpAddress.FromEnvironment();
         // The worker's own log is logs/worker-<id>.log (its stdout and stderr are captured by the raylet beside it, as
         // .out and .err). Bad RAY_* values were already reported by the raylet whose environment it inherits.
         var (config, loggers) = RayLogging.StartProcess("worker " + workerId,

@@ -112,6 +112,18 @@ public sealed class ClusterAuthTests
     }
 
     [Theory]
+    [InlineData("RAY_NODE_IP_ADDRESS")]
+    [InlineData("RAY_USE_TLS")]
+    [InlineData("RAY_TLS_CA_CERT")]
+    public void A_job_cannot_set_the_address_or_the_TLS_its_node_gives_its_workers(string name)
+    {
+        var job = new JobRecord { JobId = new JobId(1), Namespace = "ns", CodeSearchPath = AppContext.BaseDirectory };
+        var e = Assert.Throws<InvalidOperationException>(() => WorkerEnvironment.Validate(job, new Dictionary<string, string> { [name] = "0" }));
+        Assert.Contains($"sets the env var {name}, which the node sets for its workers itself", e.Message);
+        Assert.Throws<InvalidOperationException>(() => WorkerEnvironment.Validate(job with { EnvVars = new() { [name.ToLowerInvariant()] = "0" } }, null));
+    }
+
+    [Theory]
     [InlineData("relative/dir")]
     [InlineData("/no/such/raysharp/dir")]
     [InlineData("")]
