@@ -10,7 +10,7 @@ namespace RaySharp.Packaging.Tests;
 /// <summary>
 /// RaySharp as a user installs it: the packages from a folder feed, the app and tests `dotnet new raysharp` makes
 /// (outside the repository, by PackageReference), the app published self-contained and as a single file, and the
-/// raysharp tool starting a head (with its dashboard) that the app then runs its tasks and actor on.
+/// raysharp tool starting a head (with its dashboard) and a second node that the app then runs its tasks and actor on.
 /// </summary>
 public sealed partial class PackagingTests(PackagesFixture packages, ITestOutputHelper output) : IClassFixture<PackagesFixture>
 {
@@ -78,7 +78,7 @@ public sealed partial class PackagingTests(PackagesFixture packages, ITestOutput
     }
 
     [Fact]
-    public async Task The_tool_starts_a_head_with_its_dashboard_that_runs_the_apps_tasks()
+    public async Task The_tool_starts_a_head_with_its_dashboard_and_a_node_that_run_the_apps_tasks()
     {
         string tools = Path.Combine(packages.Work, "tools");
         packages.Dotnet(["tool", "install", "RaySharp.Cli", "--version", packages.Version, "--tool-path", tools, "--configfile", packages.NuGetConfig],
@@ -97,10 +97,18 @@ public sealed partial class PackagingTests(PackagesFixture packages, ITestOutput
             string node = HeadNode().Match(start.Output).Groups[1].Value;
             Assert.True(dashboard.Length > 0 && gcs.Length > 0 && node.Length > 0, start.Output);
             Assert.NotEmpty(started);
+            var join = Command.Run(raysharp, ["start", "--address", gcs, "--num-cpus", "1"], packages.Work, packages.Environment, RunLimit);
+            started.AddRange(RecordedPids(records).Except(started));
+            string second = WorkerNode().Match(join.Succeeded().Output).Groups[1].Value;
+            Assert.True(second.Length > 0, join.Output);
 
-            // The dashboard, a process of its own started by the tool's node, serves the cluster's state.
+            // The dashboard, a process of its own started by the tool's head node, serves the cluster's state: both nodes.
             using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) })
-                Assert.Contains(node, await http.GetStringAsync(dashboard + "/api/cluster"), StringComparison.Ordinal);
+            {
+                string cluster = await http.GetStringAsync(dashboard + "/api/cluster");
+                Assert.Contains(node, cluster, StringComparison.Ordinal);
+                Assert.Contains(second, cluster, StringComparison.Ordinal);
+            }
 
             // The app joins the tool's head: its workers are started by the tool's node, as the app's own program.
             var env = new Dictionary<string, string?>(packages.Environment) { ["RAY_ADDRESS"] = gcs };
@@ -164,6 +172,9 @@ public sealed partial class PackagingTests(PackagesFixture packages, ITestOutput
 
     [GeneratedRegex(@"Started a head node (\w+) ")]
     private static partial Regex HeadNode();
+
+    [GeneratedRegex(@"Started a worker node (\w+) ")]
+    private static partial Regex WorkerNode();
 
     [GeneratedRegex(@"RAY_ADDRESS=(\S+?);")]
     private static partial Regex GcsAddress();
