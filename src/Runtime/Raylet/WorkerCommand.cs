@@ -65,12 +65,20 @@ internal static class WorkerCommand
         }
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.UseShellExecute = false;
-        // Hooks the user has (a profiler, instrumentation) run first; RaySharp's last, as it never returns.
-        psi.Environment[HooksVariable] = psi.Environment.TryGetValue(HooksVariable, out var hooks) && !string.IsNullOrEmpty(hooks)
-            ? hooks + Path.PathSeparator + HookAssembly
-            : HookAssembly;
+        psi.Environment[HooksVariable] = WithHook(psi.Environment.TryGetValue(HooksVariable, out var hooks) ? hooks : null);
         psi.Environment[ModeVariable] = "1";
         return psi;
+    }
+
+    /// <summary>The startup hook list with RaySharp's added: hooks the user has (a profiler, instrumentation) run first,
+    /// RaySharp's last, as it never returns.</summary>
+    internal static string WithHook(string? hooks) => WithoutHook(hooks) is { } others ? others + Path.PathSeparator + HookAssembly : HookAssembly;
+
+    /// <summary>The startup hook list without RaySharp's; null when nothing is left.</summary>
+    internal static string? WithoutHook(string? hooks)
+    {
+        var others = (hooks ?? "").Split(Path.PathSeparator).Where(h => h.Length > 0 && h != HookAssembly).ToArray();
+        return others.Length == 0 ? null : string.Join(Path.PathSeparator, others);
     }
 
     /// <summary>Takes RaySharp's mode out of this process's environment, so programs it starts (a task may run one) are
@@ -78,9 +86,7 @@ internal static class WorkerCommand
     internal static void LeaveMode()
     {
         Environment.SetEnvironmentVariable(ModeVariable, null);
-        var hooks = (Environment.GetEnvironmentVariable(HooksVariable) ?? "").Split(Path.PathSeparator)
-            .Where(h => h.Length > 0 && h != HookAssembly).ToArray();
-        Environment.SetEnvironmentVariable(HooksVariable, hooks.Length == 0 ? null : string.Join(Path.PathSeparator, hooks));
+        Environment.SetEnvironmentVariable(HooksVariable, WithoutHook(Environment.GetEnvironmentVariable(HooksVariable)));
     }
 
     /// <summary>A program unpacked from a job's working dir has lost its execute bit: it gets it back.</summary>
