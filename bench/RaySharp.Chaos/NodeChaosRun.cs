@@ -264,7 +264,7 @@ public static class WorkerProcesses
         try
         {
             var args = File.ReadAllText(Path.Combine(procDir, "cmdline")).Split('\0');
-            return args.Any(a => a.EndsWith("RaySharp.Runtime.dll", StringComparison.Ordinal)) && args.Contains("worker");
+            return args.Contains("worker") && args.Contains("--worker-id");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

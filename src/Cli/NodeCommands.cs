@@ -190,18 +190,19 @@ internal static class NodeCommands
         return $"redis://{(password is null ? "" : "***@")}{host}:{port}";
     }
 
-    /// <summary>Starts <c>RaySharp.Runtime.dll ARGS</c> in the background (its output in <paramref name="logName"/> in the
-    /// session) and waits for its ready line; returns its pid and the line's fields.</summary>
+    /// <summary>Starts this program (the raysharp command) in RaySharp's mode with <c>ARGS</c> in the background (its output
+    /// in <paramref name="logName"/> in the session) and waits for its ready line; returns its pid and the line's fields.</summary>
     private static async Task<(int Pid, Dictionary<string, string> Fields)> LaunchAsync(List<string> args, string sessionDir, string logName, string marker,
         ClusterToken? token, string what)
     {
         string log = Path.Combine(sessionDir, logName);
-        string runtimeDll = Path.Combine(AppContext.BaseDirectory, "RaySharp.Runtime.dll");
-        string runtimeConfig = ProcessWorkerLauncher.WriteWorkerRuntimeConfig(sessionDir);
+        string directory = AppContext.BaseDirectory;
+        string program = WorkerCommand.ThisProgram(directory) ?? throw new InvalidOperationException($"The raysharp program cannot be started again as a {what}.");
+        var start = WorkerCommand.StartInfo(program, directory, ProcessWorkerLauncher.WriteWorkerRuntimeConfig(sessionDir), args);
         // The process runs in the background after this command returns: its output goes to the session log.
-        string command = "exec " + Quote(ProcessWorkerLauncher.DotnetHost()) + " exec --runtimeconfig " + Quote(runtimeConfig) + " " + Quote(runtimeDll) + " " +
-            string.Join(' ', args.Select(Quote)) + " > " + Quote(log) + " 2>&1 < /dev/null";
+        string command = "exec " + Quote(start.FileName) + " " + string.Join(' ', start.ArgumentList.Select(Quote)) + " > " + Quote(log) + " 2>&1 < /dev/null";
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        foreach (var variable in WorkerCommand.Variables) psi.Environment[variable] = start.Environment[variable];
         if (token is not null) psi.Environment[ClusterToken.Variable] = token.Value;
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(command);

@@ -145,15 +145,19 @@ public sealed class MultiHostTests(ITestOutputHelper output)
     {
         string directory = Path.Combine(hosts.Directory, $"h{host}");
         Directory.CreateDirectory(directory);
-        string runtime = typeof(ClusterToken).Assembly.Location;
         var args = new List<string>
         {
-            "exec", "--runtimeconfig", ProcessWorkerLauncher.WriteWorkerRuntimeConfig(directory), runtime, "node", "--lifeline",
-            "--node-ip-address", NetworkHosts.Address(host), "--temp-dir", directory, "--num-cpus", "2",
+            "node", "--lifeline", "--node-ip-address", NetworkHosts.Address(host), "--temp-dir", directory, "--num-cpus", "2",
             "--object-store-memory", (512L * 1024 * 1024).ToString(CultureInfo.InvariantCulture),
         };
         args.AddRange(gcs is null ? ["--head", "--port", "6379"] : ["--address", gcs]);
-        return hosts.Start(host, ProcessWorkerLauncher.DotnetHost(), args, environment, name ?? $"the node of host {host}");
+        // The test's own program in RaySharp's node mode, as TestCluster starts nodes.
+        string code = AppContext.BaseDirectory;
+        var start = WorkerCommand.StartInfo(WorkerCommand.ThisProgram(code) ?? throw new InvalidOperationException("The test host cannot be started again as a node."),
+            code, ProcessWorkerLauncher.WriteWorkerRuntimeConfig(directory), args);
+        var env = new Dictionary<string, string>(environment);
+        foreach (var variable in WorkerCommand.Variables) env[variable] = start.Environment[variable]!;
+        return hosts.Start(host, start.FileName, [.. start.ArgumentList], env, name ?? $"the node of host {host}");
     }
 
     private static Dictionary<string, string> Fields(string line) => line.Split(' ').Skip(1).Where(f => f.Contains('=', StringComparison.Ordinal))

@@ -9,7 +9,7 @@ using RaySharp.Core.Worker;
 namespace RaySharp.Autoscaler.Providers;
 
 /// <summary>
-/// The <c>local</c> provider: each instance is a node process on this machine (<c>RaySharp.Runtime.dll node --address
+/// The <c>local</c> provider: each instance is a node process on this machine (this program in RaySharp's node mode, <c>node --address
 /// GCS</c>) with its type's resources, joined to the head's session directory, started with
 /// <c>RAY_CLOUD_INSTANCE_ID</c>/<c>RAY_NODE_TYPE_NAME</c> in its environment. Its stdin is a pipe from this process:
 /// terminating closes it, so the node unregisters and stops its workers (killed if it has not within 10 s), and when the
@@ -102,14 +102,14 @@ internal sealed class LocalNodeProvider : INodeProvider
 
     private Process Start(NodeTypeConfig type, string instanceId)
     {
-        var psi = new ProcessStartInfo(ProcessWorkerLauncher.DotnetHost())
-        {
-            UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(_runtimeDll)!,
-        };
-        string runtimeConfig = ProcessWorkerLauncher.WriteWorkerRuntimeConfig(_sessionDir);
-        foreach (var a in (string[])["exec", "--runtimeconfig", runtimeConfig, _runtimeDll, .. NodeArguments(type, _gcsAddress, _sessionDir)])
-            psi.ArgumentList.Add(a);
+        // This process's own program (the autoscaler's assembly) started again in RaySharp's node mode, as nodes are.
+        string directory = Path.GetDirectoryName(_runtimeDll)!;
+        string program = WorkerCommand.ThisProgram(directory)
+            ?? throw new InvalidOperationException("The autoscaler's program cannot be started again as a node.");
+        var psi = WorkerCommand.StartInfo(program, directory, ProcessWorkerLauncher.WriteWorkerRuntimeConfig(_sessionDir),
+            NodeArguments(type, _gcsAddress, _sessionDir));
+        psi.RedirectStandardInput = psi.RedirectStandardOutput = psi.RedirectStandardError = true;
+        psi.WorkingDirectory = directory;
         psi.Environment[ClusterToken.Variable] = _token.Value;
         psi.Environment[ProviderInstance.InstanceIdVariable] = instanceId;
         psi.Environment[ProviderInstance.NodeTypeVariable] = type.Name;

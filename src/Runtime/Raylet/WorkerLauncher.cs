@@ -44,7 +44,8 @@ internal interface IWorkerLauncher
 }
 
 /// <summary>
-/// Starts each worker as <c>dotnet exec RaySharp.Runtime.dll worker ...</c> from the job's code search path, with its
+/// Starts each worker as the job's own program in worker mode (<see cref="WorkerCommand"/>: <c>PROGRAM worker ...</c>, or
+/// <c>dotnet exec ENTRY.dll worker ...</c>) from the job's code search path, with its
 /// standard output and error captured to <c>logs/worker-&lt;id&gt;.out</c> and <c>.err</c> in the session directory, which
 /// the node's <see cref="LogMonitor"/> tails and publishes to the job's driver (the worker's own runtime log is
 /// <c>logs/worker-&lt;id&gt;.log</c>, written by the worker).
@@ -85,24 +86,20 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
     {
         var job = info.Job;
         WorkerEnvironment.Validate(job, info.EnvVars);
-        string runtimeDll = Path.Combine(job.CodeSearchPath, "RaySharp.Runtime.dll");
-        if (!File.Exists(runtimeDll))
+        string program = job.WorkerProgram ?? throw new InvalidOperationException(
+            $"Job {job.JobId} names no program to run its workers: its driver runs in a host RaySharp cannot start again.");
+        if (!File.Exists(Path.Combine(job.CodeSearchPath, program)))
             throw new InvalidOperationException(
-                $"The job's code search path {job.CodeSearchPath} has no RaySharp.Runtime.dll, so no worker can run its code there. " +
-                "Run the driver from its build output directory (dotnet run / dotnet test do this).");
-        var psi = new ProcessStartInfo(DotnetHost())
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = job.LocalWorkingDir ?? job.CodeSearchPath,
-        };
-        foreach (var a in (string[])["exec", "--runtimeconfig", _runtimeConfig, runtimeDll, "worker",
+                $"The job's worker program {Path.Combine(job.CodeSearchPath, program)} does not exist, so no worker can run its code. " +
+                "Run the driver from its build or publish output directory (dotnet run / dotnet test do this).");
+        var psi = WorkerCommand.StartInfo(program, job.CodeSearchPath, _runtimeConfig, ["worker",
             "--worker-id", info.WorkerId.ToString(), "--node-id", info.NodeId.ToString(), "--job-id", job.JobId.ToString(),
             "--raylet", info.RayletEndpoint, "--gcs", info.GcsEndpoint, "--session-dir", _sessionDir, "--namespace", job.Namespace,
-            "--code-search-path", job.CodeSearchPath])
-            psi.ArgumentList.Add(a);
+            "--code-search-path", job.CodeSearchPath]);
+        psi.RedirectStandardInput = true;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.WorkingDirectory = job.LocalWorkingDir ?? job.CodeSearchPath;
         // Job-level env vars first, then the task's own (a task's runtime env overrides its job's).
         foreach (var (k, v) in job.EnvVars ?? []) psi.Environment[k] = v;
         foreach (var (k, v) in info.EnvVars ?? []) psi.Environment[k] = v;

@@ -374,12 +374,13 @@ internal sealed class WorkerPool : IDisposable
     }
 
     /// <summary>The job as a worker running in the unpacked working dir <paramref name="directory"/> sees it: that is its
-    /// current directory, and, when the package carries the runtime (the job's build output was uploaded), its code
-    /// search path too, so no file of the driver's machine is needed.</summary>
+    /// current directory, and, when the package carries the job's worker program (the job's build output was uploaded), its
+    /// code search path too, so no file of the driver's machine is needed.</summary>
     public static JobRecord InWorkingDir(JobRecord job, string directory) => job with
     {
         LocalWorkingDir = directory,
-        CodeSearchPath = File.Exists(Path.Combine(directory, "RaySharp.Runtime.dll")) ? directory : job.CodeSearchPath,
+        CodeSearchPath = job.WorkerProgram is { } program && !Path.IsPathRooted(program) && File.Exists(Path.Combine(directory, program))
+            ? directory : job.CodeSearchPath,
     };
 
     /// <summary>Workers starting now (launched, not yet registered or exited).</summary>

@@ -279,6 +279,9 @@ internal sealed partial record JobRecord
     public string? WorkingDirUri { get; init; }
     /// <summary>The submission that started this driver (<c>raysharp job submit</c>), if any.</summary>
     public string? SubmissionId { get; init; }
+    /// <summary>The program the job's workers run (the driver's own, <see cref="Raylet.WorkerCommand"/>): relative to
+    /// <see cref="CodeSearchPath"/>, or absolute; an assembly (<c>.dll</c>) runs under <c>dotnet exec</c>.</summary>
+    public string? WorkerProgram { get; init; }
     /// <summary>Where this node unpacked <see cref="WorkingDirUri"/> (set by the raylet, never sent).</summary>
     [MemoryPackIgnore] public string? LocalWorkingDir { get; init; }
 }

@@ -418,6 +418,7 @@ internal static class ClusterDriver
             endpoint = ownServer.Endpoint;
         }
         var jobId = Reach(gcs, address, g => g.GetNextJobId());
+        string codeSearchPath = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
         string ns = options.Namespace ?? Guid.NewGuid().ToString("N");
         // The job's working dir travels as a package in the GCS: this driver uploads its own, or a submitted job's driver
         // takes the package its supervisor unpacked (JobSubmissionEnvironment).
@@ -433,7 +434,7 @@ internal static class ClusterDriver
             {
                 g.AddJob(new JobRecord
                 {
-                    JobId = jobId, Namespace = ns, CodeSearchPath = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar),
+                    JobId = jobId, Namespace = ns, CodeSearchPath = codeSearchPath, WorkerProgram = WorkerCommand.ThisProgram(codeSearchPath),
                     Driver = new Address(w.WorkerId, nodeId, endpoint) { Socket = socket }, DriverProcessId = Environment.ProcessId,
                     EnvVars = options.RuntimeEnv?.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null,
                     WorkingDirUri = Packaging.WorkingDirPackage.IsUri(jobEnv?.WorkingDir) ? jobEnv!.WorkingDir : null,

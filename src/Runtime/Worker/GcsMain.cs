@@ -8,7 +8,7 @@ using RaySharp.Core.Stats;
 namespace RaySharp.Core.Worker;
 
 /// <summary>
-/// The GCS in a process of its own (Ray's <c>gcs_server</c>): <c>RaySharp.Runtime.dll gcs --port PORT --gcs-storage
+/// The GCS in a process of its own (Ray's <c>gcs_server</c>): a program in RaySharp's mode with <c>gcs --port PORT --gcs-storage
 /// redis://HOST:PORT [--session-dir DIR] [--storage-namespace NS] [--lifeline]</c>. Its tables live in Redis, so a GCS
 /// restarted on the same port over the same storage reloads them, and the cluster's raylets, drivers and workers
 /// reconnect to it. It logs to <c>raysharp-gcs.log</c> in the session directory. When ready it prints one line:

@@ -7,7 +7,7 @@ using RaySharp.Core.Logging;
 namespace RaySharp.Core.Worker;
 
 /// <summary>
-/// A node process: <c>RaySharp.Runtime.dll node [--head] [--address GCS] ...</c> hosts a raylet (and, on the head
+/// A node process: a program in RaySharp's mode with <c>node [--head] [--address GCS] ...</c> (<see cref="Raylet.WorkerCommand"/>) hosts a raylet (and, on the head
 /// node, the GCS, unless <c>--head --address</c> names a GCS in its own process, see <see cref="GcsMain"/>) until it is stopped (SIGTERM/SIGINT), or — with <c>--lifeline</c> — until its parent closes its
 /// stdin. Used by <c>raysharp start</c> and <c>TestCluster</c>. When ready it prints one line:
 /// <c>RAYSHARP_NODE_READY gcs=HOST:PORT node=NODE_ID raylet=HOST:PORT session=DIR metrics=PORT</c>; Prometheus metrics are

@@ -11,10 +11,11 @@ using RaySharp.Core.Stats;
 namespace RaySharp.Core.Worker;
 
 /// <summary>
-/// The worker process (Ray's <c>default_worker</c>): started by a raylet as
-/// <c>dotnet exec RaySharp.Runtime.dll worker ...</c> from the job's code search path. It loads the job's
-/// assemblies (their generated module initializers register the remote functions), serves its core worker over
-/// RPC, registers with the raylet, and runs the tasks pushed to it until it is told to exit or its raylet goes away.
+/// The worker process (Ray's <c>default_worker</c>): started by a raylet as the job's own program with
+/// <c>worker ...</c> in RaySharp's mode (<see cref="Raylet.WorkerCommand"/>; <c>StartupHook</c> calls <see cref="Main"/>). It
+/// loads the job's assemblies (their generated module initializers register the remote functions), serves its core
+/// worker over RPC, registers with the raylet, and runs the tasks pushed to it until it is told to exit or its raylet
+/// goes away. Node and GCS processes start the same way, with <c>node ...</c> and <c>gcs ...</c>.
 /// </summary>
 internal static class WorkerMain
 {
@@ -24,7 +25,7 @@ internal static class WorkerMain
         if (args.Length > 0 && args[0] == "gcs") return GcsMain.Run(args);
         if (args.Length == 0 || args[0] != "worker")
         {
-            Console.Error.WriteLine("RaySharp.Runtime.dll runs as a RaySharp worker process, started by a raylet (`worker --worker-id ...`). " +
+            Console.Error.WriteLine("A program in RaySharp's worker mode runs a RaySharp worker, node or GCS, started by RaySharp (`worker --worker-id ...`). " +
                 "Start a cluster with Ray.Init() or the raysharp command instead.");
             return 2;
         }
@@ -114,10 +115,45 @@ internal static class WorkerMain
 }
 
 /// <summary>Loads the job's code search path into the worker: every assembly there that references RaySharp is
-/// loaded and its module initializer run, which registers its remote functions; the others resolve on demand.</summary>
+/// loaded and its module initializer run, which registers its remote functions; the others resolve on demand. The
+/// program's entry assembly and the assemblies it references that reference RaySharp are loaded too: a single-file
+/// app has them in its bundle, not in the directory.</summary>
 internal static class CodeSearchPath
 {
     public static void Load(string directory)
+    {
+        LoadDirectory(directory);
+        if (Assembly.GetEntryAssembly() is { } entry) LoadReferencing(entry, typeof(CodeSearchPath).Assembly.GetName().Name!);
+    }
+
+    /// <summary>From <paramref name="root"/> down, each assembly that references the runtime gets its module initializer run,
+    /// and its own references are followed (loading them from wherever the program keeps them).</summary>
+    private static void LoadReferencing(Assembly root, string runtimeName)
+    {
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { runtimeName };
+        var pending = new Stack<Assembly>();
+        if (seen.Add(root.GetName().Name!)) pending.Push(root);
+        while (pending.TryPop(out var assembly))
+        {
+            var references = assembly.GetReferencedAssemblies();
+            if (!references.Any(r => r.Name == runtimeName)) continue;
+            RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+            foreach (var reference in references)
+            {
+                if (reference.Name is null || !seen.Add(reference.Name)) continue;
+                try
+                {
+                    pending.Push(AssemblyLoadContext.Default.LoadFromAssemblyName(reference));
+                }
+                catch (Exception e) when (e is FileLoadException or BadImageFormatException or FileNotFoundException)
+                {
+                    // A reference the program never loads (compile-time only): nothing of it can run here.
+                }
+            }
+        }
+    }
+
+    private static void LoadDirectory(string directory)
     {
         AssemblyLoadContext.Default.Resolving += (context, name) =>
         {

@@ -207,19 +207,18 @@ public sealed class TestCluster : IDisposable
     private static Dictionary<string, string> Fields(string line) =>
         line.Split(' ').Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
 
-    /// <summary>Starts <c>RaySharp.Runtime.dll ARGS</c> and waits for its ready line (<paramref name="marker"/>).</summary>
+    /// <summary>Starts this process's program in RaySharp's mode with <c>ARGS</c> (<see cref="WorkerCommand"/>) and waits for
+    /// its ready line (<paramref name="marker"/>).</summary>
     private (Process Process, string ReadyLine) StartProcess(IEnumerable<string> args, string marker, ClusterToken token, string what)
     {
-        string runtimeDll = typeof(TestCluster).Assembly.Location;
-        var psi = new ProcessStartInfo(ProcessWorkerLauncher.DotnetHost())
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(runtimeDll)!,
-        };
-        foreach (var a in (string[])["exec", "--runtimeconfig", _runtimeConfig, runtimeDll, .. args]) psi.ArgumentList.Add(a);
+        string directory = AppContext.BaseDirectory;
+        string program = WorkerCommand.ThisProgram(directory)
+            ?? throw new InvalidOperationException($"This process's program cannot be started again to run a {what} process.");
+        var psi = WorkerCommand.StartInfo(program, directory, _runtimeConfig, args);
+        psi.RedirectStandardInput = true;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.WorkingDirectory = directory;
         psi.Environment[ClusterToken.Variable] = token.Value;
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start a {what} process.");
         var ready = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
