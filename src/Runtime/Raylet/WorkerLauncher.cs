@@ -104,6 +104,10 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
         foreach (var (k, v) in job.EnvVars ?? []) psi.Environment[k] = v;
         foreach (var (k, v) in info.EnvVars ?? []) psi.Environment[k] = v;
         psi.Environment["DOTNET_gcServer"] = "0";
+        // Start-up settings a job or the node's own environment may override: no double-mapped (write-xor-execute) code
+        // pages and no tiered PGO instrumentation cut a worker's start and its memory (bench/README, "Worker start").
+        foreach (var (name, value) in s_startupDefaults)
+            if (!psi.Environment.ContainsKey(name)) psi.Environment[name] = value;
         if (_token is not null) psi.Environment[ClusterToken.Variable] = _token.Value;
         // The worker binds and advertises its node's address (after the job's variables: a job cannot move it).
         psi.Environment[NodeIpAddress.Variable] = _nodeIp;
@@ -238,6 +242,9 @@ internal sealed class ProcessWorkerLauncher : IWorkerLauncher
             try { return p.Id; } catch (InvalidOperationException) { return 0; }
         }
     }
+
+    private static readonly (string Name, string Value)[] s_startupDefaults =
+        [("DOTNET_EnableWriteXorExecute", "0"), ("DOTNET_TieredPGO", "0")];
 
     private static string? s_dotnet;
 
