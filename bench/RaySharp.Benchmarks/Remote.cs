@@ -62,6 +62,19 @@ internal partial class BenchClient(ActorHandle<BenchActor>[] servers)
     }
 }
 
+/// <summary>Ray's client for "multi client tasks async": an actor (no CPUs) that submits tasks from its worker.</summary>
+[RayRemote]
+internal partial class BenchTaskClient
+{
+    /// <summary><paramref name="n"/> tasks, submitted before any is waited for.</summary>
+    public int SmallValueTasks(int n)
+    {
+        var refs = new List<ObjectRef<byte[]>>(n);
+        for (int i = 0; i < n; i++) refs.Add(BenchTasks.Remote.SmallValue());
+        return Calls.GetAndRelease(refs);
+    }
+}
+
 /// <summary>Helpers shared by the driver and the remote code.</summary>
 internal static class Calls
 {

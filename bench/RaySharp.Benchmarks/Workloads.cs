@@ -64,6 +64,20 @@ internal static class Workloads
     [
         new("single client tasks sync", 1, () => Sync(() => BenchTasks.Remote.SmallValue())),
         new("single client tasks async", Batch, () => Async(() => BenchTasks.Remote.SmallValue())),
+        // Ray's shape: several clients (actors with no CPUs) each submit a batch of tasks and wait for it; the driver waits
+        // for the clients. The tasks of all clients compete for the node's CPUs through the raylet.
+        new("multi client tasks async", Batch * Callers, () =>
+        {
+            var clients = new ActorHandle<BenchTaskClient>[Callers];
+            for (int i = 0; i < clients.Length; i++) clients[i] = BenchTaskClient.Remote.Create();
+            return new PreparedWorkload(() =>
+            {
+                var calls = new List<ObjectRef<int>>(Callers);
+                foreach (var client in clients) calls.Add(client.SmallValueTasks(Batch));
+                Calls.GetAndRelease(calls);
+                return ValueTask.CompletedTask;
+            }, clients);
+        }),
         new("1:1 actor calls sync", 1, () =>
         {
             var actor = BenchActor.Remote.Create();

@@ -13,6 +13,7 @@ internal class NodeManagerService : IRpcService
     public const string Name = "raysharp.NodeManagerService";
     public static readonly Method<WireLeaseRequest, WireLeaseReply> RequestWorkerLeaseMethod = RpcMarshaller.Unary<WireLeaseRequest, WireLeaseReply>(Name, nameof(RequestWorkerLease));
     public static readonly Method<ReturnWorkerRequest, Empty> ReturnWorkerMethod = RpcMarshaller.Unary<ReturnWorkerRequest, Empty>(Name, nameof(ReturnWorker));
+    public static readonly Method<ReturnWorkersRequest, Empty> ReturnWorkersMethod = RpcMarshaller.Unary<ReturnWorkersRequest, Empty>(Name, nameof(ReturnWorkers));
     public static readonly Method<LeaseIdRequest, Empty> NotifyBlockedMethod = RpcMarshaller.Unary<LeaseIdRequest, Empty>(Name, nameof(NotifyBlocked));
     public static readonly Method<LeaseIdRequest, Empty> NotifyUnblockedMethod = RpcMarshaller.Unary<LeaseIdRequest, Empty>(Name, nameof(NotifyUnblocked));
     public static readonly Method<RegisterWorkerRequest, BoolReply> RegisterWorkerMethod = RpcMarshaller.Unary<RegisterWorkerRequest, BoolReply>(Name, nameof(RegisterWorker));
@@ -50,6 +51,7 @@ internal class NodeManagerService : IRpcService
     {
         b.AddMethod(RequestWorkerLeaseMethod, s is null ? null : s.RequestWorkerLease);
         b.AddMethod(ReturnWorkerMethod, s is null ? null : s.ReturnWorker);
+        b.AddMethod(ReturnWorkersMethod, s is null ? null : s.ReturnWorkers);
         b.AddMethod(NotifyBlockedMethod, s is null ? null : s.NotifyBlocked);
         b.AddMethod(NotifyUnblockedMethod, s is null ? null : s.NotifyUnblocked);
         b.AddMethod(RegisterWorkerMethod, s is null ? null : s.RegisterWorker);
@@ -120,6 +122,22 @@ internal class NodeManagerService : IRpcService
     public virtual Task<Empty> ReturnWorker(ReturnWorkerRequest request, ServerCallContext context)
     {
         _raylet.ReturnWorker(request.LeaseId, request.Disconnect);
+        return Task.FromResult(Empty.Instance);
+    }
+
+    /// <summary>Most leases one <see cref="ReturnWorkers"/> call returns (a submitter holds at most a few per class).</summary>
+    internal const int MaxLeasesPerReturn = 100_000;
+
+    public virtual Task<Empty> ReturnWorkers(ReturnWorkersRequest request, ServerCallContext context)
+    {
+        // Checked whole before any lease is touched: a bad entry returns none of them.
+        if (request.Leases is not { } leases) throw new RpcException(new Status(StatusCode.InvalidArgument, "ReturnWorkers: no leases."));
+        if (leases.Length > MaxLeasesPerReturn)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"ReturnWorkers: {leases.Length} leases (at most {MaxLeasesPerReturn})."));
+        foreach (var lease in leases)
+            if (lease is null || lease.LeaseId <= 0)
+                throw new RpcException(new Status(StatusCode.InvalidArgument, "ReturnWorkers: a lease ID is missing or not positive."));
+        foreach (var lease in leases) _raylet.ReturnWorker(lease.LeaseId, lease.Disconnect);
         return Task.FromResult(Empty.Instance);
     }
 

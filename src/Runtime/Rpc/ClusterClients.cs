@@ -127,6 +127,21 @@ internal sealed class RayletRpcClient : IRayletClient
     public void ReturnWorker(WorkerLease lease, bool disconnectWorker) =>
         RayletRpc.ReturnWorker(_config, lease.Raylet ?? _raylet, lease.LeaseId, disconnectWorker, _logger);
 
+    /// <summary>One message per raylet that granted some of the leases.</summary>
+    public void ReturnWorkers(IReadOnlyList<(WorkerLease Lease, bool Disconnect)> leases)
+    {
+        var byRaylet = new Dictionary<string, List<ReturnWorkerRequest>>(StringComparer.Ordinal);
+        foreach (var (lease, disconnect) in leases)
+        {
+            string raylet = lease.Raylet ?? _raylet;
+            if (!byRaylet.TryGetValue(raylet, out var list)) byRaylet[raylet] = list = [];
+            list.Add(new ReturnWorkerRequest(lease.LeaseId, disconnect));
+        }
+        foreach (var (raylet, list) in byRaylet)
+            if (list.Count == 1) RayletRpc.ReturnWorker(_config, raylet, list[0].LeaseId, list[0].Disconnect, _logger);
+            else RayletRpc.ReturnWorkers(_config, raylet, [.. list], _logger);
+    }
+
     // Blocked/unblocked notices must reach the raylet in the order they happened (an unblock overtaken by the next
     // block would leave the raylet counting a blocked task's CPU): one sender sends them one at a time.
     private readonly Channel<(long LeaseId, bool Blocked)> _blockNotices = Channel.CreateUnbounded<(long, bool)>(

@@ -75,8 +75,9 @@ internal sealed partial record WireTaskSpec
 
 [MemoryPackable] internal sealed partial record PushTaskRequest(long CallId, WireTaskSpec Task, long LeaseId, Dictionary<string, double> LeaseResources);
 
+// NotStarted: the worker gave the task back without running it (the task ahead of it blocked in Get).
 [MemoryPackable] internal sealed partial record PushTaskResponse(long CallId, WireObject[] Returns, RayErrorInfo? Error, bool IsApplicationError,
-    WireNestedRef[]? NestedPins);
+    WireNestedRef[]? NestedPins, bool NotStarted = false);
 
 /// <summary>Pushes batched on the long-lived task stream.</summary>
 [MemoryPackable] internal sealed partial record PushBatch(PushTaskRequest[] Items);
@@ -144,6 +145,9 @@ internal sealed partial record WireLeaseReply
 }
 
 [MemoryPackable] internal sealed partial record ReturnWorkerRequest(long LeaseId, bool Disconnect);
+
+/// <summary>Several leases returned at once (leases that went idle together).</summary>
+[MemoryPackable] internal sealed partial record ReturnWorkersRequest(ReturnWorkerRequest[] Leases);
 
 /// <summary>From a GCS that restarted (Ray's <c>ReleaseUnusedActorWorkers</c>): actor workers leased by another GCS
 /// incarnation and not in <paramref name="InUse"/> (the workers of the actors it knows on the node) are stopped.</summary>

@@ -83,6 +83,10 @@ internal static class RayletRpc
         RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint, config), NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect),
             logger);
 
+    /// <summary>Returns several leases granted by one raylet in one message, without waiting.</summary>
+    public static void ReturnWorkers(RayConfig config, string rayletEndpoint, ReturnWorkerRequest[] leases, ILogger logger) =>
+        RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint, config), NodeManagerService.ReturnWorkersMethod, new ReturnWorkersRequest(leases), logger);
+
     /// <summary>The GCS reserves placement-group bundles on a raylet: phase one.</summary>
     public static Task<BundlesReply> PrepareBundlesAsync(RayConfig config, string endpoint, PrepareBundlesRequest request, TimeSpan deadline,
         CancellationToken ct) => UnaryAsync(config, endpoint, NodeManagerService.PrepareBundleResourcesMethod, request, deadline, ct);
