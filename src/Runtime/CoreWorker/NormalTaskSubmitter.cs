@@ -62,6 +62,10 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         /// <summary>Returned, or being returned: takes no more tasks.</summary>
         public bool Done { get; set; }
 
+        /// <summary>Its last task failed (or was canceled): once idle it goes back at once, without a linger (as Ray returns
+        /// a worker after an error).</summary>
+        public bool LastFailed { get; set; }
+
         /// <summary>When its worker last replied or was last pushed a task while idle (<see cref="Stopwatch"/> ticks).</summary>
         public long LastActivity { get; set; }
 
@@ -317,7 +321,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             var held = cls.Leases[i];
             if (held.Done || held.InFlight > 0 || held.IdleSince != 0) continue;
-            if (_linger <= TimeSpan.Zero || _isDisposed || IsExpired(held))
+            if (_linger <= TimeSpan.Zero || _isDisposed || held.LastFailed || IsExpired(held))
             {
                 RetireLocked(held, disconnect: false, actions);
                 continue;
@@ -479,9 +483,11 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         long pushedAt = Stopwatch.GetTimestamp();
         bool disconnect = false;
         bool requeue = false;
+        bool failed = true;
         try
         {
             var reply = await PushAsync(lease, entry, resolved).ConfigureAwait(false);
+            failed = reply.Error is not null;
             if (reply.NotStarted)
             {
                 // The task ahead of it blocked in Get: it runs elsewhere, at no cost to its retries.
@@ -531,6 +537,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
                 cls.ServiceTicks = cls.ServiceTicks <= 0 ? sample : cls.ServiceTicks * 0.8 + sample * 0.2;
             }
             held.LastActivity = now;
+            held.LastFailed = failed;
             if (disconnect) RetireLocked(held, disconnect: true, actions);
             else if (held.Done) { }
             else if (held.InFlight == 0 && IsExpired(held) || _isDisposed && held.InFlight == 0) RetireLocked(held, disconnect: false, actions);
