@@ -48,14 +48,22 @@ public sealed class LeaseReuseTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task An_idle_lease_lingers_so_the_next_task_is_one_push_then_goes_back_when_the_linger_ends()
+    /// <summary>Runs one task on a newly granted lease and returns its result's value once the lease is idle: the class's
+    /// time per task is then measured, so later tasks may be pipelined.</summary>
+    private async Task<int> RunFirstTask(bool untilLingering = true)
     {
         var first = Submit();
         await _raylet.LeaseRequests.WhenAtLeast(1);
         _raylet.GrantOne();
-        Assert.Equal(0, ValueOf(await Result(_worker, first)));
-        await Until(() => _submitter.LingeringLeases == 1);
+        int value = ValueOf(await Result(_worker, first));
+        if (untilLingering) await Until(() => _submitter.LingeringLeases == 1);
+        return value;
+    }
+
+    [Fact]
+    public async Task An_idle_lease_lingers_so_the_next_task_is_one_push_then_goes_back_when_the_linger_ends()
+    {
+        Assert.Equal(0, await RunFirstTask());
 
         // The clock has not moved: the lease is still held, and the next task goes straight to its worker.
         var second = Submit();
@@ -93,10 +101,7 @@ public sealed class LeaseReuseTests : IDisposable
     [Fact]
     public async Task Tasks_that_can_be_retried_are_pipelined_on_a_held_lease()
     {
-        var first = Submit();
-        await _raylet.LeaseRequests.WhenAtLeast(1);
-        _raylet.GrantOne();
-        await Result(_worker, first);
+        await RunFirstTask(untilLingering: false);
 
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _raylet.Worker.Handler = async spec =>
@@ -116,10 +121,7 @@ public sealed class LeaseReuseTests : IDisposable
     [Fact]
     public async Task A_task_that_cannot_be_retried_runs_alone_on_its_lease()
     {
-        var warm = Submit();
-        await _raylet.LeaseRequests.WhenAtLeast(1);
-        _raylet.GrantOne();
-        await Result(_worker, warm);
+        await RunFirstTask(untilLingering: false);
 
         int running = 0, maxRunning = 0;
         _raylet.Worker.Handler = async spec =>
@@ -156,11 +158,7 @@ public sealed class LeaseReuseTests : IDisposable
     [Fact]
     public async Task A_lingering_lease_whose_worker_died_goes_back_disconnected_and_costs_the_next_task_nothing()
     {
-        var first = Submit();
-        await _raylet.LeaseRequests.WhenAtLeast(1);
-        _raylet.GrantOne();
-        await Result(_worker, first);
-        await Until(() => _submitter.LingeringLeases == 1);
+        await RunFirstTask();
 
         _raylet.Worker.IsAlive = false; // the worker process died while its lease was held idle
         var second = Submit(maxRetries: 0);
@@ -204,11 +202,7 @@ public sealed class LeaseReuseTests : IDisposable
     [Fact]
     public async Task Shutdown_returns_the_leases_held_idle()
     {
-        var spec = Submit();
-        await _raylet.LeaseRequests.WhenAtLeast(1);
-        _raylet.GrantOne();
-        await Result(_worker, spec);
-        await Until(() => _submitter.LingeringLeases == 1);
+        await RunFirstTask();
 
         _submitter.Dispose();
 
