@@ -46,6 +46,22 @@ internal interface IRayletClient : IDisposable
     /// canceled as never satisfiable (e.g. hard affinity to an unknown node).</summary>
     ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct);
 
+    /// <summary>As <see cref="RequestWorkerLeaseAsync(LeaseRequest, CancellationToken)"/>, and <paramref name="cancel"/> asks
+    /// the raylet to drop the request while it waits (Ray's <c>CancelWorkerLease</c>): the call then throws
+    /// <see cref="OperationCanceledException"/>, unless the lease was being granted already, in which case it returns the
+    /// lease (the caller returns it if it has no use for it). <paramref name="ct"/> abandons the call instead.</summary>
+    ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct, CancellationToken cancel)
+    {
+        if (!cancel.CanBeCanceled) return RequestWorkerLeaseAsync(request, ct);
+        return Linked(request, ct, cancel);
+
+        async ValueTask<WorkerLease> Linked(LeaseRequest request, CancellationToken ct, CancellationToken cancel)
+        {
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, cancel);
+            return await RequestWorkerLeaseAsync(request, both.Token).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Returns the worker and its resources.</summary>
     void ReturnWorker(WorkerLease lease, bool disconnectWorker);
 

@@ -411,7 +411,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         while (cls.PendingLeaseRequests < Math.Min(cls.Ready.Count, _maxPendingLeaseRequests))
         {
             cls.PendingLeaseRequests++;
-            var cts = CancellationTokenSource.CreateLinkedTokenSource(_disposed.Token);
+            var cts = new CancellationTokenSource(); // canceled when the queue no longer needs the request
             cls.PendingRequests.Add(cts);
             LogRequestingLease(_logger, cls.Request.Description, cls.PendingLeaseRequests);
             Observe(LeaseAsync(cls, cts), cls.Request.Description);
@@ -425,7 +425,8 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             try
             {
-                lease = await _raylet.RequestWorkerLeaseAsync(WithLocality(cls), cts.Token).ConfigureAwait(false);
+                // A cancel that races the grant still brings the lease here (it is used, or returned): none is leaked.
+                lease = await _raylet.RequestWorkerLeaseAsync(WithLocality(cls), _disposed.Token, cts.Token).ConfigureAwait(false);
             }
             finally
             {
@@ -439,7 +440,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         }
         catch (OperationCanceledException)
         {
-            // Surplus (the queue drained) or shutdown. A grant racing the cancel is returned by the raylet itself.
+            // Surplus (the queue drained: the raylet dropped the request) or shutdown.
             lock (_lock) RequestLeasesLocked(cls); // a cancel that raced a new task: ask again
             return;
         }
@@ -686,8 +687,13 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             if (_isDisposed) return;
             _isDisposed = true;
             foreach (var cls in _classes.Values)
+            {
                 for (int i = cls.Leases.Count - 1; i >= 0; i--)
                     RetireLocked(cls.Leases[i], disconnect: cls.Leases[i].InFlight > 0, actions);
+                // Withdrawn where they wait, so that the raylet does not grant them to nobody.
+                (actions.Cancels ??= []).AddRange(cls.PendingRequests);
+                cls.PendingRequests.Clear();
+            }
         }
         _disposed.Cancel();
         _lingerTimer.Dispose();

@@ -122,6 +122,8 @@ internal sealed partial record WireLeaseRequest
     public WireStoreArg[]? StoreArgs { get; init; }
     /// <summary>The task's or actor's own working-dir package URI, when it differs from its job's.</summary>
     public string? WorkingDirUri { get; init; }
+    /// <summary>Chosen by the requester (0: none) to cancel the request while it waits (Ray's <c>CancelWorkerLease</c>).</summary>
+    public long LeaseRequestId { get; init; }
 }
 
 [MemoryPackable] internal sealed partial record WireStoreArg(ObjectId ObjectId, NodeId Node);
@@ -142,7 +144,13 @@ internal sealed partial record WireLeaseReply
     public string? CancelMessage { get; init; }
     /// <summary>Canceled because the placement group the work was scheduled into was removed.</summary>
     public bool PlacementGroupRemoved { get; init; }
+    /// <summary>Canceled because its requester no longer needs it (<see cref="CancelWorkerLeaseRequest"/>).</summary>
+    public bool CanceledByOwner { get; init; }
 }
+
+/// <summary>The requester no longer needs the lease request it numbered so (Ray's <c>CancelWorkerLease</c>): a request still
+/// queued is answered Canceled; one being granted is not touched (the requester gets the grant and returns it).</summary>
+[MemoryPackable] internal sealed partial record CancelWorkerLeaseRequest(long LeaseRequestId);
 
 [MemoryPackable] internal sealed partial record ReturnWorkerRequest(long LeaseId, bool Disconnect);
 
