@@ -365,6 +365,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             lock (_lock)
             {
+                if (_isDisposed) return; // shutdown returned every lease
                 long now = _time.GetTimestamp();
                 long lingerTicks = (long)(_linger.TotalSeconds * _time.TimestampFrequency);
                 // Leases idle for three quarters of the linger go now too: one batch instead of several timers.
