@@ -49,19 +49,6 @@ internal partial class BenchActor
     public long[] ProcessMemory() => [Environment.ProcessId, ResidentBytes.Of(Environment.ProcessId)];
 }
 
-/// <summary>A client of tasks ("multi client tasks async"): an actor that submits tasks itself.</summary>
-[RayRemote]
-internal partial class BenchTaskClient
-{
-    /// <summary><paramref name="n"/> empty tasks submitted, then all waited for.</summary>
-    public int SmallValueBatch(int n)
-    {
-        var refs = new List<ObjectRef<byte[]>>(n);
-        for (int i = 0; i < n; i++) refs.Add(BenchTasks.Remote.SmallValue());
-        return Calls.GetAndRelease(refs);
-    }
-}
-
 /// <summary>Ray's async actor: its method is async, so calls run concurrently on the actor's async context.</summary>
 [RayRemote]
 internal partial class BenchAsyncActor
@@ -94,22 +81,30 @@ internal partial class BenchClient(ActorHandle<BenchActor>[] servers)
     }
 }
 
+/// <summary>Ray's client for "multi client tasks async": an actor (no CPUs) that submits tasks from its worker.</summary>
+[RayRemote]
+internal partial class BenchTaskClient
+{
+    /// <summary><paramref name="n"/> tasks, submitted before any is waited for.</summary>
+    public int SmallValueTasks(int n)
+    {
+        var refs = new List<ObjectRef<byte[]>>(n);
+        for (int i = 0; i < n; i++) refs.Add(BenchTasks.Remote.SmallValue());
+        return Calls.GetAndRelease(refs);
+    }
+}
+
 /// <summary>A process's resident memory, from <c>/proc</c> (Linux; 0 elsewhere).</summary>
 internal static class ResidentBytes
 {
     /// <summary>VmRSS of <paramref name="pid"/> in bytes, or 0 when it cannot be read.</summary>
-    public static long Of(int pid) => Read(pid, "VmRSS:");
-
-    /// <summary>The highest resident memory of <paramref name="pid"/> so far (VmHWM) in bytes, or 0.</summary>
-    public static long PeakOf(int pid) => Read(pid, "VmHWM:");
-
-    private static long Read(int pid, string field)
+    public static long Of(int pid)
     {
         try
         {
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-                if (line.StartsWith(field, StringComparison.Ordinal))
-                    return long.Parse(line.AsSpan(field.Length).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan("VmRSS:".Length).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
         }
         catch (IOException)
         {

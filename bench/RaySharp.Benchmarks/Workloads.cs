@@ -62,10 +62,6 @@ internal static class Workloads
     /// <summary>Server actors in the fan-out workloads: half the machine's cores, at least one.</summary>
     public static int Servers { get; } = Math.Max(1, Environment.ProcessorCount / 2);
 
-    /// <summary>Submitting actors in "multi client tasks async": half the machine's cores as in Ray, but at least two, so
-    /// that there are several clients on a small machine too.</summary>
-    public static int TaskClients { get; } = Math.Max(2, Environment.ProcessorCount / 2);
-
     /// <summary>The argument sizes of the rows compared with a raw gRPC call carrying as much.</summary>
     public static readonly int[] ArgumentSizes = [10 * 1024, 1024 * 1024];
 
@@ -78,15 +74,17 @@ internal static class Workloads
     [
         new("single client tasks sync", 1, () => Sync(() => BenchTasks.Remote.SmallValue())),
         new("single client tasks async", Batch, () => Async(() => BenchTasks.Remote.SmallValue())),
-        new("multi client tasks async", Batch * TaskClients, () =>
+        // Ray's shape: several clients (actors with no CPUs) each submit a batch of tasks and wait for it; the driver waits
+        // for the clients. The tasks of all clients compete for the node's CPUs through the raylet.
+        new("multi client tasks async", Batch * Callers, () =>
         {
-            var clients = new ActorHandle<BenchTaskClient>[TaskClients];
+            var clients = new ActorHandle<BenchTaskClient>[Callers];
             for (int i = 0; i < clients.Length; i++) clients[i] = BenchTaskClient.Remote.Create();
             return new PreparedWorkload(() =>
             {
-                var batches = new List<ObjectRef<int>>(clients.Length);
-                foreach (var client in clients) batches.Add(client.SmallValueBatch(Batch));
-                Calls.GetAndRelease(batches);
+                var calls = new List<ObjectRef<int>>(Callers);
+                foreach (var client in clients) calls.Add(client.SmallValueTasks(Batch));
+                Calls.GetAndRelease(calls);
                 return ValueTask.CompletedTask;
             }, clients);
         }),

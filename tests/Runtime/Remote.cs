@@ -123,6 +123,17 @@ public static partial class Tasks
         return attempt;
     }
 
+    /// <summary>Counts its run on <paramref name="runs"/>, then, given a file (not ""), waits for it to exist. It never waits in Ray's
+    /// Get or Wait, so tasks pipelined behind it stay queued on its worker (a task blocked in Get gives them back).</summary>
+    [RayRemote]
+    public static int RunOrHold(string releaseFile, ActorHandle<Tally> runs)
+    {
+        runs.Add(1).Get();
+        if (releaseFile.Length == 0) return 0;
+        while (!File.Exists(releaseFile)) Thread.Sleep(2);
+        return 1;
+    }
+
     [RayRemote]
     public static int CountAttemptThrowingArgument(ActorHandle<Tally> attempts)
     {

@@ -77,6 +77,38 @@ public sealed class CancelTests : RayTest
         Assert.Equal(0, attempts.Value().Get(Timeout));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Cancelling_a_task_queued_behind_a_running_one_on_its_worker_drops_it_and_leaves_the_running_one_alone(bool force)
+    {
+        var runs = Tally.Remote.Create();
+        Assert.Equal(0, runs.Value().Get(Timeout));
+        string release = Path.Combine(Path.GetTempPath(), $"raysharp-release-{Guid.NewGuid():N}");
+        try
+        {
+            // Short tasks first: their owner measures them and pipelines the next ones of the class on its held lease.
+            var warm = Enumerable.Range(0, 5).Select(_ => Tasks.Remote.RunOrHold("", runs)).ToList();
+            Assert.All(Ray.Get(warm, Timeout), r => Assert.Equal(0, r));
+            var holder = Tasks.Remote.RunOrHold(release, runs);
+            ActorTests.WaitUntil(() => runs.Value().Get(Timeout) == 6);
+            var queued = Tasks.Remote.RunOrHold("", runs);
+
+            Ray.Cancel(queued, force: force);
+
+            Assert.Throws<TaskCancelledException>(() => queued.Get(Timeout));
+            File.WriteAllText(release, "");
+            // The running task was not stopped (a force cancel of a task that has not started kills no worker), and the
+            // canceled one never ran.
+            Assert.Equal(1, holder.Get(Timeout));
+            Assert.Equal(6, runs.Value().Get(Timeout));
+        }
+        finally
+        {
+            File.Delete(release);
+        }
+    }
+
     [Fact]
     public void Cancelling_a_finished_task_changes_nothing()
     {

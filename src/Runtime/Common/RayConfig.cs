@@ -59,6 +59,20 @@ internal sealed record RayConfig
     /// <summary>Worker lease requests a submitter keeps in flight per scheduling class.</summary>
     public int MaxPendingLeaseRequestsPerSchedulingCategory { get; init; } = 10;
 
+    /// <summary>How long a submitter keeps an idle worker lease after its scheduling class ran out of queued tasks, so that
+    /// the next task of the class (a driver calling in a loop) is pushed at once instead of paying a lease round trip
+    /// (RaySharp-only; 0: return it at once, as Ray does).</summary>
+    public TimeSpan WorkerLeaseLinger { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>How long a submitter keeps pushing tasks to one worker lease before it returns the lease and asks for a
+    /// new one (Ray's <c>worker_lease_timeout_milliseconds</c>): other owners queued at the raylet get their turn.</summary>
+    public TimeSpan WorkerLeaseTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Most tasks a submitter has in flight on one leased worker (Ray's <c>max_tasks_in_flight_per_worker</c>):
+    /// tasks queued behind the running one on the worker's stream, so its next task starts without waiting for a round
+    /// trip. The submitter pipelines only as deep as keeps about 10 ms of the class's work queued on a worker.</summary>
+    public int MaxTasksInFlightPerWorker { get; init; } = 32;
+
     /// <summary>Raylet-to-raylet forwards a lease request may take; after half of them the chosen node must queue it.</summary>
     public int MaxSpillbacks { get; init; } = 8;
 
@@ -181,6 +195,10 @@ internal sealed record RayConfig
         Millis("timeout_ms_task_wait_for_death_info", c => c.TaskWaitForDeathInfo, (c, v) => c with { TaskWaitForDeathInfo = v }, allowZero: true),
         Long("max_pending_lease_requests_per_scheduling_category", c => c.MaxPendingLeaseRequestsPerSchedulingCategory,
             (c, v) => c with { MaxPendingLeaseRequestsPerSchedulingCategory = (int)v }, min: 1, max: int.MaxValue),
+        Millis("worker_lease_linger_ms", c => c.WorkerLeaseLinger, (c, v) => c with { WorkerLeaseLinger = v }, allowZero: true),
+        Millis("worker_lease_timeout_milliseconds", c => c.WorkerLeaseTimeout, (c, v) => c with { WorkerLeaseTimeout = v }),
+        Long("max_tasks_in_flight_per_worker", c => c.MaxTasksInFlightPerWorker, (c, v) => c with { MaxTasksInFlightPerWorker = (int)v },
+            min: 1, max: 10_000),
         Long("max_spillbacks", c => c.MaxSpillbacks, (c, v) => c with { MaxSpillbacks = (int)v }, min: 1, max: 1000),
         Long("rpc_max_batch_size", c => c.RpcMaxBatchSize, (c, v) => c with { RpcMaxBatchSize = (int)v }, min: 1, max: 1_000_000),
         Seconds("gcs_server_request_timeout_seconds", c => c.GcsRequestTimeout, (c, v) => c with { GcsRequestTimeout = v }),

@@ -53,8 +53,7 @@ internal sealed class CoreWorker : IDisposable
             TaskEvents = new TaskEventBuffer(sink, WorkerId, config.TaskEventsReportInterval, config.TaskEventsMaxBufferSize,
                 config.TaskEventsSendBatchSize, loggers.CreateLogger<TaskEventBuffer>());
         Address = new Address(WorkerId, Raylet.NodeId, connections.Endpoint) { Socket = connections.Socket };
-        NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet, loggers.CreateLogger<NormalTaskSubmitter>(),
-            config.MaxPendingLeaseRequestsPerSchedulingCategory, config.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(10));
+        NormalTaskSubmitter = new NormalTaskSubmitter(TaskManager, Resolver, Raylet, loggers.CreateLogger<NormalTaskSubmitter>(), config);
         ActorTaskSubmitter = new ActorTaskSubmitter(TaskManager, Resolver, Gcs, loggers.CreateLogger<ActorTaskSubmitter>(), config.TaskWaitForDeathInfo,
             Raylet.IsNodeDeadAsync, config.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(2));
         Recovery = new ObjectRecoveryManager(this, Raylet.IsNodeDeadAsync, HasCopyAsync, loggers.CreateLogger<ObjectRecoveryManager>());

@@ -46,8 +46,30 @@ internal interface IRayletClient : IDisposable
     /// canceled as never satisfiable (e.g. hard affinity to an unknown node).</summary>
     ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct);
 
+    /// <summary>As <see cref="RequestWorkerLeaseAsync(LeaseRequest, CancellationToken)"/>, and <paramref name="cancel"/> asks
+    /// the raylet to drop the request while it waits (Ray's <c>CancelWorkerLease</c>): the call then throws
+    /// <see cref="OperationCanceledException"/>, unless the lease was being granted already, in which case it returns the
+    /// lease (the caller returns it if it has no use for it). <paramref name="ct"/> abandons the call instead.</summary>
+    ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct, CancellationToken cancel)
+    {
+        if (!cancel.CanBeCanceled) return RequestWorkerLeaseAsync(request, ct);
+        return Linked(request, ct, cancel);
+
+        async ValueTask<WorkerLease> Linked(LeaseRequest request, CancellationToken ct, CancellationToken cancel)
+        {
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(ct, cancel);
+            return await RequestWorkerLeaseAsync(request, both.Token).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Returns the worker and its resources.</summary>
     void ReturnWorker(WorkerLease lease, bool disconnectWorker);
+
+    /// <summary>Returns several leases at once (one message per raylet where the client can batch them).</summary>
+    void ReturnWorkers(IReadOnlyList<(WorkerLease Lease, bool Disconnect)> leases)
+    {
+        foreach (var (lease, disconnect) in leases) ReturnWorker(lease, disconnect);
+    }
 
     /// <summary>A task holding <paramref name="lease"/> blocked in Get: its CPUs are released meanwhile.</summary>
     void NotifyTaskBlocked(WorkerLease lease);
@@ -75,6 +97,13 @@ internal sealed record PushTaskReply(RayObject[] Returns, RayErrorInfo? Error, b
     /// <summary>The worker that ran the task, when it holds pins on <see cref="RemoteNested"/>.</summary>
     public ICoreWorkerClient? Executor { get; init; }
 
+    /// <summary>The worker gave the task back without starting it (the task ahead of it blocked in Get): the submitter
+    /// sends it again, elsewhere, at no cost to its retries.</summary>
+    public bool NotStarted { get; init; }
+
+    /// <summary>The reply to a task the worker gives back unstarted.</summary>
+    public static PushTaskReply GivenBack { get; } = new([], null, false) { NotStarted = true };
+
     /// <summary>The worker died or left before the task finished (a system failure, retried per MaxRetries).</summary>
     public static PushTaskReply WorkerDied(string message) =>
         new([], new RayErrorInfo { Kind = ErrorKind.WorkerCrashed, Message = message }, false);
@@ -95,6 +124,10 @@ internal interface ICoreWorkerClient
 
     /// <summary>Drops the executor's pins on refs nested in a task's returns (once the owner holds them).</summary>
     void ReleasePins(ObjectId[] ids) { }
+
+    /// <summary>False once the connection to the worker is known to be broken (its process died): a lease held idle on it
+    /// is given back rather than used.</summary>
+    bool IsAlive => true;
 }
 
 /// <summary>Where an executing task reports the items of a streaming generator (the owner's endpoint).</summary>

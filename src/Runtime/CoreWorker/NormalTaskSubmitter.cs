@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RaySharp.State;
@@ -7,22 +8,69 @@ namespace RaySharp.Core;
 /// <summary>
 /// Submits normal tasks (Ray's <c>NormalTaskSubmitter</c>): resolves each task's dependencies, then queues it by
 /// scheduling class (function, resources, strategy and runtime env). Each class asks the raylet for up to
-/// <see cref="RayConfig.MaxPendingLeaseRequestsPerSchedulingCategory"/> worker leases at a time; a granted lease runs queued tasks of its
-/// class one after another and is returned only when the queue is empty, so a burst of small tasks pays for one
-/// lease round trip, not one per task.
+/// <see cref="RayConfig.MaxPendingLeaseRequestsPerSchedulingCategory"/> worker leases at a time and holds what it is
+/// granted:
+/// <list type="bullet">
+/// <item>queued tasks are pushed to held leases, several at a time to one worker (Ray's
+/// <c>max_tasks_in_flight_per_worker</c>) when the class's tasks are short: they wait on the worker's stream behind the
+/// running one, so the worker never waits for a round trip; a task that cannot be retried runs alone on its lease, so
+/// no other task's crash can fail it;</item>
+/// <item>lease requests still pending when the queue has drained are canceled (Ray's <c>CancelWorkerLease</c>);</item>
+/// <item>a lease whose worker has nothing left is kept for <see cref="RayConfig.WorkerLeaseLinger"/>, so that the next
+/// task of the class (a driver calling in a loop) costs one push and one reply, then returned; leases that go idle
+/// together are returned in one message; a lease held longer than <see cref="RayConfig.WorkerLeaseTimeout"/> takes no
+/// more tasks and is returned once its worker is done, so other owners waiting at the raylet get their turn;</item>
+/// <item>a task the worker gives back unstarted (the task ahead of it blocked in Get) is queued again at no cost to its
+/// retries, and that lease takes one task at a time from then on.</item>
+/// </list>
 /// </summary>
 internal sealed partial class NormalTaskSubmitter : IDisposable
 {
-
     private sealed class SchedulingClass(LeaseRequest request)
     {
         public LeaseRequest Request { get; } = request;
         public Queue<(TaskManager.Entry Entry, TaskSpec Resolved)> Ready { get; } = new();
         public int PendingLeaseRequests { get; set; }
+
+        /// <summary>The pending lease requests, newest last: those the queue no longer needs are canceled.</summary>
+        public List<CancellationTokenSource> PendingRequests { get; } = [];
+        public List<HeldLease> Leases { get; } = [];
         public int ConsecutiveLeaseFailures { get; set; }
         /// <summary>When lease requests of the class started failing at a spillback node that does not answer (0: they
         /// are not failing there).</summary>
         public long DeadNodeFailuresSince { get; set; }
+
+        /// <summary>A moving average of how long a worker spends on one task of the class (<see cref="Stopwatch"/> ticks;
+        /// 0: not measured yet), which bounds how deep tasks are pipelined.</summary>
+        public double ServiceTicks { get; set; }
+    }
+
+    /// <summary>A granted lease the submitter holds.</summary>
+    private sealed class HeldLease(WorkerLease lease, SchedulingClass cls, long grantedAt)
+    {
+        public WorkerLease Lease { get; } = lease;
+        public SchedulingClass Class { get; } = cls;
+        public long GrantedAt { get; } = grantedAt;
+        public int InFlight { get; set; }
+
+        /// <summary>A task that cannot be retried is in flight: nothing is pushed behind it.</summary>
+        public bool Exclusive { get; set; }
+
+        /// <summary>Its worker gave tasks back (a task blocked in Get): one task at a time from now on.</summary>
+        public bool Serial { get; set; }
+
+        /// <summary>Returned, or being returned: takes no more tasks.</summary>
+        public bool Done { get; set; }
+
+        /// <summary>Its last task failed (or was canceled): once idle it goes back at once, without a linger (as Ray returns
+        /// a worker after an error).</summary>
+        public bool LastFailed { get; set; }
+
+        /// <summary>When its worker last replied or was last pushed a task while idle (<see cref="Stopwatch"/> ticks).</summary>
+        public long LastActivity { get; set; }
+
+        /// <summary>When it became idle with nothing queued (<see cref="TimeProvider"/> timestamp; 0: not idle).</summary>
+        public long IdleSince { get; set; }
     }
 
     private readonly Lock _lock = new();
@@ -32,29 +80,63 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
     private readonly IRayletClient _raylet;
     private readonly ILogger _logger;
     private readonly int _maxPendingLeaseRequests;
+    private readonly int _maxInFlightPerWorker;
+    private readonly TimeSpan _linger;
+    private readonly long _leaseTimeoutTicks;
+    private readonly TimeProvider _time;
+    private readonly ITimer _lingerTimer;
+    private long _lingerDue = long.MaxValue; // when the linger timer fires next (TimeProvider timestamp)
     private readonly CancellationTokenSource _disposed = new();
+    private bool _isDisposed;
+
+    /// <summary>The work queued on one worker that pipelining aims at: depth = this / the class's time per task.</summary>
+    private static readonly long s_pipelineBudgetTicks = Stopwatch.Frequency / 100;
 
     /// <param name="taskManager">Tracks the tasks and their retries.</param>
     /// <param name="resolver">Resolves ref arguments before a task is queued.</param>
     /// <param name="raylet">Grants worker leases.</param>
     /// <param name="logger">The submitter's log.</param>
-    /// <param name="maxPendingLeaseRequests">Lease requests in flight per scheduling class (Ray's
-    /// <c>max_pending_lease_requests_per_scheduling_category</c>).</param>
+    /// <param name="config">Lease requests in flight per scheduling class, how long an idle lease is kept, how long a lease
+    /// takes tasks, how many tasks one worker has in flight.</param>
     /// <param name="deadNodeGrace">How long lease requests failing at a spillback node that does not answer cost the
     /// tasks no retries (by default twice the GCS's health-check timeout plus 10 s: enough for the GCS to declare the node
     /// dead and the raylets to hear of it).</param>
+    /// <param name="time">The clock of the linger and the lease timeout (tests pass a fake one).</param>
     public NormalTaskSubmitter(TaskManager taskManager, DependencyResolver resolver, IRayletClient raylet, ILogger<NormalTaskSubmitter>? logger = null,
-        int? maxPendingLeaseRequests = null, TimeSpan? deadNodeGrace = null)
+        RayConfig? config = null, TimeSpan? deadNodeGrace = null, TimeProvider? time = null)
     {
+        config ??= RayConfig.Default;
         _taskManager = taskManager;
         _resolver = resolver;
         _raylet = raylet;
         _logger = logger ?? NullLogger<NormalTaskSubmitter>.Instance;
-        _maxPendingLeaseRequests = Math.Max(1, maxPendingLeaseRequests ?? RayConfig.Default.MaxPendingLeaseRequestsPerSchedulingCategory);
-        _deadNodeGrace = deadNodeGrace ?? RayConfig.Default.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(10);
+        _maxPendingLeaseRequests = Math.Max(1, config.MaxPendingLeaseRequestsPerSchedulingCategory);
+        _maxInFlightPerWorker = Math.Max(1, config.MaxTasksInFlightPerWorker);
+        _linger = config.WorkerLeaseLinger < TimeSpan.Zero ? TimeSpan.Zero : config.WorkerLeaseLinger;
+        _time = time ?? TimeProvider.System;
+        _leaseTimeoutTicks = (long)(config.WorkerLeaseTimeout.TotalSeconds * _time.TimestampFrequency);
+        _deadNodeGrace = deadNodeGrace ?? config.HealthCheckTimeout * 2 + TimeSpan.FromSeconds(10);
+        _lingerTimer = _time.CreateTimer(static s => ((NormalTaskSubmitter)s!).OnLingerTimer(), this, Timeout.InfiniteTimeSpan,
+            Timeout.InfiniteTimeSpan);
     }
 
     private readonly TimeSpan _deadNodeGrace;
+
+    /// <summary>Leases held idle, waiting out their linger (for tests).</summary>
+    internal int LingeringLeases
+    {
+        get
+        {
+            lock (_lock)
+            {
+                int n = 0;
+                foreach (var cls in _classes.Values)
+                    foreach (var held in cls.Leases)
+                        if (!held.Done && held.InFlight == 0 && held.IdleSince != 0) n++;
+                return n;
+            }
+        }
+    }
 
     public void Submit(TaskManager.Entry entry) => Observe(ResolveAndQueueAsync(entry), entry.Spec.DisplayName);
 
@@ -77,14 +159,22 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         try
         {
             entry.Status = TaskManager.Status.WaitingForDependencies;
-            var (args, upstream) = await _resolver.ResolveAsync(spec.Args, entry.Cancellation.Token).ConfigureAwait(false);
-            if (upstream is not null)
+            if (spec.Args.Length > 0)
             {
-                _taskManager.FailTask(entry, upstream);
-                return;
+                var (args, upstream) = await _resolver.ResolveAsync(spec.Args, entry.Cancellation.Token).ConfigureAwait(false);
+                if (upstream is not null)
+                {
+                    _taskManager.FailTask(entry, upstream);
+                    return;
+                }
+                entry.ResolvedArgs = args; // kept as the task's lineage once it finishes
+                Queue(entry, spec.WithArgs(args));
             }
-            entry.ResolvedArgs = args; // kept as the task's lineage once it finishes
-            Queue(entry, spec.WithArgs(args));
+            else
+            {
+                entry.ResolvedArgs = spec.Args;
+                Queue(entry, spec);
+            }
         }
         catch (OperationCanceledException) when (entry.CancelRequested)
         {
@@ -100,6 +190,27 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         }
     }
 
+    /// <summary>A push decided under the lock, made outside it.</summary>
+    private readonly record struct Push(HeldLease Lease, TaskManager.Entry Entry, TaskSpec Resolved);
+
+    /// <summary>What a pass over a class decided: pushes to make, leases to return, lease requests to cancel.</summary>
+    private sealed class Actions
+    {
+        public List<Push>? Pushes;
+        public List<(WorkerLease, bool)>? Returns;
+        public List<CancellationTokenSource>? Cancels;
+
+        public void Run(NormalTaskSubmitter s)
+        {
+            if (Cancels is not null)
+                foreach (var cts in Cancels)
+                    try { cts.Cancel(); } catch (ObjectDisposedException) { }
+            if (Returns is not null) s.ReturnLeases(Returns);
+            if (Pushes is not null)
+                foreach (var p in Pushes) s.Observe(s.PushAndHandleAsync(p.Lease, p.Entry, p.Resolved), p.Resolved.DisplayName);
+        }
+    }
+
     private void Queue(TaskManager.Entry entry, TaskSpec resolved)
     {
         var spec = entry.Spec;
@@ -107,6 +218,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         if (resolved.AttemptNumber != entry.Attempt) resolved = resolved.WithArgs(resolved.Args, entry.Attempt);
         _taskManager.RecordEvent(entry, RayTaskStatus.PendingNodeAssignment);
         string key = string.Join("\u0001", spec.Function.FunctionId, spec.Resources, spec.Strategy, spec.RuntimeEnvKey);
+        var actions = new Actions();
         lock (_lock)
         {
             if (!_classes.TryGetValue(key, out var cls))
@@ -118,30 +230,219 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             entry.Status = TaskManager.Status.WaitingForLease;
             cls.Ready.Enqueue((entry, resolved));
             LogQueued(_logger, spec.DisplayName, spec.TaskId, cls.Ready.Count);
-            RequestLeasesLocked(cls);
+            ScheduleLocked(cls, actions);
+            // A lease is about to be asked for: idle leases of this owner's other classes are returned first, so that a
+            // driver alternating between functions on a small node never waits for its own linger.
+            if (cls.Ready.Count > 0) ReturnIdleLeasesLocked(except: cls, actions);
+        }
+        actions.Run(this);
+    }
+
+    /// <summary>Pushes what the class's held leases can take, asks for the leases its queue still needs, cancels lease
+    /// requests it no longer needs, and starts the linger of leases left idle.</summary>
+    private void ScheduleLocked(SchedulingClass cls, Actions actions)
+    {
+        DispatchLocked(cls, actions);
+        RequestLeasesLocked(cls);
+        // Ray's CancelWorkerLease: the queue has drained into held leases, so requests beyond what is queued are surplus.
+        int surplus = cls.PendingRequests.Count - cls.Ready.Count;
+        for (int i = cls.PendingRequests.Count - 1; surplus > 0 && i >= 0; i--, surplus--)
+        {
+            (actions.Cancels ??= []).Add(cls.PendingRequests[i]);
+            cls.PendingRequests.RemoveAt(i);
+            LogCancelingLeaseRequest(_logger, cls.Request.Description);
+        }
+        IdleLeasesLocked(cls, actions);
+    }
+
+    /// <summary>How many tasks of the class one worker should have in flight: enough to hide the round trip, never more
+    /// than about <see cref="s_pipelineBudgetTicks"/> of work (a long task is never queued behind another).</summary>
+    private int DepthLocked(SchedulingClass cls)
+    {
+        if (_maxInFlightPerWorker <= 1 || cls.ServiceTicks <= 0) return 1;
+        return (int)Math.Clamp(s_pipelineBudgetTicks / cls.ServiceTicks, 1, _maxInFlightPerWorker);
+    }
+
+    private void DispatchLocked(SchedulingClass cls, Actions actions)
+    {
+        if (cls.Leases.Count == 0 || _isDisposed) return;
+        int depth = DepthLocked(cls);
+        long now = _time.GetTimestamp();
+        while (cls.Ready.TryPeek(out var next))
+        {
+            // Cancelled while queued: TaskManager already failed it.
+            if (next.Entry.Status == TaskManager.Status.Finished)
+            {
+                cls.Ready.Dequeue();
+                continue;
+            }
+            // A task that cannot be retried runs alone, so that no other task's crash of the worker can fail it.
+            bool exclusive = next.Entry.RetriesLeft == 0;
+            HeldLease? best = null;
+            for (int i = cls.Leases.Count - 1; i >= 0; i--)
+            {
+                var held = cls.Leases[i];
+                if (held.Done || held.Exclusive) continue;
+                if (!held.Lease.Worker.IsAlive)
+                {
+                    if (held.InFlight == 0) RetireLocked(held, disconnect: true, actions);
+                    continue;
+                }
+                if (now - held.GrantedAt > _leaseTimeoutTicks && _leaseTimeoutTicks > 0) continue; // expired: drains, then returned
+                int limit = exclusive || held.Serial ? 1 : depth;
+                if (held.InFlight >= limit) continue;
+                if (best is null || held.InFlight < best.InFlight) best = held;
+            }
+            if (best is null) break;
+            cls.Ready.Dequeue();
+            if (best.InFlight == 0) best.LastActivity = Stopwatch.GetTimestamp();
+            best.InFlight++;
+            best.Exclusive = exclusive;
+            best.IdleSince = 0;
+            next.Entry.Status = TaskManager.Status.Running;
+            next.Entry.RunningOn = best.Lease.Worker;
+            (actions.Pushes ??= []).Add(new Push(best, next.Entry, next.Resolved));
+        }
+    }
+
+    /// <summary>Leases with nothing in flight and nothing queued: returned now if they expired (or the submitter is
+    /// shutting down), else kept for the linger.</summary>
+    private void IdleLeasesLocked(SchedulingClass cls, Actions actions)
+    {
+        if (cls.Ready.Count > 0 && !_isDisposed)
+        {
+            // Tasks still queued: an expired lease with nothing in flight makes room for a new one.
+            for (int i = cls.Leases.Count - 1; i >= 0; i--)
+                if (cls.Leases[i] is { Done: false, InFlight: 0 } held && IsExpired(held)) RetireLocked(held, disconnect: false, actions);
+            return;
+        }
+        long now = _time.GetTimestamp();
+        for (int i = cls.Leases.Count - 1; i >= 0; i--)
+        {
+            var held = cls.Leases[i];
+            if (held.Done || held.InFlight > 0 || held.IdleSince != 0) continue;
+            if (_linger <= TimeSpan.Zero || _isDisposed || held.LastFailed || IsExpired(held))
+            {
+                RetireLocked(held, disconnect: false, actions);
+                continue;
+            }
+            held.IdleSince = now;
+            long due = now + (long)(_linger.TotalSeconds * _time.TimestampFrequency);
+            if (due < _lingerDue)
+            {
+                _lingerDue = due;
+                _lingerTimer.Change(_linger, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    private bool IsExpired(HeldLease held) => _leaseTimeoutTicks > 0 && _time.GetTimestamp() - held.GrantedAt > _leaseTimeoutTicks;
+
+    private static void RetireLocked(HeldLease held, bool disconnect, Actions actions)
+    {
+        if (held.Done) return;
+        held.Done = true;
+        held.Class.Leases.Remove(held);
+        (actions.Returns ??= []).Add((held.Lease, disconnect));
+    }
+
+    private void ReturnIdleLeasesLocked(SchedulingClass except, Actions actions)
+    {
+        foreach (var cls in _classes.Values)
+        {
+            if (cls == except || cls.Leases.Count == 0) continue;
+            for (int i = cls.Leases.Count - 1; i >= 0; i--)
+                if (cls.Leases[i] is { Done: false, InFlight: 0 } held) RetireLocked(held, disconnect: false, actions);
+        }
+    }
+
+    /// <summary>The linger ended for the leases idle longest: every lease idle for most of the linger goes back with them,
+    /// in one message per raylet.</summary>
+    private void OnLingerTimer()
+    {
+        var actions = new Actions();
+        try
+        {
+            lock (_lock)
+            {
+                if (_isDisposed) return; // shutdown returned every lease
+                long now = _time.GetTimestamp();
+                long lingerTicks = (long)(_linger.TotalSeconds * _time.TimestampFrequency);
+                // Leases idle for three quarters of the linger go now too: one batch instead of several timers.
+                long cutoff = now - lingerTicks * 3 / 4;
+                long nextDue = long.MaxValue;
+                foreach (var cls in _classes.Values)
+                    for (int i = cls.Leases.Count - 1; i >= 0; i--)
+                    {
+                        var held = cls.Leases[i];
+                        if (held.Done || held.InFlight > 0 || held.IdleSince == 0) continue;
+                        if (held.IdleSince <= cutoff) RetireLocked(held, disconnect: false, actions);
+                        else nextDue = Math.Min(nextDue, held.IdleSince + lingerTicks);
+                    }
+                _lingerDue = nextDue;
+                if (nextDue != long.MaxValue)
+                    _lingerTimer.Change(TimeSpan.FromSeconds(Math.Max(0, nextDue - now) / (double)_time.TimestampFrequency), Timeout.InfiniteTimeSpan);
+            }
+            actions.Run(this);
+        }
+        catch (Exception e)
+        {
+            // A timer callback must not throw; the leases are returned at the next pass or at shutdown.
+            LogLingerFailed(_logger, e);
+        }
+    }
+
+    private void ReturnLeases(List<(WorkerLease Lease, bool Disconnect)> leases)
+    {
+        foreach (var (lease, disconnect) in leases) LogReturningLease(_logger, lease.LeaseId, disconnect);
+        try
+        {
+            if (leases.Count == 1) _raylet.ReturnWorker(leases[0].Lease, leases[0].Disconnect);
+            else _raylet.ReturnWorkers(leases);
+        }
+        catch (Exception e)
+        {
+            LogReturnFailed(_logger, e, leases[0].Lease.LeaseId, leases.Count);
         }
     }
 
     private void RequestLeasesLocked(SchedulingClass cls)
     {
+        if (_isDisposed) return;
         while (cls.PendingLeaseRequests < Math.Min(cls.Ready.Count, _maxPendingLeaseRequests))
         {
             cls.PendingLeaseRequests++;
+            var cts = new CancellationTokenSource(); // canceled when the queue no longer needs the request
+            cls.PendingRequests.Add(cts);
             LogRequestingLease(_logger, cls.Request.Description, cls.PendingLeaseRequests);
-            Observe(LeaseAndRunAsync(cls), cls.Request.Description);
+            Observe(LeaseAsync(cls, cts), cls.Request.Description);
         }
     }
 
-    private async Task LeaseAndRunAsync(SchedulingClass cls)
+    private async Task LeaseAsync(SchedulingClass cls, CancellationTokenSource cts)
     {
         WorkerLease lease;
         try
         {
-            lease = await _raylet.RequestWorkerLeaseAsync(WithLocality(cls), _disposed.Token).ConfigureAwait(false);
+            try
+            {
+                // A cancel that races the grant still brings the lease here (it is used, or returned): none is leaked.
+                lease = await _raylet.RequestWorkerLeaseAsync(WithLocality(cls), _disposed.Token, cts.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                lock (_lock)
+                {
+                    cls.PendingLeaseRequests--;
+                    cls.PendingRequests.Remove(cts);
+                }
+                cts.Dispose();
+            }
         }
         catch (OperationCanceledException)
         {
-            lock (_lock) cls.PendingLeaseRequests--;
+            // Surplus (the queue drained: the raylet dropped the request) or shutdown.
+            lock (_lock) RequestLeasesLocked(cls); // a cancel that raced a new task: ask again
             return;
         }
         catch (Exception e) when (IsNeverSchedulable(e, out var error))
@@ -150,10 +451,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             // task of the class fails, as Ray fails the scheduling key's queue on a canceled lease.
             List<(TaskManager.Entry Entry, TaskSpec)> failed = [];
             lock (_lock)
-            {
-                cls.PendingLeaseRequests--;
                 while (cls.Ready.TryDequeue(out var queued)) failed.Add(queued);
-            }
             foreach (var (entry, _) in failed) _taskManager.FailTask(entry, error);
             return;
         }
@@ -162,22 +460,45 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             await OnTransientLeaseFailureAsync(cls, e).ConfigureAwait(false);
             return;
         }
+        LogLeaseGranted(_logger, lease.LeaseId, lease.NodeId, cls.Request.Description);
+        var granted = new Actions();
         lock (_lock)
         {
-            cls.PendingLeaseRequests--;
             cls.ConsecutiveLeaseFailures = 0;
             cls.DeadNodeFailuresSince = 0;
+            var held = new HeldLease(lease, cls, _time.GetTimestamp());
+            if (_isDisposed) RetireLocked(held, disconnect: false, granted);
+            else
+            {
+                cls.Leases.Add(held);
+                ScheduleLocked(cls, granted);
+            }
         }
-        LogLeaseGranted(_logger, lease.LeaseId, lease.NodeId, cls.Request.Description);
+        granted.Run(this);
+    }
 
+    /// <summary>Pushes one task on a held lease and handles its reply, then gives the lease what is queued (or starts its
+    /// linger).</summary>
+    private async Task PushAndHandleAsync(HeldLease held, TaskManager.Entry entry, TaskSpec resolved)
+    {
+        var lease = held.Lease;
+        long pushedAt = Stopwatch.GetTimestamp();
         bool disconnect = false;
-        TaskManager.Entry? current = null;
+        bool requeue = false;
+        bool failed = true;
         try
         {
-            while (TryDequeue(cls, out var entry, out var resolved))
+            var reply = await PushAsync(lease, entry, resolved).ConfigureAwait(false);
+            failed = reply.Error is not null;
+            if (reply.NotStarted)
             {
-                current = entry;
-                var reply = await PushAsync(lease, entry, resolved).ConfigureAwait(false);
+                // The task ahead of it blocked in Get: it runs elsewhere, at no cost to its retries.
+                LogGivenBack(_logger, resolved.DisplayName, resolved.TaskId, lease.LeaseId);
+                lock (_lock) held.Serial = true;
+                requeue = entry.Status != TaskManager.Status.Finished;
+            }
+            else
+            {
                 bool workerDied = reply.Error is { Kind: ErrorKind.WorkerCrashed } && !reply.IsApplicationError;
                 // The last attempt's worker died: say whether its node did (NodeDiedException) or only the worker.
                 if (workerDied && entry.RetriesLeft == 0 && await _raylet.IsNodeDeadAsync(lease.NodeId, _disposed.Token).ConfigureAwait(false))
@@ -190,14 +511,9 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
                                 $"retries are spent: {reply.Error!.Message}",
                         },
                     };
-                if (_taskManager.HandleReply(entry, reply)) Queue(entry, resolved);
-                current = null;
-                if (workerDied)
-                {
-                    // Do not push more work to a dead worker; the class asks for a new lease for what is left.
-                    disconnect = true;
-                    break;
-                }
+                // Do not push more work to a dead worker; the class asks for a new lease for what is left.
+                disconnect = workerDied;
+                requeue = _taskManager.HandleReply(entry, reply);
             }
         }
         catch (Exception e)
@@ -205,22 +521,31 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             // A failure inside RaySharp while handling a reply: the task fails rather than hang, and the worker is not
             // trusted with more work.
             disconnect = true;
-            LogReplyHandlingFailed(_logger, e, current?.Spec.DisplayName);
-            if (current is not null) _taskManager.FailTask(current, InternalError(current.Spec, e));
+            LogReplyHandlingFailed(_logger, e, entry.Spec.DisplayName);
+            _taskManager.FailTask(entry, InternalError(entry.Spec, e));
         }
-        finally
+        if (requeue) Queue(entry, resolved);
+        var actions = new Actions();
+        lock (_lock)
         {
-            try
+            var cls = held.Class;
+            held.InFlight--;
+            held.Exclusive = false;
+            long now = Stopwatch.GetTimestamp();
+            if (!disconnect && !requeue)
             {
-                LogReturningLease(_logger, lease.LeaseId, disconnect);
-                _raylet.ReturnWorker(lease, disconnect);
+                // The worker's time on this task: from its push, or from the reply before it when it waited in the pipeline.
+                long sample = now - Math.Max(pushedAt, held.LastActivity);
+                cls.ServiceTicks = cls.ServiceTicks <= 0 ? sample : cls.ServiceTicks * 0.8 + sample * 0.2;
             }
-            catch (Exception e)
-            {
-                LogReturnFailed(_logger, e, lease.LeaseId, cls.Request.Description);
-            }
+            held.LastActivity = now;
+            held.LastFailed = failed;
+            if (disconnect) RetireLocked(held, disconnect: true, actions);
+            else if (held.Done) { }
+            else if (held.InFlight == 0 && IsExpired(held) || _isDisposed && held.InFlight == 0) RetireLocked(held, disconnect: false, actions);
+            ScheduleLocked(cls, actions);
         }
-        lock (_lock) RequestLeasesLocked(cls);
+        actions.Run(this);
     }
 
     /// <summary>The class's lease request, sent toward the node that holds most of the argument bytes of the task at the
@@ -269,7 +594,6 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         int failures;
         lock (_lock)
         {
-            cls.PendingLeaseRequests--;
             failures = ++cls.ConsecutiveLeaseFailures;
             while (cls.Ready.TryPeek(out var head) && head.Entry.Status == TaskManager.Status.Finished) cls.Ready.Dequeue();
             // A node that died after a raylet (or the locality choice) picked it costs no retries (as in Ray, where only the task's own failures do).
@@ -346,23 +670,6 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         }
     }
 
-    private bool TryDequeue(SchedulingClass cls, out TaskManager.Entry entry, out TaskSpec resolved)
-    {
-        lock (_lock)
-        {
-            while (cls.Ready.TryDequeue(out var next))
-            {
-                // Cancelled while queued: TaskManager already failed it.
-                if (next.Entry.Status == TaskManager.Status.Finished) continue;
-                (entry, resolved) = next;
-                return true;
-            }
-        }
-        entry = null!;
-        resolved = null!;
-        return false;
-    }
-
     private static RayErrorInfo InternalError(TaskSpec spec, Exception e) => InternalError(spec.DisplayName, e);
 
     private static RayErrorInfo InternalError(string what, Exception e) => new()
@@ -371,7 +678,28 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         Message = $"Submitting {what} failed inside RaySharp: {e.GetType().Name}: {e.Message}",
     };
 
-    public void Dispose() => _disposed.Cancel();
+    /// <summary>Stops asking for leases and returns every held lease (those with tasks still running disconnect their
+    /// workers: the tasks were failed at shutdown).</summary>
+    public void Dispose()
+    {
+        var actions = new Actions();
+        lock (_lock)
+        {
+            if (_isDisposed) return;
+            _isDisposed = true;
+            foreach (var cls in _classes.Values)
+            {
+                for (int i = cls.Leases.Count - 1; i >= 0; i--)
+                    RetireLocked(cls.Leases[i], disconnect: cls.Leases[i].InFlight > 0, actions);
+                // Withdrawn where they wait, so that the raylet does not grant them to nobody.
+                (actions.Cancels ??= []).AddRange(cls.PendingRequests);
+                cls.PendingRequests.Clear();
+            }
+        }
+        _disposed.Cancel();
+        _lingerTimer.Dispose();
+        actions.Run(this);
+    }
 
     // The submission path logs through source-generated methods: nothing is formatted unless the level is on.
 
@@ -396,8 +724,17 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling the reply of {Task} failed inside RaySharp")]
     private static partial void LogReplyHandlingFailed(ILogger logger, Exception e, string? task);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Returning the lease {LeaseId} of {Task} to the raylet failed")]
-    private static partial void LogReturnFailed(ILogger logger, Exception e, long leaseId, string task);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Returning the lease {LeaseId} (with {Count} leases in all) to the raylet failed")]
+    private static partial void LogReturnFailed(ILogger logger, Exception e, long leaseId, int count);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Canceling a lease request for {Task}: its queue has drained into held leases")]
+    private static partial void LogCancelingLeaseRequest(ILogger logger, string task);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Task} ({TaskId}) was given back unstarted under lease {LeaseId} (the task ahead of it blocked); queuing it again")]
+    private static partial void LogGivenBack(ILogger logger, string task, TaskId taskId, long leaseId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Returning idle worker leases failed inside RaySharp")]
+    private static partial void LogLingerFailed(ILogger logger, Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pushing {Task} ({TaskId}) to the worker leased on node {NodeId} failed; treating the worker as dead")]
     private static partial void LogPushFailed(ILogger logger, Exception e, string task, TaskId taskId, NodeId nodeId);

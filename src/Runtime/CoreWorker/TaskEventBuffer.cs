@@ -21,7 +21,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
 {
     /// <summary>One recorded state change. The spec is kept (not copied) until the batch is built: recording costs no
     /// allocation, and the spec lives at least that long with its owner anyway.</summary>
-    private readonly record struct Recorded(TaskSpec Spec, int Attempt, RayTaskStatus State, long TimeMs, NodeId NodeId, WorkerId WorkerId, int Pid,
+    internal readonly record struct Recorded(TaskSpec Spec, int Attempt, RayTaskStatus State, long TimeMs, NodeId NodeId, WorkerId WorkerId, int Pid,
         RayErrorInfo? Error, bool WithInfo);
 
     private const int InitialCapacity = 256;
@@ -131,7 +131,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
                 if (taken.Length == 0 && dropped == 0) return;
                 try
                 {
-                    await _sink.SendAsync(new TaskEventBatch(_reporter, Array.ConvertAll(taken, ToData), dropped), ct).ConfigureAwait(false);
+                    await _sink.SendAsync(new TaskEventBatch(_reporter, Coalesce(taken), dropped), ct).ConfigureAwait(false);
                 }
                 catch (Exception e)
                 {
@@ -176,6 +176,71 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
         {
             // Disposed.
         }
+    }
+
+    private static readonly int s_numStates = Enum.GetValues<RayTaskStatus>().Length;
+
+    /// <summary>The batch's events with those of one attempt merged into one record (its owner records up to four state
+    /// changes of a task within a report interval): the GCS merges a record per attempt instead of one per change.</summary>
+    internal static TaskEventData[] Coalesce(Recorded[] taken)
+    {
+        if (taken.Length <= 1) return Array.ConvertAll(taken, ToData);
+        var index = new Dictionary<(TaskId, int), Merged>(taken.Length);
+        var order = new List<Merged>(taken.Length);
+        foreach (var e in taken)
+        {
+            if (!index.TryGetValue((e.Spec.TaskId, e.Attempt), out var m))
+            {
+                index[(e.Spec.TaskId, e.Attempt)] = m = new Merged(e);
+                order.Add(m);
+            }
+            else m.Add(e);
+        }
+        return order.ConvertAll(static m => m.ToData()).ToArray();
+    }
+
+    /// <summary>The events of one attempt within a batch: the latest state and time, when it reached each, and what any of
+    /// them said about the task, its worker and its error.</summary>
+    private sealed class Merged(Recorded first)
+    {
+        private Recorded _latest = first;
+        private long[]? _times;
+        private TaskSpec? _infoOf = first.WithInfo ? first.Spec : null;
+        private NodeId _node = first.NodeId;
+        private WorkerId _worker = first.WorkerId;
+        private int _pid = first.Pid;
+        private RayErrorInfo? _error = first.Error;
+
+        public void Add(Recorded e)
+        {
+            if (_times is null)
+            {
+                _times = new long[s_numStates];
+                _times[(int)_latest.State] = Math.Max(1, _latest.TimeMs);
+            }
+            if (_times[(int)e.State] == 0) _times[(int)e.State] = Math.Max(1, e.TimeMs);
+            _latest = e;
+            if (e.WithInfo) _infoOf ??= e.Spec;
+            if (!e.NodeId.IsNil) _node = e.NodeId;
+            if (!e.WorkerId.IsNil) _worker = e.WorkerId;
+            if (e.Pid > 0) _pid = e.Pid;
+            if (e.Error is not null) _error = e.Error;
+        }
+
+        public TaskEventData ToData() => _times is null ? TaskEventBuffer.ToData(_latest) : new TaskEventData
+        {
+            TaskId = _latest.Spec.TaskId,
+            Attempt = _latest.Attempt,
+            State = _latest.State,
+            TimeMs = _latest.TimeMs,
+            StateTimesMs = _times,
+            Info = _infoOf is null ? null : InfoOf(_infoOf),
+            NodeId = _node,
+            WorkerId = _worker,
+            WorkerPid = _pid,
+            ErrorType = _error is not null ? ErrorTypeOf(_error.Kind) : null,
+            ErrorMessage = _error is not null ? MessageOf(_error) : null,
+        };
     }
 
     private static TaskEventData ToData(Recorded e) => new()

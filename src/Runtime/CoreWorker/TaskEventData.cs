@@ -23,6 +23,11 @@ internal sealed partial record TaskEventData
 
     /// <summary>Milliseconds since the Unix epoch.</summary>
     public long TimeMs { get; init; }
+
+    /// <summary>When the attempt reached each state this record reports (indexed by <see cref="RayTaskStatus"/>; 0: not in
+    /// this record), when a worker sends several state changes of one attempt as one record; <see cref="State"/> and
+    /// <see cref="TimeMs"/> are then the latest of them. Null: the record is the one state change.</summary>
+    public long[]? StateTimesMs { get; init; }
     public TaskInfoData? Info { get; init; }
     public NodeId NodeId { get; init; }
     public WorkerId WorkerId { get; init; }

@@ -27,6 +27,24 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
     private SemaphoreSlim? _concurrency;
     private volatile string? _deathReason;
 
+    /// <summary>A normal task pushed here that has not started: its owner pipelines tasks on the lease, so several wait
+    /// behind the running one.</summary>
+    private sealed class Queued(TaskSpec task, CancellationTokenSource cts, TaskCompletionSource<PushTaskReply> done)
+    {
+        public TaskSpec Task { get; } = task;
+        public CancellationTokenSource Cancellation { get; } = cts;
+        public TaskCompletionSource<PushTaskReply> Done { get; } = done;
+
+        /// <summary>0: waiting; 1: started; 2: given back or canceled before it started.</summary>
+        public int State;
+    }
+
+    private readonly ConcurrentDictionary<TaskId, Queued> _queued = new();
+
+    // The running normal task is blocked in Get: tasks queued behind it would wait for however long that takes (and
+    // deadlock if it waits for one of them), so they go back to their owner, which runs them elsewhere.
+    private volatile bool _blocked;
+
     public TaskReceiver(TaskExecutor executor, IRayletClient raylet, WorkerId workerId)
     {
         _executor = executor;
@@ -63,12 +81,55 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         {
             _ = RunAsyncActorCallAsync(task, cts, done);
         }
+        else if (Actor is null && task.Type == TaskType.NormalTask)
+        {
+            EnqueueNormal(task, cts, done);
+        }
         else
         {
             Enqueue(task, cts, done);
         }
         return done.Task;
     }
+
+    private void EnqueueNormal(TaskSpec task, CancellationTokenSource cts, TaskCompletionSource<PushTaskReply> done)
+    {
+        var queued = new Queued(task, cts, done);
+        _queued[task.TaskId] = queued;
+        // Pushed while the running task is blocked (before its owner heard of the tasks given back): given back too.
+        if (_blocked)
+        {
+            GiveBack(queued, PushTaskReply.GivenBack);
+            return;
+        }
+        if (_thread.TryPost(() =>
+            {
+                if (Interlocked.CompareExchange(ref queued.State, 1, 0) != 0) return; // given back meanwhile
+                _queued.TryRemove(task.TaskId, out _);
+                done.TrySetResult(ExecuteOnThisThread(task, cts));
+            }))
+            return;
+        if (Interlocked.CompareExchange(ref queued.State, 2, 0) != 0) return;
+        _queued.TryRemove(task.TaskId, out _);
+        _running.TryRemove(task.TaskId, out _);
+        done.TrySetResult(PushTaskReply.WorkerDied(_deathReason ?? "the worker stopped"));
+    }
+
+    /// <summary>Answers a queued task that has not started with <paramref name="reply"/> instead of running it; false when
+    /// it started (or was answered) already.</summary>
+    private bool GiveBack(Queued queued, PushTaskReply reply)
+    {
+        if (Interlocked.CompareExchange(ref queued.State, 2, 0) != 0) return false;
+        _queued.TryRemove(queued.Task.TaskId, out _);
+        _running.TryRemove(queued.Task.TaskId, out _);
+        queued.Cancellation.Dispose();
+        queued.Done.TrySetResult(reply);
+        return true;
+    }
+
+    /// <summary>Cancels a task queued here that has not started (it never runs); false when it is not queued here.</summary>
+    public bool TryCancelQueued(TaskId taskId) =>
+        _queued.TryGetValue(taskId, out var queued) && GiveBack(queued, new PushTaskReply([], RayErrorInfo.Cancelled(taskId, queued.Task.DisplayName), false));
 
     /// <summary>Runs the task on the worker's threads; <paramref name="release"/>, if any, once it is done.</summary>
     private void Enqueue(TaskSpec task, CancellationTokenSource cts, TaskCompletionSource<PushTaskReply> done, SemaphoreSlim? release = null)
@@ -90,7 +151,7 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         {
             if (_deathReason is { } reason) return PushTaskReply.WorkerDied(reason);
             // Cancelled while it waited for a thread: it never starts.
-            if (cts.IsCancellationRequested && task.Type == TaskType.ActorTask)
+            if (cts.IsCancellationRequested && task.Type is TaskType.ActorTask or TaskType.NormalTask)
                 return new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false);
             // A leased worker is dedicated to its task, so blocking its thread on an async invoker is what a
             // worker process's main thread would do too.
@@ -201,11 +262,17 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
 
     public void NotifyBlocked()
     {
+        if (Actor is null)
+        {
+            _blocked = true;
+            foreach (var queued in _queued.Values) GiveBack(queued, PushTaskReply.GivenBack);
+        }
         if (Lease is { } lease) _raylet.NotifyTaskBlocked(lease);
     }
 
     public void NotifyUnblocked()
     {
+        _blocked = false;
         if (Lease is { } lease) _raylet.NotifyTaskUnblocked(lease);
     }
 

@@ -85,6 +85,9 @@ internal sealed partial class GcsTaskManager : IDisposable
             (errorType, errorMessage) = (null, null);
         }
         if (times[(int)e.State] == 0) times[(int)e.State] = Math.Max(1, e.TimeMs);
+        if (e.StateTimesMs is { } reached)
+            for (int s = 0; s < reached.Length && s < times.Length; s++)
+                if (times[s] == 0 && reached[s] > 0) times[s] = reached[s];
         return a with
         {
             StateTimesMs = times,

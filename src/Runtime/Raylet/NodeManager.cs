@@ -420,6 +420,30 @@ internal sealed partial class NodeManager : IDisposable
         return pending.Reply.Task;
     }
 
+    /// <summary>The requester canceled a request it numbered (Ray's <c>CancelWorkerLease</c>): true when it was still queued
+    /// here (it is answered Canceled); false when it is being granted, was answered, or never came here.</summary>
+    public bool CancelWorkerLease(long leaseRequestId)
+    {
+        PendingLease? canceled = null;
+        lock (_lock)
+        {
+            for (var node = _queue.First; node is not null; node = node.Next)
+                if (node.Value.Request.LeaseRequestId == leaseRequestId)
+                {
+                    canceled = node.Value;
+                    _queue.Remove(node);
+                    break;
+                }
+        }
+        if (canceled is null) return false;
+        LogLeaseCanceledByOwner(_logger, canceled.Request.Description);
+        canceled.Reply.TrySetResult(new WireLeaseReply
+        {
+            Kind = LeaseReplyKind.Canceled, CanceledByOwner = true, CancelMessage = $"{canceled.Request.Description}: its owner canceled the request.",
+        });
+        return true;
+    }
+
     /// <summary>A reply to send at once (spillback or cancel), or null to queue the request here.</summary>
     private WireLeaseReply? Decide(PendingLease p)
     {
@@ -744,6 +768,9 @@ internal sealed partial class NodeManager : IDisposable
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Lease {LeaseId} granted for {Work} on worker {WorkerId}")]
     private static partial void LogLeaseGranted(ILogger logger, long leaseId, string work, WorkerId workerId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A queued lease request for {Work} was canceled by its owner")]
+    private static partial void LogLeaseCanceledByOwner(ILogger logger, string work);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Lease {LeaseId} returned (disconnect the worker: {Disconnect})")]
     private static partial void LogLeaseReturned(ILogger logger, long leaseId, bool disconnect);

@@ -13,6 +13,8 @@ internal class NodeManagerService : IRpcService
     public const string Name = "raysharp.NodeManagerService";
     public static readonly Method<WireLeaseRequest, WireLeaseReply> RequestWorkerLeaseMethod = RpcMarshaller.Unary<WireLeaseRequest, WireLeaseReply>(Name, nameof(RequestWorkerLease));
     public static readonly Method<ReturnWorkerRequest, Empty> ReturnWorkerMethod = RpcMarshaller.Unary<ReturnWorkerRequest, Empty>(Name, nameof(ReturnWorker));
+    public static readonly Method<CancelWorkerLeaseRequest, BoolReply> CancelWorkerLeaseMethod = RpcMarshaller.Unary<CancelWorkerLeaseRequest, BoolReply>(Name, nameof(CancelWorkerLease));
+    public static readonly Method<ReturnWorkersRequest, Empty> ReturnWorkersMethod = RpcMarshaller.Unary<ReturnWorkersRequest, Empty>(Name, nameof(ReturnWorkers));
     public static readonly Method<LeaseIdRequest, Empty> NotifyBlockedMethod = RpcMarshaller.Unary<LeaseIdRequest, Empty>(Name, nameof(NotifyBlocked));
     public static readonly Method<LeaseIdRequest, Empty> NotifyUnblockedMethod = RpcMarshaller.Unary<LeaseIdRequest, Empty>(Name, nameof(NotifyUnblocked));
     public static readonly Method<RegisterWorkerRequest, BoolReply> RegisterWorkerMethod = RpcMarshaller.Unary<RegisterWorkerRequest, BoolReply>(Name, nameof(RegisterWorker));
@@ -51,6 +53,8 @@ internal class NodeManagerService : IRpcService
     {
         b.AddMethod(RequestWorkerLeaseMethod, s is null ? null : s.RequestWorkerLease);
         b.AddMethod(ReturnWorkerMethod, s is null ? null : s.ReturnWorker);
+        b.AddMethod(ReturnWorkersMethod, s is null ? null : s.ReturnWorkers);
+        b.AddMethod(CancelWorkerLeaseMethod, s is null ? null : s.CancelWorkerLease);
         b.AddMethod(NotifyBlockedMethod, s is null ? null : s.NotifyBlocked);
         b.AddMethod(NotifyUnblockedMethod, s is null ? null : s.NotifyUnblocked);
         b.AddMethod(RegisterWorkerMethod, s is null ? null : s.RegisterWorker);
@@ -129,6 +133,28 @@ internal class NodeManagerService : IRpcService
     public virtual Task<Empty> ReturnWorker(ReturnWorkerRequest request, ServerCallContext context)
     {
         _raylet.ReturnWorker(request.LeaseId, request.Disconnect);
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual Task<BoolReply> CancelWorkerLease(CancelWorkerLeaseRequest request, ServerCallContext context)
+    {
+        if (request.LeaseRequestId == 0) throw new RpcException(new Status(StatusCode.InvalidArgument, "CancelWorkerLease: the request ID is 0."));
+        return Task.FromResult(new BoolReply(_raylet.CancelWorkerLease(request.LeaseRequestId)));
+    }
+
+    /// <summary>Most leases one <see cref="ReturnWorkers"/> call returns (a submitter holds at most a few per class).</summary>
+    internal const int MaxLeasesPerReturn = 100_000;
+
+    public virtual Task<Empty> ReturnWorkers(ReturnWorkersRequest request, ServerCallContext context)
+    {
+        // Checked whole before any lease is touched: a bad entry returns none of them.
+        if (request.Leases is not { } leases) throw new RpcException(new Status(StatusCode.InvalidArgument, "ReturnWorkers: no leases."));
+        if (leases.Length > MaxLeasesPerReturn)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"ReturnWorkers: {leases.Length} leases (at most {MaxLeasesPerReturn})."));
+        foreach (var lease in leases)
+            if (lease is null || lease.LeaseId <= 0)
+                throw new RpcException(new Status(StatusCode.InvalidArgument, "ReturnWorkers: a lease ID is missing or not positive."));
+        foreach (var lease in leases) _raylet.ReturnWorker(lease.LeaseId, lease.Disconnect);
         return Task.FromResult(Empty.Instance);
     }
 

@@ -37,7 +37,12 @@ internal sealed class RayletRpcClient : IRayletClient
 
     public NodeId NodeId { get; }
 
-    public async ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct)
+    public ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct) =>
+        RequestWorkerLeaseAsync(request, ct, CancellationToken.None);
+
+    /// <summary>Numbers the request so that <paramref name="cancel"/> can withdraw it where it waits (the raylet it was
+    /// sent or spilled to): a cancel that races the grant leaves the grant to the caller, so no lease is leaked.</summary>
+    public async ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct, CancellationToken cancel)
     {
         var envVars = request.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null;
         // The submitter asks under its lock: reading the node table (at most once a second) is I/O that must not run
@@ -46,8 +51,20 @@ internal sealed class RayletRpcClient : IRayletClient
         var remote = !request.PreferredNode.IsNil && request.PreferredNode != NodeId && EndpointOf(request.PreferredNode) is { } endpoint
             ? (Node: request.PreferredNode, Endpoint: endpoint)
             : default((NodeId Node, string Endpoint)?);
-        var (reply, raylet) = await RayletRpc.RequestLeaseAsync(_config, remote?.Endpoint ?? _raylet, request.ToWire(_jobId, envVars), ct, DeathOf,
-            remote?.Node).ConfigureAwait(false);
+        var wire = request.ToWire(_jobId, envVars);
+        string current = remote?.Endpoint ?? _raylet;
+        CancellationTokenRegistration registration = default;
+        if (cancel.CanBeCanceled)
+        {
+            long id = Random.Shared.NextInt64(1, long.MaxValue);
+            wire = wire with { LeaseRequestId = id };
+            registration = cancel.Register(() => RayletRpc.CancelWorkerLease(_config, Volatile.Read(ref current), id, _logger));
+        }
+        WireLeaseReply reply;
+        string raylet;
+        using (registration)
+            (reply, raylet) = await RayletRpc.RequestLeaseAsync(_config, current, wire, ct, DeathOf, remote?.Node,
+                onHop: e => Volatile.Write(ref current, e), canceled: cancel).ConfigureAwait(false);
         var resources = reply.Resources.FromWire();
         var worker = new RemoteCoreWorkerClient(reply.Worker!, NodeId, _jobId, reply.LeaseId, resources, _config, _connectionLogger);
         return new WorkerLease(reply.LeaseId, worker, reply.NodeId, resources) { Raylet = raylet };
@@ -126,6 +143,21 @@ internal sealed class RayletRpcClient : IRayletClient
 
     public void ReturnWorker(WorkerLease lease, bool disconnectWorker) =>
         RayletRpc.ReturnWorker(_config, lease.Raylet ?? _raylet, lease.LeaseId, disconnectWorker, _logger);
+
+    /// <summary>One message per raylet that granted some of the leases.</summary>
+    public void ReturnWorkers(IReadOnlyList<(WorkerLease Lease, bool Disconnect)> leases)
+    {
+        var byRaylet = new Dictionary<string, List<ReturnWorkerRequest>>(StringComparer.Ordinal);
+        foreach (var (lease, disconnect) in leases)
+        {
+            string raylet = lease.Raylet ?? _raylet;
+            if (!byRaylet.TryGetValue(raylet, out var list)) byRaylet[raylet] = list = [];
+            list.Add(new ReturnWorkerRequest(lease.LeaseId, disconnect));
+        }
+        foreach (var (raylet, list) in byRaylet)
+            if (list.Count == 1) RayletRpc.ReturnWorker(_config, raylet, list[0].LeaseId, list[0].Disconnect, _logger);
+            else RayletRpc.ReturnWorkers(_config, raylet, [.. list], _logger);
+    }
 
     // Blocked/unblocked notices must reach the raylet in the order they happened (an unblock overtaken by the next
     // block would leave the raylet counting a blocked task's CPU): one sender sends them one at a time.

@@ -52,6 +52,9 @@ internal sealed partial class CoreWorkerConnection
 
     public CallInvoker Invoker => _invoker;
 
+    /// <summary>False once the connection broke (the worker died or became unreachable).</summary>
+    public bool IsBroken => _broken is not null;
+
     /// <summary>The GCS says the node died: connections to its workers break now, failing the calls in flight (a node cut
     /// off by the network leaves them hanging otherwise).</summary>
     public static void BreakNode(NodeId node, string reason)
@@ -200,6 +203,7 @@ internal sealed class RemoteCoreWorkerClient : ICoreWorkerClient
     public async Task<PushTaskReply> PushTaskAsync(TaskSpec task, CancellationToken ct)
     {
         var reply = await _connection.PushAsync(task.ToWire(_jobId), _leaseId, _leaseResources).ConfigureAwait(false);
+        if (reply.NotStarted) return PushTaskReply.GivenBack;
         return new PushTaskReply(Array.ConvertAll(reply.Returns, r => r.FromWire()), reply.Error, reply.IsApplicationError)
         {
             RemoteNested = reply.NestedPins is { } pins ? Array.ConvertAll(pins, p => new NestedRef(p.Id, p.Owner)) : null,
@@ -214,4 +218,6 @@ internal sealed class RemoteCoreWorkerClient : ICoreWorkerClient
     }
 
     public void ReleasePins(ObjectId[] ids) => _connection.Fire(CoreWorkerService.ReleasePinsMethod, new ReleasePinsRequest(ids));
+
+    public bool IsAlive => !_connection.IsBroken;
 }

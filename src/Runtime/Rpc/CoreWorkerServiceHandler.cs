@@ -74,7 +74,8 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
             reply(new PushTaskResponse(request.CallId, [], RayErrorInfo.FromUserException(e, request.Task.DisplayName), true, null));
             return;
         }
-        if (request.LeaseId != 0)
+        // Tasks pipelined on one lease carry the same lease: it is made once.
+        if (request.LeaseId != 0 && receiver.Lease?.LeaseId != request.LeaseId)
             receiver.Lease = new WorkerLease(request.LeaseId, receiver, _nodeId, leaseResources);
         Interlocked.Increment(ref _running);
         _ = RunAsync(receiver, spec, request.CallId, reply);
@@ -103,7 +104,8 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         if (tookRefs) Volatile.Write(ref _collectionWanted, 1);
         // Decremented before the reply goes out: the writer reports an exited actor once nothing runs.
         Interlocked.Decrement(ref _running);
-        reply(new PushTaskResponse(callId, Array.ConvertAll(result.Returns, r => r.ToWire()), result.Error, result.IsApplicationError, nested));
+        reply(new PushTaskResponse(callId, Array.ConvertAll(result.Returns, r => r.ToWire()), result.Error, result.IsApplicationError, nested,
+            result.NotStarted));
         if (tookRefs) _idleCollection?.Change(IdleCollectionDelay, Timeout.InfiniteTimeSpan);
     }
 
@@ -144,6 +146,8 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         // The children of the task were submitted from here, so this worker owns them and cancels them (Ray forwards a
         // recursive cancel to the worker running the parent for the same reason).
         if (recursive) Worker?.TaskManager.CancelChildren(taskId, force);
+        // A task still queued behind another on this worker is dropped, force or not: nothing runs that needs killing.
+        if (Receiver?.TryCancelQueued(taskId) == true) return true;
         if (force)
         {
             // Ray's force cancel kills the worker: a running .NET thread cannot be stopped any other way.

@@ -75,8 +75,9 @@ internal sealed partial record WireTaskSpec
 
 [MemoryPackable] internal sealed partial record PushTaskRequest(long CallId, WireTaskSpec Task, long LeaseId, Dictionary<string, double> LeaseResources);
 
+// NotStarted: the worker gave the task back without running it (the task ahead of it blocked in Get).
 [MemoryPackable] internal sealed partial record PushTaskResponse(long CallId, WireObject[] Returns, RayErrorInfo? Error, bool IsApplicationError,
-    WireNestedRef[]? NestedPins);
+    WireNestedRef[]? NestedPins, bool NotStarted = false);
 
 /// <summary>Pushes batched on the long-lived task stream.</summary>
 [MemoryPackable] internal sealed partial record PushBatch(PushTaskRequest[] Items);
@@ -121,6 +122,8 @@ internal sealed partial record WireLeaseRequest
     public WireStoreArg[]? StoreArgs { get; init; }
     /// <summary>The task's or actor's own working-dir package URI, when it differs from its job's.</summary>
     public string? WorkingDirUri { get; init; }
+    /// <summary>Chosen by the requester (0: none) to cancel the request while it waits (Ray's <c>CancelWorkerLease</c>).</summary>
+    public long LeaseRequestId { get; init; }
 }
 
 [MemoryPackable] internal sealed partial record WireStoreArg(ObjectId ObjectId, NodeId Node);
@@ -141,9 +144,18 @@ internal sealed partial record WireLeaseReply
     public string? CancelMessage { get; init; }
     /// <summary>Canceled because the placement group the work was scheduled into was removed.</summary>
     public bool PlacementGroupRemoved { get; init; }
+    /// <summary>Canceled because its requester no longer needs it (<see cref="CancelWorkerLeaseRequest"/>).</summary>
+    public bool CanceledByOwner { get; init; }
 }
 
+/// <summary>The requester no longer needs the lease request it numbered so (Ray's <c>CancelWorkerLease</c>): a request still
+/// queued is answered Canceled; one being granted is not touched (the requester gets the grant and returns it).</summary>
+[MemoryPackable] internal sealed partial record CancelWorkerLeaseRequest(long LeaseRequestId);
+
 [MemoryPackable] internal sealed partial record ReturnWorkerRequest(long LeaseId, bool Disconnect);
+
+/// <summary>Several leases returned at once (leases that went idle together).</summary>
+[MemoryPackable] internal sealed partial record ReturnWorkersRequest(ReturnWorkerRequest[] Leases);
 
 /// <summary>From a GCS that restarted (Ray's <c>ReleaseUnusedActorWorkers</c>): actor workers leased by another GCS
 /// incarnation and not in <paramref name="InUse"/> (the workers of the actors it knows on the node) are stopped.</summary>

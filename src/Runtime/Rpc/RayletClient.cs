@@ -19,8 +19,12 @@ internal static class RayletRpc
     /// to a node that dies (or is dead already) stops waiting for it: a raylet that froze or was cut off never answers.</param>
     /// <param name="endpointNode">The node of <paramref name="endpoint"/> when it is another node than the caller's own
     /// (a locality choice): watched for death and named, as a spillback target is.</param>
+    /// <param name="onHop">Told the raylet the request goes to next (a spillback), so that a cancel reaches it.</param>
+    /// <param name="canceled">The requester canceled the request (<see cref="CancelWorkerLease"/> was sent): a spillback is
+    /// not followed, and a Canceled reply saying so throws <see cref="OperationCanceledException"/>.</param>
     public static async Task<(WireLeaseReply Reply, string RayletEndpoint)> RequestLeaseAsync(RayConfig config, string endpoint,
-        WireLeaseRequest request, CancellationToken ct, Func<NodeId, CancellationToken>? nodeDeath = null, NodeId? endpointNode = null)
+        WireLeaseRequest request, CancellationToken ct, Func<NodeId, CancellationToken>? nodeDeath = null, NodeId? endpointNode = null,
+        Action<string>? onHop = null, CancellationToken canceled = default)
     {
         NodeId? node = endpointNode; // else known once a raylet names the node it sends the request to
         for (int hop = 0; ; hop++)
@@ -56,11 +60,15 @@ internal static class RayletRpc
                 case LeaseReplyKind.Granted:
                     return (reply, endpoint);
                 case LeaseReplyKind.Spillback:
+                    canceled.ThrowIfCancellationRequested();
                     endpoint = reply.SpillbackEndpoint!;
                     node = reply.NodeId;
+                    onHop?.Invoke(endpoint);
                     // After a few hops, make the chosen node queue the request instead of passing it on again.
                     request = request with { GrantOrReject = hop + 1 >= Math.Max(1, config.MaxSpillbacks / 2), Spilled = true };
                     continue;
+                case LeaseReplyKind.Canceled when reply.CanceledByOwner:
+                    throw new OperationCanceledException(canceled);
                 case LeaseReplyKind.Rejected:
                     throw new LeaseRejectedException(reply.CancelMessage ?? $"The raylet at {endpoint} rejected the lease request of {request.Description}.");
                 case LeaseReplyKind.Canceled when reply.PlacementGroupRemoved:
@@ -82,6 +90,15 @@ internal static class RayletRpc
     public static void ReturnWorker(RayConfig config, string rayletEndpoint, long leaseId, bool disconnect, ILogger logger) =>
         RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint, config), NodeManagerService.ReturnWorkerMethod, new ReturnWorkerRequest(leaseId, disconnect),
             logger);
+
+    /// <summary>Cancels a numbered lease request waiting at the raylet, without waiting (Ray's <c>CancelWorkerLease</c>).</summary>
+    public static void CancelWorkerLease(RayConfig config, string rayletEndpoint, long leaseRequestId, ILogger logger) =>
+        RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint, config), NodeManagerService.CancelWorkerLeaseMethod,
+            new CancelWorkerLeaseRequest(leaseRequestId), logger);
+
+    /// <summary>Returns several leases granted by one raylet in one message, without waiting.</summary>
+    public static void ReturnWorkers(RayConfig config, string rayletEndpoint, ReturnWorkerRequest[] leases, ILogger logger) =>
+        RpcChannels.Fire(RpcChannels.Invoker(rayletEndpoint, config), NodeManagerService.ReturnWorkersMethod, new ReturnWorkersRequest(leases), logger);
 
     /// <summary>The GCS reserves placement-group bundles on a raylet: phase one.</summary>
     public static Task<BundlesReply> PrepareBundlesAsync(RayConfig config, string endpoint, PrepareBundlesRequest request, TimeSpan deadline,

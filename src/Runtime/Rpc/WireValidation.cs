@@ -39,6 +39,8 @@ internal static class WireValidation
         }
     }
 
+    private static bool IsValidText(string? value, bool allowEmpty) => value is not null && (allowEmpty || value.Length > 0) && value.Length <= MaxNameLength;
+
     public static void Text(string? value, string what, bool allowEmpty = false)
     {
         if (value is null || (!allowEmpty && value.Length == 0)) throw Invalid($"{what} is missing.");
@@ -231,6 +233,8 @@ internal static class WireValidation
     private const int MaxAttempt = 1_000_000;
     private const long MaxTimeMs = 32_503_680_000_000; // the year 3000
 
+    private static readonly int s_numTaskStates = Enum.GetValues<RaySharp.State.RayTaskStatus>().Length;
+
     public static void TaskEvents(TaskEventBatch batch)
     {
         if (batch.Events is null) throw Invalid("AddTaskEventData: the events are missing.");
@@ -240,20 +244,35 @@ internal static class WireValidation
         foreach (var e in batch.Events)
         {
             if (e is null || e.TaskId.IsNil) throw Invalid("AddTaskEventData: an event has no task ID.");
-            string what = $"AddTaskEventData: the event of task {e.TaskId}";
-            if (e.Attempt is < 0 or > MaxAttempt) throw Invalid($"{what} has attempt number {e.Attempt}.");
-            if (!Enum.IsDefined(e.State)) throw Invalid($"{what} has unknown state {(int)e.State}.");
-            if (e.TimeMs is <= 0 or > MaxTimeMs) throw Invalid($"{what} has time {e.TimeMs} ms.");
-            if (e.WorkerPid < 0) throw Invalid($"{what} has pid {e.WorkerPid}.");
-            if (e.ErrorType is not null) Text(e.ErrorType, $"{what}: the error type");
+            // Thousands of events a second arrive here: the message naming the task is formatted only for a bad one.
+            string What() => $"AddTaskEventData: the event of task {e.TaskId}";
+            if (e.Attempt is < 0 or > MaxAttempt) throw Invalid($"{What()} has attempt number {e.Attempt}.");
+            if (!Enum.IsDefined(e.State)) throw Invalid($"{What()} has unknown state {(int)e.State}.");
+            if (e.TimeMs is <= 0 or > MaxTimeMs) throw Invalid($"{What()} has time {e.TimeMs} ms.");
+            if (e.StateTimesMs is { } times)
+            {
+                if (times.Length != s_numTaskStates) throw Invalid($"{What()} has {times.Length} state times (expected {s_numTaskStates}).");
+                foreach (long t in times)
+                    if (t is < 0 or > MaxTimeMs) throw Invalid($"{What()} has a state time of {t} ms.");
+            }
+            if (e.WorkerPid < 0) throw Invalid($"{What()} has pid {e.WorkerPid}.");
+            if (e.ErrorType is not null && !IsValidText(e.ErrorType, allowEmpty: false)) Text(e.ErrorType, $"{What()}: the error type");
             if (e.ErrorMessage is { Length: > MaxErrorMessageLength })
-                throw Invalid($"{what}: the error message is {e.ErrorMessage.Length} characters long; at most {MaxErrorMessageLength} are accepted.");
+                throw Invalid($"{What()}: the error message is {e.ErrorMessage.Length} characters long; at most {MaxErrorMessageLength} are accepted.");
             if (e.Info is { } info)
             {
-                Text(info.Name, $"{what}: the name", allowEmpty: true);
-                Text(info.FuncOrClassName, $"{what}: the function name", allowEmpty: true);
-                if (!Enum.IsDefined(info.Type)) throw Invalid($"{what} has unknown task type {(int)info.Type}.");
-                Resources(info.RequiredResources, $"{what}: the required resources");
+                if (!IsValidText(info.Name, allowEmpty: true)) Text(info.Name, $"{What()}: the name", allowEmpty: true);
+                if (!IsValidText(info.FuncOrClassName, allowEmpty: true)) Text(info.FuncOrClassName, $"{What()}: the function name", allowEmpty: true);
+                if (!Enum.IsDefined(info.Type)) throw Invalid($"{What()} has unknown task type {(int)info.Type}.");
+                try
+                {
+                    Resources(info.RequiredResources, "the required resources");
+                }
+                catch (RpcException)
+                {
+                    Resources(info.RequiredResources, $"{What()}: the required resources"); // the same check, naming the task
+                    throw;
+                }
             }
         }
     }

@@ -90,6 +90,9 @@ internal sealed class FakeWorker : ICoreWorkerClient
 
     public ConcurrentQueue<(TaskId TaskId, bool Force)> Cancelled { get; } = new();
 
+    /// <summary>False: the connection to the worker broke (its process died).</summary>
+    public bool IsAlive { get; set; } = true;
+
     public Task<PushTaskReply> PushTaskAsync(TaskSpec task, CancellationToken ct)
     {
         Pushed.Enqueue(task);
@@ -142,6 +145,12 @@ internal sealed class FakeRaylet : IRayletClient
     /// <summary>Counts lease requests.</summary>
     public CountSignal LeaseRequests { get; } = new();
 
+    /// <summary>Counts waiting lease requests the submitter canceled (Ray's CancelWorkerLease).</summary>
+    public CountSignal Canceled { get; } = new();
+
+    /// <summary>The size of each <see cref="ReturnWorkers"/> batch.</summary>
+    public ConcurrentQueue<int> ReturnBatches { get; } = new();
+
     public ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct)
     {
         TaskCompletionSource<WorkerLease> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -154,7 +163,10 @@ internal sealed class FakeRaylet : IRayletClient
             _waiting.Enqueue(tcs);
         }
         LeaseRequests.Increment();
-        ct.Register(() => tcs.TrySetCanceled(ct));
+        ct.Register(() =>
+        {
+            if (tcs.TrySetCanceled(ct)) Canceled.Increment();
+        });
         return new ValueTask<WorkerLease>(tcs.Task);
     }
 
@@ -181,6 +193,12 @@ internal sealed class FakeRaylet : IRayletClient
     {
         Returned.Enqueue((lease, disconnectWorker));
         Returns.Increment();
+    }
+
+    public void ReturnWorkers(IReadOnlyList<(WorkerLease Lease, bool Disconnect)> leases)
+    {
+        ReturnBatches.Enqueue(leases.Count);
+        foreach (var (lease, disconnect) in leases) ReturnWorker(lease, disconnect);
     }
 
     public void NotifyTaskBlocked(WorkerLease lease) { }

@@ -48,6 +48,35 @@ public sealed class GcsTaskManagerTests : IDisposable
     private TaskState[] List(int limit = 100, params StateFilter[] filters) => [.. _store.List(limit, filters).Attempts.Select(a => a.ToTaskState())];
 
     [Fact]
+    public void A_record_carrying_several_state_changes_of_an_attempt_merges_each_of_them()
+    {
+        var task = TaskId.ForNormalTask(Job);
+        var times = new long[Enum.GetValues<RayTaskStatus>().Length];
+        times[(int)RayTaskStatus.PendingArgsAvail] = 100;
+        times[(int)RayTaskStatus.SubmittedToWorker] = 102;
+        times[(int)RayTaskStatus.Finished] = 105;
+        Send(Event(task, RayTaskStatus.Finished, info: Info("Add")) with { TimeMs = 105, StateTimesMs = times });
+        Send(Event(task, RayTaskStatus.Running, worker: Worker) with { TimeMs = 103 });
+
+        var row = Assert.Single(List());
+        Assert.Equal(RayTaskStatus.Finished, row.State);
+        Assert.Equal([(RayTaskStatus.PendingArgsAvail, 100L), (RayTaskStatus.SubmittedToWorker, 102L), (RayTaskStatus.Running, 103L),
+            (RayTaskStatus.Finished, 105L)], row.Events.Select(e => (e.State, e.CreatedMs)));
+        Assert.Equal("Add", row.Name);
+    }
+
+    [Fact]
+    public void A_record_whose_state_times_are_malformed_is_refused()
+    {
+        var task = TaskId.ForNormalTask(Job);
+        Assert.Throws<Grpc.Core.RpcException>(() => Send(Event(task, RayTaskStatus.Finished) with { StateTimesMs = new long[2] }));
+        var negative = new long[Enum.GetValues<RayTaskStatus>().Length];
+        negative[0] = -5;
+        Assert.Throws<Grpc.Core.RpcException>(() => Send(Event(task, RayTaskStatus.Finished) with { StateTimesMs = negative }));
+        Assert.Empty(List());
+    }
+
+    [Fact]
     public void The_events_of_an_attempt_merge_into_one_row_whatever_order_they_arrive_in()
     {
         var task = TaskId.ForNormalTask(Job);

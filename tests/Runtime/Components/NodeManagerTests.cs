@@ -112,6 +112,28 @@ public sealed class NodeManagerTests : IDisposable
     // ---- Grants and the queue ----
 
     [Fact]
+    public async Task A_queued_request_its_owner_cancels_is_answered_canceled_and_a_granted_one_is_left_alone()
+    {
+        await StartNode(1);
+        var first = await Granted(Request());
+        var waiting = _node.RequestWorkerLeaseAsync(new WireLeaseRequest
+        {
+            JobId = _job, Resources = new() { [ResourceSet.Cpu] = 1 }, Strategy = Default, RuntimeEnvKey = "", Description = "task g",
+            LeaseRequestId = 77,
+        }, CancellationToken.None);
+        Assert.False(waiting.IsCompleted); // the only CPU is leased
+
+        Assert.True(_node.CancelWorkerLease(77));
+        var reply = await waiting.WaitAsync(Wait);
+        Assert.Equal(LeaseReplyKind.Canceled, reply.Kind);
+        Assert.True(reply.CanceledByOwner);
+        // Gone from the queue: canceling again finds nothing, and the returned CPU is not granted to it.
+        Assert.False(_node.CancelWorkerLease(77));
+        _node.ReturnWorker(first.LeaseId, disconnect: false);
+        await Granted(Request());
+    }
+
+    [Fact]
     public async Task The_node_registers_with_the_GCS_and_reports_what_is_available()
     {
         await StartNode(2);
