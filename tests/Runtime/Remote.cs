@@ -128,7 +128,8 @@ public static partial class Tasks
     [RayRemote]
     public static int RunOrHold(string releaseFile, ActorHandle<Tally> runs)
     {
-        runs.Add(1).Get();
+        // Not waited for: a task blocked in Get gives its CPU back, and a task queued behind this one could then start.
+        using var counted = runs.Add(1);
         if (releaseFile.Length == 0) return 0;
         while (!File.Exists(releaseFile)) Thread.Sleep(2);
         return 1;
