@@ -88,10 +88,11 @@ public sealed partial class ManifestTests
         var container = Manifests.Object("Deployment", name).Container();
         var env = container.Seq("env").Maps().ToDictionary(e => e.Text("name"));
         var args = container.Seq("args").Texts().ToArray();
-        // Kubernetes expands $(VAR) from the container's env before the process starts.
+        // Kubernetes expands $(VAR) from the container's env before the process starts. The only variable is the pod's IP,
+        // an address of the pod's own interface; here that is loopback (the command line checks the address is local).
         foreach (Match reference in Variable().Matches(string.Join(' ', args)))
             Assert.True(env.ContainsKey(reference.Groups[1].Value), $"{name} uses $({reference.Groups[1].Value}) but does not define it");
-        var expanded = args.Select(a => Variable().Replace(a, "10.1.2.3")).ToArray();
+        var expanded = args.Select(a => Variable().Replace(a, "127.0.0.1")).ToArray();
         // The command line reads the autoscaling config as it parses: give it the ConfigMap's file, here.
         string config = Path.Combine(Path.GetTempPath(), $"raysharp-deploy-{Guid.NewGuid():N}.yaml");
         File.WriteAllText(config, Manifests.Object("ConfigMap", "raysharp-autoscaling").Map("data").Text("cluster.yaml"));

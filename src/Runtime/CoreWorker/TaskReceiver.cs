@@ -65,6 +65,9 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
     public Task<PushTaskReply> PushTaskAsync(TaskSpec task, CancellationToken ct)
     {
         if (_deathReason is { } reason) return Task.FromResult(PushTaskReply.WorkerDied(reason));
+        // Its cancel overtook it (the owner sent both, on different calls): it never starts.
+        if (task.Type is TaskType.NormalTask or TaskType.ActorTask && _canceledBeforeArrival.TryRemove(task.TaskId, out _))
+            return Task.FromResult(new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false));
         var cts = CancellationTokenSource.CreateLinkedTokenSource(_dead.Token);
         _running[task.TaskId] = cts;
         var done = new TaskCompletionSource<PushTaskReply>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -241,6 +244,27 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
             cts.Dispose();
             ExitIfRequested();
         }
+    }
+
+    /// <summary>Cancels seen for tasks that had not arrived here; kept for <see cref="CancelWindow"/>, at most
+    /// <see cref="MaxEarlyCancels"/>.</summary>
+    private readonly ConcurrentDictionary<TaskId, long> _canceledBeforeArrival = new();
+
+    private const int MaxEarlyCancels = 10_000;
+    private static readonly TimeSpan CancelWindow = TimeSpan.FromMinutes(1);
+
+    /// <summary>Whether the task was pushed here and has not finished (queued or running).</summary>
+    public bool Has(TaskId taskId) => _running.ContainsKey(taskId);
+
+    /// <summary>A cancel for a task that has not arrived: if it arrives within <see cref="CancelWindow"/>, it is answered
+    /// cancelled without running (a cancel can overtake its task's push).</summary>
+    public void CancelBeforeArrival(TaskId taskId)
+    {
+        long now = Environment.TickCount64;
+        if (_canceledBeforeArrival.Count >= MaxEarlyCancels)
+            foreach (var (id, at) in _canceledBeforeArrival)
+                if (now - at > (long)CancelWindow.TotalMilliseconds) _canceledBeforeArrival.TryRemove(id, out _);
+        if (_canceledBeforeArrival.Count < MaxEarlyCancels) _canceledBeforeArrival[taskId] = now;
     }
 
     public bool CancelTask(TaskId taskId, bool force, bool recursive = false)
