@@ -138,7 +138,7 @@ internal class NodeManagerService : IRpcService
 
     public virtual Task<BoolReply> CancelWorkerLease(CancelWorkerLeaseRequest request, ServerCallContext context)
     {
-        if (request.LeaseRequestId == 0) throw new RpcException(new Status(StatusCode.InvalidArgument, "CancelWorkerLease: the request ID is 0."));
+        if (request.LeaseRequestId == 0) throw WireValidation.Invalid("CancelWorkerLease: the request ID is 0.");
         return Task.FromResult(new BoolReply(_raylet.CancelWorkerLease(request.LeaseRequestId)));
     }
 
@@ -148,12 +148,12 @@ internal class NodeManagerService : IRpcService
     public virtual Task<Empty> ReturnWorkers(ReturnWorkersRequest request, ServerCallContext context)
     {
         // Checked whole before any lease is touched: a bad entry returns none of them.
-        if (request.Leases is not { } leases) throw new RpcException(new Status(StatusCode.InvalidArgument, "ReturnWorkers: no leases."));
+        if (request.Leases is not { } leases) throw WireValidation.Invalid("ReturnWorkers: no leases.");
         if (leases.Length > MaxLeasesPerReturn)
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"ReturnWorkers: {leases.Length} leases (at most {MaxLeasesPerReturn})."));
+            throw WireValidation.Invalid($"ReturnWorkers: {leases.Length} leases (at most {MaxLeasesPerReturn}).");
         foreach (var lease in leases)
             if (lease is null || lease.LeaseId <= 0)
-                throw new RpcException(new Status(StatusCode.InvalidArgument, "ReturnWorkers: a lease ID is missing or not positive."));
+                throw WireValidation.Invalid("ReturnWorkers: a lease ID is missing or not positive.");
         foreach (var lease in leases) _raylet.ReturnWorker(lease.LeaseId, lease.Disconnect);
         return Task.FromResult(Empty.Instance);
     }
@@ -221,7 +221,7 @@ internal class NodeManagerService : IRpcService
     public virtual async Task<StoreCreateReply> StoreCreate(StoreCreateRequest request, ServerCallContext context)
     {
         if (request.Size <= 0 || request.Size > StoreMapping.MaxObjectSize)
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"object size {request.Size} is outside 1..{StoreMapping.MaxObjectSize}"));
+            throw WireValidation.Invalid($"object size {request.Size} is outside 1..{StoreMapping.MaxObjectSize}");
         try
         {
             var (status, location) = await Objects.Store.CreateAsync(request.ObjectId, request.Size, primary: true, request.Owner,
@@ -276,7 +276,7 @@ internal class NodeManagerService : IRpcService
     public virtual Task<Empty> FreeObjects(FreeObjectsRequest request, ServerCallContext context)
     {
         if (request.ObjectIds.Length > 1_000_000 || request.Nodes is { Length: > 100_000 })
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"{request.ObjectIds.Length} objects in one free request"));
+            throw WireValidation.Invalid($"{request.ObjectIds.Length} objects in one free request");
         if (_raylet.Objects is { } objects)
             foreach (var id in request.ObjectIds) objects.Store.Free(id);
         var targets = request.AllNodes ? _raylet.OtherNodeEndpoints() : _raylet.EndpointsOf(request.Nodes ?? []);
