@@ -1236,7 +1236,7 @@ internal sealed class CoreWorker : IDisposable
         // The last events (those failures among them) go out while the GCS is still there.
         try
         {
-            TaskEvents?.StopAsync(TimeSpan.FromSeconds(2)).Wait(TimeSpan.FromSeconds(3));
+            TaskEvents?.StopAsync(TimeSpan.FromSeconds(5)).Wait(TimeSpan.FromSeconds(6));
         }
         catch (AggregateException e)
         {

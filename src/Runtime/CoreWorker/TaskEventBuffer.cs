@@ -36,7 +36,11 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
     private readonly int _maxBuffered;
     private readonly int _batchSize;
     private readonly ILogger _logger;
+    /// <summary>Stops the loop's wait for its next tick.</summary>
     private readonly CancellationTokenSource _stop = new();
+    /// <summary>Cancels sends: only when the shutdown deadline passes, so a batch in flight when the process stops is
+    /// still delivered rather than cut off and lost.</summary>
+    private readonly CancellationTokenSource _sendDeadline = new();
     private readonly Task _loop;
     private readonly SemaphoreSlim _flushing = new(1, 1);
 
@@ -159,9 +163,9 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
             {
                 try
                 {
-                    await FlushAsync(_stop.Token).ConfigureAwait(false);
+                    await FlushAsync(_sendDeadline.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                catch (OperationCanceledException) when (_sendDeadline.IsCancellationRequested)
                 {
                     return;
                 }
@@ -300,17 +304,18 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
         _ => kind.ToString().ToUpperInvariant(),
     };
 
-    /// <summary>Stops the loop and sends what is left, waiting at most <paramref name="timeout"/> (a shutting-down
-    /// process must not hang on a GCS that is gone).</summary>
+    /// <summary>Stops the loop and sends what is left, waiting at most <paramref name="timeout"/> in all (a shutting-down
+    /// process must not hang on a GCS that is gone). A batch the loop is sending at that moment is let finish, not
+    /// cancelled: its events would otherwise be lost.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
         if (_stop.IsCancellationRequested) return;
+        _sendDeadline.CancelAfter(timeout);
         _stop.Cancel();
         await _loop.ConfigureAwait(false);
-        using var deadline = new CancellationTokenSource(timeout);
         try
         {
-            await FlushAsync(deadline.Token).ConfigureAwait(false);
+            await FlushAsync(_sendDeadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -318,7 +323,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+    public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sending {Count} task events to the GCS failed; they are counted as dropped")]
     private static partial void LogSendFailed(ILogger logger, Exception e, int count);

@@ -72,6 +72,41 @@ public sealed class TaskEventBufferTests
         return changes;
     }
 
+    /// <summary>A GCS that takes a batch only when the test lets it (or the sender gives up).</summary>
+    private sealed class SlowSink : ITaskEventSink
+    {
+        public TaskCompletionSource Sending { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public List<TaskEventBatch> Taken { get; } = [];
+
+        public async Task SendAsync(TaskEventBatch batch, CancellationToken ct)
+        {
+            Sending.TrySetResult();
+            await Release.Task.WaitAsync(ct);
+            lock (Taken) Taken.Add(batch);
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_in_flight_when_the_process_stops_is_delivered_not_cut_off()
+    {
+        var sink = new SlowSink();
+        var buffer = new TaskEventBuffer(sink, WorkerId.FromRandom(), TimeSpan.FromMilliseconds(10), 1000, 1000, NullLogger<TaskEventBuffer>.Instance);
+        using var worker = NewWorker();
+        var spec = NormalTask(worker, "Tests.InFlight");
+        buffer.Record(spec, 0, RayTaskStatus.Finished, withInfo: true);
+        await sink.Sending.Task.WaitAsync(ComponentHarness.Timeout); // the loop is sending it now
+
+        var stopping = buffer.StopAsync(ComponentHarness.Timeout);
+        Assert.False(stopping.IsCompleted); // it waits for the send in flight...
+        sink.Release.SetResult();
+        await stopping.WaitAsync(ComponentHarness.Timeout);
+
+        var batch = Assert.Single(sink.Taken); // ...which arrives whole
+        Assert.Equal(spec.TaskId, Assert.Single(batch.Events).TaskId);
+        Assert.Equal(0, batch.NumDropped);
+    }
+
     [Fact]
     public async Task A_full_buffer_drops_its_oldest_events_and_the_next_batch_says_how_many()
     {
