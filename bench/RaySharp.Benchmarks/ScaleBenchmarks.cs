@@ -32,11 +32,6 @@ internal static class ScaleBenchmarks
             // Leftovers of the previous row (refs awaiting finalization) are not this one's cost.
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            // Every actor is a worker process: the node's cap on live workers (4 × CPUs + 64 by default) must leave room
-            // for all of them, unless the caller set the cap.
-            using var cap = name == ActorsAtOnceName
-                ? new EnvironmentOverride(WorkerCapVariable, (options.ActorsAtOnce + 4 * Environment.ProcessorCount + 64).ToString(CultureInfo.InvariantCulture))
-                : null;
             using var ray = Ray.Init(options.RayOptions);
             switch (name)
             {
@@ -151,27 +146,6 @@ internal static class ScaleBenchmarks
                 Ray.Kill(actor);
                 actor.Dispose();
             }
-        }
-    }
-
-    private const string WorkerCapVariable = "RAY_max_worker_processes_per_node";
-
-    /// <summary>Sets a variable for this process (and the processes it starts) unless it is set, and puts it back.</summary>
-    private sealed class EnvironmentOverride : IDisposable
-    {
-        private readonly string _name;
-        private readonly bool _set;
-
-        public EnvironmentOverride(string name, string value)
-        {
-            _name = name;
-            _set = Environment.GetEnvironmentVariable(name) is null;
-            if (_set) Environment.SetEnvironmentVariable(name, value);
-        }
-
-        public void Dispose()
-        {
-            if (_set) Environment.SetEnvironmentVariable(_name, null);
         }
     }
 

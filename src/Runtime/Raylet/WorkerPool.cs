@@ -52,7 +52,8 @@ internal sealed class WorkerStartupFailedException(string message) : Exception(m
 /// <para>How many workers run is capped. A lease that requests no resources at all needs a new worker only while
 /// fewer than the soft limit of the node's task workers are running (workers of actors and workers whose task is
 /// blocked in Get do not count: a blocked task gave its CPU back, and counting it would deadlock nested tasks);
-/// every lease needs fewer than <c>max_worker_processes_per_node</c> live workers (blocked ones again aside). At a
+/// every task lease needs fewer than <c>max_worker_processes_per_node</c> live task workers (blocked ones again aside;
+/// actors' workers neither count nor wait, as in Ray). At a
 /// limit the longest-idle worker of another job or env is stopped to make room; with none idle the lease waits,
 /// granted, in the pool until a worker is returned, blocks or exits. At most <c>maximum_startup_concurrency</c>
 /// workers start at once.</para>
@@ -245,11 +246,15 @@ internal sealed class WorkerPool : IDisposable
     private bool HasRoomLocked(WorkerUse use, bool evict, out WorkerProcess? evicted)
     {
         evicted = null;
+        // An actor gets its own worker whatever the count (as in Ray, where only memory bounds how many actors a node
+        // holds): the cap is there so resource-free tasks cannot start processes without end, and an actor is created
+        // once, deliberately.
+        if (use == WorkerUse.Actor) return true;
         int live = 0;
         foreach (var w in _all.Values)
         {
-            // A worker being stopped, or whose task is blocked in Get, no longer counts.
-            if (w.DeathReason is not null || w.Blocked) continue;
+            // A worker being stopped, whose task is blocked in Get, or that belongs to an actor, does not count.
+            if (w.DeathReason is not null || w.Blocked || w.IsActor) continue;
             live++;
         }
         // Every lease, with resources or not, waits only at the hard cap: a soft cap on resource-free tasks would deadlock

@@ -153,7 +153,12 @@ internal static class EmbeddedWebHost
     /// <summary>A slim builder that logs through <paramref name="loggers"/> (null: nowhere) and leaves signals alone.</summary>
     public static WebApplicationBuilder CreateBuilder(string applicationName, ILoggerFactory? loggers)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = applicationName });
+        // No file watching: every worker has such a host, and a watcher per process soon meets the per-user limit on
+        // inotify instances (128 by default), after which workers fail to start.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"], ApplicationName = applicationName });
+        // Nor the program's own configuration: a user's appsettings.json or ASPNETCORE_URLS configure the user's web
+        // app, not RaySharp's RPC server inside the same process.
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         // The host is part of a process it does not own (a user's driver, a worker, a node): SIGTERM and Ctrl+C keep
         // their usual meaning there instead of quietly stopping this host and leaving the process running.

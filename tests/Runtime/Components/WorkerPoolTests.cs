@@ -138,20 +138,19 @@ public sealed class WorkerPoolTests : IDisposable
     }
 
     [Fact]
-    public async Task Actors_beyond_max_worker_processes_per_node_wait_for_a_worker_to_exit()
+    public async Task Actors_get_workers_beyond_max_worker_processes_per_node_and_do_not_count_against_it()
     {
         var launcher = NewPool(maxIdle: 1, maxWorkers: 2);
-        var first = await Pop(use: WorkerUse.Actor);
-        await Pop(use: WorkerUse.Actor);
-        var third = _pool.PopWorkerAsync(Job, "", null, WorkerUse.Actor, CancellationToken.None);
-        Assert.False(third.IsCompleted);
-        Assert.Equal(2, launcher.Started.Count);
+        var actors = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Pop(use: WorkerUse.Actor))).WaitAsync(Wait);
+        Assert.All(actors, a => Assert.True(a.IsActor));
+        Assert.Equal(5, launcher.Started.Count);
 
-        launcher.HandleOf(first.WorkerId).Exit();
-        var started = await third.WaitAsync(Wait);
-        Assert.True(started.IsActor);
-        Assert.Equal(3, launcher.Started.Count);
-        Assert.Equal(2, _pool.NumWorkers);
+        // Tasks still have the whole cap: the actors' workers are not in it.
+        await Pop(use: WorkerUse.ZeroResourceTask);
+        await Pop(use: WorkerUse.ZeroResourceTask);
+        var third = _pool.PopWorkerAsync(Job, "", null, WorkerUse.ZeroResourceTask, CancellationToken.None);
+        Assert.False(third.IsCompleted);
+        Assert.Equal(7, launcher.Started.Count);
     }
 
     [Fact]
