@@ -50,6 +50,7 @@ internal static class WorkerMain
 
     private static async Task<int> RunAsync(Dictionary<string, string> o)
     {
+        var phases = new StartupPhases();
         var workerId = WorkerId.Parse(o["worker-id"]);
         var nodeId = NodeId.Parse(o["node-id"]);
         var jobId = JobId.Parse(o["job-id"]);
@@ -60,6 +61,7 @@ internal static class WorkerMain
         // .out and .err). Bad RAY_* values were already reported by the raylet whose environment it inherits.
         var (config, loggers) = RayLogging.StartProcess("worker " + workerId,
             new LogDestinations(Path.Combine(NodeHost.LogDir(sessionDir), $"worker-{workerId}.log"), SettingsProblemLevel: LogLevel.Information));
+        phases.Mark("logging");
         // Its metrics go to its raylet, which exports them with the node's.
         var metrics = MetricsReporter.Start(workerId, raylet, config, loggers.CreateLogger(typeof(MetricsReporter).FullName!));
         // The raylet gone means this worker has no one to serve.
@@ -67,10 +69,12 @@ internal static class WorkerMain
         CodeSearchPath.Load(o["code-search-path"]);
         // The runtime's own actors (the generator does not run on this assembly): a job supervisor may be leased here.
         Jobs.JobSupervisor.Functions.Register();
+        phases.Mark("code");
 
         var handler = new CoreWorkerServiceHandler(nodeId);
         string socket = Path.Combine(sessionDir, "sockets", "w-" + workerId.ToString()[..12] + ".sock");
         await using var server = await RpcServer.StartAsync(host, 0, socket, [new CoreWorkerService(handler, config)], config, loggers).ConfigureAwait(false);
+        phases.Mark("server");
         var gcsClient = new GcsClient(gcs, config, loggers.CreateLogger<GcsClient>());
         var rayletClient = new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers);
         // Deaths of nodes and workers reach this worker's connections for as long as it lives.
@@ -84,12 +88,15 @@ internal static class WorkerMain
             workerId);
         CoreWorker.SetCurrent(core);
         handler.Serve(core, new TaskReceiver(core.Executor, core.Raylet, workerId), gcsClient, collectWhenIdle: true);
+        phases.Mark("core worker");
         if (!await RayletRpc.RegisterWorkerAsync(config, raylet, new RegisterWorkerRequest(workerId, Environment.ProcessId, core.Address))
             .ConfigureAwait(false))
         {
             loggers.Dispose();
             return 3;
         }
+        phases.Mark("registered");
+        phases.Log(loggers.CreateLogger(typeof(WorkerMain).FullName!));
         await handler.Exited.Task.ConfigureAwait(false);
         // Its last counts reach the node before it goes.
         metrics.Dispose();
@@ -112,6 +119,36 @@ internal static class WorkerMain
         Console.Out.Flush();
         Environment.Exit(code);
     }
+}
+
+/// <summary>How long each step of a worker's start took, from the process's start (the runtime's own start-up before
+/// RaySharp's hook runs is the first step): logged once the worker has registered.</summary>
+internal sealed class StartupPhases
+{
+    private readonly DateTime _processStart = GetProcessStart();
+    private readonly System.Text.StringBuilder _text = new();
+    private DateTime _last;
+
+    public StartupPhases()
+    {
+        _last = _processStart;
+        Mark("runtime");
+    }
+
+    private static DateTime GetProcessStart()
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        return self.StartTime.ToUniversalTime();
+    }
+
+    public void Mark(string phase)
+    {
+        var now = DateTime.UtcNow;
+        _text.Append(System.Globalization.CultureInfo.InvariantCulture, $"{(_text.Length > 0 ? ", " : "")}{phase} {(now - _last).TotalMilliseconds:0} ms");
+        _last = now;
+    }
+
+    public void Log(ILogger logger) => logger.LogInformation("Worker started in {Total:0} ms: {Phases}", (_last - _processStart).TotalMilliseconds, _text.ToString());
 }
 
 /// <summary>Loads the job's code search path into the worker: every assembly there that references RaySharp is
