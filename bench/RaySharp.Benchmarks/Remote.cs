@@ -98,13 +98,24 @@ internal partial class BenchTaskClient
 internal static class ResidentBytes
 {
     /// <summary>VmRSS of <paramref name="pid"/> in bytes, or 0 when it cannot be read.</summary>
-    public static long Of(int pid)
+    public static long Of(int pid) => Field($"/proc/{pid}/status", "VmRSS:");
+
+    /// <summary>What a process's memory costs the machine, from <c>/proc/pid/smaps_rollup</c>: its resident set, its
+    /// proportional share (each shared page divided among the processes that map it: what N such processes take is
+    /// about N times this), and its private pages. Zeros when it cannot be read.</summary>
+    public static (long Rss, long Pss, long Private) Rollup(int pid)
+    {
+        string path = $"/proc/{pid}/smaps_rollup";
+        return (Field(path, "Rss:"), Field(path, "Pss:"), Field(path, "Private_Dirty:") + Field(path, "Private_Clean:"));
+    }
+
+    private static long Field(string path, string name)
     {
         try
         {
-            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                    return long.Parse(line.AsSpan("VmRSS:".Length).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            foreach (var line in File.ReadLines(path))
+                if (line.StartsWith(name, StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan(name.Length).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
         }
         catch (IOException)
         {

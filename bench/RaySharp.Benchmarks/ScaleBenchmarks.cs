@@ -132,11 +132,14 @@ internal static class ScaleBenchmarks
             foreach (var r in answers) r.Dispose();
             ct.ThrowIfCancellationRequested();
             // Each actor read its own memory once ready; read again now that all exist (their heaps have settled).
-            var rss = memory.Select(m => (double)Math.Max(ResidentBytes.Of((int)m[0]), 0)).Where(b => b > 0).ToArray();
-            if (rss.Length == 0) rss = [.. memory.Select(m => (double)m[1])];
+            var rollups = memory.Select(m => ResidentBytes.Rollup((int)m[0])).Where(r => r.Rss > 0).ToArray();
+            var rss = rollups.Length > 0 ? rollups.Select(r => (double)r.Rss).ToArray() : [.. memory.Select(m => (double)m[1])];
+            string shares = rollups.Length == 0 ? "" : string.Create(CultureInfo.InvariantCulture,
+                $"; PSS median {Mb((long)Percentile([.. rollups.Select(r => (double)r.Pss)], 50))}, private median " +
+                $"{Mb((long)Percentile([.. rollups.Select(r => (double)r.Private)], 50))} (the rest of RSS is the runtime's files, shared by all workers)");
             add(ActorsAtOnceName, count, seconds, string.Create(CultureInfo.InvariantCulture,
                 $"{count} actors, all ready and answering {seconds:0.0} s after the first was created; worker RSS median " +
-                $"{Mb((long)Percentile(rss, 50))}, max {Mb((long)rss.Max())}, mean {Mb((long)rss.Average())}"));
+                $"{Mb((long)Percentile(rss, 50))}, max {Mb((long)rss.Max())}, mean {Mb((long)rss.Average())}{shares}"));
         }
         finally
         {

@@ -36,11 +36,23 @@ public sealed partial class PackagingTests(PackagesFixture packages, ITestOutput
         Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) && e.Contains("Generators", StringComparison.Ordinal));
         Assert.Contains("README.md", entries);
         Assert.Contains("LICENSE", entries);
+        // The runtime is precompiled (ReadyToRun): a worker is a fresh process, and runs RaySharp's start-up without the JIT.
+        Assert.True(IsReadyToRun(zip.GetEntry("lib/net10.0/RaySharp.Runtime.dll")!), "the packaged runtime is IL only, not ReadyToRun");
         string nuspec = new StreamReader(zip.GetEntry("RaySharp.nuspec")!.Open()).ReadToEnd();
         Assert.Contains("<license type=\"expression\">Apache-2.0</license>", nuspec, StringComparison.Ordinal);
         Assert.Contains("<frameworkReference name=\"Microsoft.AspNetCore.App\" />", nuspec, StringComparison.Ordinal);
         foreach (var file in Directory.EnumerateFiles(packages.Feed, "*.nupkg").Order())
             output.WriteLine($"{Path.GetFileName(file)}: {new FileInfo(file).Length / 1024} KiB");
+    }
+
+    /// <summary>Whether the assembly carries precompiled code: a ReadyToRun image has a managed native header.</summary>
+    private static bool IsReadyToRun(ZipArchiveEntry dll)
+    {
+        using var copy = new MemoryStream();
+        using (var stream = dll.Open()) stream.CopyTo(copy);
+        copy.Position = 0;
+        using var pe = new System.Reflection.PortableExecutable.PEReader(copy);
+        return pe.PEHeaders.CorHeader is { ManagedNativeHeaderDirectory.Size: > 0 };
     }
 
     [Fact]
