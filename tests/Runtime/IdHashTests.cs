@@ -15,6 +15,16 @@ public sealed class IdHashTests
     private static readonly JobId Job = JobId.FromBinary([7, 0, 0, 0]);
 
     [Fact]
+    public void Task_ids_made_one_after_another_are_all_different_and_spread_over_their_unique_bytes()
+    {
+        var ids = Enumerable.Range(0, 100_000).Select(_ => TaskId.ForNormalTask(Job)).ToArray();
+        Assert.Equal(ids.Length, ids.Distinct().Count());
+        // Consecutive IDs are not a counter's neighbours: their hashes spread as random IDs' do.
+        Assert.True(DistinctHashes(i => ids[i - 1]) >= MinDistinct);
+        Assert.All(ids, id => Assert.False(id.IsActorCreation));
+    }
+
+    [Fact]
     public void Objects_put_by_one_task_hash_apart()
     {
         var task = TaskId.ForNormalTask(Job);

@@ -95,10 +95,23 @@ public readonly struct TaskId : IEquatable<TaskId>, ISpanFormattable
     /// <summary>The pseudo-task of a driver, which owns the objects the driver puts.</summary>
     public static TaskId ForDriver(JobId jobId) => new(NextUnique(), ActorId.NilOf(jobId));
 
+    // A random start per process, then a counter through a bijective mix (SplitMix64's finalizer): unique within the
+    // process by construction, and as unlikely to meet another process's IDs as random bytes are, without asking the
+    // OS for random bytes on every submit.
+    private static readonly ulong s_uniqueBase = IdFormat.Random<ulong>();
+    private static ulong s_uniqueCounter;
+
     private static ulong NextUnique()
     {
         ulong u;
-        do { u = IdFormat.Random<ulong>(); } while (u == 0);
+        do { u = Mix(s_uniqueBase + Interlocked.Increment(ref s_uniqueCounter)); } while (u == 0);
         return u;
+    }
+
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xBF58_476D_1CE4_E5B9;
+        z = (z ^ (z >> 27)) * 0x94D0_49BB_1331_11EB;
+        return z ^ (z >> 31);
     }
 }
