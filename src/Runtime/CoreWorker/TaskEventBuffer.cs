@@ -43,6 +43,8 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
     private readonly CancellationTokenSource _sendDeadline = new();
     private readonly Task _loop;
     private readonly SemaphoreSlim _flushing = new(1, 1);
+    // Set while the loop waits for an event (the ring was empty); the next Record completes it.
+    private TaskCompletionSource? _quiet;
 
     /// <param name="sink">Takes the batches (the GCS).</param>
     /// <param name="reporter">This process's worker ID, named in each batch.</param>
@@ -98,6 +100,12 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
             }
             _ring[(_head + _count) % _ring.Length] = e;
             _count++;
+            // The first event after a quiet spell wakes the loop, which sleeps while there is nothing to send.
+            if (_quiet is { } quiet)
+            {
+                _quiet = null;
+                quiet.TrySetResult();
+            }
         }
     }
 
@@ -154,13 +162,25 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends a batch every interval while there are events; with none, waits for the next one instead of
+    /// waking every interval (an idle worker, of which a node may hold hundreds, then costs no wake-ups here).</summary>
     private async Task RunAsync(TimeSpan interval)
     {
-        using var timer = new PeriodicTimer(interval);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+            while (true)
             {
+                Task? nextEvent = null;
+                lock (_lock)
+                {
+                    if (_count == 0 && _dropped == 0)
+                    {
+                        _quiet = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        nextEvent = _quiet.Task;
+                    }
+                }
+                if (nextEvent is not null) await nextEvent.WaitAsync(_stop.Token).ConfigureAwait(false);
+                await Task.Delay(interval, _stop.Token).ConfigureAwait(false);
                 try
                 {
                     await FlushAsync(_sendDeadline.Token).ConfigureAwait(false);
@@ -176,7 +196,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
                 }
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {
             // Disposed.
         }

@@ -55,6 +55,22 @@ public sealed class TaskEventBufferTests
         Assert.Equal(worker.JobId, record.Info!.JobId);
     }
 
+    [Fact]
+    public async Task An_event_after_a_quiet_spell_wakes_the_loop_and_goes_out_too()
+    {
+        var sink = new FakeSink();
+        await using var buffer = Buffer(sink, TimeSpan.FromMilliseconds(10));
+        using var worker = NewWorker();
+        var first = NormalTask(worker, "Tests.First");
+        buffer.Record(first, 0, RayTaskStatus.Finished, withInfo: true);
+        Assert.Equal(first.TaskId, Assert.Single((await sink.Next()).Events).TaskId);
+        // Nothing is held now: the loop waits for the next event rather than ticking.
+        var second = NormalTask(worker, "Tests.Second");
+        buffer.Record(second, 0, RayTaskStatus.Finished, withInfo: true);
+        Assert.Equal(second.TaskId, Assert.Single((await sink.Next()).Events).TaskId);
+        Assert.False(sink.Batches.Reader.TryRead(out _)); // one batch per event, nothing else
+    }
+
     /// <summary>The (attempt, state) changes the records report, in the order of the states.</summary>
     private static List<(int Attempt, RayTaskStatus State)> Expand(IEnumerable<TaskEventData> records)
     {
