@@ -58,7 +58,7 @@ internal sealed class WorkerStartupFailedException(string message) : Exception(m
 /// granted, in the pool until a worker is returned, blocks or exits. At most <c>maximum_startup_concurrency</c>
 /// workers start at once.</para>
 /// </summary>
-internal sealed class WorkerPool : IDisposable
+internal sealed partial class WorkerPool : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<(JobId, string), Stack<WorkerProcess>> _idle = [];
@@ -185,9 +185,7 @@ internal sealed class WorkerPool : IDisposable
                 if (!_warnedAtLimit)
                 {
                     _warnedAtLimit = true;
-                    _logger.LogInformation(
-                        "Node {NodeId} is at its worker limit ({Hard} worker processes not blocked in Get, max_worker_processes_per_node): " +
-                        "leases wait for a worker to be returned", _nodeId, _hardLimit);
+                    LogAtWorkerLimit(_logger, _nodeId, _hardLimit);
                 }
             }
             await changed.WaitAsync(ct).ConfigureAwait(false);
@@ -339,7 +337,7 @@ internal sealed class WorkerPool : IDisposable
             catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or IOException)
             {
                 Forget(worker);
-                _logger.LogWarning("Could not prestart a worker for job {JobId}: {Message}", jobId, e.Message);
+                LogPrestartFailed(_logger, jobId, e.Message);
                 return;
             }
             lock (_lock)
@@ -375,7 +373,7 @@ internal sealed class WorkerPool : IDisposable
         // Given back when it registers or exits, before anyone waiting on that hears of it; it may have done either already.
         Volatile.Write(ref worker.StartSlotHeld, 1);
         if (worker.Registered.Task.IsCompleted) ReleaseStartSlot(worker);
-        _logger.LogInformation("Started worker {WorkerId} (pid {Pid}) for job {JobId}", worker.WorkerId, worker.ProcessId, job.JobId);
+        LogWorkerStarted(_logger, worker.WorkerId, worker.ProcessId, job.JobId);
     }
 
     /// <summary>The job as a worker running in the unpacked working dir <paramref name="directory"/> sees it: that is its
@@ -451,7 +449,7 @@ internal sealed class WorkerPool : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "Stopping idle workers on node {NodeId} failed; trying again in {Period}", _nodeId, _config.IdleWorkerKillingTime);
+            LogIdleKillFailed(_logger, e, _nodeId, _config.IdleWorkerKillingTime);
         }
     }
 
@@ -543,6 +541,19 @@ internal sealed class WorkerPool : IDisposable
         }
         if (!wasDisposed) _onWorkerDied(worker, reason);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} is at its worker limit ({Hard} task worker processes not blocked in Get, " +
+        "max_worker_processes_per_node): leases wait for a worker to be returned")]
+    private static partial void LogAtWorkerLimit(ILogger logger, NodeId nodeId, int hard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not prestart a worker for job {JobId}: {Message}")]
+    private static partial void LogPrestartFailed(ILogger logger, JobId jobId, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Started worker {WorkerId} (pid {Pid}) for job {JobId}")]
+    private static partial void LogWorkerStarted(ILogger logger, WorkerId workerId, int pid, JobId jobId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Stopping idle workers on node {NodeId} failed; trying again in {Period}")]
+    private static partial void LogIdleKillFailed(ILogger logger, Exception e, NodeId nodeId, TimeSpan period);
 
     public void Dispose()
     {

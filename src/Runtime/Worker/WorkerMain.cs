@@ -123,7 +123,7 @@ internal static class WorkerMain
 
 /// <summary>How long each step of a worker's start took, from the process's start (the runtime's own start-up before
 /// RaySharp's hook runs is the first step): logged once the worker has registered.</summary>
-internal sealed class StartupPhases
+internal sealed partial class StartupPhases
 {
     private readonly DateTime _processStart = GetProcessStart();
     private readonly System.Text.StringBuilder _text = new();
@@ -148,7 +148,10 @@ internal sealed class StartupPhases
         _last = now;
     }
 
-    public void Log(ILogger logger) => logger.LogInformation("Worker started in {Total:0} ms: {Phases}", (_last - _processStart).TotalMilliseconds, _text.ToString());
+    public void Log(ILogger logger) => LogStarted(logger, (_last - _processStart).TotalMilliseconds, _text.ToString());
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker started in {Total:0} ms: {Phases}")]
+    private static partial void LogStarted(ILogger logger, double total, string phases);
 }
 
 /// <summary>Loads the job's code search path into the worker: every assembly there that references RaySharp is

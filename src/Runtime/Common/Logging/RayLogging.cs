@@ -24,7 +24,7 @@ internal sealed record LogDestinations(string? DefaultFile, IReadOnlyList<KeyVal
 /// the lines that would go to the console go to the host instead, at every level unless <c>RAY_LOG_LEVEL</c> sets one:
 /// the host's own filters (its <c>Logging:LogLevel</c> configuration) decide.
 /// </summary>
-internal static class RayLogging
+internal static partial class RayLogging
 {
     public const LogLevel DefaultFileLevel = LogLevel.Information;
     public const LogLevel DefaultConsoleLevel = LogLevel.Warning;
@@ -69,7 +69,7 @@ internal static class RayLogging
         if (levels.Problems.Count > 0)
         {
             var logger = factory.CreateLogger(SettingsCategory);
-            foreach (var problem in levels.Problems) logger.Log(destinations.SettingsProblemLevel, "{Problem}", problem);
+            foreach (var problem in levels.Problems) LogSettingsProblem(logger, destinations.SettingsProblemLevel, problem);
         }
         return factory;
     }
@@ -84,13 +84,19 @@ internal static class RayLogging
         var loggers = CreateFactory(destinations, levels);
         var config = RayConfig.FromEnvironment(Environment.GetEnvironmentVariable, out var problems);
         var log = loggers.CreateLogger(SettingsCategory);
-        foreach (var problem in problems) log.Log(destinations.SettingsProblemLevel, "{Problem}", problem);
-        log.LogInformation("RaySharp {Process} (pid {Pid}) started; log level {LogLevel}; config: {Config}", process, Environment.ProcessId,
+        foreach (var problem in problems) LogSettingsProblem(log, destinations.SettingsProblemLevel, problem);
+        LogProcessStarted(log, process, Environment.ProcessId,
             Environment.GetEnvironmentVariable(LogLevelSettings.Variable) is { Length: > 0 } l ? l
                 : destinations.Host is null ? "default (files: info, console: warning)" : "default (files: info, host: the host's filters)",
             config.Describe());
         return (config, loggers);
     }
+
+    [LoggerMessage(Message = "{Problem}")]
+    private static partial void LogSettingsProblem(ILogger logger, LogLevel level, string problem);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "RaySharp {Process} (pid {Pid}) started; log level {LogLevel}; config: {Config}")]
+    private static partial void LogProcessStarted(ILogger logger, string process, int pid, string logLevel, string config);
 
     private static void AddRules<TProvider>(ILoggingBuilder builder, LogLevel level, LogLevelSettings levels) where TProvider : ILoggerProvider
     {
