@@ -874,12 +874,22 @@ internal sealed class CoreWorker : IDisposable
         return stream;
     }
 
+    private static readonly TaskOptions s_noTaskOptions = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TaskOptions, ResourceSet> s_taskResources = [];
+
     private (TaskSpec Spec, int MaxRetries) BuildTaskSpec(RemoteFunctionDescriptor function, TaskOptions? callOptions, TaskArg[] args)
     {
         if (function.Kind != FunctionKind.NormalTask)
             throw new ArgumentException($"{function.Name} is not a remote function (it is an {function.Kind}).", nameof(function));
-        var o = (function.Options ?? new TaskOptions()).MergedWith(callOptions);
-        var resources = ResourceRequest.ForTask(function.Name, o.NumCpus ?? 1, o.NumGpus ?? 0, o.Memory ?? 0, o.Resources);
+        // Options given once (the function's, or one object passed with many calls) have their resources computed once:
+        // the same ResourceSet then keys the same scheduling class. Only a merge of both is new each call.
+        bool merged = function.Options is not null && callOptions is not null;
+        var o = function.Options?.MergedWith(callOptions) ?? callOptions ?? s_noTaskOptions;
+        if (merged || !s_taskResources.TryGetValue(o, out var resources))
+        {
+            resources = ResourceRequest.ForTask(function.Name, o.NumCpus ?? 1, o.NumGpus ?? 0, o.Memory ?? 0, o.Resources);
+            if (!merged) s_taskResources.AddOrUpdate(o, resources);
+        }
         if (o.MaxRetries is < -1)
             throw new ArgumentException($"{function.Name}: MaxRetries is {o.MaxRetries}; use -1 (forever), 0 or a positive count.");
         int maxRetries = o.MaxRetries ?? Config.TaskMaxRetries;

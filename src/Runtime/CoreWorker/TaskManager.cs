@@ -53,8 +53,32 @@ internal sealed class TaskManager : IGeneratorItemSink
         public long Bytes { get; set; }
         public int RetriesLeft { get; set; }
         public int Dependents { get; set; }
-        public string? NotRebuilt { get; set; }
         public LinkedListNode<TaskId>? Order { get; set; }
+
+        /// <summary>Why its outputs cannot be rebuilt (None: they can), with what the message names: kept as these fields and
+        /// formatted only when asked, since most finished calls (actor methods with no retries) have such a reason and
+        /// few are ever lost.</summary>
+        public NotRebuiltReason Reason { get; set; }
+        public int MaxRetries { get; set; }
+        public ActorId ActorId { get; set; }
+        public long EvictedAtBytes { get; set; }
+
+        public string? NotRebuilt => Reason switch
+        {
+            NotRebuiltReason.ActorMethodNotRetryable =>
+                $"it was returned by actor method {Name} ({TaskId}), which is not retryable (MaxTaskRetries is 0); give the " +
+                "method or actor MaxTaskRetries > 0 (or -1) to have lost outputs re-executed on the actor",
+            NotRebuiltReason.ActorMethodRetriesSpent =>
+                $"its actor method {Name} ({TaskId}) spent its retries (MaxTaskRetries = {MaxRetries}) before it finished",
+            NotRebuiltReason.ActorConstructor => $"it was returned by the constructor of actor {ActorId}",
+            NotRebuiltReason.TaskNotRetryable =>
+                $"its task {Name} ({TaskId}) has MaxRetries = 0; give the task MaxRetries > 0 (or -1) to have lost outputs re-executed",
+            NotRebuiltReason.TaskRetriesSpent => $"its task {Name} ({TaskId}) spent its retries (MaxRetries = {MaxRetries}) before it finished",
+            NotRebuiltReason.Evicted =>
+                $"the lineage of its task {Name} ({TaskId}) was evicted: the owner keeps at most RAY_max_lineage_bytes " +
+                $"({EvictedAtBytes} bytes) of finished tasks' specs, oldest evicted first; raise RAY_max_lineage_bytes to keep more",
+            _ => null,
+        };
 
         /// <summary>The attempt that produced the returns (a re-execution is the next one).</summary>
         public int Attempt { get; set; }
@@ -111,7 +135,7 @@ internal sealed class TaskManager : IGeneratorItemSink
     /// refs handed to the caller) and its arguments are kept alive until it finishes.</summary>
     public Entry AddPendingTask(TaskSpec spec, int maxRetries, GeneratorStream? stream = null)
     {
-        foreach (var id in spec.ReturnIds()) _worker.ReferenceCounter.AddOwnedObject(id, _worker.Address);
+        for (int i = 0; i < spec.NumReturns; i++) _worker.ReferenceCounter.AddOwnedObject(spec.ReturnId(i), _worker.Address);
         _worker.ReferenceCounter.AddSubmittedTaskReferences(spec.ArgumentReferenceIds());
         var entry = new Entry(spec, maxRetries) { Stream = stream };
         RecordSubmitted(spec);
@@ -241,20 +265,20 @@ internal sealed class TaskManager : IGeneratorItemSink
     {
         var spec = entry.Spec;
         if (spec.IsStreaming || Array.IndexOf(kept, true) < 0) return;
-        var lineage = new Lineage(spec.TaskId, spec.DisplayName, spec.ReturnIds()) { RetriesLeft = entry.RetriesLeft, Attempt = entry.Attempt };
-        lineage.NotRebuilt = spec.Type switch
+        var lineage = new Lineage(spec.TaskId, spec.DisplayName, spec.ReturnIds())
         {
-            TaskType.ActorTask when spec.MaxRetries == 0 =>
-                $"it was returned by actor method {spec.DisplayName} ({spec.TaskId}), which is not retryable (MaxTaskRetries is 0); give the " +
-                "method or actor MaxTaskRetries > 0 (or -1) to have lost outputs re-executed on the actor",
-            TaskType.ActorTask when entry.RetriesLeft == 0 =>
-                $"its actor method {spec.DisplayName} ({spec.TaskId}) spent its retries (MaxTaskRetries = {spec.MaxRetries}) before it finished",
-            TaskType.ActorCreationTask => $"it was returned by the constructor of actor {spec.ActorId}",
-            _ when spec.MaxRetries == 0 => $"its task {spec.DisplayName} ({spec.TaskId}) has MaxRetries = 0; give the task MaxRetries > 0 (or -1) to have lost outputs re-executed",
-            _ when entry.RetriesLeft == 0 => $"its task {spec.DisplayName} ({spec.TaskId}) spent its retries (MaxRetries = {spec.MaxRetries}) before it finished",
-            _ => null,
+            RetriesLeft = entry.RetriesLeft, Attempt = entry.Attempt, MaxRetries = spec.MaxRetries, ActorId = spec.ActorId,
+            Reason = spec.Type switch
+            {
+                TaskType.ActorTask when spec.MaxRetries == 0 => NotRebuiltReason.ActorMethodNotRetryable,
+                TaskType.ActorTask when entry.RetriesLeft == 0 => NotRebuiltReason.ActorMethodRetriesSpent,
+                TaskType.ActorCreationTask => NotRebuiltReason.ActorConstructor,
+                _ when spec.MaxRetries == 0 => NotRebuiltReason.TaskNotRetryable,
+                _ when entry.RetriesLeft == 0 => NotRebuiltReason.TaskRetriesSpent,
+                _ => NotRebuiltReason.None,
+            },
         };
-        if (lineage.NotRebuilt is null)
+        if (lineage.Reason == NotRebuiltReason.None)
         {
             lineage.Spec = LineageSpec(spec, entry.ResolvedArgs);
             lineage.Bytes = EstimateLineageBytes(lineage.Spec);
@@ -266,8 +290,8 @@ internal sealed class TaskManager : IGeneratorItemSink
             {
                 lineage.Order = _lineageOrder.AddLast(spec.TaskId);
                 _lineageBytes += lineage.Bytes;
-                foreach (var dep in LineageArguments(keptSpec))
-                    if (_lineage.TryGetValue(dep.TaskId, out var d) && d != lineage) d.Dependents++;
+                foreach (var dep in keptSpec.ArgumentReferenceIds())
+                    if (!dep.IsPut && _lineage.TryGetValue(dep.TaskId, out var d) && d != lineage) d.Dependents++;
             }
             // A return released since the check above found no lineage to drop then.
             DropIfUnusedLocked(lineage);
@@ -295,9 +319,6 @@ internal sealed class TaskManager : IGeneratorItemSink
             bytes += a.IsRef || a.IsInStore ? ObjectId.Size + 64 : (a.Value.Data?.Length ?? 0) + (long)a.Value.NestedIds.Length * ObjectId.Size;
         return bytes;
     }
-
-    /// <summary>Objects a kept spec takes as arguments whose own lineage it needs (task returns; puts have none).</summary>
-    private static IEnumerable<ObjectId> LineageArguments(TaskSpec spec) => spec.ArgumentReferenceIds().Where(id => !id.IsPut);
 
     /// <summary>An owned object went out of scope: when none of its task's returns is referenced and no kept lineage
     /// needs it, the task's lineage goes (and, in turn, that of its arguments).</summary>
@@ -334,9 +355,10 @@ internal sealed class TaskManager : IGeneratorItemSink
         l.Bytes = 0;
         if (l.Order is { } node) _lineageOrder.Remove(node);
         l.Order = null;
-        foreach (var dep in LineageArguments(spec))
+        // The objects it takes as arguments whose own lineage it needs (task returns; puts have none).
+        foreach (var dep in spec.ArgumentReferenceIds())
         {
-            if (!_lineage.TryGetValue(dep.TaskId, out var d) || d == l) continue;
+            if (dep.IsPut || !_lineage.TryGetValue(dep.TaskId, out var d) || d == l) continue;
             if (--d.Dependents <= 0) maybeUnused.Push(d);
         }
     }
@@ -351,8 +373,8 @@ internal sealed class TaskManager : IGeneratorItemSink
         while (_lineageBytes > max && _lineageOrder.First is { } oldest)
         {
             var l = _lineage[oldest.Value];
-            l.NotRebuilt = $"the lineage of its task {l.Name} ({l.TaskId}) was evicted: the owner keeps at most RAY_max_lineage_bytes " +
-                $"({max} bytes) of finished tasks' specs, oldest evicted first; raise RAY_max_lineage_bytes to keep more";
+            l.Reason = NotRebuiltReason.Evicted;
+            l.EvictedAtBytes = max;
             ReleaseSpecLocked(l, maybeUnused);
         }
         while (maybeUnused.TryPop(out var d)) DropIfUnusedLocked(d);
@@ -562,4 +584,16 @@ internal sealed class TaskManager : IGeneratorItemSink
             FailTask(e, error);
         }
     }
+}
+
+/// <summary>Why a finished task's outputs cannot be rebuilt from its lineage.</summary>
+internal enum NotRebuiltReason : byte
+{
+    None,
+    ActorMethodNotRetryable,
+    ActorMethodRetriesSpent,
+    ActorConstructor,
+    TaskNotRetryable,
+    TaskRetriesSpent,
+    Evicted,
 }
