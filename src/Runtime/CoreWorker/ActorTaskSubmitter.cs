@@ -237,7 +237,7 @@ internal sealed partial class ActorTaskSubmitter
         // over rather than leave the queue stuck behind a pump that is gone.
         _ = pump.ContinueWith(t =>
             {
-                _logger.LogError(t.Exception!.GetBaseException(), "Sending calls to actor {ActorId} failed inside RaySharp", q.ActorId);
+                _logger.ActorPumpFailed(t.Exception!.GetBaseException(), q.ActorId);
                 lock (_lock) q.Pumping = false;
             }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
@@ -280,7 +280,7 @@ internal sealed partial class ActorTaskSubmitter
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "Resolving the arguments of {Task} failed inside RaySharp", entry.Spec.DisplayName);
+                _logger.ResolvingArgumentsFailed(e, entry.Spec.DisplayName);
                 lock (_lock) q.InFlight.Remove(call);
                 _taskManager.FailTask(entry, new RayErrorInfo
                 {

@@ -135,7 +135,7 @@ internal sealed class CoreWorker : IDisposable
                     }
                     catch (Exception e)
                     {
-                        _logger.LogWarning(e, "Could not tell the owner of {ObjectId} that this worker stopped borrowing it", id);
+                        _logger.BorrowEndNotSent(e, id);
                     }
                 }, TaskScheduler.Default);
             }
@@ -474,7 +474,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogWarning(e, "Could not ask the object store to free {ObjectId} on node {NodeId}", id, node);
+            _logger.StoreCopyNotFreed(e, id, node);
         }
     }
 
@@ -493,7 +493,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (RayException e)
         {
-            _logger.LogDebug(e, "Node {NodeId} has no copy of {ObjectId} to read", node, id);
+            _logger.NoCopyOnNode(e, node, id);
             return false;
         }
     }
@@ -509,7 +509,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogWarning(e, "Could not ask the object store to free {ObjectId}", id);
+            _logger.ObjectNotFreed(e, id);
         }
     }
 
@@ -849,7 +849,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (Exception e) when (e is RayException or IOException)
         {
-            _logger.LogDebug(e, "Fetching {ObjectId} to this node for Wait failed", id);
+            _logger.WaitFetchFailed(e, id);
         }
     }
 
@@ -1250,7 +1250,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (AggregateException e)
         {
-            _logger.LogWarning(e.GetBaseException(), "Sending the last task events at shutdown failed");
+            _logger.LastTaskEventsNotSent(e.GetBaseException());
         }
         NormalTaskSubmitter.Dispose();
         ActorTaskSubmitter.Dispose();
@@ -1258,6 +1258,6 @@ internal sealed class CoreWorker : IDisposable
         Raylet.Dispose();
         MemoryStore.FailAllWaiters(shutdown);
         _onDispose?.Invoke();
-        _logger.LogDebug("CoreWorker {WorkerId} of job {JobId} shut down", WorkerId, JobId);
+        _logger.ShutDown(WorkerId, JobId);
     }
 }

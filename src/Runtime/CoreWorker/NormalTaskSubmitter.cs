@@ -164,7 +164,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         _ = task.ContinueWith(static (t, state) =>
             {
                 var (logger, what) = ((ILogger, string))state!;
-                logger.LogError(t.Exception!.GetBaseException(), "Submitting {Task} failed inside RaySharp", what);
+                logger.SubmitFailed(t.Exception!.GetBaseException(), what);
             }, (_logger, what), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
     }

@@ -188,7 +188,7 @@ internal sealed class ReferenceCounter
                 catch (Exception e)
                 {
                     // One failed release must not stop the others (nor crash the process from a thread-pool item).
-                    _logger.LogError(e, "Releasing a reference to {ObjectId} failed", id);
+                    _logger.ReleaseFailed(e, id);
                 }
             }
         }

@@ -128,7 +128,7 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         }
         catch (Exception e)
         {
-            Core.Loggers.CreateLogger<CoreWorkerServiceHandler>().LogWarning(e, "Releasing the refs of finished tasks failed");
+            Core.Loggers.CreateLogger<CoreWorkerServiceHandler>().FinishedRefsNotReleased(e);
         }
     }
 
