@@ -116,29 +116,33 @@ internal sealed class CoreWorker : IDisposable
     /// <summary>The cluster's state (nodes, actors, tasks, objects) for the state API; null without a GCS.</summary>
     public RaySharp.State.IStateSource? State { get; }
 
+    /// <summary>This worker stops borrowing <paramref name="id"/>: drop the cached copy and tell the owner — after it has
+    /// heard that we borrowed (the two calls may otherwise overtake each other). Its own method, so that the closure below
+    /// is built only for a borrowed object, not on every release.</summary>
+    private void StopBorrowing(ObjectId id, Address borrowedFrom)
+    {
+        MemoryStore.Delete(id);
+        _fetches.TryRemove(id, out _);
+        if (_ownership is not { } ownership) return;
+        var registered = _borrowRegistrations.TryRemove(id, out var r) ? r : Task.CompletedTask;
+        _ = registered.ContinueWith(t =>
+        {
+            try
+            {
+                ownership.RemoveBorrower(borrowedFrom, id, Address);
+            }
+            catch (Exception e)
+            {
+                _logger.BorrowEndNotSent(e, id);
+            }
+        }, TaskScheduler.Default);
+    }
+
     private void OnObjectOutOfScope(ObjectId id, Address? borrowedFrom)
     {
         if (borrowedFrom is not null)
         {
-            // This worker stops borrowing: drop the cached copy and tell the owner — after it has heard that we
-            // borrowed (the two calls may otherwise overtake each other).
-            MemoryStore.Delete(id);
-            _fetches.TryRemove(id, out _);
-            if (_ownership is { } ownership)
-            {
-                var registered = _borrowRegistrations.TryRemove(id, out var r) ? r : Task.CompletedTask;
-                _ = registered.ContinueWith(t =>
-                {
-                    try
-                    {
-                        ownership.RemoveBorrower(borrowedFrom, id, Address);
-                    }
-                    catch (Exception e)
-                    {
-                        _logger.BorrowEndNotSent(e, id);
-                    }
-                }, TaskScheduler.Default);
-            }
+            StopBorrowing(id, borrowedFrom);
             return;
         }
         // Only the owner gets here for a handle object (borrowers returned above): the actor's last handle is gone.

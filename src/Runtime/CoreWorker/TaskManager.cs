@@ -25,7 +25,8 @@ internal sealed class TaskManager : IGeneratorItemSink
         public bool CancelRequested { get; set; }
         public ICoreWorkerClient? RunningOn { get; set; }
         public GeneratorStream? Stream { get; init; }
-        public List<TaskId> Children { get; } = [];
+        /// <summary>Tasks it submitted while running (made when it submits its first: most tasks submit none).</summary>
+        public List<TaskId>? Children { get; set; }
 
         /// <summary>The arguments as the submitter resolved them (refs to small objects inlined), kept as the lineage.</summary>
         public TaskArg[]? ResolvedArgs { get; set; }
@@ -94,6 +95,7 @@ internal sealed class TaskManager : IGeneratorItemSink
     private readonly Dictionary<TaskId, Entry> _pending = [];
     private readonly Dictionary<TaskId, Lineage> _lineage = [];
     private readonly LinkedList<TaskId> _lineageOrder = new(); // kept specs, oldest first (evicted first)
+    private readonly Stack<Lineage> _dropScratch = new();
     private long _lineageBytes;
     private readonly CoreWorker _worker;
 
@@ -142,7 +144,7 @@ internal sealed class TaskManager : IGeneratorItemSink
         lock (_lock)
         {
             _pending[spec.TaskId] = entry;
-            if (spec.ParentTaskId is { } parent && _pending.TryGetValue(parent, out var p)) p.Children.Add(spec.TaskId);
+            if (spec.ParentTaskId is { } parent && _pending.TryGetValue(parent, out var p)) (p.Children ??= []).Add(spec.TaskId);
         }
         _worker.TaskEvents?.Record(spec, 0, RayTaskStatus.PendingArgsAvail, withInfo: true);
         return entry;
@@ -331,7 +333,9 @@ internal sealed class TaskManager : IGeneratorItemSink
 
     private void DropIfUnusedLocked(Lineage first)
     {
-        var stack = new Stack<Lineage>();
+        // Called under the lock for every finished task and every freed return: one stack serves them all (empty again
+        // whenever this returns).
+        var stack = _dropScratch;
         stack.Push(first);
         while (stack.Count > 0)
         {
@@ -538,7 +542,7 @@ internal sealed class TaskManager : IGeneratorItemSink
             // cancellation. Only escalating to force goes on.
             if (entry.CancelRequested && !force) return;
             entry.CancelRequested = true;
-            children = [.. entry.Children];
+            children = entry.Children is { } submitted ? [.. submitted] : [];
         }
         if (entry.Status == Status.Running && entry.RunningOn is { } worker)
         {

@@ -101,7 +101,7 @@ internal sealed class GcsActorManager : IDisposable
         var ct = CancellationTokenSource.CreateLinkedTokenSource(record.Scheduling.Token, _stopping.Token).Token;
         try
         {
-            var resources = task.Resources;
+            var resources = task.Resources ?? [];
             Dictionary<string, double>? placement = null;
             if (spec.UsesDefaultCpus)
             {

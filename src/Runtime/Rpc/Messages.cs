@@ -58,7 +58,8 @@ internal sealed partial record WireTaskSpec
     public required WireArg[] Args { get; init; }
     public required Address Owner { get; init; }
     public TaskId? ParentTaskId { get; init; }
-    public Dictionary<string, double> Resources { get; init; } = [];
+    /// <summary>Null when the task asks for no resources (an actor call).</summary>
+    public Dictionary<string, double>? Resources { get; init; }
     public WireStrategy Strategy { get; init; } = WireStrategy.Default;
     public Dictionary<string, string>? EnvVars { get; init; }
     public string? WorkingDir { get; init; }
