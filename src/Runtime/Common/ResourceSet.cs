@@ -78,6 +78,15 @@ internal sealed class ResourceSet : IEquatable<ResourceSet>
         return amounts;
     }
 
+    private Dictionary<string, double>? _wire;
+
+    /// <summary>
+    /// <see cref="ToDictionary"/> made once and shared by every message that carries this set (a task's spec and its
+    /// task-event info are built per call, its resources once per options object). Only ever serialized: whoever needs
+    /// to change the amounts copies them first.
+    /// </summary>
+    public Dictionary<string, double> SharedWireDictionary => _wire ??= ToDictionary();
+
     private static long ToUnits(double amount) => (long)Math.Round(amount * Scale, MidpointRounding.AwayFromZero);
 
     public bool Equals(ResourceSet? other)

@@ -288,7 +288,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
         spec.TaskId.JobId,
         spec.ActorId,
         spec.ParentTaskId ?? default,
-        spec.Resources.IsEmpty ? null : spec.Resources.ToDictionary()); // none for an actor call
+        spec.Resources.IsEmpty ? null : spec.Resources.SharedWireDictionary); // none for an actor call
 
     /// <summary>Longest error message an event carries; longer ones are cut (the GCS refuses longer).</summary>
     internal const int MaxErrorMessageLength = 16 * 1024;

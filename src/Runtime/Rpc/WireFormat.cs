@@ -52,7 +52,7 @@ internal static class WireFormat
             : new WireArg(false, default, null, a.Value.Data, a.Value.NestedIds)),
         Owner = spec.Owner,
         ParentTaskId = spec.ParentTaskId,
-        Resources = spec.Resources.IsEmpty ? null : spec.Resources.ToWire(),
+        Resources = spec.Resources.IsEmpty ? null : spec.Resources.SharedWireDictionary,
         Strategy = spec.Strategy.ToWire(),
         EnvVars = spec.RuntimeEnv?.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null,
         WorkingDir = spec.RuntimeEnv?.WorkingDir,
