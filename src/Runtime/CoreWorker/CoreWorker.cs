@@ -413,13 +413,14 @@ internal sealed class CoreWorker : IDisposable
     /// <summary>
     /// A by-value argument as a task carries it: inline when small; when larger than the inline limit, put into this
     /// node's store as an object owned here and passed by reference (Ray puts large arguments too), so it is neither
-    /// inlined into the task nor copied through the submitter. <paramref name="put"/> is that object's ID, with one
-    /// local reference the caller drops once the task holds it.
+    /// inlined into the task nor copied through the submitter: it goes from the pooled buffer it was serialized into
+    /// straight to the store, with no array of its own. <paramref name="put"/> is that object's ID, with one local
+    /// reference the caller drops once the task holds it.
     /// </summary>
-    internal TaskArg ArgumentFor(SerializedObject serialized, out ObjectId? put)
+    internal TaskArg ArgumentFor(PooledSerializedObject serialized, out ObjectId? put)
     {
         put = null;
-        if (!GoesToStore(serialized.Data.LongLength)) return TaskArg.ByValue(serialized);
+        if (!GoesToStore(serialized.Length)) return TaskArg.ByValue(serialized.ToSerializedObject());
         var id = PutSerialized(serialized);
         put = id;
         return TaskArg.ByReference(id, Address);

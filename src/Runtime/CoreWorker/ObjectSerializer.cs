@@ -53,15 +53,10 @@ internal static class ObjectSerializer
 
     static ObjectSerializer() => RuntimeFormatters.EnsureRegistered();
 
+    /// <summary>Serializes <paramref name="value"/> into a pooled buffer: a large value costs no array of its own (it is
+    /// written from the buffer into the store), a small one is copied out once (<see cref="PooledSerializedObject.ToSerializedObject"/>).</summary>
     /// <exception cref="ArgumentException">MemoryPack does not support the type (see RAY002).</exception>
     /// <exception cref="RayException">The type's serializer threw; the message names the type and <paramref name="site"/>.</exception>
-    public static SerializedObject Serialize<T>(T value, CoreWorker worker, SerializationSite site)
-    {
-        using var pooled = SerializePooled(value, worker, site);
-        return pooled.ToSerializedObject();
-    }
-
-    /// <summary>As <see cref="Serialize{T}"/>, into a pooled buffer: a large value costs no array of its own.</summary>
     public static PooledSerializedObject SerializePooled<T>(T value, CoreWorker worker, SerializationSite site)
     {
         var outer = t_nested;

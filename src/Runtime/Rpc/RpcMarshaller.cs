@@ -9,8 +9,8 @@ internal static class RpcMarshaller
 {
     public static Marshaller<T> For<T>() => Cache<T>.Instance;
 
-    /// <summary>A buffer kept beyond this size after a message goes back to the pool: one large message does not pin
-    /// its buffer to a thread for good.</summary>
+    /// <summary>A thread keeps its buffer for the next message up to this size; a larger one (a large message's) goes back
+    /// to the pool, so it is not held by the thread for good.</summary>
     private const int MaxKeptBufferBytes = 256 * 1024;
 
     [ThreadStatic] private static PooledBufferWriter? t_buffer;
@@ -31,9 +31,7 @@ internal static class RpcMarshaller
             {
                 var payload = buffer.Span;
                 context.SetPayloadLength(payload.Length);
-                var writer = context.GetBufferWriter();
-                payload.CopyTo(writer.GetSpan(payload.Length));
-                writer.Advance(payload.Length);
+                context.GetBufferWriter().Write(payload);
                 context.Complete();
             }
             finally
