@@ -120,7 +120,6 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
             {
                 int taken;
                 long dropped;
-                TaskEventData[] events;
                 lock (_lock)
                 {
                     taken = Math.Min(_count, _batchSize);
@@ -139,14 +138,15 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
                 if (taken == 0 && dropped == 0) return;
                 try
                 {
-                    events = Coalesce(_taken.AsSpan(0, taken));
-                }
-                finally
-                {
-                    Array.Clear(_taken, 0, taken); // nor by this array
-                }
-                try
-                {
+                    TaskEventData[] events;
+                    try
+                    {
+                        events = Coalesce(_taken.AsSpan(0, taken));
+                    }
+                    finally
+                    {
+                        Array.Clear(_taken, 0, taken); // nor by this array
+                    }
                     await _sink.SendAsync(new TaskEventBatch(_reporter, events, dropped), ct).ConfigureAwait(false);
                 }
                 catch (Exception e)
