@@ -242,11 +242,13 @@ internal sealed partial class ActorTaskSubmitter
         if (pump.IsCompletedSuccessfully) return;
         // PumpAsync handles its own errors; a fault escaping it is a RaySharp bug. Log it and let the next Pump start
         // over rather than leave the queue stuck behind a pump that is gone.
-        _ = pump.ContinueWith(t =>
+        // (No closure: one capturing q would be allocated on every call, the pump's usual synchronous end included.)
+        _ = pump.ContinueWith(static (t, state) =>
             {
-                _logger.ActorPumpFailed(t.Exception!.GetBaseException(), q.ActorId);
-                lock (_lock) q.Pumping = false;
-            }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                var q = (ActorQueue)state!;
+                q.Submitter._logger.ActorPumpFailed(t.Exception!.GetBaseException(), q.ActorId);
+                lock (q.Submitter._lock) q.Pumping = false;
+            }, q, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
     }
 
