@@ -70,17 +70,45 @@ internal sealed class ResourceSet : IEquatable<ResourceSet>
         return new ResourceSet(units.ToFrozenDictionary(StringComparer.Ordinal));
     }
 
-    public IReadOnlyDictionary<string, double> ToDictionary() =>
-        _units.ToDictionary(kv => kv.Key, kv => kv.Value / Scale, StringComparer.Ordinal);
+    /// <summary>The amounts by name, as a new dictionary (the wire form).</summary>
+    public Dictionary<string, double> ToDictionary()
+    {
+        var amounts = new Dictionary<string, double>(_units.Count, StringComparer.Ordinal);
+        foreach (var (name, u) in _units) amounts[name] = u / Scale;
+        return amounts;
+    }
+
+    private Dictionary<string, double>? _wire;
+
+    /// <summary>
+    /// <see cref="ToDictionary"/> made once and shared by every message that carries this set (a task's spec and its
+    /// task-event info are built per call, its resources once per options object). Only ever serialized: whoever needs
+    /// to change the amounts copies them first.
+    /// </summary>
+    public Dictionary<string, double> SharedWireDictionary => _wire ??= ToDictionary();
 
     private static long ToUnits(double amount) => (long)Math.Round(amount * Scale, MidpointRounding.AwayFromZero);
 
-    public bool Equals(ResourceSet? other) =>
-        other is not null && other._units.Count == _units.Count && _units.All(kv => other._units.TryGetValue(kv.Key, out var u) && u == kv.Value);
+    public bool Equals(ResourceSet? other)
+    {
+        if (ReferenceEquals(this, other)) return true;
+        if (other is null || other._units.Count != _units.Count) return false;
+        foreach (var (name, u) in _units)
+            if (!other._units.TryGetValue(name, out var v) || v != u) return false;
+        return true;
+    }
 
     public override bool Equals(object? obj) => Equals(obj as ResourceSet);
 
-    public override int GetHashCode() => _units.Aggregate(0, (h, kv) => h ^ HashCode.Combine(kv.Key, kv.Value));
+    private int _hash; // 0: not computed yet (the set never changes)
+
+    public override int GetHashCode()
+    {
+        if (_hash != 0) return _hash;
+        int h = 0;
+        foreach (var (name, u) in _units) h ^= HashCode.Combine(name, u); // order-independent, as equality is
+        return _hash = h == 0 ? 1 : h;
+    }
 
     public override string ToString() =>
         "{" + string.Join(", ", _units.OrderBy(kv => kv.Key, StringComparer.Ordinal)

@@ -11,9 +11,12 @@ namespace RaySharp.Core;
 /// </summary>
 internal sealed partial class ActorTaskSubmitter
 {
-    private sealed class Call(TaskManager.Entry entry, int retriesLeft, long position)
+    private sealed class Call(TaskManager.Entry entry, int retriesLeft, long position, ActorQueue queue)
     {
         public TaskManager.Entry Entry { get; } = entry;
+
+        /// <summary>The queue it was submitted to (a reply's continuation finds it here, with no closure per call).</summary>
+        public ActorQueue Queue { get; } = queue;
 
         /// <summary>Where the call stands in its caller's order: its sequence number, or for a call run again to rebuild
         /// a lost output, a new one after every call submitted so far.</summary>
@@ -27,9 +30,10 @@ internal sealed partial class ActorTaskSubmitter
         public string? DiedUnder { get; set; }
     }
 
-    private sealed class ActorQueue(ActorId actorId)
+    private sealed class ActorQueue(ActorId actorId, ActorTaskSubmitter submitter)
     {
         public ActorId ActorId { get; } = actorId;
+        public ActorTaskSubmitter Submitter { get; } = submitter;
         public ActorLifecycleState State { get; set; } = ActorLifecycleState.PendingCreation;
 
         /// <summary>The node the actor's current instance runs on (nil while it has none, or when not known).</summary>
@@ -109,7 +113,7 @@ internal sealed partial class ActorTaskSubmitter
                 // A call run again from its lineage goes after the calls made since (its number may belong to another
                 // caller's queue, or come before calls already sent).
                 long position = entry.IsReconstruction ? q.NextSequenceNumber++ : entry.Spec.SequenceNumber;
-                q.Waiting.Add(position, new Call(entry, maxTaskRetries, position));
+                q.Waiting.Add(position, new Call(entry, maxTaskRetries, position, q));
             }
         }
         LogSubmitted(_logger, entry.Spec.DisplayName, entry.Spec.TaskId, entry.Spec.ActorId, entry.Spec.SequenceNumber);
@@ -126,11 +130,14 @@ internal sealed partial class ActorTaskSubmitter
         lock (_lock)
         {
             if (_queues.TryGetValue((caller, actorId), out var existing)) return existing;
-            _queues[(caller, actorId)] = q = new ActorQueue(actorId);
+            _queues[(caller, actorId)] = q = new ActorQueue(actorId, this);
         }
-        q.Subscription = _gcs.SubscribeActor(actorId, u => OnActorStateChanged(q, u));
+        Subscribe(q);
         return q;
     }
+
+    // Apart from GetOrCreateQueue, so that the closure is built once per queue rather than on every call.
+    private void Subscribe(ActorQueue q) => q.Subscription = _gcs.SubscribeActor(q.ActorId, u => OnActorStateChanged(q, u));
 
     private void OnActorStateChanged(ActorQueue q, ActorStateUpdate update)
     {
@@ -235,11 +242,13 @@ internal sealed partial class ActorTaskSubmitter
         if (pump.IsCompletedSuccessfully) return;
         // PumpAsync handles its own errors; a fault escaping it is a RaySharp bug. Log it and let the next Pump start
         // over rather than leave the queue stuck behind a pump that is gone.
-        _ = pump.ContinueWith(t =>
+        // (No closure: one capturing q would be allocated on every call, the pump's usual synchronous end included.)
+        _ = pump.ContinueWith(static (t, state) =>
             {
-                _logger.LogError(t.Exception!.GetBaseException(), "Sending calls to actor {ActorId} failed inside RaySharp", q.ActorId);
-                lock (_lock) q.Pumping = false;
-            }, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+                var q = (ActorQueue)state!;
+                q.Submitter._logger.ActorPumpFailed(t.Exception!.GetBaseException(), q.ActorId);
+                lock (q.Submitter._lock) q.Pumping = false;
+            }, q, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
     }
 
@@ -280,7 +289,7 @@ internal sealed partial class ActorTaskSubmitter
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "Resolving the arguments of {Task} failed inside RaySharp", entry.Spec.DisplayName);
+                _logger.ResolvingArgumentsFailed(e, entry.Spec.DisplayName);
                 lock (_lock) q.InFlight.Remove(call);
                 _taskManager.FailTask(entry, new RayErrorInfo
                 {
@@ -311,8 +320,12 @@ internal sealed partial class ActorTaskSubmitter
             {
                 reply = Task.FromException<PushTaskReply>(e);
             }
-            _ = reply.ContinueWith(t => OnReply(q, call, ReplyOf(t, q, entry)), CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _ = reply.ContinueWith(static (t, state) =>
+                {
+                    var call = (Call)state!;
+                    var submitter = call.Queue.Submitter;
+                    submitter.OnReply(call.Queue, call, submitter.ReplyOf(t, call.Queue, call.Entry));
+                }, call, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 

@@ -116,29 +116,33 @@ internal sealed class CoreWorker : IDisposable
     /// <summary>The cluster's state (nodes, actors, tasks, objects) for the state API; null without a GCS.</summary>
     public RaySharp.State.IStateSource? State { get; }
 
+    /// <summary>This worker stops borrowing <paramref name="id"/>: drop the cached copy and tell the owner — after it has
+    /// heard that we borrowed (the two calls may otherwise overtake each other). Its own method, so that the closure below
+    /// is built only for a borrowed object, not on every release.</summary>
+    private void StopBorrowing(ObjectId id, Address borrowedFrom)
+    {
+        MemoryStore.Delete(id);
+        _fetches.TryRemove(id, out _);
+        if (_ownership is not { } ownership) return;
+        var registered = _borrowRegistrations.TryRemove(id, out var r) ? r : Task.CompletedTask;
+        _ = registered.ContinueWith(t =>
+        {
+            try
+            {
+                ownership.RemoveBorrower(borrowedFrom, id, Address);
+            }
+            catch (Exception e)
+            {
+                _logger.BorrowEndNotSent(e, id);
+            }
+        }, TaskScheduler.Default);
+    }
+
     private void OnObjectOutOfScope(ObjectId id, Address? borrowedFrom)
     {
         if (borrowedFrom is not null)
         {
-            // This worker stops borrowing: drop the cached copy and tell the owner — after it has heard that we
-            // borrowed (the two calls may otherwise overtake each other).
-            MemoryStore.Delete(id);
-            _fetches.TryRemove(id, out _);
-            if (_ownership is { } ownership)
-            {
-                var registered = _borrowRegistrations.TryRemove(id, out var r) ? r : Task.CompletedTask;
-                _ = registered.ContinueWith(t =>
-                {
-                    try
-                    {
-                        ownership.RemoveBorrower(borrowedFrom, id, Address);
-                    }
-                    catch (Exception e)
-                    {
-                        _logger.LogWarning(e, "Could not tell the owner of {ObjectId} that this worker stopped borrowing it", id);
-                    }
-                }, TaskScheduler.Default);
-            }
+            StopBorrowing(id, borrowedFrom);
             return;
         }
         // Only the owner gets here for a handle object (borrowers returned above): the actor's last handle is gone.
@@ -409,13 +413,14 @@ internal sealed class CoreWorker : IDisposable
     /// <summary>
     /// A by-value argument as a task carries it: inline when small; when larger than the inline limit, put into this
     /// node's store as an object owned here and passed by reference (Ray puts large arguments too), so it is neither
-    /// inlined into the task nor copied through the submitter. <paramref name="put"/> is that object's ID, with one
-    /// local reference the caller drops once the task holds it.
+    /// inlined into the task nor copied through the submitter: it goes from the pooled buffer it was serialized into
+    /// straight to the store, with no array of its own. <paramref name="put"/> is that object's ID, with one local
+    /// reference the caller drops once the task holds it.
     /// </summary>
-    internal TaskArg ArgumentFor(SerializedObject serialized, out ObjectId? put)
+    internal TaskArg ArgumentFor(PooledSerializedObject serialized, out ObjectId? put)
     {
         put = null;
-        if (!GoesToStore(serialized.Data.LongLength)) return TaskArg.ByValue(serialized);
+        if (!GoesToStore(serialized.Length)) return TaskArg.ByValue(serialized.ToSerializedObject());
         var id = PutSerialized(serialized);
         put = id;
         return TaskArg.ByReference(id, Address);
@@ -474,7 +479,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogWarning(e, "Could not ask the object store to free {ObjectId} on node {NodeId}", id, node);
+            _logger.StoreCopyNotFreed(e, id, node);
         }
     }
 
@@ -493,7 +498,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (RayException e)
         {
-            _logger.LogDebug(e, "Node {NodeId} has no copy of {ObjectId} to read", node, id);
+            _logger.NoCopyOnNode(e, node, id);
             return false;
         }
     }
@@ -509,7 +514,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogWarning(e, "Could not ask the object store to free {ObjectId}", id);
+            _logger.ObjectNotFreed(e, id);
         }
     }
 
@@ -849,7 +854,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (Exception e) when (e is RayException or IOException)
         {
-            _logger.LogDebug(e, "Fetching {ObjectId} to this node for Wait failed", id);
+            _logger.WaitFetchFailed(e, id);
         }
     }
 
@@ -874,12 +879,22 @@ internal sealed class CoreWorker : IDisposable
         return stream;
     }
 
+    private static readonly TaskOptions s_noTaskOptions = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TaskOptions, ResourceSet> s_taskResources = [];
+
     private (TaskSpec Spec, int MaxRetries) BuildTaskSpec(RemoteFunctionDescriptor function, TaskOptions? callOptions, TaskArg[] args)
     {
         if (function.Kind != FunctionKind.NormalTask)
             throw new ArgumentException($"{function.Name} is not a remote function (it is an {function.Kind}).", nameof(function));
-        var o = (function.Options ?? new TaskOptions()).MergedWith(callOptions);
-        var resources = ResourceRequest.ForTask(function.Name, o.NumCpus ?? 1, o.NumGpus ?? 0, o.Memory ?? 0, o.Resources);
+        // Options given once (the function's, or one object passed with many calls) have their resources computed once:
+        // the same ResourceSet then keys the same scheduling class. Only a merge of both is new each call.
+        bool merged = function.Options is not null && callOptions is not null;
+        var o = function.Options?.MergedWith(callOptions) ?? callOptions ?? s_noTaskOptions;
+        if (merged || !s_taskResources.TryGetValue(o, out var resources))
+        {
+            resources = ResourceRequest.ForTask(function.Name, o.NumCpus ?? 1, o.NumGpus ?? 0, o.Memory ?? 0, o.Resources);
+            if (!merged) s_taskResources.AddOrUpdate(o, resources);
+        }
         if (o.MaxRetries is < -1)
             throw new ArgumentException($"{function.Name}: MaxRetries is {o.MaxRetries}; use -1 (forever), 0 or a positive count.");
         int maxRetries = o.MaxRetries ?? Config.TaskMaxRetries;
@@ -1240,7 +1255,7 @@ internal sealed class CoreWorker : IDisposable
         }
         catch (AggregateException e)
         {
-            _logger.LogWarning(e.GetBaseException(), "Sending the last task events at shutdown failed");
+            _logger.LastTaskEventsNotSent(e.GetBaseException());
         }
         NormalTaskSubmitter.Dispose();
         ActorTaskSubmitter.Dispose();
@@ -1248,6 +1263,6 @@ internal sealed class CoreWorker : IDisposable
         Raylet.Dispose();
         MemoryStore.FailAllWaiters(shutdown);
         _onDispose?.Invoke();
-        _logger.LogDebug("CoreWorker {WorkerId} of job {JobId} shut down", WorkerId, JobId);
+        _logger.ShutDown(WorkerId, JobId);
     }
 }

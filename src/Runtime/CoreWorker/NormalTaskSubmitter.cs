@@ -73,8 +73,24 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         public long IdleSince { get; set; }
     }
 
+    /// <summary>What tasks of one scheduling class share (Ray's <c>SchedulingClass</c>): compared by value, with no
+    /// string built per task.</summary>
+    private readonly record struct SchedulingClassKey(ulong FunctionId, ResourceSet Resources, StrategyKey Strategy, string RuntimeEnvKey);
+
+    /// <summary>A strategy by what it says (two handles of one placement group are one group).</summary>
+    private readonly record struct StrategyKey(byte Kind, NodeId Node, bool Soft, PlacementGroupId Group, int Bundle, bool Capture)
+    {
+        public static StrategyKey Of(SchedulingStrategy strategy) => strategy switch
+        {
+            SpreadSchedulingStrategy => new(1, default, false, default, -1, false),
+            NodeAffinitySchedulingStrategy a => new(2, a.NodeId, a.Soft, default, -1, false),
+            PlacementGroupSchedulingStrategy pg => new(3, default, false, pg.PlacementGroup.Id, pg.BundleIndex, pg.CaptureChildTasks),
+            _ => default,
+        };
+    }
+
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, SchedulingClass> _classes = [];
+    private readonly Dictionary<SchedulingClassKey, SchedulingClass> _classes = [];
     private readonly TaskManager _taskManager;
     private readonly DependencyResolver _resolver;
     private readonly IRayletClient _raylet;
@@ -148,7 +164,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         _ = task.ContinueWith(static (t, state) =>
             {
                 var (logger, what) = ((ILogger, string))state!;
-                logger.LogError(t.Exception!.GetBaseException(), "Submitting {Task} failed inside RaySharp", what);
+                logger.SubmitFailed(t.Exception!.GetBaseException(), what);
             }, (_logger, what), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
     }
@@ -217,7 +233,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         // A retry or re-execution runs as the entry's next attempt; the executor reports it under that number.
         if (resolved.AttemptNumber != entry.Attempt) resolved = resolved.WithArgs(resolved.Args, entry.Attempt);
         _taskManager.RecordEvent(entry, RayTaskStatus.PendingNodeAssignment);
-        string key = string.Join("\u0001", spec.Function.FunctionId, spec.Resources, spec.Strategy, spec.RuntimeEnvKey);
+        var key = new SchedulingClassKey(spec.Function.FunctionId, spec.Resources, StrategyKey.Of(spec.Strategy), spec.RuntimeEnvKey);
         var actions = new Actions();
         lock (_lock)
         {

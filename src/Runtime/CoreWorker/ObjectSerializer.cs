@@ -12,53 +12,12 @@ internal readonly record struct SerializedObject(byte[] Data, ObjectId[] NestedI
 /// A value serialized into a pooled buffer (large values are written from here straight into the object store, with no
 /// array of their own); dispose it to return the buffer.
 /// </summary>
-internal sealed class PooledSerializedObject : IBufferWriter<byte>, IDisposable
+internal sealed class PooledSerializedObject : PooledBufferWriter
 {
-    private byte[] _buffer;
-    private int _written;
-
-    public PooledSerializedObject(int initialSize = 4096) => _buffer = ArrayPool<byte>.Shared.Rent(initialSize);
-
     public ObjectId[] NestedIds { get; internal set; } = [];
-
-    public int Length => _written;
-
-    public ReadOnlySpan<byte> Span => _buffer.AsSpan(0, _written);
-
-    public ReadOnlyMemory<byte> Memory => _buffer.AsMemory(0, _written);
 
     /// <summary>An exact-size copy, for a value kept inline.</summary>
     public SerializedObject ToSerializedObject() => new(Span.ToArray(), NestedIds);
-
-    public void Advance(int count) => _written += count;
-
-    public Memory<byte> GetMemory(int sizeHint = 0)
-    {
-        Ensure(sizeHint);
-        return _buffer.AsMemory(_written);
-    }
-
-    public Span<byte> GetSpan(int sizeHint = 0)
-    {
-        Ensure(sizeHint);
-        return _buffer.AsSpan(_written);
-    }
-
-    private void Ensure(int sizeHint)
-    {
-        int needed = _written + Math.Max(sizeHint, 1);
-        if (needed <= _buffer.Length) return;
-        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, (int)Math.Min(Array.MaxLength, _buffer.Length * 2L)));
-        _buffer.AsSpan(0, _written).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = larger;
-    }
-
-    public void Dispose()
-    {
-        var buffer = Interlocked.Exchange(ref _buffer, []);
-        if (buffer.Length > 0) ArrayPool<byte>.Shared.Return(buffer);
-    }
 }
 
 /// <summary>What a value is being serialized as, for the error when it cannot be (formatted only then).</summary>
@@ -89,23 +48,22 @@ internal readonly record struct SerializationSite(string Kind, string? Function 
 internal static class ObjectSerializer
 {
     [ThreadStatic] private static List<ObjectId>? t_nested;
+    [ThreadStatic] private static List<ObjectId>? t_spareNested;
     [ThreadStatic] private static CoreWorker? t_deserializingWorker;
 
     static ObjectSerializer() => RuntimeFormatters.EnsureRegistered();
 
+    /// <summary>Serializes <paramref name="value"/> into a pooled buffer: a large value costs no array of its own (it is
+    /// written from the buffer into the store), a small one is copied out once (<see cref="PooledSerializedObject.ToSerializedObject"/>).</summary>
     /// <exception cref="ArgumentException">MemoryPack does not support the type (see RAY002).</exception>
     /// <exception cref="RayException">The type's serializer threw; the message names the type and <paramref name="site"/>.</exception>
-    public static SerializedObject Serialize<T>(T value, CoreWorker worker, SerializationSite site)
-    {
-        using var pooled = SerializePooled(value, worker, site);
-        return pooled.ToSerializedObject();
-    }
-
-    /// <summary>As <see cref="Serialize{T}"/>, into a pooled buffer: a large value costs no array of its own.</summary>
     public static PooledSerializedObject SerializePooled<T>(T value, CoreWorker worker, SerializationSite site)
     {
         var outer = t_nested;
-        var nested = t_nested = [];
+        // The outermost serialization on a thread records into the thread's own list; one nested inside it (a formatter
+        // that serializes a value of its own) gets a fresh one.
+        var nested = t_nested = outer is null ? (t_spareNested ??= []) : [];
+        nested.Clear();
         var buffer = new PooledSerializedObject();
         try
         {
@@ -124,7 +82,7 @@ internal static class ObjectSerializer
                 throw new RayException($"Serializing {site} (a {typeof(T).FullName}) failed: the type's serializer threw " +
                     $"{e.GetType().FullName}: {e.Message}", e);
             }
-            buffer.NestedIds = nested.Count == 0 ? [] : [.. nested.Distinct()];
+            buffer.NestedIds = nested.Count == 0 ? [] : DistinctIds(nested);
             return buffer;
         }
         catch
@@ -134,8 +92,19 @@ internal static class ObjectSerializer
         }
         finally
         {
+            nested.Clear();
             t_nested = outer;
         }
+    }
+
+    private static ObjectId[] DistinctIds(List<ObjectId> ids)
+    {
+        if (ids.Count == 1) return [ids[0]];
+        var seen = new HashSet<ObjectId>(ids.Count);
+        var distinct = new List<ObjectId>(ids.Count);
+        foreach (var id in ids)
+            if (seen.Add(id)) distinct.Add(id);
+        return [.. distinct];
     }
 
     /// <summary>

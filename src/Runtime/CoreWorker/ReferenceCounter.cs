@@ -188,21 +188,22 @@ internal sealed class ReferenceCounter
                 catch (Exception e)
                 {
                     // One failed release must not stop the others (nor crash the process from a thread-pool item).
-                    _logger.LogError(e, "Releasing a reference to {ObjectId} failed", id);
+                    _logger.ReleaseFailed(e, id);
                 }
             }
         }
     }
 
-    public void AddSubmittedTaskReferences(IEnumerable<ObjectId> ids)
+    public void AddSubmittedTaskReferences(ReadOnlySpan<ObjectId> ids)
     {
+        if (ids.IsEmpty) return;
         lock (_lock)
             foreach (var id in ids) GetOrAdd(id).Submitted++;
     }
 
-    public void RemoveSubmittedTaskReferences(IEnumerable<ObjectId> ids)
+    public void RemoveSubmittedTaskReferences(ReadOnlySpan<ObjectId> ids)
     {
-        foreach (var id in ids) Release(id, r => r.Submitted--);
+        foreach (var id in ids) Release(id, static r => r.Submitted--);
     }
 
     /// <summary>A process borrows an object this one has a reference to. An object unknown here (already released, or
@@ -260,26 +261,43 @@ internal sealed class ReferenceCounter
     private void Release(ObjectId id, Action<Reference> decrement)
     {
         List<(ObjectId, Address?)>? freed = null;
+        Address? borrowedFrom = null;
         lock (_lock)
         {
             if (!_refs.TryGetValue(id, out var r)) return;
             decrement(r);
             if (r.InScope) return;
-            // Free this object and, transitively, whatever only it kept alive.
-            var stack = new Stack<ObjectId>();
-            stack.Push(id);
-            while (stack.Count > 0)
+            if (r.Contains.Length == 0)
             {
-                var current = stack.Pop();
-                if (!_refs.Remove(current, out var cr)) continue;
-                (freed ??= []).Add((current, cr.Owned || cr.Owner is null || cr.Owner.WorkerId == _self ? null : cr.Owner));
-                foreach (var inner in cr.Contains)
+                // Nothing inside it to release in turn (the usual case): only this object goes.
+                _refs.Remove(id);
+                borrowedFrom = BorrowedFrom(r);
+            }
+            else
+            {
+                // Free this object and, transitively, whatever only it kept alive.
+                var stack = new Stack<ObjectId>();
+                stack.Push(id);
+                while (stack.Count > 0)
                 {
-                    if (_refs.TryGetValue(inner, out var ir) && --ir.ContainedIn <= 0 && !ir.InScope) stack.Push(inner);
+                    var current = stack.Pop();
+                    if (!_refs.Remove(current, out var cr)) continue;
+                    (freed ??= []).Add((current, BorrowedFrom(cr)));
+                    foreach (var inner in cr.Contains)
+                    {
+                        if (_refs.TryGetValue(inner, out var ir) && --ir.ContainedIn <= 0 && !ir.InScope) stack.Push(inner);
+                    }
                 }
             }
         }
-        if (freed is null) return;
-        foreach (var (f, borrowedFrom) in freed) _onOutOfScope(f, borrowedFrom);
+        if (freed is null)
+        {
+            _onOutOfScope(id, borrowedFrom);
+            return;
+        }
+        foreach (var (f, owner) in freed) _onOutOfScope(f, owner);
     }
+
+    /// <summary>The owner to tell when a borrowed object goes out of scope here (null: owned here, or owner unknown).</summary>
+    private Address? BorrowedFrom(Reference r) => r.Owned || r.Owner is null || r.Owner.WorkerId == _self ? null : r.Owner;
 }

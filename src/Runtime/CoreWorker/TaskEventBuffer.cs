@@ -28,6 +28,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
 
     private readonly Lock _lock = new();
     private Recorded[] _ring;
+    private Recorded[] _taken = [];
     private int _head;
     private int _count;
     private long _dropped;
@@ -125,35 +126,46 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
         {
             while (true)
             {
-                Recorded[] taken;
+                int taken;
                 long dropped;
                 lock (_lock)
                 {
-                    taken = new Recorded[Math.Min(_count, _batchSize)];
-                    for (int i = 0; i < taken.Length; i++)
+                    taken = Math.Min(_count, _batchSize);
+                    // One flush at a time (_flushing), so the events taken are copied into one array kept for the purpose.
+                    if (_taken.Length < taken) _taken = new Recorded[Math.Min(_batchSize, Math.Max(taken, _taken.Length * 2))];
+                    for (int i = 0; i < taken; i++)
                     {
-                        taken[i] = _ring[_head];
+                        _taken[i] = _ring[_head];
                         _ring[_head] = default; // the spec is not kept alive by the ring
                         _head = (_head + 1) % _ring.Length;
                     }
-                    _count -= taken.Length;
+                    _count -= taken;
                     dropped = _dropped;
                     _dropped = 0;
                 }
-                if (taken.Length == 0 && dropped == 0) return;
+                if (taken == 0 && dropped == 0) return;
                 try
                 {
-                    await _sink.SendAsync(new TaskEventBatch(_reporter, Coalesce(taken), dropped), ct).ConfigureAwait(false);
+                    TaskEventData[] events;
+                    try
+                    {
+                        events = Coalesce(_taken.AsSpan(0, taken));
+                    }
+                    finally
+                    {
+                        Array.Clear(_taken, 0, taken); // nor by this array
+                    }
+                    await _sink.SendAsync(new TaskEventBatch(_reporter, events, dropped), ct).ConfigureAwait(false);
                 }
                 catch (Exception e)
                 {
                     // Lost with the batch; the next one says how many.
-                    lock (_lock) _dropped += dropped + taken.Length;
+                    lock (_lock) _dropped += dropped + taken;
                     if (e is OperationCanceledException && ct.IsCancellationRequested) throw;
-                    LogSendFailed(_logger, e, taken.Length);
+                    LogSendFailed(_logger, e, taken);
                     return;
                 }
-                if (taken.Length < _batchSize) return;
+                if (taken < _batchSize) return;
             }
         }
         finally
@@ -206,9 +218,10 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
 
     /// <summary>The batch's events with those of one attempt merged into one record (its owner records up to four state
     /// changes of a task within a report interval): the GCS merges a record per attempt instead of one per change.</summary>
-    internal static TaskEventData[] Coalesce(Recorded[] taken)
+    internal static TaskEventData[] Coalesce(ReadOnlySpan<Recorded> taken)
     {
-        if (taken.Length <= 1) return Array.ConvertAll(taken, ToData);
+        if (taken.Length == 0) return [];
+        if (taken.Length == 1) return [ToData(taken[0])];
         var index = new Dictionary<(TaskId, int), Merged>(taken.Length);
         var order = new List<Merged>(taken.Length);
         foreach (var e in taken)
@@ -220,7 +233,9 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
             }
             else m.Add(e);
         }
-        return order.ConvertAll(static m => m.ToData()).ToArray();
+        var events = new TaskEventData[order.Count];
+        for (int i = 0; i < events.Length; i++) events[i] = order[i].ToData();
+        return events;
     }
 
     /// <summary>The events of one attempt within a batch: the latest state and time, when it reached each, and what any of
@@ -293,7 +308,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
         spec.TaskId.JobId,
         spec.ActorId,
         spec.ParentTaskId ?? default,
-        new Dictionary<string, double>(spec.Resources.ToDictionary(), StringComparer.Ordinal));
+        spec.Resources.IsEmpty ? null : spec.Resources.SharedWireDictionary); // none for an actor call
 
     /// <summary>Longest error message an event carries; longer ones are cut (the GCS refuses longer).</summary>
     internal const int MaxErrorMessageLength = 16 * 1024;

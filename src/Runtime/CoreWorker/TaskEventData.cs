@@ -10,7 +10,7 @@ namespace RaySharp.Core;
 /// <summary>What a task is, sent with the first events of an attempt (Ray's <c>TaskInfoEntry</c>).</summary>
 [MemoryPackable]
 internal sealed partial record TaskInfoData(string Name, string FuncOrClassName, RayTaskType Type, JobId JobId, ActorId ActorId, TaskId ParentTaskId,
-    Dictionary<string, double> RequiredResources);
+    Dictionary<string, double>? RequiredResources);
 
 /// <summary>One state change of one attempt, with where it ran (set by the executor and at submission to a worker) and
 /// why it failed.</summary>

@@ -25,7 +25,8 @@ internal sealed class TaskManager : IGeneratorItemSink
         public bool CancelRequested { get; set; }
         public ICoreWorkerClient? RunningOn { get; set; }
         public GeneratorStream? Stream { get; init; }
-        public List<TaskId> Children { get; } = [];
+        /// <summary>Tasks it submitted while running (made when it submits its first: most tasks submit none).</summary>
+        public List<TaskId>? Children { get; set; }
 
         /// <summary>The arguments as the submitter resolved them (refs to small objects inlined), kept as the lineage.</summary>
         public TaskArg[]? ResolvedArgs { get; set; }
@@ -53,8 +54,32 @@ internal sealed class TaskManager : IGeneratorItemSink
         public long Bytes { get; set; }
         public int RetriesLeft { get; set; }
         public int Dependents { get; set; }
-        public string? NotRebuilt { get; set; }
         public LinkedListNode<TaskId>? Order { get; set; }
+
+        /// <summary>Why its outputs cannot be rebuilt (None: they can), with what the message names: kept as these fields and
+        /// formatted only when asked, since most finished calls (actor methods with no retries) have such a reason and
+        /// few are ever lost.</summary>
+        public NotRebuiltReason Reason { get; set; }
+        public int MaxRetries { get; set; }
+        public ActorId ActorId { get; set; }
+        public long EvictedAtBytes { get; set; }
+
+        public string? NotRebuilt => Reason switch
+        {
+            NotRebuiltReason.ActorMethodNotRetryable =>
+                $"it was returned by actor method {Name} ({TaskId}), which is not retryable (MaxTaskRetries is 0); give the " +
+                "method or actor MaxTaskRetries > 0 (or -1) to have lost outputs re-executed on the actor",
+            NotRebuiltReason.ActorMethodRetriesSpent =>
+                $"its actor method {Name} ({TaskId}) spent its retries (MaxTaskRetries = {MaxRetries}) before it finished",
+            NotRebuiltReason.ActorConstructor => $"it was returned by the constructor of actor {ActorId}",
+            NotRebuiltReason.TaskNotRetryable =>
+                $"its task {Name} ({TaskId}) has MaxRetries = 0; give the task MaxRetries > 0 (or -1) to have lost outputs re-executed",
+            NotRebuiltReason.TaskRetriesSpent => $"its task {Name} ({TaskId}) spent its retries (MaxRetries = {MaxRetries}) before it finished",
+            NotRebuiltReason.Evicted =>
+                $"the lineage of its task {Name} ({TaskId}) was evicted: the owner keeps at most RAY_max_lineage_bytes " +
+                $"({EvictedAtBytes} bytes) of finished tasks' specs, oldest evicted first; raise RAY_max_lineage_bytes to keep more",
+            _ => null,
+        };
 
         /// <summary>The attempt that produced the returns (a re-execution is the next one).</summary>
         public int Attempt { get; set; }
@@ -70,6 +95,7 @@ internal sealed class TaskManager : IGeneratorItemSink
     private readonly Dictionary<TaskId, Entry> _pending = [];
     private readonly Dictionary<TaskId, Lineage> _lineage = [];
     private readonly LinkedList<TaskId> _lineageOrder = new(); // kept specs, oldest first (evicted first)
+    private readonly Stack<Lineage> _dropScratch = new();
     private long _lineageBytes;
     private readonly CoreWorker _worker;
 
@@ -111,14 +137,14 @@ internal sealed class TaskManager : IGeneratorItemSink
     /// refs handed to the caller) and its arguments are kept alive until it finishes.</summary>
     public Entry AddPendingTask(TaskSpec spec, int maxRetries, GeneratorStream? stream = null)
     {
-        foreach (var id in spec.ReturnIds()) _worker.ReferenceCounter.AddOwnedObject(id, _worker.Address);
+        for (int i = 0; i < spec.NumReturns; i++) _worker.ReferenceCounter.AddOwnedObject(spec.ReturnId(i), _worker.Address);
         _worker.ReferenceCounter.AddSubmittedTaskReferences(spec.ArgumentReferenceIds());
         var entry = new Entry(spec, maxRetries) { Stream = stream };
         RecordSubmitted(spec);
         lock (_lock)
         {
             _pending[spec.TaskId] = entry;
-            if (spec.ParentTaskId is { } parent && _pending.TryGetValue(parent, out var p)) p.Children.Add(spec.TaskId);
+            if (spec.ParentTaskId is { } parent && _pending.TryGetValue(parent, out var p)) (p.Children ??= []).Add(spec.TaskId);
         }
         _worker.TaskEvents?.Record(spec, 0, RayTaskStatus.PendingArgsAvail, withInfo: true);
         return entry;
@@ -241,20 +267,20 @@ internal sealed class TaskManager : IGeneratorItemSink
     {
         var spec = entry.Spec;
         if (spec.IsStreaming || Array.IndexOf(kept, true) < 0) return;
-        var lineage = new Lineage(spec.TaskId, spec.DisplayName, spec.ReturnIds()) { RetriesLeft = entry.RetriesLeft, Attempt = entry.Attempt };
-        lineage.NotRebuilt = spec.Type switch
+        var lineage = new Lineage(spec.TaskId, spec.DisplayName, spec.ReturnIds())
         {
-            TaskType.ActorTask when spec.MaxRetries == 0 =>
-                $"it was returned by actor method {spec.DisplayName} ({spec.TaskId}), which is not retryable (MaxTaskRetries is 0); give the " +
-                "method or actor MaxTaskRetries > 0 (or -1) to have lost outputs re-executed on the actor",
-            TaskType.ActorTask when entry.RetriesLeft == 0 =>
-                $"its actor method {spec.DisplayName} ({spec.TaskId}) spent its retries (MaxTaskRetries = {spec.MaxRetries}) before it finished",
-            TaskType.ActorCreationTask => $"it was returned by the constructor of actor {spec.ActorId}",
-            _ when spec.MaxRetries == 0 => $"its task {spec.DisplayName} ({spec.TaskId}) has MaxRetries = 0; give the task MaxRetries > 0 (or -1) to have lost outputs re-executed",
-            _ when entry.RetriesLeft == 0 => $"its task {spec.DisplayName} ({spec.TaskId}) spent its retries (MaxRetries = {spec.MaxRetries}) before it finished",
-            _ => null,
+            RetriesLeft = entry.RetriesLeft, Attempt = entry.Attempt, MaxRetries = spec.MaxRetries, ActorId = spec.ActorId,
+            Reason = spec.Type switch
+            {
+                TaskType.ActorTask when spec.MaxRetries == 0 => NotRebuiltReason.ActorMethodNotRetryable,
+                TaskType.ActorTask when entry.RetriesLeft == 0 => NotRebuiltReason.ActorMethodRetriesSpent,
+                TaskType.ActorCreationTask => NotRebuiltReason.ActorConstructor,
+                _ when spec.MaxRetries == 0 => NotRebuiltReason.TaskNotRetryable,
+                _ when entry.RetriesLeft == 0 => NotRebuiltReason.TaskRetriesSpent,
+                _ => NotRebuiltReason.None,
+            },
         };
-        if (lineage.NotRebuilt is null)
+        if (lineage.Reason == NotRebuiltReason.None)
         {
             lineage.Spec = LineageSpec(spec, entry.ResolvedArgs);
             lineage.Bytes = EstimateLineageBytes(lineage.Spec);
@@ -266,8 +292,8 @@ internal sealed class TaskManager : IGeneratorItemSink
             {
                 lineage.Order = _lineageOrder.AddLast(spec.TaskId);
                 _lineageBytes += lineage.Bytes;
-                foreach (var dep in LineageArguments(keptSpec))
-                    if (_lineage.TryGetValue(dep.TaskId, out var d) && d != lineage) d.Dependents++;
+                foreach (var dep in keptSpec.ArgumentReferenceIds())
+                    if (!dep.IsPut && _lineage.TryGetValue(dep.TaskId, out var d) && d != lineage) d.Dependents++;
             }
             // A return released since the check above found no lineage to drop then.
             DropIfUnusedLocked(lineage);
@@ -296,9 +322,6 @@ internal sealed class TaskManager : IGeneratorItemSink
         return bytes;
     }
 
-    /// <summary>Objects a kept spec takes as arguments whose own lineage it needs (task returns; puts have none).</summary>
-    private static IEnumerable<ObjectId> LineageArguments(TaskSpec spec) => spec.ArgumentReferenceIds().Where(id => !id.IsPut);
-
     /// <summary>An owned object went out of scope: when none of its task's returns is referenced and no kept lineage
     /// needs it, the task's lineage goes (and, in turn, that of its arguments).</summary>
     public void OnOwnedObjectOutOfScope(ObjectId id)
@@ -310,7 +333,9 @@ internal sealed class TaskManager : IGeneratorItemSink
 
     private void DropIfUnusedLocked(Lineage first)
     {
-        var stack = new Stack<Lineage>();
+        // Called under the lock for every finished task and every freed return: one stack serves them all (empty again
+        // whenever this returns).
+        var stack = _dropScratch;
         stack.Push(first);
         while (stack.Count > 0)
         {
@@ -334,9 +359,10 @@ internal sealed class TaskManager : IGeneratorItemSink
         l.Bytes = 0;
         if (l.Order is { } node) _lineageOrder.Remove(node);
         l.Order = null;
-        foreach (var dep in LineageArguments(spec))
+        // The objects it takes as arguments whose own lineage it needs (task returns; puts have none).
+        foreach (var dep in spec.ArgumentReferenceIds())
         {
-            if (!_lineage.TryGetValue(dep.TaskId, out var d) || d == l) continue;
+            if (dep.IsPut || !_lineage.TryGetValue(dep.TaskId, out var d) || d == l) continue;
             if (--d.Dependents <= 0) maybeUnused.Push(d);
         }
     }
@@ -351,8 +377,8 @@ internal sealed class TaskManager : IGeneratorItemSink
         while (_lineageBytes > max && _lineageOrder.First is { } oldest)
         {
             var l = _lineage[oldest.Value];
-            l.NotRebuilt = $"the lineage of its task {l.Name} ({l.TaskId}) was evicted: the owner keeps at most RAY_max_lineage_bytes " +
-                $"({max} bytes) of finished tasks' specs, oldest evicted first; raise RAY_max_lineage_bytes to keep more";
+            l.Reason = NotRebuiltReason.Evicted;
+            l.EvictedAtBytes = max;
             ReleaseSpecLocked(l, maybeUnused);
         }
         while (maybeUnused.TryPop(out var d)) DropIfUnusedLocked(d);
@@ -516,7 +542,7 @@ internal sealed class TaskManager : IGeneratorItemSink
             // cancellation. Only escalating to force goes on.
             if (entry.CancelRequested && !force) return;
             entry.CancelRequested = true;
-            children = [.. entry.Children];
+            children = entry.Children is { } submitted ? [.. submitted] : [];
         }
         if (entry.Status == Status.Running && entry.RunningOn is { } worker)
         {
@@ -562,4 +588,16 @@ internal sealed class TaskManager : IGeneratorItemSink
             FailTask(e, error);
         }
     }
+}
+
+/// <summary>Why a finished task's outputs cannot be rebuilt from its lineage.</summary>
+internal enum NotRebuiltReason : byte
+{
+    None,
+    ActorMethodNotRetryable,
+    ActorMethodRetriesSpent,
+    ActorConstructor,
+    TaskNotRetryable,
+    TaskRetriesSpent,
+    Evicted,
 }

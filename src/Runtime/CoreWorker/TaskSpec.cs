@@ -111,16 +111,27 @@ internal sealed class TaskSpec
         return ids;
     }
 
-    /// <summary>IDs this task keeps alive while pending: ref arguments and refs nested in inline arguments.</summary>
-    public IEnumerable<ObjectId> ArgumentReferenceIds()
+    private ObjectId[]? _argumentReferenceIds;
+
+    /// <summary>IDs this task keeps alive while pending: ref arguments and refs nested in inline arguments (computed once:
+    /// they are pinned at submission and released when the task finishes).</summary>
+    public ObjectId[] ArgumentReferenceIds() => _argumentReferenceIds ??= ComputeArgumentReferenceIds();
+
+    private ObjectId[] ComputeArgumentReferenceIds()
     {
         // A pending call keeps its actor alive (Ray: a non-detached actor exits only once its calls are done).
-        if (Type == TaskType.ActorTask) yield return ActorManager.HandleObjectId(ActorId);
+        int count = Type == TaskType.ActorTask ? 1 : 0;
+        foreach (var a in Args) count += a.IsRef || a.IsInStore ? 1 : a.Value.NestedIds.Length;
+        if (count == 0) return [];
+        var ids = new ObjectId[count];
+        int i = 0;
+        if (Type == TaskType.ActorTask) ids[i++] = ActorManager.HandleObjectId(ActorId);
         foreach (var a in Args)
         {
-            if (a.IsRef || a.IsInStore) yield return a.Id;
-            else foreach (var n in a.Value.NestedIds) yield return n;
+            if (a.IsRef || a.IsInStore) ids[i++] = a.Id;
+            else foreach (var n in a.Value.NestedIds) ids[i++] = n;
         }
+        return ids;
     }
 
     /// <summary>Workers are reused only for the same job and runtime environment (Ray's worker pool key).</summary>

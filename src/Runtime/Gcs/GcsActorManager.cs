@@ -101,7 +101,7 @@ internal sealed class GcsActorManager : IDisposable
         var ct = CancellationTokenSource.CreateLinkedTokenSource(record.Scheduling.Token, _stopping.Token).Token;
         try
         {
-            var resources = task.Resources;
+            var resources = task.Resources ?? [];
             Dictionary<string, double>? placement = null;
             if (spec.UsesDefaultCpus)
             {
@@ -157,8 +157,7 @@ internal sealed class GcsActorManager : IDisposable
                     if (again)
                     {
                         ReleaseLease(record);
-                        _logger.LogInformation("Actor {ActorId} ({Class}): its worker died before the constructor ran ({Reason}); scheduling it again",
-                            spec.ActorId, spec.ClassName, error.Message);
+                        _logger.ActorWorkerDiedBeforeConstructor(spec.ActorId, spec.ClassName, error.Message);
                         _ = ScheduleAsync(record);
                         return;
                     }
@@ -220,8 +219,7 @@ internal sealed class GcsActorManager : IDisposable
             catch (Exception e) when (e is RayletUnreachableException && Environment.TickCount64 < deadline
                 || e is LeaseRejectedException && ++rejected <= MaxRejectedLeases)
             {
-                _logger.LogInformation("Scheduling actor {ActorId} ({Class}): {Reason}; asking again in {Backoff} ms", spec.ActorId, spec.ClassName, e.Message,
-                    backoff.TotalMilliseconds);
+                _logger.ActorSchedulingRetry(spec.ActorId, spec.ClassName, e.Message, backoff.TotalMilliseconds);
                 await Task.Delay(backoff, ct).ConfigureAwait(false);
                 backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 2000));
             }
@@ -256,7 +254,7 @@ internal sealed class GcsActorManager : IDisposable
             }
             catch (Exception e)
             {
-                _logger.LogError(e, "A subscriber of actor {ActorId} failed to take its update", update.ActorId);
+                _logger.ActorSubscriberFailed(e, update.ActorId);
             }
         }
     }
@@ -297,17 +295,16 @@ internal sealed class GcsActorManager : IDisposable
             {
                 int released = await _raylets.ReleaseUnusedActorWorkersAsync(endpoint, new ReleaseUnusedActorWorkersRequest(Incarnation, inUse),
                     CancellationToken.None).ConfigureAwait(false);
-                if (released > 0) _logger.LogWarning("Node {NodeId} stopped {Count} actor workers an earlier GCS had leased and no actor uses", node, released);
+                if (released > 0) _logger.UnusedActorWorkersStopped(node, released);
                 return;
             }
             catch (Exception e) when (DateTime.UtcNow < deadline)
             {
-                _logger.LogDebug(e, "Node {NodeId} did not take the list of actor workers in use yet; trying again", node);
+                _logger.ActorWorkerListNotTakenYet(e, node);
             }
             catch (Exception e)
             {
-                _logger.LogWarning(e, "Node {NodeId} did not take the list of actor workers in use within a minute; workers an earlier GCS leased " +
-                    "for actors may stay", node);
+                _logger.ActorWorkerListNotTaken(e, node);
                 return;
             }
             await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
@@ -434,7 +431,7 @@ internal sealed class GcsActorManager : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogWarning(e, "Actor {ActorId}'s worker did not exit cleanly", record.Spec.ActorId);
+            _logger.ActorWorkerExitUnclean(e, record.Spec.ActorId);
         }
         ReleaseLease(record);
     }
@@ -518,14 +515,14 @@ internal sealed class GcsActorManager : IDisposable
         }
         try { record.Scheduling.Cancel(); } catch (ObjectDisposedException) { }
         if (stopWorker) ReleaseLease(record);
-        _logger.LogInformation("Actor {ActorId} died: {Cause}", record.Spec.ActorId, cause.Message);
+        _logger.ActorDied(record.Spec.ActorId, cause.Message);
         try
         {
             ActorDead?.Invoke(record.Spec.ActorId);
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "Handling the death of actor {ActorId} failed", record.Spec.ActorId);
+            _logger.ActorDeathHandlingFailed(e, record.Spec.ActorId);
         }
     }
 

@@ -110,7 +110,7 @@ internal sealed class GcsAutoscalerStateManager
         if (reply.Accepted)
         {
             _nodes.MarkDraining(request.NodeId);
-            _logger.LogInformation("Node {NodeId} is draining ({Reason}: {Message})", request.NodeId, request.Reason, request.Message);
+            _logger.NodeDraining(request.NodeId, request.Reason, request.Message);
         }
         return reply;
     }

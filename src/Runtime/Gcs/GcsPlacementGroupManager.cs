@@ -124,8 +124,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             _pending.AddLast(spec.Id);
             PersistLocked(group);
         }
-        _logger.LogInformation("Placement group {Id} ({Strategy}, bundles: {Count}{Name}) of job {JobId} queued", spec.Id, spec.Strategy, spec.Bundles.Count,
-            spec.Name is null ? "" : $", named '{spec.Name}'", spec.JobId);
+        _logger.PlacementGroupQueued(spec.Id, spec.Strategy, spec.Bundles.Count, spec.Name is null ? "" : $", named '{spec.Name}'", spec.JobId);
         Kick();
     }
 
@@ -201,7 +200,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             catch (Exception e)
             {
                 // One failed pass must not stop placement: the next kick runs another.
-                _logger.LogError(e, "A placement-group scheduling pass failed");
+                _logger.PlacementPassFailed(e);
             }
         }
     }
@@ -293,8 +292,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             lock (_lock)
             {
                 if (infeasible && !group.Infeasible)
-                    _logger.LogWarning("Placement group {Id} ({Strategy}, bundles: {Count}) is infeasible on the current nodes: it waits for a node that fits",
-                        group.Spec.Id, group.Spec.Strategy, group.Spec.Bundles.Count);
+                    _logger.PlacementGroupInfeasible(group.Spec.Id, group.Spec.Strategy, group.Spec.Bundles.Count);
                 if (group.Infeasible != infeasible)
                 {
                     group.Infeasible = infeasible;
@@ -320,7 +318,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                _logger.LogWarning(e, "Preparing bundles of placement group {Id} on node {NodeId} failed", group.Spec.Id, n.Key);
+                _logger.PrepareBundlesFailed(e, group.Spec.Id, n.Key);
                 return (n.Key, Ok: false);
             }
         })).ConfigureAwait(false);
@@ -346,7 +344,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            _logger.LogWarning(e, "Committing the bundles of placement group {Id} failed; it is placed again", group.Spec.Id);
+            _logger.CommitBundlesFailed(e, group.Spec.Id);
             await CancelAsync(group.Spec.Id, byNode.Select(n => (n.Key, n.Select(b => b.Index).ToList())), groupRemoved: false, ct).ConfigureAwait(false);
             lock (_lock)
                 if (group.State != PlacementGroupState.Removed)
@@ -373,7 +371,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             await CancelAsync(group.Spec.Id, byNode.Select(n => (n.Key, n.Select(b => b.Index).ToList())), groupRemoved: true, ct).ConfigureAwait(false);
             return true;
         }
-        _logger.LogInformation("Placement group {Id} created on {Nodes} node(s)", group.Spec.Id, byNode.Count);
+        _logger.PlacementGroupCreated(group.Spec.Id, byNode.Count);
         group.Ready.TrySetResult();
         return true;
     }
@@ -389,7 +387,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // A node that cannot be told is gone, and its reservation with it.
-                _logger.LogWarning(e, "Returning the bundles of placement group {Id} on node {NodeId} failed", id, node);
+                _logger.ReturnBundlesFailed(e, id, node);
             }
         }
     }
@@ -423,7 +421,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
                 .Select(g => (g.Key, g.Select(b => b.index).ToList()))];
         }
         string reason = $"its placement group {id} was removed{(why is null ? "" : $" ({why})")}";
-        _logger.LogInformation("Placement group {Id} removed{Why}", id, why is null ? "" : $": {why}");
+        _logger.PlacementGroupRemoved(id, why is null ? "" : $": {why}");
         group.Ready.TrySetException(new PlacementGroupSchedulingException($"Placement group {id} was removed before it was created."));
         try
         {
@@ -431,7 +429,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "Stopping the actors of removed placement group {Id} failed", id);
+            _logger.StoppingGroupActorsFailed(e, id);
         }
         await CancelAsync(id, placed, groupRemoved: true, ct).ConfigureAwait(false);
         Kick();
@@ -449,7 +447,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
                 g.State = PlacementGroupState.Rescheduling;
                 _pending.AddFirst(g.Spec.Id);
                 PersistLocked(g);
-                _logger.LogWarning("Placement group {Id} lost bundles with node {NodeId}: placing them again", g.Spec.Id, node);
+                _logger.BundlesLost(g.Spec.Id, node);
             }
         Kick();
     }
@@ -479,7 +477,7 @@ internal sealed class GcsPlacementGroupManager : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "{What} failed", what);
+            _logger.BackgroundWorkFailed(e, what);
         }
     }
 

@@ -43,8 +43,7 @@ internal sealed class GcsServer : IDisposable
         if (Storage is not InMemoryGcsTableStorage)
         {
             int nodes = Nodes.Reload(), groups = PlacementGroups.Reload(), actors = Actors.Reload(Nodes.RayletOf), jobs = Jobs.Reload();
-            loggers.CreateLogger<GcsServer>().LogInformation("The GCS loaded its tables from {Storage}: {Nodes} nodes, {Jobs} jobs, {Actors} actors, " +
-                "{Groups} placement groups", Storage, nodes, jobs, actors, groups);
+            loggers.CreateLogger<GcsServer>().TablesLoaded(Storage, nodes, jobs, actors, groups);
             // Actor workers an earlier GCS leased but never recorded would hold their resources forever: every node
             // known now, and every node that registers again, is told which ones are in use.
             foreach (var node in Nodes.View().Nodes.Where(n => n.Alive)) _ = Actors.ReleaseUnusedActorWorkersAsync(node.NodeId, Nodes.RayletOf);
@@ -133,15 +132,15 @@ internal sealed class GcsNodeManager : IDisposable
     {
         lock (_lock) _nodes[node.NodeId] = (node with { Alive = true, Available = node.Available.Count == 0 ? node.Total : node.Available }, Environment.TickCount64);
         _storage.PutNode(node);
-        _logger.LogInformation("Node {NodeId} registered at {Endpoint} (head: {IsHead}, resources: {Resources})", node.NodeId, node.RayletEndpoint, node.IsHead,
-            string.Join(", ", node.Total.Select(r => $"{r.Key}={r.Value}")));
+        if (_logger.IsEnabled(LogLevel.Information))
+            _logger.NodeRegistered(node.NodeId, node.RayletEndpoint, node.IsHead, string.Join(", ", node.Total.Select(r => $"{r.Key}={r.Value}")));
         try
         {
             NodeAdded?.Invoke(node.NodeId);
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "Handling the registration of node {NodeId} failed", node.NodeId);
+            _logger.NodeRegistrationFailed(e, node.NodeId);
         }
     }
 
@@ -253,7 +252,7 @@ internal sealed class GcsNodeManager : IDisposable
             _storage.PutNode(dead);
         }
         if (_deaths.TryGetValue(nodeId, out var death)) death.Cancel();
-        _logger.LogWarning("Node {NodeId} is dead: {Reason}", nodeId, reason);
+        _logger.NodeDead(nodeId, reason);
         if (NodeDied is { } handlers)
             foreach (var h in handlers.GetInvocationList().Cast<Action<NodeId, string>>())
             {
@@ -264,7 +263,7 @@ internal sealed class GcsNodeManager : IDisposable
                 }
                 catch (Exception e)
                 {
-                    _logger.LogError(e, "Handling the death of node {NodeId} failed", nodeId);
+                    _logger.NodeDeathHandlingFailed(e, nodeId);
                 }
             }
     }
@@ -278,7 +277,7 @@ internal sealed class GcsNodeManager : IDisposable
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "The GCS health check failed; it runs again in {Period}", _config.HealthCheckPeriod);
+            _logger.HealthCheckFailed(e, _config.HealthCheckPeriod);
         }
     }
 
@@ -331,7 +330,7 @@ internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager ac
         }
         catch (Exception e)
         {
-            logger.LogError(e, "Handling the end of job {JobId} failed", id);
+            logger.JobEndHandlingFailed(e, id);
         }
     }
 
@@ -379,8 +378,7 @@ internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager ac
         lock (_lock)
             if (_watches.ContainsKey(jobId)) return;
         if (storage.GetJob(jobId) is not { IsDead: false }) return;
-        logger.LogWarning("The driver of job {JobId} disconnected without finishing its job (it exited or was killed): marking the job finished, " +
-            "killing its non-detached actors and freeing its leases", jobId);
+        logger.DriverDisconnected(jobId);
         MarkFinished(jobId);
     }
 
@@ -410,7 +408,7 @@ internal sealed class GcsJobManager(IGcsTableStorage storage, GcsActorManager ac
         lock (_lock)
             if (_watches.ContainsKey(jobId)) return;
         if (storage.GetJob(jobId) is not { IsDead: false }) return;
-        logger.LogWarning("The driver of job {JobId} did not reconnect to the restarted GCS: marking the job finished", jobId);
+        logger.DriverDidNotReconnect(jobId);
         MarkFinished(jobId);
     }
 
@@ -440,7 +438,7 @@ internal sealed class ClusterEventPublisher(ILogger<ClusterEventPublisher> logge
             }
             catch (Exception ex)
             {
-                logger.LogError(ex, "A subscriber of cluster events failed to take {Kind} of {NodeId}", e.Kind, e.NodeId);
+                logger.ClusterEventSubscriberFailed(ex, e.Kind, e.NodeId);
             }
         }
     }
@@ -476,7 +474,7 @@ internal sealed class LogPublisher(ILogger<LogPublisher> logger)
                     }
                     catch (Exception e)
                     {
-                        logger.LogError(e, "A log subscriber of job {JobId} failed to take a batch", job);
+                        logger.LogSubscriberFailed(e, job);
                     }
                 }
     }

@@ -64,19 +64,19 @@ internal sealed partial class GcsTaskManager : IDisposable
                 _attempts.Remove((oldest.Value.TaskId, oldest.Value.Attempt));
                 if (_droppedAtGcs++ == 0) LogFirstEviction(_logger, _maxAttempts);
             }
-            node = _order.AddLast(new TaskAttemptData { TaskId = e.TaskId, Attempt = e.Attempt, StateTimesMs = new long[NumStates] });
-            _attempts[key] = node;
+            _attempts[key] = _order.AddLast(Merge(null, e));
+            return;
         }
         node.Value = Merge(node.Value, e);
     }
 
-    /// <summary>The attempt with <paramref name="e"/> merged in: the first time each state was reached is kept; what the
-    /// task is, where it ran and why it failed are taken from whichever event says.</summary>
-    internal static TaskAttemptData Merge(TaskAttemptData a, TaskEventData e)
+    /// <summary>The attempt with <paramref name="e"/> merged in (null: the attempt's first event): the first time each
+    /// state was reached is kept; what the task is, where it ran and why it failed are taken from whichever event says.</summary>
+    internal static TaskAttemptData Merge(TaskAttemptData? a, TaskEventData e)
     {
-        var times = (long[])a.StateTimesMs.Clone();
-        bool inferred = a.FailureInferred;
-        string? errorType = a.ErrorType, errorMessage = a.ErrorMessage;
+        var times = a is null ? new long[NumStates] : (long[])a.StateTimesMs.Clone();
+        bool inferred = a is { FailureInferred: true };
+        string? errorType = a?.ErrorType, errorMessage = a?.ErrorMessage;
         if (inferred && e.State is RayTaskStatus.Finished or RayTaskStatus.Failed)
         {
             // A worker's own word on how the attempt ended replaces what the GCS guessed.
@@ -88,13 +88,16 @@ internal sealed partial class GcsTaskManager : IDisposable
         if (e.StateTimesMs is { } reached)
             for (int s = 0; s < reached.Length && s < times.Length; s++)
                 if (times[s] == 0 && reached[s] > 0) times[s] = reached[s];
-        return a with
+        // A new record each time (never one changed in place): replies read records outside the store's lock.
+        return new TaskAttemptData
         {
+            TaskId = e.TaskId,
+            Attempt = e.Attempt,
             StateTimesMs = times,
-            Info = e.Info ?? a.Info,
-            NodeId = e.NodeId.IsNil ? a.NodeId : e.NodeId,
-            WorkerId = e.WorkerId.IsNil ? a.WorkerId : e.WorkerId,
-            WorkerPid = e.WorkerPid > 0 ? e.WorkerPid : a.WorkerPid,
+            Info = e.Info ?? a?.Info,
+            NodeId = e.NodeId.IsNil && a is not null ? a.NodeId : e.NodeId,
+            WorkerId = e.WorkerId.IsNil && a is not null ? a.WorkerId : e.WorkerId,
+            WorkerPid = e.WorkerPid > 0 ? e.WorkerPid : a?.WorkerPid ?? 0,
             ErrorType = e.ErrorType ?? errorType,
             ErrorMessage = e.ErrorMessage ?? errorMessage,
             FailureInferred = inferred,

@@ -58,13 +58,16 @@ public struct RemoteCall
         }
         else
         {
-            AddSerialized(ObjectSerializer.Serialize(argument.Value!, _worker, SerializationSite.Argument(_function.Name, _count)));
+            AddSerialized(ObjectSerializer.SerializePooled(argument.Value!, _worker, SerializationSite.Argument(_function.Name, _count)));
         }
     }
 
-    private void AddSerialized(SerializedObject serialized)
+    /// <summary>Takes an argument serialized into a pooled buffer: copied out once when it is inlined, written from the
+    /// buffer into the store when it is large; the buffer goes back to the pool either way.</summary>
+    private void AddSerialized(PooledSerializedObject serialized)
     {
-        _args[_count++] = _worker.ArgumentFor(serialized, out var put);
+        ObjectId? put;
+        using (serialized) _args[_count++] = _worker.ArgumentFor(serialized, out put);
         if (put is { } id) (_puts ??= []).Add(id);
     }
 
@@ -80,7 +83,7 @@ public struct RemoteCall
     /// receives the refs themselves and becomes a borrower of them.</summary>
     public void AddValue<T>(T value)
     {
-        AddSerialized(ObjectSerializer.Serialize(value, _worker, SerializationSite.Argument(_function.Name, _count)));
+        AddSerialized(ObjectSerializer.SerializePooled(value, _worker, SerializationSite.Argument(_function.Name, _count)));
     }
 
     /// <summary>Submits a call with one return value.</summary>

@@ -17,7 +17,7 @@ namespace RaySharp.Core.Jobs;
 /// </summary>
 /// <remarks>The source generator does not run on the runtime assembly, so <see cref="Functions"/> is written by hand in
 /// the shape the generator emits; worker processes register it at start (<see cref="Functions.Register"/>).</remarks>
-internal sealed class JobSupervisor
+internal sealed partial class JobSupervisor
 {
     /// <summary>How long a stopped entrypoint has between SIGTERM and SIGKILL (Ray's <c>RAY_JOB_STOP_WAIT_TIME_S</c>, 3 s).</summary>
     public static TimeSpan StopWaitTime { get; } = TimeSpan.FromSeconds(
@@ -88,7 +88,7 @@ internal sealed class JobSupervisor
             }
             using var _ = process;
             _jobs.Transition(_submissionId, JobStatus.Running, $"The entrypoint runs (pid {process.Id}).");
-            _logger.LogInformation("Job {SubmissionId}: started '{Entrypoint}' (pid {Pid})", _submissionId, entrypoint, process.Id);
+            LogStarted(_logger, _submissionId, entrypoint, process.Id);
             var pumps = Task.WhenAll(PumpAsync(process.StandardOutput.BaseStream, log), PumpAsync(process.StandardError.BaseStream, log));
             await process.WaitForExitAsync().ConfigureAwait(false);
             await pumps.ConfigureAwait(false);
@@ -101,14 +101,14 @@ internal sealed class JobSupervisor
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "Job {SubmissionId} failed to run", _submissionId);
+            LogRunFailed(_logger, e, _submissionId);
             try
             {
                 _jobs.Transition(_submissionId, JobStatus.Failed, $"The job supervisor could not run the entrypoint: {e.Message}");
             }
             catch (Exception recordFailure)
             {
-                _logger.LogError(recordFailure, "Job {SubmissionId}: recording its failure failed", _submissionId);
+                LogRecordingFailed(_logger, recordFailure, _submissionId);
             }
         }
     }
@@ -233,4 +233,13 @@ internal sealed class JobSupervisor
         public static ObjectRef<bool> StopAsync(ActorHandle<JobSupervisor> actor) =>
             Internal.RemoteCall.ForActorMethod(actor, Stop, 0).Invoke<bool>();
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {SubmissionId}: started '{Entrypoint}' (pid {Pid})")]
+    private static partial void LogStarted(ILogger logger, string submissionId, string entrypoint, int pid);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {SubmissionId} failed to run")]
+    private static partial void LogRunFailed(ILogger logger, Exception e, string submissionId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {SubmissionId}: recording its failure failed")]
+    private static partial void LogRecordingFailed(ILogger logger, Exception e, string submissionId);
 }

@@ -9,7 +9,7 @@ namespace RaySharp.Core.Packaging;
 /// Several processes may share a session directory (a TestCluster's nodes do), so a package is unpacked into a
 /// directory of its own and renamed into place: whoever renames first wins, the others discard their copy.
 /// </summary>
-internal sealed class WorkingDirCache(string sessionDir, Func<string, CancellationToken, Task<byte[]?>> fetch, ILogger logger)
+internal sealed partial class WorkingDirCache(string sessionDir, Func<string, CancellationToken, Task<byte[]?>> fetch, ILogger logger)
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _unpacked = new(StringComparer.Ordinal);
 
@@ -44,7 +44,7 @@ internal sealed class WorkingDirCache(string sessionDir, Func<string, Cancellati
                 try
                 {
                     Directory.Move(staging, target);
-                    logger.LogInformation("Unpacked the working-dir package {Uri} ({Bytes} bytes) to {Directory}", uri, zip.Length, target);
+                    LogUnpacked(logger, uri, zip.Length, target);
                 }
                 catch (IOException) when (Directory.Exists(target))
                 {
@@ -68,4 +68,7 @@ internal sealed class WorkingDirCache(string sessionDir, Func<string, Cancellati
             throw;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Unpacked the working-dir package {Uri} ({Bytes} bytes) to {Directory}")]
+    private static partial void LogUnpacked(ILogger logger, string uri, int bytes, string directory);
 }

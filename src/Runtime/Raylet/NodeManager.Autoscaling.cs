@@ -69,7 +69,7 @@ internal sealed partial class NodeManager
         }
         foreach (var p in queued)
             p.Reply.TrySetResult(new WireLeaseReply { Kind = LeaseReplyKind.Rejected, CancelMessage = $"node {NodeId} is draining and takes no new work" });
-        _logger.LogInformation("Node {NodeId} is draining ({Reason}: {Message}): it takes no new work", NodeId, reason, message);
+        _logger.Draining(NodeId, reason, message);
         return new DrainNodeReply(true, null);
     }
 

@@ -116,7 +116,7 @@ internal sealed partial class NodeManager
         string reason = $"its placement group {group} was removed";
         foreach (var lease in stopped) Pool.Kill(lease.Worker, reason);
         foreach (var p in refused) p.Reply.TrySetResult(GroupRemoved(p));
-        if (stopped.Count > 0) _logger.LogInformation("Placement group {Group} removed: stopped {Count} workers running in it", group, stopped.Count);
+        if (stopped.Count > 0) _logger.GroupWorkersStopped(group, stopped.Count);
     }
 
     /// <summary>The GCS says the group was removed (with the cluster view): requests queued for it fail.</summary>

@@ -229,8 +229,7 @@ internal sealed partial class NodeManager : IDisposable
         };
         _registration = record;
         await Gcs.RegisterNodeAsync(record, ct).ConfigureAwait(false);
-        _logger.LogInformation("Raylet {NodeId} started at {Endpoint} (head: {IsHead}, resources: {Resources}, GCS at {Gcs})", NodeId, endpoint, IsHead,
-            Total, gcs.Endpoint);
+        _logger.Started(NodeId, endpoint, IsHead, Total, gcs.Endpoint);
         _reportLoop = ReportLoopAsync();
     }
 
@@ -262,22 +261,22 @@ internal sealed partial class NodeManager : IDisposable
                 if (view.UnknownNode && _registration is { } registration)
                 {
                     // A GCS that restarted without this node in its table: register again (the next report carries the state).
-                    _logger.LogWarning("The GCS at {Gcs} does not know raylet {NodeId} (it restarted): registering again", Gcs.Endpoint, NodeId);
+                    _logger.RegisteringAgain(Gcs.Endpoint, NodeId);
                     await Gcs.RegisterNodeAsync(registration, _stopping.Token).ConfigureAwait(false);
                 }
-                if (warned) _logger.LogInformation("Raylet {NodeId} reaches the GCS at {Gcs} again", NodeId, Gcs.Endpoint);
+                if (warned) _logger.GcsReachedAgain(NodeId, Gcs.Endpoint);
                 OnClusterView(view);
                 warned = false;
             }
             catch (RayException e) when (!_stopping.IsCancellationRequested)
             {
-                if (!warned) _logger.LogWarning("Raylet {NodeId} cannot reach the GCS: {Message}", NodeId, e.Message);
+                if (!warned) _logger.GcsUnreachable(NodeId, e.Message);
                 warned = true;
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
                 // One bad view (or a call that timed out) must not stop the node from reporting.
-                _logger.LogError(e, "Raylet {NodeId} failed to apply the cluster view", NodeId);
+                _logger.ClusterViewFailed(e, NodeId);
             }
             catch (OperationCanceledException)
             {
@@ -337,8 +336,7 @@ internal sealed partial class NodeManager : IDisposable
         }
         lock (_jobs) _jobs.Remove(jobId);
         if (canceled.Count > 0 || leases.Count > 0)
-            _logger.LogInformation("Job {JobId} finished: canceling {Queued} queued lease requests and stopping {Leased} leased workers",
-                jobId, canceled.Count, leases.Count);
+            _logger.JobFinished(jobId, canceled.Count, leases.Count);
         foreach (var p in canceled) p.Reply.TrySetResult(Canceled($"{p.Request.Description} belongs to job {jobId}, which finished."));
         foreach (var id in leases) ReturnWorker(id, disconnect: true, $"its job {jobId} finished");
         Pool.OnJobFinished(jobId);
@@ -354,12 +352,12 @@ internal sealed partial class NodeManager : IDisposable
             if (job?.Driver is { } driver && Objects is { } objects)
             {
                 int freed = objects.Store.FreeOwnedBy(driver.WorkerId);
-                if (freed > 0) _logger.LogInformation("Job {JobId} finished: freed {Count} objects its driver owned", jobId, freed);
+                if (freed > 0) _logger.JobObjectsFreed(jobId, freed);
             }
         }
         catch (Exception e) when (!_stopping.IsCancellationRequested)
         {
-            _logger.LogWarning(e, "Could not free the objects of finished job {JobId}", jobId);
+            _logger.JobObjectsNotFreed(e, jobId);
         }
         catch (OperationCanceledException)
         {
@@ -645,7 +643,7 @@ internal sealed partial class NodeManager : IDisposable
             unused = [.. _leases.Values.Where(l => l.GcsIncarnation != 0 && l.GcsIncarnation != gcsIncarnation && !used.Contains(l.Worker.WorkerId))
                 .Select(l => l.Id)];
         foreach (long id in unused) ReturnWorker(id, disconnect: true, "the GCS that leased it for an actor restarted, and no actor it knows uses it");
-        if (unused.Count > 0) _logger.LogWarning("Released {Count} actor workers leased by an earlier GCS that no actor uses", unused.Count);
+        if (unused.Count > 0) _logger.UnusedActorWorkersReleased(unused.Count);
         return unused.Count;
     }
 
@@ -727,7 +725,7 @@ internal sealed partial class NodeManager : IDisposable
 
     private void OnWorkerDied(WorkerProcess worker, string reason)
     {
-        _logger.LogInformation("Worker {WorkerId} died: {Reason}", worker.WorkerId, reason);
+        _logger.WorkerDied(worker.WorkerId, reason);
         // What it was writing is dropped and what it was reading is released.
         Objects?.Store.DisconnectClient(worker.WorkerId.ToString());
         // The objects it owned are unreachable now.

@@ -72,7 +72,7 @@ internal sealed class ClusterAuthenticator(ClusterToken token, ILogger? logger =
         }
         string message = $"Refused an RPC from {peer} to {method}: {why} ({Rejected} refused so far" +
             (suppressed > 0 ? $"; {suppressed} not logged in the last minute" : "") + ").";
-        if (logger is not null) logger.LogWarning("{Message}", message);
+        if (logger is not null) logger.RefusedCall(message);
         else Console.Error.WriteLine("[RaySharp] Warning: " + message);
     }
 }

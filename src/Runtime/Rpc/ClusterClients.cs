@@ -106,7 +106,7 @@ internal sealed class RayletRpcClient : IRayletClient
         }
         catch (RayException e)
         {
-            _logger.LogWarning("Could not tell whether node {NodeId} died (the GCS did not answer): {Detail}", node, e.Message);
+            _logger.NodeDeathUnknown(node, e.Message);
             return false;
         }
     }
@@ -132,7 +132,7 @@ internal sealed class RayletRpcClient : IRayletClient
             {
                 if (cached is null)
                 {
-                    _logger.LogWarning("Could not read the node table for a locality-aware lease; asking the local raylet: {Detail}", e.Message);
+                    _logger.NodeTableUnreadable(e.Message);
                     return null;
                 }
                 _endpoints = cached = (DateTime.UtcNow, cached.Value.Endpoints); // try the GCS again in a second
@@ -185,7 +185,7 @@ internal sealed class RayletRpcClient : IRayletClient
             catch (RpcException e)
             {
                 // One lost notice must not stop the ones after it.
-                _logger.LogWarning("The raylet at {Raylet} refused a blocked/unblocked notice: {Reason}", _raylet, RpcErrors.Describe(e, _raylet));
+                _logger.BlockedNoticeRefused(_raylet, RpcErrors.Describe(e, _raylet));
             }
         }
     }
@@ -338,7 +338,7 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
             if (!reconnect)
             {
                 if (failure is not (RpcException or OperationCanceledException or IOException))
-                    _logger.LogWarning(failure, "Following actor {ActorId}'s state failed", actorId);
+                    _logger.ActorStateLost(failure, actorId);
                 onUpdate(new ActorStateUpdate(actorId, ActorLifecycleState.Dead, null, 0,
                     RayErrorInfo.ActorDied(actorId, $"the GCS at {_gcs.Endpoint} became unreachable, so the actor's state is unknown")));
                 return;
@@ -506,7 +506,7 @@ internal static class ClusterEventStream
                 }
                 catch (Exception e)
                 {
-                    logger.LogError(e, "Handling a cluster event failed; subscribing again");
+                    logger.ClusterEventFailed(e);
                 }
                 try
                 {

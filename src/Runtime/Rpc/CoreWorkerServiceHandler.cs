@@ -100,13 +100,20 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
             var ids = pins.SelectMany(p => p).Distinct().ToArray();
             if (ids.Length > 0) nested = Array.ConvertAll(ids, id => new WireNestedRef(id, Core.ReferenceCounter.GetOwner(id) ?? Core.Address));
         }
-        bool tookRefs = _idleCollection is not null && spec.Args.Any(a => a.IsRef || a.Value.NestedIds.Length > 0);
+        bool tookRefs = _idleCollection is not null && TakesRefs(spec.Args);
         if (tookRefs) Volatile.Write(ref _collectionWanted, 1);
         // Decremented before the reply goes out: the writer reports an exited actor once nothing runs.
         Interlocked.Decrement(ref _running);
         reply(new PushTaskResponse(callId, Array.ConvertAll(result.Returns, r => r.ToWire()), result.Error, result.IsApplicationError, nested,
             result.NotStarted));
         if (tookRefs) _idleCollection?.Change(IdleCollectionDelay, Timeout.InfiniteTimeSpan);
+    }
+
+    private static bool TakesRefs(TaskArg[] args)
+    {
+        foreach (var a in args)
+            if (a.IsRef || a.Value.NestedIds.Length > 0) return true;
+        return false;
     }
 
     /// <summary>How long a worker must be idle before it collects the refs its finished tasks dropped.</summary>
@@ -128,7 +135,7 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         }
         catch (Exception e)
         {
-            Core.Loggers.CreateLogger<CoreWorkerServiceHandler>().LogWarning(e, "Releasing the refs of finished tasks failed");
+            Core.Loggers.CreateLogger<CoreWorkerServiceHandler>().FinishedRefsNotReleased(e);
         }
     }
 

@@ -48,8 +48,7 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
     private static TimeSpan NextBackoff(TimeSpan backoff) => TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 1000));
 
     private void LogWaiting(IMethod method, RpcException e) =>
-        _logger.LogWarning("The GCS at {Endpoint} did not answer {Method} ({Status}): retrying for up to {Timeout} s while it restarts", Endpoint, method.Name,
-            e.StatusCode, _config.GcsRpcServerReconnectTimeout.TotalSeconds);
+        _logger.GcsUnanswered(Endpoint, method.Name, e.StatusCode, _config.GcsRpcServerReconnectTimeout.TotalSeconds);
 
     /// <summary>A call the caller waits for; an unreachable GCS is a <see cref="RayException"/> that names it. While the
     /// GCS restarts (external storage) the call is retried, with backoff, up to <c>gcs_rpc_server_reconnect_timeout_s</c>;
@@ -143,7 +142,7 @@ internal sealed class GcsClient(string endpoint, RayConfig? config = null, ILogg
             }
             catch (Exception e)
             {
-                _logger.LogWarning("The GCS at {Endpoint} did not take {Method}: {Reason}", Endpoint, method.Name, e.Message);
+                _logger.GcsRefused(Endpoint, method.Name, e.Message);
             }
         });
 

@@ -44,8 +44,18 @@ internal static class InProcessTransport
 
     /// <summary>The message as the receiver would read it off the wire (every RaySharp message is MemoryPack, as
     /// <see cref="RpcMarshaller"/> writes it), checked as a server checks it.</summary>
-    internal static T Copy<T>(Marshaller<T> marshaller, T value) =>
-        RpcMarshaller.Decode<T>(new System.Buffers.ReadOnlySequence<byte>(MemoryPack.MemoryPackSerializer.Serialize(value)));
+    internal static T Copy<T>(Marshaller<T> marshaller, T value)
+    {
+        var buffer = RpcMarshaller.Serialize(value);
+        try
+        {
+            return RpcMarshaller.Decode<T>(new System.Buffers.ReadOnlySequence<byte>(buffer.Memory));
+        }
+        finally
+        {
+            RpcMarshaller.Release(buffer);
+        }
+    }
 }
 
 /// <summary>The services of one in-process endpoint; disposing it fails every open call as the peer going away.</summary>

@@ -25,7 +25,12 @@ internal enum WireStrategyKind : byte { Default, Spread, NodeAffinity, Placement
 /// <summary>Where work may run; for <see cref="WireStrategyKind.PlacementGroup"/>, the group, the bundle (-1: any) and
 /// whether work submitted from inside joins the group too.</summary>
 [MemoryPackable] internal sealed partial record WireStrategy(WireStrategyKind Kind, NodeId NodeId, bool Soft, PlacementGroupId PlacementGroup = default,
-    int BundleIndex = -1, bool CaptureChildTasks = false);
+    int BundleIndex = -1, bool CaptureChildTasks = false)
+{
+    // Immutable, so the two strategies without parameters are shared rather than built per message.
+    public static readonly WireStrategy Default = new(WireStrategyKind.Default, default, false);
+    public static readonly WireStrategy Spread = new(WireStrategyKind.Spread, default, false);
+}
 
 [MemoryPackable]
 internal sealed partial record WireActorCreation
@@ -53,8 +58,9 @@ internal sealed partial record WireTaskSpec
     public required WireArg[] Args { get; init; }
     public required Address Owner { get; init; }
     public TaskId? ParentTaskId { get; init; }
-    public Dictionary<string, double> Resources { get; init; } = [];
-    public WireStrategy Strategy { get; init; } = new(WireStrategyKind.Default, default, false);
+    /// <summary>Null when the task asks for no resources (an actor call).</summary>
+    public Dictionary<string, double>? Resources { get; init; }
+    public WireStrategy Strategy { get; init; } = WireStrategy.Default;
     public Dictionary<string, string>? EnvVars { get; init; }
     public string? WorkingDir { get; init; }
     public int MaxRetries { get; init; }

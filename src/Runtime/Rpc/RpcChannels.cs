@@ -137,7 +137,7 @@ internal static class RpcChannels
             {
                 var (log, name) = ((ILogger, string))state!;
                 var e = t.Exception!.GetBaseException();
-                log.LogWarning(e, "The notice {Method} failed: {Message}", name, e is RpcException rpc ? RpcErrors.Describe(rpc) : e.Message);
+                log.NoticeFailed(e, name, e is RpcException rpc ? RpcErrors.Describe(rpc) : e.Message);
             },
             (logger, method.FullName), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);

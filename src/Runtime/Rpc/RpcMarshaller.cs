@@ -4,21 +4,71 @@ using MemoryPack;
 
 namespace RaySharp.Core.Rpc;
 
-/// <summary>gRPC marshallers that write messages with MemoryPack straight into gRPC's pooled buffers (no protobuf).</summary>
+/// <summary>gRPC marshallers that write messages with MemoryPack (no protobuf), without an array per message.</summary>
 internal static class RpcMarshaller
 {
     public static Marshaller<T> For<T>() => Cache<T>.Instance;
 
+    /// <summary>A thread keeps its buffer for the next message up to this size; a larger one (a large message's) goes back
+    /// to the pool, so it is not held by the thread for good.</summary>
+    private const int MaxKeptBufferBytes = 256 * 1024;
+
+    [ThreadStatic] private static PooledBufferWriter? t_buffer;
+
     private static class Cache<T>
     {
-        public static readonly Marshaller<T> Instance = new(
-            static (value, context) =>
+        public static readonly Marshaller<T> Instance = new(Write, static context => Decode<T>(context.PayloadAsReadOnlySequence()));
+
+        /// <summary>
+        /// gRPC's writer, asked for a buffer before it knows the message's length, grows an array of its own per message
+        /// (doubling from 256 bytes); told the length first, it writes into a pooled buffer. So the message is written
+        /// into this thread's pooled buffer, its length given, and its bytes copied once into gRPC's.
+        /// </summary>
+        private static void Write(T value, SerializationContext context)
+        {
+            var buffer = Serialize(value);
+            try
             {
-                var writer = context.GetBufferWriter();
-                MemoryPackSerializer.Serialize(writer, value);
+                var payload = buffer.Span;
+                context.SetPayloadLength(payload.Length);
+                context.GetBufferWriter().Write(payload);
                 context.Complete();
-            },
-            static context => Decode<T>(context.PayloadAsReadOnlySequence()));
+            }
+            finally
+            {
+                Release(buffer);
+            }
+        }
+    }
+
+    /// <summary>Writes <paramref name="value"/> into this thread's pooled buffer; give it back with <see cref="Release"/>
+    /// once its bytes are read.</summary>
+    internal static PooledBufferWriter Serialize<T>(T value)
+    {
+        // Taken off the thread while in use: a message written while another is (a formatter that sends) gets its own.
+        var buffer = t_buffer ?? new PooledBufferWriter();
+        t_buffer = null;
+        buffer.Reset();
+        try
+        {
+            MemoryPackSerializer.Serialize(buffer, value);
+        }
+        catch
+        {
+            Release(buffer);
+            throw;
+        }
+        return buffer;
+    }
+
+    internal static void Release(PooledBufferWriter buffer)
+    {
+        if (buffer.Capacity > MaxKeptBufferBytes || t_buffer is not null) buffer.Dispose();
+        else
+        {
+            buffer.Reset();
+            t_buffer = buffer;
+        }
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ internal static class WireFormat
         : !obj.StoreNode.IsNil ? RayObject.InStore(obj.StoreNode, obj.StoreSize, obj.NestedIds)
         : RayObject.FromValue(new SerializedObject(obj.Data ?? [], obj.NestedIds));
 
-    public static Dictionary<string, double> ToWire(this ResourceSet resources) => new(resources.ToDictionary());
+    public static Dictionary<string, double> ToWire(this ResourceSet resources) => resources.ToDictionary();
 
     /// <summary>What a node reported free: an amount below zero (a blocked task that took its CPU back while another
     /// used it) counts as nothing free.</summary>
@@ -25,10 +25,10 @@ internal static class WireFormat
 
     public static WireStrategy ToWire(this SchedulingStrategy strategy) => strategy switch
     {
-        SpreadSchedulingStrategy => new(WireStrategyKind.Spread, default, false),
+        SpreadSchedulingStrategy => WireStrategy.Spread,
         NodeAffinitySchedulingStrategy a => new(WireStrategyKind.NodeAffinity, a.NodeId, a.Soft),
         PlacementGroupSchedulingStrategy pg => new(WireStrategyKind.PlacementGroup, default, false, pg.PlacementGroup.Id, pg.BundleIndex, pg.CaptureChildTasks),
-        _ => new(WireStrategyKind.Default, default, false),
+        _ => WireStrategy.Default,
     };
 
     public static SchedulingStrategy FromWire(this WireStrategy strategy) => strategy.Kind switch
@@ -52,7 +52,7 @@ internal static class WireFormat
             : new WireArg(false, default, null, a.Value.Data, a.Value.NestedIds)),
         Owner = spec.Owner,
         ParentTaskId = spec.ParentTaskId,
-        Resources = spec.Resources.ToWire(),
+        Resources = spec.Resources.IsEmpty ? null : spec.Resources.SharedWireDictionary,
         Strategy = spec.Strategy.ToWire(),
         EnvVars = spec.RuntimeEnv?.EnvVars is { Count: > 0 } env ? new Dictionary<string, string>(env) : null,
         WorkingDir = spec.RuntimeEnv?.WorkingDir,

@@ -202,7 +202,7 @@ internal static class WireValidation
         what = $"{what} of task {spec.TaskId}";
         Text(spec.FunctionName, $"{what}: the function name");
         if (spec.Name is not null) Text(spec.Name, $"{what}: the name", allowEmpty: true);
-        Resources(spec.Resources, $"{what}: the resources");
+        Resources(spec.Resources, $"{what}: the resources", allowMissing: true);
         Strategy(spec.Strategy, what);
         if (spec.EnvVars is { Count: > MaxResourceKinds }) throw Invalid($"{what}: {spec.EnvVars.Count} env vars.");
         if (spec.Args.Length > MaxTaskArgs) throw Invalid($"{what}: {spec.Args.Length} arguments (at most {MaxTaskArgs}).");
@@ -266,11 +266,11 @@ internal static class WireValidation
                 if (!Enum.IsDefined(info.Type)) throw Invalid($"{What()} has unknown task type {(int)info.Type}.");
                 try
                 {
-                    Resources(info.RequiredResources, "the required resources");
+                    Resources(info.RequiredResources, "the required resources", allowMissing: true);
                 }
                 catch (RpcException)
                 {
-                    Resources(info.RequiredResources, $"{What()}: the required resources"); // the same check, naming the task
+                    Resources(info.RequiredResources, $"{What()}: the required resources", allowMissing: true); // the same check, naming the task
                     throw;
                 }
             }

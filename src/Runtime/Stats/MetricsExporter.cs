@@ -14,7 +14,7 @@ namespace RaySharp.Core.Stats;
 /// <see cref="PrometheusText"/>. It is read-only and, like Ray's, carries no cluster token: Prometheus scrapes it. It
 /// listens on the node's address (loopback unless <c>--node-ip-address</c> says otherwise).
 /// </summary>
-internal sealed class MetricsExporter : IAsyncDisposable
+internal sealed partial class MetricsExporter : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
@@ -52,16 +52,22 @@ internal sealed class MetricsExporter : IAsyncDisposable
             catch (Exception e)
             {
                 // A scrape that fails says so (Prometheus records the failure) and the next one tries again.
-                logger?.LogError(e, "Collecting metrics for a scrape failed");
+                if (logger is not null) LogScrapeFailed(logger, e);
                 return Results.Text("collecting metrics failed: " + e.Message, "text/plain", statusCode: StatusCodes.Status500InternalServerError);
             }
             return Results.Text(text, PrometheusText.ContentType);
         });
         await app.StartAsync(ct).ConfigureAwait(false);
         int bound = EmbeddedWebHost.BoundPort(app, port);
-        logger?.LogInformation("Metrics are exported at http://{Host}:{Port}/metrics", host, bound);
+        if (logger is not null) LogExported(logger, host, bound);
         return new MetricsExporter(app, host, bound);
     }
 
     public ValueTask DisposeAsync() => EmbeddedWebHost.StopAsync(_app);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Collecting metrics for a scrape failed")]
+    private static partial void LogScrapeFailed(ILogger logger, Exception e);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Metrics are exported at http://{Host}:{Port}/metrics")]
+    private static partial void LogExported(ILogger logger, string host, int port);
 }

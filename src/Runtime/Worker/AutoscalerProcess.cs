@@ -12,7 +12,7 @@ namespace RaySharp.Core.Worker;
 /// Its stdin is a pipe from the head: when the head goes, the autoscaler reads end-of-file and stops, and the nodes its
 /// local provider started stop with it. It logs to <c>logs/autoscaler.log</c>; its console output goes to the head's log.
 /// </summary>
-internal sealed class AutoscalerProcess : IDisposable
+internal sealed partial class AutoscalerProcess : IDisposable
 {
     public const string ReadyMarker = "RAYSHARP_AUTOSCALER_READY";
     public const string AssemblyName = "RaySharp.Autoscaler.dll";
@@ -44,12 +44,11 @@ internal sealed class AutoscalerProcess : IDisposable
             psi.ArgumentList.Add(a);
         psi.Environment[ClusterToken.Variable] = token.Value;
         var process = Process.Start(psi) ?? throw new InvalidOperationException("The autoscaler process did not start.");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) logger.LogInformation("autoscaler: {Line}", e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) logger.LogWarning("autoscaler: {Line}", e.Data); };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) LogOutput(logger, e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) LogError(logger, e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        logger.LogInformation("The autoscaler (pid {Pid}) runs with {Config}; it logs to {Log}", process.Id, configPath,
-            Path.Combine(NodeHost.LogDir(sessionDir), LogName));
+        LogStarted(logger, process.Id, configPath, Path.Combine(NodeHost.LogDir(sessionDir), LogName));
         return new AutoscalerProcess(process);
     }
 
@@ -66,4 +65,13 @@ internal sealed class AutoscalerProcess : IDisposable
         }
         _process.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "autoscaler: {Line}")]
+    private static partial void LogOutput(ILogger logger, string line);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "autoscaler: {Line}")]
+    private static partial void LogError(ILogger logger, string line);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The autoscaler (pid {Pid}) runs with {Config}; it logs to {Log}")]
+    private static partial void LogStarted(ILogger logger, int pid, string config, string log);
 }

@@ -12,7 +12,7 @@ namespace RaySharp.Core.Worker;
 /// RaySharp.Dashboard, and the <c>raysharp</c> tool), or at <c>RAYSHARP_DASHBOARD_DLL</c>. Its stdin is a pipe from
 /// this process: when this process goes, the dashboard reads end-of-file and exits, so it never outlives its head.
 /// </summary>
-internal sealed class DashboardProcess : IDisposable
+internal sealed partial class DashboardProcess : IDisposable
 {
     public const string ReadyMarker = "RAYSHARP_DASHBOARD_READY";
     public const string AssemblyName = "RaySharp.Dashboard.dll";
@@ -69,7 +69,7 @@ internal sealed class DashboardProcess : IDisposable
         {
             if (e.Data is null) return;
             lock (errors) if (errors.Length < 8000) errors.AppendLine(e.Data);
-            logger.LogWarning("dashboard: {Line}", e.Data);
+            LogError(logger, e.Data);
         };
         process.BeginErrorReadLine();
         try
@@ -90,7 +90,7 @@ internal sealed class DashboardProcess : IDisposable
                 string url = line.Split(' ').Select(f => f.Split('=', 2)).Where(f => f.Length == 2 && f[0] == "url").Select(f => f[1]).Single();
                 // Its later output is not needed (it logs to logs/dashboard.log): drain it so it never blocks on a full pipe.
                 _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
-                logger.LogInformation("The dashboard (pid {Pid}) serves at {Url}", process.Id, url);
+                LogServing(logger, process.Id, url);
                 return new DashboardProcess(process, url);
             }
         }
@@ -120,4 +120,10 @@ internal sealed class DashboardProcess : IDisposable
         if (!_process.WaitForExit(5000)) Kill(_process);
         else _process.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "dashboard: {Line}")]
+    private static partial void LogError(ILogger logger, string line);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The dashboard (pid {Pid}) serves at {Url}")]
+    private static partial void LogServing(ILogger logger, int pid, string url);
 }

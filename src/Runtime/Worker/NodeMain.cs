@@ -13,7 +13,7 @@ namespace RaySharp.Core.Worker;
 /// <c>RAYSHARP_NODE_READY gcs=HOST:PORT node=NODE_ID raylet=HOST:PORT session=DIR metrics=PORT</c>; Prometheus metrics are
 /// served on <c>--metrics-export-port</c> (default: a free port), the port advertised in the node table.
 /// </summary>
-internal static class NodeMain
+internal static partial class NodeMain
 {
     public const string ReadyMarker = "RAYSHARP_NODE_READY";
 
@@ -88,7 +88,7 @@ internal static class NodeMain
         }
         catch (InvalidOperationException e)
         {
-            logger.LogError("The dashboard did not start; the node runs without it: {Message}", e.Message);
+            LogDashboardFailed(logger, e.Message);
             Console.Error.WriteLine($"[RaySharp node] the dashboard did not start; the node runs without it: {e.Message}");
             return null;
         }
@@ -110,4 +110,7 @@ internal static class NodeMain
             throw new ArgumentException($"--resources must be a JSON object of names to amounts, like '{{\"gpu_a\": 1}}': {e.Message}", e);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The dashboard did not start; the node runs without it: {Message}")]
+    private static partial void LogDashboardFailed(ILogger logger, string message);
 }
