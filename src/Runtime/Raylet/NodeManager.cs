@@ -35,6 +35,9 @@ internal sealed partial class NodeManager : IDisposable
 
         /// <summary>The GCS process that leased the worker for an actor (0: not an actor lease from the GCS).</summary>
         public long GcsIncarnation { get; init; }
+
+        /// <summary>The worker that holds the lease (nil: not named, as on the GCS's actor leases).</summary>
+        public WorkerId Holder { get; init; }
     }
 
     private readonly Lock _lock = new();
@@ -591,8 +594,11 @@ internal sealed partial class NodeManager : IDisposable
             });
             return;
         }
-        var lease = new Lease(leaseId, worker, p.Resources) { GcsIncarnation = p.Request.IsActorCreation ? p.Request.GcsIncarnation : 0 };
-        bool voided;
+        var lease = new Lease(leaseId, worker, p.Resources)
+        {
+            GcsIncarnation = p.Request.IsActorCreation ? p.Request.GcsIncarnation : 0, Holder = p.Request.Holder,
+        };
+        bool voided, holderDead = false;
         lock (_lock)
         {
             voided = !EndGrantLocked(leaseId);
@@ -600,7 +606,15 @@ internal sealed partial class NodeManager : IDisposable
             {
                 worker.LeaseId = leaseId;
                 _leases[leaseId] = lease;
+                holderDead = !lease.Holder.IsNil && _deadHolders.Contains(lease.Holder);
             }
+        }
+        if (holderDead)
+        {
+            // Its holder died while the worker was being found: no one will use or return it.
+            ReturnWorker(leaseId, disconnect: false, null);
+            p.Reply.TrySetResult(Canceled($"{p.Request.Description}: the worker that asked for it ({p.Request.Holder}) died."));
+            return;
         }
         if (voided)
         {
@@ -733,7 +747,50 @@ internal sealed partial class NodeManager : IDisposable
         // Its metrics stay counted in the node's totals; its gauges go.
         Metrics.Retire(worker.WorkerId);
         Gcs.ReportWorkerFailure(worker.WorkerId, NodeId, reason);
+        ReleaseLeasesHeldBy(worker.WorkerId);
     }
+
+    /// <summary>A worker of this node died: the leases it held come back (their workers are stopped: nothing will push
+    /// to them, and what they run was its work), and its queued requests are dropped; a grant still under way for it is
+    /// taken back when it completes. Otherwise its resources would stay taken for good (a lease it kept lingering, or
+    /// got just as it died).</summary>
+    internal void ReleaseLeasesHeldBy(WorkerId holder)
+    {
+        if (holder.IsNil) return;
+        List<long> held;
+        List<PendingLease> queued = [];
+        lock (_lock)
+        {
+            _deadHolders.Add(holder);
+            _deadHolderOrder.Enqueue(holder);
+            while (_deadHolderOrder.Count > DeadHoldersRemembered) _deadHolders.Remove(_deadHolderOrder.Dequeue());
+            held = [];
+            foreach (var lease in _leases.Values)
+                if (lease.Holder == holder) held.Add(lease.Id);
+            for (var node = _queue.First; node is not null;)
+            {
+                var next = node.Next;
+                if (node.Value.Request.Holder == holder)
+                {
+                    queued.Add(node.Value);
+                    _queue.Remove(node);
+                }
+                node = next;
+            }
+        }
+        if (held.Count > 0 || queued.Count > 0) LogHolderDied(_logger, holder, held.Count, queued.Count);
+        foreach (var p in queued) p.Reply.TrySetResult(Canceled($"{p.Request.Description}: the worker that asked for it ({holder}) died."));
+        foreach (var id in held) ReturnWorker(id, disconnect: true, $"the worker holding its lease ({holder}) died");
+    }
+
+    /// <summary>How many dead holders a node remembers, to take back a grant that completes after its holder died.</summary>
+    private const int DeadHoldersRemembered = 4096;
+    private readonly HashSet<WorkerId> _deadHolders = [];
+    private readonly Queue<WorkerId> _deadHolderOrder = new();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {Holder} died holding {Leases} leases and with {Queued} lease requests queued here: " +
+        "they are taken back")]
+    private static partial void LogHolderDied(ILogger logger, WorkerId holder, int leases, int queued);
 
     /// <summary>Worker output for the job's driver (through the GCS's log channel).</summary>
     public void PublishLogs(LogBatch batch) => _gcs?.PublishLogs(batch);

@@ -37,6 +37,9 @@ internal sealed class RayletRpcClient : IRayletClient
 
     public NodeId NodeId { get; }
 
+    /// <summary>The process whose leases these are (the core worker's ID), named in every lease request.</summary>
+    public WorkerId Holder { get; init; }
+
     public ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct) =>
         RequestWorkerLeaseAsync(request, ct, CancellationToken.None);
 
@@ -51,7 +54,7 @@ internal sealed class RayletRpcClient : IRayletClient
         var remote = !request.PreferredNode.IsNil && request.PreferredNode != NodeId && EndpointOf(request.PreferredNode) is { } endpoint
             ? (Node: request.PreferredNode, Endpoint: endpoint)
             : default((NodeId Node, string Endpoint)?);
-        var wire = request.ToWire(_jobId, envVars);
+        var wire = request.ToWire(_jobId, envVars) with { Holder = Holder };
         string current = remote?.Endpoint ?? _raylet;
         CancellationTokenRegistration registration = default;
         if (cancel.CanBeCanceled)

@@ -130,6 +130,9 @@ internal sealed partial record WireLeaseRequest
     public string? WorkingDirUri { get; init; }
     /// <summary>Chosen by the requester (0: none) to cancel the request while it waits (Ray's <c>CancelWorkerLease</c>).</summary>
     public long LeaseRequestId { get; init; }
+    /// <summary>The worker (driver or worker process) that will hold the lease; nil for the GCS's actor leases. When it
+    /// dies, the raylet takes its leases back (Ray releases the workers leased to a dead owner).</summary>
+    public WorkerId Holder { get; init; }
 }
 
 [MemoryPackable] internal sealed partial record WireStoreArg(ObjectId ObjectId, NodeId Node);

@@ -76,7 +76,7 @@ internal static class WorkerMain
         await using var server = await RpcServer.StartAsync(host, 0, socket, [new CoreWorkerService(handler, config)], config, loggers).ConfigureAwait(false);
         phases.Mark("server");
         var gcsClient = new GcsClient(gcs, config, loggers.CreateLogger<GcsClient>());
-        var rayletClient = new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers);
+        var rayletClient = new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers) { Holder = workerId };
         // Deaths of nodes and workers reach this worker's connections for as long as it lives.
         using var events = ClusterEventStream.Start(gcsClient, rayletClient, loggers.CreateLogger<RayletRpcClient>());
         var state = new GcsStateSource(gcsClient);

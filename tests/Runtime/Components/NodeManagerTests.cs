@@ -45,7 +45,8 @@ public sealed class NodeManagerTests : IDisposable
     }
 
     private Task<WireLeaseReply> Request(double cpus = 1, WireStrategy? strategy = null, string env = "", JobId? job = null,
-        Dictionary<string, string>? envVars = null, bool actor = false, string description = "task f", CancellationToken ct = default) =>
+        Dictionary<string, string>? envVars = null, bool actor = false, string description = "task f", CancellationToken ct = default,
+        WorkerId holder = default) =>
         _node.RequestWorkerLeaseAsync(new WireLeaseRequest
         {
             JobId = job ?? _job,
@@ -55,6 +56,7 @@ public sealed class NodeManagerTests : IDisposable
             EnvVars = envVars,
             IsActorCreation = actor,
             Description = description,
+            Holder = holder,
         }, ct);
 
     private static async Task<WireLeaseReply> Granted(Task<WireLeaseReply> reply)
@@ -562,6 +564,29 @@ public sealed class NodeManagerTests : IDisposable
         var next = await Granted(Request());
         Assert.NotEqual(first.Worker, next.Worker);
         Assert.Equal(1, _node.Stats().NumWorkers);
+    }
+
+    [Fact]
+    public async Task The_leases_and_queued_requests_of_a_worker_that_dies_come_back()
+    {
+        // An actor's worker (0 CPUs held) submits tasks: it holds one lease and has a second request queued.
+        await StartNode(1);
+        var actor = await Granted(Request(cpus: 0, actor: true, description: "actor A"));
+        var holder = actor.Worker!.WorkerId;
+        var held = await Granted(Request(description: "task of A", holder: holder));
+        var queued = Request(description: "second task of A", holder: holder);
+        var other = Request(description: "someone else's task");
+        Assert.Equal(0, AvailableCpus);
+
+        // It dies without returning them (a killed actor whose lease was lingering).
+        _launcher.HandleOf(holder).Exit();
+
+        Assert.Contains("holding its lease", await _launcher.HandleOf(held.Worker!.WorkerId).Killed.Task.WaitAsync(Wait));
+        var dropped = await queued.WaitAsync(Wait);
+        Assert.Equal(LeaseReplyKind.Canceled, dropped.Kind);
+        Assert.Contains("died", dropped.CancelMessage, StringComparison.Ordinal);
+        // The CPU it held goes to the next request.
+        await Granted(other);
     }
 
     [Fact]
