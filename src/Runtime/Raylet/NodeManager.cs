@@ -59,6 +59,7 @@ internal sealed partial class NodeManager : IDisposable
     private long _nextLeaseId;
     private bool _disposed;
     private Task? _reportLoop;
+    private Task? _deathWatch;
     /// <summary>The node accepted a drain: it grants nothing new and waits to be removed.</summary>
     private bool _draining;
     /// <summary>When the node last had work (a lease, a bundle, a queued request, a primary object): its idle time counts from here.</summary>
@@ -234,6 +235,7 @@ internal sealed partial class NodeManager : IDisposable
         await Gcs.RegisterNodeAsync(record, ct).ConfigureAwait(false);
         _logger.Started(NodeId, endpoint, IsHead, Total, gcs.Endpoint);
         _reportLoop = ReportLoopAsync();
+        _deathWatch = WatchWorkerDeathsAsync();
     }
 
     private NodeRecord? _registration;
@@ -783,6 +785,49 @@ internal sealed partial class NodeManager : IDisposable
         foreach (var id in held) ReturnWorker(id, disconnect: true, $"the worker holding its lease ({holder}) died");
     }
 
+    /// <summary>Workers that die on other nodes may hold leases here (an actor there submitting tasks): the GCS's worker
+    /// deaths reach the raylet through the same subscription every core worker has, and their leases come back too.</summary>
+    private async Task WatchWorkerDeathsAsync()
+    {
+        var backoff = TimeSpan.FromMilliseconds(200);
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var e in Gcs.SubscribeClusterEvents(_stopping.Token).ConfigureAwait(false))
+                {
+                    backoff = TimeSpan.FromMilliseconds(200);
+                    // This node's own workers were handled when their processes exited.
+                    if (e.Kind == ClusterEventKind.WorkerDead && e.NodeId != NodeId) ReleaseLeasesHeldBy(e.WorkerId);
+                }
+            }
+            catch (Exception) when (_stopping.IsCancellationRequested)
+            {
+                return; // the node is stopping
+            }
+            catch (Exception e) when (e is Grpc.Core.RpcException or IOException or OperationCanceledException)
+            {
+                // The GCS went away (it may restart): subscribe again.
+            }
+            catch (Exception e)
+            {
+                LogDeathWatchFailed(_logger, e);
+            }
+            try
+            {
+                await Task.Delay(backoff, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 2000));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Watching the cluster's worker deaths failed inside RaySharp; subscribing again")]
+    private static partial void LogDeathWatchFailed(ILogger logger, Exception e);
+
     /// <summary>How many dead holders a node remembers, to take back a grant that completes after its holder died.</summary>
     private const int DeadHoldersRemembered = 4096;
     private readonly HashSet<WorkerId> _deadHolders = [];
@@ -855,4 +900,7 @@ internal interface IRayletGcsClient
     void ReportWorkerFailure(WorkerId workerId, NodeId nodeId, string reason);
 
     void PublishLogs(LogBatch batch);
+
+    /// <summary>Deaths of nodes and workers anywhere in the cluster, as the GCS publishes them (none by default).</summary>
+    IAsyncEnumerable<ClusterEvent> SubscribeClusterEvents(CancellationToken ct) => AsyncEnumerable.Empty<ClusterEvent>();
 }

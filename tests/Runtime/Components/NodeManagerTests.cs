@@ -590,6 +590,23 @@ public sealed class NodeManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task The_leases_of_a_worker_that_dies_on_another_node_come_back_when_the_GCS_says_so()
+    {
+        // An actor on another node submitted a task that runs here.
+        await StartNode(1);
+        var elsewhere = WorkerId.FromRandom();
+        var held = await Granted(Request(description: "task of a remote actor", holder: elsewhere));
+        var waiting = Request(description: "the next task");
+        Assert.False(waiting.IsCompleted);
+
+        // A death elsewhere that is not the holder changes nothing; the holder's death frees the CPU.
+        _gcs.ClusterEvents.Writer.TryWrite(new ClusterEvent(ClusterEventKind.WorkerDead, NodeId.FromRandom(), WorkerId.FromRandom(), "unrelated"));
+        _gcs.ClusterEvents.Writer.TryWrite(new ClusterEvent(ClusterEventKind.WorkerDead, NodeId.FromRandom(), elsewhere, "killed"));
+        Assert.Contains("holding its lease", await _launcher.HandleOf(held.Worker!.WorkerId).Killed.Task.WaitAsync(Wait));
+        await Granted(waiting);
+    }
+
+    [Fact]
     public async Task A_leased_worker_that_exits_is_not_pooled_when_its_lease_returns()
     {
         await StartNode(1);

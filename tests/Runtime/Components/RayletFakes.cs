@@ -36,6 +36,11 @@ internal sealed class FakeRayletGcs : IRayletGcsClient
 
     public byte[]? KvGet(string @namespace, string key) => Kv.GetValueOrDefault((@namespace, key));
 
+    /// <summary>Cluster events the test publishes (<see cref="SubscribeClusterEvents"/> streams them).</summary>
+    public System.Threading.Channels.Channel<ClusterEvent> ClusterEvents { get; } = System.Threading.Channels.Channel.CreateUnbounded<ClusterEvent>();
+
+    public IAsyncEnumerable<ClusterEvent> SubscribeClusterEvents(CancellationToken ct) => ClusterEvents.Reader.ReadAllAsync(ct);
+
     public JobRecord AddJob(JobId jobId) =>
         Jobs[jobId] = new JobRecord { JobId = jobId, Namespace = "ns", CodeSearchPath = "/fake/code" };
 
