@@ -66,10 +66,18 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
     {
         if (_deathReason is { } reason) return Task.FromResult(PushTaskReply.WorkerDied(reason));
         // Its cancel overtook it (the owner sent both, on different calls): it never starts.
-        if (task.Type is TaskType.NormalTask or TaskType.ActorTask && _canceledBeforeArrival.TryRemove(task.TaskId, out _))
-            return Task.FromResult(new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false));
         var cts = CancellationTokenSource.CreateLinkedTokenSource(_dead.Token);
-        _running[task.TaskId] = cts;
+        // Checked and registered under one lock with RememberCancelIfAbsent: a cancel either finds the task registered
+        // here or leaves a note that this check sees, never neither.
+        lock (_arrivalLock)
+        {
+            if (task.Type is TaskType.NormalTask or TaskType.ActorTask && _canceledBeforeArrival.TryRemove(task.TaskId, out _))
+            {
+                cts.Dispose();
+                return Task.FromResult(new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false));
+            }
+            _running[task.TaskId] = cts;
+        }
         var done = new TaskCompletionSource<PushTaskReply>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         if (task.Type == TaskType.ActorCreationTask)
@@ -253,8 +261,22 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
     private const int MaxEarlyCancels = 10_000;
     private static readonly TimeSpan CancelWindow = TimeSpan.FromMinutes(1);
 
+    private readonly Lock _arrivalLock = new();
+
     /// <summary>Whether the task was pushed here and has not finished (queued or running).</summary>
     public bool Has(TaskId taskId) => _running.ContainsKey(taskId);
+
+    /// <summary>For a cancel: when the task is not here (not arrived, or done), remembers the cancel and answers true;
+    /// when it is here, answers false and the caller cancels it. Atomic with a push's arrival.</summary>
+    public bool RememberCancelIfAbsent(TaskId taskId)
+    {
+        lock (_arrivalLock)
+        {
+            if (_running.ContainsKey(taskId)) return false;
+            CancelBeforeArrival(taskId);
+            return true;
+        }
+    }
 
     /// <summary>A cancel for a task that has not arrived: if it arrives within <see cref="CancelWindow"/>, it is answered
     /// cancelled without running (a cancel can overtake its task's push).</summary>

@@ -157,11 +157,7 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         if (Receiver?.TryCancelQueued(taskId) == true) return true;
         // Not here yet (the cancel overtook the push) or already done: nothing runs that needs stopping, and a push that
         // arrives later is answered cancelled. Only a task running here is force-cancelled by ending the worker.
-        if (Receiver is { } receiver && !receiver.Has(taskId))
-        {
-            receiver.CancelBeforeArrival(taskId);
-            return true;
-        }
+        if (Receiver is { } receiver && receiver.RememberCancelIfAbsent(taskId)) return true;
         if (force)
         {
             // Ray's force cancel kills the worker: a running .NET thread cannot be stopped any other way.
