@@ -59,7 +59,7 @@ internal sealed partial class NodeManager : IDisposable
     private long _nextLeaseId;
     private bool _disposed;
     private Task? _reportLoop;
-    private Task? _deathWatch;
+    private IDisposable? _deathWatch;
     /// <summary>The node accepted a drain: it grants nothing new and waits to be removed.</summary>
     private bool _draining;
     /// <summary>When the node last had work (a lease, a bundle, a queued request, a primary object): its idle time counts from here.</summary>
@@ -235,7 +235,7 @@ internal sealed partial class NodeManager : IDisposable
         await Gcs.RegisterNodeAsync(record, ct).ConfigureAwait(false);
         _logger.Started(NodeId, endpoint, IsHead, Total, gcs.Endpoint);
         _reportLoop = ReportLoopAsync();
-        _deathWatch = WatchWorkerDeathsAsync();
+        _deathWatch = WatchWorkerDeaths();
     }
 
     private NodeRecord? _registration;
@@ -327,16 +327,7 @@ internal sealed partial class NodeManager : IDisposable
         lock (_lock)
         {
             if (_disposed || !_finishedJobs.Add(jobId)) return;
-            for (var node = _queue.First; node is not null;)
-            {
-                var next = node.Next;
-                if (node.Value.Request.JobId == jobId)
-                {
-                    canceled.Add(node.Value);
-                    _queue.Remove(node);
-                }
-                node = next;
-            }
+            TakeQueuedLocked(p => p.Request.JobId == jobId, canceled);
             leases = [.. _leases.Values.Where(l => l.Worker.JobId == jobId && !l.Worker.IsActor).Select(l => l.Id)];
         }
         lock (_jobs) _jobs.Remove(jobId);
@@ -769,16 +760,7 @@ internal sealed partial class NodeManager : IDisposable
             held = [];
             foreach (var lease in _leases.Values)
                 if (lease.Holder == holder) held.Add(lease.Id);
-            for (var node = _queue.First; node is not null;)
-            {
-                var next = node.Next;
-                if (node.Value.Request.Holder == holder)
-                {
-                    queued.Add(node.Value);
-                    _queue.Remove(node);
-                }
-                node = next;
-            }
+            TakeQueuedLocked(p => p.Request.Holder == holder, queued);
         }
         if (held.Count > 0 || queued.Count > 0) LogHolderDied(_logger, holder, held.Count, queued.Count);
         foreach (var p in queued) p.Reply.TrySetResult(Canceled($"{p.Request.Description}: the worker that asked for it ({holder}) died."));
@@ -786,47 +768,27 @@ internal sealed partial class NodeManager : IDisposable
     }
 
     /// <summary>Workers that die on other nodes may hold leases here (an actor there submitting tasks): the GCS's worker
-    /// deaths reach the raylet through the same subscription every core worker has, and their leases come back too.</summary>
-    private async Task WatchWorkerDeathsAsync()
+    /// deaths reach the raylet through the same subscription every core worker has, and their leases come back too.
+    /// This node's own workers were handled when their processes exited.</summary>
+    private IDisposable WatchWorkerDeaths() => Rpc.ClusterEventStream.Watch(Gcs.SubscribeClusterEvents, e =>
     {
-        var backoff = TimeSpan.FromMilliseconds(200);
-        while (!_stopping.IsCancellationRequested)
+        if (e.Kind == ClusterEventKind.WorkerDead && e.NodeId != NodeId) ReleaseLeasesHeldBy(e.WorkerId);
+    }, _logger);
+
+    /// <summary>Moves the queued requests that <paramref name="which"/> selects out of the queue into <paramref name="taken"/>.</summary>
+    private void TakeQueuedLocked(Func<PendingLease, bool> which, List<PendingLease> taken)
+    {
+        for (var node = _queue.First; node is not null;)
         {
-            try
+            var next = node.Next;
+            if (which(node.Value))
             {
-                await foreach (var e in Gcs.SubscribeClusterEvents(_stopping.Token).ConfigureAwait(false))
-                {
-                    backoff = TimeSpan.FromMilliseconds(200);
-                    // This node's own workers were handled when their processes exited.
-                    if (e.Kind == ClusterEventKind.WorkerDead && e.NodeId != NodeId) ReleaseLeasesHeldBy(e.WorkerId);
-                }
+                taken.Add(node.Value);
+                _queue.Remove(node);
             }
-            catch (Exception) when (_stopping.IsCancellationRequested)
-            {
-                return; // the node is stopping
-            }
-            catch (Exception e) when (e is Grpc.Core.RpcException or IOException or OperationCanceledException)
-            {
-                // The GCS went away (it may restart): subscribe again.
-            }
-            catch (Exception e)
-            {
-                LogDeathWatchFailed(_logger, e);
-            }
-            try
-            {
-                await Task.Delay(backoff, _stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 2000));
+            node = next;
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Watching the cluster's worker deaths failed inside RaySharp; subscribing again")]
-    private static partial void LogDeathWatchFailed(ILogger logger, Exception e);
 
     /// <summary>How many dead holders a node remembers, to take back a grant that completes after its holder died.</summary>
     private const int DeadHoldersRemembered = 4096;
@@ -851,6 +813,7 @@ internal sealed partial class NodeManager : IDisposable
             _queue.Clear();
         }
         _stopping.Cancel();
+        _deathWatch?.Dispose();
         foreach (var g in _gauges) g.Dispose();
         foreach (var p in queued) p.Reply.TrySetResult(Canceled("the node shut down"));
         Pool.Dispose();

@@ -479,7 +479,24 @@ internal static class DriverWatch
 /// GCS that restarts), until disposed.</summary>
 internal static class ClusterEventStream
 {
-    public static IDisposable Start(GcsClient gcs, RayletRpcClient raylet, ILogger logger)
+    /// <summary>A core worker's subscription: node deaths reach its raylet client and connections, worker deaths its
+    /// connections.</summary>
+    public static IDisposable Start(GcsClient gcs, RayletRpcClient raylet, ILogger logger) => Watch(gcs.SubscribeClusterEvents, e =>
+    {
+        if (e.Kind == ClusterEventKind.NodeDead)
+        {
+            raylet.OnNodeDead(e.NodeId);
+            CoreWorkerConnection.BreakNode(e.NodeId, e.Reason);
+        }
+        else
+        {
+            CoreWorkerConnection.BreakWorker(e.WorkerId, e.Reason);
+        }
+    }, logger);
+
+    /// <summary>Hands each cluster event to <paramref name="onEvent"/> until disposed, subscribing again (with backoff)
+    /// whenever the stream breaks, as it does when the GCS restarts.</summary>
+    public static IDisposable Watch(Func<CancellationToken, IAsyncEnumerable<ClusterEvent>> subscribe, Action<ClusterEvent> onEvent, ILogger logger)
     {
         var cts = new CancellationTokenSource();
         _ = Task.Run(async () =>
@@ -489,18 +506,10 @@ internal static class ClusterEventStream
             {
                 try
                 {
-                    await foreach (var e in gcs.SubscribeClusterEvents(cts.Token).ConfigureAwait(false))
+                    await foreach (var e in subscribe(cts.Token).ConfigureAwait(false))
                     {
                         backoff = TimeSpan.FromMilliseconds(200);
-                        if (e.Kind == ClusterEventKind.NodeDead)
-                        {
-                            raylet.OnNodeDead(e.NodeId);
-                            CoreWorkerConnection.BreakNode(e.NodeId, e.Reason);
-                        }
-                        else
-                        {
-                            CoreWorkerConnection.BreakWorker(e.WorkerId, e.Reason);
-                        }
+                        onEvent(e);
                     }
                 }
                 catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
