@@ -183,6 +183,8 @@ public static class Microbenchmarks
                         "fresh cluster)");
     }
 
+    private static readonly TimeSpan WarmupWindow = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Calls <paramref name="call"/> through the warm-up, then counts the calls completed until the
     /// duration has passed (always at least one of each).</summary>
     private static async Task<Measurement> MeasureAsync(Func<ValueTask> call, int opsPerCall, MicrobenchmarkOptions options,
@@ -192,13 +194,26 @@ public static class Microbenchmarks
         GC.Collect();
         GC.WaitForPendingFinalizers();
 
+        // Warm up for the set time, then on until the rate is steady: two successive windows within 10% of each other (the
+        // JIT's tiers and the thread pool's size settle at different times for different rows), at most four times longer.
         var clock = Stopwatch.StartNew();
-        do
+        var window = Stopwatch.StartNew();
+        long windowCalls = 0;
+        double lastRate = double.NaN;
+        while (true)
         {
             ct.ThrowIfCancellationRequested();
             await call().ConfigureAwait(false);
+            windowCalls++;
+            if (clock.Elapsed >= options.Warmup * 5) break;
+            if (window.Elapsed < WarmupWindow) continue;
+            double rate = windowCalls / window.Elapsed.TotalSeconds;
+            bool steady = Math.Abs(rate - lastRate) <= 0.1 * Math.Max(rate, lastRate);
+            if (clock.Elapsed >= options.Warmup && steady) break;
+            lastRate = rate;
+            windowCalls = 0;
+            window.Restart();
         }
-        while (clock.Elapsed < options.Warmup);
 
         long calls = 0;
         profiler?.Start();

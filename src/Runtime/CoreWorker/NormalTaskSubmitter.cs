@@ -215,13 +215,18 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         public List<Push>? Pushes;
         public List<(WorkerLease, bool)>? Returns;
         public List<CancellationTokenSource>? Cancels;
+        public List<(SchedulingClass, CancellationTokenSource)>? Requests;
 
         public void Run(NormalTaskSubmitter s)
         {
             if (Cancels is not null)
                 foreach (var cts in Cancels)
                     try { cts.Cancel(); } catch (ObjectDisposedException) { }
+            // Returns go out before new requests: an expired lease's worker is idle at the raylet by the time the request
+            // for its successor arrives, so the raylet hands it out again instead of starting a process.
             if (Returns is not null) s.ReturnLeases(Returns);
+            if (Requests is not null)
+                foreach (var (cls, cts) in Requests) s.Observe(s.LeaseAsync(cls, cts), cls.Request.Description);
             if (Pushes is not null)
                 foreach (var p in Pushes) s.Observe(s.PushAndHandleAsync(p.Lease, p.Entry, p.Resolved), p.Resolved.DisplayName);
         }
@@ -259,7 +264,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
     private void ScheduleLocked(SchedulingClass cls, Actions actions)
     {
         DispatchLocked(cls, actions);
-        RequestLeasesLocked(cls);
+        RequestLeasesLocked(cls, actions);
         // Ray's CancelWorkerLease: the queue has drained into held leases, so requests beyond what is queued are surplus.
         int surplus = cls.PendingRequests.Count - cls.Ready.Count;
         for (int i = cls.PendingRequests.Count - 1; surplus > 0 && i >= 0; i--, surplus--)
@@ -422,7 +427,8 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         }
     }
 
-    private void RequestLeasesLocked(SchedulingClass cls)
+    /// <summary>Asks for the leases the class's queue needs; the requests are sent by <paramref name="actions"/>.</summary>
+    private void RequestLeasesLocked(SchedulingClass cls, Actions actions)
     {
         if (_isDisposed) return;
         while (cls.PendingLeaseRequests < Math.Min(cls.Ready.Count, _maxPendingLeaseRequests))
@@ -431,7 +437,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
             var cts = new CancellationTokenSource(); // canceled when the queue no longer needs the request
             cls.PendingRequests.Add(cts);
             LogRequestingLease(_logger, cls.Request.Description, cls.PendingLeaseRequests);
-            Observe(LeaseAsync(cls, cts), cls.Request.Description);
+            (actions.Requests ??= []).Add((cls, cts));
         }
     }
 
@@ -458,7 +464,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         catch (OperationCanceledException)
         {
             // Surplus (the queue drained: the raylet dropped the request) or shutdown.
-            lock (_lock) RequestLeasesLocked(cls); // a cancel that raced a new task: ask again
+            AskAgain(cls); // a cancel that raced a new task
             return;
         }
         catch (Exception e) when (IsNeverSchedulable(e, out var error))
@@ -650,7 +656,14 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             return;
         }
-        lock (_lock) RequestLeasesLocked(cls);
+        AskAgain(cls);
+    }
+
+    private void AskAgain(SchedulingClass cls)
+    {
+        var actions = new Actions();
+        lock (_lock) RequestLeasesLocked(cls, actions);
+        actions.Run(this);
     }
 
     private static string Describe(Exception e) => e switch

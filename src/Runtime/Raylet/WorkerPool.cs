@@ -16,6 +16,8 @@ internal sealed class WorkerProcess
     public TaskCompletionSource<WorkerProcess> Registered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     /// <summary>1 while it holds one of the pool's start slots (it was started and has not registered or exited yet).</summary>
     public int StartSlotHeld;
+    /// <summary>1: no lease waits for it; it joins the idle pool when it registers.</summary>
+    public int Unclaimed;
     public volatile string? DeathReason;
     public long LeaseId { get; set; }
     public bool IsActor { get; set; }
@@ -60,10 +62,22 @@ internal sealed class WorkerStartupFailedException(string message) : Exception(m
 /// </summary>
 internal sealed partial class WorkerPool : IDisposable
 {
+    /// <summary>A pop waiting for the worker started for it; a worker returned first is handed to it instead.</summary>
+    private sealed class PendingPop((JobId, string) key, WorkerUse use)
+    {
+        public (JobId, string) Key { get; } = key;
+        public WorkerUse Use { get; } = use;
+        public TaskCompletionSource<WorkerProcess> Handed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public LinkedListNode<PendingPop>? Node { get; set; }
+    }
+
     private readonly Lock _lock = new();
     private readonly Dictionary<(JobId, string), Stack<WorkerProcess>> _idle = [];
     private readonly Dictionary<WorkerId, WorkerProcess> _all = [];
     private readonly Dictionary<(JobId, string), List<WorkerProcess>> _prestarting = [];
+    // Pops waiting for a worker that is starting for them, oldest first: a worker returned meanwhile is handed to the
+    // oldest (Ray's pending pop-worker requests), and the one starting joins the idle pool when it registers.
+    private readonly Dictionary<(JobId, string), LinkedList<PendingPop>> _pendingPops = [];
     private readonly HashSet<JobId> _prestartedJobs = [];
     private readonly HashSet<JobId> _finishedJobs = [];
     private readonly NodeId _nodeId;
@@ -156,6 +170,7 @@ internal sealed partial class WorkerPool : IDisposable
         WorkerProcess worker;
         WorkerProcess? evicted;
         bool prestarted;
+        PendingPop pending;
         while (true)
         {
             Task changed;
@@ -173,12 +188,14 @@ internal sealed partial class WorkerPool : IDisposable
                     worker.IsActor = use == WorkerUse.Actor;
                     evicted = null;
                     prestarted = true;
+                    pending = AwaitHandOffLocked(jobId, envKey, use);
                     break;
                 }
                 if (HasRoomLocked(use, evict: true, out evicted))
                 {
                     worker = ReserveLocked(jobId, envKey, use);
                     prestarted = false;
+                    pending = AwaitHandOffLocked(jobId, envKey, use);
                     break;
                 }
                 changed = _workersChanged.Task;
@@ -199,6 +216,7 @@ internal sealed partial class WorkerPool : IDisposable
             }
             catch
             {
+                if (WithdrawHandOff(pending) is { } handed) PushWorker(handed);
                 Forget(worker);
                 throw;
             }
@@ -207,10 +225,11 @@ internal sealed partial class WorkerPool : IDisposable
         timeout.CancelAfter(_config.WorkerRegisterTimeout);
         try
         {
-            return await worker.Registered.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
+            await Task.WhenAny(worker.Registered.Task, pending.Handed.Task).WaitAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
+            if (WithdrawHandOff(pending) is { } handed) PushWorker(handed);
             Kill(worker, "it did not register in time");
             throw new WorkerStartupFailedException(
                 $"A worker for job {jobId} did not start within {_config.WorkerRegisterTimeout.TotalSeconds:0} s; " +
@@ -218,11 +237,49 @@ internal sealed partial class WorkerPool : IDisposable
         }
         catch (OperationCanceledException)
         {
-            // The request went away: keep the worker for the next one.
-            _ = worker.Registered.Task.ContinueWith(t => { if (t.IsCompletedSuccessfully) PushWorker(t.Result); },
-                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            // The request went away: keep the workers for the next one.
+            if (WithdrawHandOff(pending) is { } handed) PushWorker(handed);
+            PushWhenRegistered(worker);
             throw;
         }
+        if (WithdrawHandOff(pending) is { } returned)
+        {
+            // A worker was returned before this one registered: the lease takes it, and this one joins the idle pool.
+            PushWhenRegistered(worker);
+            return returned;
+        }
+        return await worker.Registered.Task.ConfigureAwait(false);
+    }
+
+    private PendingPop AwaitHandOffLocked(JobId jobId, string envKey, WorkerUse use)
+    {
+        var pending = new PendingPop((jobId, envKey), use);
+        if (!_pendingPops.TryGetValue((jobId, envKey), out var waiting)) _pendingPops[(jobId, envKey)] = waiting = new();
+        pending.Node = waiting.AddLast(pending);
+        return pending;
+    }
+
+    /// <summary>Stops waiting for a hand-off: the worker handed over before that, if one was.</summary>
+    private WorkerProcess? WithdrawHandOff(PendingPop pending)
+    {
+        lock (_lock)
+        {
+            if (pending.Node is { List: { } list } node)
+            {
+                list.Remove(node);
+                if (list.Count == 0) _pendingPops.Remove(pending.Key);
+            }
+            pending.Node = null;
+            return pending.Handed.Task.IsCompletedSuccessfully ? pending.Handed.Task.Result : null;
+        }
+    }
+
+    /// <summary>A worker no lease waits for any more joins the idle pool as it registers (at once if it has).</summary>
+    private void PushWhenRegistered(WorkerProcess worker)
+    {
+        worker.IsActor = false;
+        Volatile.Write(ref worker.Unclaimed, 1);
+        if (worker.Registered.Task.IsCompletedSuccessfully && Interlocked.Exchange(ref worker.Unclaimed, 0) == 1) PushWorker(worker);
     }
 
     private WorkerProcess? TakeIdleLocked(JobId jobId, string envKey, WorkerUse use)
@@ -398,6 +455,7 @@ internal sealed partial class WorkerPool : IDisposable
         worker.Address = request.Address;
         ReleaseStartSlot(worker);
         worker.Registered.TrySetResult(worker);
+        if (Interlocked.Exchange(ref worker.Unclaimed, 0) == 1) PushWorker(worker);
         return true;
     }
 
@@ -422,6 +480,17 @@ internal sealed partial class WorkerPool : IDisposable
             worker.LeaseId = 0;
             worker.Blocked = false;
             var key = (worker.JobId, worker.RuntimeEnvKey);
+            if (_pendingPops.TryGetValue(key, out var waiting))
+            {
+                // A lease is waiting for a worker still starting: it takes this one now.
+                var first = waiting.First!;
+                waiting.RemoveFirst();
+                if (waiting.Count == 0) _pendingPops.Remove(key);
+                first.Value.Node = null;
+                worker.IsActor = first.Value.Use == WorkerUse.Actor;
+                first.Value.Handed.TrySetResult(worker);
+                return;
+            }
             if (!_idle.TryGetValue(key, out var stack)) _idle[key] = stack = new();
             stack.Push(worker);
             SignalLocked();

@@ -97,6 +97,48 @@ public sealed class WorkerPoolTests : IDisposable
     }
 
     [Fact]
+    public async Task A_worker_returned_while_a_pop_waits_for_a_start_is_handed_to_that_pop_and_the_new_one_stays_idle()
+    {
+        var launcher = NewPool(maxIdle: 4, autoRegister: false);
+        var first = Pop();
+        await launcher.Starts.WhenAtLeast(1);
+        Assert.True(launcher.Started[0].Register());
+        var held = await first;
+
+        // A lease asks while the only worker is leased: a process starts for it, and the lease waits for it...
+        var second = Pop();
+        await launcher.Starts.WhenAtLeast(2);
+        Assert.False(second.IsCompleted);
+        // ...until the leased worker comes back, which the waiting lease takes rather than waiting out the start.
+        _pool.PushWorker(held);
+        Assert.Same(held, await second);
+
+        // The started worker is not lost: once it registers it is idle, and the next lease gets it with no new start.
+        Assert.True(launcher.Started[1].Register());
+        var third = await Pop();
+        Assert.Equal(launcher.Started[1].Address, third.Address);
+        Assert.Equal(2, launcher.Started.Count);
+    }
+
+    [Fact]
+    public async Task A_returned_worker_goes_only_to_a_pop_of_its_own_runtime_env()
+    {
+        var launcher = NewPool(maxIdle: 4, autoRegister: false);
+        var first = Pop();
+        await launcher.Starts.WhenAtLeast(1);
+        Assert.True(launcher.Started[0].Register());
+        var held = await first;
+
+        var otherEnv = Pop(env: "env-b");
+        await launcher.Starts.WhenAtLeast(2);
+        _pool.PushWorker(held);
+        Assert.False(otherEnv.IsCompleted);
+        Assert.Same(held, await Pop());
+        Assert.True(launcher.Started[1].Register());
+        Assert.Equal("env-b", (await otherEnv).RuntimeEnvKey);
+    }
+
+    [Fact]
     public async Task A_worker_is_only_handed_out_for_its_own_runtime_env()
     {
         var launcher = NewPool(maxIdle: 4);
