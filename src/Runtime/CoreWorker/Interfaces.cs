@@ -33,6 +33,9 @@ internal sealed class WorkerLease(long leaseId, ICoreWorkerClient worker, NodeId
 
     /// <summary>The endpoint of the raylet that granted the lease (cluster runtime), to return it there.</summary>
     public string? Raylet { get; init; }
+
+    /// <summary>Other owners were waiting for resources on its node when it was granted: it goes back once idle.</summary>
+    public bool Contended { get; init; }
 }
 
 /// <summary>

@@ -66,6 +66,9 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         /// a worker after an error).</summary>
         public bool LastFailed { get; set; }
 
+        /// <summary>Other owners wait for resources on its node (the raylet said so): once idle it goes back at once.</summary>
+        public bool Contended { get; set; }
+
         /// <summary>When its worker last replied or was last pushed a task while idle (<see cref="Stopwatch"/> ticks).</summary>
         public long LastActivity { get; set; }
 
@@ -342,7 +345,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             var held = cls.Leases[i];
             if (held.Done || held.InFlight > 0 || held.IdleSince != 0) continue;
-            if (_linger <= TimeSpan.Zero || _isDisposed || held.LastFailed || IsExpired(held))
+            if (_linger <= TimeSpan.Zero || _isDisposed || held.LastFailed || held.Contended || IsExpired(held))
             {
                 RetireLocked(held, disconnect: false, actions);
                 continue;
@@ -355,6 +358,27 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
                 _lingerTimer.Change(_linger, Timeout.InfiniteTimeSpan);
             }
         }
+    }
+
+    /// <summary>The raylet of <paramref name="node"/> has lease requests of other owners waiting for resources: leases
+    /// kept idle there for their linger go back now, and the others as soon as they are idle, so no CPU sits idle in a
+    /// linger while another owner's tasks wait for it.</summary>
+    public void ReturnIdleLeases(NodeId node)
+    {
+        var actions = new Actions();
+        lock (_lock)
+        {
+            foreach (var cls in _classes.Values)
+                for (int i = cls.Leases.Count - 1; i >= 0; i--)
+                {
+                    var held = cls.Leases[i];
+                    if (held.Done || held.Lease.NodeId != node) continue;
+                    held.Contended = true;
+                    if (held.InFlight == 0) RetireLocked(held, disconnect: false, actions);
+                }
+        }
+        if (actions.Returns is { Count: > 0 } returns) LogReturningIdleForOthers(_logger, returns.Count, node);
+        actions.Run(this);
     }
 
     private bool IsExpired(HeldLease held) => _leaseTimeoutTicks > 0 && _time.GetTimestamp() - held.GrantedAt > _leaseTimeoutTicks;
@@ -488,7 +512,7 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
         {
             cls.ConsecutiveLeaseFailures = 0;
             cls.DeadNodeFailuresSince = 0;
-            var held = new HeldLease(lease, cls, _time.GetTimestamp());
+            var held = new HeldLease(lease, cls, _time.GetTimestamp()) { Contended = lease.Contended };
             if (_isDisposed) RetireLocked(held, disconnect: false, granted);
             else
             {
@@ -764,6 +788,9 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Returning idle worker leases failed inside RaySharp")]
     private static partial void LogLingerFailed(ILogger logger, Exception e);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Returning {Count} idle leases on node {NodeId}: other owners wait for resources there")]
+    private static partial void LogReturningIdleForOthers(ILogger logger, int count, NodeId nodeId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pushing {Task} ({TaskId}) to the worker leased on node {NodeId} failed; treating the worker as dead")]
     private static partial void LogPushFailed(ILogger logger, Exception e, string task, TaskId taskId, NodeId nodeId);

@@ -38,7 +38,18 @@ internal sealed partial class NodeManager : IDisposable
 
         /// <summary>The worker that holds the lease (nil: not named, as on the GCS's actor leases).</summary>
         public WorkerId Holder { get; init; }
+
+        /// <summary>Where the holder serves (null: not named): asked to give back idle leases when others wait.</summary>
+        public Address? HolderAddress { get; init; }
     }
+
+    /// <summary>Asks a lease holder to give back the leases it keeps idle on this node (by default an RPC to its core
+    /// worker; component tests record the asks).</summary>
+    internal Action<Address>? AskToReturnIdleLeases { get; init; }
+
+    // When each holder was last asked (Environment.TickCount64): at most once per ReturnIdleAskInterval each.
+    private readonly Dictionary<WorkerId, long> _askedToReturn = [];
+    private static readonly long ReturnIdleAskIntervalMs = 2;
 
     private readonly Lock _lock = new();
     private readonly LinkedList<PendingLease> _queue = new();
@@ -385,6 +396,7 @@ internal sealed partial class NodeManager : IDisposable
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         // The job's first lease here: warm up workers up to the CPU count, less the one this lease starts.
         Pool.PrestartForJob(request.JobId, (int)Math.Ceiling(_baseCpus) - 1);
+        List<Address>? askToReturn = null;
         lock (_lock)
         {
             if (_disposed) return Task.FromResult(Canceled("the node is shutting down"));
@@ -402,7 +414,11 @@ internal sealed partial class NodeManager : IDisposable
                 _queue.Remove(pending);
                 GrantLocked(pending);
             }
+            else if (!pending.Infeasible) askToReturn = HoldersToAskLocked(request.Holder);
         }
+        // It waits for resources: owners keeping leases idle here for reuse give them back, so the CPU goes to this one.
+        if (askToReturn is not null)
+            foreach (var holder in askToReturn) AskToReturnIdle(holder);
         ct.Register(() =>
         {
             lock (_lock)
@@ -412,6 +428,43 @@ internal sealed partial class NodeManager : IDisposable
             pending.Reply.TrySetCanceled(ct);
         });
         return pending.Reply.Task;
+    }
+
+    /// <summary>The other owners holding task leases here, not asked within the last few milliseconds.</summary>
+    private List<Address>? HoldersToAskLocked(WorkerId requester)
+    {
+        List<Address>? holders = null;
+        long now = Environment.TickCount64;
+        foreach (var lease in _leases.Values)
+        {
+            if (lease.HolderAddress is not { } address || lease.Holder.IsNil || lease.Holder == requester) continue;
+            if (_askedToReturn.TryGetValue(lease.Holder, out long at) && now - at < ReturnIdleAskIntervalMs) continue;
+            _askedToReturn[lease.Holder] = now;
+            (holders ??= []).Add(address);
+        }
+        if (_askedToReturn.Count > 1024)
+            foreach (var (holder, at) in _askedToReturn)
+                if (now - at >= ReturnIdleAskIntervalMs) _askedToReturn.Remove(holder);
+        return holders;
+    }
+
+    /// <summary>Whether requests of owners other than <paramref name="holder"/> wait here for resources.</summary>
+    private bool OthersWaitLocked(WorkerId holder)
+    {
+        foreach (var p in _queue)
+            if (!p.Infeasible && p.Request.Holder != holder) return true;
+        return false;
+    }
+
+    private void AskToReturnIdle(Address holder)
+    {
+        if (AskToReturnIdleLeases is { } ask)
+        {
+            ask(holder);
+            return;
+        }
+        RpcChannels.Fire(RpcChannels.Invoker(RpcChannels.EndpointFor(holder, NodeId), _config), Rpc.CoreWorkerService.ReturnIdleLeasesMethod,
+            new ReturnIdleLeasesRequest(NodeId), _logger);
     }
 
     /// <summary>The requester canceled a request it numbered (Ray's <c>CancelWorkerLease</c>): true when it was still queued
@@ -590,8 +643,9 @@ internal sealed partial class NodeManager : IDisposable
         var lease = new Lease(leaseId, worker, p.Resources)
         {
             GcsIncarnation = p.Request.IsActorCreation ? p.Request.GcsIncarnation : 0, Holder = p.Request.Holder,
+            HolderAddress = p.Request.IsActorCreation ? null : p.Request.HolderAddress,
         };
-        bool voided, holderDead = false;
+        bool voided, holderDead = false, contended = false;
         lock (_lock)
         {
             voided = !EndGrantLocked(leaseId);
@@ -600,6 +654,7 @@ internal sealed partial class NodeManager : IDisposable
                 worker.LeaseId = leaseId;
                 _leases[leaseId] = lease;
                 holderDead = !lease.Holder.IsNil && _deadHolders.Contains(lease.Holder);
+                contended = !lease.Holder.IsNil && OthersWaitLocked(lease.Holder);
             }
         }
         if (holderDead)
@@ -621,6 +676,7 @@ internal sealed partial class NodeManager : IDisposable
         var reply = new WireLeaseReply
         {
             Kind = LeaseReplyKind.Granted, LeaseId = leaseId, Worker = worker.Address, NodeId = NodeId, Resources = p.Resources.ToWire(),
+            Contended = contended,
         };
         LogLeaseGranted(_logger, leaseId, p.Request.Description, worker.WorkerId);
         // The task's in-store arguments start moving here while it is pushed (its worker joins these pulls).

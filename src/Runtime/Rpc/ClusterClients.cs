@@ -40,6 +40,10 @@ internal sealed class RayletRpcClient : IRayletClient
     /// <summary>The process whose leases these are (the core worker's ID), named in every lease request.</summary>
     public WorkerId Holder { get; init; }
 
+    /// <summary>Where the holder serves, named in lease requests so that a raylet where others wait can ask it to give
+    /// back idle leases (read at each request: the core worker's address is known once it exists).</summary>
+    public Func<Address?>? HolderAddress { get; set; }
+
     public ValueTask<WorkerLease> RequestWorkerLeaseAsync(LeaseRequest request, CancellationToken ct) =>
         RequestWorkerLeaseAsync(request, ct, CancellationToken.None);
 
@@ -54,7 +58,7 @@ internal sealed class RayletRpcClient : IRayletClient
         var remote = !request.PreferredNode.IsNil && request.PreferredNode != NodeId && EndpointOf(request.PreferredNode) is { } endpoint
             ? (Node: request.PreferredNode, Endpoint: endpoint)
             : default((NodeId Node, string Endpoint)?);
-        var wire = request.ToWire(_jobId, envVars) with { Holder = Holder };
+        var wire = request.ToWire(_jobId, envVars) with { Holder = Holder, HolderAddress = HolderAddress?.Invoke() };
         string current = remote?.Endpoint ?? _raylet;
         CancellationTokenRegistration registration = default;
         if (cancel.CanBeCanceled)
@@ -70,7 +74,7 @@ internal sealed class RayletRpcClient : IRayletClient
                 onHop: e => Volatile.Write(ref current, e), canceled: cancel).ConfigureAwait(false);
         var resources = reply.Resources.FromWire();
         var worker = new RemoteCoreWorkerClient(reply.Worker!, NodeId, _jobId, reply.LeaseId, resources, _config, _connectionLogger);
-        return new WorkerLease(reply.LeaseId, worker, reply.NodeId, resources) { Raylet = raylet };
+        return new WorkerLease(reply.LeaseId, worker, reply.NodeId, resources) { Raylet = raylet, Contended = reply.Contended };
     }
 
     private readonly ConcurrentDictionary<NodeId, CancellationTokenSource> _deaths = new();

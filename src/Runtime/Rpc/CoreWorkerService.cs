@@ -25,6 +25,7 @@ internal class CoreWorkerService : IRpcService
     public static readonly Method<ExitRequest, Empty> ExitMethod = RpcMarshaller.Unary<ExitRequest, Empty>(Name, nameof(Exit));
     public static readonly Method<Empty, Empty> CollectGarbageMethod = RpcMarshaller.Unary<Empty, Empty>(Name, nameof(CollectGarbage));
     public static readonly Method<ObjectLocationRequest, BoolReply> AddObjectLocationMethod = RpcMarshaller.Unary<ObjectLocationRequest, BoolReply>(Name, nameof(AddObjectLocation));
+    public static readonly Method<ReturnIdleLeasesRequest, Empty> ReturnIdleLeasesMethod = RpcMarshaller.Unary<ReturnIdleLeasesRequest, Empty>(Name, nameof(ReturnIdleLeases));
     public static readonly Method<GetObjectRefsRequest, CoreWorkerObjects> GetObjectRefsMethod = RpcMarshaller.Unary<GetObjectRefsRequest, CoreWorkerObjects>(Name, nameof(GetObjectRefs));
 
     private readonly ICoreWorkerServiceHandler _handler;
@@ -56,6 +57,7 @@ internal class CoreWorkerService : IRpcService
         binder.AddMethod(ReportGeneratorItemMethod, service is null ? null : service.ReportGeneratorItem);
         binder.AddMethod(ExitMethod, service is null ? null : service.Exit);
         binder.AddMethod(CollectGarbageMethod, service is null ? null : service.CollectGarbage);
+        binder.AddMethod(ReturnIdleLeasesMethod, service is null ? null : service.ReturnIdleLeases);
         binder.AddMethod(AddObjectLocationMethod, service is null ? null : service.AddObjectLocation);
         binder.AddMethod(GetObjectRefsMethod, service is null ? null : service.GetObjectRefs);
     }
@@ -110,6 +112,13 @@ internal class CoreWorkerService : IRpcService
     public virtual Task<Empty> ReleasePins(ReleasePinsRequest request, ServerCallContext context)
     {
         _handler.HandleReleasePins(request.Ids);
+        return Task.FromResult(Empty.Instance);
+    }
+
+    public virtual Task<Empty> ReturnIdleLeases(ReturnIdleLeasesRequest request, ServerCallContext context)
+    {
+        if (request.NodeId.IsNil) throw WireValidation.Invalid("ReturnIdleLeases: the node ID is nil.");
+        _handler.HandleReturnIdleLeases(request.NodeId);
         return Task.FromResult(Empty.Instance);
     }
 
@@ -180,6 +189,9 @@ internal interface ICoreWorkerServiceHandler
     void HandleAddBorrower(ObjectId id, Address borrower);
     void HandleRemoveBorrower(ObjectId id, Address borrower);
     void HandleReleasePins(ObjectId[] ids);
+
+    /// <summary>Other owners wait for resources on <paramref name="node"/>: the leases held there go back once idle.</summary>
+    void HandleReturnIdleLeases(NodeId node);
 
     /// <summary>A node holds a copy of an object this worker owns; false when the object is no longer owned here.</summary>
     bool HandleAddObjectLocation(ObjectId id, NodeId node, string? spilledUrl);

@@ -179,6 +179,8 @@ internal sealed class CoreWorkerServiceHandler : ICoreWorkerServiceHandler
         foreach (var id in ids) Core.ReferenceCounter.RemoveLocalReference(id);
     }
 
+    public void HandleReturnIdleLeases(NodeId node) => Core.NormalTaskSubmitter.ReturnIdleLeases(node);
+
     public bool HandleAddObjectLocation(ObjectId id, NodeId node, string? spilledUrl) =>
         spilledUrl is null ? Core.AddObjectLocation(id, node) : Core.RecordSpilled(id, spilledUrl);
 

@@ -133,7 +133,14 @@ internal sealed partial record WireLeaseRequest
     /// <summary>The worker (driver or worker process) that will hold the lease; nil for the GCS's actor leases. When it
     /// dies, the raylet takes its leases back (Ray releases the workers leased to a dead owner).</summary>
     public WorkerId Holder { get; init; }
+    /// <summary>Where the holder serves (its core worker): a raylet where other owners' requests wait asks it to give back
+    /// the leases it holds idle there (<see cref="ReturnIdleLeasesRequest"/>). Null: not reachable so.</summary>
+    public Address? HolderAddress { get; init; }
 }
+
+/// <summary>From a raylet where lease requests of other owners wait for resources: the owner gives back at once the leases
+/// on that node it keeps idle for reuse (their linger), and the rest of its leases there as soon as they go idle.</summary>
+[MemoryPackable] internal sealed partial record ReturnIdleLeasesRequest(NodeId NodeId);
 
 [MemoryPackable] internal sealed partial record WireStoreArg(ObjectId ObjectId, NodeId Node);
 
@@ -155,6 +162,9 @@ internal sealed partial record WireLeaseReply
     public bool PlacementGroupRemoved { get; init; }
     /// <summary>Canceled because its requester no longer needs it (<see cref="CancelWorkerLeaseRequest"/>).</summary>
     public bool CanceledByOwner { get; init; }
+    /// <summary>Granted while other owners' requests wait here for resources: give the worker back as soon as it is idle,
+    /// without keeping it for reuse.</summary>
+    public bool Contended { get; init; }
 }
 
 /// <summary>The requester no longer needs the lease request it numbered so (Ray's <c>CancelWorkerLease</c>): a request still

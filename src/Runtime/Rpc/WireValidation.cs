@@ -182,6 +182,12 @@ internal static class WireValidation
                     throw Invalid($"RequestWorkerLease for {request.Description}: it holds {name} = {amount} but is placed with " +
                         $"{name} = {placement.GetValueOrDefault(name)}; the placement resources must cover the resources.");
         Strategy(request.Strategy, $"RequestWorkerLease for {request.Description}");
+        if (request.HolderAddress is { } holder)
+        {
+            if (holder.WorkerId != request.Holder || request.Holder.IsNil)
+                throw Invalid($"RequestWorkerLease for {request.Description}: the holder's address names worker {holder.WorkerId}, not the holder {request.Holder}.");
+            Text(holder.Endpoint, $"RequestWorkerLease for {request.Description}: the holder's endpoint");
+        }
     }
 
     public static void Strategy(WireStrategy strategy, string what)

@@ -449,7 +449,7 @@ internal static class ClusterDriver
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
             // A driver on a cluster reports its metrics (the tasks it owns) to its node; an embedded node exports them itself.
             if (embedded is null) metrics = MetricsReporter.Start(w.WorkerId, raylet, config, loggers.CreateLogger(typeof(MetricsReporter).FullName!));
-            var rayletClient = new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers) { Holder = w.WorkerId };
+            var rayletClient = new RayletRpcClient(raylet, gcs, nodeId, jobId, config, loggers) { Holder = w.WorkerId, HolderAddress = () => w.Address };
             events = ClusterEventStream.Start(gcs, rayletClient, loggers.CreateLogger<RayletRpcClient>());
             var state = new GcsStateSource(gcs);
             return new WorkerConnections(rayletClient, new GcsActorClient(gcs, w), endpoint, socket,

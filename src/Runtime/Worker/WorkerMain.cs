@@ -77,6 +77,7 @@ internal static class WorkerMain
         phases.Mark("server");
         var gcsClient = new GcsClient(gcs, config, loggers.CreateLogger<GcsClient>());
         var rayletClient = new RayletRpcClient(raylet, gcsClient, nodeId, jobId, config, loggers) { Holder = workerId };
+        rayletClient.HolderAddress = () => CoreWorker.CurrentOrNull?.Address;
         // Deaths of nodes and workers reach this worker's connections for as long as it lives.
         using var events = ClusterEventStream.Start(gcsClient, rayletClient, loggers.CreateLogger<RayletRpcClient>());
         var state = new GcsStateSource(gcsClient);

@@ -82,6 +82,37 @@ public sealed class LeaseReuseTests : IDisposable
     }
 
     [Fact]
+    public async Task A_lingering_lease_goes_back_at_once_when_its_raylet_says_others_wait_and_later_ones_skip_the_linger()
+    {
+        await RunFirstTask();
+
+        // Another owner's request waits at the raylet: the idle lease goes back now, not when the linger ends.
+        _submitter.ReturnIdleLeases(NodeId.FromRandom());
+        Assert.Empty(_raylet.Returned); // another node's raylet: nothing of this node's goes
+        _submitter.ReturnIdleLeases(_raylet.NodeId);
+        await _raylet.Returns.WhenAtLeast(1);
+        Assert.Equal(0, _submitter.LingeringLeases);
+
+        // A lease busy when the raylet asks goes back as soon as its task is done, with no linger.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _raylet.Worker.Handler = async spec =>
+        {
+            await gate.Task;
+            return Ok(7);
+        };
+        var busy = Submit();
+        await _raylet.LeaseRequests.WhenAtLeast(2);
+        _raylet.GrantOne();
+        await _raylet.Worker.Pushes.WhenAtLeast(2);
+        _submitter.ReturnIdleLeases(_raylet.NodeId);
+        Assert.Single(_raylet.Returned);
+        gate.SetResult();
+        Assert.Equal(7, ValueOf(await Result(_worker, busy)));
+        await _raylet.Returns.WhenAtLeast(2);
+        Assert.Equal(0, _submitter.LingeringLeases);
+    }
+
+    [Fact]
     public async Task Lease_requests_still_pending_when_the_queue_drains_into_a_held_lease_are_canceled()
     {
         var specs = Enumerable.Range(0, 3).Select(_ => Submit()).ToList();

@@ -23,6 +23,7 @@ public sealed class NodeManagerTests : IDisposable
     private readonly JobId _job;
     private NodeManager _node = null!;
     private FakeWorkerLauncher _launcher = null!;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Address> _askedToReturn = new();
 
     public NodeManagerTests() => _job = NewJob();
 
@@ -39,14 +40,17 @@ public sealed class NodeManagerTests : IDisposable
     {
         _launcher = new FakeWorkerLauncher { AutoRegister = autoRegister };
         _node = new NodeManager(NodeId.FromRandom(), ResourceSet.Of((ResourceSet.Cpu, cpus)), isHead: true,
-            config ?? new RayConfig { RayletReportPeriod = TimeSpan.FromMilliseconds(20) }, new SingleLoggerFactory(logger ?? NullLogger.Instance), _launcher);
+            config ?? new RayConfig { RayletReportPeriod = TimeSpan.FromMilliseconds(20) }, new SingleLoggerFactory(logger ?? NullLogger.Instance), _launcher)
+        {
+            AskToReturnIdleLeases = _askedToReturn.Enqueue,
+        };
         _launcher.Register = _node.RegisterWorker;
         await _node.StartAsync(_gcs, "raylet-a", null, CancellationToken.None);
     }
 
     private Task<WireLeaseReply> Request(double cpus = 1, WireStrategy? strategy = null, string env = "", JobId? job = null,
         Dictionary<string, string>? envVars = null, bool actor = false, string description = "task f", CancellationToken ct = default,
-        WorkerId holder = default) =>
+        WorkerId holder = default, Address? holderAddress = null) =>
         _node.RequestWorkerLeaseAsync(new WireLeaseRequest
         {
             JobId = job ?? _job,
@@ -57,6 +61,7 @@ public sealed class NodeManagerTests : IDisposable
             IsActorCreation = actor,
             Description = description,
             Holder = holder,
+            HolderAddress = holderAddress,
         }, ct);
 
     private static async Task<WireLeaseReply> Granted(Task<WireLeaseReply> reply)
@@ -89,6 +94,59 @@ public sealed class NodeManagerTests : IDisposable
     // ---- Metrics ----
 
     [Fact]
+    public async Task A_request_that_waits_for_resources_asks_the_other_owners_holding_leases_here_to_give_back_idle_ones()
+    {
+        await StartNode(cpus: 2);
+        var (a, b) = (WorkerId.FromRandom(), WorkerId.FromRandom());
+        var (addressA, addressB) = (new Address(a, _node.NodeId, "127.0.0.1:1"), new Address(b, _node.NodeId, "127.0.0.1:2"));
+
+        // Granted at once: no one is asked.
+        await Granted(Request(holder: a, holderAddress: addressA));
+        await Granted(Request(holder: a, holderAddress: addressA));
+        Assert.Empty(_askedToReturn);
+
+        // The node is full: B's request waits, and A, which holds both CPUs, is asked to give back what it keeps idle.
+        var waiting = Request(holder: b, holderAddress: addressB);
+        Assert.Equal(addressA, Assert.Single(_askedToReturn));
+        Assert.False(waiting.IsCompleted);
+
+        // A's own request waiting behind its leases asks no one (A is the only holder here).
+        _askedToReturn.Clear();
+        var again = Request(holder: a, holderAddress: addressA);
+        Assert.Empty(_askedToReturn);
+    }
+
+    [Fact]
+    public async Task A_lease_granted_while_another_owner_waits_is_marked_contended()
+    {
+        await StartNode(cpus: 1);
+        var (a, b) = (WorkerId.FromRandom(), WorkerId.FromRandom());
+        var first = await Granted(Request(holder: a));
+        Assert.False(first.Contended);
+
+        var forB = Request(holder: b);
+        var forA = Request(holder: a);
+        _node.ReturnWorker(first.LeaseId, disconnect: false);
+        // B gets the CPU while A's request still waits: B is to give it back once idle.
+        var granted = await Granted(forB);
+        Assert.True(granted.Contended);
+        _node.ReturnWorker(granted.LeaseId, disconnect: false);
+        Assert.False((await Granted(forA)).Contended);
+    }
+
+    [Fact]
+    public void A_lease_request_naming_a_holder_address_of_another_worker_is_refused()
+    {
+        var request = new WireLeaseRequest
+        {
+            JobId = _job, Resources = new() { [ResourceSet.Cpu] = 1 }, Strategy = Default, RuntimeEnvKey = "", Description = "task f",
+            Holder = WorkerId.FromRandom(), HolderAddress = new Address(WorkerId.FromRandom(), NodeId.FromRandom(), "127.0.0.1:1"),
+        };
+        var e = Assert.Throws<Grpc.Core.RpcException>(() => WireValidation.Lease(request));
+        Assert.Contains("holder", e.Status.Detail);
+    }
+
+    [Fact]
     public async Task Lease_answers_are_counted_and_the_pools_workers_are_observed_by_state()
     {
         // Other tests' raylets record on the same meter meanwhile: counts are at least this test's.
@@ -101,6 +159,9 @@ public sealed class NodeManagerTests : IDisposable
         var lease = await Granted(Request());
         await CanceledWith(Request(strategy: new WireStrategy(WireStrategyKind.NodeAffinity, NodeId.FromRandom(), false)));
         Assert.True(Leases("requested") >= 2);
+        // A queued request's answer is counted by a continuation of its reply, which may run just after the reply is seen.
+        var deadline = DateTime.UtcNow + Wait;
+        while (Leases("granted") < 1 && DateTime.UtcNow < deadline) await Task.Delay(5);
         Assert.True(Leases("granted") >= 1);
         Assert.True(Leases("canceled") >= 1);
         Assert.Equal(1, Workers("alive"));
