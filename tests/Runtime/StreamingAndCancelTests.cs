@@ -77,9 +77,10 @@ public sealed class CancelTests : RayTest
         Assert.Equal(0, attempts.Value().Get(Timeout));
     }
 
-    // Known bug, kept visible: on a 1-CPU node the "queued" task sometimes runs (it is counted a 7th time) although the
-    // holder keeps the only CPU, so it is not always pipelined behind the holder; the cause is not found yet.
-    [Theory(Skip = "flaky: the queued task sometimes runs elsewhere before the cancel (issue 14 note)")]
+    // A cancel that reached the worker between the push's arrival and its place in the queue used to find the task neither
+    // queued nor absent: it only flagged the task's token, so the task waited behind the holder (and the test with it), or a
+    // force cancel ended the worker and the holder ran again. The arrival now queues the task under the cancel's lock.
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void Cancelling_a_task_queued_behind_a_running_one_on_its_worker_drops_it_and_leaves_the_running_one_alone(bool force)

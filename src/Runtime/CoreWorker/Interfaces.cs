@@ -125,6 +125,14 @@ internal interface ICoreWorkerClient
     /// <paramref name="recursive"/> the worker also cancels the tasks that task submitted (it owns them).</summary>
     bool CancelTask(TaskId taskId, bool force, bool recursive = false);
 
+    /// <summary><see cref="CancelTask"/>, completing once the worker has acted on it (a task queued there is dropped by
+    /// then, so it can no longer start); completes too if the worker cannot be reached.</summary>
+    Task CancelTaskAsync(TaskId taskId, bool force, bool recursive = false)
+    {
+        CancelTask(taskId, force, recursive);
+        return Task.CompletedTask;
+    }
+
     /// <summary>Drops the executor's pins on refs nested in a task's returns (once the owner holds them).</summary>
     void ReleasePins(ObjectId[] ids) { }
 

@@ -542,6 +542,12 @@ internal sealed partial class NormalTaskSubmitter : IDisposable
                 LogGivenBack(_logger, resolved.DisplayName, resolved.TaskId, lease.LeaseId);
                 lock (_lock) held.Serial = true;
                 requeue = entry.Status != TaskManager.Status.Finished;
+                if (requeue && entry.CancelRequested)
+                {
+                    // Cancelled meanwhile: it is not sent anywhere else.
+                    requeue = false;
+                    _taskManager.FailTask(entry, RayErrorInfo.Cancelled(resolved.TaskId, resolved.DisplayName));
+                }
             }
             else
             {

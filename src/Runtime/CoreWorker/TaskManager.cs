@@ -526,6 +526,9 @@ internal sealed class TaskManager : IGeneratorItemSink
         _worker.ReferenceCounter.RemoveSubmittedTaskReferences(entry.Spec.ArgumentReferenceIds());
     }
 
+    /// <summary>How long a force cancel waits for the worker to act before the task fails regardless.</summary>
+    private static readonly TimeSpan ForceCancelWait = TimeSpan.FromSeconds(5);
+
     /// <summary>Ray.Cancel: a pending task fails with TaskCancelledException at once; a running one has its token
     /// signalled (force: its result is abandoned and it fails at once). Recursive cancels the tasks it submitted.</summary>
     public void Cancel(TaskId taskId, bool force, bool recursive)
@@ -546,8 +549,16 @@ internal sealed class TaskManager : IGeneratorItemSink
         }
         if (entry.Status == Status.Running && entry.RunningOn is { } worker)
         {
-            worker.CancelTask(taskId, force, recursive);
-            if (force) FailTask(entry, RayErrorInfo.Cancelled(taskId, entry.Spec.DisplayName));
+            if (!force) worker.CancelTask(taskId, force, recursive);
+            else
+            {
+                // The task fails once its worker has acted on the cancel (at most ForceCancelWait later): a task queued
+                // there behind another is dropped first, so it cannot start after its caller saw it cancelled.
+                var failed = entry;
+                _ = worker.CancelTaskAsync(taskId, force, recursive).WaitAsync(ForceCancelWait).ContinueWith(
+                    _ => FailTask(failed, RayErrorInfo.Cancelled(taskId, failed.Spec.DisplayName)), CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
         }
         else
         {

@@ -67,8 +67,11 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         if (_deathReason is { } reason) return Task.FromResult(PushTaskReply.WorkerDied(reason));
         // Its cancel overtook it (the owner sent both, on different calls): it never starts.
         var cts = CancellationTokenSource.CreateLinkedTokenSource(_dead.Token);
+        var done = new TaskCompletionSource<PushTaskReply>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Queued? queued = null;
         // Checked and registered under one lock with RememberCancelIfAbsent: a cancel either finds the task registered
-        // here or leaves a note that this check sees, never neither.
+        // here (a normal task among the queued ones, so that it is dropped rather than left to wait its turn) or leaves a
+        // note that this check sees, never neither.
         lock (_arrivalLock)
         {
             if (task.Type is TaskType.NormalTask or TaskType.ActorTask && _canceledBeforeArrival.TryRemove(task.TaskId, out _))
@@ -77,8 +80,8 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
                 return Task.FromResult(new PushTaskReply([], RayErrorInfo.Cancelled(task.TaskId, task.DisplayName), false));
             }
             _running[task.TaskId] = cts;
+            if (Actor is null && task.Type == TaskType.NormalTask) _queued[task.TaskId] = queued = new Queued(task, cts, done);
         }
-        var done = new TaskCompletionSource<PushTaskReply>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         if (task.Type == TaskType.ActorCreationTask)
         {
@@ -92,9 +95,9 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         {
             _ = RunAsyncActorCallAsync(task, cts, done);
         }
-        else if (Actor is null && task.Type == TaskType.NormalTask)
+        else if (queued is not null)
         {
-            EnqueueNormal(task, cts, done);
+            EnqueueNormal(queued);
         }
         else
         {
@@ -103,10 +106,9 @@ internal sealed class TaskReceiver : ICoreWorkerClient, IExecutingWorker, IDispo
         return done.Task;
     }
 
-    private void EnqueueNormal(TaskSpec task, CancellationTokenSource cts, TaskCompletionSource<PushTaskReply> done)
+    private void EnqueueNormal(Queued queued)
     {
-        var queued = new Queued(task, cts, done);
-        _queued[task.TaskId] = queued;
+        var (task, cts, done) = (queued.Task, queued.Cancellation, queued.Done);
         // Pushed while the running task is blocked (before its owner heard of the tasks given back): given back too.
         if (_blocked)
         {

@@ -217,6 +217,18 @@ internal sealed class RemoteCoreWorkerClient : ICoreWorkerClient
         return true;
     }
 
+    public async Task CancelTaskAsync(TaskId taskId, bool force, bool recursive = false)
+    {
+        try
+        {
+            await _connection.CallAsync(CoreWorkerService.CancelTaskMethod, new CancelTaskRequest(taskId, force, recursive)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RpcException or OperationCanceledException)
+        {
+            // The worker is gone or refused: there is nothing left there to stop.
+        }
+    }
+
     public void ReleasePins(ObjectId[] ids) => _connection.Fire(CoreWorkerService.ReleasePinsMethod, new ReleasePinsRequest(ids));
 
     public bool IsAlive => !_connection.IsBroken;
