@@ -539,22 +539,37 @@ internal static class ClusterEventStream
     }
 }
 
-internal static class DriverLogStream
+/// <summary>A driver's view of its job's worker output (Ray's log streaming to the driver): the lines its node's log
+/// monitors publish to the GCS, printed on the driver's console with the worker's prefix.</summary>
+internal sealed class DriverLogStream : IDisposable
 {
-    public static IDisposable Start(GcsClient gcs, JobId jobId)
+    private readonly CancellationTokenSource _cts = new();
+    private readonly TimeSpan _quiet;
+    private long _lastLine = Environment.TickCount64;
+
+    /// <param name="quiet">How long the stream must have been quiet before it stops: output a worker wrote just before
+    /// the driver ended reaches its node's log monitor's next poll and then this stream, so a stop waits that long.</param>
+    private DriverLogStream(TimeSpan quiet) => _quiet = quiet;
+
+    /// <summary>The most a stop waits for output that keeps coming.</summary>
+    private static readonly TimeSpan MaxDrain = TimeSpan.FromSeconds(2);
+
+    public static DriverLogStream Start(GcsClient gcs, JobId jobId, TimeSpan quiet)
     {
-        var cts = new CancellationTokenSource();
+        var stream = new DriverLogStream(quiet);
+        var ct = stream._cts.Token;
         _ = Task.Run(async () =>
         {
             // Subscribed again when the stream breaks (a GCS that restarts), until the driver shuts down.
-            while (!cts.IsCancellationRequested)
+            while (!ct.IsCancellationRequested)
             {
                 try
                 {
-                    await foreach (var batch in gcs.SubscribeLogs(jobId, cts.Token).ConfigureAwait(false))
+                    await foreach (var batch in gcs.SubscribeLogs(jobId, ct).ConfigureAwait(false))
                     {
                         var target = batch.IsError ? Console.Error : Console.Out;
                         foreach (var line in batch.Lines) target.WriteLine($"{batch.Prefix} {line}");
+                        Volatile.Write(ref stream._lastLine, Environment.TickCount64);
                     }
                 }
                 catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
@@ -563,7 +578,7 @@ internal static class DriverLogStream
                 }
                 try
                 {
-                    await Task.Delay(TimeSpan.FromMilliseconds(500), cts.Token).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
@@ -571,7 +586,23 @@ internal static class DriverLogStream
                 }
             }
         });
-        return new CancelOnDispose(cts);
+        return stream;
+    }
+
+    /// <summary>Stops once no output has arrived for the quiet time since the stop began (at most
+    /// <see cref="MaxDrain"/>): what the job's workers printed last still reaches the driver's console.</summary>
+    public void Dispose()
+    {
+        if (_cts.IsCancellationRequested) return;
+        long start = Environment.TickCount64, quiet = (long)_quiet.TotalMilliseconds;
+        while (true)
+        {
+            long now = Environment.TickCount64;
+            long since = now - Math.Max(start, Volatile.Read(ref _lastLine));
+            if (since >= quiet || now - start >= (long)MaxDrain.TotalMilliseconds) break;
+            Thread.Sleep((int)Math.Min(quiet - since, 20) + 1);
+        }
+        try { _cts.Cancel(); } catch (ObjectDisposedException) { }
     }
 }
 

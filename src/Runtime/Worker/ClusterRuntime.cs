@@ -443,7 +443,7 @@ internal static class ClusterDriver
                 return true;
             });
             // Local mode's workers are threads of this process: their output is already on this console.
-            if (!options.LocalMode) logs = DriverLogStream.Start(gcs, jobId);
+            if (!options.LocalMode) logs = DriverLogStream.Start(gcs, jobId, config.LogMonitorPollInterval * 2 + TimeSpan.FromMilliseconds(100));
             // A driver that joined a cluster can die alone; the GCS finishes its job when this watch breaks. (Local
             // mode's and the embedded cluster's GCS live and die with the driver.)
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);
@@ -458,11 +458,12 @@ internal static class ClusterDriver
                 ObjectStore: new ObjectStoreRpcClient(raylet, nodeId, w.WorkerId, config, loggers.CreateLogger<ObjectStoreRpcClient>()),
                 PlacementGroups: new GcsPlacementGroupClient(gcs, jobId, () => w.Address), OnDispose: () =>
                 {
+                    // First, while the job's workers live: what they printed last reaches this console.
+                    logs?.Dispose();
                     gcs.MarkJobFinished(jobId, TimeSpan.FromSeconds(5));
                     metrics?.Dispose();
                     events?.Dispose();
                     watch?.Dispose();
-                    logs?.Dispose();
                     dashboard?.Dispose();
                     embedded?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(10));
                     ownServer?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
