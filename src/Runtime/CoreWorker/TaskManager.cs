@@ -530,7 +530,8 @@ internal sealed class TaskManager : IGeneratorItemSink
     private static readonly TimeSpan ForceCancelWait = TimeSpan.FromSeconds(5);
 
     /// <summary>Ray.Cancel: a pending task fails with TaskCancelledException at once; a running one has its token
-    /// signalled (force: its result is abandoned and it fails at once). Recursive cancels the tasks it submitted.</summary>
+    /// signalled (force: its result is abandoned and it fails as soon as its worker has acted on the cancel). Recursive
+    /// cancels the tasks it submitted.</summary>
     public void Cancel(TaskId taskId, bool force, bool recursive)
     {
         Entry? entry;
