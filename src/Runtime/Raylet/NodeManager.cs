@@ -826,10 +826,10 @@ internal sealed partial class NodeManager : IDisposable
     /// <summary>Workers that die on other nodes may hold leases here (an actor there submitting tasks): the GCS's worker
     /// deaths reach the raylet through the same subscription every core worker has, and their leases come back too.
     /// This node's own workers were handled when their processes exited.</summary>
-    private IDisposable WatchWorkerDeaths() => Rpc.ClusterEventStream.Watch(Gcs.SubscribeClusterEvents, e =>
+    private IDisposable WatchWorkerDeaths() => Rpc.GcsSubscription.Watch(Gcs.SubscribeClusterEvents, e =>
     {
         if (e.Kind == ClusterEventKind.WorkerDead && e.NodeId != NodeId) ReleaseLeasesHeldBy(e.WorkerId);
-    }, _logger);
+    }, "cluster event", _logger);
 
     /// <summary>Moves the queued requests that <paramref name="which"/> selects out of the queue into <paramref name="taken"/>.</summary>
     private void TakeQueuedLocked(Func<PendingLease, bool> which, List<PendingLease> taken)

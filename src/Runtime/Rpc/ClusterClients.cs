@@ -477,7 +477,6 @@ internal static class DriverWatch
     }
 }
 
-/// <summary>Streams the job's worker output to this driver's console, prefixed with the worker's pid and node.</summary>
 /// <summary>The process's one subscription to node and worker deaths (Ray's failure pub/sub): connections to workers
 /// that are gone break at once, and the raylet client remembers dead nodes. It resubscribes when the stream breaks (a
 /// GCS that restarts), until disposed.</summary>
@@ -485,7 +484,7 @@ internal static class ClusterEventStream
 {
     /// <summary>A core worker's subscription: node deaths reach its raylet client and connections, worker deaths its
     /// connections.</summary>
-    public static IDisposable Start(GcsClient gcs, RayletRpcClient raylet, ILogger logger) => Watch(gcs.SubscribeClusterEvents, e =>
+    public static IDisposable Start(GcsClient gcs, RayletRpcClient raylet, ILogger logger) => GcsSubscription.Watch(gcs.SubscribeClusterEvents, e =>
     {
         if (e.Kind == ClusterEventKind.NodeDead)
         {
@@ -496,11 +495,18 @@ internal static class ClusterEventStream
         {
             CoreWorkerConnection.BreakWorker(e.WorkerId, e.Reason);
         }
-    }, logger);
+    }, "cluster event", logger);
+}
 
-    /// <summary>Hands each cluster event to <paramref name="onEvent"/> until disposed, subscribing again (with backoff)
-    /// whenever the stream breaks, as it does when the GCS restarts.</summary>
-    public static IDisposable Watch(Func<CancellationToken, IAsyncEnumerable<ClusterEvent>> subscribe, Action<ClusterEvent> onEvent, ILogger logger)
+/// <summary>A subscription to one of the GCS's streams that lasts: it hands each item on until disposed, subscribing
+/// again (with backoff) whenever the stream breaks, as it does when the GCS restarts.</summary>
+internal static class GcsSubscription
+{
+    /// <param name="subscribe">Opens the stream.</param>
+    /// <param name="onItem">Handles each item; a failure is logged and the stream opened again.</param>
+    /// <param name="what">What an item is, for the log.</param>
+    /// <param name="logger">Where a failure is logged.</param>
+    public static IDisposable Watch<T>(Func<CancellationToken, IAsyncEnumerable<T>> subscribe, Action<T> onItem, string what, ILogger logger)
     {
         var cts = new CancellationTokenSource();
         _ = Task.Run(async () =>
@@ -510,10 +516,10 @@ internal static class ClusterEventStream
             {
                 try
                 {
-                    await foreach (var e in subscribe(cts.Token).ConfigureAwait(false))
+                    await foreach (var item in subscribe(cts.Token).ConfigureAwait(false))
                     {
                         backoff = TimeSpan.FromMilliseconds(200);
-                        onEvent(e);
+                        onItem(item);
                     }
                 }
                 catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
@@ -522,7 +528,7 @@ internal static class ClusterEventStream
                 }
                 catch (Exception e)
                 {
-                    logger.ClusterEventFailed(e);
+                    logger.SubscriptionItemFailed(e, what);
                 }
                 try
                 {
@@ -543,8 +549,8 @@ internal static class ClusterEventStream
 /// monitors publish to the GCS, printed on the driver's console with the worker's prefix.</summary>
 internal sealed class DriverLogStream : IDisposable
 {
-    private readonly CancellationTokenSource _cts = new();
     private readonly TimeSpan _quiet;
+    private IDisposable? _subscription;
     private long _lastLine = Environment.TickCount64;
 
     /// <param name="quiet">How long the stream must have been quiet before it stops: output a worker wrote just before
@@ -554,38 +560,15 @@ internal sealed class DriverLogStream : IDisposable
     /// <summary>The most a stop waits for output that keeps coming.</summary>
     private static readonly TimeSpan MaxDrain = TimeSpan.FromSeconds(2);
 
-    public static DriverLogStream Start(GcsClient gcs, JobId jobId, TimeSpan quiet)
+    public static DriverLogStream Start(GcsClient gcs, JobId jobId, TimeSpan quiet, ILogger logger)
     {
         var stream = new DriverLogStream(quiet);
-        var ct = stream._cts.Token;
-        _ = Task.Run(async () =>
+        stream._subscription = GcsSubscription.Watch(ct => gcs.SubscribeLogs(jobId, ct), batch =>
         {
-            // Subscribed again when the stream breaks (a GCS that restarts), until the driver shuts down.
-            while (!ct.IsCancellationRequested)
-            {
-                try
-                {
-                    await foreach (var batch in gcs.SubscribeLogs(jobId, ct).ConfigureAwait(false))
-                    {
-                        var target = batch.IsError ? Console.Error : Console.Out;
-                        foreach (var line in batch.Lines) target.WriteLine($"{batch.Prefix} {line}");
-                        Volatile.Write(ref stream._lastLine, Environment.TickCount64);
-                    }
-                }
-                catch (Exception e) when (e is RpcException or OperationCanceledException or IOException)
-                {
-                    // The GCS went away, or the driver is shutting down.
-                }
-                try
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        });
+            var target = batch.IsError ? Console.Error : Console.Out;
+            foreach (var line in batch.Lines) target.WriteLine($"{batch.Prefix} {line}");
+            Volatile.Write(ref stream._lastLine, Environment.TickCount64);
+        }, "worker output batch", logger);
         return stream;
     }
 
@@ -593,7 +576,7 @@ internal sealed class DriverLogStream : IDisposable
     /// <see cref="MaxDrain"/>): what the job's workers printed last still reaches the driver's console.</summary>
     public void Dispose()
     {
-        if (_cts.IsCancellationRequested) return;
+        if (Interlocked.Exchange(ref _subscription, null) is not { } subscription) return;
         long start = Environment.TickCount64, quiet = (long)_quiet.TotalMilliseconds;
         while (true)
         {
@@ -602,7 +585,7 @@ internal sealed class DriverLogStream : IDisposable
             if (since >= quiet || now - start >= (long)MaxDrain.TotalMilliseconds) break;
             Thread.Sleep((int)Math.Min(quiet - since, 20) + 1);
         }
-        try { _cts.Cancel(); } catch (ObjectDisposedException) { }
+        subscription.Dispose();
     }
 }
 

@@ -21,8 +21,8 @@ internal static partial class RpcLog
     [LoggerMessage(Level = LogLevel.Warning, Message = "Following actor {ActorId}'s state failed")]
     public static partial void ActorStateLost(this ILogger logger, Exception e, ActorId actorId);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Handling a cluster event failed; subscribing again")]
-    public static partial void ClusterEventFailed(this ILogger logger, Exception e);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling a {What} from the GCS failed; subscribing again")]
+    public static partial void SubscriptionItemFailed(this ILogger logger, Exception e, string what);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
     public static partial void RefusedCall(this ILogger logger, string message);

@@ -443,7 +443,8 @@ internal static class ClusterDriver
                 return true;
             });
             // Local mode's workers are threads of this process: their output is already on this console.
-            if (!options.LocalMode) logs = DriverLogStream.Start(gcs, jobId, config.LogMonitorPollInterval * 2 + TimeSpan.FromMilliseconds(100));
+            if (!options.LocalMode) logs = DriverLogStream.Start(gcs, jobId, config.LogMonitorPollInterval * 2 + TimeSpan.FromMilliseconds(100),
+                loggers.CreateLogger<DriverLogStream>());
             // A driver that joined a cluster can die alone; the GCS finishes its job when this watch breaks. (Local
             // mode's and the embedded cluster's GCS live and die with the driver.)
             if (embedded is null) watch = DriverWatch.Start(gcs, jobId);

@@ -96,14 +96,20 @@ public sealed class WorkerPoolTests : IDisposable
         Assert.Equal(2, launcher.Started.Count);
     }
 
-    [Fact]
-    public async Task A_worker_returned_while_a_pop_waits_for_a_start_is_handed_to_that_pop_and_the_new_one_stays_idle()
+    /// <summary>A pool whose workers register when the test says, with one worker started, registered and popped.</summary>
+    private async Task<(FakeWorkerLauncher Launcher, WorkerProcess Held)> LeaseTheFirstWorker()
     {
         var launcher = NewPool(maxIdle: 4, autoRegister: false);
         var first = Pop();
         await launcher.Starts.WhenAtLeast(1);
         Assert.True(launcher.Started[0].Register());
-        var held = await first;
+        return (launcher, await first);
+    }
+
+    [Fact]
+    public async Task A_worker_returned_while_a_pop_waits_for_a_start_is_handed_to_that_pop_and_the_new_one_stays_idle()
+    {
+        var (launcher, held) = await LeaseTheFirstWorker();
 
         // A lease asks while the only worker is leased: a process starts for it, and the lease waits for it...
         var second = Pop();
@@ -123,11 +129,7 @@ public sealed class WorkerPoolTests : IDisposable
     [Fact]
     public async Task A_returned_worker_goes_only_to_a_pop_of_its_own_runtime_env()
     {
-        var launcher = NewPool(maxIdle: 4, autoRegister: false);
-        var first = Pop();
-        await launcher.Starts.WhenAtLeast(1);
-        Assert.True(launcher.Started[0].Register());
-        var held = await first;
+        var (launcher, held) = await LeaseTheFirstWorker();
 
         var otherEnv = Pop(env: "env-b");
         await launcher.Starts.WhenAtLeast(2);
