@@ -9,8 +9,8 @@ namespace RaySharp.Packaging.Tests;
 
 /// <summary>
 /// RaySharp as a user installs it: the packages from a folder feed, the app and tests `dotnet new raysharp` makes
-/// (outside the repository, by PackageReference), the app published self-contained and as a single file, and the
-/// raysharp tool starting a head (with its dashboard) and a second node that the app then runs its tasks and actor on.
+/// (outside the repository, by PackageReference), the app published self-contained, composite ReadyToRun and as a single
+/// file, and the raysharp tool starting a head (with its dashboard) and a second node that the app then runs its tasks and actor on.
 /// </summary>
 public sealed partial class PackagingTests(PackagesFixture packages, ITestOutputHelper output) : IClassFixture<PackagesFixture>
 {
@@ -86,6 +86,18 @@ public sealed partial class PackagingTests(PackagesFixture packages, ITestOutput
         // Every assembly, RaySharp's included, is inside the one executable.
         Assert.Empty(Directory.GetFiles(dir, "*.dll"));
         output.WriteLine($"single-file: Demo is {new FileInfo(Path.Combine(dir, "Demo")).Length / (1024 * 1024)} MiB");
+        AssertTheAppRan(Command.Run(Path.Combine(dir, "Demo"), [], dir, packages.Environment, RunLimit));
+    }
+
+    [Fact]
+    public void A_composite_ReadyToRun_publish_runs_tasks_and_an_actor()
+    {
+        // docs/packages.md's fastest start: the framework, the app and every package precompiled into one image, which the
+        // workers (the same program) use too.
+        string dir = Publish("ready-to-run", ["-p:PublishReadyToRun=true", "-p:PublishReadyToRunComposite=true"]);
+        string composite = Path.Combine(dir, "Demo.r2r.dll");
+        Assert.True(File.Exists(composite), $"no composite image {composite} in the publish output");
+        output.WriteLine($"ready-to-run: {DirectorySize(dir) / (1024 * 1024)} MiB, the composite image {new FileInfo(composite).Length / (1024 * 1024)} MiB");
         AssertTheAppRan(Command.Run(Path.Combine(dir, "Demo"), [], dir, packages.Environment, RunLimit));
     }
 
