@@ -51,6 +51,15 @@ internal sealed class ResourceSet : IEquatable<ResourceSet>
         return true;
     }
 
+    /// <summary>Whether <paramref name="available"/> lacks some of an amount here that <paramref name="held"/> has any of:
+    /// giving back <paramref name="held"/> would bring this closer to fitting.</summary>
+    public bool WouldGainFrom(ResourceSet held, ResourceSet available)
+    {
+        foreach (var (name, u) in _units)
+            if (available._units.GetValueOrDefault(name) < u && held._units.GetValueOrDefault(name) > 0) return true;
+        return false;
+    }
+
     public ResourceSet Add(ResourceSet other) => Combine(other, +1);
 
     /// <summary>This minus <paramref name="other"/>; amounts may go negative (a blocked worker re-acquiring its CPU).</summary>

@@ -414,7 +414,7 @@ internal sealed partial class NodeManager : IDisposable
                 _queue.Remove(pending);
                 GrantLocked(pending);
             }
-            else if (!pending.Infeasible) askToReturn = HoldersToAskLocked(request.Holder);
+            else if (!pending.Infeasible) askToReturn = HoldersToAskLocked(request.Holder, pending.Resources);
         }
         // It waits for resources: owners keeping leases idle here for reuse give them back, so the CPU goes to this one.
         if (askToReturn is not null)
@@ -430,14 +430,18 @@ internal sealed partial class NodeManager : IDisposable
         return pending.Reply.Task;
     }
 
-    /// <summary>The other owners holding task leases here, not asked within the last few milliseconds.</summary>
-    private List<Address>? HoldersToAskLocked(WorkerId requester)
+    /// <summary>The other owners holding task leases here, not asked within the last few milliseconds, whose leases hold a
+    /// resource that <paramref name="needed"/> is short of (an owner keeping CPUs idle is not asked for a GPU). A request
+    /// short of nothing waits behind earlier ones: every holder may help those.</summary>
+    private List<Address>? HoldersToAskLocked(WorkerId requester, ResourceSet needed)
     {
         List<Address>? holders = null;
         long now = Environment.TickCount64;
+        bool shortOfSomething = !needed.IsSubsetOf(_available);
         foreach (var lease in _leases.Values)
         {
             if (lease.HolderAddress is not { } address || lease.Holder.IsNil || lease.Holder == requester) continue;
+            if (shortOfSomething && !needed.WouldGainFrom(lease.Resources, _available)) continue;
             if (_askedToReturn.TryGetValue(lease.Holder, out long at) && now - at < ReturnIdleAskIntervalMs) continue;
             _askedToReturn[lease.Holder] = now;
             (holders ??= []).Add(address);

@@ -36,10 +36,10 @@ public sealed class NodeManagerTests : IDisposable
         return id;
     }
 
-    private async Task StartNode(double cpus, bool autoRegister = true, RayConfig? config = null, ILogger? logger = null)
+    private async Task StartNode(double cpus, bool autoRegister = true, RayConfig? config = null, ILogger? logger = null, double gpus = 0)
     {
         _launcher = new FakeWorkerLauncher { AutoRegister = autoRegister };
-        _node = new NodeManager(NodeId.FromRandom(), ResourceSet.Of((ResourceSet.Cpu, cpus)), isHead: true,
+        _node = new NodeManager(NodeId.FromRandom(), ResourceSet.Of((ResourceSet.Cpu, cpus), (ResourceSet.Gpu, gpus)), isHead: true,
             config ?? new RayConfig { RayletReportPeriod = TimeSpan.FromMilliseconds(20) }, new SingleLoggerFactory(logger ?? NullLogger.Instance), _launcher)
         {
             AskToReturnIdleLeases = _askedToReturn.Enqueue,
@@ -50,11 +50,11 @@ public sealed class NodeManagerTests : IDisposable
 
     private Task<WireLeaseReply> Request(double cpus = 1, WireStrategy? strategy = null, string env = "", JobId? job = null,
         Dictionary<string, string>? envVars = null, bool actor = false, string description = "task f", CancellationToken ct = default,
-        WorkerId holder = default, Address? holderAddress = null) =>
+        WorkerId holder = default, Address? holderAddress = null, double gpus = 0) =>
         _node.RequestWorkerLeaseAsync(new WireLeaseRequest
         {
             JobId = job ?? _job,
-            Resources = new() { [ResourceSet.Cpu] = cpus },
+            Resources = gpus > 0 ? new() { [ResourceSet.Cpu] = cpus, [ResourceSet.Gpu] = gpus } : new() { [ResourceSet.Cpu] = cpus },
             Strategy = strategy ?? Default,
             RuntimeEnvKey = env,
             EnvVars = envVars,
@@ -114,6 +114,24 @@ public sealed class NodeManagerTests : IDisposable
         _askedToReturn.Clear();
         var again = Request(holder: a, holderAddress: addressA);
         Assert.Empty(_askedToReturn);
+    }
+
+    [Fact]
+    public async Task A_request_waiting_for_a_GPU_asks_only_the_owners_holding_one()
+    {
+        await StartNode(cpus: 4, gpus: 1);
+        var (a, b, c) = (WorkerId.FromRandom(), WorkerId.FromRandom(), WorkerId.FromRandom());
+        var (addressA, addressB, addressC) = (new Address(a, _node.NodeId, "127.0.0.1:1"), new Address(b, _node.NodeId, "127.0.0.1:2"),
+            new Address(c, _node.NodeId, "127.0.0.1:3"));
+        // A holds CPUs only, B holds the GPU; two CPUs stay free.
+        await Granted(Request(holder: a, holderAddress: addressA));
+        await Granted(Request(holder: b, holderAddress: addressB, gpus: 1));
+        Assert.Empty(_askedToReturn);
+
+        // C waits for the GPU: giving back A's idle CPU lease would not help it, so only B is asked.
+        var waiting = Request(holder: c, holderAddress: addressC, gpus: 1);
+        Assert.Equal(addressB, Assert.Single(_askedToReturn));
+        Assert.False(waiting.IsCompleted);
     }
 
     [Fact]
