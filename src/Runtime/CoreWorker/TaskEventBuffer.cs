@@ -19,10 +19,37 @@ internal interface ITaskEventSink
 /// </summary>
 internal sealed partial class TaskEventBuffer : IAsyncDisposable
 {
-    /// <summary>One recorded state change. The spec is kept (not copied) until the batch is built: recording costs no
-    /// allocation, and the spec lives at least that long with its owner anyway.</summary>
-    internal readonly record struct Recorded(TaskSpec Spec, int Attempt, RayTaskStatus State, long TimeMs, NodeId NodeId, WorkerId WorkerId, int Pid,
-        RayErrorInfo? Error, bool WithInfo);
+    /// <summary>One recorded state change. It holds what the event says, copied from the spec, and never the spec: a
+    /// spec held here until the next report (a second) would keep the call's arguments alive that long, and at tens of
+    /// thousands of calls a second every one of them would survive into the oldest GC generation. Recording allocates
+    /// nothing: the fields are values or shared by the task's calls (its name, function and resources).</summary>
+    internal readonly record struct Recorded(TaskId TaskId, int Attempt, RayTaskStatus State, long TimeMs, NodeId NodeId, WorkerId WorkerId, int Pid,
+        RayErrorInfo? Error, RecordedInfo Info)
+    {
+        public bool WithInfo => Info.Name is not null;
+    }
+
+    /// <summary>What the task is, for the event that carries it (an attempt's first at its owner, Running at the executor);
+    /// default for the others.</summary>
+    internal readonly record struct RecordedInfo(string? Name, string FuncOrClassName, RayTaskType Type, ActorId ActorId, TaskId ParentTaskId,
+        ResourceSet? Resources)
+    {
+        public static RecordedInfo Of(TaskSpec spec) => new(
+            spec.DisplayName,
+            spec.ActorCreation?.Class.Name ?? spec.Function.Name,
+            spec.Type switch
+            {
+                TaskType.ActorCreationTask => RayTaskType.ActorCreationTask,
+                TaskType.ActorTask => RayTaskType.ActorTask,
+                _ => RayTaskType.NormalTask,
+            },
+            spec.ActorId,
+            spec.ParentTaskId ?? default,
+            spec.Resources);
+
+        public TaskInfoData ToData(TaskId taskId) => new(Name!, FuncOrClassName, Type, taskId.JobId, ActorId, ParentTaskId,
+            Resources is null || Resources.IsEmpty ? null : Resources.SharedWireDictionary); // none for an actor call
+    }
 
     private const int InitialCapacity = 256;
 
@@ -84,7 +111,8 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
     public void Record(TaskSpec spec, int attempt, RayTaskStatus state, bool withInfo = false, NodeId nodeId = default, WorkerId workerId = default,
         int pid = 0, RayErrorInfo? error = null)
     {
-        var e = new Recorded(spec, attempt, state, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), nodeId, workerId, pid, error, withInfo);
+        var e = new Recorded(spec.TaskId, attempt, state, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), nodeId, workerId, pid, error,
+            withInfo ? RecordedInfo.Of(spec) : default);
         lock (_lock)
         {
             if (_count == _ring.Length)
@@ -136,7 +164,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
                     for (int i = 0; i < taken; i++)
                     {
                         _taken[i] = _ring[_head];
-                        _ring[_head] = default; // the spec is not kept alive by the ring
+                        _ring[_head] = default;
                         _head = (_head + 1) % _ring.Length;
                     }
                     _count -= taken;
@@ -153,7 +181,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
                     }
                     finally
                     {
-                        Array.Clear(_taken, 0, taken); // nor by this array
+                        Array.Clear(_taken, 0, taken);
                     }
                     await _sink.SendAsync(new TaskEventBatch(_reporter, events, dropped), ct).ConfigureAwait(false);
                 }
@@ -226,9 +254,9 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
         var order = new List<Merged>(taken.Length);
         foreach (var e in taken)
         {
-            if (!index.TryGetValue((e.Spec.TaskId, e.Attempt), out var m))
+            if (!index.TryGetValue((e.TaskId, e.Attempt), out var m))
             {
-                index[(e.Spec.TaskId, e.Attempt)] = m = new Merged(e);
+                index[(e.TaskId, e.Attempt)] = m = new Merged(e);
                 order.Add(m);
             }
             else m.Add(e);
@@ -244,7 +272,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
     {
         private Recorded _latest = first;
         private long[]? _times;
-        private TaskSpec? _infoOf = first.WithInfo ? first.Spec : null;
+        private RecordedInfo _info = first.Info;
         private NodeId _node = first.NodeId;
         private WorkerId _worker = first.WorkerId;
         private int _pid = first.Pid;
@@ -259,7 +287,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
             }
             if (_times[(int)e.State] == 0) _times[(int)e.State] = Math.Max(1, e.TimeMs);
             _latest = e;
-            if (e.WithInfo) _infoOf ??= e.Spec;
+            if (e.WithInfo && _info.Name is null) _info = e.Info;
             if (!e.NodeId.IsNil) _node = e.NodeId;
             if (!e.WorkerId.IsNil) _worker = e.WorkerId;
             if (e.Pid > 0) _pid = e.Pid;
@@ -268,12 +296,12 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
 
         public TaskEventData ToData() => _times is null ? TaskEventBuffer.ToData(_latest) : new TaskEventData
         {
-            TaskId = _latest.Spec.TaskId,
+            TaskId = _latest.TaskId,
             Attempt = _latest.Attempt,
             State = _latest.State,
             TimeMs = _latest.TimeMs,
             StateTimesMs = _times,
-            Info = _infoOf is null ? null : InfoOf(_infoOf),
+            Info = _info.Name is null ? null : _info.ToData(_latest.TaskId),
             NodeId = _node,
             WorkerId = _worker,
             WorkerPid = _pid,
@@ -284,31 +312,17 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
 
     private static TaskEventData ToData(Recorded e) => new()
     {
-        TaskId = e.Spec.TaskId,
+        TaskId = e.TaskId,
         Attempt = e.Attempt,
         State = e.State,
         TimeMs = e.TimeMs,
-        Info = e.WithInfo ? InfoOf(e.Spec) : null,
+        Info = e.WithInfo ? e.Info.ToData(e.TaskId) : null,
         NodeId = e.NodeId,
         WorkerId = e.WorkerId,
         WorkerPid = e.Pid,
         ErrorType = e.Error is { } error ? ErrorTypeOf(error.Kind) : null,
         ErrorMessage = e.Error is { } err ? MessageOf(err) : null,
     };
-
-    private static TaskInfoData InfoOf(TaskSpec spec) => new(
-        spec.DisplayName,
-        spec.ActorCreation?.Class.Name ?? spec.Function.Name,
-        spec.Type switch
-        {
-            TaskType.ActorCreationTask => RayTaskType.ActorCreationTask,
-            TaskType.ActorTask => RayTaskType.ActorTask,
-            _ => RayTaskType.NormalTask,
-        },
-        spec.TaskId.JobId,
-        spec.ActorId,
-        spec.ParentTaskId ?? default,
-        spec.Resources.IsEmpty ? null : spec.Resources.SharedWireDictionary); // none for an actor call
 
     /// <summary>Longest error message an event carries; longer ones are cut (the GCS refuses longer).</summary>
     internal const int MaxErrorMessageLength = 16 * 1024;

@@ -42,7 +42,7 @@ internal sealed partial record TaskEventBatch(WorkerId Reporter, TaskEventData[]
 
 /// <summary>
 /// One attempt as the GCS's task-event store holds it, every event merged in (Ray's <c>TaskEvents</c> in the
-/// <c>GcsTaskManager</c>). Immutable: a merge makes a new record, so a reply may be serialized outside the store's lock.
+/// <c>GcsTaskManager</c>): a copy made for a listing, so the reply is filtered and serialized outside the store's lock.
 /// </summary>
 [MemoryPackable]
 internal sealed partial record TaskAttemptData

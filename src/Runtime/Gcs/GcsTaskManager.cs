@@ -11,14 +11,49 @@ namespace RaySharp.Core.Gcs;
 /// its attempts that never reported an end are marked failed after <c>gcs_mark_task_failed_on_job_done_delay_ms</c>
 /// (events still on their way get there first); when a worker dies, the attempts it was running are marked failed.
 /// Either mark gives way to an end a worker reports afterwards.
+/// <para>The attempts live in a ring of value-type slots, oldest first, reused once the store is full, and what a task is
+/// (its name, function, parent and resources) is shared by the attempts that say the same: merging an event allocates
+/// nothing. At a hundred thousand calls a second, a store of objects made one or two per call, each kept about a
+/// second, would have the GC promote every one of them to its oldest generation and collect that again and again.</para>
 /// </summary>
 internal sealed partial class GcsTaskManager : IDisposable
 {
     private static readonly int NumStates = Enum.GetValues<RayTaskStatus>().Length;
+    private const int MaxStates = 16;
+    private const int MaxSharedInfos = 4096;
+
+    /// <summary>When an attempt reached each state, indexed by it (0: not reached).</summary>
+    [System.Runtime.CompilerServices.InlineArray(MaxStates)]
+    private struct StateTimes
+    {
+        private long _first;
+    }
+
+    /// <summary>One attempt, every event merged in.</summary>
+    private struct Slot
+    {
+        public TaskId TaskId;
+        public int Attempt;
+        public StateTimes Times;
+        public TaskInfoData? Info;
+        public NodeId NodeId;
+        public WorkerId WorkerId;
+        public int WorkerPid;
+        public string? ErrorType;
+        public string? ErrorMessage;
+        public bool FailureInferred;
+
+        public readonly bool IsTerminal => Times[(int)RayTaskStatus.Finished] != 0 || Times[(int)RayTaskStatus.Failed] != 0;
+    }
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<(TaskId, int), LinkedListNode<TaskAttemptData>> _attempts = [];
-    private readonly LinkedList<TaskAttemptData> _order = new(); // oldest first: evicted first
+    private readonly Dictionary<(TaskId, int), int> _index = [];
+    // A ring, oldest first: _count slots from _first on. It grows (doubling) up to _maxAttempts, then the oldest slot is
+    // reused for the next attempt.
+    private Slot[] _slots;
+    private int _first;
+    private int _count;
+    private readonly Dictionary<TaskInfoData, TaskInfoData> _infos = new(InfoComparer.Instance);
     private readonly int _maxAttempts;
     private readonly TimeSpan _jobDoneDelay;
     private readonly ILogger _logger;
@@ -31,7 +66,9 @@ internal sealed partial class GcsTaskManager : IDisposable
     /// <param name="logger">The manager's log.</param>
     public GcsTaskManager(int maxAttempts, TimeSpan jobDoneDelay, ILogger<GcsTaskManager> logger)
     {
+        if (NumStates > MaxStates) throw new InvalidOperationException($"The task-event store keeps {MaxStates} states per attempt; RayTaskStatus has {NumStates}.");
         _maxAttempts = Math.Max(1, maxAttempts);
+        _slots = new Slot[Math.Min(_maxAttempts, 1024)];
         _jobDoneDelay = jobDoneDelay;
         _logger = logger;
     }
@@ -39,10 +76,9 @@ internal sealed partial class GcsTaskManager : IDisposable
     /// <summary>Attempts held now.</summary>
     public int Count
     {
-        get { lock (_lock) return _attempts.Count; }
+        get { lock (_lock) return _count; }
     }
 
-    /// <summary>Merges a worker's batch (validated by the caller: <see cref="Rpc.WireValidation.TaskEvents"/>).</summary>
     public void AddEvents(TaskEventBatch batch)
     {
         lock (_lock)
@@ -55,67 +91,107 @@ internal sealed partial class GcsTaskManager : IDisposable
 
     private void MergeLocked(TaskEventData e)
     {
-        var key = (e.TaskId, e.Attempt);
-        if (!_attempts.TryGetValue(key, out var node))
+        if (!_index.TryGetValue((e.TaskId, e.Attempt), out int at))
         {
-            if (_attempts.Count >= _maxAttempts && _order.First is { } oldest)
-            {
-                _order.RemoveFirst();
-                _attempts.Remove((oldest.Value.TaskId, oldest.Value.Attempt));
-                if (_droppedAtGcs++ == 0) LogFirstEviction(_logger, _maxAttempts);
-            }
-            _attempts[key] = _order.AddLast(Merge(null, e));
-            return;
+            at = NewSlotLocked();
+            _index[(e.TaskId, e.Attempt)] = at;
+            _slots[at] = new Slot { TaskId = e.TaskId, Attempt = e.Attempt };
         }
-        node.Value = Merge(node.Value, e);
-    }
-
-    /// <summary>The attempt with <paramref name="e"/> merged in (null: the attempt's first event): the first time each
-    /// state was reached is kept; what the task is, where it ran and why it failed are taken from whichever event says.</summary>
-    internal static TaskAttemptData Merge(TaskAttemptData? a, TaskEventData e)
-    {
-        var times = a is null ? new long[NumStates] : (long[])a.StateTimesMs.Clone();
-        bool inferred = a is { FailureInferred: true };
-        string? errorType = a?.ErrorType, errorMessage = a?.ErrorMessage;
-        if (inferred && e.State is RayTaskStatus.Finished or RayTaskStatus.Failed)
+        ref var a = ref _slots[at];
+        if (a.FailureInferred && e.State is RayTaskStatus.Finished or RayTaskStatus.Failed)
         {
             // A worker's own word on how the attempt ended replaces what the GCS guessed.
-            times[(int)RayTaskStatus.Failed] = 0;
-            inferred = false;
-            (errorType, errorMessage) = (null, null);
+            a.Times[(int)RayTaskStatus.Failed] = 0;
+            a.FailureInferred = false;
+            (a.ErrorType, a.ErrorMessage) = (null, null);
         }
-        if (times[(int)e.State] == 0) times[(int)e.State] = Math.Max(1, e.TimeMs);
+        if (a.Times[(int)e.State] == 0) a.Times[(int)e.State] = Math.Max(1, e.TimeMs);
         if (e.StateTimesMs is { } reached)
-            for (int s = 0; s < reached.Length && s < times.Length; s++)
-                if (times[s] == 0 && reached[s] > 0) times[s] = reached[s];
-        // A new record each time (never one changed in place): replies read records outside the store's lock.
+            for (int s = 0; s < reached.Length && s < NumStates; s++)
+                if (a.Times[s] == 0 && reached[s] > 0) a.Times[s] = reached[s];
+        if (e.Info is { } info) a.Info = SharedLocked(info);
+        if (!e.NodeId.IsNil) a.NodeId = e.NodeId;
+        if (!e.WorkerId.IsNil) a.WorkerId = e.WorkerId;
+        if (e.WorkerPid > 0) a.WorkerPid = e.WorkerPid;
+        if (e.ErrorType is not null) a.ErrorType = e.ErrorType;
+        if (e.ErrorMessage is not null) a.ErrorMessage = e.ErrorMessage;
+    }
+
+    /// <summary>The slot for a new attempt: the next free one, or the oldest attempt's once the store is full (it is evicted).</summary>
+    private int NewSlotLocked()
+    {
+        if (_count == _slots.Length && _slots.Length < _maxAttempts)
+        {
+            var bigger = new Slot[Math.Min(_maxAttempts, _slots.Length * 2)];
+            for (int i = 0; i < _count; i++) bigger[i] = _slots[(_first + i) % _slots.Length];
+            _slots = bigger;
+            _first = 0;
+            for (int i = 0; i < _count; i++) _index[(bigger[i].TaskId, bigger[i].Attempt)] = i;
+        }
+        if (_count < _slots.Length) return (_first + _count++) % _slots.Length;
+        int oldest = _first;
+        _index.Remove((_slots[oldest].TaskId, _slots[oldest].Attempt));
+        _first = (_first + 1) % _slots.Length;
+        if (_droppedAtGcs++ == 0) LogFirstEviction(_logger, _maxAttempts);
+        return oldest;
+    }
+
+    /// <summary>One instance for every attempt that says the same about its task (the calls of one function from one
+    /// parent), so the store keeps no copy per attempt.</summary>
+    private TaskInfoData SharedLocked(TaskInfoData info)
+    {
+        if (_infos.TryGetValue(info, out var shared)) return shared;
+        if (_infos.Count >= MaxSharedInfos) _infos.Clear();
+        _infos[info] = info;
+        return info;
+    }
+
+    private static TaskAttemptData ToData(in Slot a)
+    {
+        var times = new long[NumStates];
+        for (int s = 0; s < times.Length; s++) times[s] = a.Times[s];
         return new TaskAttemptData
         {
-            TaskId = e.TaskId,
-            Attempt = e.Attempt,
-            StateTimesMs = times,
-            Info = e.Info ?? a?.Info,
-            NodeId = e.NodeId.IsNil && a is not null ? a.NodeId : e.NodeId,
-            WorkerId = e.WorkerId.IsNil && a is not null ? a.WorkerId : e.WorkerId,
-            WorkerPid = e.WorkerPid > 0 ? e.WorkerPid : a?.WorkerPid ?? 0,
-            ErrorType = e.ErrorType ?? errorType,
-            ErrorMessage = e.ErrorMessage ?? errorMessage,
-            FailureInferred = inferred,
+            TaskId = a.TaskId, Attempt = a.Attempt, StateTimesMs = times, Info = a.Info, NodeId = a.NodeId, WorkerId = a.WorkerId,
+            WorkerPid = a.WorkerPid, ErrorType = a.ErrorType, ErrorMessage = a.ErrorMessage, FailureInferred = a.FailureInferred,
         };
     }
 
-    /// <summary>Attempts passing <paramref name="filters"/>, oldest first, at most <paramref name="limit"/>; with how
-    /// many passed and what was dropped.</summary>
+    /// <summary>Task infos equal by what they say (their resources by content, not by dictionary).</summary>
+    private sealed class InfoComparer : IEqualityComparer<TaskInfoData>
+    {
+        public static readonly InfoComparer Instance = new();
+
+        public bool Equals(TaskInfoData? x, TaskInfoData? y)
+        {
+            if (ReferenceEquals(x, y)) return true;
+            if (x is null || y is null) return false;
+            if (x.Type != y.Type || x.JobId != y.JobId || x.ActorId != y.ActorId || x.ParentTaskId != y.ParentTaskId
+                || !string.Equals(x.Name, y.Name, StringComparison.Ordinal) || !string.Equals(x.FuncOrClassName, y.FuncOrClassName, StringComparison.Ordinal))
+                return false;
+            var (a, b) = (x.RequiredResources, y.RequiredResources);
+            if (a is null || b is null) return a is null && b is null;
+            if (a.Count != b.Count) return false;
+            foreach (var (name, amount) in a)
+                if (!b.TryGetValue(name, out double other) || other != amount) return false;
+            return true;
+        }
+
+        public int GetHashCode(TaskInfoData info) =>
+            HashCode.Combine(info.Name, info.FuncOrClassName, info.Type, info.ActorId, info.ParentTaskId, info.RequiredResources?.Count ?? -1);
+    }
+
     public (TaskAttemptData[] Attempts, int Total, long DroppedAtWorkers, long DroppedAtGcs) List(int limit, IReadOnlyList<StateFilter> filters)
     {
         TaskAttemptData[] all;
         long droppedAtWorkers, droppedAtGcs;
         lock (_lock)
         {
-            all = [.. _order];
+            all = new TaskAttemptData[_count];
+            for (int i = 0; i < _count; i++) all[i] = ToData(_slots[(_first + i) % _slots.Length]);
             (droppedAtWorkers, droppedAtGcs) = (_droppedAtWorkers, _droppedAtGcs);
         }
-        // Records are immutable: filtering and the reply's serialization happen outside the lock.
+        // The records are copies: filtering and the reply's serialization happen outside the lock.
         var matching = filters.Count == 0 ? all : [.. StateFilter.Apply(all, a => a.ToTaskState(), filters, "tasks")];
         return (matching.Length <= limit ? matching : matching[..limit], matching.Length, droppedAtWorkers, droppedAtGcs);
     }
@@ -128,7 +204,7 @@ internal sealed partial class GcsTaskManager : IDisposable
         try
         {
             if (_jobDoneDelay > TimeSpan.Zero) await Task.Delay(_jobDoneDelay, _stopping.Token).ConfigureAwait(false);
-            int marked = MarkFailed(a => a.TaskId.JobId == jobId, "WORKER_DIED",
+            int marked = MarkFailed((task, _) => task.JobId == jobId, "WORKER_DIED",
                 $"Job {jobId} finished before this task reported that it finished (its driver exited, or its worker was stopped with the job).");
             if (marked > 0) LogJobTasksFailed(_logger, marked, jobId);
         }
@@ -147,7 +223,7 @@ internal sealed partial class GcsTaskManager : IDisposable
     {
         try
         {
-            MarkFailed(a => a.WorkerId == workerId, "WORKER_DIED", $"The worker running this task died: {reason}");
+            MarkFailed((_, worker) => worker == workerId, "WORKER_DIED", $"The worker running this task died: {reason}");
         }
         catch (Exception e)
         {
@@ -155,19 +231,19 @@ internal sealed partial class GcsTaskManager : IDisposable
         }
     }
 
-    private int MarkFailed(Func<TaskAttemptData, bool> which, string errorType, string message)
+    /// <summary>Marks failed, as the GCS's own inference, the unfinished attempts <paramref name="which"/> picks (by task and worker).</summary>
+    private int MarkFailed(Func<TaskId, WorkerId, bool> which, string errorType, string message)
     {
         long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         int marked = 0;
         lock (_lock)
         {
-            for (var node = _order.First; node is not null; node = node.Next)
+            for (int i = 0; i < _count; i++)
             {
-                var a = node.Value;
-                if (a.IsTerminal || !which(a)) continue;
-                var times = (long[])a.StateTimesMs.Clone();
-                times[(int)RayTaskStatus.Failed] = now;
-                node.Value = a with { StateTimesMs = times, ErrorType = errorType, ErrorMessage = message, FailureInferred = true };
+                ref var a = ref _slots[(_first + i) % _slots.Length];
+                if (a.IsTerminal || !which(a.TaskId, a.WorkerId)) continue;
+                a.Times[(int)RayTaskStatus.Failed] = now;
+                (a.ErrorType, a.ErrorMessage, a.FailureInferred) = (errorType, message, true);
                 marked++;
             }
         }

@@ -158,6 +158,32 @@ public sealed class GcsTaskManagerTests : IDisposable
     }
 
     [Fact]
+    public void A_store_that_grew_and_wrapped_around_keeps_the_newest_attempts_in_order_with_all_their_events()
+    {
+        // Room for 1500: the store grows past its first 1024 slots, then reuses the oldest ones.
+        using var store = new GcsTaskManager(1500, TimeSpan.Zero, NullLogger<GcsTaskManager>.Instance);
+        var tasks = Enumerable.Range(0, 4000).Select(_ => TaskId.ForNormalTask(Job)).ToList();
+        for (int i = 0; i < tasks.Count; i++)
+        {
+            store.AddEvents(new TaskEventBatch(Worker, [Event(tasks[i], RayTaskStatus.PendingArgsAvail, info: Info("T" + i % 3))], 0));
+            // The attempt before this one finishes now: its slot is updated, wherever the ring put it.
+            if (i > 0) store.AddEvents(new TaskEventBatch(Worker, [Event(tasks[i - 1], RayTaskStatus.Finished, worker: Worker)], 0));
+        }
+
+        var (rows, total, _, droppedAtGcs) = store.List(10_000, []);
+        Assert.Equal(1500, total);
+        Assert.Equal(2500, droppedAtGcs);
+        Assert.Equal(tasks.Skip(2500), rows.Select(r => r.TaskId));
+        var states = rows.Select(r => r.ToTaskState()).ToList();
+        Assert.All(states.SkipLast(1), r => Assert.Equal(RayTaskStatus.Finished, r.State));
+        Assert.Equal(RayTaskStatus.PendingArgsAvail, states[^1].State);
+        Assert.Equal("T" + 3999 % 3, states[^1].Name);
+        Assert.Equal(4242, states[0].WorkerPid);
+        // Attempts that say the same about their task share one record of it.
+        Assert.Same(rows[0].Info, rows[3].Info);
+    }
+
+    [Fact]
     public void A_dead_workers_running_attempts_fail_until_the_worker_itself_says_how_they_ended()
     {
         var running = TaskId.ForNormalTask(Job);
