@@ -317,6 +317,7 @@ internal static class ModelBuilder
         AddResources(options, named);
         AddInt(options, named, "MaxRetries");
         AddBool(options, named, "RetryExceptions");
+        AddBool(options, named, "EnableTaskEvents");
         return options.ToEquatableArray();
     }
 
@@ -330,6 +331,7 @@ internal static class ModelBuilder
         AddInt(options, named, "MaxRestarts");
         AddInt(options, named, "MaxTaskRetries");
         AddInt(options, named, "MaxConcurrency");
+        AddBool(options, named, "EnableTaskEvents");
         return options.ToEquatableArray();
     }
 

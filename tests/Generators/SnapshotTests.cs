@@ -31,7 +31,7 @@ public sealed class SnapshotTests
             [RayRemote]
             public static double Add(double a, double b) => a + b;
 
-            [RayRemote(NumCpus = 2, NumGpus = 1, Memory = 4294967296, Resources = new[] { "accel=0.25", "malformed", "=3", "disk = 2" }, RetryExceptions = true)]
+            [RayRemote(NumCpus = 2, NumGpus = 1, Memory = 4294967296, Resources = new[] { "accel=0.25", "malformed", "=3", "disk = 2" }, RetryExceptions = true, EnableTaskEvents = false)]
             public static async Task<byte[]> Fetch(string key, CancellationToken ct)
             {
                 await Task.Delay(1, ct);
@@ -99,7 +99,7 @@ public sealed class SnapshotTests
 
         namespace MyApp;
 
-        [RayRemote(MaxRestarts = 2, MaxTaskRetries = 1, NumCpus = 1, MaxConcurrency = 4, Resources = new[] { "slot=1" })]
+        [RayRemote(MaxRestarts = 2, MaxTaskRetries = 1, NumCpus = 1, MaxConcurrency = 4, Resources = new[] { "slot=1" }, EnableTaskEvents = false)]
         public partial class Counter : IDisposable
         {
             private int _count;

@@ -97,6 +97,26 @@ public sealed class StateApiTests : RayTest
     }
 
     [Fact]
+    public void Tasks_and_actors_with_task_events_off_are_not_listed()
+    {
+        var quietTask = Tasks.Remote.WithOptions(new TaskOptions { EnableTaskEvents = false }).Add(1, 2);
+        var quietActor = Counter.Remote.WithOptions(new ActorOptions { EnableTaskEvents = false }).Create(0);
+        var quietCall = quietActor.Increment();
+        Assert.Equal(3, quietTask.Get(Timeout));
+        Assert.Equal(1, quietCall.Get(Timeout));
+        // Submitted after them, with events on: once its worker's Running is in, the driver's events for the quiet ones
+        // would have been sent too (the driver sends its events in order).
+        var marker = Tasks.Remote.Add(2, 2);
+        Assert.Equal(4, marker.Get(Timeout));
+        WaitForTasks(t => t.Count == 1 && t[0].State == RayTaskStatus.Finished && t[0].WorkerPid is not null, TaskIdIs(marker));
+
+        Assert.Empty(StateApi.ListTasks(StateApi.MaxLimit, TaskIdIs(quietTask)));
+        Assert.Empty(StateApi.ListTasks(StateApi.MaxLimit, new StateFilter("actor_id", quietActor.Id.ToString())));
+        // The actor itself is still listed: only its task events are off.
+        Assert.Single(StateApi.ListActors(filters: new StateFilter("actor_id", quietActor.Id.ToString())));
+    }
+
+    [Fact]
     public void A_put_object_is_listed_by_its_owner_with_its_size_and_reference()
     {
         var data = Ray.Put(new byte[1000]);

@@ -34,6 +34,10 @@ public sealed record TaskOptions
     /// <summary>A name for the task, shown in errors and listings.</summary>
     public string? Name { get; init; }
 
+    /// <summary>Record the task's events (default true; Ray's <c>enable_task_events</c>): false leaves it out of
+    /// <c>Ray.State</c> listings and the dashboard, and saves the cost of its events.</summary>
+    public bool? EnableTaskEvents { get; init; }
+
     /// <summary>These options with every property set in <paramref name="overrides"/> replacing this one's.</summary>
     public TaskOptions MergedWith(TaskOptions? overrides) => overrides is null ? this : new TaskOptions
     {
@@ -47,5 +51,6 @@ public sealed record TaskOptions
         SchedulingStrategy = overrides.SchedulingStrategy ?? SchedulingStrategy,
         RuntimeEnv = overrides.RuntimeEnv ?? RuntimeEnv,
         Name = overrides.Name ?? Name,
+        EnableTaskEvents = overrides.EnableTaskEvents ?? EnableTaskEvents,
     };
 }

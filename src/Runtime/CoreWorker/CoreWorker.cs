@@ -917,6 +917,7 @@ internal sealed class CoreWorker : IDisposable
             RetryExceptions = o.RetryExceptions ?? o.RetryExceptionTypes is { Count: > 0 },
             RetryExceptionTypes = o.RetryExceptionTypes,
             Name = o.Name,
+            EnableTaskEvents = o.EnableTaskEvents ?? true,
             TraceParent = traceParent,
             TraceState = traceState,
         };
@@ -987,6 +988,7 @@ internal sealed class CoreWorker : IDisposable
             MaxConcurrency = o.MaxConcurrency ?? (cls.HasAsyncMethods ? Config.AsyncActorDefaultMaxConcurrency : 1),
             MaxPendingCalls = o.MaxPendingCalls ?? -1,
             UsesDefaultCpus = o.NumCpus is null,
+            EnableTaskEvents = o.EnableTaskEvents ?? true,
         };
         using var span = RayTracing.StartSubmit(RayTracing.CreateActor, cls.Name);
         var (traceParent, traceState) = RayTracing.Capture();
@@ -1003,6 +1005,7 @@ internal sealed class CoreWorker : IDisposable
             RuntimeEnv = MergeRuntimeEnv(o.RuntimeEnv),
             ActorId = actorId,
             ActorCreation = creation,
+            EnableTaskEvents = creation.EnableTaskEvents,
             TraceParent = traceParent,
             TraceState = traceState,
         };
@@ -1082,6 +1085,7 @@ internal sealed class CoreWorker : IDisposable
             SequenceNumber = sequence,
             MaxRetries = maxTaskRetries,
             RetryExceptions = method.RetryExceptions ?? false,
+            EnableTaskEvents = info?.EnableTaskEvents ?? true,
             TraceParent = traceParent,
             TraceState = traceState,
         };

@@ -201,7 +201,7 @@ internal sealed record PlacementGroupDescription(PlacementGroupId Id, IReadOnlyL
     string? Name, bool Removed);
 
 /// <summary>What a caller needs to know about an actor to submit calls: its retry and backpressure limits.</summary>
-internal sealed record ActorLimits(int MaxTaskRetries, int MaxPendingCalls);
+internal sealed record ActorLimits(int MaxTaskRetries, int MaxPendingCalls, bool EnableTaskEvents = true);
 
 /// <summary>What a core worker is connected to: its raylet and the GCS, its own RPC endpoint, and — in a cluster —
 /// the ownership protocol with other workers.</summary>

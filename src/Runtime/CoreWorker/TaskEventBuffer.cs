@@ -111,6 +111,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
     public void Record(TaskSpec spec, int attempt, RayTaskStatus state, bool withInfo = false, NodeId nodeId = default, WorkerId workerId = default,
         int pid = 0, RayErrorInfo? error = null)
     {
+        if (!spec.EnableTaskEvents) return;
         var e = new Recorded(spec.TaskId, attempt, state, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), nodeId, workerId, pid, error,
             withInfo ? RecordedInfo.Of(spec) : default);
         lock (_lock)

@@ -50,6 +50,9 @@ internal sealed record ActorCreationSpec
     public int MaxConcurrency { get; init; } = 1;
     public int MaxPendingCalls { get; init; } = -1;
 
+    /// <summary>The actor's creation and calls record task events (ActorOptions.EnableTaskEvents).</summary>
+    public bool EnableTaskEvents { get; init; } = true;
+
     /// <summary>NumCpus was not set: the actor needs 1 CPU to be placed and holds 0 while it runs (as in Ray).</summary>
     public bool UsesDefaultCpus { get; init; }
 }
@@ -70,6 +73,9 @@ internal sealed class TaskSpec
     public bool RetryExceptions { get; init; }
     public IReadOnlyList<Type>? RetryExceptionTypes { get; init; }
     public string? Name { get; init; }
+
+    /// <summary>The submitter and the executor record this task's events (Ray's <c>enable_task_events</c>).</summary>
+    public bool EnableTaskEvents { get; init; } = true;
 
     // Actor tasks
     public ActorId ActorId { get; init; }
@@ -94,6 +100,7 @@ internal sealed class TaskSpec
             TaskId = TaskId, Type = Type, Function = Function, Args = args, Owner = Owner, ParentTaskId = ParentTaskId,
             Resources = Resources, Strategy = Strategy, RuntimeEnv = RuntimeEnv, MaxRetries = MaxRetries,
             RetryExceptions = RetryExceptions, RetryExceptionTypes = RetryExceptionTypes, Name = Name, ActorId = ActorId,
+            EnableTaskEvents = EnableTaskEvents,
             SequenceNumber = SequenceNumber, AttemptNumber = attemptNumber ?? AttemptNumber, ActorCreation = ActorCreation,
             TraceParent = TraceParent, TraceState = TraceState,
         };

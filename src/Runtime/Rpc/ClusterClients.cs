@@ -250,7 +250,7 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         var reply = _gcs.RegisterActor(wire, getIfExists);
         if (reply.Error is { } error) throw new ArgumentException(error);
         var creation = creationTask.ActorCreation!;
-        _limits[reply.ActorId] = new ActorLimits(creation.MaxTaskRetries, creation.MaxPendingCalls);
+        _limits[reply.ActorId] = new ActorLimits(creation.MaxTaskRetries, creation.MaxPendingCalls, creation.EnableTaskEvents);
         if (reply.ActorId == creation.ActorId) _ = CreateAsync(creationTask);
         return reply.ActorId;
     }
@@ -284,7 +284,7 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         var info = _gcs.GetNamedActor(name, @namespace);
         actorId = info?.ActorId ?? default;
         owner = info?.Owner;
-        if (info is not null) _limits.TryAdd(info.ActorId, new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls));
+        if (info is not null) _limits.TryAdd(info.ActorId, new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls, info.Creation.EnableTaskEvents));
         return info is not null;
     }
 
@@ -297,7 +297,7 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         if (_limits.TryGetValue(actorId, out var cached)) return cached;
         var info = _gcs.GetActorInfo(actorId);
         if (info is null) return null;
-        return _limits[actorId] = new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls);
+        return _limits[actorId] = new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls, info.Creation.EnableTaskEvents);
     }
 
     public IDisposable SubscribeActor(ActorId actorId, Action<ActorStateUpdate> onUpdate)

@@ -45,6 +45,7 @@ internal sealed partial record WireActorCreation
     public int MaxConcurrency { get; init; } = 1;
     public int MaxPendingCalls { get; init; } = -1;
     public bool UsesDefaultCpus { get; init; }
+    public bool EnableTaskEvents { get; init; } = true;
 }
 
 [MemoryPackable]
@@ -66,6 +67,7 @@ internal sealed partial record WireTaskSpec
     public int MaxRetries { get; init; }
     public bool RetryExceptions { get; init; }
     public string? Name { get; init; }
+    public bool EnableTaskEvents { get; init; } = true;
     public ActorId ActorId { get; init; }
     public long SequenceNumber { get; init; }
     public int AttemptNumber { get; init; }

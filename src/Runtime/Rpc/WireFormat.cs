@@ -59,6 +59,7 @@ internal static class WireFormat
         MaxRetries = spec.MaxRetries,
         RetryExceptions = spec.RetryExceptions,
         Name = spec.Name,
+        EnableTaskEvents = spec.EnableTaskEvents,
         ActorId = spec.ActorId,
         SequenceNumber = spec.SequenceNumber,
         AttemptNumber = spec.AttemptNumber,
@@ -74,6 +75,7 @@ internal static class WireFormat
             MaxConcurrency = c.MaxConcurrency,
             MaxPendingCalls = c.MaxPendingCalls,
             UsesDefaultCpus = c.UsesDefaultCpus,
+            EnableTaskEvents = c.EnableTaskEvents,
         } : null,
         TraceParent = spec.TraceParent,
         TraceState = spec.TraceState,
@@ -100,6 +102,7 @@ internal static class WireFormat
             MaxRetries = w.MaxRetries,
             RetryExceptions = w.RetryExceptions,
             Name = w.Name,
+            EnableTaskEvents = w.EnableTaskEvents,
             ActorId = w.ActorId,
             SequenceNumber = w.SequenceNumber,
             AttemptNumber = w.AttemptNumber,
@@ -121,6 +124,7 @@ internal static class WireFormat
         MaxConcurrency = c.MaxConcurrency,
         MaxPendingCalls = c.MaxPendingCalls,
         UsesDefaultCpus = c.UsesDefaultCpus,
+        EnableTaskEvents = c.EnableTaskEvents,
     };
 
     public static WireLeaseRequest ToWire(this LeaseRequest r, JobId jobId, Dictionary<string, string>? envVars) => new()

@@ -44,7 +44,7 @@ namespace MyApp
             public static readonly global::RaySharp.Internal.ActorClassDescriptor ActorClass = new()
             {
                 Name = "MyApp.Counter",
-                Options = new global::RaySharp.ActorOptions { NumCpus = 1, Resources = new global::System.Collections.Generic.Dictionary<string, double> { ["slot"] = 1 }, MaxRestarts = 2, MaxTaskRetries = 1, MaxConcurrency = 4 },
+                Options = new global::RaySharp.ActorOptions { NumCpus = 1, Resources = new global::System.Collections.Generic.Dictionary<string, double> { ["slot"] = 1 }, MaxRestarts = 2, MaxTaskRetries = 1, MaxConcurrency = 4, EnableTaskEvents = false },
                 HasAsyncMethods = true,
             };
 

@@ -177,7 +177,7 @@ namespace MyApp
                 ReturnKind = global::RaySharp.Internal.ReturnKind.Value,
                 NumReturns = 1,
                 Invoker = Invoke_Fetch,
-                Options = new global::RaySharp.TaskOptions { NumCpus = 2, NumGpus = 1, Memory = 4294967296, Resources = new global::System.Collections.Generic.Dictionary<string, double> { ["accel"] = 0.25, ["disk"] = 2 }, RetryExceptions = true },
+                Options = new global::RaySharp.TaskOptions { NumCpus = 2, NumGpus = 1, Memory = 4294967296, Resources = new global::System.Collections.Generic.Dictionary<string, double> { ["accel"] = 0.25, ["disk"] = 2 }, RetryExceptions = true, EnableTaskEvents = false },
                 IsAsync = true,
             };
 

@@ -29,7 +29,7 @@ internal static class ComponentHarness
     };
 
     public static TaskSpec NormalTask(CoreWorker worker, string name = "Tests.Work", int maxRetries = 0, bool retryExceptions = false,
-        IReadOnlyList<Type>? retryExceptionTypes = null, TaskArg[]? args = null, double cpus = 1) => new()
+        IReadOnlyList<Type>? retryExceptionTypes = null, TaskArg[]? args = null, double cpus = 1, bool enableTaskEvents = true) => new()
     {
         TaskId = TaskId.ForNormalTask(worker.JobId),
         Type = TaskType.NormalTask,
@@ -40,6 +40,7 @@ internal static class ComponentHarness
         MaxRetries = maxRetries,
         RetryExceptions = retryExceptions,
         RetryExceptionTypes = retryExceptionTypes,
+        EnableTaskEvents = enableTaskEvents,
     };
 
     public static TaskSpec ActorTask(CoreWorker worker, ActorId actorId, long sequenceNumber, int maxRetries = 0) => new()

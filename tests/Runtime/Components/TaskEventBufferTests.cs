@@ -71,6 +71,26 @@ public sealed class TaskEventBufferTests
         Assert.False(sink.Batches.Reader.TryRead(out _)); // one batch per event, nothing else
     }
 
+    [Fact]
+    public async Task A_task_with_task_events_off_records_nothing()
+    {
+        var sink = new FakeSink();
+        await using var buffer = Buffer(sink);
+        using var worker = NewWorker();
+        var quiet = NormalTask(worker, "Tests.Quiet", enableTaskEvents: false);
+        buffer.Record(quiet, 0, RayTaskStatus.PendingArgsAvail, withInfo: true);
+        buffer.Record(quiet, 0, RayTaskStatus.Finished);
+        Assert.Equal(0, buffer.Count);
+        // A retry's spec keeps the setting.
+        buffer.Record(quiet.WithArgs([], attemptNumber: 1), 1, RayTaskStatus.PendingArgsAvail, withInfo: true);
+        Assert.Equal(0, buffer.Count);
+
+        var listed = NormalTask(worker, "Tests.Listed");
+        buffer.Record(listed, 0, RayTaskStatus.Finished, withInfo: true);
+        await buffer.FlushAsync(CancellationToken.None);
+        Assert.Equal(listed.TaskId, Assert.Single((await sink.Next()).Events).TaskId);
+    }
+
     /// <summary>The (attempt, state) changes the records report, in the order of the states.</summary>
     private static List<(int Attempt, RayTaskStatus State)> Expand(IEnumerable<TaskEventData> records)
     {
