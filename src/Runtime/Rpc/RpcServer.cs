@@ -164,7 +164,7 @@ internal static class EmbeddedWebHost
         // their usual meaning there instead of quietly stopping this host and leaving the process running.
         builder.Services.AddSingleton<IHostLifetime, NoSignalHandlingLifetime>();
         // The host logs through the process's factory (its files, console and levels); the process owns and disposes it.
-        if (loggers is not null) builder.Services.AddSingleton(loggers);
+        if (loggers is not null) builder.Services.AddSingleton<ILoggerFactory>(new PeerGoneLoggerFactory(loggers));
         return builder;
     }
 
@@ -202,4 +202,51 @@ internal sealed class NoSignalHandlingLifetime : IHostLifetime
     public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// The process's loggers as an RPC server logs through them, except that a call whose caller went away mid-request (a
+/// killed worker or driver: the connection aborted under it) is logged at Debug, not as gRPC's "Error when executing
+/// service method". Such a call never reached RaySharp's handler, and the death is reported where it matters (the
+/// worker's or node's failure). Every other error of the server keeps its level.
+/// </summary>
+internal sealed class PeerGoneLoggerFactory(ILoggerFactory inner) : ILoggerFactory
+{
+    /// <summary>The category under which gRPC logs a failed call.</summary>
+    internal const string CallHandlerCategory = "Grpc.AspNetCore.Server.ServerCallHandler";
+
+    public ILogger CreateLogger(string categoryName)
+    {
+        var logger = inner.CreateLogger(categoryName);
+        return categoryName == CallHandlerCategory ? new Filter(logger) : logger;
+    }
+
+    public void AddProvider(ILoggerProvider provider) => inner.AddProvider(provider);
+
+    /// <summary>The process owns the factory and disposes it.</summary>
+    public void Dispose()
+    {
+    }
+
+    /// <summary>Whether <paramref name="e"/> says the call's connection went away rather than that the call failed.</summary>
+    internal static bool IsPeerGone(Exception? e)
+    {
+        for (int depth = 0; e is not null && depth < 4; depth++, e = e.InnerException)
+            if (e is Microsoft.AspNetCore.Connections.ConnectionAbortedException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+                return true;
+        return false;
+    }
+
+    private sealed class Filter(ILogger logger) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => logger.BeginScope(state);
+
+        public bool IsEnabled(LogLevel logLevel) => logger.IsEnabled(logLevel) || logger.IsEnabled(LogLevel.Debug);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel > LogLevel.Debug && IsPeerGone(exception)) logLevel = LogLevel.Debug;
+            if (logger.IsEnabled(logLevel)) logger.Log(logLevel, eventId, state, exception, formatter);
+        }
+    }
 }

@@ -61,4 +61,21 @@ public sealed class RpcErrorsTests
         Assert.Contains("cluster token", message);
         Assert.DoesNotContain("Status(", message);
     }
+
+    [Fact]
+    public void A_call_whose_caller_went_away_is_logged_at_debug_and_every_other_server_error_keeps_its_level()
+    {
+        var recorded = new RecordingLogger();
+        using var loggers = new PeerGoneLoggerFactory(new SingleLoggerFactory(recorded));
+        var handler = loggers.CreateLogger(PeerGoneLoggerFactory.CallHandlerCategory);
+        // What gRPC logs when a killed worker's unary call is cut off while its request is read.
+        var aborted = new IOException("The request stream was aborted.",
+            new Microsoft.AspNetCore.Connections.ConnectionAbortedException("The HTTP/2 connection faulted."));
+        handler.LogError(aborted, "Error when executing service method '{Method}'.", "ReturnWorkers");
+        handler.LogError(new InvalidOperationException("a bug"), "Error when executing service method '{Method}'.", "ReturnWorkers");
+        loggers.CreateLogger("Microsoft.AspNetCore.Server.Kestrel").LogError(aborted, "elsewhere");
+
+        Assert.Equal([LogLevel.Debug, LogLevel.Error, LogLevel.Error], recorded.Entries.Select(e => e.Level));
+        Assert.Same(aborted, recorded.Entries.First().Exception);
+    }
 }
