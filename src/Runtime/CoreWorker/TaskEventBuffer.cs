@@ -26,7 +26,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
     internal readonly record struct Recorded(TaskId TaskId, int Attempt, RayTaskStatus State, long TimeMs, NodeId NodeId, WorkerId WorkerId, int Pid,
         RayErrorInfo? Error, RecordedInfo Info)
     {
-        public bool WithInfo => Info.Name is not null;
+        public bool WithInfo => Info.IsSet;
     }
 
     /// <summary>What the task is, for the event that carries it (an attempt's first at its owner, Running at the executor);
@@ -34,6 +34,9 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
     internal readonly record struct RecordedInfo(string? Name, string FuncOrClassName, RayTaskType Type, ActorId ActorId, TaskId ParentTaskId,
         ResourceSet? Resources)
     {
+        /// <summary>The event carries what the task is (default: it does not).</summary>
+        public bool IsSet => Name is not null;
+
         public static RecordedInfo Of(TaskSpec spec) => new(
             spec.DisplayName,
             spec.ActorCreation?.Class.Name ?? spec.Function.Name,
@@ -288,7 +291,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
             }
             if (_times[(int)e.State] == 0) _times[(int)e.State] = Math.Max(1, e.TimeMs);
             _latest = e;
-            if (e.WithInfo && _info.Name is null) _info = e.Info;
+            if (e.WithInfo && !_info.IsSet) _info = e.Info;
             if (!e.NodeId.IsNil) _node = e.NodeId;
             if (!e.WorkerId.IsNil) _worker = e.WorkerId;
             if (e.Pid > 0) _pid = e.Pid;
@@ -302,7 +305,7 @@ internal sealed partial class TaskEventBuffer : IAsyncDisposable
             State = _latest.State,
             TimeMs = _latest.TimeMs,
             StateTimesMs = _times,
-            Info = _info.Name is null ? null : _info.ToData(_latest.TaskId),
+            Info = _info.IsSet ? _info.ToData(_latest.TaskId) : null,
             NodeId = _node,
             WorkerId = _worker,
             WorkerPid = _pid,

@@ -79,6 +79,7 @@ internal sealed partial class GcsTaskManager : IDisposable
         get { lock (_lock) return _count; }
     }
 
+    /// <summary>Merges a worker's batch (validated by the caller: <see cref="Rpc.WireValidation.TaskEvents"/>).</summary>
     public void AddEvents(TaskEventBatch batch)
     {
         lock (_lock)
@@ -117,13 +118,16 @@ internal sealed partial class GcsTaskManager : IDisposable
         if (e.ErrorMessage is not null) a.ErrorMessage = e.ErrorMessage;
     }
 
+    /// <summary>The <paramref name="i"/>-th attempt held, oldest first.</summary>
+    private ref Slot SlotAtLocked(int i) => ref _slots[(_first + i) % _slots.Length];
+
     /// <summary>The slot for a new attempt: the next free one, or the oldest attempt's once the store is full (it is evicted).</summary>
     private int NewSlotLocked()
     {
         if (_count == _slots.Length && _slots.Length < _maxAttempts)
         {
             var bigger = new Slot[Math.Min(_maxAttempts, _slots.Length * 2)];
-            for (int i = 0; i < _count; i++) bigger[i] = _slots[(_first + i) % _slots.Length];
+            for (int i = 0; i < _count; i++) bigger[i] = SlotAtLocked(i);
             _slots = bigger;
             _first = 0;
             for (int i = 0; i < _count; i++) _index[(bigger[i].TaskId, bigger[i].Attempt)] = i;
@@ -181,6 +185,8 @@ internal sealed partial class GcsTaskManager : IDisposable
             HashCode.Combine(info.Name, info.FuncOrClassName, info.Type, info.ActorId, info.ParentTaskId, info.RequiredResources?.Count ?? -1);
     }
 
+    /// <summary>Attempts passing <paramref name="filters"/>, oldest first, at most <paramref name="limit"/>; with how
+    /// many passed and what was dropped.</summary>
     public (TaskAttemptData[] Attempts, int Total, long DroppedAtWorkers, long DroppedAtGcs) List(int limit, IReadOnlyList<StateFilter> filters)
     {
         TaskAttemptData[] all;
@@ -188,7 +194,7 @@ internal sealed partial class GcsTaskManager : IDisposable
         lock (_lock)
         {
             all = new TaskAttemptData[_count];
-            for (int i = 0; i < _count; i++) all[i] = ToData(_slots[(_first + i) % _slots.Length]);
+            for (int i = 0; i < _count; i++) all[i] = ToData(SlotAtLocked(i));
             (droppedAtWorkers, droppedAtGcs) = (_droppedAtWorkers, _droppedAtGcs);
         }
         // The records are copies: filtering and the reply's serialization happen outside the lock.
@@ -240,7 +246,7 @@ internal sealed partial class GcsTaskManager : IDisposable
         {
             for (int i = 0; i < _count; i++)
             {
-                ref var a = ref _slots[(_first + i) % _slots.Length];
+                ref var a = ref SlotAtLocked(i);
                 if (a.IsTerminal || !which(a.TaskId, a.WorkerId)) continue;
                 a.Times[(int)RayTaskStatus.Failed] = now;
                 (a.ErrorType, a.ErrorMessage, a.FailureInferred) = (errorType, message, true);

@@ -49,7 +49,7 @@ internal sealed partial class NodeManager : IDisposable
 
     // When each holder was last asked (Environment.TickCount64): at most once per ReturnIdleAskInterval each.
     private readonly Dictionary<WorkerId, long> _askedToReturn = [];
-    private static readonly long ReturnIdleAskIntervalMs = 2;
+    private const long ReturnIdleAskIntervalMs = 2;
 
     private readonly Lock _lock = new();
     private readonly LinkedList<PendingLease> _queue = new();

@@ -284,7 +284,7 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         var info = _gcs.GetNamedActor(name, @namespace);
         actorId = info?.ActorId ?? default;
         owner = info?.Owner;
-        if (info is not null) _limits.TryAdd(info.ActorId, new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls, info.Creation.EnableTaskEvents));
+        if (info is not null) _limits.TryAdd(info.ActorId, LimitsOf(info.Creation));
         return info is not null;
     }
 
@@ -297,8 +297,11 @@ internal sealed class GcsActorClient : IGcsActorClient, IDisposable
         if (_limits.TryGetValue(actorId, out var cached)) return cached;
         var info = _gcs.GetActorInfo(actorId);
         if (info is null) return null;
-        return _limits[actorId] = new ActorLimits(info.Creation.MaxTaskRetries, info.Creation.MaxPendingCalls, info.Creation.EnableTaskEvents);
+        return _limits[actorId] = LimitsOf(info.Creation);
     }
+
+    /// <summary>What callers need of an actor's creation options.</summary>
+    private static ActorLimits LimitsOf(WireActorCreation c) => new(c.MaxTaskRetries, c.MaxPendingCalls, c.EnableTaskEvents);
 
     public IDisposable SubscribeActor(ActorId actorId, Action<ActorStateUpdate> onUpdate)
     {
